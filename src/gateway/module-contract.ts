@@ -1,0 +1,64 @@
+/**
+ * The contract between the gateway and a server module.
+ *
+ * A server module is an ordinary ES module written against `@modelcontextprotocol/sdk`. It exports
+ * `createServer(ctx)`, which returns a new `McpServer`, and optionally `optionsSchema`, a zod schema
+ * that validates the `options` block of its `gateway.yaml` entry. The gateway calls `createServer`
+ * once per session (once per request on a stateless route) and never shares one `McpServer`
+ * between clients.
+ *
+ * @example
+ * ```ts
+ * import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+ * import { z } from 'zod';
+ * import type { ServerContext } from '../../src/gateway/module-contract.js';
+ *
+ * export const optionsSchema = z.object({ greeting: z.string().default('Hello') }).strict();
+ *
+ * export function createServer(ctx: ServerContext<z.infer<typeof optionsSchema>>): McpServer {
+ *   const server = new McpServer({ name: 'hello', version: '1.0.0' });
+ *   server.registerTool('hello', { description: 'Greets', inputSchema: { name: z.string() } },
+ *     async ({ name }) => ({ content: [{ type: 'text', text: `${ctx.options.greeting}, ${name}` }] }));
+ *   return server;
+ * }
+ * ```
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Logger } from 'pino';
+
+/** The `fetch` a module gets: the WHATWG signature, so a module can be tested with plain `fetch`. */
+export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * Response headers the gateway's cached `fetch` adds, so a tool can tell its user how fresh the
+ * data is. `x-gateway-cache` is one of {@link CacheStatus}; `age` is the standard seconds since the
+ * upstream produced the response (RFC 9111 §5.1).
+ */
+export const CACHE_STATUS_HEADER = 'x-gateway-cache';
+
+/**
+ * - `hit`: served from the cache while fresh.
+ * - `miss`: fetched from upstream now (possibly shared with concurrent identical requests).
+ * - `stale`: the upstream failed and an expired copy was served instead; check `age`.
+ * - `bypass`: not cacheable (non-GET, `Authorization`, `no-store`, cache disabled).
+ */
+export type CacheStatus = 'hit' | 'miss' | 'stale' | 'bypass';
+
+/** What the gateway hands to `createServer`. */
+export interface ServerContext<Options = Record<string, unknown>> {
+  /** The route name: the server is served at `/mcp/<route>`. */
+  readonly route: string;
+  /** The entry's `options`, validated (and defaulted) by the module's `optionsSchema` when it has one. */
+  readonly options: Options;
+  /** The gateway's upstream `fetch`: shared HTTP cache, coalescing and stale-if-error in front of the network. */
+  readonly fetch: FetchLike;
+  /** A pino logger bound to the route; write structured fields, never secrets. */
+  readonly logger: Logger;
+}
+
+/** The shape of a server module as the gateway imports it. */
+export interface ServerModule<Options = Record<string, unknown>> {
+  createServer(ctx: ServerContext<Options>): McpServer;
+  /** A zod schema (anything with `safeParse`) for the entry's `options`. */
+  optionsSchema?: { safeParse(input: unknown): { success: boolean; data?: unknown; error?: unknown } };
+}
