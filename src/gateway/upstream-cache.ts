@@ -1,0 +1,545 @@
+/**
+ * The gateway's upstream HTTP cache: the `fetch` every server module gets as `ctx.fetch`.
+ *
+ * A shared cache (RFC 9111) in front of upstream APIs, the National Weather Service first, which
+ * asks proxies to cache and rate-limits those that don't. Fresh for what `Cache-Control` says,
+ * capped per URL pattern; concurrent identical requests coalesced into one upstream request; an
+ * expired copy served when the upstream fails; 404s remembered briefly; bounded by entries and
+ * bytes. Every response says what happened in `x-gateway-cache` and how old the data is in `age`.
+ */
+import { LRUCache } from 'lru-cache';
+import { freshnessLifetime, parseCacheControl, upstreamAge, varyingHeaders } from './cache-control.js';
+import { CACHE_STATUS_HEADER, type CacheStatus, type FetchLike } from './module-contract.js';
+import type { Bytes, Milliseconds } from './units.js';
+
+export type { Bytes, Milliseconds };
+
+/** A freshness cap for the URLs whose pathname matches {@link CacheRule.path}. */
+export interface CacheRule {
+  /**
+   * Glob on the URL pathname (percent-encoded, as in `new URL(url).pathname`), matched whole:
+   * `*` matches within one segment (no `/`), `**` matches anything, including `/` and nothing.
+   * Must start with `/`. The host is not considered.
+   */
+  readonly path: string;
+  /** Longest time a response may be served as fresh, whatever the upstream says. */
+  readonly maxAge: Milliseconds;
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const MiB = 1024 * 1024;
+
+/**
+ * Caps for the NWS API: a point's grid mapping hardly ever changes; forecasts are regenerated
+ * about hourly; alerts must not lag by more than a minute.
+ */
+export const DEFAULT_CACHE_RULES: readonly CacheRule[] = Object.freeze([
+  Object.freeze({ path: '/points/**', maxAge: 24 * HOUR }),
+  Object.freeze({ path: '/gridpoints/**', maxAge: 30 * MINUTE }),
+  Object.freeze({ path: '/alerts/**', maxAge: 60 * SECOND }),
+]);
+
+export interface UpstreamCacheOptions {
+  /**
+   * The network: where requests the cache cannot answer go.
+   * @default globalThis.fetch (looked up per request)
+   */
+  readonly fetch?: FetchLike;
+  /**
+   * The clock, in milliseconds. Only differences are used (freshness, `age`), never wall time, so
+   * the default is monotonic: wall-clock steps (NTP, a resumed VM) cannot make copies fresh again
+   * or stale early. Tests inject a clock and advance it instead of sleeping.
+   * @default () => performance.now()
+   */
+  readonly now?: () => number;
+  /**
+   * `false` turns the cache into a pass-through: every request goes upstream and is answered with
+   * `x-gateway-cache: bypass` (counted in {@link CacheStats.bypassed}); nothing is stored.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Most responses kept; the least recently used goes first. Positive integer.
+   * @default 1000
+   */
+  readonly maxEntries?: number;
+  /**
+   * Most bytes kept, counting each entry as its body plus an estimate for its URL and headers.
+   * The least recently used entries go first. Positive integer.
+   * @default 52_428_800 (50 MiB)
+   */
+  readonly maxBytes?: Bytes;
+  /**
+   * Largest body stored. Larger responses are still returned to every caller (and coalesced), just
+   * not kept. An entry must also fit in {@link maxBytes}. Integer ≥ 0.
+   * @default 5_242_880 (5 MiB)
+   */
+  readonly maxEntryBytes?: Bytes;
+  /**
+   * Freshness caps by URL pathname; the first rule whose glob matches applies, else
+   * {@link defaultMaxAge}. Replaces the defaults: include {@link DEFAULT_CACHE_RULES} to extend them.
+   * @default DEFAULT_CACHE_RULES
+   */
+  readonly rules?: readonly CacheRule[];
+  /**
+   * Freshness cap for URLs no rule matches. A response is fresh for the upstream's lifetime or
+   * this, whichever is shorter; 0 means always ask upstream (copies still serve stale-if-error).
+   * @default 300_000 (5 min)
+   */
+  readonly defaultMaxAge?: Milliseconds;
+  /**
+   * How long after a copy stops being fresh it may still be served (`x-gateway-cache: stale`) when
+   * the upstream answers 5xx, the request fails, or the caller's signal aborts while waiting.
+   * Copies are dropped once past it. 0 disables. Not applied to `must-revalidate` responses.
+   * @default 86_400_000 (24 h)
+   */
+  readonly staleIfError?: Milliseconds;
+  /**
+   * How long a 404 is served from the cache, regardless of its `Cache-Control` freshness and the
+   * rules (it is still not stored with `no-store` or `private`). 0 disables.
+   * @default 600_000 (10 min)
+   */
+  readonly notFoundTtl?: Milliseconds;
+}
+
+/** Counters since the cache was created, and its current size. */
+export interface CacheStats {
+  /** Requests answered from a fresh copy. */
+  readonly hits: number;
+  /** Requests that started an upstream request. */
+  readonly misses: number;
+  /** Requests that waited for another request's upstream request instead of starting one. */
+  readonly coalesced: number;
+  /** Answers served from an expired copy (each caller counts); a subset of misses + coalesced. */
+  readonly staleServed: number;
+  /** Upstream requests that failed: 5xx, network error, or abandoned by every caller. */
+  readonly upstreamErrors: number;
+  /** Requests passed through uncached (non-GET, `Authorization`, `Range`, `no-store`, `enabled: false`). */
+  readonly bypassed: number;
+  /** Entries stored now, expired ones included until they are looked up or evicted. */
+  readonly entries: number;
+  /** Bytes stored now, as counted for {@link UpstreamCacheOptions.maxBytes}. */
+  readonly bytes: Bytes;
+}
+
+export interface UpstreamCache {
+  /** The cached `fetch`, to hand to server modules as `ctx.fetch`. */
+  readonly fetch: FetchLike;
+  /** A snapshot of the counters and size. */
+  stats(): CacheStats;
+  /** Drops every stored copy (counters are kept; requests in flight still complete). */
+  clear(): void;
+}
+
+/**
+ * Builds the upstream cache. Options are validated here: a bad one throws a `TypeError` or
+ * `RangeError` naming it.
+ *
+ * Only `GET` requests without `Authorization`, `Range` or `no-store` (`Cache-Control` header or
+ * `init.cache`) are cached, keyed by URL and `Accept`; a response's `Vary` on other request headers
+ * is honoured by not reusing it for different values. `no-store` and `private` responses are never
+ * stored, `no-cache` ones always go upstream. Stored: 2xx (except 206) fresh for
+ * min(upstream lifetime, rule cap) minus the upstream `Age`, 404 for `notFoundTtl`; never 5xx.
+ *
+ * A caller's `signal` ends only that caller's wait: the shared upstream request goes on for the
+ * other callers and is aborted when the last one has gone. A caller that gives up gets the stale
+ * copy if there is one within `staleIfError`, else the signal's reason, as `fetch` would.
+ *
+ * @example
+ * ```ts
+ * const cache = createUpstreamCache({
+ *   rules: [{ path: '/alerts/**', maxAge: 30_000 }, ...DEFAULT_CACHE_RULES],
+ *   maxBytes: 20 * 1024 * 1024,
+ * });
+ * const response = await cache.fetch('https://api.weather.gov/points/39.7456,-97.0892', {
+ *   headers: { Accept: 'application/geo+json', 'User-Agent': 'my-gateway (ops@example.com)' },
+ *   signal: AbortSignal.timeout(10_000),
+ * });
+ * response.headers.get('x-gateway-cache'); // 'miss', then 'hit' for a day
+ * response.headers.get('age'); // '0': seconds since NWS produced the data
+ * cache.stats(); // { hits: 0, misses: 1, coalesced: 0, … entries: 1, bytes: 3810 }
+ * ```
+ */
+export function createUpstreamCache(options: UpstreamCacheOptions = {}): UpstreamCache {
+  const settings = resolveOptions(options);
+  const { now } = settings;
+  const counters = { hits: 0, misses: 0, coalesced: 0, staleServed: 0, upstreamErrors: 0, bypassed: 0 };
+  const store = new LRUCache<string, Entry>({
+    max: settings.maxEntries,
+    maxSize: settings.maxBytes,
+    sizeCalculation: (entry) => entry.size,
+    perf: { now },
+    // lru-cache otherwise reuses a clock reading for 1 ms behind a timer; 0 reads `now` every time.
+    ttlResolution: 0,
+  });
+  const flights = new Map<string, Flight>();
+
+  const ageOf = (snapshot: Snapshot): Milliseconds => snapshot.initialAge + Math.max(0, now() - snapshot.receivedAt);
+
+  /** The stored copy this request may use (fresh or not), if any. */
+  function lookup(key: string, request: Headers): Entry | undefined {
+    const entry = store.get(key);
+    if (entry === undefined) return undefined;
+    const matches = entry.vary.every(([name, value]) => request.get(name) === value);
+    return matches && ageOf(entry) < entry.freshFor + entry.staleFor ? entry : undefined;
+  }
+
+  function staleCopy(key: string, request: Headers): Entry | undefined {
+    const entry = lookup(key, request);
+    return entry !== undefined && ageOf(entry) >= entry.freshFor ? entry : undefined;
+  }
+
+  function keep(key: string, url: URL, request: Headers, response: Response, snapshot: Snapshot): void {
+    // A 304, 429 or 403 says nothing about the stored copy: it stays, for stale-if-error.
+    if (!isStorableStatus(snapshot.status)) return;
+    const entry = toEntry(key, url, request, response, snapshot);
+    // Past this the copy is useless even as a stale one, so lru-cache drops it on the next look.
+    const ttl = entry ? entry.freshFor + entry.staleFor - ageOf(entry) : 0;
+    if (entry && ttl > 0 && entry.size <= settings.maxBytes) {
+      store.set(key, entry, { ttl: Math.ceil(ttl) });
+    } else {
+      // The current representation replaces an older copy even when it cannot be kept itself.
+      store.delete(key);
+    }
+  }
+
+  function toEntry(key: string, url: URL, request: Headers, response: Response, snapshot: Snapshot): Entry | undefined {
+    const directives = parseCacheControl(response.headers.get('cache-control'));
+    const vary = varyingHeaders(response.headers);
+    const { status, body } = snapshot;
+    if (directives.noStore || directives.private || vary === '*') return undefined;
+    if (body.byteLength > settings.maxEntryBytes) return undefined;
+    const freshFor =
+      status === 404 ? settings.notFoundTtl : Math.min(freshnessLifetime(directives, response.headers), capFor(url));
+    const headerBytes = snapshot.headers.reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0);
+    return {
+      ...snapshot,
+      freshFor,
+      staleFor: directives.mustRevalidate ? 0 : settings.staleIfError,
+      vary: vary.map((name) => [name, request.get(name)] as const),
+      size: body.byteLength + headerBytes + key.length + ENTRY_OVERHEAD,
+    };
+  }
+
+  function capFor(url: URL): Milliseconds {
+    return settings.rules.find((rule) => rule.pattern.test(url.pathname))?.maxAge ?? settings.defaultMaxAge;
+  }
+
+  /** The one upstream request behind a flight. Resolves to an outcome for every waiter, never rejects. */
+  async function load(
+    key: string,
+    url: URL,
+    init: RequestInit | undefined,
+    request: Headers,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
+    const failure = (otherwise: Outcome): Outcome => {
+      counters.upstreamErrors++;
+      const stale = staleCopy(key, request);
+      return stale ? { kind: 'stale', entry: stale } : otherwise;
+    };
+    let response: Response;
+    let snapshot: Snapshot;
+    try {
+      response = await settings.fetch(url, { ...init, signal });
+      snapshot = await toSnapshot(response, now());
+    } catch (error) {
+      return failure({ kind: 'failed', error });
+    }
+    if (response.status >= 500) return failure({ kind: 'fetched', snapshot });
+    keep(key, url, request, response, snapshot);
+    return { kind: 'fetched', snapshot };
+  }
+
+  /*
+   * Coalescing is a map of flights rather than lru-cache's fetch(): that stores whatever its loader
+   * resolves, so it could not hand a 5xx, `no-store` or oversized answer to the callers waiting on
+   * it without storing it; and it ties the shared load to the first caller's signal (that caller
+   * aborting fails everyone; with ignoreFetchAbort nobody can stop waiting).
+   *
+   * Instead the upstream request gets its own AbortController and counts its waiters. A caller's
+   * signal ends only its own wait; when the last waiter has gone, the upstream request is aborted
+   * and forgotten, so it cannot hang on with nobody to answer, and the next caller starts afresh.
+   * Waiters without a signal never leave, so they wait as long as plain `fetch` would: a timeout
+   * is the caller's to set (the weather module passes AbortSignal.timeout), not the cache's.
+   */
+  function join(flightKey: string, start: () => Flight): Flight {
+    let flight = flights.get(flightKey);
+    if (flight) {
+      counters.coalesced++;
+    } else {
+      counters.misses++;
+      flight = start();
+      flights.set(flightKey, flight);
+      const started = flight;
+      void started.outcome.then(() => {
+        started.settled = true;
+        if (flights.get(flightKey) === started) flights.delete(flightKey);
+      });
+    }
+    flight.waiters++;
+    return flight;
+  }
+
+  function wait(flightKey: string, flight: Flight, signal?: AbortSignal | null): Promise<Outcome | Abandoned> {
+    if (!signal) return flight.outcome;
+    return new Promise((resolve) => {
+      const onAbort = (): void => {
+        flight.waiters--;
+        if (flight.waiters === 0 && !flight.settled) {
+          flight.controller.abort(signal.reason);
+          if (flights.get(flightKey) === flight) flights.delete(flightKey);
+        }
+        resolve({ kind: 'abandoned', reason: signal.reason });
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      void flight.outcome.then((outcome) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      });
+    });
+  }
+
+  async function cachedFetch(input: string | URL, init?: RequestInit): Promise<Response> {
+    const method = (init?.method ?? 'GET').toUpperCase();
+    const request = new Headers(init?.headers);
+    const noStore = init?.cache === 'no-store' || parseCacheControl(request.get('cache-control')).noStore;
+    if (!settings.enabled || method !== 'GET' || noStore || request.has('authorization') || request.has('range')) {
+      counters.bypassed++;
+      return passThrough(await settings.fetch(input, init));
+    }
+    init?.signal?.throwIfAborted();
+    const url = new URL(input);
+    url.hash = '';
+    const key = `${request.get('accept') ?? ''}\n${url.href}`;
+
+    const entry = lookup(key, request);
+    if (entry && ageOf(entry) < entry.freshFor) {
+      counters.hits++;
+      return rebuild(entry, 'hit', ageOf(entry));
+    }
+
+    // Only requests with the very same headers share an upstream request: whatever the response
+    // turns out to vary on, every waiter asked for the same thing.
+    const flightKey = `${key}\n${JSON.stringify(headerList(request))}`;
+    const flight = join(flightKey, () => {
+      const controller = new AbortController();
+      return { controller, waiters: 0, settled: false, outcome: load(key, url, init, request, controller.signal) };
+    });
+    const outcome = await wait(flightKey, flight, init?.signal);
+    switch (outcome.kind) {
+      case 'fetched':
+        return rebuild(outcome.snapshot, 'miss', ageOf(outcome.snapshot));
+      case 'stale':
+        counters.staleServed++;
+        return rebuild(outcome.entry, 'stale', ageOf(outcome.entry));
+      case 'failed':
+        throw outcome.error;
+      case 'abandoned': {
+        const stale = staleCopy(key, request);
+        if (!stale) throw outcome.reason;
+        counters.staleServed++;
+        return rebuild(stale, 'stale', ageOf(stale));
+      }
+    }
+  }
+
+  return {
+    fetch: cachedFetch,
+    stats: () => ({ ...counters, entries: store.size, bytes: store.calculatedSize }),
+    clear: () => store.clear(),
+  };
+}
+
+/** An upstream answer as bytes, so every caller can get its own Response (bodies are single-use). */
+interface Snapshot {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: ReadonlyArray<readonly [string, string]>;
+  readonly body: Uint8Array<ArrayBuffer>;
+  /** The clock (`now`) when it arrived. */
+  readonly receivedAt: number;
+  /** Its upstream `Age` when it arrived. */
+  readonly initialAge: Milliseconds;
+}
+
+interface Entry extends Snapshot {
+  /** Fresh while its age is below this. */
+  readonly freshFor: Milliseconds;
+  /** After that, usable for stale-if-error for this long more. */
+  readonly staleFor: Milliseconds;
+  /** The request header values it was selected by (its `Vary`), to match later requests against. */
+  readonly vary: ReadonlyArray<readonly [string, string | null]>;
+  readonly size: Bytes;
+}
+
+type Outcome =
+  | { readonly kind: 'fetched'; readonly snapshot: Snapshot }
+  | { readonly kind: 'stale'; readonly entry: Entry }
+  | { readonly kind: 'failed'; readonly error: unknown };
+
+/** This caller's signal aborted before the flight's outcome arrived. */
+interface Abandoned {
+  readonly kind: 'abandoned';
+  readonly reason: unknown;
+}
+
+interface Flight {
+  readonly outcome: Promise<Outcome>;
+  readonly controller: AbortController;
+  waiters: number;
+  settled: boolean;
+}
+
+// 206 would need the Range in the key; 404s are kept for notFoundTtl; 5xx never.
+function isStorableStatus(status: number): boolean {
+  return (status >= 200 && status < 300 && status !== 206) || status === 404;
+}
+
+// A rough allowance for the entry object, its key in the LRU's maps and the header array.
+const ENTRY_OVERHEAD: Bytes = 256;
+
+// The stored body is the decoded bytes, so the framing headers no longer describe it; a cookie set
+// for one client must not be replayed to every other.
+const UNSTORED_HEADERS = new Set([
+  'age',
+  'connection',
+  'content-encoding',
+  'content-length',
+  'keep-alive',
+  'set-cookie',
+  'transfer-encoding',
+]);
+
+async function toSnapshot(response: Response, receivedAt: number): Promise<Snapshot> {
+  const body = new Uint8Array(await response.arrayBuffer());
+  const headers = headerList(response.headers).filter(([name]) => !UNSTORED_HEADERS.has(name));
+  const { status, statusText } = response;
+  return { status, statusText, headers, body, receivedAt, initialAge: upstreamAge(response.headers) };
+}
+
+/** Name–value pairs, names lower-case and sorted (the `lib` here has no DOM.Iterable). */
+function headerList(headers: Headers): Array<[string, string]> {
+  const list: Array<[string, string]> = [];
+  headers.forEach((value, name) => list.push([name, value]));
+  return list;
+}
+
+function rebuild(snapshot: Snapshot, status: CacheStatus, age: Milliseconds): Response {
+  const headers = new Headers(snapshot.headers as Array<[string, string]>);
+  headers.set(CACHE_STATUS_HEADER, status);
+  headers.set('age', String(Math.floor(age / 1000)));
+  // `new Response` copies the bytes, so no caller can alter the stored copy.
+  const body = NULL_BODY_STATUSES.has(snapshot.status) ? null : snapshot.body;
+  return new Response(body, { status: snapshot.status, statusText: snapshot.statusText, headers });
+}
+
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+/** The upstream's own response, streaming, with the cache headers added (fetch's are immutable). */
+function passThrough(response: Response): Response {
+  const headers = new Headers(response.headers);
+  headers.set(CACHE_STATUS_HEADER, 'bypass' satisfies CacheStatus);
+  headers.set('age', String(Math.floor(upstreamAge(response.headers) / 1000)));
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+interface Settings {
+  readonly fetch: FetchLike;
+  readonly now: () => number;
+  readonly enabled: boolean;
+  readonly maxEntries: number;
+  readonly maxBytes: Bytes;
+  readonly maxEntryBytes: Bytes;
+  readonly rules: ReadonlyArray<{ readonly pattern: RegExp; readonly maxAge: Milliseconds }>;
+  readonly defaultMaxAge: Milliseconds;
+  readonly staleIfError: Milliseconds;
+  readonly notFoundTtl: Milliseconds;
+}
+
+function resolveOptions(options: UpstreamCacheOptions): Settings {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`createUpstreamCache: options must be an object, got ${describe(options)}`);
+  }
+  const rules = options.rules ?? DEFAULT_CACHE_RULES;
+  if (!Array.isArray(rules)) throw invalidType('rules', 'an array of { path, maxAge }', rules);
+  return {
+    fetch: fn(options.fetch, 'fetch') ?? ((input, init) => globalThis.fetch(input, init)),
+    now: fn(options.now, 'now') ?? (() => performance.now()),
+    enabled: bool(options.enabled, 'enabled') ?? true,
+    maxEntries: count(options.maxEntries, 'maxEntries', 1, 'a positive integer') ?? 1000,
+    maxBytes: count(options.maxBytes, 'maxBytes', 1, 'a positive integer (bytes)') ?? 50 * MiB,
+    maxEntryBytes: count(options.maxEntryBytes, 'maxEntryBytes', 0, 'an integer ≥ 0 (bytes)') ?? 5 * MiB,
+    rules: rules.map((rule: unknown, index) => compileRule(rule, `rules[${index}]`)),
+    defaultMaxAge: duration(options.defaultMaxAge, 'defaultMaxAge') ?? 5 * MINUTE,
+    staleIfError: duration(options.staleIfError, 'staleIfError') ?? 24 * HOUR,
+    notFoundTtl: duration(options.notFoundTtl, 'notFoundTtl') ?? 10 * MINUTE,
+  };
+}
+
+function compileRule(rule: unknown, name: string): { pattern: RegExp; maxAge: Milliseconds } {
+  if (typeof rule !== 'object' || rule === null) throw invalidType(name, 'an object { path, maxAge }', rule);
+  const { path, maxAge } = rule as Partial<CacheRule>;
+  if (typeof path !== 'string') throw invalidType(`${name}.path`, 'a glob string', path);
+  if (!path.startsWith('/') || /\*{3}|[?#\s]/.test(path)) {
+    throw new RangeError(
+      `createUpstreamCache: option "${name}.path" must be a pathname glob starting with "/" using only * and ** ` +
+        `(no ***, ?, # or spaces), got ${describe(path)}`,
+    );
+  }
+  return { pattern: globToRegExp(path), maxAge: duration(maxAge, `${name}.maxAge`) ?? required(`${name}.maxAge`) };
+}
+
+function globToRegExp(glob: string): RegExp {
+  const source = glob
+    .split(/(\*\*|\*)/)
+    .map((part) => (part === '**' ? '.*' : part === '*' ? '[^/]*' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${source}$`);
+}
+
+function fn<T>(value: T | undefined, name: string): T | undefined {
+  if (value !== undefined && typeof value !== 'function') throw invalidType(name, 'a function', value);
+  return value;
+}
+
+function bool(value: boolean | undefined, name: string): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw invalidType(name, 'a boolean', value);
+  return value;
+}
+
+function count(value: number | undefined, name: string, min: number, expected: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') throw invalidType(name, expected, value);
+  if (!Number.isSafeInteger(value) || value < min) throw invalidRange(name, expected, value);
+  return value;
+}
+
+function duration(value: number | undefined, name: string): Milliseconds | undefined {
+  const expected = 'a finite number of milliseconds ≥ 0';
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') throw invalidType(name, expected, value);
+  if (!Number.isFinite(value) || value < 0) throw invalidRange(name, expected, value);
+  return value;
+}
+
+function required(name: string): never {
+  throw new TypeError(`createUpstreamCache: option "${name}" is required`);
+}
+
+function invalidType(name: string, expected: string, got: unknown): TypeError {
+  return new TypeError(`createUpstreamCache: option "${name}" must be ${expected}, got ${describe(got)}`);
+}
+
+function invalidRange(name: string, expected: string, got: unknown): RangeError {
+  return new RangeError(`createUpstreamCache: option "${name}" must be ${expected}, got ${describe(got)}`);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  return value === null || typeof value !== 'object' ? String(value) : 'an object';
+}

@@ -1,0 +1,552 @@
+import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { CACHE_STATUS_HEADER } from '../../src/gateway/module-contract.js';
+import {
+  createUpstreamCache,
+  DEFAULT_CACHE_RULES,
+  type UpstreamCache,
+  type UpstreamCacheOptions,
+} from '../../src/gateway/upstream-cache.js';
+
+/** What the fake upstream answers on one path; `n` is the request's number on that path, from 1. */
+interface Reply {
+  readonly status?: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: string | ((n: number) => string);
+  /** Destroy the connection instead of answering. */
+  readonly reset?: boolean;
+  /** Hold the answer until this settles. */
+  readonly gate?: Promise<void>;
+}
+
+/** A loopback HTTP upstream that counts requests per path and answers as told. */
+class FakeUpstream {
+  readonly #server = http.createServer((req, res) => void this.#handle(req, res));
+  readonly #replies = new Map<string, Reply>();
+  readonly #counts = new Map<string, number>();
+  readonly #changes = new EventEmitter();
+  readonly headersSeen: http.IncomingHttpHeaders[] = [];
+  abandoned = 0;
+  origin = '';
+
+  static async start(): Promise<FakeUpstream> {
+    const upstream = new FakeUpstream();
+    upstream.#server.listen(0, '127.0.0.1');
+    await once(upstream.#server, 'listening');
+    upstream.origin = `http://127.0.0.1:${(upstream.#server.address() as AddressInfo).port}`;
+    return upstream;
+  }
+
+  on(path: string, reply: Reply): void {
+    this.#replies.set(path, reply);
+  }
+
+  count(path: string): number {
+    return this.#counts.get(path) ?? 0;
+  }
+
+  get total(): number {
+    return [...this.#counts.values()].reduce((sum, n) => sum + n, 0);
+  }
+
+  url(path: string): string {
+    return this.origin + path;
+  }
+
+  /** Resolves once `predicate` holds, re-checked whenever a request arrives or is abandoned. */
+  async until(predicate: () => boolean): Promise<void> {
+    while (!predicate()) await once(this.#changes, 'change');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#server.listening) return;
+    const closed = once(this.#server, 'close');
+    this.#server.close();
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = req.url ?? '/';
+    const n = this.count(path) + 1;
+    this.#counts.set(path, n);
+    this.headersSeen.push(req.headers);
+    res.on('close', () => {
+      if (!res.writableFinished) this.abandoned++;
+      this.#changes.emit('change');
+    });
+    this.#changes.emit('change');
+    const reply = this.#replies.get(path) ?? {};
+    if (reply.reset) return void req.socket.destroy();
+    await reply.gate;
+    const body =
+      typeof reply.body === 'function'
+        ? reply.body(n)
+        : (reply.body ?? JSON.stringify({ path, n, accept: req.headers.accept ?? null }));
+    res.writeHead(reply.status ?? 200, {
+      'content-type': 'application/json',
+      'cache-control': 'max-age=60',
+      ...reply.headers,
+    });
+    res.end(body);
+  }
+}
+
+function fakeClock(start = 1_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+async function read(response: Response) {
+  return {
+    status: response.status,
+    cache: response.headers.get(CACHE_STATUS_HEADER),
+    age: response.headers.get('age'),
+    body: await response.text(),
+  };
+}
+
+const nOf = (body: string): unknown => (JSON.parse(body) as { n: unknown }).n;
+
+describe('createUpstreamCache', () => {
+  let upstream: FakeUpstream;
+  let clock: ReturnType<typeof fakeClock>;
+  let cache: UpstreamCache;
+  const build = (options: UpstreamCacheOptions = {}) => (cache = createUpstreamCache({ now: clock.now, ...options }));
+  const get = async (path: string, init?: RequestInit) => read(await cache.fetch(upstream.url(path), init));
+
+  beforeEach(async () => {
+    upstream = await FakeUpstream.start();
+    clock = fakeClock();
+    build();
+  });
+  afterEach(() => upstream.stop());
+
+  describe('freshness', () => {
+    it('answers a repeated request from the cache with one upstream request', async () => {
+      const first = await get('/a');
+      const second = await get('/a');
+
+      assert.deepEqual([first.status, first.cache, nOf(first.body)], [200, 'miss', 1]);
+      assert.deepEqual([second.status, second.cache, second.body], [200, 'hit', first.body]);
+      assert.equal(upstream.count('/a'), 1);
+      const stats = cache.stats();
+      assert.deepEqual({ ...stats, bytes: 0 }, {
+        hits: 1, misses: 1, coalesced: 0, staleServed: 0, upstreamErrors: 0, bypassed: 0, entries: 1, bytes: 0,
+      });
+      assert.ok(stats.bytes > first.body.length);
+    });
+
+    it('serves a copy while max-age lasts and refetches once it has passed', async () => {
+      await get('/a');
+      clock.advance(59_999);
+      assert.equal((await get('/a')).cache, 'hit');
+      clock.advance(1);
+      const refetched = await get('/a');
+
+      assert.deepEqual([refetched.cache, nOf(refetched.body)], ['miss', 2]);
+      assert.equal(upstream.count('/a'), 2);
+    });
+
+    it('prefers s-maxage to max-age', async () => {
+      upstream.on('/a', { headers: { 'cache-control': 'max-age=600, s-maxage=10' } });
+      await get('/a');
+      clock.advance(10_000);
+      assert.equal((await get('/a')).cache, 'miss');
+    });
+
+    it('caps freshness with the first matching rule, else defaultMaxAge', async () => {
+      build({
+        rules: [
+          { path: '/capped/*', maxAge: 10_000 },
+          { path: '/capped/**', maxAge: 3_600_000 },
+        ],
+        defaultMaxAge: 20_000,
+      });
+      for (const path of ['/capped/x', '/capped/x/y', '/other']) {
+        upstream.on(path, { headers: { 'cache-control': 'max-age=3600' } });
+        await get(path);
+      }
+      clock.advance(10_000);
+      assert.deepEqual([(await get('/capped/x')).cache, (await get('/capped/x/y')).cache], ['miss', 'hit']);
+      assert.equal((await get('/other')).cache, 'hit');
+      clock.advance(10_000);
+      assert.deepEqual([(await get('/other')).cache, (await get('/capped/x/y')).cache], ['miss', 'hit']);
+    });
+
+    it('caps /alerts/** at 60 s with the default rules', async () => {
+      assert.deepEqual(DEFAULT_CACHE_RULES.map((rule) => rule.path), ['/points/**', '/gridpoints/**', '/alerts/**']);
+      upstream.on('/alerts/active?area=PA', { headers: { 'cache-control': 'public, max-age=300' } });
+      await get('/alerts/active?area=PA');
+      clock.advance(59_999);
+      assert.equal((await get('/alerts/active?area=PA')).cache, 'hit');
+      clock.advance(1);
+      assert.equal((await get('/alerts/active?area=PA')).cache, 'miss');
+    });
+
+    it('takes the lifetime from Expires minus Date when there is no max-age', async () => {
+      const date = Date.UTC(2026, 6, 15, 20, 0, 0);
+      upstream.on('/e', {
+        headers: {
+          'cache-control': 'public',
+          date: new Date(date).toUTCString(),
+          expires: new Date(date + 120_000).toUTCString(),
+        },
+      });
+      await get('/e');
+      clock.advance(119_999);
+      assert.equal((await get('/e')).cache, 'hit');
+      clock.advance(1);
+      assert.equal((await get('/e')).cache, 'miss');
+    });
+
+    it('stores a response without freshness information but does not serve it as fresh', async () => {
+      upstream.on('/e', { headers: { 'cache-control': '', expires: '0' } });
+      await get('/e');
+      assert.equal(cache.stats().entries, 1);
+      assert.equal((await get('/e')).cache, 'miss');
+      assert.equal(upstream.count('/e'), 2);
+    });
+
+    it('never stores no-store or private responses', async () => {
+      upstream.on('/ns', { headers: { 'cache-control': 'no-store' } });
+      upstream.on('/p', { headers: { 'cache-control': 'private, max-age=60' } });
+      for (const path of ['/ns', '/p', '/ns', '/p']) assert.equal((await get(path)).cache, 'miss');
+
+      assert.deepEqual([upstream.count('/ns'), upstream.count('/p'), cache.stats().entries], [2, 2, 0]);
+    });
+
+    it('stores no-cache responses but revalidates them every time', async () => {
+      upstream.on('/nc', { headers: { 'cache-control': 'no-cache, max-age=60' } });
+      await get('/nc');
+      assert.equal(cache.stats().entries, 1);
+      assert.equal((await get('/nc')).cache, 'miss');
+      assert.equal(upstream.count('/nc'), 2);
+      // Stored all the same: a failing upstream gets the copy served instead.
+      upstream.on('/nc', { status: 503 });
+      assert.equal((await get('/nc')).cache, 'stale');
+    });
+
+    it('does not reuse a response for a request that differs in a header it varies on', async () => {
+      upstream.on('/v', { headers: { vary: 'Accept, Feature-Flags' } });
+      const flags = (value: string) => ({ headers: { 'Feature-Flags': value } });
+      assert.equal((await get('/v', flags('a'))).cache, 'miss');
+      assert.equal((await get('/v', flags('a'))).cache, 'hit');
+      assert.equal((await get('/v', flags('b'))).cache, 'miss');
+      assert.equal(upstream.count('/v'), 2);
+    });
+  });
+
+  describe('keys and bypass', () => {
+    it('passes requests with Authorization, non-GET and no-store requests straight through', async () => {
+      const inits: RequestInit[] = [
+        { headers: { Authorization: 'Bearer t' } },
+        { method: 'POST', body: '{}' },
+        { method: 'HEAD' },
+        { headers: { 'Cache-Control': 'no-store' } },
+      ];
+      const answers = [];
+      for (const init of [...inits, ...inits]) answers.push(await get('/a', init));
+
+      assert.ok(answers.every((answer) => answer.cache === 'bypass' && answer.age === '0'));
+      assert.equal(upstream.count('/a'), 8);
+      assert.deepEqual([cache.stats().bypassed, cache.stats().entries], [8, 0]);
+    });
+
+    it('keys by Accept as well as URL', async () => {
+      const accept = (type: string) => ({ headers: { Accept: type } });
+      const geo = await get('/points/1,2', accept('application/geo+json'));
+      const ld = await get('/points/1,2', accept('application/ld+json'));
+      const geoAgain = await get('/points/1,2', accept('application/geo+json'));
+
+      assert.deepEqual(JSON.parse(geo.body), { path: '/points/1,2', n: 1, accept: 'application/geo+json' });
+      assert.deepEqual(JSON.parse(ld.body), { path: '/points/1,2', n: 2, accept: 'application/ld+json' });
+      assert.deepEqual([geoAgain.cache, geoAgain.body], ['hit', geo.body]);
+      assert.equal(upstream.count('/points/1,2'), 2);
+    });
+
+    it('passes everything through when disabled', async () => {
+      build({ enabled: false });
+      const answers = [await get('/a'), await get('/a')];
+
+      assert.deepEqual(answers.map((answer) => [answer.cache, nOf(answer.body)]), [['bypass', 1], ['bypass', 2]]);
+      assert.deepEqual([cache.stats().bypassed, cache.stats().entries, upstream.count('/a')], [2, 0, 2]);
+    });
+  });
+
+  describe('coalescing', () => {
+    it('turns 100 concurrent identical requests into one upstream request', async () => {
+      const body = JSON.stringify({ text: 'x'.repeat(64 * 1024) });
+      upstream.on('/big', { body });
+      const answers = await Promise.all(Array.from({ length: 100 }, () => get('/big')));
+
+      assert.equal(upstream.count('/big'), 1);
+      assert.ok(answers.every((answer) => answer.status === 200 && answer.cache === 'miss' && answer.body === body));
+      assert.deepEqual([cache.stats().misses, cache.stats().coalesced], [1, 99]);
+    });
+
+    it('lets one caller abort without failing the others waiting on the same request', async () => {
+      const held = gate();
+      upstream.on('/slow', { gate: held.opened });
+      const quitter = new AbortController();
+      const patient = new AbortController();
+      const answers = [
+        get('/slow', { signal: quitter.signal }),
+        get('/slow', { signal: patient.signal }),
+        get('/slow'),
+      ];
+      await upstream.until(() => upstream.count('/slow') === 1);
+      quitter.abort();
+      await assert.rejects(answers[0]!, { name: 'AbortError' });
+      held.open();
+      const [second, third] = await Promise.all(answers.slice(1));
+
+      assert.deepEqual([second?.cache, nOf(second!.body)], ['miss', 1]);
+      assert.deepEqual([third?.cache, third?.body], ['miss', second?.body]);
+      assert.deepEqual([upstream.count('/slow'), upstream.abandoned, cache.stats().entries], [1, 0, 1]);
+    });
+
+    it('aborts the shared upstream request once every caller has gone, and starts afresh after', async () => {
+      const held = gate();
+      upstream.on('/slow', { gate: held.opened });
+      const callers = [new AbortController(), new AbortController()];
+      const answers = callers.map((caller) => get('/slow', { signal: caller.signal }));
+      await upstream.until(() => upstream.count('/slow') === 1);
+      callers[0]!.abort();
+      callers[1]!.abort(new Error('timed out'));
+      await assert.rejects(answers[0]!, { name: 'AbortError' });
+      await assert.rejects(answers[1]!, { message: 'timed out' });
+      await upstream.until(() => upstream.abandoned === 1);
+
+      const next = get('/slow');
+      await upstream.until(() => upstream.count('/slow') === 2);
+      held.open();
+      assert.deepEqual([(await next).cache, nOf((await next).body)], ['miss', 2]);
+    });
+
+    it('rejects a call whose signal is already aborted, as fetch does', async () => {
+      await assert.rejects(get('/a', { signal: AbortSignal.abort() }), { name: 'AbortError' });
+      assert.equal(upstream.total, 0);
+    });
+  });
+
+  describe('404 and errors', () => {
+    it('remembers a 404 for notFoundTtl, whatever its Cache-Control says', async () => {
+      build({ notFoundTtl: 30_000 });
+      const problem = JSON.stringify({ title: 'Data Unavailable For Requested Point', status: 404 });
+      upstream.on('/points/51.5,-0.12', {
+        status: 404,
+        body: problem,
+        headers: { 'content-type': 'application/problem+json', 'cache-control': 'max-age=86400' },
+      });
+      const first = await get('/points/51.5,-0.12');
+      clock.advance(29_999);
+      const second = await get('/points/51.5,-0.12');
+      clock.advance(1);
+      const third = await get('/points/51.5,-0.12');
+
+      assert.deepEqual([first.status, first.cache, first.body], [404, 'miss', problem]);
+      assert.deepEqual([second.status, second.cache, second.body], [404, 'hit', problem]);
+      assert.deepEqual([third.status, third.cache], [404, 'miss']);
+      assert.equal(upstream.count('/points/51.5,-0.12'), 2);
+    });
+
+    it('drops the stored copy for a newer one it may not keep, but not for a 429', async () => {
+      await get('/s');
+      clock.advance(61_000);
+      upstream.on('/s', { status: 429 });
+      assert.equal((await get('/s')).status, 429);
+      upstream.on('/s', { status: 503 });
+      assert.equal((await get('/s')).cache, 'stale');
+      upstream.on('/s', { headers: { 'cache-control': 'no-store' } });
+      assert.equal((await get('/s')).status, 200);
+      upstream.on('/s', { status: 503 });
+      assert.deepEqual([(await get('/s')).status, cache.stats().entries], [503, 0]);
+    });
+
+    it('does not cache other 4xx responses', async () => {
+      upstream.on('/bad', { status: 400 });
+      assert.deepEqual([(await get('/bad')).status, (await get('/bad')).cache], [400, 'miss']);
+      assert.deepEqual([upstream.count('/bad'), cache.stats().entries], [2, 0]);
+    });
+
+    it('serves the expired copy with its age when the upstream answers 503', async () => {
+      const fresh = await get('/s');
+      upstream.on('/s', { status: 503, body: 'down' });
+      clock.advance(90_000);
+      const stale = await get('/s');
+
+      assert.deepEqual([stale.status, stale.cache, stale.age, stale.body], [200, 'stale', '90', fresh.body]);
+      assert.deepEqual([cache.stats().staleServed, cache.stats().upstreamErrors, cache.stats().entries], [1, 1, 1]);
+    });
+
+    it('passes a 503 through and stores nothing when there is no copy', async () => {
+      upstream.on('/s', { status: 503, body: 'down', headers: { 'cache-control': 'max-age=60' } });
+      const first = await get('/s');
+      const second = await get('/s');
+
+      assert.deepEqual([first.status, first.cache, first.body], [503, 'miss', 'down']);
+      assert.equal(second.status, 503);
+      assert.deepEqual([upstream.count('/s'), cache.stats().entries, cache.stats().upstreamErrors], [2, 0, 2]);
+    });
+
+    it('serves the expired copy when the upstream cannot be reached', async () => {
+      const fresh = await get('/s');
+      clock.advance(61_000);
+      await upstream.stop();
+      const stale = await get('/s');
+
+      assert.deepEqual([stale.status, stale.cache, stale.age, stale.body], [200, 'stale', '61', fresh.body]);
+      assert.deepEqual([cache.stats().staleServed, cache.stats().upstreamErrors], [1, 1]);
+    });
+
+    it('rejects as fetch does when the upstream cannot be reached and there is no copy', async () => {
+      upstream.on('/reset', { reset: true });
+      await assert.rejects(get('/reset'), TypeError);
+      await upstream.stop();
+      await assert.rejects(get('/refused'), TypeError);
+      assert.deepEqual([cache.stats().upstreamErrors, cache.stats().entries], [2, 0]);
+    });
+
+    it('serves the expired copy to a caller that gives up waiting on a slow upstream', async () => {
+      const fresh = await get('/s');
+      clock.advance(61_000);
+      const held = gate();
+      upstream.on('/s', { gate: held.opened });
+      const caller = new AbortController();
+      const answer = get('/s', { signal: caller.signal });
+      await upstream.until(() => upstream.count('/s') === 2);
+      caller.abort();
+      const stale = await answer;
+      held.open();
+
+      assert.deepEqual([stale.cache, stale.body], ['stale', fresh.body]);
+    });
+
+    it('gives up on copies expired longer than staleIfError', async () => {
+      build({ staleIfError: 60_000 });
+      await get('/s');
+      upstream.on('/s', { status: 503 });
+      clock.advance(119_999);
+      assert.equal((await get('/s')).cache, 'stale');
+      clock.advance(1);
+      assert.deepEqual([(await get('/s')).status, (await get('/s')).cache], [503, 'miss']);
+      await upstream.stop();
+      await assert.rejects(get('/s'), TypeError);
+    });
+
+    it('does not serve must-revalidate copies stale', async () => {
+      upstream.on('/m', { headers: { 'cache-control': 'max-age=60, must-revalidate' } });
+      await get('/m');
+      upstream.on('/m', { status: 503 });
+      clock.advance(60_000);
+      assert.equal((await get('/m')).status, 503);
+    });
+  });
+
+  describe('bounds', () => {
+    it('evicts the least recently used entry beyond maxEntries', async () => {
+      build({ maxEntries: 2 });
+      await get('/a');
+      await get('/b');
+      await get('/a');
+      await get('/c');
+
+      assert.deepEqual([(await get('/a')).cache, (await get('/b')).cache], ['hit', 'miss']);
+      assert.equal(cache.stats().entries, 2);
+    });
+
+    it('evicts the least recently used entries beyond maxBytes', async () => {
+      for (const path of ['/b/1', '/b/2', '/b/3']) upstream.on(path, { body: 'x'.repeat(1000) });
+      await get('/b/1');
+      const size = cache.stats().bytes;
+      build({ maxBytes: Math.floor(2.5 * size) });
+      for (const path of ['/b/1', '/b/2', '/b/3']) await get(path);
+
+      assert.deepEqual([cache.stats().entries, cache.stats().bytes], [2, 2 * size]);
+      assert.deepEqual([(await get('/b/3')).cache, (await get('/b/1')).cache], ['hit', 'miss']);
+    });
+
+    it('passes bodies larger than maxEntryBytes through without storing them', async () => {
+      build({ maxEntryBytes: 1000 });
+      upstream.on('/fits', { body: 'x'.repeat(1000) });
+      upstream.on('/huge', { body: 'x'.repeat(1001) });
+      const huge = await get('/huge');
+      await get('/fits');
+
+      assert.deepEqual([huge.cache, huge.body.length], ['miss', 1001]);
+      assert.deepEqual([(await get('/huge')).cache, (await get('/fits')).cache], ['miss', 'hit']);
+      assert.equal(cache.stats().entries, 1);
+    });
+
+    it('forgets everything on clear()', async () => {
+      await get('/a');
+      cache.clear();
+      assert.deepEqual([cache.stats().entries, cache.stats().bytes, (await get('/a')).cache], [0, 0, 'miss']);
+    });
+  });
+
+  describe('age header', () => {
+    it('counts whole seconds since the upstream produced the response, its own Age included', async () => {
+      upstream.on('/aged', { headers: { age: '30', 'cache-control': 'max-age=60' } });
+      const ages = [(await get('/aged')).age];
+      clock.advance(12_500);
+      ages.push((await get('/aged')).age);
+      clock.advance(17_499);
+      ages.push((await get('/aged')).age);
+      clock.advance(1);
+      const refetched = await get('/aged');
+
+      assert.deepEqual(ages, ['30', '42', '59']);
+      assert.deepEqual([refetched.cache, refetched.age], ['miss', '30']);
+    });
+
+    it('passes the upstream Age through on bypass', async () => {
+      upstream.on('/aged', { headers: { age: '7' } });
+      assert.equal((await get('/aged', { method: 'POST' })).age, '7');
+    });
+  });
+
+  describe('options', () => {
+    const invalid: Array<[string, UpstreamCacheOptions, ErrorConstructor]> = [
+      ['maxEntries', { maxEntries: 0 }, RangeError],
+      ['maxEntries', { maxEntries: 1.5 }, RangeError],
+      ['maxBytes', { maxBytes: -1 }, RangeError],
+      ['maxEntryBytes', { maxEntryBytes: Number.NaN }, RangeError],
+      ['defaultMaxAge', { defaultMaxAge: Number.POSITIVE_INFINITY }, RangeError],
+      ['staleIfError', { staleIfError: -1 }, RangeError],
+      ['notFoundTtl', { notFoundTtl: '10m' as unknown as number }, TypeError],
+      ['enabled', { enabled: 'yes' as unknown as boolean }, TypeError],
+      ['fetch', { fetch: 'fetch' as unknown as typeof fetch }, TypeError],
+      ['rules', { rules: {} as unknown as [] }, TypeError],
+      ['rules[1].path', { rules: [{ path: '/a/**', maxAge: 1 }, { path: 'points/**', maxAge: 1 }] }, RangeError],
+      ['rules[0].path', { rules: [{ path: '/a/***', maxAge: 1 }] }, RangeError],
+      ['rules[0].path', { rules: [{ path: '/a?b', maxAge: 1 }] }, RangeError],
+      ['rules[0].maxAge', { rules: [{ path: '/a', maxAge: -5 }] }, RangeError],
+    ];
+    for (const [name, options, type] of invalid) {
+      it(`rejects an invalid ${name}: ${JSON.stringify(options)}`, () => {
+        assert.throws(() => createUpstreamCache(options), (error: unknown) => {
+          assert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
+          assert.match(error.message, new RegExp(`option "${name.replace(/[[\].]/g, '\\$&')}"`));
+          return true;
+        });
+      });
+    }
+
+    it('accepts zero durations and an empty rule list', () => {
+      assert.doesNotThrow(() =>
+        createUpstreamCache({ rules: [], defaultMaxAge: 0, staleIfError: 0, notFoundTtl: 0, maxEntryBytes: 0 }),
+      );
+    });
+  });
+});
