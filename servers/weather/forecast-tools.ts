@@ -1,0 +1,148 @@
+/**
+ * `get_forecast` and `get_hourly_forecast`: a point's forecast, found through `/points`.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { describeFailure } from './failures.js';
+import {
+  formatHour,
+  formatPeriod,
+  locationSchema,
+  periodRecordSchema,
+  placeName,
+  toLocation,
+  toPeriodRecord,
+  updatedOf,
+  type Location,
+  type PeriodRecord,
+} from './format.js';
+import { staleNotice, type StaleNotice } from './freshness.js';
+import type { NwsClient } from './nws-client.js';
+import { forecastSchema, pointSchema, type Point } from './nws-schemas.js';
+import { errorResult, staleSchema } from './tool-results.js';
+
+const coordinates = {
+  latitude: z.number().min(-90).max(90).describe('Latitude in decimal degrees, e.g. 41.967 (US locations only)'),
+  longitude: z.number().min(-180).max(180).describe('Longitude in decimal degrees, e.g. -71.189 (west is negative)'),
+};
+
+const outputSchema = {
+  location: locationSchema.nullable().describe('The nearest place NWS names for the point'),
+  updated: z.string().nullable().describe('When NWS last updated the forecast (ISO 8601)'),
+  periods: z.array(periodRecordSchema),
+  stale: staleSchema.optional(),
+};
+
+const annotations = { readOnlyHint: true, openWorldHint: true };
+
+export function registerForecastTools(server: McpServer, nws: NwsClient): void {
+  server.registerTool(
+    'get_forecast',
+    {
+      title: 'Weather forecast',
+      description:
+        'The US National Weather Service forecast for a US location, in 12-hour periods for about 7 days: ' +
+        'temperature, wind and a detailed description per period.',
+      inputSchema: coordinates,
+      outputSchema,
+      annotations,
+    },
+    async ({ latitude, longitude }): Promise<CallToolResult> => {
+      const loaded = await loadForecast(nws, latitude, longitude, 'daily');
+      if (!loaded.ok) return errorResult(loaded.message);
+      const { point, location, updated, periods, stale } = loaded;
+      const heading = `Forecast for ${placeName(location, point)}${updated ? ` (updated ${updated})` : ''}:`;
+      const text = [stale?.notice, heading, ...periods.map(formatPeriod)].filter(Boolean).join('\n\n');
+      return {
+        content: [{ type: 'text', text }],
+        structuredContent: { location, updated, periods, ...(stale ? { stale } : {}) },
+      };
+    },
+  );
+
+  server.registerTool(
+    'get_hourly_forecast',
+    {
+      title: 'Hourly weather forecast',
+      description:
+        'The US National Weather Service hour-by-hour forecast for a US location, for the next 1 to 48 hours: ' +
+        'temperature, sky and wind per hour.',
+      inputSchema: {
+        ...coordinates,
+        hours: z.number().int().min(1).max(48).default(12).describe('How many hours ahead, 1 to 48 (default 12)'),
+      },
+      outputSchema,
+      annotations,
+    },
+    async ({ latitude, longitude, hours }): Promise<CallToolResult> => {
+      const loaded = await loadForecast(nws, latitude, longitude, 'hourly');
+      if (!loaded.ok) return errorResult(loaded.message);
+      const { point, location, updated } = loaded;
+      const periods = loaded.periods.slice(0, hours);
+      const heading =
+        `Hourly forecast for ${placeName(location, point)}, next ${periods.length} hour${periods.length === 1 ? '' : 's'}` +
+        `${updated ? ` (updated ${updated})` : ''}:`;
+      const text = [loaded.stale?.notice, [heading, ...periods.map(formatHour)].join('\n')].filter(Boolean).join('\n\n');
+      return {
+        content: [{ type: 'text', text }],
+        structuredContent: { location, updated, periods, ...(loaded.stale ? { stale: loaded.stale } : {}) },
+      };
+    },
+  );
+}
+
+type Loaded =
+  | {
+      readonly ok: true;
+      readonly point: string;
+      readonly location: Location | null;
+      readonly updated: string | null;
+      readonly periods: PeriodRecord[];
+      readonly stale?: StaleNotice;
+    }
+  | { readonly ok: false; readonly message: string };
+
+async function loadForecast(
+  nws: NwsClient,
+  latitude: number,
+  longitude: number,
+  kind: 'daily' | 'hourly',
+): Promise<Loaded> {
+  // NWS answers a 301 to the 4-decimal form when given more decimals.
+  const point = `${roundCoordinate(latitude)},${roundCoordinate(longitude)}`;
+  const subject = `the ${kind === 'hourly' ? 'hourly ' : ''}forecast for ${point}`;
+
+  const points = await nws.get(`/points/${point}`, pointSchema);
+  if (!points.ok) return { ok: false, message: describeFailure(points.failure, { subject, point }) };
+
+  const forecast = await nws.get(forecastPath(nws, points.data, kind), forecastSchema);
+  if (!forecast.ok) return { ok: false, message: describeFailure(forecast.failure, { subject }) };
+
+  const stale = staleNotice('this forecast', [points.stale, forecast.stale]);
+  return {
+    ok: true,
+    point,
+    location: toLocation(points.data),
+    updated: updatedOf(forecast.data),
+    periods: forecast.data.properties.periods.map(toPeriodRecord),
+    ...(stale ? { stale } : {}),
+  };
+}
+
+/**
+ * The link `/points` gives when it is on the configured base; otherwise the same resource rebuilt
+ * from the grid, so no request ever goes to a host named by upstream data.
+ */
+function forecastPath(nws: NwsClient, point: Point, kind: 'daily' | 'hourly'): string {
+  const { gridId, gridX, gridY, forecast, forecastHourly } = point.properties;
+  const link = kind === 'hourly' ? forecastHourly : forecast;
+  const linked = link ? nws.pathOnBase(link) : undefined;
+  return linked ?? `/gridpoints/${gridId}/${gridX},${gridY}/forecast${kind === 'hourly' ? '/hourly' : ''}`;
+}
+
+/** Four decimals (about 11 m), without trailing zeros or a negative zero. */
+export function roundCoordinate(value: number): string {
+  const rounded = Number(value.toFixed(4));
+  return String(rounded === 0 ? 0 : rounded);
+}

@@ -1,0 +1,200 @@
+/**
+ * The one place that talks HTTP to NWS: headers NWS asks for, a timeout, one retry on 5xx or a
+ * network error, RFC 7807 problems read, bodies checked against a schema, and the gateway cache's
+ * stale marker surfaced. Outcomes are values ({@link NwsResult}); nothing here throws.
+ */
+import type { Logger } from 'pino';
+import type { ZodType } from 'zod';
+import { CACHE_STATUS_HEADER, type FetchLike } from '../../src/gateway/module-contract.js';
+import { problemSchema, type Problem } from './nws-schemas.js';
+
+type Milliseconds = number;
+
+/** Set when the gateway's cache answered with an expired copy because NWS failed. */
+export interface Staleness {
+  /** Seconds since NWS produced the copy (the `age` header), when the cache said. */
+  readonly ageSeconds?: number;
+}
+
+/** Why a request produced no usable data; `path` is the request path on the NWS base. */
+export type NwsFailure =
+  | { readonly kind: 'timeout'; readonly path: string; readonly timeoutMs: Milliseconds }
+  | { readonly kind: 'unreachable'; readonly path: string; readonly cause: string }
+  | { readonly kind: 'unavailable'; readonly path: string; readonly status: number; readonly problem?: Problem }
+  | { readonly kind: 'rejected'; readonly path: string; readonly status: number; readonly problem?: Problem }
+  | { readonly kind: 'redirected'; readonly path: string; readonly status: number }
+  | { readonly kind: 'malformed'; readonly path: string; readonly reason: string };
+
+export type NwsResult<T> =
+  | { readonly ok: true; readonly data: T; readonly stale?: Staleness }
+  | { readonly ok: false; readonly failure: NwsFailure };
+
+export interface NwsClientOptions {
+  /** The gateway's cached fetch (or plain `fetch` in tests). */
+  readonly fetch: FetchLike;
+  /** NWS API root, e.g. `https://api.weather.gov`; a path prefix is kept. */
+  readonly baseUrl: string;
+  readonly userAgent: string;
+  /** Per attempt, body included. */
+  readonly timeoutMs: Milliseconds;
+  /** Pause before the single retry. */
+  readonly retryDelayMs: Milliseconds;
+  readonly logger: Logger;
+  /** Injected for tests; defaults to a `setTimeout` promise. */
+  readonly sleep?: (ms: Milliseconds) => Promise<void>;
+}
+
+export interface NwsClient {
+  /** GETs `path` (relative to the base, starting with `/`) and checks the JSON body against `schema`. */
+  get<T>(path: string, schema: ZodType<T>): Promise<NwsResult<T>>;
+  /**
+   * The path of `url` on the configured base, or `undefined` when `url` is elsewhere (another host,
+   * scheme, port or path prefix) or not a URL. Lets callers follow links from upstream data
+   * without ever sending a request to a host taken from that data.
+   */
+  pathOnBase(url: string): string | undefined;
+}
+
+/**
+ * @example
+ * ```ts
+ * const nws = createNwsClient({ fetch, baseUrl: 'https://api.weather.gov', userAgent: 'me (me@example.com)',
+ *   timeoutMs: 10_000, retryDelayMs: 250, logger });
+ * const result = await nws.get('/points/41.967,-71.189', pointSchema);
+ * if (result.ok) console.log(result.data.properties.gridId);
+ * ```
+ */
+export function createNwsClient(options: NwsClientOptions): NwsClient {
+  const base = new URL(options.baseUrl);
+  const prefix = base.pathname.replace(/\/+$/, '');
+  const root = base.origin + prefix;
+  const sleep = options.sleep ?? ((ms: Milliseconds) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const headers = {
+    // Without it NWS's CDN has served days-old forecasts (weather-gov/api#112).
+    Accept: 'application/geo+json',
+    'User-Agent': options.userAgent,
+  };
+
+  async function attempt(path: string): Promise<Attempt> {
+    const signal = AbortSignal.timeout(options.timeoutMs);
+    try {
+      // The race makes the timeout hold even if a fetch ignores `signal`; the grace lets the
+      // gateway cache answer an abort with its stale copy, which is better than an error.
+      return await abortable(signal, ABORT_GRACE_MS, async () => {
+        // A redirect could name any host; NWS only redirects requests this client never sends.
+        const response = await options.fetch(root + path, { headers, signal, redirect: 'manual' });
+        return { kind: 'response', response, body: await response.text() };
+      });
+    } catch (error) {
+      if (signal.aborted) return { kind: 'failed', failure: { kind: 'timeout', path, timeoutMs: options.timeoutMs } };
+      return { kind: 'failed', failure: { kind: 'unreachable', path, cause: describeNetworkError(error) } };
+    }
+  }
+
+  async function get<T>(path: string, schema: ZodType<T>): Promise<NwsResult<T>> {
+    let outcome = await attempt(path);
+    if (isRetryable(outcome)) {
+      options.logger.debug({ path, ...summary(outcome) }, 'NWS request failed; retrying once');
+      await sleep(options.retryDelayMs);
+      outcome = await attempt(path);
+    }
+    const result = interpret(path, outcome, schema);
+    if (!result.ok) options.logger.warn({ upstream: 'nws', ...result.failure }, 'NWS request failed');
+    return result;
+  }
+
+  function pathOnBase(url: string): string | undefined {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return undefined;
+    }
+    if (parsed.origin !== base.origin || parsed.username || parsed.password) return undefined;
+    if (prefix && !parsed.pathname.startsWith(prefix + '/')) return undefined;
+    return parsed.pathname.slice(prefix.length) + parsed.search;
+  }
+
+  return { get, pathOnBase };
+}
+
+type Attempt =
+  | { readonly kind: 'response'; readonly response: Response; readonly body: string }
+  | { readonly kind: 'failed'; readonly failure: NwsFailure };
+
+function isRetryable(outcome: Attempt): boolean {
+  if (outcome.kind === 'failed') return outcome.failure.kind === 'unreachable';
+  return outcome.response.status >= 500;
+}
+
+function summary(outcome: Attempt): Record<string, unknown> {
+  return outcome.kind === 'failed' ? { ...outcome.failure } : { status: outcome.response.status };
+}
+
+function interpret<T>(path: string, outcome: Attempt, schema: ZodType<T>): NwsResult<T> {
+  if (outcome.kind === 'failed') return { ok: false, failure: outcome.failure };
+  const { response, body } = outcome;
+  const status = response.status;
+  if (status >= 500) return { ok: false, failure: { kind: 'unavailable', path, status, ...problemOf(body) } };
+  if (status >= 400) return { ok: false, failure: { kind: 'rejected', path, status, ...problemOf(body) } };
+  if (status >= 300) return { ok: false, failure: { kind: 'redirected', path, status } };
+
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, failure: { kind: 'malformed', path, reason: 'the body is not JSON' } };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    return { ok: false, failure: { kind: 'malformed', path, reason: `${issue?.message ?? 'unexpected shape'}${where}` } };
+  }
+  const stale = stalenessOf(response.headers);
+  return stale ? { ok: true, data: parsed.data, stale } : { ok: true, data: parsed.data };
+}
+
+function problemOf(body: string): { problem?: Problem } {
+  try {
+    const parsed = problemSchema.safeParse(JSON.parse(body));
+    return parsed.success ? { problem: parsed.data } : {};
+  } catch {
+    return {};
+  }
+}
+
+function stalenessOf(headers: Headers): Staleness | undefined {
+  if (headers.get(CACHE_STATUS_HEADER)?.trim().toLowerCase() !== 'stale') return undefined;
+  const age = Number.parseInt(headers.get('age') ?? '', 10);
+  return Number.isFinite(age) && age >= 0 ? { ageSeconds: age } : {};
+}
+
+function describeNetworkError(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as Error & { cause?: unknown }).cause;
+    if (cause && typeof cause === 'object' && 'code' in cause && typeof cause.code === 'string') return cause.code;
+    return error.message;
+  }
+  return String(error);
+}
+
+/** How long an aborted `fetch` may still settle (e.g. with a stale copy) before it counts as a timeout. */
+const ABORT_GRACE_MS: Milliseconds = 100;
+
+/** `run()`, or the signal's reason once it has aborted and `graceMs` more have passed. */
+function abortable<T>(signal: AbortSignal, graceMs: Milliseconds, run: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      timer = setTimeout(() => reject(signal.reason), graceMs);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    run()
+      .then(resolve, reject)
+      .finally(() => {
+        signal.removeEventListener('abort', onAbort);
+        clearTimeout(timer);
+      });
+  });
+}
