@@ -1,0 +1,199 @@
+/**
+ * The HTTP edge: Host check, request log, body limits, JSON-RPC shape, dispatch to the route, and
+ * the one place errors become HTTP responses. The status page and probes live here too.
+ */
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
+import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { GatewayError } from './errors.js';
+import type { Gateway } from './gateway.js';
+import { sessionTag } from './logger.js';
+import { renderStatusPage } from './status-page.js';
+
+/** JSON-RPC batches longer than this are refused (the SDK's own bound). */
+const MAX_BATCH = 100;
+
+export interface AppOptions {
+  /** Host names accepted besides the localhost names (DNS rebinding protection). */
+  allowedHosts?: readonly string[];
+}
+
+/**
+ * Builds the gateway's express app. Listening is the caller's business.
+ *
+ * @example
+ * const app = createApp(await createGateway({ config, logger }), { allowedHosts: ['gw.example.com'] });
+ * app.listen(7071, '127.0.0.1');
+ */
+export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = {}): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', true);
+
+  app.use(logRequests(gateway));
+  app.use(hostHeaderValidation(['localhost', '127.0.0.1', '[::1]', ...allowedHosts]));
+
+  // The Functions host probes `/` until it answers: keep it cheap and always 200.
+  app.get('/', async (req, res) => {
+    res.type('html').send(renderStatusPage(await gateway.status(publicBase(req))));
+  });
+  app.get('/status.json', async (req, res) => {
+    res.json(await gateway.status(publicBase(req)));
+  });
+  app.get('/healthz', (_req, res) => {
+    res.status(gateway.shuttingDown ? 503 : 200).json({ status: gateway.shuttingDown ? 'stopping' : 'ok' });
+  });
+
+  const parseJson = express.json({ limit: gateway.config.maxBodySize, strict: false, type: () => true });
+  app.all(['/mcp/:route', '/mcp/:route/'], findRoute(gateway), checkHeaders, (req, res, next) => {
+    if (req.method === 'POST') parseJson(req, res, next);
+    else next();
+  }, async (req: Request, res: Response) => {
+    const route = res.locals.route as NonNullable<ReturnType<Gateway['routes']['get']>>;
+    const body = req.method === 'POST' ? validateJsonRpc(req.body) : undefined;
+    if (body) describeRpc(res, body);
+    await route.handle({ req, res, body });
+  });
+  app.all(['/mcp', '/mcp/'], (_req, _res, next) => next(routeNotFound(gateway, '')));
+  app.use((req, res) => {
+    res.status(404).json({ error: 'not_found', message: `Nothing at ${req.path}: MCP servers are at /mcp/<name>`, routes: routePaths(gateway) });
+  });
+  app.use(handleErrors(gateway));
+  return app;
+}
+
+function findRoute(gateway: Gateway): RequestHandler {
+  return (req, res, next) => {
+    if (gateway.shuttingDown) return next(new GatewayError('shutting_down', 'The gateway is shutting down'));
+    const route = gateway.routes.get(String(req.params.route));
+    if (!route) return next(routeNotFound(gateway, String(req.params.route)));
+    res.locals.route = route;
+    next();
+  };
+}
+
+function routeNotFound(gateway: Gateway, name: string): GatewayError {
+  const routes = routePaths(gateway);
+  return new GatewayError('route_not_found', `No MCP server at /mcp/${name}; mounted: ${routes.join(', ')}`, { routes });
+}
+
+function routePaths(gateway: Gateway): string[] {
+  return [...gateway.routes.keys()].map((name) => `/mcp/${name}`);
+}
+
+/** Refuses what the transport would refuse, before any session or server is created for it. */
+function checkHeaders(req: Request, _res: Response, next: NextFunction): void {
+  const accept = req.headers.accept ?? '';
+  if (req.method === 'POST') {
+    if (!req.is('application/json')) {
+      return next(new GatewayError('unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json'));
+    }
+    if (!acceptsBoth(accept)) {
+      return next(new GatewayError('not_acceptable', 'Not Acceptable: Client must accept both application/json and text/event-stream'));
+    }
+  } else if (req.method === 'GET' && !/text\/event-stream|\*\/\*/.test(accept)) {
+    return next(new GatewayError('not_acceptable', 'Not Acceptable: Client must accept text/event-stream'));
+  } else if (!['GET', 'POST', 'DELETE'].includes(req.method)) {
+    return next(new GatewayError('method_not_allowed', `Method not allowed: ${req.method}`, {}, { Allow: 'GET, POST, DELETE' }));
+  }
+  next();
+}
+
+function acceptsBoth(accept: string): boolean {
+  // The SDK's transport requires both types literally; `*/*` alone does not satisfy it.
+  return accept.includes('application/json') && accept.includes('text/event-stream');
+}
+
+/** A JSON-RPC message or batch, or a GatewayError that says what is wrong with it. */
+function validateJsonRpc(body: unknown): JSONRPCMessage | JSONRPCMessage[] {
+  if (Array.isArray(body)) {
+    if (body.length === 0) throw new GatewayError('invalid_request', 'Invalid Request: empty batch');
+    if (body.length > MAX_BATCH) throw new GatewayError('invalid_request', `Invalid Request: batch must not exceed ${MAX_BATCH} messages`);
+    return body.map((message, index) => parseMessage(message, ` (batch item ${index})`));
+  }
+  return parseMessage(body, '');
+}
+
+function parseMessage(message: unknown, where: string): JSONRPCMessage {
+  const result = JSONRPCMessageSchema.safeParse(message);
+  if (result.success) return result.data;
+  const id = (message as { id?: unknown } | null)?.id;
+  const error = new GatewayError('invalid_request', `Invalid Request: not a JSON-RPC 2.0 request, notification or response${where}`);
+  (error as { rpcId?: unknown }).rpcId = typeof id === 'string' || typeof id === 'number' ? id : null;
+  throw error;
+}
+
+/** Records the JSON-RPC method and tool name for the request log line. */
+function describeRpc(res: Response, body: JSONRPCMessage | JSONRPCMessage[]): void {
+  const first = Array.isArray(body) ? body[0] : body;
+  if (first && 'method' in first) {
+    res.locals.rpcMethod = Array.isArray(body) ? `batch(${body.length}):${first.method}` : first.method;
+    const tool = (first.params as { name?: unknown } | undefined)?.name;
+    if (first.method === 'tools/call' && typeof tool === 'string') res.locals.tool = tool;
+  }
+}
+
+/** One structured line per request, written when the response ends (streams included). */
+function logRequests(gateway: Gateway): RequestHandler {
+  return (req, res, next) => {
+    const started = performance.now();
+    res.once('close', () => {
+      const sessionId = req.headers['mcp-session-id'] ?? res.getHeader('mcp-session-id');
+      gateway.logger.info(
+        {
+          http: { method: req.method, path: req.path, status: res.statusCode },
+          route: (res.locals.route as { name?: string } | undefined)?.name,
+          rpc: res.locals.rpcMethod,
+          tool: res.locals.tool,
+          session: sessionTag(typeof sessionId === 'string' ? sessionId : undefined),
+          durationMs: Math.round((performance.now() - started) * 10) / 10,
+          ...(res.locals.errorCode ? { error: res.locals.errorCode } : {}),
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+function handleErrors(gateway: Gateway): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const gatewayError = asGatewayError(error);
+    res.locals.errorCode = gatewayError.code;
+    if (gatewayError.code === 'internal_error') gateway.logger.error({ err: error, path: req.path }, 'request failed');
+    if (res.headersSent) {
+      // A stream was already answering: all that is left is to end it.
+      res.end();
+      return;
+    }
+    const rpcId = (gatewayError as { rpcId?: string | number | null }).rpcId ?? null;
+    res.status(gatewayError.status).set(gatewayError.headers).json(gatewayError.toJsonRpcBody(rpcId));
+  };
+}
+
+/** Maps body-parser failures and anything unexpected onto the error registry. */
+function asGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const type = (error as { type?: string } | null)?.type;
+  switch (type) {
+    case 'entity.too.large': {
+      const limit = (error as { limit?: number }).limit;
+      return new GatewayError('body_too_large', `Payload Too Large: the body exceeds the limit of ${limit} bytes`, { limit });
+    }
+    case 'entity.parse.failed':
+      return new GatewayError('parse_error', 'Parse error: Invalid JSON');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new GatewayError('unsupported_media_type', `Unsupported Media Type: ${(error as Error).message}`);
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new GatewayError('parse_error', 'Parse error: the body ended early');
+    default:
+      return new GatewayError('internal_error', 'Internal error');
+  }
+}
+
+/** The URL clients use to reach this gateway, from the request (the host is already validated). */
+function publicBase(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}

@@ -1,0 +1,268 @@
+/**
+ * gateway.yaml: one strict schema, defaults beside it, parsed by a pure function and frozen.
+ * Every problem is reported at once as `file:line:col key.path: message`.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { z } from 'zod';
+import { duration, size } from './units.js';
+
+/** Route names become URL segments: `/mcp/<name>`. */
+const ROUTE_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+const toolsSchema = z
+  .object({
+    /** Only these tools are listed and callable (exact names). */
+    allow: z.array(z.string().min(1)).optional(),
+    /** These tools are hidden and refused (exact names). */
+    deny: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+const serverSchema = z
+  .object({
+    /** A path relative to gateway.yaml (`./servers/weather`) or an npm package name. */
+    module: z.string().min(1),
+    /** Passed to the module, validated by its `optionsSchema` when it exports one. */
+    options: z.record(z.string(), z.unknown()).default({}),
+    enabled: z.boolean().default(true),
+    /** `stateful`: one McpServer per session. `stateless`: one per request, no session id. */
+    sessions: z.enum(['stateful', 'stateless']).default('stateful'),
+    tools: toolsSchema.optional(),
+  })
+  .strict();
+
+const sessionsSchema = z
+  .object({
+    /** A session unused this long is closed. */
+    idleTimeout: duration.default(30 * 60_000),
+    /** At most this many sessions per route; the least recently used is closed beyond it. */
+    maxPerRoute: z.number().int().positive().default(5000),
+    /** Absolute lifetime of a session id, however active. */
+    maxAge: duration.default(24 * 3_600_000),
+  })
+  .strict();
+
+const cacheRuleSchema = z
+  .object({
+    /** Glob on the URL path: `*` within one segment, `**` across segments. */
+    path: z.string().startsWith('/'),
+    /** Freshness never exceeds this, whatever the upstream says. */
+    maxAge: duration,
+  })
+  .strict();
+
+const cacheSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    maxEntries: z.number().int().positive().default(1000),
+    maxBytes: size.default(50 * 1_048_576),
+    maxEntryBytes: size.default(5 * 1_048_576),
+    /** First match wins; omitted = the NWS defaults (points 24 h, forecasts 30 min, alerts 60 s). */
+    rules: z.array(cacheRuleSchema).optional(),
+    defaultMaxAge: duration.default(5 * 60_000),
+    staleIfError: duration.default(24 * 3_600_000),
+    notFoundTtl: duration.default(10 * 60_000),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    servers: z
+      .record(z.string().regex(ROUTE_NAME, 'route names are lowercase letters, digits and "-"'), serverSchema)
+      .refine((servers) => Object.keys(servers).length > 0, 'declare at least one server'),
+    sessions: sessionsSchema.default(() => sessionsSchema.parse({})),
+    cache: cacheSchema.default(() => cacheSchema.parse({})),
+    /** Host names accepted besides localhost and WEBSITE_HOSTNAME (DNS rebinding protection). */
+    allowedHosts: z.array(z.string().min(1)).default([]),
+    /** Request bodies over this are refused with 413 before they are parsed. */
+    maxBodySize: size.default(4 * 1_048_576),
+  })
+  .strict();
+
+export type GatewayConfigData = z.infer<typeof configSchema>;
+export type ServerEntry = GatewayConfigData['servers'][string];
+export type SessionsConfig = GatewayConfigData['sessions'];
+export type CacheConfig = GatewayConfigData['cache'];
+
+/** The parsed configuration plus where it came from (module paths are relative to `dir`). */
+export interface GatewayConfig extends GatewayConfigData {
+  readonly file: string;
+  readonly dir: string;
+  /** Where a key path is in the file, for problems found later (a module's options). */
+  readonly locate: (keyPath: readonly PropertyKey[]) => { line: number; col: number };
+}
+
+/** One problem, located in the file. */
+export interface ConfigProblem {
+  line: number;
+  col: number;
+  keyPath: string;
+  message: string;
+}
+
+/** Thrown when gateway.yaml is invalid; `message` lists every problem, one per line. */
+export class ConfigError extends Error {
+  readonly code = 'invalid_config';
+  constructor(
+    readonly file: string,
+    readonly problems: ConfigProblem[],
+  ) {
+    super(
+      `invalid gateway configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  ${formatProblem(file, p)}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatProblem(file: string, p: ConfigProblem): string {
+  return `${file}:${p.line}:${p.col}${p.keyPath ? ` ${p.keyPath}` : ''}: ${p.message}`;
+}
+
+/** The project root: the folder holding the gateway's package.json (dist/ or sources alike). */
+export const PROJECT_ROOT = findProjectRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findProjectRoot(start: string): string {
+  // Sources (src/gateway) and build output (dist/src/gateway) alike: the nearest package.json.
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return start;
+  }
+}
+
+/** `GATEWAY_CONFIG` when set (relative to the working directory), else `<project root>/gateway.yaml`. */
+export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.GATEWAY_CONFIG ? path.resolve(env.GATEWAY_CONFIG) : path.join(PROJECT_ROOT, 'gateway.yaml');
+}
+
+/**
+ * Reads and parses a gateway.yaml file. Throws {@link ConfigError} listing every problem.
+ *
+ * @example
+ * const config = await loadConfig(defaultConfigPath());
+ */
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(error);
+    throw new ConfigError(file, [{ line: 1, col: 1, keyPath: '', message: reason }]);
+  }
+  return parseConfig(text, file, env);
+}
+
+/**
+ * Parses gateway.yaml text: YAML syntax, `${VAR}` / `${VAR:-default}` expansion from `env`, then
+ * the schema. Pure: reads nothing but its arguments.
+ */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = {}): GatewayConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number | undefined) => lineCounter.linePos(offset ?? 0);
+
+  const problems: ConfigProblem[] = doc.errors.map((error) => ({
+    ...at(error.pos[0]),
+    keyPath: '',
+    message: error.message.split('\n')[0]!,
+  }));
+  // A syntax error makes positions after it meaningless: report it alone.
+  if (problems.length > 0) throw new ConfigError(file, problems);
+
+  problems.push(...expandEnvironment(doc, env, at));
+  const result = configSchema.safeParse(doc.toJS() ?? {});
+  if (!result.success) problems.push(...result.error.issues.flatMap((issue) => locateIssue(doc, issue, at)));
+  if (problems.length > 0 || !result.success) {
+    problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new ConfigError(file, problems);
+  }
+  const locate = (keyPath: readonly PropertyKey[]) => locateNode(doc, keyPath.map(String), at);
+  return deepFreeze({ ...result.data, file, dir: path.dirname(path.resolve(file)), locate });
+}
+
+type Locate = (offset: number | undefined) => { line: number; col: number };
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string scalar; `$$` stands for `$`. */
+function expandEnvironment(doc: Document, env: NodeJS.ProcessEnv, at: Locate): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  visit(doc, {
+    Scalar(_key, node, nodePath) {
+      if (typeof node.value !== 'string' || !node.value.includes('$')) return;
+      node.value = node.value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name, fallback) => {
+        if (match === '$$') return '$';
+        const value = env[name as string];
+        if (value !== undefined && value !== '') return value;
+        if (fallback !== undefined) return fallback as string;
+        problems.push({
+          ...at(node.range?.[0]),
+          keyPath: keyPathOf(nodePath),
+          message: `environment variable ${name} is not set (write \${${name}:-default} to give a default)`,
+        });
+        return '';
+      });
+    },
+  });
+  return problems;
+}
+
+function keyPathOf(nodePath: readonly unknown[]): string {
+  return nodePath
+    .filter((n): n is { key: unknown } => typeof n === 'object' && n !== null && 'key' in n)
+    .map((pair) => (isScalar(pair.key) ? String(pair.key.value) : String(pair.key)))
+    .join('.');
+}
+
+function locateIssue(doc: Document, issue: z.core.$ZodIssue, at: Locate): ConfigProblem[] {
+  const keyPath = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({
+      ...at(keyNodeRange(doc, keyPath, key)),
+      keyPath: [...keyPath, key].join('.'),
+      message: `unknown key "${key}"${suggestion(issue.path)}`,
+    }));
+  }
+  if (issue.code === 'invalid_key') {
+    const key = keyPath.at(-1)!;
+    const detail = issue.issues[0]?.message ?? issue.message;
+    return [{ ...at(keyNodeRange(doc, keyPath.slice(0, -1), key)), keyPath: keyPath.join('.'), message: `invalid name "${key}": ${detail}` }];
+  }
+  return [{ ...locateNode(doc, keyPath, at), keyPath: keyPath.join('.'), message: describeIssue(issue, doc.hasIn(keyPath)) }];
+}
+
+/** A missing key has no node of its own: point at the nearest parent that exists. */
+function locateNode(doc: Document, keyPath: string[], at: Locate): { line: number; col: number } {
+  let known = keyPath;
+  while (known.length > 0 && !doc.hasIn(known)) known = known.slice(0, -1);
+  const node = known.length > 0 ? doc.getIn(known, true) : doc.contents;
+  return at((node as { range?: number[] } | null)?.range?.[0]);
+}
+
+function keyNodeRange(doc: Document, parentPath: string[], key: string): number | undefined {
+  const parent = parentPath.length > 0 ? doc.getIn(parentPath, true) : doc.contents;
+  const items = (parent as { items?: Array<{ key: { value?: unknown; range?: number[] } }> } | null)?.items ?? [];
+  return items.find((pair) => pair.key?.value === key)?.key.range?.[0];
+}
+
+function describeIssue(issue: z.core.$ZodIssue, present: boolean): string {
+  if (!present && issue.code === 'invalid_type') return `is required (${issue.expected})`;
+  return issue.message;
+}
+
+function suggestion(parentPath: readonly PropertyKey[]): string {
+  if (parentPath.length === 0) return ': top-level keys are servers, sessions, cache, allowedHosts, maxBodySize';
+  if (parentPath.length === 2 && parentPath[0] === 'servers')
+    return ': server keys are module, options, enabled, sessions, tools';
+  return '';
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

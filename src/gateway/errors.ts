@@ -1,0 +1,58 @@
+/**
+ * Every error the gateway itself answers with, in one registry: a stable code, the HTTP status and
+ * the JSON-RPC error code. Thrown inside, translated once at the edge ({@link toJsonRpcBody}).
+ * The README's error table is checked against this registry by a test.
+ */
+
+/** JSON-RPC 2.0 codes (and MCP's -32001 "session not found" convention of the SDK). */
+export const JSONRPC = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INTERNAL_ERROR: -32603,
+  SERVER_ERROR: -32000,
+  SESSION_NOT_FOUND: -32001,
+} as const;
+
+export const GATEWAY_ERRORS = {
+  route_not_found: { status: 404, rpc: JSONRPC.SERVER_ERROR, summary: 'No server is mounted at this path.' },
+  session_not_found: { status: 404, rpc: JSONRPC.SESSION_NOT_FOUND, summary: 'Unknown, expired or closed session id, or one from another route: initialize again.' },
+  session_required: { status: 400, rpc: JSONRPC.SERVER_ERROR, summary: 'A request other than initialize came without an Mcp-Session-Id header.' },
+  parse_error: { status: 400, rpc: JSONRPC.PARSE_ERROR, summary: 'The body is not valid JSON.' },
+  invalid_request: { status: 400, rpc: JSONRPC.INVALID_REQUEST, summary: 'The body is JSON but not a valid JSON-RPC message or batch.' },
+  not_acceptable: { status: 406, rpc: JSONRPC.SERVER_ERROR, summary: 'The Accept header must allow application/json and text/event-stream (GET: text/event-stream).' },
+  unsupported_media_type: { status: 415, rpc: JSONRPC.SERVER_ERROR, summary: 'POST bodies must be Content-Type: application/json.' },
+  body_too_large: { status: 413, rpc: JSONRPC.SERVER_ERROR, summary: 'The body is over maxBodySize; it was not read.' },
+  method_not_allowed: { status: 405, rpc: JSONRPC.SERVER_ERROR, summary: 'HTTP method not supported here (stateless routes take POST only).' },
+  invalid_host: { status: 403, rpc: JSONRPC.SERVER_ERROR, summary: 'The Host header is not an allowed name (DNS rebinding protection).' },
+  shutting_down: { status: 503, rpc: JSONRPC.SERVER_ERROR, summary: 'The gateway is stopping; retry on another instance.' },
+  internal_error: { status: 500, rpc: JSONRPC.INTERNAL_ERROR, summary: 'An unexpected failure; details are in the log, not the response.' },
+} as const satisfies Record<string, { status: number; rpc: number; summary: string }>;
+
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+/** An error the gateway answers with its registered status and JSON-RPC code. */
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly rpcCode: number;
+  constructor(
+    readonly code: GatewayErrorCode,
+    message: string,
+    readonly data: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+    this.status = GATEWAY_ERRORS[code].status;
+    this.rpcCode = GATEWAY_ERRORS[code].rpc;
+  }
+
+  /** The JSON-RPC error response body: `data.code` carries the stable gateway code. */
+  toJsonRpcBody(id: string | number | null = null) {
+    return toJsonRpcBody(this.rpcCode, this.message, { code: this.code, ...this.data }, id);
+  }
+}
+
+export function toJsonRpcBody(code: number, message: string, data?: Record<string, unknown>, id: string | number | null = null) {
+  return { jsonrpc: '2.0' as const, error: { code, message, ...(data ? { data } : {}) }, id };
+}

@@ -1,0 +1,126 @@
+/**
+ * The gateway as a value: its configuration, one {@link Route} per enabled server, the shared
+ * upstream cache, and the status everything reports. No listening, no signals, no timers: the
+ * entry point (main.ts) owns those.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT, type GatewayConfig } from './config.js';
+import type { Logger } from './logger.js';
+import type { FetchLike } from './module-contract.js';
+import { loadServers, type ModuleImporter } from './modules.js';
+import { createRoute, type Route, type ToolSummary } from './route.js';
+import { createUpstreamCache, type CacheStats, type UpstreamCache } from './upstream-cache.js';
+
+export const GATEWAY_VERSION: string = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  /** The network, behind the cache; default `globalThis.fetch`. */
+  fetch?: FetchLike;
+  /** Clock in ms for session idle expiry and cache freshness; default `performance.now`. */
+  now?: () => number;
+  importModule?: ModuleImporter;
+}
+
+export interface RouteStatus {
+  name: string;
+  path: string;
+  url: string;
+  mode: 'stateful' | 'stateless';
+  tools: ToolSummary[];
+  toolsError?: string;
+  sessions: { active: number; max: number; idleTimeoutSeconds: number } | null;
+}
+
+export interface GatewayStatus {
+  service: 'mcp-gateway';
+  version: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  routes: RouteStatus[];
+  cache: CacheStats & { enabled: boolean };
+}
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly routes: ReadonlyMap<string, Route>;
+  readonly cache: UpstreamCache;
+  readonly shuttingDown: boolean;
+  /** What the status page shows; `base` is the URL clients reach the gateway at. */
+  status(base: string): Promise<GatewayStatus>;
+  /** Closes sessions idle past their timeout; call it periodically. */
+  sweep(): void;
+  /** Refuses new requests and closes every session. */
+  close(): Promise<void>;
+}
+
+/**
+ * Imports every enabled server module (failing with every problem listed) and mounts it.
+ *
+ * @example
+ * const gateway = await createGateway({ config: await loadConfig(defaultConfigPath()), logger: createLogger() });
+ */
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const { config, logger, now } = options;
+  const servers = await loadServers(config, options.importModule);
+  const { rules, ...cacheOptions } = config.cache;
+  const cache = createUpstreamCache({ ...cacheOptions, ...(rules ? { rules } : {}), fetch: options.fetch, now });
+  const routes = new Map<string, Route>(
+    servers.map((server) => [server.name, createRoute({ server, sessions: config.sessions, fetch: cache.fetch, logger, now })]),
+  );
+  const startedAt = new Date();
+  let shuttingDown = false;
+
+  return {
+    config,
+    logger,
+    routes,
+    cache,
+    get shuttingDown() {
+      return shuttingDown;
+    },
+    async status(base) {
+      const routeStatus = await Promise.all(
+        [...routes.values()].map(async (route): Promise<RouteStatus> => {
+          let tools: ToolSummary[] = [];
+          let toolsError: string | undefined;
+          try {
+            tools = await route.tools();
+          } catch (error) {
+            toolsError = error instanceof Error ? error.message : String(error);
+          }
+          return {
+            name: route.name,
+            path: `/mcp/${route.name}`,
+            url: `${base}/mcp/${route.name}`,
+            mode: route.mode,
+            tools,
+            ...(toolsError ? { toolsError } : {}),
+            sessions:
+              route.mode === 'stateful'
+                ? { active: route.sessions.size, max: config.sessions.maxPerRoute, idleTimeoutSeconds: config.sessions.idleTimeout / 1000 }
+                : null,
+          };
+        }),
+      );
+      return {
+        service: 'mcp-gateway',
+        version: GATEWAY_VERSION,
+        startedAt: startedAt.toISOString(),
+        uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+        routes: routeStatus,
+        cache: { enabled: config.cache.enabled, ...cache.stats() },
+      };
+    },
+    sweep() {
+      for (const route of routes.values()) route.sessions.sweep();
+    },
+    async close() {
+      shuttingDown = true;
+      await Promise.all([...routes.values()].map((route) => route.close()));
+    },
+  };
+}

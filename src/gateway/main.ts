@@ -1,0 +1,78 @@
+/**
+ * The entry point: reads the environment, listens, sweeps idle sessions, handles signals. Run by
+ * `npm start`, and by the Azure Functions host as the custom handler (host.json).
+ *
+ * Environment:
+ * - `FUNCTIONS_CUSTOMHANDLER_PORT` (set by the Functions host), else `PORT`, else 7071; 0 picks a free port.
+ * - `HOST`: address to bind, default 127.0.0.1.
+ * - `GATEWAY_CONFIG`: path of gateway.yaml, default the project root's.
+ * - `WEBSITE_HOSTNAME` (set by Azure): accepted as a Host header besides localhost and `allowedHosts`.
+ * - `LOG_LEVEL`: default info.
+ */
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { ConfigError, defaultConfigPath, loadConfig } from './config.js';
+import { createGateway } from './gateway.js';
+import { createLogger } from './logger.js';
+
+/** How often idle sessions are looked for; expiry is also checked on every access. */
+const SWEEP_INTERVAL_MS = 30_000;
+/** After SIGTERM, connections still open this long are cut (Azure allows a few seconds more). */
+const SHUTDOWN_GRACE_MS = 3_000;
+
+const env = process.env;
+const logger = createLogger({ level: env.LOG_LEVEL ?? 'info' });
+
+async function main(): Promise<void> {
+  const config = await loadConfig(defaultConfigPath(env), env);
+  const gateway = await createGateway({ config, logger });
+  const allowedHosts = [...config.allowedHosts, ...(env.WEBSITE_HOSTNAME ? [env.WEBSITE_HOSTNAME] : [])].map((h) => h.toLowerCase());
+  const app = createApp(gateway, { allowedHosts });
+
+  const port = Number(env.FUNCTIONS_CUSTOMHANDLER_PORT || env.PORT || 7071);
+  const host = env.HOST || '127.0.0.1';
+  const server = app.listen(port, host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  // Streams outlive Node's default request timeouts; the transport's keep-alives keep them open.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  logger.info({ url, config: config.file, routes: [...gateway.routes.keys()].map((name) => `${url}/mcp/${name}`) }, 'gateway listening');
+
+  const sweeper = setInterval(() => gateway.sweep(), SWEEP_INTERVAL_MS);
+  sweeper.unref();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'gateway stopping');
+    clearInterval(sweeper);
+    const forced = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    forced.unref();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await gateway.close();
+    server.closeIdleConnections();
+    await closed;
+    logger.info('gateway stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    // Humans read this at start-up: the plain list, not a JSON blob.
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    logger.fatal({ err: error }, 'gateway failed to start');
+  }
+  process.exit(1);
+});

@@ -1,0 +1,124 @@
+/**
+ * Finds, imports and validates the server modules named in gateway.yaml.
+ *
+ * A path module (`./servers/weather`) resolves against gateway.yaml's folder. The same
+ * gateway.yaml serves TypeScript sources (`npm run dev`) and the build (`npm start`, Functions):
+ * when the gateway runs from `<root>/dist`, a folder under the project root is looked up in the
+ * build output first (`dist/servers/weather/index.js`).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ConfigError, PROJECT_ROOT, type ConfigProblem, type GatewayConfig, type ServerEntry } from './config.js';
+import type { ServerModule } from './module-contract.js';
+
+/** A route whose module imported and whose options passed its schema. */
+export interface LoadedServer {
+  readonly name: string;
+  readonly entry: ServerEntry;
+  readonly module: ServerModule;
+  /** The entry's options after the module's `optionsSchema` (defaults applied). */
+  readonly options: unknown;
+}
+
+/** Imports a resolved module; injected so tests can count or fail imports. */
+export type ModuleImporter = (specifier: string) => Promise<unknown>;
+
+const RUNNING_FROM_BUILD = fileURLToPath(import.meta.url).startsWith(path.join(PROJECT_ROOT, 'dist') + path.sep);
+const RUNNING_FROM_TYPESCRIPT = import.meta.url.endsWith('.ts');
+
+/**
+ * Turns a `module:` value into something `import()` takes: a file URL for paths, the name itself
+ * for packages. Returns the places it looked when a path does not exist.
+ */
+export function resolveModule(
+  spec: string,
+  configDir: string,
+): { ok: true; specifier: string } | { ok: false; message: string } {
+  const isPath = spec.startsWith('.') || path.isAbsolute(spec);
+  if (!isPath) {
+    try {
+      return { ok: true, specifier: pathToFileURL(createRequire(path.join(configDir, 'gateway.yaml')).resolve(spec)).href };
+    } catch {
+      // ESM-only packages have no `require` condition; let import() resolve it from here.
+      return { ok: true, specifier: spec };
+    }
+  }
+  const target = path.resolve(configDir, spec);
+  const candidates: string[] = [];
+  const relative = path.relative(PROJECT_ROOT, target);
+  if (RUNNING_FROM_BUILD && !relative.startsWith('..') && !relative.startsWith('dist')) {
+    const mirrored = path.join(PROJECT_ROOT, 'dist', relative);
+    candidates.push(mirrored.replace(/\.ts$/, '.js'), path.join(mirrored, 'index.js'));
+  }
+  candidates.push(target);
+  if (RUNNING_FROM_TYPESCRIPT) candidates.push(path.join(target, 'index.ts'));
+  candidates.push(path.join(target, 'index.js'), path.join(target, 'index.mjs'));
+  const found = candidates.find((file) => existsSync(file) && statSync(file).isFile());
+  if (found) return { ok: true, specifier: pathToFileURL(found).href };
+  const looked = [...new Set(candidates)].map((c) => path.relative(process.cwd(), c) || c).join(', ');
+  return { ok: false, message: `not found (looked for ${looked})` };
+}
+
+/**
+ * Imports every enabled server's module, checks it exports `createServer`, and validates its
+ * options. Throws one {@link ConfigError} naming every route and module that failed.
+ */
+export async function loadServers(
+  config: GatewayConfig,
+  importModule: ModuleImporter = (specifier) => import(specifier),
+): Promise<LoadedServer[]> {
+  const problems: ConfigProblem[] = [];
+  const enabled = Object.entries(config.servers).filter(([, entry]) => entry.enabled);
+  const loaded = await Promise.all(
+    enabled.map(async ([name, entry]): Promise<LoadedServer | undefined> => {
+      const problem = (keyPath: PropertyKey[], message: string) => {
+        problems.push({ ...config.locate(keyPath), keyPath: keyPath.join('.'), message });
+      };
+      const where = `route "${name}" (module ${entry.module})`;
+      const resolved = resolveModule(entry.module, config.dir);
+      if (!resolved.ok) return void problem(['servers', name, 'module'], `${where}: ${resolved.message}`);
+
+      let mod: Partial<ServerModule>;
+      try {
+        mod = (await importModule(resolved.specifier)) as Partial<ServerModule>;
+      } catch (error) {
+        return void problem(['servers', name, 'module'], `${where} failed to import: ${firstLine(error)}`);
+      }
+      if (typeof mod.createServer !== 'function') {
+        return void problem(['servers', name, 'module'], `${where} does not export a createServer(ctx) function`);
+      }
+      let options: unknown = entry.options;
+      if (mod.optionsSchema) {
+        const result = mod.optionsSchema.safeParse(entry.options);
+        if (!result.success) {
+          for (const issue of issuesOf(result.error)) {
+            problem(['servers', name, 'options', ...issue.path], `${where}: ${issue.message}`);
+          }
+          return undefined;
+        }
+        options = result.data;
+      }
+      return { name, entry, module: mod as ServerModule, options };
+    }),
+  );
+  if (problems.length > 0) {
+    problems.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new ConfigError(config.file, problems);
+  }
+  return loaded.filter((server): server is LoadedServer => server !== undefined);
+}
+
+function issuesOf(error: unknown): Array<{ path: PropertyKey[]; message: string }> {
+  const issues = (error as { issues?: Array<{ path?: PropertyKey[]; message?: string; keys?: string[] }> })?.issues;
+  if (!Array.isArray(issues)) return [{ path: [], message: firstLine(error) }];
+  return issues.map((issue) => ({
+    path: issue.path ?? [],
+    message: issue.keys ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : String(issue.message),
+  }));
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}

@@ -1,0 +1,40 @@
+/**
+ * The HTML status page at `/`: each route, its URL, its tools, live sessions, the cache. The same
+ * data is served as JSON at `/status.json`. Nothing secret is on it.
+ */
+import type { GatewayStatus } from './gateway.js';
+
+const escape = (text: unknown): string =>
+  String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+export function renderStatusPage(status: GatewayStatus): string {
+  const routes = status.routes
+    .map((route) => {
+      const sessions = route.sessions
+        ? `${route.sessions.active} live session${route.sessions.active === 1 ? '' : 's'} (max ${route.sessions.max}, idle timeout ${route.sessions.idleTimeoutSeconds} s)`
+        : 'stateless: no sessions';
+      const tools = route.toolsError
+        ? `<p class="error">tools unavailable: ${escape(route.toolsError)}</p>`
+        : `<ul>${route.tools.map((t) => `<li><code>${escape(t.name)}</code> ${escape(t.description)}</li>`).join('')}</ul>`;
+      return `<section><h2>${escape(route.name)}</h2><p><code>${escape(route.url)}</code> · ${escape(sessions)}</p>${tools}</section>`;
+    })
+    .join('\n');
+  const c = status.cache;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>MCP gateway</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:0 .25em;border-radius:3px}section{border-top:1px solid #ddd;margin-top:1rem}
+.error{color:#b00}small{color:#666}</style></head>
+<body><h1>MCP gateway <small>v${escape(status.version)}</small></h1>
+<p>Up ${escape(formatUptime(status.uptimeSeconds))} · ${status.routes.length} route${status.routes.length === 1 ? '' : 's'} · <a href="/status.json">status.json</a></p>
+${routes}
+<section><h2>Upstream cache</h2><p>${c.enabled ? 'on' : 'off'} · ${c.entries} entries, ${c.bytes} bytes · ${c.hits} hits, ${c.misses} misses, ${c.coalesced} coalesced, ${c.staleServed} stale served, ${c.upstreamErrors} upstream errors</p></section>
+</body></html>`;
+}
+
+function formatUptime(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${seconds % 60} s` : `${seconds} s`;
+}

@@ -1,0 +1,88 @@
+/**
+ * A route's `tools: { allow, deny }` lists, applied on the wire between transport and server, so
+ * modules need no cooperation and hidden tools cannot be reached by any method: `tools/list`
+ * answers leave them out and `tools/call` for them is answered here, as the SDK answers an
+ * unknown tool, without reaching the server.
+ */
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+
+export interface ToolLists {
+  allow?: readonly string[] | undefined;
+  deny?: readonly string[] | undefined;
+}
+
+/** Whether `name` is visible on a route with these lists. */
+export function isToolVisible(name: string, { allow, deny }: ToolLists): boolean {
+  if (allow && !allow.includes(name)) return false;
+  return !deny?.includes(name);
+}
+
+/** The transport itself when there is nothing to filter, else a wrapper that filters. */
+export function filterTools<T extends Transport>(transport: T, lists: ToolLists | undefined): Transport {
+  if (!lists || (!lists.allow && !lists.deny)) return transport;
+  return new ToolFilteringTransport(transport, lists);
+}
+
+class ToolFilteringTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+  /** Ids of tools/list requests in flight, whose answers must be filtered. */
+  private readonly listRequests = new Set<string | number>();
+
+  constructor(
+    private readonly inner: Transport,
+    private readonly lists: ToolLists,
+  ) {
+    inner.onclose = () => this.onclose?.();
+    inner.onerror = (error) => this.onerror?.(error);
+    inner.onmessage = (message, extra) => this.receive(message, extra);
+  }
+
+  get sessionId() {
+    return this.inner.sessionId;
+  }
+
+  setProtocolVersion(version: string) {
+    this.inner.setProtocolVersion?.(version);
+  }
+
+  start() {
+    return this.inner.start();
+  }
+
+  close() {
+    return this.inner.close();
+  }
+
+  send(message: JSONRPCMessage, options?: TransportSendOptions) {
+    if ('id' in message && 'result' in message && this.listRequests.delete(message.id)) {
+      const result = message.result as { tools?: Array<{ name: string }> };
+      if (Array.isArray(result.tools)) {
+        message = { ...message, result: { ...result, tools: result.tools.filter((t) => isToolVisible(t.name, this.lists)) } };
+      }
+    } else if ('id' in message && 'error' in message && message.id !== undefined) {
+      this.listRequests.delete(message.id);
+    }
+    return this.inner.send(message, options);
+  }
+
+  private receive(message: JSONRPCMessage, extra?: MessageExtraInfo) {
+    if ('method' in message && 'id' in message) {
+      if (message.method === 'tools/list') this.listRequests.add(message.id);
+      if (message.method === 'tools/call') {
+        const name = String((message.params as { name?: unknown } | undefined)?.name);
+        if (!isToolVisible(name, this.lists)) {
+          void this.inner.send({
+            jsonrpc: '2.0',
+            id: message.id,
+            result: { content: [{ type: 'text', text: `MCP error -32602: Tool ${name} not found` }], isError: true },
+          });
+          return;
+        }
+      }
+    }
+    this.onmessage?.(message, extra);
+  }
+}

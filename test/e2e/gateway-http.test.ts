@@ -1,0 +1,295 @@
+/**
+ * The gateway over real HTTP, in this process: bad input, sessions, stateless routes, tool lists.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connectClient, fixtureModule, initializeBody, MCP_POST_HEADERS, shippedModule, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+
+const yaml = `
+servers:
+  echo:
+    module: ${fixtureModule('echo')}
+  time:
+    module: ${shippedModule('time')}
+  limited:
+    module: ${fixtureModule('echo')}
+    tools:
+      allow: [echo, fail]
+      deny: [fail]
+  quick:
+    module: ${fixtureModule('echo')}
+    sessions: stateless
+maxBodySize: 64KiB
+`;
+
+let gw: InProcessGateway;
+before(async () => {
+  gw = await startInProcessGateway(yaml);
+});
+after(async () => {
+  await gw.close();
+});
+
+async function post(path: string, body: unknown, headers: Record<string, string> = MCP_POST_HEADERS) {
+  const response = await fetch(`${gw.url}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+}
+
+describe('bad input', () => {
+  it('answers malformed JSON with 400 and JSON-RPC -32700', async () => {
+    const r = await post('/mcp/echo', '{"jsonrpc": "2.0", "id": 1, "method": ');
+    assert.equal(r.status, 400);
+    assert.equal(r.json().error.code, -32700);
+    assert.equal(r.json().error.data.code, 'parse_error');
+  });
+
+  it('answers a body over maxBodySize with 413 without parsing it', async () => {
+    const big = JSON.stringify({ ...initializeBody(), padding: 'x'.repeat(70 * 1024) });
+    const r = await post('/mcp/echo', big);
+    assert.equal(r.status, 413);
+    assert.equal(r.json().error.data.code, 'body_too_large');
+    assert.match(r.json().error.message, /65536 bytes/);
+  });
+
+  it('answers a wrong Content-Type with 415', async () => {
+    const r = await post('/mcp/echo', initializeBody(), { 'content-type': 'text/plain', accept: MCP_POST_HEADERS.accept });
+    assert.equal(r.status, 415);
+    assert.equal(r.json().error.data.code, 'unsupported_media_type');
+  });
+
+  it('answers an Accept header without both types with 406', async () => {
+    const r = await post('/mcp/echo', initializeBody(), { 'content-type': 'application/json', accept: 'application/json' });
+    assert.equal(r.status, 406);
+    assert.equal(r.json().error.data.code, 'not_acceptable');
+  });
+
+  it('answers an unknown route with 404 naming the mounted routes', async () => {
+    const r = await post('/mcp/nope', initializeBody());
+    assert.equal(r.status, 404);
+    assert.equal(r.json().error.data.code, 'route_not_found');
+    assert.deepEqual(r.json().error.data.routes, ['/mcp/echo', '/mcp/time', '/mcp/limited', '/mcp/quick']);
+  });
+
+  it('answers a JSON value that is not JSON-RPC with 400 -32600', async () => {
+    for (const body of [42, 'hello', { id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 1, method: 7 }, null]) {
+      const r = await post('/mcp/echo', JSON.stringify(body));
+      assert.equal(r.status, 400, `for ${JSON.stringify(body)}`);
+      assert.equal(r.json().error.code, -32600);
+      assert.equal(r.json().jsonrpc, '2.0');
+    }
+  });
+
+  it('answers bad batches with 400 -32600: empty, a bad item, initialize batched', async () => {
+    const empty = await post('/mcp/echo', []);
+    assert.equal(empty.status, 400);
+    assert.match(empty.json().error.message, /empty batch/);
+    const badItem = await post('/mcp/echo', [{ jsonrpc: '2.0', id: 1, method: 'ping' }, { nope: true }]);
+    assert.equal(badItem.status, 400);
+    assert.match(badItem.json().error.message, /batch item 1/);
+    const batchedInit = await post('/mcp/echo', [initializeBody(1), { jsonrpc: '2.0', id: 2, method: 'ping' }]);
+    assert.equal(batchedInit.status, 400);
+    assert.equal(batchedInit.json().error.code, -32600);
+  });
+
+  it('answers a non-initialize request without a session id with 400', async () => {
+    const r = await post('/mcp/echo', { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    assert.equal(r.status, 400);
+    assert.equal(r.json().error.data.code, 'session_required');
+  });
+
+  it('answers an unknown session id with 404 -32001', async () => {
+    const r = await post('/mcp/echo', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { ...MCP_POST_HEADERS, 'mcp-session-id': 'no-such-session' });
+    assert.equal(r.status, 404);
+    assert.equal(r.json().error.code, -32001);
+  });
+
+  it('answers PUT with 405 and an Allow header', async () => {
+    const r = await fetch(`${gw.url}/mcp/echo`, { method: 'PUT' });
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.get('allow'), 'GET, POST, DELETE');
+  });
+
+  it('refuses a foreign Host header with 403 (DNS rebinding)', async () => {
+    const http = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${gw.url}/mcp/echo`, { method: 'POST', headers: { ...MCP_POST_HEADERS, host: 'evil.example.com' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(initializeBody()));
+    });
+    assert.equal(status, 403);
+  });
+
+  it('turns a tool that throws into an isError result and the session carries on', async () => {
+    const { client } = await connectClient(`${gw.url}/mcp/echo`);
+    const failed = await client.callTool({ name: 'fail', arguments: { message: 'boom' } });
+    assert.equal(failed.isError, true);
+    assert.equal(textOf(failed), 'boom');
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+
+  it('keeps every other session working after all of the above', async () => {
+    const { client } = await connectClient(`${gw.url}/mcp/time`);
+    const result = await client.callTool({ name: 'get_current_time', arguments: { timezone: 'UTC' } });
+    assert.equal((result.structuredContent as { timezone: string }).timezone, 'UTC');
+    await client.close();
+  });
+});
+
+describe('sessions', () => {
+  it('gives each session its own server instance', async () => {
+    const a = await connectClient(`${gw.url}/mcp/echo`);
+    const b = await connectClient(`${gw.url}/mcp/echo`);
+    const ia = JSON.parse(textOf(await a.client.callTool({ name: 'whoami', arguments: {} })));
+    const ib = JSON.parse(textOf(await b.client.callTool({ name: 'whoami', arguments: {} })));
+    assert.equal(ia.route, 'echo');
+    assert.notEqual(ia.instance, ib.instance);
+    await a.client.close();
+    await b.client.close();
+  });
+
+  it('ends a session on DELETE, and answers 404 for its id afterwards', async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    const id = transport.sessionId!;
+    await transport.terminateSession();
+    const r = await post('/mcp/echo', { jsonrpc: '2.0', id: 5, method: 'tools/list' }, { ...MCP_POST_HEADERS, 'mcp-session-id': id });
+    assert.equal(r.status, 404);
+    await client.close();
+  });
+
+  it('refuses a session id from one route on every other route', async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    const id = transport.sessionId!;
+    for (const route of ['time', 'limited']) {
+      const r = await post(`/mcp/${route}`, { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { ...MCP_POST_HEADERS, 'mcp-session-id': id });
+      assert.equal(r.status, 404, route);
+    }
+    await client.close();
+  });
+
+  it('delivers server notifications on the session stream the client opened', async () => {
+    const { client } = await connectClient(`${gw.url}/mcp/echo`);
+    const received = new Promise<unknown>((resolve) => client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => resolve(n.params.data)));
+    await client.callTool({ name: 'notify', arguments: { message: 'hello on the stream' } });
+    assert.equal(await received, 'hello on the stream');
+    await client.close();
+  });
+
+  it('opens one GET stream per session with SSE headers, and refuses a second with 409', async () => {
+    const init = await post('/mcp/echo', initializeBody());
+    const id = init.headers.get('mcp-session-id')!;
+    const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+    assert.equal((await post('/mcp/echo', { jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status, 202);
+    const controller = new AbortController();
+    const streamHeaders = { accept: 'text/event-stream', 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+    const stream = await fetch(`${gw.url}/mcp/echo`, { headers: streamHeaders, signal: controller.signal });
+    assert.equal(stream.status, 200);
+    assert.match(stream.headers.get('content-type')!, /text\/event-stream/);
+    const second = await fetch(`${gw.url}/mcp/echo`, { headers: streamHeaders });
+    assert.equal(second.status, 409);
+    controller.abort();
+    assert.equal((await fetch(`${gw.url}/mcp/echo`, { method: 'DELETE', headers: streamHeaders })).status, 200);
+  });
+
+  it('answers GET without a session id with 400 and GET with a bad Accept with 406', async () => {
+    const noId = await fetch(`${gw.url}/mcp/echo`, { headers: { accept: 'text/event-stream' } });
+    assert.equal(noId.status, 400);
+    const badAccept = await fetch(`${gw.url}/mcp/echo`, { headers: { accept: 'application/json', 'mcp-session-id': 'x' } });
+    assert.equal(badAccept.status, 406);
+  });
+});
+
+describe('stateless routes', () => {
+  it('serves each POST with a fresh server and no session id', async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/quick`);
+    assert.equal(transport.sessionId, undefined);
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'a' } })), 'a');
+    const one = JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} })));
+    const two = JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} })));
+    assert.notEqual(one.instance, two.instance);
+    await client.close();
+  });
+
+  it('answers GET and DELETE with 405', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const r = await fetch(`${gw.url}/mcp/quick`, { method, headers: { accept: 'text/event-stream' } });
+      assert.equal(r.status, 405, method);
+      assert.equal(r.headers.get('allow'), 'POST');
+      assert.equal((await r.json()).error.data.code, 'method_not_allowed');
+    }
+  });
+});
+
+describe('tool allow and deny lists', () => {
+  it('lists only allowed tools not denied, and refuses calls to hidden ones', async () => {
+    const { client } = await connectClient(`${gw.url}/mcp/limited`);
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((t) => t.name), ['echo']);
+    for (const hidden of ['fail', 'whoami']) {
+      const result = await client.callTool({ name: hidden, arguments: { message: 'x' } });
+      assert.equal(result.isError, true);
+      assert.match(textOf(result), new RegExp(`Tool ${hidden} not found`));
+    }
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'ok' } })), 'ok');
+    await client.close();
+  });
+});
+
+describe('status', () => {
+  it('serves / as HTML and /status.json with routes, tools and session counts', async () => {
+    const html = await fetch(`${gw.url}/`);
+    assert.equal(html.status, 200);
+    const page = await html.text();
+    assert.match(page, /get_current_time/);
+    assert.match(page, new RegExp(`${gw.url}/mcp/time`.replace(/[.]/g, '\\.')));
+    const status = await (await fetch(`${gw.url}/status.json`)).json();
+    const limited = status.routes.find((r: { name: string }) => r.name === 'limited');
+    assert.deepEqual(limited.tools.map((t: { name: string }) => t.name), ['echo']);
+    assert.equal(status.routes.find((r: { name: string }) => r.name === 'quick').sessions, null);
+    assert.equal(typeof status.cache.hits, 'number');
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+  });
+
+  it('writes one log line per request with route, method, tool, status and a session hash', async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    await client.callTool({ name: 'echo', arguments: { text: 'logged' } });
+    const id = transport.sessionId!;
+    await client.close();
+    const line = gw.logs.find((l) => l.msg === 'request' && l.tool === 'echo');
+    assert.ok(line, 'a request line for the tool call');
+    assert.equal(line.route, 'echo');
+    assert.equal(line.rpc, 'tools/call');
+    assert.equal((line.http as { status: number }).status, 200);
+    assert.match(String(line.session), /^[0-9a-f]{12}$/);
+    assert.equal(typeof line.durationMs, 'number');
+    assert.ok(!JSON.stringify(gw.logs).includes(id), 'the raw session id never appears in logs');
+  });
+});
+
+describe('concurrency', () => {
+  it('serves 60 concurrent sessions with overlapping tool calls on two routes', async () => {
+    const clients = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => connectClient(`${gw.url}/mcp/${i % 2 === 0 ? 'echo' : 'time'}`)),
+    );
+    const results = await Promise.all(
+      clients.flatMap(({ client }, i) =>
+        [0, 1, 2].map(async (j) => {
+          if (i % 2 === 0) return textOf(await client.callTool({ name: 'slow', arguments: { ms: 5 * j, text: `${i}-${j}` } }));
+          const r = await client.callTool({ name: 'get_current_time', arguments: { timezone: 'Asia/Tokyo' } });
+          return `${i}-${j}:${(r.structuredContent as { timezone: string }).timezone}`;
+        }),
+      ),
+    );
+    results.forEach((text, k) => {
+      const i = Math.floor(k / 3);
+      const j = k % 3;
+      assert.equal(text, i % 2 === 0 ? `${i}-${j}` : `${i}-${j}:Asia/Tokyo`);
+    });
+    await Promise.all(clients.map(({ client }) => client.close()));
+  });
+});

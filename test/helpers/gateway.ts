@@ -1,0 +1,170 @@
+/**
+ * Starting the real gateway for tests: in this process (for injected clocks and counters) or as
+ * the built entry point in a child process (as `npm start` and the Functions host run it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createApp } from '../../src/gateway/app.js';
+import { parseConfig } from '../../src/gateway/config.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
+import { createLogger } from '../../src/gateway/logger.js';
+import { GATEWAY_ENTRY, PROJECT_ROOT, fixturePath } from './project.js';
+
+/** Absolute `module:` path of a test fixture server (test/fixtures/servers/<name>). */
+export const fixtureModule = (name: string) => fixturePath('servers', name);
+/** Absolute `module:` path of a shipped server (servers/<name>). */
+export const shippedModule = (name: string) => path.join(PROJECT_ROOT, 'servers', name);
+
+export interface InProcessGateway {
+  url: string;
+  gateway: Gateway;
+  /** Log lines the gateway wrote, parsed. */
+  logs: Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** The real gateway and app on 127.0.0.1, ephemeral port, in this process. */
+export async function startInProcessGateway(
+  yaml: string,
+  options: Partial<Omit<GatewayOptions, 'config' | 'logger'>> & { env?: NodeJS.ProcessEnv; allowedHosts?: string[] } = {},
+): Promise<InProcessGateway> {
+  const logs: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const config = parseConfig(yaml, path.join(PROJECT_ROOT, 'test-gateway.yaml'), options.env ?? {});
+  const gateway = await createGateway({ ...options, config, logger: createLogger({ level: 'debug', destination }) });
+  const server = createApp(gateway, { allowedHosts: options.allowedHosts }).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    gateway,
+    logs,
+    async close() {
+      await gateway.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface GatewayProcess {
+  url: string;
+  child: ChildProcess;
+  stdout: string[];
+  stderr: string[];
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Runs `node dist/src/gateway/main.js` with a gateway.yaml written from `yaml` (or the project's
+ * own when omitted), on an ephemeral port, and waits for its "gateway listening" line.
+ */
+export async function startGatewayProcess(yaml?: string, env: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+  const child = launchGateway(yaml, { PORT: '0', ...env });
+  const process_ = collect(child);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start in 15 s:\n${process_.stderr.join('')}`)), 15_000);
+    child.stdout!.on('data', () => {
+      for (const line of process_.stdout) {
+        if (line.includes('"gateway listening"')) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line).url as string);
+          return;
+        }
+      }
+    });
+    void process_.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited (${code}) before listening:\n${process_.stderr.join('')}`));
+    });
+  });
+  return { ...process_, url };
+}
+
+/** Runs the gateway process to completion (for configurations that must fail to start). */
+export async function runGatewayToExit(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const child = launchGateway(yaml, { PORT: '0', ...env });
+  const result = collect(child);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const code = await result.exited;
+  clearTimeout(timer);
+  if (code === 0) throw new Error('expected the gateway to fail');
+  return { code, stderr: result.stderr.join(''), stdout: result.stdout.join('\n') };
+}
+
+function launchGateway(yaml: string | undefined, env: NodeJS.ProcessEnv): ChildProcess {
+  let configEnv: NodeJS.ProcessEnv = {};
+  if (yaml !== undefined) {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'gateway-test-')), 'gateway.yaml');
+    writeFileSync(file, yaml);
+    configEnv = { GATEWAY_CONFIG: file };
+  }
+  return spawn(process.execPath, [GATEWAY_ENTRY], {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'info', ...configEnv, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function collect(child: ChildProcess): Omit<GatewayProcess, 'url'> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  let partial = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    stdout.push(...lines.filter(Boolean));
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => stderr.push(chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    stdout,
+    stderr,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** An SDK Client connected over Streamable HTTP to `url` (a route URL). */
+export async function connectClient(url: string, name = 'gateway-test'): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const client = new Client({ name, version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url));
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** The text of a tool result's first content item. */
+export function textOf(result: unknown): string {
+  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
+  const first = content[0];
+  if (!first || first.type !== 'text') throw new Error(`no text content in ${JSON.stringify(result)}`);
+  return first.text!;
+}
+
+/** Headers of a well-formed MCP POST. */
+export const MCP_POST_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** A minimal initialize request body. */
+export const initializeBody = (id: number | string = 1) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw-http-test', version: '1.0.0' } },
+});
