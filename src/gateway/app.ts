@@ -3,9 +3,9 @@
  * the one place errors become HTTP responses. The status page and probes live here too.
  */
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from './errors.js';
+import { requireAllowedHost } from './host-validation.js';
 import type { Gateway } from './gateway.js';
 import { sessionTag } from './logger.js';
 import { renderStatusPage } from './status-page.js';
@@ -31,7 +31,7 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
   app.set('trust proxy', true);
 
   app.use(logRequests(gateway));
-  app.use(hostHeaderValidation(['localhost', '127.0.0.1', '[::1]', ...allowedHosts]));
+  app.use(requireAllowedHost(allowedHosts));
 
   // The Functions host probes `/` until it answers: keep it cheap and always 200.
   app.get('/', async (req, res) => {
@@ -193,7 +193,8 @@ function asGatewayError(error: unknown): GatewayError {
   }
 }
 
-/** The URL clients use to reach this gateway, from the request (the host is already validated). */
+/** The URL clients use to reach this gateway (behind the Functions host: the forwarded host). */
 function publicBase(req: Request): string {
-  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  const host = req.get('x-forwarded-host')?.split(',')[0]?.trim() || req.get('host') || 'localhost';
+  return `${req.protocol}://${host}`;
 }

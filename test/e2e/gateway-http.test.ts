@@ -2,6 +2,7 @@
  * The gateway over real HTTP, in this process: bad input, sessions, stateless routes, tool lists.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectClient, fixtureModule, initializeBody, MCP_POST_HEADERS, shippedModule, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
@@ -25,7 +26,7 @@ maxBodySize: 64KiB
 
 let gw: InProcessGateway;
 before(async () => {
-  gw = await startInProcessGateway(yaml);
+  gw = await startInProcessGateway(yaml, { allowedHosts: ['gateway.example.com'] });
 });
 after(async () => {
   await gw.close();
@@ -111,17 +112,22 @@ describe('bad input', () => {
     assert.equal(r.headers.get('allow'), 'GET, POST, DELETE');
   });
 
-  it('refuses a foreign Host header with 403 (DNS rebinding)', async () => {
-    const http = await import('node:http');
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${gw.url}/mcp/echo`, { method: 'POST', headers: { ...MCP_POST_HEADERS, host: 'evil.example.com' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
+  it('refuses a foreign Host or X-Forwarded-Host with 403 (DNS rebinding), and accepts allowedHosts', async () => {
+    const send = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(`${gw.url}/mcp/echo`, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (chunk) => (body += chunk)).on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify(initializeBody()));
       });
-      req.on('error', reject);
-      req.end(JSON.stringify(initializeBody()));
-    });
-    assert.equal(status, 403);
+    const foreign = await send({ host: 'evil.example.com' });
+    assert.equal(foreign.status, 403);
+    assert.equal(JSON.parse(foreign.body).error.data.code, 'invalid_host');
+    assert.equal((await send({ 'x-forwarded-host': 'evil.example.com' })).status, 403);
+    assert.equal((await send({ host: 'gateway.example.com:443' })).status, 200);
+    assert.equal((await send({ 'x-forwarded-host': 'GATEWAY.example.com' })).status, 200);
   });
 
   it('turns a tool that throws into an isError result and the session carries on', async () => {

@@ -1,0 +1,40 @@
+/**
+ * DNS rebinding protection: a browser page on evil.example that resolves its name to 127.0.0.1
+ * still sends `Host: evil.example`. Requests must name an allowed host. Behind the Functions host
+ * the Host header is rewritten to 127.0.0.1 and the client's one arrives as `X-Forwarded-Host`, so
+ * both are checked (under `func start` a rebinding page would otherwise pass as 127.0.0.1).
+ */
+import type { RequestHandler } from 'express';
+import { GatewayError } from './errors.js';
+
+/** Names that are always accepted: the machine itself. */
+export const LOCAL_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'] as const;
+
+/** The hostname of a Host-style value (`name:port`, `[v6]:port`), lowercased; undefined if malformed. */
+export function hostnameOf(value: string): string | undefined {
+  try {
+    return new URL(`http://${value.trim()}`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses requests whose Host or X-Forwarded-Host names a host not in the list (port ignored).
+ *
+ * @example app.use(requireAllowedHost(['gateway.example.com']));
+ */
+export function requireAllowedHost(extraHostnames: readonly string[] = []): RequestHandler {
+  const allowed = new Set([...LOCAL_HOSTNAMES, ...extraHostnames.map((h) => h.toLowerCase())]);
+  return function requireAllowedHost(req, _res, next) {
+    const forwarded = req.headers['x-forwarded-host'];
+    const candidates = [req.headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',') : [])];
+    for (const value of candidates) {
+      const hostname = value === undefined ? undefined : hostnameOf(value);
+      if (hostname === undefined || !allowed.has(hostname)) {
+        return next(new GatewayError('invalid_host', `Invalid Host: ${value ?? '(none)'} is not an allowed host name; add it to allowedHosts in gateway.yaml`));
+      }
+    }
+    next();
+  };
+}
