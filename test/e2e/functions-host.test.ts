@@ -1,0 +1,208 @@
+/**
+ * The gateway as an Azure Functions custom handler: built, started from host.json by the
+ * emulated Functions host (test/helpers/functions-host.ts), and driven through it by the SDK's
+ * Client with a function key. Then the deployment package: only what .funcignore keeps, installed
+ * and built from scratch as the remote build does, must start and serve too.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { listDeployedFiles, startFunctionsHost, type FunctionsHost } from '../helpers/functions-host.js';
+
+const run = promisify(execFile);
+const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+const KEY = randomBytes(24).toString('base64url');
+const BUILD_TIMEOUT = 180_000;
+const INSTALL_TIMEOUT = 300_000;
+const PROTOCOL_VERSION = '2025-06-18';
+
+function findRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${start}`);
+  }
+}
+
+/** App settings as Azure would set them; NWS points nowhere (port 9, discard): no internet in tests. */
+function appSettings(): NodeJS.ProcessEnv {
+  return {
+    GATEWAY_SESSION_SECRET: randomBytes(32).toString('base64'),
+    LOG_LEVEL: 'warn',
+    NWS_BASE_URL: 'http://127.0.0.1:9',
+    AzureWebJobsFeatureFlags: 'EnableMcpCustomHandlerPreview',
+  };
+}
+
+async function npm(args: string[], cwd: string, timeout: number): Promise<void> {
+  try {
+    await run('npm', args, { cwd, timeout, maxBuffer: 16 * 1024 * 1024 });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`npm ${args.join(' ')} failed in ${cwd}\n${stderr ?? ''}\n${stdout ?? ''}`, { cause: error });
+  }
+}
+
+function connect(host: FunctionsHost, route: string, how: 'header' | 'code' = 'header') {
+  const url = new URL(`/mcp/${route}`, host.url);
+  if (how === 'code') url.searchParams.set('code', KEY);
+  const transport = new StreamableHTTPClientTransport(url, {
+    requestInit: how === 'header' ? { headers: { 'x-functions-key': KEY } } : {},
+  });
+  const client = new Client({ name: 'functions-host-e2e', version: '1.0.0' });
+  return { client, transport };
+}
+
+describe('gateway under the emulated Functions host', { timeout: BUILD_TIMEOUT + 120_000 }, () => {
+  let host: FunctionsHost;
+
+  before(async () => {
+    await npm(['run', 'build'], ROOT, BUILD_TIMEOUT);
+    host = await startFunctionsHost({ appRoot: ROOT, functionKeys: [KEY], env: appSettings() });
+  });
+  after(async () => {
+    await host?.stop();
+  });
+
+  it('serves /mcp/time through the host with the key in x-functions-key, and ends the session', async () => {
+    const { client, transport } = connect(host, 'time');
+    await client.connect(transport);
+    try {
+      assert.ok(transport.sessionId, 'a stateful route issues a session id');
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((tool) => tool.name === 'get_current_time'));
+      const result = await client.callTool({ name: 'get_current_time', arguments: { timezone: 'UTC' } });
+      assert.notEqual(result.isError, true);
+      assert.match(JSON.stringify(result.content), /UTC/);
+      // DELETE through the host; the SDK throws when the answer is neither 2xx nor 405.
+      await transport.terminateSession();
+      assert.equal(transport.sessionId, undefined);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('streams the GET event stream of a session through the host', async () => {
+    // By hand: the SDK client opens its own GET stream, and a session has only one.
+    const post = (body: unknown, sessionId?: string) =>
+      fetch(new URL('/mcp/time', host.url), {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'x-functions-key': KEY,
+          ...(sessionId ? { 'mcp-session-id': sessionId, 'mcp-protocol-version': PROTOCOL_VERSION } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+    const initialized = await post({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    });
+    assert.equal(initialized.status, 200);
+    await initialized.text();
+    const sessionId = initialized.headers.get('mcp-session-id');
+    assert.ok(sessionId);
+    const notified = await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, sessionId);
+    await notified.text();
+    assert.equal(notified.status, 202);
+
+    const sessionHeaders = { 'mcp-session-id': sessionId, 'mcp-protocol-version': PROTOCOL_VERSION, 'x-functions-key': KEY };
+    const controller = new AbortController();
+    const stream = await fetch(new URL('/mcp/time', host.url), {
+      headers: { accept: 'text/event-stream', ...sessionHeaders },
+      signal: controller.signal,
+    });
+    try {
+      assert.equal(stream.status, 200);
+      assert.match(stream.headers.get('content-type') ?? '', /^text\/event-stream/);
+    } finally {
+      controller.abort();
+      await stream.body?.cancel().catch(() => {});
+    }
+
+    const deleted = await fetch(new URL('/mcp/time', host.url), { method: 'DELETE', headers: sessionHeaders });
+    await deleted.text();
+    assert.equal(deleted.status, 200);
+  });
+
+  it('refuses a request without a function key with 401', async () => {
+    const res = await fetch(new URL('/mcp/time', host.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+      }),
+    });
+    await res.body?.cancel();
+    assert.equal(res.status, 401);
+  });
+
+  it('accepts the key as ?code= (how some clients can only pass it)', async () => {
+    const { client, transport } = connect(host, 'time', 'code');
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      assert.ok(tools.length > 0);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('serves /mcp/weather too', async () => {
+    const { client, transport } = connect(host, 'weather');
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      assert.ok(tools.length > 0);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('deployment package (.funcignore) built from scratch', { timeout: INSTALL_TIMEOUT + BUILD_TIMEOUT + 60_000 }, () => {
+  let appRoot: string;
+  let host: FunctionsHost | undefined;
+
+  before(async () => {
+    appRoot = await mkdtemp(path.join(os.tmpdir(), 'mcp-gateway-package-'));
+    for (const file of await listDeployedFiles(ROOT)) {
+      await mkdir(path.dirname(path.join(appRoot, file)), { recursive: true });
+      await copyFile(path.join(ROOT, file), path.join(appRoot, file));
+    }
+  });
+  after(async () => {
+    await host?.stop();
+    await rm(appRoot, { recursive: true, force: true });
+  });
+
+  it('installs, builds and serves /mcp/time', async () => {
+    assert.ok(!existsSync(path.join(appRoot, 'node_modules')) && !existsSync(path.join(appRoot, 'dist')));
+    await npm(['ci', '--prefer-offline', '--no-audit', '--no-fund'], appRoot, INSTALL_TIMEOUT);
+    await npm(['run', 'build'], appRoot, BUILD_TIMEOUT);
+    host = await startFunctionsHost({ appRoot, functionKeys: [KEY], env: appSettings() });
+
+    const { client, transport } = connect(host, 'time');
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((tool) => tool.name === 'get_current_time'));
+    } finally {
+      await client.close();
+    }
+  });
+});
