@@ -174,8 +174,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (problems.length > 0) throw new ConfigError(file, problems);
 
   problems.push(...expandEnvironment(doc, env, at));
+  const unset = new Set(problems.map((p) => p.keyPath));
   const result = configSchema.safeParse(doc.toJS() ?? {});
-  if (!result.success) problems.push(...result.error.issues.flatMap((issue) => locateIssue(doc, issue, at)));
+  if (!result.success) {
+    // A value left empty by an unset variable is reported once, as the variable.
+    const schemaProblems = result.error.issues.flatMap((issue) => locateIssue(doc, issue, at));
+    problems.push(...schemaProblems.filter((p) => !unset.has(p.keyPath)));
+  }
   if (problems.length > 0 || !result.success) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(file, problems);
@@ -237,6 +242,11 @@ function locateIssue(doc: Document, issue: z.core.$ZodIssue, at: Locate): Config
 function locateNode(doc: Document, keyPath: string[], at: Locate): { line: number; col: number } {
   let known = keyPath;
   while (known.length > 0 && !doc.hasIn(known)) known = known.slice(0, -1);
+  if (known.length > 0 && known.length < keyPath.length) {
+    // The key is missing from a map: point at that map's own key (`time:`), where it belongs.
+    const keyOffset = keyNodeRange(doc, known.slice(0, -1), known.at(-1)!);
+    if (keyOffset !== undefined) return at(keyOffset);
+  }
   const node = known.length > 0 ? doc.getIn(known, true) : doc.contents;
   return at((node as { range?: number[] } | null)?.range?.[0]);
 }

@@ -15,8 +15,8 @@ import { ConfigError, defaultConfigPath, loadConfig } from './config.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logger.js';
 
-/** How often idle sessions are looked for; expiry is also checked on every access. */
-const SWEEP_INTERVAL_MS = 30_000;
+/** Idle sessions are looked for this often at most; expiry is also checked on every access. */
+const MAX_SWEEP_INTERVAL_MS = 30_000;
 /** After SIGTERM, connections still open this long are cut (Azure allows a few seconds more). */
 const SHUTDOWN_GRACE_MS = 3_000;
 
@@ -41,11 +41,19 @@ async function main(): Promise<void> {
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;
 
+  let inFlight = 0;
+  server.on('request', (_req, res) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+  });
+
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   logger.info({ url, config: config.file, routes: [...gateway.routes.keys()].map((name) => `${url}/mcp/${name}`) }, 'gateway listening');
 
-  const sweeper = setInterval(() => gateway.sweep(), SWEEP_INTERVAL_MS);
+  // Short idle timeouts (tests, demos) get a sweep soon after a session's time is up.
+  const sweepEvery = Math.max(250, Math.min(MAX_SWEEP_INTERVAL_MS, config.sessions.idleTimeout / 4));
+  const sweeper = setInterval(() => gateway.sweep(), sweepEvery);
   sweeper.unref();
 
   let stopping = false;
@@ -58,8 +66,11 @@ async function main(): Promise<void> {
     forced.unref();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await gateway.close();
-    server.closeIdleConnections();
+    // Sessions are closed and their streams ended; once the last in-flight response is done, no
+    // connection carries anything worth waiting for (Node does not count some as idle).
+    const reaper = setInterval(() => inFlight === 0 && server.closeAllConnections(), 25);
     await closed;
+    clearInterval(reaper);
     logger.info('gateway stopped');
     process.exit(0);
   };

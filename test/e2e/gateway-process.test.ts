@@ -1,0 +1,119 @@
+/**
+ * The built entry point as `npm start` and the Functions host run it: start-up with the shipped
+ * gateway.yaml, refusal of bad configurations and modules, SIGTERM, `npm run check`.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { connectClient, fixtureModule, runGatewayToExit, shippedModule, startGatewayProcess, textOf } from '../helpers/gateway.js';
+import { startFakeNws } from '../helpers/fake-nws.js';
+import { PROJECT_ROOT } from '../helpers/project.js';
+
+describe('gateway process', () => {
+  it('starts with the shipped gateway.yaml and serves both routes at once', async () => {
+    const nws = await startFakeNws();
+    const gateway = await startGatewayProcess(undefined, { NWS_BASE_URL: nws.url });
+    try {
+      const listening = gateway.stdout.map((l) => JSON.parse(l)).find((l) => l.msg === 'gateway listening');
+      assert.deepEqual(listening.routes, [`${gateway.url}/mcp/weather`, `${gateway.url}/mcp/time`]);
+      const [weather, time] = await Promise.all([connectClient(`${gateway.url}/mcp/weather`), connectClient(`${gateway.url}/mcp/time`)]);
+      const [alerts, now] = await Promise.all([
+        weather.client.callTool({ name: 'get_alerts', arguments: { state: 'PA' } }),
+        time.client.callTool({ name: 'get_current_time', arguments: { timezone: 'Europe/Paris' } }),
+      ]);
+      assert.equal((alerts.structuredContent as { count: number }).count, 10);
+      assert.equal((now.structuredContent as { timezone: string }).timezone, 'Europe/Paris');
+      const ua = nws.requests[0]!.headers['user-agent'];
+      assert.equal(ua, 'mcp-gateway-weather (ops@example.com)', 'gateway.yaml default User-Agent reaches NWS');
+      await weather.client.close();
+      await time.client.close();
+    } finally {
+      await gateway.stop();
+      await nws.close();
+    }
+  });
+
+  it('exits 0 on SIGTERM with a session and its stream open', async () => {
+    const gateway = await startGatewayProcess(`servers:\n  time:\n    module: ${shippedModule('time')}\n`);
+    const { client } = await connectClient(`${gateway.url}/mcp/time`);
+    await client.ping();
+    const started = Date.now();
+    const code = await gateway.stop('SIGTERM');
+    assert.equal(code, 0);
+    assert.ok(Date.now() - started < 5_000, 'stops within a few seconds');
+    assert.ok(gateway.stdout.some((l) => l.includes('"gateway stopped"')));
+    await client.close().catch(() => undefined);
+  });
+
+  it('refuses to start on an invalid gateway.yaml, listing every problem at file:line:col', async () => {
+    const yaml = ['servers:', '  Weather:', '    module: ./x', '  time:', '    modul: ./servers/time', 'sessions:', '  idleTimeout: soon', ''].join('\n');
+    const { code, stderr } = await runGatewayToExit(yaml);
+    assert.equal(code, 1);
+    assert.match(stderr, /gateway\.yaml:2:3 servers\.Weather: invalid name "Weather"/);
+    assert.match(stderr, /gateway\.yaml:5:5 servers\.time\.modul: unknown key "modul"/);
+    assert.match(stderr, /gateway\.yaml:4:3 servers\.time\.module: is required/);
+    assert.match(stderr, /gateway\.yaml:7:16 sessions\.idleTimeout: invalid duration "soon"/);
+  });
+
+  it('refuses to start when modules fail, naming each route and module', async () => {
+    const yaml = [
+      'servers:',
+      '  missing:',
+      '    module: ./no/such/module',
+      '  noexport:',
+      `    module: ${fixtureModule('broken-no-factory')}`,
+      '  throws:',
+      `    module: ${fixtureModule('broken-import')}`,
+      '  badopts:',
+      `    module: ${shippedModule('time')}`,
+      '    options:',
+      '      localTimezone: Mars/Olympus',
+      '      colour: red',
+      '',
+    ].join('\n');
+    const { code, stderr } = await runGatewayToExit(yaml);
+    assert.equal(code, 1);
+    assert.match(stderr, /:3:13 servers\.missing\.module: route "missing" \(module \.\/no\/such\/module\): not found/);
+    assert.match(stderr, /servers\.noexport\.module: route "noexport" .* does not export a createServer\(ctx\) function/);
+    assert.match(stderr, /servers\.throws\.module: route "throws" .* failed to import: database password missing/);
+    assert.match(stderr, /:11:22 servers\.badopts\.options\.localTimezone: route "badopts" .*Mars\/Olympus/);
+    assert.match(stderr, /servers\.badopts\.options: route "badopts" .*unknown option colour/);
+  });
+
+  it('refuses a missing ${VAR} with its position, and expands ${VAR:-default}', async () => {
+    const yaml = `servers:\n  time:\n    module: ${shippedModule('time')}\n    options:\n      localTimezone: "\${ZONE}"\n`;
+    const { stderr } = await runGatewayToExit(yaml);
+    assert.match(stderr, /:5:22 servers\.time\.options\.localTimezone: environment variable ZONE is not set/);
+    const gateway = await startGatewayProcess(yaml, { ZONE: 'Asia/Tokyo' });
+    const { client } = await connectClient(`${gateway.url}/mcp/time`);
+    const { tools } = await client.listTools();
+    assert.match(tools[0]!.description!, /Asia\/Tokyo/);
+    await client.close();
+    await gateway.stop();
+  });
+});
+
+describe('npm run check', () => {
+  it('prints each route with its tools without serving', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/gateway/check.js')], { cwd: PROJECT_ROOT });
+    assert.match(stdout, /\/mcp\/weather \(stateful\)\n {4}get_alerts - /);
+    assert.match(stdout, /\/mcp\/time \(stateful\)\n {4}get_current_time - /);
+  });
+
+  it('exits 1 with the problems of a bad file', async () => {
+    const run = promisify(execFile)(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/gateway/check.js'), path.join(PROJECT_ROOT, 'no-such.yaml')]);
+    await assert.rejects(run, (error: { code: number; stderr: string }) => error.code === 1 && /no-such\.yaml:1:1: file not found/.test(error.stderr));
+  });
+});
+
+describe('a stateful route answering through the process', () => {
+  it('calls a tool', async () => {
+    const gateway = await startGatewayProcess(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
+    const { client } = await connectClient(`${gateway.url}/mcp/echo`);
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'hi' } })), 'hi');
+    await client.close();
+    await gateway.stop();
+  });
+});

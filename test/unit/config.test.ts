@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, parseConfig } from '../../src/gateway/config.js';
+import { parseDuration, parseSize } from '../../src/gateway/units.js';
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(text, 'gateway.yaml', env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.code, 'invalid_config');
+    return error.problems.map((p) => `${p.line}:${p.col} ${p.keyPath}: ${p.message}`);
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('applies the defaults of every section', () => {
+    const config = parseConfig('servers:\n  time:\n    module: ./servers/time\n', '/srv/app/gateway.yaml');
+    assert.deepEqual(config.servers.time, { module: './servers/time', options: {}, enabled: true, sessions: 'stateful' });
+    assert.deepEqual(config.sessions, { idleTimeout: 1_800_000, maxPerRoute: 5000, maxAge: 86_400_000 });
+    assert.equal(config.maxBodySize, 4 * 1024 * 1024);
+    assert.equal(config.cache.enabled, true);
+    assert.equal(config.cache.notFoundTtl, 600_000);
+    assert.deepEqual(config.allowedHosts, []);
+    assert.equal(config.dir, '/srv/app');
+  });
+
+  it('parses durations and sizes in the units people write', () => {
+    const config = parseConfig(
+      'servers:\n  t:\n    module: x\nsessions:\n  idleTimeout: 90s\n  maxAge: 7d\ncache:\n  maxBytes: 10MB\n  rules:\n    - path: /points/**\n      maxAge: 1h\nmaxBodySize: 512KiB\n',
+      'g.yaml',
+    );
+    assert.equal(config.sessions.idleTimeout, 90_000);
+    assert.equal(config.sessions.maxAge, 7 * 86_400_000);
+    assert.equal(config.cache.maxBytes, 10_000_000);
+    assert.deepEqual(config.cache.rules, [{ path: '/points/**', maxAge: 3_600_000 }]);
+    assert.equal(config.maxBodySize, 512 * 1024);
+  });
+
+  it('freezes the result', () => {
+    const config = parseConfig('servers:\n  t:\n    module: x\n', 'g.yaml');
+    assert.ok(Object.isFrozen(config.servers.t));
+    assert.throws(() => {
+      (config.sessions as { maxPerRoute: number }).maxPerRoute = 1;
+    }, TypeError);
+  });
+
+  it('expands ${VAR}, ${VAR:-default} and $$ from the environment', () => {
+    const config = parseConfig(
+      'servers:\n  w:\n    module: x\n    options:\n      a: "${A}"\n      b: "${B:-fallback}"\n      c: "cost: $$5 ${A}"\n',
+      'g.yaml',
+      { A: 'from-env' },
+    );
+    assert.deepEqual(config.servers.w!.options, { a: 'from-env', b: 'fallback', c: 'cost: $5 from-env' });
+  });
+
+  it('reports every problem at once, each at file:line:col key.path, in file order', () => {
+    const problems = problemsOf(
+      [
+        'servers:', //                      1
+        '  ok:', //                         2
+        '    module: ./a', //               3
+        '    sessions: sometimes', //       4
+        '  Bad_Name:', //                   5
+        '    module: ./b', //               6
+        '  nomodule:', //                   7
+        '    enabled: true', //             8
+        '    tools:', //                    9
+        '      allow: echo', //             10
+        'sessions:', //                     11
+        '  maxPerRoute: -1', //             12
+        '  idleTimeout: 5 minutes', //      13
+        'cache:', //                        14
+        '  maxBytes: lots', //              15
+        '  rules:', //                      16
+        '    - path: points', //            17
+        '      maxAge: 1h', //              18
+        'colour: blue', //                  19
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(problems, [
+      '4:15 servers.ok.sessions: Invalid option: expected one of "stateful"|"stateless"',
+      '5:3 servers.Bad_Name: invalid name "Bad_Name": route names are lowercase letters, digits and "-"',
+      '7:3 servers.nomodule.module: is required (string)',
+      '10:14 servers.nomodule.tools.allow: Invalid input: expected array, received string',
+      '12:16 sessions.maxPerRoute: Too small: expected number to be >0',
+      '13:16 sessions.idleTimeout: invalid duration "5 minutes": use e.g. 500ms, 90s, 30m, 24h, 7d',
+      '15:13 cache.maxBytes: invalid size "lots": use e.g. 512KiB, 4MiB, 50MB',
+      '17:13 cache.rules.0.path: Invalid string: must start with "/"',
+      '19:1 colour: unknown key "colour": top-level keys are servers, sessions, cache, allowedHosts, maxBodySize',
+    ]);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const [problem] = problemsOf('servers:\n  time:\n    module: [unclosed\n');
+    assert.match(problem!, /^\d+:\d+ : /);
+  });
+
+  it('reports duplicate keys', () => {
+    const [problem] = problemsOf('servers:\n  a:\n    module: x\n  a:\n    module: y\n');
+    assert.match(problem!, /^4:3 : Map keys must be unique/);
+  });
+
+  it('requires at least one server, and servers to be a map', () => {
+    assert.deepEqual(problemsOf('servers: {}\n'), ['1:10 servers: declare at least one server']);
+    assert.match(problemsOf('sessions: {}\n')[0]!, /^1:1 servers: is required/);
+    assert.match(problemsOf('')[0]!, /servers: is required/);
+  });
+
+  it('reports an unset variable at its position, alongside schema problems', () => {
+    assert.deepEqual(problemsOf('servers:\n  w:\n    module: "${MODULE_PATH}"\n    extra: 1\n'), [
+      '3:13 servers.w.module: environment variable MODULE_PATH is not set (write ${MODULE_PATH:-default} to give a default)',
+      '4:5 servers.w.extra: unknown key "extra": server keys are module, options, enabled, sessions, tools',
+    ]);
+  });
+
+  it('locates key paths later, for module option problems', () => {
+    const config = parseConfig('servers:\n  w:\n    module: x\n    options:\n      depth: 3\n', 'g.yaml');
+    assert.deepEqual(config.locate(['servers', 'w', 'options', 'depth']), { line: 5, col: 14 });
+    assert.deepEqual(config.locate(['servers', 'w', 'options', 'missing']), { line: 4, col: 5 });
+  });
+});
+
+describe('units', () => {
+  it('parses durations', () => {
+    assert.equal(parseDuration('500ms'), 500);
+    assert.equal(parseDuration('1.5s'), 1500);
+    assert.equal(parseDuration('30m'), 1_800_000);
+    assert.equal(parseDuration(250), 250);
+    for (const bad of ['', '5', '5 minutes', '-1s', 'm', -3, Number.NaN]) assert.equal(parseDuration(bad), undefined, String(bad));
+  });
+
+  it('parses sizes, SI and binary', () => {
+    assert.equal(parseSize('4MiB'), 4_194_304);
+    assert.equal(parseSize('4MB'), 4_000_000);
+    assert.equal(parseSize('512kib'), 524_288);
+    assert.equal(parseSize(1024), 1024);
+    for (const bad of ['', '4 megabytes', '1.5', -1, 1.5]) assert.equal(parseSize(bad), undefined, String(bad));
+  });
+});
