@@ -3,6 +3,7 @@
  * upstream cache, and the status everything reports. No listening, no signals, no timers: the
  * entry point (main.ts) owns those.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT, type GatewayConfig } from './config.js';
@@ -10,6 +11,8 @@ import type { Logger } from './logger.js';
 import type { FetchLike } from './module-contract.js';
 import { loadServers, type ModuleImporter } from './modules.js';
 import { createRoute, type Route, type ToolSummary } from './route.js';
+import { createSessionKeyring, type SessionKeyring } from './session-keys.js';
+import { createSessionTokens } from './session-token.js';
 import { createUpstreamCache, type CacheStats, type UpstreamCache } from './upstream-cache.js';
 
 export const GATEWAY_VERSION: string = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
@@ -22,6 +25,13 @@ export interface GatewayOptions {
   /** Clock in ms for session idle expiry and cache freshness; default `performance.now`. */
   now?: () => number;
   importModule?: ModuleImporter;
+  /**
+   * Keys for session ids; every instance of a deployment needs the same ones. Default: a random
+   * key, so sessions survive neither a restart nor a move to another instance.
+   */
+  keyring?: SessionKeyring;
+  /** Wall clock in ms since the epoch, for session id lifetimes; default `Date.now`. */
+  wallClock?: () => number;
 }
 
 export interface RouteStatus {
@@ -68,8 +78,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const servers = await loadServers(config, options.importModule);
   const { rules, ...cacheOptions } = config.cache;
   const cache = createUpstreamCache({ ...cacheOptions, ...(rules ? { rules } : {}), fetch: options.fetch, now });
+  const wallClock = options.wallClock ?? Date.now;
+  const keyring = options.keyring ?? createSessionKeyring(randomBytes(32));
+  const tokens = createSessionTokens({ keyring, maxAge: config.sessions.maxAge, now: wallClock });
   const routes = new Map<string, Route>(
-    servers.map((server) => [server.name, createRoute({ server, sessions: config.sessions, fetch: cache.fetch, logger, now })]),
+    servers.map((server) => [
+      server.name,
+      createRoute({ server, sessions: config.sessions, fetch: cache.fetch, logger, now, tokens, wallClock }),
+    ]),
   );
   const startedAt = new Date();
   let shuttingDown = false;

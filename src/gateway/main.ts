@@ -6,6 +6,7 @@
  * - `FUNCTIONS_CUSTOMHANDLER_PORT` (set by the Functions host), else `PORT`, else 7071; 0 picks a free port.
  * - `HOST`: address to bind, default 127.0.0.1.
  * - `GATEWAY_CONFIG`: path of gateway.yaml, default the project root's.
+ * - `GATEWAY_SESSION_SECRET` (+ `_PREVIOUS` while rotating): the key of resumable session ids.
  * - `WEBSITE_HOSTNAME` (set by Azure): accepted as a Host header besides localhost and `allowedHosts`.
  * - `LOG_LEVEL`: default info.
  */
@@ -14,6 +15,7 @@ import { createApp } from './app.js';
 import { ConfigError, defaultConfigPath, loadConfig } from './config.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logger.js';
+import { sessionKeyringFromEnv } from './session-keys.js';
 
 /** Idle sessions are looked for this often at most; expiry is also checked on every access. */
 const MAX_SWEEP_INTERVAL_MS = 30_000;
@@ -25,7 +27,13 @@ const logger = createLogger({ level: env.LOG_LEVEL ?? 'info' });
 
 async function main(): Promise<void> {
   const config = await loadConfig(defaultConfigPath(env), env);
-  const gateway = await createGateway({ config, logger });
+  const { keyring, ephemeral } = sessionKeyringFromEnv(env);
+  if (ephemeral) {
+    logger.warn(
+      'GATEWAY_SESSION_SECRET is not set: session ids use a random key made now, so sessions will not survive a restart or reach other instances',
+    );
+  }
+  const gateway = await createGateway({ config, logger, keyring });
   const allowedHosts = [...config.allowedHosts, ...(env.WEBSITE_HOSTNAME ? [env.WEBSITE_HOSTNAME] : [])].map((h) => h.toLowerCase());
   const app = createApp(gateway, { allowedHosts });
 

@@ -3,7 +3,6 @@
  * transport serves it: the session's (stateful), or a fresh server and transport (stateless).
  * The HTTP details of MCP's Streamable HTTP transport stay in the SDK's transport.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -11,13 +10,21 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { isInitializeRequest, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { LRUCache } from 'lru-cache';
+import {
+  isInitializeRequest,
+  LATEST_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+  type InitializeRequest,
+  type JSONRPCMessage,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { SessionsConfig } from './config.js';
 import { GatewayError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { FetchLike, ServerContext } from './module-contract.js';
 import type { LoadedServer } from './modules.js';
 import { createSessionStore, type Session, type SessionStore } from './session-store.js';
+import type { SessionClaims, SessionTokens } from './session-token.js';
 import { filterTools, isToolVisible } from './tool-filter.js';
 
 /** SSE comment frames this often keep idle streams alive through Azure's ~4 minute idle cut. */
@@ -31,8 +38,10 @@ export interface RouteOptions {
   logger: Logger;
   /** Clock for idle expiry; default `performance.now`. */
   now?: () => number;
-  /** Makes the id of a new session; default a random UUID. */
-  newSessionId?: () => string;
+  /** Issues and verifies the self-contained session ids that let any instance resume a session. */
+  tokens: SessionTokens;
+  /** Wall clock in ms since the epoch, the one `tokens` uses; default `Date.now`. */
+  wallClock?: () => number;
 }
 
 export interface ToolSummary {
@@ -61,7 +70,8 @@ export interface Route {
 }
 
 export function createRoute(options: RouteOptions): Route {
-  const { server: loaded, fetch, logger, newSessionId = randomUUID } = options;
+  const { server: loaded, fetch, logger, tokens, wallClock = Date.now } = options;
+  const maxAge = options.sessions.maxAge;
   const { name, entry } = loaded;
   const mode = entry.sessions;
   const log = logger.child({ route: name });
@@ -73,6 +83,15 @@ export function createRoute(options: RouteOptions): Route {
     now: options.now,
     onEnd: (_session, reason) => log.debug({ reason }, 'session ended'),
   });
+  /** When each live session's id stops being valid (wall clock), whichever instance holds it. */
+  const expiresAt = new WeakMap<Session, number>();
+  /**
+   * Ids DELETEd here: their tokens stay valid until maxAge, but this instance will not resume them.
+   * Other instances cannot know (there is no shared store); clients do not reuse a deleted id.
+   */
+  const deleted = new LRUCache<string, true>({ max: 10_000, ttl: maxAge, ttlResolution: 1000 });
+  /** Resumes in progress, so concurrent first requests for one id share one server. */
+  const resuming = new Map<string, Promise<Session>>();
 
   /** A new server for one client, connected to a new transport. */
   async function open(sessionId: string | undefined): Promise<{ server: McpServer; transport: WebStandardStreamableHTTPServerTransport }> {
@@ -80,7 +99,10 @@ export function createRoute(options: RouteOptions): Route {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: sessionId === undefined ? undefined : () => sessionId,
       keepAliveMs: SSE_KEEP_ALIVE_MS,
-      onsessionclosed: (id) => sessions.end(id, 'deleted'),
+      onsessionclosed: (id) => {
+        deleted.set(id, true);
+        sessions.end(id, 'deleted');
+      },
     });
     if (sessionId !== undefined) transport.onclose = () => sessions.end(sessionId, 'closed');
     await server.connect(filterTools(transport, entry.tools));
@@ -102,23 +124,31 @@ export function createRoute(options: RouteOptions): Route {
     const { req, res, body } = request;
     const sessionId = header(req, 'mcp-session-id');
     if (sessionId !== undefined) {
-      const session = sessions.get(sessionId);
-      if (!session) throw new GatewayError('session_not_found', 'Session not found: initialize a new session');
+      const session = await findSession(sessionId);
       res.once('close', sessions.use(session));
       return serve(session.transport as WebStandardStreamableHTTPServerTransport, request);
     }
 
     const messages = body === undefined ? [] : Array.isArray(body) ? body : [body];
-    if (req.method !== 'POST' || !messages.some((m) => isInitializeRequest(m))) {
+    const initialize = messages.find((m): m is InitializeRequest & JSONRPCMessage => isInitializeRequest(m));
+    if (req.method !== 'POST' || !initialize) {
       throw new GatewayError('session_required', 'Bad Request: Mcp-Session-Id header is required');
     }
     if (messages.length > 1) {
       throw new GatewayError('invalid_request', 'Invalid Request: initialize must be sent alone, not in a batch');
     }
 
-    const id = newSessionId();
+    const { protocolVersion, capabilities, clientInfo } = initialize.params;
+    const id = tokens.issue({
+      route: name,
+      // The version the SDK's server will answer with: the client's when supported, else the latest.
+      protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion) ? protocolVersion : LATEST_PROTOCOL_VERSION,
+      clientCapabilities: capabilities,
+      clientInfo,
+    });
     const { server, transport } = await open(id);
     const session: Session = { id, server, transport, active: 0 };
+    expiresAt.set(session, wallClock() + maxAge);
     sessions.add(session);
     res.once('close', sessions.use(session));
     try {
@@ -127,6 +157,59 @@ export function createRoute(options: RouteOptions): Route {
       // An initialize the transport refused (bad Accept, bad version) leaves no usable session.
       if (transport.sessionId === undefined) sessions.end(id, 'closed');
     }
+  }
+
+  /** The live session for an id: held here, or resumed from the id itself. 404 otherwise. */
+  async function findSession(id: string): Promise<Session> {
+    const held = sessions.get(id);
+    if (held) {
+      if (wallClock() <= expiresAt.get(held)!) return held;
+      sessions.end(id, 'expired');
+      throw sessionNotFound('expired');
+    }
+    if (deleted.has(id)) throw sessionNotFound('deleted');
+    let pending = resuming.get(id);
+    if (!pending) {
+      const verified = tokens.verify(id, name);
+      if (!verified.ok) throw sessionNotFound(verified.reason);
+      pending = resume(id, verified.claims).finally(() => resuming.delete(id));
+      resuming.set(id, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * Recreates a session this instance does not hold (another instance issued it, or this one
+   * restarted or let it idle out): a fresh server, initialized with the parameters the id carries
+   * as if the client's initialize had happened here.
+   */
+  async function resume(id: string, claims: SessionClaims): Promise<Session> {
+    if (!SUPPORTED_PROTOCOL_VERSIONS.includes(claims.protocolVersion)) throw sessionNotFound('unsupported_protocol_version');
+    const { server, transport } = await open(id);
+    const session: Session = { id, server, transport, active: 0 };
+    try {
+      const initialize = await transport.handleRequest(
+        internalPost(name, {
+          jsonrpc: '2.0',
+          id: 'gateway-resume',
+          method: 'initialize',
+          params: { protocolVersion: claims.protocolVersion, capabilities: claims.clientCapabilities, clientInfo: claims.clientInfo },
+        }),
+      );
+      const answer = await initialize.text();
+      if (initialize.status !== 200 || !answer.includes('"result"')) throw new Error(`initialize answered ${initialize.status}: ${answer.slice(0, 200)}`);
+      const initialized = await transport.handleRequest(
+        internalPost(name, { jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': id, 'mcp-protocol-version': claims.protocolVersion }),
+      );
+      if (initialized.status !== 202) throw new Error(`notifications/initialized answered ${initialized.status}`);
+    } catch (error) {
+      await server.close().catch(() => undefined);
+      throw error;
+    }
+    expiresAt.set(session, claims.issuedAt + maxAge);
+    sessions.add(session);
+    log.info({ age: Math.round((wallClock() - claims.issuedAt) / 1000) }, 'session resumed');
+    return session;
   }
 
   async function handleStateless(request: RouteRequest): Promise<void> {
@@ -176,6 +259,19 @@ async function listTools(loaded: LoadedServer, context: ServerContext<unknown>):
     await client.close().catch(() => undefined);
     await server.close().catch(() => undefined);
   }
+}
+
+function sessionNotFound(reason: string): GatewayError {
+  return new GatewayError('session_not_found', 'Session not found: initialize a new session', { reason });
+}
+
+/** A request the gateway makes to a session's transport itself (never reaches the network). */
+function internalPost(route: string, message: JSONRPCMessage, headers: Record<string, string> = {}): Request {
+  return new Request(`http://gateway.internal/mcp/${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify(message),
+  });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

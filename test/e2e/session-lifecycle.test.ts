@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { connectClient, fixtureModule, MCP_POST_HEADERS, startInProcessGateway } from '../helpers/gateway.js';
+import { connectClient, fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf } from '../helpers/gateway.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
 
 /** The same module instance the gateway imports, so its counters are the gateway's. */
@@ -21,13 +21,25 @@ const listTools = (url: string, sessionId: string) =>
     body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list' }),
   });
 
+/** Calls a tool with a raw request on a session and parses its JSON text result. */
+async function callTool(url: string, sessionId: string, name: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { ...MCP_POST_HEADERS, 'mcp-session-id': sessionId },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {} } }),
+  });
+  assert.equal(response.status, 200);
+  const event = (await response.text()).split('\n').find((line) => line.startsWith('data: '))!;
+  return JSON.parse(textOf(JSON.parse(event.slice(6)).result));
+}
+
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
   assert.ok(condition(), what);
 }
 
 describe('idle expiry', () => {
-  it('closes a session idle past idleTimeout and answers 404 for it, while an active one lives on', async () => {
+  it('closes the server of a session idle past idleTimeout; the id resumes with a fresh server', async () => {
     let now = 1_000_000; // lru-cache reads a start time of 0 as "no TTL"
     const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n  idleTimeout: 10m\n`, {
       now: () => now,
@@ -36,6 +48,7 @@ describe('idle expiry', () => {
     const idle = await connectClient(url);
     const busy = await connectClient(url);
     const idleId = idle.transport.sessionId!;
+    const before = JSON.parse(textOf(await idle.client.callTool({ name: 'whoami', arguments: {} })));
     // The SDK client keeps a GET stream open; close the idle one's so only time decides.
     await idle.client.close();
     const sessions = gw.gateway.routes.get('echo')!.sessions;
@@ -46,12 +59,32 @@ describe('idle expiry', () => {
     await busy.client.ping();
     now += 6 * 60_000;
     gw.gateway.sweep();
+    await until(() => echo.stats.closed === closedBefore + 1, 'the idle session has its server closed');
+    assert.equal(sessions.size, 1, 'only the busy session is held');
 
-    assert.equal((await listTools(url, idleId)).status, 404);
+    // The id is still valid (sessions.maxAge): the next request resumes it on a new server.
+    const resumed = await callTool(url, idleId, 'whoami');
+    assert.equal(resumed.route, 'echo');
+    assert.notEqual(resumed.instance, before.instance);
+    assert.equal(sessions.size, 2);
     await busy.client.ping();
-    await until(() => echo.stats.closed > closedBefore, 'the expired session has its server closed');
-    assert.equal(gw.gateway.routes.get('echo')!.sessions.size, 1);
     await busy.client.close();
+    await gw.close();
+  });
+
+  it('answers 404 for a session past sessions.maxAge, held or not', async () => {
+    let wall = Date.parse('2026-07-15T12:00:00Z');
+    const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n  maxAge: 1h\n`, {
+      wallClock: () => wall,
+    });
+    const url = `${gw.url}/mcp/echo`;
+    const held = await connectClient(url);
+    await held.client.ping();
+    wall += 61 * 60_000;
+    const response = await listTools(url, held.transport.sessionId!);
+    assert.equal(response.status, 404);
+    assert.equal((await response.json()).error.data.reason, 'expired');
+    await held.client.close();
     await gw.close();
   });
 
@@ -82,9 +115,11 @@ describe('eviction at the cap', () => {
     const fourth = await connectClient(url);
 
     await until(() => echo.stats.closed === closedBefore + 1, 'exactly one server closed by eviction');
-    assert.equal((await listTools(url, firstId)).status, 404);
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    assert.equal(sessions.size, 3);
+    assert.equal(sessions.get(firstId), undefined, 'the least recently used one is gone');
     for (const { client } of [...others, fourth]) await client.ping();
-    assert.equal(gw.gateway.routes.get('echo')!.sessions.size, 3);
+    assert.equal(sessions.size, 3);
     for (const { client } of [first, ...others, fourth]) await client.close();
     await gw.close();
   });
