@@ -9,7 +9,7 @@
  *   test/fixtures/conformance-expected-failures-stateless.yaml;
  * - /mcp/weather (on the fake NWS) and /mcp/time: the scenarios any server passes.
  * The suite never DELETEs its sessions, so this file also checks the session bounds and expiry.
- * The suite needs Node 22 (see test/helpers/node22.ts). The result table in docs/conformance.md is
+ * The suite needs Node 22 (see test/helpers/node22.ts). The result table in README.md is
  * this run's: `UPDATE_CONFORMANCE_DOCS=1 node --test dist/test/e2e/conformance.test.js` rewrites it.
  */
 import assert from 'node:assert/strict';
@@ -44,7 +44,7 @@ const EXPECTED_FAILURES: Partial<Record<RouteName, string>> = {
   'conformance-stateless': fixturePath('conformance-expected-failures-stateless.yaml'),
 };
 
-const DOCS = path.join(PROJECT_ROOT, 'docs', 'conformance.md');
+const DOCS = path.join(PROJECT_ROOT, 'README.md');
 const TABLE_START = '<!-- conformance-table:start -->';
 const TABLE_END = '<!-- conformance-table:end -->';
 
@@ -184,7 +184,7 @@ describe('MCP conformance suite through the gateway', () => {
     );
   });
 
-  it('matches the result table in docs/conformance.md', () => {
+  it('matches the result table in README.md', () => {
     const table = resultTable(scenarios, runs);
     const docs = readFileSync(DOCS, 'utf8');
     const start = docs.indexOf(TABLE_START);
@@ -192,7 +192,7 @@ describe('MCP conformance suite through the gateway', () => {
     assert.ok(start >= 0 && end > start, `${DOCS} has the ${TABLE_START} … ${TABLE_END} markers`);
     const updated = `${docs.slice(0, start + TABLE_START.length)}\n${table}${docs.slice(end)}`;
     if (process.env.UPDATE_CONFORMANCE_DOCS === '1') writeFileSync(DOCS, updated);
-    else assert.equal(docs, updated, 'docs/conformance.md is out of date: run UPDATE_CONFORMANCE_DOCS=1 node --test dist/test/e2e/conformance.test.js');
+    else assert.equal(docs, updated, 'README.md is out of date: run UPDATE_CONFORMANCE_DOCS=1 node --test dist/test/e2e/conformance.test.js');
   });
 });
 
