@@ -87,11 +87,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    // Humans read this at start-up: the plain list, not a JSON blob.
-    process.stderr.write(`${error.message}\n`);
-  } else {
-    logger.fatal({ err: error }, 'gateway failed to start');
-  }
+  // Humans read this at start-up: the plain message (for configuration, the list of problems).
+  process.stderr.write(`gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (!(error instanceof ConfigError)) logger.fatal({ err: error }, 'gateway failed to start');
   process.exit(1);
 });
