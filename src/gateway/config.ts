@@ -43,6 +43,10 @@ const sessionsSchema = z
     maxPerRoute: z.number().int().positive().default(5000),
     /** Absolute lifetime of a session id, however active. */
     maxAge: duration.default(24 * 3_600_000),
+    /** SSE comment frames this often keep idle streams open through proxies (Azure cuts at ~4 min). */
+    keepAlive: duration
+      .refine((ms) => ms > 0 && ms <= 60_000, 'keepAlive must be more than 0 and at most 60s (Azure cuts idle connections at about 4 minutes)')
+      .default(15_000),
   })
   .strict();
 

@@ -27,9 +27,6 @@ import { createSessionStore, type Session, type SessionStore } from './session-s
 import type { SessionClaims, SessionTokens } from './session-token.js';
 import { filterTools, isToolVisible } from './tool-filter.js';
 
-/** SSE comment frames this often keep idle streams alive through Azure's ~4 minute idle cut. */
-export const SSE_KEEP_ALIVE_MS = 15_000;
-
 export interface RouteOptions {
   server: LoadedServer;
   sessions: SessionsConfig;
@@ -98,7 +95,7 @@ export function createRoute(options: RouteOptions): Route {
     const server = loaded.module.createServer(context as ServerContext);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: sessionId === undefined ? undefined : () => sessionId,
-      keepAliveMs: SSE_KEEP_ALIVE_MS,
+      keepAliveMs: options.sessions.keepAlive,
       onsessionclosed: (id) => {
         deleted.set(id, true);
         sessions.end(id, 'deleted');

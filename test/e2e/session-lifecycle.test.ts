@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { connectClient, fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf } from '../helpers/gateway.js';
+import { connectClient, fixtureModule, initializeBody, MCP_POST_HEADERS, startInProcessGateway, textOf } from '../helpers/gateway.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
 
 /** The same module instance the gateway imports, so its counters are the gateway's. */
@@ -99,6 +99,24 @@ describe('idle expiry', () => {
     gw.gateway.sweep();
     await streaming.client.ping();
     await streaming.client.close();
+    await gw.close();
+  });
+});
+
+describe('keep-alive', () => {
+  it('writes SSE keep-alive comments on an idle GET stream every sessions.keepAlive', async () => {
+    const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n  keepAlive: 50ms\n`);
+    const url = `${gw.url}/mcp/echo`;
+    const init = await fetch(url, { method: 'POST', headers: MCP_POST_HEADERS, body: JSON.stringify(initializeBody()) });
+    await init.text();
+    const headers = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+    await fetch(url, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+    const controller = new AbortController();
+    const stream = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
+    const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let received = '';
+    while ((received.match(/: keepalive\n\n/g) ?? []).length < 3) received += (await reader.read()).value ?? '';
+    controller.abort();
     await gw.close();
   });
 });

@@ -18,7 +18,7 @@ describe('parseConfig', () => {
   it('applies the defaults of every section', () => {
     const config = parseConfig('servers:\n  time:\n    module: ./servers/time\n', '/srv/app/gateway.yaml');
     assert.deepEqual(config.servers.time, { module: './servers/time', options: {}, enabled: true, sessions: 'stateful' });
-    assert.deepEqual(config.sessions, { idleTimeout: 1_800_000, maxPerRoute: 5000, maxAge: 86_400_000 });
+    assert.deepEqual(config.sessions, { idleTimeout: 1_800_000, maxPerRoute: 5000, maxAge: 86_400_000, keepAlive: 15_000 });
     assert.equal(config.maxBodySize, 4 * 1024 * 1024);
     assert.equal(config.cache.enabled, true);
     assert.equal(config.cache.notFoundTtl, 600_000);
