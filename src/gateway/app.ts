@@ -1,9 +1,12 @@
 /**
- * The HTTP edge: Host check, request log, body limits, JSON-RPC shape, dispatch to the route, and
- * the one place errors become HTTP responses. The status page and probes live here too.
+ * The HTTP edge: Host check, request log, authentication, body limits, JSON-RPC shape, dispatch to
+ * the route, and the one place errors become HTTP responses. The status page, probes and each
+ * OAuth route's resource metadata live here too.
  */
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { PROTECTED_RESOURCE_WELL_KNOWN } from './auth/protected-resource.js';
+import { requireAuth } from './auth/require-auth.js';
 import { GatewayError } from './errors.js';
 import { requireAllowedHost } from './host-validation.js';
 import type { Gateway } from './gateway.js';
@@ -32,6 +35,7 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
 
   app.use(logRequests(gateway));
   app.use(requireAllowedHost(allowedHosts));
+  const publicBase = publicBaseOf(gateway);
 
   // The Functions host probes `/` until it answers: keep it cheap and always 200.
   app.get('/', async (req, res) => {
@@ -40,19 +44,38 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
   app.get('/status.json', async (req, res) => {
     res.json(await gateway.status(publicBase(req)));
   });
+
+  // RFC 9728 §3.1: the metadata of the resource `/mcp/<name>` is at the well-known prefix + its path.
+  // Public documents, read by browser-based clients too: any origin may fetch them.
+  const metadataPaths = [`${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/:route`, `${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/:route/`];
+  app.options(metadataPaths, (_req, res) => {
+    res.set({ 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Allow-Headers': '*' }).status(204).end();
+  });
+  app.get(metadataPaths, (req, res) => {
+    const name = String(req.params.route);
+    const metadata = gateway.authenticators.get(name)?.metadata(publicBase(req));
+    res.set('Access-Control-Allow-Origin', '*');
+    if (!metadata) {
+      res.status(404).json({ error: 'not_found', message: `/mcp/${name} is not an OAuth-protected route of this gateway`, routes: routePaths(gateway) });
+      return;
+    }
+    res.json(metadata);
+  });
   app.get('/healthz', (_req, res) => {
     res.status(gateway.shuttingDown ? 503 : 200).json({ status: gateway.shuttingDown ? 'stopping' : 'ok' });
   });
 
   const parseJson = express.json({ limit: gateway.config.maxBodySize, strict: false, type: () => true });
-  app.all(['/mcp/:route', '/mcp/:route/'], findRoute(gateway), checkHeaders, (req, res, next) => {
+  // Credentials are checked before anything else is read: an unknown caller learns nothing more.
+  const authenticate = requireAuth(gateway.authenticators, { publicBase, logger: gateway.logger });
+  app.all(['/mcp/:route', '/mcp/:route/'], findRoute(gateway), authenticate, checkHeaders, (req, res, next) => {
     if (req.method === 'POST') parseJson(req, res, next);
     else next();
   }, async (req: Request, res: Response) => {
     const route = res.locals.route as NonNullable<ReturnType<Gateway['routes']['get']>>;
     const body = req.method === 'POST' ? validateJsonRpc(req.body) : undefined;
     if (body) describeRpc(res, body);
-    await route.handle({ req, res, body });
+    await route.handle({ req, res, body, authInfo: res.locals.authInfo, principal: res.locals.principal });
   });
   app.all(['/mcp', '/mcp/'], (_req, _res, next) => next(routeNotFound(gateway, '')));
   app.use((req, res) => {
@@ -147,6 +170,9 @@ function logRequests(gateway: Gateway): RequestHandler {
           tool: res.locals.tool,
           session: sessionTag(typeof sessionId === 'string' ? sessionId : undefined),
           durationMs: Math.round((performance.now() - started) * 10) / 10,
+          // Who called (a hash), or why not: never the key or the token.
+          ...(res.locals.principal ? { principal: res.locals.principal } : {}),
+          ...(res.locals.authFailure ? { auth: res.locals.authFailure } : {}),
           ...(res.locals.errorCode ? { error: res.locals.errorCode } : {}),
         },
         'request',
@@ -193,8 +219,20 @@ function asGatewayError(error: unknown): GatewayError {
   }
 }
 
-/** The URL clients use to reach this gateway (behind the Functions host: the forwarded host). */
-function publicBase(req: Request): string {
-  const host = req.get('x-forwarded-host')?.split(',')[0]?.trim() || req.get('host') || 'localhost';
-  return `${req.protocol}://${host}`;
+/**
+ * The origin clients use to reach this gateway: `publicUrl` from gateway.yaml, else the request's
+ * (behind the Functions host: X-Forwarded-Host and X-Forwarded-Proto, both checked by the Host check).
+ */
+function publicBaseOf(gateway: Gateway): (req: Request) => string {
+  const configured = gateway.config.publicUrl;
+  return (req) => {
+    if (configured) return configured;
+    const host = req.get('x-forwarded-host')?.split(',')[0]?.trim() || req.get('host') || 'localhost';
+    try {
+      // Normalized as clients normalize the URL they call: lowercase host, no default port.
+      return new URL(`${req.protocol}://${host}`).origin;
+    } catch {
+      return `${req.protocol}://${host}`;
+    }
+  };
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
+import { authSchema, NO_AUTH, type AuthConfig } from './auth/auth-config.js';
 import { duration, size } from './units.js';
 
 /** Route names become URL segments: `/mcp/<name>`. */
@@ -32,6 +33,8 @@ const serverSchema = z
     /** `stateful`: one McpServer per session. `stateless`: one per request, no session id. */
     sessions: z.enum(['stateful', 'stateless']).default('stateful'),
     tools: toolsSchema.optional(),
+    /** Who may call this route; default: the top-level `auth`, else none. */
+    auth: authSchema.optional(),
   })
   .strict();
 
@@ -84,13 +87,40 @@ export const configSchema = z
     allowedHosts: z.array(z.string().min(1)).default([]),
     /** Request bodies over this are refused with 413 before they are parsed. */
     maxBodySize: size.default(4 * 1_048_576),
+    /** The `auth` of every server that has none of its own. */
+    auth: authSchema.default(NO_AUTH),
+    /**
+     * The origin clients reach the gateway at (`https://mcp.example.com`), for the OAuth resource
+     * metadata and the status page. Default: taken from each request (Host, or X-Forwarded-Host
+     * and X-Forwarded-Proto behind the Functions host).
+     */
+    publicUrl: z
+      .string()
+      .refine(isOrigin, 'publicUrl must be an origin: scheme, host and optional port, no path (e.g. https://mcp.example.com)')
+      .transform((url) => new URL(url).origin)
+      .optional(),
   })
   .strict();
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash && !url.username;
+  } catch {
+    return false;
+  }
+}
 
 export type GatewayConfigData = z.infer<typeof configSchema>;
 export type ServerEntry = GatewayConfigData['servers'][string];
 export type SessionsConfig = GatewayConfigData['sessions'];
 export type CacheConfig = GatewayConfigData['cache'];
+export type { AuthConfig };
+
+/** What a server requires of its callers: its own `auth`, else the top-level default (else none). */
+export function authOf(config: Pick<GatewayConfigData, 'auth'>, server: Pick<ServerEntry, 'auth'>): AuthConfig {
+  return server.auth ?? config.auth;
+}
 
 /** The parsed configuration plus where it came from (module paths are relative to `dir`). */
 export interface GatewayConfig extends GatewayConfigData {
@@ -267,9 +297,10 @@ function describeIssue(issue: z.core.$ZodIssue, present: boolean): string {
 }
 
 function suggestion(parentPath: readonly PropertyKey[]): string {
-  if (parentPath.length === 0) return ': top-level keys are servers, sessions, cache, allowedHosts, maxBodySize';
+  if (parentPath.length === 0) return ': top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, auth, publicUrl';
   if (parentPath.length === 2 && parentPath[0] === 'servers')
-    return ': server keys are module, options, enabled, sessions, tools';
+    return ': server keys are module, options, enabled, sessions, tools, auth';
+  if (parentPath.at(-1) === 'auth') return ': see "auth" in the gateway.yaml reference (kind none, apiKey or oauth)';
   return '';
 }
 

@@ -6,7 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT, type GatewayConfig } from './config.js';
+import { createIssuerKeyCache } from './auth/oauth.js';
+import { resourceMetadataUrl } from './auth/protected-resource.js';
+import { createRouteAuthenticator, type AuthSummary, type RouteAuthenticator } from './auth/require-auth.js';
+import { authOf, PROJECT_ROOT, type GatewayConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { FetchLike } from './module-contract.js';
 import { loadServers, type ModuleImporter } from './modules.js';
@@ -30,8 +33,10 @@ export interface GatewayOptions {
    * key, so sessions survive neither a restart nor a move to another instance.
    */
   keyring?: SessionKeyring;
-  /** Wall clock in ms since the epoch, for session id lifetimes; default `Date.now`. */
+  /** Wall clock in ms since the epoch, for session id lifetimes and token expiry; default `Date.now`. */
   wallClock?: () => number;
+  /** The network for OAuth routes' OpenID discovery and keys (not cached by the upstream cache); default `globalThis.fetch`. */
+  authFetch?: FetchLike;
 }
 
 export interface RouteStatus {
@@ -42,6 +47,8 @@ export interface RouteStatus {
   tools: ToolSummary[];
   toolsError?: string;
   sessions: { active: number; max: number; idleTimeoutSeconds: number } | null;
+  /** What a caller needs; for OAuth routes also where the route's metadata is. Never a key or a token. */
+  auth: AuthSummary & { resourceMetadata?: string };
 }
 
 export interface GatewayStatus {
@@ -57,6 +64,8 @@ export interface Gateway {
   readonly config: GatewayConfig;
   readonly logger: Logger;
   readonly routes: ReadonlyMap<string, Route>;
+  /** What each route requires of its callers, by route name. */
+  readonly authenticators: ReadonlyMap<string, RouteAuthenticator>;
   readonly cache: UpstreamCache;
   readonly shuttingDown: boolean;
   /** What the status page shows; `base` is the URL clients reach the gateway at. */
@@ -87,6 +96,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       createRoute({ server, sessions: config.sessions, fetch: cache.fetch, logger, now, tokens, wallClock }),
     ]),
   );
+  const issuerKeys = createIssuerKeyCache({ now: wallClock, ...(options.authFetch ? { fetch: options.authFetch } : {}) });
+  const authenticators = new Map<string, RouteAuthenticator>(
+    servers.map((server) => [server.name, createRouteAuthenticator(server.name, authOf(config, server.entry), { issuerKeys, now: wallClock })]),
+  );
   const startedAt = new Date();
   let shuttingDown = false;
 
@@ -94,6 +107,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     config,
     logger,
     routes,
+    authenticators,
     cache,
     get shuttingDown() {
       return shuttingDown;
@@ -108,6 +122,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           } catch (error) {
             toolsError = error instanceof Error ? error.message : String(error);
           }
+          const { summary } = authenticators.get(route.name)!;
           return {
             name: route.name,
             path: `/mcp/${route.name}`,
@@ -119,6 +134,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
               route.mode === 'stateful'
                 ? { active: route.sessions.size, max: config.sessions.maxPerRoute, idleTimeoutSeconds: config.sessions.idleTimeout / 1000 }
                 : null,
+            auth: summary.kind === 'oauth' ? { ...summary, resourceMetadata: resourceMetadataUrl(base, route.name) } : summary,
           };
         }),
       );

@@ -20,7 +20,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { SessionsConfig } from './config.js';
 import { GatewayError } from './errors.js';
-import type { Logger } from './logger.js';
+import { sessionTag, type Logger } from './logger.js';
 import type { FetchLike, ServerContext } from './module-contract.js';
 import type { LoadedServer } from './modules.js';
 import { createSessionStore, type Session, type SessionStore } from './session-store.js';
@@ -53,7 +53,13 @@ export interface RouteRequest {
   res: ServerResponse;
   /** The parsed JSON-RPC body of a POST (already validated as JSON-RPC). */
   body?: JSONRPCMessage | JSONRPCMessage[];
+  /** The caller as tools see it (`extra.authInfo`), on a route that authenticates. */
   authInfo?: AuthInfo;
+  /**
+   * Who the caller is (auth/outcome.ts), on a route that authenticates: a session is bound to the
+   * principal that opened it, and refused (404) to any other.
+   */
+  principal?: string;
 }
 
 export interface Route {
@@ -82,6 +88,8 @@ export function createRoute(options: RouteOptions): Route {
   });
   /** When each live session's id stops being valid (wall clock), whichever instance holds it. */
   const expiresAt = new WeakMap<Session, number>();
+  /** The principal each live session is bound to (undefined on an open route). */
+  const owners = new WeakMap<Session, string | undefined>();
   /**
    * Ids DELETEd here: their tokens stay valid until maxAge, but this instance will not resume them.
    * Other instances cannot know (there is no shared store); clients do not reuse a deleted id.
@@ -118,10 +126,10 @@ export function createRoute(options: RouteOptions): Route {
   }
 
   async function handleStateful(request: RouteRequest): Promise<void> {
-    const { req, res, body } = request;
+    const { req, res, body, principal } = request;
     const sessionId = header(req, 'mcp-session-id');
     if (sessionId !== undefined) {
-      const session = await findSession(sessionId);
+      const session = await findSession(sessionId, principal);
       res.once('close', sessions.use(session));
       return serve(session.transport as WebStandardStreamableHTTPServerTransport, request);
     }
@@ -142,10 +150,12 @@ export function createRoute(options: RouteOptions): Route {
       protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion) ? protocolVersion : LATEST_PROTOCOL_VERSION,
       clientCapabilities: capabilities,
       clientInfo,
+      ...(principal === undefined ? {} : { principal }),
     });
     const { server, transport } = await open(id);
     const session: Session = { id, server, transport, active: 0 };
     expiresAt.set(session, wallClock() + maxAge);
+    owners.set(session, principal);
     sessions.add(session);
     res.once('close', sessions.use(session));
     try {
@@ -156,10 +166,14 @@ export function createRoute(options: RouteOptions): Route {
     }
   }
 
-  /** The live session for an id: held here, or resumed from the id itself. 404 otherwise. */
-  async function findSession(id: string): Promise<Session> {
+  /**
+   * The live session for an id, if `principal` opened it: held here, or resumed from the id
+   * itself. 404 otherwise; a session is never touched (or resumed) for another principal.
+   */
+  async function findSession(id: string, principal: string | undefined): Promise<Session> {
     const held = sessions.get(id);
     if (held) {
+      if (owners.get(held) !== principal) throw wrongPrincipal(id);
       if (wallClock() <= expiresAt.get(held)!) return held;
       sessions.end(id, 'expired');
       throw sessionNotFound('expired');
@@ -169,10 +183,19 @@ export function createRoute(options: RouteOptions): Route {
     if (!pending) {
       const verified = tokens.verify(id, name);
       if (!verified.ok) throw sessionNotFound(verified.reason);
+      if (verified.claims.principal !== principal) throw wrongPrincipal(id);
       pending = resume(id, verified.claims).finally(() => resuming.delete(id));
       resuming.set(id, pending);
     }
-    return pending;
+    const session = await pending;
+    // A resume started for another request of the same id: its principal is checked here.
+    if (owners.get(session) !== principal) throw wrongPrincipal(id);
+    return session;
+  }
+
+  function wrongPrincipal(id: string): GatewayError {
+    log.warn({ session: sessionTag(id) }, 'session id presented by another principal');
+    return sessionNotFound('wrong_principal');
   }
 
   /**
@@ -204,6 +227,7 @@ export function createRoute(options: RouteOptions): Route {
       throw error;
     }
     expiresAt.set(session, claims.issuedAt + maxAge);
+    owners.set(session, claims.principal);
     sessions.add(session);
     log.info({ age: Math.round((wallClock() - claims.issuedAt) / 1000) }, 'session resumed');
     return session;

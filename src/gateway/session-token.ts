@@ -14,8 +14,10 @@
  * The additional authenticated data is bytes 0-6 followed by the route name, so an id presented on
  * another route fails authentication even if its route tag were forged. The plaintext is one
  * encoding byte (0 = JSON, 1 = raw DEFLATE of the JSON, whichever is shorter) and the JSON array
- * `[route, protocolVersion, issuedAt, clientCapabilities, clientInfo]`. Compressing before
- * encrypting leaks only the length of data the client itself sent; the payload holds no secret.
+ * `[route, protocolVersion, issuedAt, clientCapabilities, clientInfo]`, plus `principal` as a sixth
+ * element on routes that authenticate their callers (optional, so the format version stays 1).
+ * Compressing before encrypting leaks only the length of data the client itself sent; the payload
+ * holds no secret (the principal is a hash).
  *
  * Ids stay at most {@link SESSION_ID_MAX_LENGTH} characters. When the claims are too big, they are
  * reduced step by step until they fit (the session created on another instance then sees the
@@ -69,6 +71,11 @@ export interface SessionClaims {
   clientInfo: Implementation;
   /** When the id was issued, ms since the epoch (wall clock: comparable across instances). */
   issuedAt: number;
+  /**
+   * Who opened the session on a route that authenticates (auth/outcome.ts `principalId`: a hash,
+   * never a key or a token). Another caller presenting the id is refused. Never reduced.
+   */
+  principal?: string;
 }
 
 /** Why an id was refused. Every one means 404 to the client, which then initializes again. */
@@ -125,11 +132,11 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
     issue(claims) {
       const issuedAt = Math.floor(now());
       for (const reduce of REDUCTIONS) {
-        const plaintext = encode({ ...reduce(claims), route: claims.route, protocolVersion: claims.protocolVersion, issuedAt });
+        const plaintext = encode({ ...reduce(claims), route: claims.route, protocolVersion: claims.protocolVersion, issuedAt, principal: claims.principal });
         if (plaintext && plaintext.length <= MAX_PLAINTEXT_BYTES) return seal(keyring.current, claims.route, plaintext);
       }
-      // Only the route name and protocol version are left unbounded: both come from the gateway.
-      throw new RangeError(`session claims do not fit in ${SESSION_ID_MAX_LENGTH} characters: route or protocol version too long`);
+      // Only the route name, protocol version and principal are left unbounded: all come from the gateway.
+      throw new RangeError(`session claims do not fit in ${SESSION_ID_MAX_LENGTH} characters: route, protocol version or principal too long`);
     },
 
     verify(token, route) {
@@ -195,10 +202,9 @@ function open(key: SessionKey, route: string, bytes: Buffer): Buffer | undefined
 }
 
 function encode(claims: SessionClaims): Buffer | undefined {
-  const json = Buffer.from(
-    JSON.stringify([claims.route, claims.protocolVersion, claims.issuedAt, claims.clientCapabilities, claims.clientInfo]),
-    'utf8',
-  );
+  const fields: unknown[] = [claims.route, claims.protocolVersion, claims.issuedAt, claims.clientCapabilities, claims.clientInfo];
+  if (claims.principal !== undefined) fields.push(claims.principal);
+  const json = Buffer.from(JSON.stringify(fields), 'utf8');
   if (json.length > MAX_JSON_TO_COMPRESS) return undefined;
   const deflated = deflateRawSync(json);
   return deflated.length < json.length
@@ -214,17 +220,19 @@ function decode(plaintext: Buffer): SessionClaims | undefined {
     if (!json) return undefined;
     const value: unknown = JSON.parse(json.toString('utf8'));
     // Authenticated, so the gateway wrote it; checked anyway because another release may have.
-    if (!Array.isArray(value) || value.length !== 5) return undefined;
-    const [route, protocolVersion, issuedAt, clientCapabilities, clientInfo] = value as unknown[];
+    if (!Array.isArray(value) || (value.length !== 5 && value.length !== 6)) return undefined;
+    const [route, protocolVersion, issuedAt, clientCapabilities, clientInfo, principal] = value as unknown[];
     if (typeof route !== 'string' || typeof protocolVersion !== 'string' || !Number.isSafeInteger(issuedAt)) return undefined;
     if (!isObject(clientCapabilities) || !isObject(clientInfo)) return undefined;
     if (typeof clientInfo.name !== 'string' || typeof clientInfo.version !== 'string') return undefined;
+    if (value.length === 6 && typeof principal !== 'string') return undefined;
     return {
       route,
       protocolVersion,
       issuedAt: issuedAt as number,
       clientCapabilities: clientCapabilities as ClientCapabilities,
       clientInfo: clientInfo as Implementation,
+      ...(typeof principal === 'string' ? { principal } : {}),
     };
   } catch {
     return undefined;

@@ -2,7 +2,7 @@
  * The HTML status page at `/`: each route, its URL, its tools, live sessions, the cache. The same
  * data is served as JSON at `/status.json`. Nothing secret is on it.
  */
-import type { GatewayStatus } from './gateway.js';
+import type { GatewayStatus, RouteStatus } from './gateway.js';
 
 const escape = (text: unknown): string =>
   String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -16,7 +16,7 @@ export function renderStatusPage(status: GatewayStatus): string {
       const tools = route.toolsError
         ? `<p class="error">tools unavailable: ${escape(route.toolsError)}</p>`
         : `<ul>${route.tools.map((t) => `<li><code>${escape(t.name)}</code> ${escape(t.description)}</li>`).join('')}</ul>`;
-      return `<section><h2>${escape(route.name)}</h2><p><code>${escape(route.url)}</code> · ${escape(sessions)}</p>${tools}</section>`;
+      return `<section><h2>${escape(route.name)}</h2><p><code>${escape(route.url)}</code> · ${escape(describeAuth(route.auth))} · ${escape(sessions)}</p>${tools}</section>`;
     })
     .join('\n');
   const c = status.cache;
@@ -31,6 +31,18 @@ code{background:#f3f3f3;padding:0 .25em;border-radius:3px}section{border-top:1px
 ${routes}
 <section><h2>Upstream cache</h2><p>${c.enabled ? 'on' : 'off'} · ${c.entries} entries, ${c.bytes} bytes · ${c.hits} hits, ${c.misses} misses, ${c.coalesced} coalesced, ${c.staleServed} stale served, ${c.upstreamErrors} upstream errors</p></section>
 </body></html>`;
+}
+
+/** What a caller needs, in words; the same facts as `auth` in status.json. */
+function describeAuth(auth: RouteStatus['auth']): string {
+  switch (auth.kind) {
+    case 'none':
+      return 'no authentication by the gateway';
+    case 'apiKey':
+      return `API key (${auth.header} header or Authorization: Bearer)`;
+    case 'oauth':
+      return `OAuth bearer token from ${auth.issuer}${auth.scopes.length > 0 ? `, scopes ${auth.scopes.join(' ')}` : ''}`;
+  }
 }
 
 function formatUptime(seconds: number): string {

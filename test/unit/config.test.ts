@@ -89,7 +89,7 @@ describe('parseConfig', () => {
       '13:16 sessions.idleTimeout: invalid duration "5 minutes": use e.g. 500ms, 90s, 30m, 24h, 7d',
       '15:13 cache.maxBytes: invalid size "lots": use e.g. 512KiB, 4MiB, 50MB',
       '17:13 cache.rules.0.path: Invalid string: must start with "/"',
-      '19:1 colour: unknown key "colour": top-level keys are servers, sessions, cache, allowedHosts, maxBodySize',
+      '19:1 colour: unknown key "colour": top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, auth, publicUrl',
     ]);
   });
 
@@ -112,7 +112,7 @@ describe('parseConfig', () => {
   it('reports an unset variable at its position, alongside schema problems', () => {
     assert.deepEqual(problemsOf('servers:\n  w:\n    module: "${MODULE_PATH}"\n    extra: 1\n'), [
       '3:13 servers.w.module: environment variable MODULE_PATH is not set (write ${MODULE_PATH:-default} to give a default)',
-      '4:5 servers.w.extra: unknown key "extra": server keys are module, options, enabled, sessions, tools',
+      '4:5 servers.w.extra: unknown key "extra": server keys are module, options, enabled, sessions, tools, auth',
     ]);
   });
 

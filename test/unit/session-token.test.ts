@@ -64,6 +64,27 @@ describe('session tokens', () => {
     assert.ok(id.length < 300, `${id.length} characters`);
   });
 
+  it('carries the principal of an authenticated session, and none when the route is open', () => {
+    const { clock, tokens } = setup();
+    const principal = 'oauth:3q2-7wAAAAAAAAAAAAAAAA';
+    assert.deepEqual(tokens.verify(tokens.issue({ ...VSCODE, principal }), 'weather'), { ok: true, claims: { ...VSCODE, principal, issuedAt: clock.time } });
+    const open = tokens.verify(tokens.issue(VSCODE), 'weather');
+    assert.ok(open.ok);
+    assert.equal('principal' in open.claims, false);
+  });
+
+  it('keeps the principal whole when the other claims are reduced to fit', () => {
+    const { tokens } = setup();
+    const principal = 'apiKey:AAAAAAAAAAAAAAAAAAAAAA';
+    const clientInfo = { name: noise(5_000), version: '1.0.0' };
+    const id = tokens.issue({ ...VSCODE, clientInfo, principal });
+    assert.ok(id.length <= SESSION_ID_MAX_LENGTH);
+    const result = tokens.verify(id, 'weather');
+    assert.ok(result.ok, rejection(result));
+    assert.equal(result.claims.principal, principal);
+    assert.ok(result.claims.clientInfo.name.length <= 64);
+  });
+
   it('issues different ids for identical claims', () => {
     const { tokens } = setup();
     const ids = new Set(Array.from({ length: 50 }, () => tokens.issue(VSCODE)));

@@ -1,0 +1,52 @@
+/**
+ * API keys: shared secrets from app settings, several at once so a key can be rotated without a
+ * gap. Compared in constant time, kept only as digests, never logged, never handed to modules.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ApiKeyAuthConfig } from './auth-config.js';
+import { bearerToken, principalId, type AuthOutcome } from './outcome.js';
+
+/** Checks the credentials of one request. Never throws. */
+export type ApiKeyVerifier = (headers: IncomingHttpHeaders) => AuthOutcome;
+
+/**
+ * A verifier for one route's keys. The key is read from `header` (default `x-api-key`) or, when
+ * that header is absent, from `Authorization: Bearer <key>`.
+ *
+ * Each key is its own principal (a hash of the key): a session opened with one key is refused to
+ * another, so a client that switches keys mid-session initializes again.
+ *
+ * @example
+ * const verify = createApiKeyVerifier({ kind: 'apiKey', keys: [process.env.WEATHER_KEY!], header: 'x-api-key' });
+ * verify(req.headers); // { ok: true, principal: 'apiKey:…', authInfo } or { ok: false, reason: 'missing' | 'invalid', … }
+ */
+export function createApiKeyVerifier({ keys, header }: Pick<ApiKeyAuthConfig, 'keys' | 'header'>): ApiKeyVerifier {
+  if (keys.length === 0) throw new RangeError('an apiKey route needs at least one key');
+  // Only digests are kept: equal length for timingSafeEqual, whatever the keys' lengths.
+  const known = keys.map((key) => ({ digest: digest(key), principal: principalId('apiKey', key) }));
+
+  return function verifyApiKey(headers) {
+    const fromHeader = headers[header];
+    const presented = typeof fromHeader === 'string' ? fromHeader.trim() : bearerToken(headers.authorization);
+    if (presented === undefined || presented === '') {
+      return { ok: false, reason: 'missing', message: `an API key is required: send it in the ${header} header or as Authorization: Bearer <key>` };
+    }
+    const candidate = digest(presented);
+    let match: (typeof known)[number] | undefined;
+    // Every key is compared, even after a match: the time taken says nothing about which one.
+    for (const key of known) if (timingSafeEqual(candidate, key.digest) && !match) match = key;
+    if (!match) return { ok: false, reason: 'invalid', message: 'the API key is not valid for this route' };
+    const keyId = match.principal.slice('apiKey:'.length);
+    return {
+      ok: true,
+      principal: match.principal,
+      // The key itself stays in the gateway: modules see which key (its id), not the secret.
+      authInfo: { token: '', clientId: match.principal, scopes: [], extra: { kind: 'apiKey', keyId } },
+    };
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}

@@ -1,0 +1,49 @@
+/**
+ * What checking a request's credentials decides, as a value: who the caller is, or why not.
+ * Rejections are expected outcomes, not exceptions; require-auth.ts turns them into 401/403/503.
+ */
+import { createHash } from 'node:crypto';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+
+/** The caller, as the route and its tools see it. */
+export interface Authenticated {
+  ok: true;
+  /** Handed to the SDK transport: tools read it as `extra.authInfo`. */
+  authInfo: AuthInfo;
+  /**
+   * A stable, non-reversible name of the caller (never a key or a token): sessions are bound to
+   * it, and the request log carries it.
+   */
+  principal: string;
+}
+
+/**
+ * - `missing`: no credentials were presented (401).
+ * - `invalid`: credentials were presented and refused: unknown key, bad signature, expired… (401).
+ * - `insufficient_scope`: a valid token without a scope the route requires (403).
+ * - `unavailable`: the issuer's metadata or keys could not be fetched, so no token can be checked (503).
+ */
+export type AuthRejection =
+  | { ok: false; reason: 'missing'; message: string }
+  | { ok: false; reason: 'invalid'; message: string }
+  | { ok: false; reason: 'insufficient_scope'; message: string; scopes: readonly string[] }
+  | { ok: false; reason: 'unavailable'; message: string; retryAfterSeconds: number };
+
+export type AuthOutcome = Authenticated | AuthRejection;
+
+/**
+ * A principal id: a short hash of what identifies the caller, prefixed by its kind. 128 bits:
+ * collisions are out of reach, and it stays compact inside session ids.
+ *
+ * @example principalId('oauth', issuer, subject) // 'oauth:3q2-7w…'
+ */
+export function principalId(kind: 'oauth' | 'apiKey', ...parts: string[]): string {
+  const hash = createHash('sha256').update(`mcp-gateway principal\0${kind}\0${parts.join('\0')}`, 'utf8');
+  return `${kind}:${hash.digest().subarray(0, 16).toString('base64url')}`;
+}
+
+/** The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), else undefined. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization ?? '');
+  return match?.[1];
+}

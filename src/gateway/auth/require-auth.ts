@@ -1,0 +1,132 @@
+/**
+ * Per-route authentication: what each route requires ({@link createRouteAuthenticator}) and the
+ * guard middleware that refuses requests without it ({@link requireAuth}), answering as the MCP
+ * authorization spec and RFC 6750 say: 401 with a `WWW-Authenticate` challenge pointing at the
+ * route's own metadata, 403 `insufficient_scope` naming the scopes, 503 when the issuer is down.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Request, RequestHandler } from 'express';
+import type { OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { createApiKeyVerifier } from './api-key.js';
+import type { AuthConfig } from './auth-config.js';
+import { createJwtVerifier, type IssuerKeys } from './oauth.js';
+import { bearerToken, type AuthOutcome, type AuthRejection } from './outcome.js';
+import { protectedResourceMetadata, resourceMetadataUrl } from './protected-resource.js';
+
+/** What a route requires, as the status page shows it: never a key, a token or an audience secret. */
+export type AuthSummary = { kind: 'none' } | { kind: 'apiKey'; header: string } | { kind: 'oauth'; issuer: string; scopes: string[] };
+
+export interface RouteAuthenticator {
+  readonly route: string;
+  readonly summary: AuthSummary;
+  /** Checks a request's credentials; always `ok` on an open route. Never throws. */
+  authenticate(req: IncomingMessage): Promise<AuthOutcome | undefined>;
+  /** The RFC 9728 document of an OAuth route, for clients that reach it at `base`; else undefined. */
+  metadata(base: string): OAuthProtectedResourceMetadata | undefined;
+}
+
+export interface RouteAuthenticatorOptions {
+  /** The shared keys of an issuer (oauth.ts `createIssuerKeyCache`). */
+  issuerKeys: (issuer: string, jwksUri?: string) => IssuerKeys;
+  /** Clock in ms for token expiry; default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * The authenticator of one route, built at start (bad options throw here, not on a request).
+ * `authenticate` resolves to undefined on an open route.
+ *
+ * @example
+ * const auth = createRouteAuthenticator('weather', authOf(config, entry), { issuerKeys: createIssuerKeyCache() });
+ * const outcome = await auth.authenticate(req);
+ */
+export function createRouteAuthenticator(route: string, auth: AuthConfig, options: RouteAuthenticatorOptions): RouteAuthenticator {
+  switch (auth.kind) {
+    case 'none':
+      return { route, summary: { kind: 'none' }, authenticate: async () => undefined, metadata: () => undefined };
+    case 'apiKey': {
+      const verify = createApiKeyVerifier(auth);
+      return { route, summary: { kind: 'apiKey', header: auth.header }, authenticate: async (req) => verify(req.headers), metadata: () => undefined };
+    }
+    case 'oauth': {
+      const verify = createJwtVerifier({ ...auth, keys: options.issuerKeys(auth.issuer, auth.jwksUri), ...(options.now ? { now: options.now } : {}) });
+      return {
+        route,
+        summary: { kind: 'oauth', issuer: auth.issuer, scopes: [...auth.scopes] },
+        async authenticate(req) {
+          const token = bearerToken(req.headers.authorization);
+          if (token === undefined) {
+            const message = req.headers.authorization ? 'the Authorization header must be Bearer <token>' : 'a bearer token is required';
+            return { ok: false, reason: req.headers.authorization ? 'invalid' : 'missing', message };
+          }
+          return verify(token);
+        },
+        metadata: (base) => protectedResourceMetadata(base, route, auth),
+      };
+    }
+  }
+}
+
+export interface RequireAuthOptions {
+  /** The origin clients reach the gateway at, for `resource_metadata` in challenges. */
+  publicBase: (req: Request) => string;
+  logger: Logger;
+}
+
+/**
+ * Guards `/mcp/:route`: sets `res.locals.authInfo` and `res.locals.principal` for an accepted
+ * caller, and passes a {@link GatewayError} (`unauthorized`, `forbidden`, `auth_unavailable`) with
+ * its challenge headers otherwise. `res.locals.authFailure` says why, for the request log.
+ *
+ * @example app.all('/mcp/:route', findRoute, requireAuth(gateway.authenticators, { publicBase, logger }), handle);
+ */
+export function requireAuth(authenticators: ReadonlyMap<string, RouteAuthenticator>, { publicBase, logger }: RequireAuthOptions): RequestHandler {
+  return async function requireAuth(req, res, next) {
+    const authenticator = authenticators.get(String(req.params.route));
+    const outcome = await authenticator?.authenticate(req);
+    if (!authenticator || !outcome) return next();
+    if (outcome.ok) {
+      res.locals.authInfo = outcome.authInfo;
+      res.locals.principal = outcome.principal;
+      return next();
+    }
+    res.locals.authFailure = { reason: outcome.reason, detail: outcome.message };
+    if (outcome.reason === 'unavailable') logger.warn({ route: authenticator.route, detail: outcome.message }, 'authorization server unavailable');
+    next(rejection(authenticator, outcome, publicBase(req)));
+  };
+}
+
+function rejection(authenticator: RouteAuthenticator, outcome: AuthRejection, base: string): GatewayError {
+  const { route, summary } = authenticator;
+  if (outcome.reason === 'unavailable') {
+    return new GatewayError(
+      'auth_unavailable',
+      `Service Unavailable: the authorization server of /mcp/${route} cannot be reached to check the token; retry later`,
+      {},
+      { 'Retry-After': String(outcome.retryAfterSeconds) },
+    );
+  }
+  if (summary.kind === 'apiKey') {
+    return new GatewayError('unauthorized', `Unauthorized: ${outcome.message}`, { reason: outcome.reason }, { 'WWW-Authenticate': `ApiKey header="${summary.header}"` });
+  }
+  const metadataUrl = resourceMetadataUrl(base, route);
+  const scopes = summary.kind === 'oauth' ? summary.scopes : [];
+  const params: Array<[string, string]> = [['resource_metadata', metadataUrl]];
+  if (outcome.reason === 'insufficient_scope') {
+    params.push(['error', 'insufficient_scope'], ['scope', outcome.scopes.join(' ')], ['error_description', outcome.message]);
+    const challenge = { 'WWW-Authenticate': bearerChallenge(params) };
+    return new GatewayError('forbidden', `Forbidden: ${outcome.message}`, { reason: outcome.reason, scopes: [...outcome.scopes], resource_metadata: metadataUrl }, challenge);
+  }
+  if (scopes.length > 0) params.push(['scope', scopes.join(' ')]);
+  // RFC 6750 §3.1: a request without credentials gets no error code, a refused token invalid_token.
+  if (outcome.reason === 'invalid') params.push(['error', 'invalid_token'], ['error_description', outcome.message]);
+  return new GatewayError('unauthorized', `Unauthorized: ${outcome.message}`, { reason: outcome.reason, resource_metadata: metadataUrl }, { 'WWW-Authenticate': bearerChallenge(params) });
+}
+
+/** `Bearer name="value", …`; values are the gateway's own words and URLs, quotes and backslashes replaced. */
+function bearerChallenge(params: ReadonlyArray<[string, string]>): string {
+  return `Bearer ${params.map(([name, value]) => `${name}="${value.replace(/["\\]/g, "'")}"`).join(', ')}`;
+}
+

@@ -1,0 +1,428 @@
+/**
+ * Per-route authentication over real HTTP: API keys, OAuth bearer tokens from a local OpenID
+ * issuer, each route's RFC 9728 metadata and challenges, what reaches a tool, sessions bound to
+ * their principal (on one instance and after a resume on another), an issuer that is down, the
+ * status page, and logs without secrets.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { OAuthProtectedResourceMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { createSessionKeyring } from '../../src/gateway/session-keys.js';
+import { fixtureModule, initializeBody, MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
+
+const AUDIENCE = 'api://gateway-test';
+const KEYS = {
+  KEY_A: 'route-a-key-2026-0123456789abcdef',
+  KEY_A_OLD: 'route-a-key-2025-fedcba9876543210',
+  KEY_B: 'route-b-key-2026-00112233445566778899',
+  KEY_DEFAULT: 'default-key-2026-aabbccddeeff0011',
+};
+
+const yamlFor = (issuer: string) => `
+servers:
+  open:
+    module: ${fixtureModule('authinfo')}
+    auth: none
+  keyed-a:
+    module: ${fixtureModule('authinfo')}
+    auth: { kind: apiKey, keys: ["\${KEY_A}", "\${KEY_A_OLD:-}"] }
+  keyed-b:
+    module: ${fixtureModule('authinfo')}
+    auth: { kind: apiKey, keys: ["\${KEY_B}"], header: x-tenant-key }
+  defaulted:
+    module: ${fixtureModule('authinfo')}
+  weather:
+    module: ${fixtureModule('authinfo')}
+    auth:
+      kind: oauth
+      issuer: ${issuer}
+      audience: [${AUDIENCE}, 00000000-0000-0000-0000-000000000001]
+      scopes: [${AUDIENCE}/weather.read]
+  tools:
+    module: ${fixtureModule('authinfo')}
+    auth: { kind: oauth, issuer: "${issuer}", audience: ${AUDIENCE}, scopes: [tools.use] }
+  quick:
+    module: ${fixtureModule('authinfo')}
+    sessions: stateless
+    auth: { kind: oauth, issuer: "${issuer}", audience: ${AUDIENCE} }
+auth: { kind: apiKey, keys: ["\${KEY_DEFAULT}"] }
+`;
+
+let idp: OidcIssuer;
+let gw: InProcessGateway;
+/** Every token handed to the gateway, to make sure none is ever logged. */
+const tokensUsed: string[] = [];
+
+before(async () => {
+  idp = await startOidcIssuer({ audience: AUDIENCE });
+  gw = await startInProcessGateway(yamlFor(idp.issuer), { env: KEYS, allowedHosts: ['gateway.example.com'] });
+});
+after(async () => {
+  await gw?.close();
+  await idp?.close();
+});
+
+async function token(claims: Record<string, unknown> = {}, options: Parameters<OidcIssuer['sign']>[1] = {}): Promise<string> {
+  const signed = await idp.sign({ sub: 'alice', azp: 'vscode', scp: 'weather.read tools.use', ...claims }, options);
+  tokensUsed.push(signed);
+  return signed;
+}
+
+const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers }, body: JSON.stringify(body) });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+}
+
+/** The JSON-RPC message of a POST answer, whether sent as JSON or as one SSE event. */
+function messageOf(text: string): { result?: unknown; error?: { data?: { code?: string; reason?: string } } } {
+  const data = text.split('\n').find((line) => line.startsWith('data: '));
+  return JSON.parse(data ? data.slice('data: '.length) : text);
+}
+
+/** Initializes a session with raw HTTP; returns its id. */
+async function openSession(url: string, headers: Record<string, string>): Promise<string> {
+  const init = await post(url, initializeBody(), headers);
+  assert.equal(init.status, 200, init.text);
+  const id = init.headers.get('mcp-session-id')!;
+  const initialized = await post(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' });
+  assert.equal(initialized.status, 202);
+  return id;
+}
+
+/** Calls `whoami_auth` on a session with raw HTTP. */
+function whoami(url: string, sessionId: string, headers: Record<string, string>) {
+  const body = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'whoami_auth', arguments: {} } };
+  return post(url, body, { ...headers, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' });
+}
+
+function seenBy(text: string): Record<string, any> {
+  return JSON.parse(textOf(messageOf(text).result));
+}
+
+/** The auth-params of a `WWW-Authenticate` value: scheme and name → value. */
+function challenge(value: string | null): { scheme: string; params: Record<string, string> } {
+  assert.ok(value, 'a WWW-Authenticate header');
+  const [scheme, rest = ''] = value.split(/ (.*)/s) as [string, string?];
+  const params = Object.fromEntries([...rest.matchAll(/([a-z_]+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+  return { scheme, params };
+}
+
+async function sdkClient(url: string, accessToken: string | undefined) {
+  const client = new Client({ name: 'auth-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url), accessToken ? { requestInit: { headers: bearer(accessToken) } } : {});
+  await client.connect(transport);
+  return { client, transport };
+}
+
+describe('API keys', () => {
+  it('answers a request without a key with 401 and an ApiKey challenge naming the header', async () => {
+    const r = await post(`${gw.url}/mcp/keyed-a`, initializeBody());
+    assert.equal(r.status, 401);
+    assert.equal(r.json().error.data.code, 'unauthorized');
+    assert.equal(r.json().error.data.reason, 'missing');
+    assert.equal(r.headers.get('www-authenticate'), 'ApiKey header="x-api-key"');
+    assert.equal(r.json().error.message, 'Unauthorized: an API key is required: send it in the x-api-key header or as Authorization: Bearer <key>');
+  });
+
+  it('refuses a wrong key with 401 invalid', async () => {
+    const r = await post(`${gw.url}/mcp/keyed-a`, initializeBody(), { 'x-api-key': 'not-the-key-0123456789' });
+    assert.equal(r.status, 401);
+    assert.equal(r.json().error.data.reason, 'invalid');
+  });
+
+  it('accepts the right key in the header or as a bearer token, and the old key while it is listed', async () => {
+    for (const headers of [{ 'x-api-key': KEYS.KEY_A }, bearer(KEYS.KEY_A), { 'x-api-key': KEYS.KEY_A_OLD }]) {
+      const id = await openSession(`${gw.url}/mcp/keyed-a`, headers);
+      const seen = seenBy((await whoami(`${gw.url}/mcp/keyed-a`, id, headers)).text);
+      assert.equal(seen.extra.kind, 'apiKey');
+      assert.equal(seen.token, '', 'the key never reaches a tool');
+    }
+  });
+
+  it("never opens a route with another route's key (or the default key)", async () => {
+    const refused: Array<[string, Record<string, string>]> = [
+      ['keyed-b', { 'x-tenant-key': KEYS.KEY_A }],
+      ['keyed-b', bearer(KEYS.KEY_A)],
+      ['keyed-a', { 'x-api-key': KEYS.KEY_B }],
+      ['keyed-a', bearer(KEYS.KEY_DEFAULT)],
+      ['defaulted', { 'x-api-key': KEYS.KEY_A }],
+      ['keyed-b', { 'x-api-key': KEYS.KEY_B }], // the right key in a header this route does not read
+    ];
+    for (const [route, headers] of refused) {
+      const r = await post(`${gw.url}/mcp/${route}`, initializeBody(), headers);
+      assert.equal(r.status, 401, `${route} ${JSON.stringify(Object.keys(headers))}`);
+    }
+    assert.equal((await post(`${gw.url}/mcp/keyed-b`, initializeBody(), { 'x-tenant-key': KEYS.KEY_B })).status, 200);
+    assert.equal((await post(`${gw.url}/mcp/defaulted`, initializeBody(), { 'x-api-key': KEYS.KEY_DEFAULT })).status, 200);
+  });
+
+  it('checks the key on every request of a session, GET and DELETE included', async () => {
+    const headers = { 'x-api-key': KEYS.KEY_A };
+    const id = await openSession(`${gw.url}/mcp/keyed-a`, headers);
+    const sessionHeaders = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+    assert.equal((await whoami(`${gw.url}/mcp/keyed-a`, id, {})).status, 401);
+    assert.equal((await fetch(`${gw.url}/mcp/keyed-a`, { headers: { accept: 'text/event-stream', ...sessionHeaders } })).status, 401);
+    assert.equal((await fetch(`${gw.url}/mcp/keyed-a`, { method: 'DELETE', headers: sessionHeaders })).status, 401);
+    assert.equal((await whoami(`${gw.url}/mcp/keyed-a`, id, headers)).status, 200, 'the session is untouched');
+  });
+
+  it('binds a session to its key: the other key of the same route gets 404', async () => {
+    const id = await openSession(`${gw.url}/mcp/keyed-a`, { 'x-api-key': KEYS.KEY_A });
+    const r = await whoami(`${gw.url}/mcp/keyed-a`, id, { 'x-api-key': KEYS.KEY_A_OLD });
+    assert.equal(r.status, 404);
+    assert.equal(r.json().error.data.reason, 'wrong_principal');
+  });
+
+  it('leaves routes with auth: none open', async () => {
+    const id = await openSession(`${gw.url}/mcp/open`, {});
+    assert.deepEqual(seenBy((await whoami(`${gw.url}/mcp/open`, id, {})).text), { route: 'open', authInfo: null });
+  });
+});
+
+describe('OAuth metadata and challenges', () => {
+  it('publishes one RFC 9728 document per route, whose resource is the exact route URL', async () => {
+    const weather = await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/weather`);
+    assert.equal(weather.status, 200);
+    assert.equal(weather.headers.get('access-control-allow-origin'), '*');
+    const document = OAuthProtectedResourceMetadataSchema.parse(await weather.json());
+    assert.deepEqual(document, {
+      resource: `${gw.url}/mcp/weather`,
+      authorization_servers: [idp.issuer],
+      scopes_supported: [`${AUDIENCE}/weather.read`],
+      bearer_methods_supported: ['header'],
+      resource_name: 'MCP server "weather"',
+    });
+    const tools = await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/tools`)).json();
+    assert.equal(tools.resource, `${gw.url}/mcp/tools`);
+    assert.deepEqual(tools.scopes_supported, ['tools.use']);
+    const quick = await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/quick/`)).json();
+    assert.equal(quick.resource, `${gw.url}/mcp/quick`);
+    assert.equal('scopes_supported' in quick, false);
+  });
+
+  it('names the public host behind a proxy (X-Forwarded-Host, X-Forwarded-Proto)', async () => {
+    const forwarded = { 'x-forwarded-host': 'gateway.example.com', 'x-forwarded-proto': 'https' };
+    const document = await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/weather`, { headers: forwarded })).json();
+    assert.equal(document.resource, 'https://gateway.example.com/mcp/weather');
+    const r = await post(`${gw.url}/mcp/weather`, initializeBody(), forwarded);
+    assert.equal(challenge(r.headers.get('www-authenticate')).params.resource_metadata, 'https://gateway.example.com/.well-known/oauth-protected-resource/mcp/weather');
+  });
+
+  it('has no document for routes without OAuth, unknown routes or the root', async () => {
+    for (const path of ['/mcp/keyed-a', '/mcp/open', '/mcp/nope', '']) {
+      const r = await fetch(`${gw.url}/.well-known/oauth-protected-resource${path}`);
+      assert.equal(r.status, 404, path);
+    }
+  });
+
+  it('answers a request without a token with 401 pointing at the route\'s own metadata, which a client can follow', async () => {
+    for (const route of ['weather', 'tools']) {
+      const r = await post(`${gw.url}/mcp/${route}`, initializeBody());
+      assert.equal(r.status, 401);
+      assert.equal(r.json().error.data.code, 'unauthorized');
+      const { scheme, params } = challenge(r.headers.get('www-authenticate'));
+      assert.equal(scheme, 'Bearer');
+      assert.equal(params.resource_metadata, `${gw.url}/.well-known/oauth-protected-resource/mcp/${route}`);
+      assert.equal(params.error, undefined, 'no error code when no token was sent (RFC 6750 §3.1)');
+      assert.equal(params.scope, route === 'weather' ? `${AUDIENCE}/weather.read` : 'tools.use');
+      const document = await (await fetch(params.resource_metadata!)).json();
+      assert.equal(document.resource, `${gw.url}/mcp/${route}`);
+    }
+    const exact = await post(`${gw.url}/mcp/weather`, initializeBody());
+    assert.equal(
+      exact.headers.get('www-authenticate'),
+      `Bearer resource_metadata="${gw.url}/.well-known/oauth-protected-resource/mcp/weather", scope="${AUDIENCE}/weather.read"`,
+    );
+  });
+
+  it('answers a refused token with 401 invalid_token and says why', async () => {
+    const cases: Array<[string, string]> = [
+      [await token({}, { expiresIn: -3600 }), 'the token has expired'],
+      [await token({ aud: 'api://someone-else' }), 'the token is for another audience'],
+      [await token({ iss: 'https://login.example.com/other/v2.0' }), 'the token is from another issuer'],
+      [idp.unsigned({ sub: 'alice' }), "the token's signature algorithm is not accepted"],
+      [await idp.signHs256WithPublicKey({ sub: 'alice' }), "the token's signature algorithm is not accepted"],
+    ];
+    for (const [refused, why] of cases) {
+      tokensUsed.push(refused);
+      const r = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(refused));
+      assert.equal(r.status, 401, why);
+      const { params } = challenge(r.headers.get('www-authenticate'));
+      assert.equal(params.error, 'invalid_token');
+      assert.equal(params.error_description, why);
+      assert.equal(params.resource_metadata, `${gw.url}/.well-known/oauth-protected-resource/mcp/weather`);
+      assert.equal(r.json().error.message, `Unauthorized: ${why}`);
+    }
+    const malformed = await post(`${gw.url}/mcp/weather`, initializeBody(), { authorization: 'Basic dXNlcjpwYXNz' });
+    assert.equal(malformed.status, 401);
+    assert.equal(challenge(malformed.headers.get('www-authenticate')).params.error, 'invalid_token');
+  });
+
+  it('answers a valid token without the route\'s scope with 403 insufficient_scope naming it', async () => {
+    const r = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(await token({ scp: 'tools.use' })));
+    assert.equal(r.status, 403);
+    assert.equal(r.json().error.data.code, 'forbidden');
+    assert.deepEqual(r.json().error.data.scopes, [`${AUDIENCE}/weather.read`]);
+    const { scheme, params } = challenge(r.headers.get('www-authenticate'));
+    assert.equal(scheme, 'Bearer');
+    assert.equal(params.error, 'insufficient_scope');
+    assert.equal(params.scope, `${AUDIENCE}/weather.read`);
+    assert.equal(params.resource_metadata, `${gw.url}/.well-known/oauth-protected-resource/mcp/weather`);
+  });
+
+  it('accepts a token for either audience of the list (Entra: app ID URI or client id)', async () => {
+    const r = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(await token({ aud: '00000000-0000-0000-0000-000000000001' })));
+    assert.equal(r.status, 200);
+  });
+});
+
+describe('OAuth through the SDK client', () => {
+  it('completes initialize and a tool call that sees the caller in authInfo', async () => {
+    const accessToken = await token({ sub: 'alice', azp: 'vscode-client-id' });
+    const { client } = await sdkClient(`${gw.url}/mcp/weather`, accessToken);
+    const seen = JSON.parse(textOf(await client.callTool({ name: 'whoami_auth', arguments: {} })));
+    assert.equal(seen.token, accessToken);
+    assert.equal(seen.clientId, 'vscode-client-id');
+    assert.deepEqual(seen.scopes, ['weather.read', 'tools.use']);
+    assert.equal(typeof seen.expiresAt, 'number');
+    assert.deepEqual(seen.extra, { kind: 'oauth', subject: 'alice', issuer: idp.issuer });
+    await client.close();
+  });
+
+  it('fails to connect without a token', async () => {
+    await assert.rejects(sdkClient(`${gw.url}/mcp/weather`, undefined), /401|Unauthorized/);
+  });
+
+  it('reaches tools on a stateless route too', async () => {
+    const { client } = await sdkClient(`${gw.url}/mcp/quick`, await token({ sub: 'carol' }));
+    const seen = JSON.parse(textOf(await client.callTool({ name: 'whoami_auth', arguments: {} })));
+    assert.equal(seen.extra.subject, 'carol');
+    await client.close();
+  });
+
+  it("refuses another principal's session id with 404, and the owner's session carries on", async () => {
+    const alice = await token({ sub: 'alice' });
+    const { client, transport } = await sdkClient(`${gw.url}/mcp/weather`, alice);
+    const id = transport.sessionId!;
+
+    const bob = await whoami(`${gw.url}/mcp/weather`, id, bearer(await token({ sub: 'bob' })));
+    assert.equal(bob.status, 404);
+    assert.equal(bob.json().error.code, -32001);
+    assert.equal(bob.json().error.data.reason, 'wrong_principal');
+
+    // A fresh token of the same subject is the same principal.
+    const again = await whoami(`${gw.url}/mcp/weather`, id, bearer(await token({ sub: 'alice', jti: 'second' })));
+    assert.equal(again.status, 200);
+    assert.equal(JSON.parse(textOf(await client.callTool({ name: 'whoami_auth', arguments: {} }))).extra.subject, 'alice');
+    await client.close();
+  });
+
+  it('keeps the binding when another instance resumes the session (shared keyring)', async () => {
+    const keyring = createSessionKeyring(randomBytes(32));
+    const first = await startInProcessGateway(yamlFor(idp.issuer), { env: KEYS, keyring });
+    const second = await startInProcessGateway(yamlFor(idp.issuer), { env: KEYS, keyring });
+    try {
+      const alice = await token({ sub: 'alice' });
+      const { client, transport } = await sdkClient(`${first.url}/mcp/weather`, alice);
+      const id = transport.sessionId!;
+      const secondRoute = second.gateway.routes.get('weather')!;
+
+      const bob = await whoami(`${second.url}/mcp/weather`, id, bearer(await token({ sub: 'bob' })));
+      assert.equal(bob.status, 404);
+      assert.equal(bob.json().error.data.reason, 'wrong_principal');
+      assert.equal(secondRoute.sessions.size, 0, 'nothing was resumed for the wrong principal');
+
+      const resumed = await whoami(`${second.url}/mcp/weather`, id, bearer(alice));
+      assert.equal(resumed.status, 200, resumed.text);
+      assert.equal(seenBy(resumed.text).extra.subject, 'alice');
+      assert.equal(secondRoute.sessions.size, 1);
+
+      const bobAfter = await whoami(`${second.url}/mcp/weather`, id, bearer(await token({ sub: 'bob' })));
+      assert.equal(bobAfter.status, 404, 'and not once it is held there either');
+
+      // Open routes resume as before: their ids carry no principal.
+      const openId = await openSession(`${first.url}/mcp/open`, {});
+      assert.equal((await whoami(`${second.url}/mcp/open`, openId, {})).status, 200);
+      await client.close();
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});
+
+describe('an issuer that cannot be reached', () => {
+  it('answers 503 auth_unavailable with Retry-After, logs why, and recovers once the issuer is back', async () => {
+    const down = await startOidcIssuer({ audience: AUDIENCE });
+    const clock = { offset: 0 };
+    const local = await startInProcessGateway(
+      `servers:\n  weather:\n    module: ${fixtureModule('authinfo')}\n    auth: { kind: oauth, issuer: "${down.issuer}", audience: ${AUDIENCE} }\n`,
+      { wallClock: () => Date.now() + clock.offset },
+    );
+    try {
+      down.failWith = 500;
+      const accessToken = await down.sign({ sub: 'alice' });
+      tokensUsed.push(accessToken);
+      const r = await post(`${local.url}/mcp/weather`, initializeBody(), bearer(accessToken));
+      assert.equal(r.status, 503);
+      assert.equal(r.json().error.data.code, 'auth_unavailable');
+      assert.equal(r.headers.get('retry-after'), '10');
+      const warning = local.logs.find((line) => line.msg === 'authorization server unavailable');
+      assert.match(String(warning?.detail), /openid-configuration answered HTTP 500/);
+
+      // Start-up did not wait for the issuer, and it is not asked again before Retry-After.
+      assert.equal(down.requests.discovery, 1);
+      down.failWith = undefined;
+      assert.equal((await post(`${local.url}/mcp/weather`, initializeBody(), bearer(accessToken))).status, 503);
+      clock.offset += 10_000;
+      assert.equal((await post(`${local.url}/mcp/weather`, initializeBody(), bearer(accessToken))).status, 200);
+      assert.ok(!JSON.stringify(local.logs).includes(accessToken));
+    } finally {
+      await local.close();
+      await down.close();
+    }
+  });
+});
+
+describe('status', () => {
+  it('shows what each route requires, never a key or a token', async () => {
+    const status = await (await fetch(`${gw.url}/status.json`)).json();
+    const auth = Object.fromEntries(status.routes.map((r: { name: string; auth: unknown }) => [r.name, r.auth]));
+    assert.deepEqual(auth, {
+      open: { kind: 'none' },
+      'keyed-a': { kind: 'apiKey', header: 'x-api-key' },
+      'keyed-b': { kind: 'apiKey', header: 'x-tenant-key' },
+      defaulted: { kind: 'apiKey', header: 'x-api-key' },
+      weather: { kind: 'oauth', issuer: idp.issuer, scopes: [`${AUDIENCE}/weather.read`], resourceMetadata: `${gw.url}/.well-known/oauth-protected-resource/mcp/weather` },
+      tools: { kind: 'oauth', issuer: idp.issuer, scopes: ['tools.use'], resourceMetadata: `${gw.url}/.well-known/oauth-protected-resource/mcp/tools` },
+      quick: { kind: 'oauth', issuer: idp.issuer, scopes: [], resourceMetadata: `${gw.url}/.well-known/oauth-protected-resource/mcp/quick` },
+    });
+    const page = await (await fetch(`${gw.url}/`)).text();
+    assert.match(page, /API key \(x-tenant-key header or Authorization: Bearer\)/);
+    assert.match(page, /OAuth bearer token from http:\/\/127\.0\.0\.1:\d+\/tenant\/v2\.0, scopes tools\.use/);
+    for (const key of Object.values(KEYS)) {
+      assert.ok(!JSON.stringify(status).includes(key));
+      assert.ok(!page.includes(key));
+    }
+  });
+});
+
+describe('logs', () => {
+  it('never contain a key or a token, and say who called or why not', () => {
+    const text = JSON.stringify(gw.logs);
+    assert.ok(tokensUsed.length > 10);
+    for (const secret of [...Object.values(KEYS), ...tokensUsed]) assert.ok(!text.includes(secret), `${secret.slice(0, 12)}… is in the log`);
+    const requests = gw.logs.filter((line) => line.msg === 'request');
+    assert.ok(requests.some((line) => typeof line.principal === 'string' && /^oauth:/.test(line.principal)));
+    assert.ok(requests.some((line) => typeof line.principal === 'string' && /^apiKey:/.test(line.principal)));
+    const refused = requests.find((line) => line.error === 'unauthorized' && (line.auth as { detail?: string })?.detail === 'the token has expired');
+    assert.ok(refused, 'a refused request logs the reason');
+  });
+});
