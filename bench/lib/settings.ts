@@ -1,0 +1,74 @@
+import type { Target } from '../suites/throughput.js';
+
+/** What one benchmark run does, by mode: `--quick` (under a minute) or the full run. */
+export interface BenchSettings {
+  readonly quick: boolean;
+  /** CPU the servers under test are pinned to; the benchmark process takes another. */
+  readonly serverCpu: number | undefined;
+  /** Seconds per throughput measurement. */
+  readonly duration: number;
+  /** Seconds per weather measurement (each is one cell, so longer than a throughput one). */
+  readonly weatherDuration: number;
+  /** Seconds to wait after the last session expired before reading memory. */
+  readonly settle: number;
+  /** Measurements per cell; the best (highest requests/s) is kept, as noise only slows things down. */
+  readonly rounds: number;
+  readonly concurrency: readonly number[];
+  readonly methods: ReadonlyArray<'tools/call' | 'tools/list'>;
+  /** The servers measured for throughput, in the order of the first round. */
+  readonly targets: readonly Target[];
+  /** Seconds of load before the first measurement of each server, for the JIT. */
+  readonly warmup: number;
+  /** Sessions resumed one at a time (latency), and at 10 connections (rate). */
+  readonly resumeSequential: number;
+  readonly resumeRate: number;
+  /** Spawns per server for the cold start median. */
+  readonly coldStarts: number;
+  /** Session counts at which RSS per session is read. */
+  readonly memorySessions: readonly number[];
+  /** Sessions opened and abandoned in the expiry test. */
+  readonly abandonSessions: number;
+  /** Log progress to stderr. */
+  readonly progress: (message: string) => void;
+}
+
+export function benchSettings(quick: boolean, serverCpu: number | undefined): BenchSettings {
+  const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+  return quick
+    ? {
+        quick,
+        serverCpu,
+        duration: 1,
+        weatherDuration: 1.5,
+        settle: 1,
+        rounds: 1,
+        concurrency: [1, 10, 50],
+        methods: ['tools/call'],
+        targets: ['gateway', 'gateway-stateless', 'minimal', 'ceiling'],
+        warmup: 0.5,
+        resumeSequential: 100,
+        resumeRate: 300,
+        coldStarts: 2,
+        memorySessions: [500],
+        abandonSessions: 1_000,
+        progress,
+      }
+    : {
+        quick,
+        serverCpu,
+        duration: 2,
+        weatherDuration: 6,
+        settle: 3,
+        rounds: 3,
+        concurrency: [1, 10, 50],
+        methods: ['tools/call', 'tools/list'],
+        targets: ['gateway', 'gateway-stateless', 'gateway-quiet', 'minimal', 'ceiling'],
+        warmup: 2,
+        resumeSequential: 300,
+        resumeRate: 5_000,
+        coldStarts: 5,
+        memorySessions: [1_000, 10_000],
+        abandonSessions: 100_000,
+        progress,
+      };
+}

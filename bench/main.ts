@@ -1,0 +1,89 @@
+/**
+ * `npm run bench`: the gateway measured side by side with references on this machine, in one run.
+ * Prints the tables; a full run also writes docs/benchmarks.md and docs/benchmarks.svg.
+ *
+ * Flags: `--quick` (under a minute, prints only), `--only=<section>,…` (throughput, weather, resume,
+ * cold-start, memory), `--write` (write the docs from a quick or partial run too), `--cpu-prof`
+ * (gateway children write CPU profiles to dist/bench-profiles/).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { canPin, PROJECT_ROOT, pinSelf, removeWorkDir, setGatewayNodeArgs } from './lib/child.js';
+import { runInfo } from './lib/environment.js';
+import { benchSettings } from './lib/settings.js';
+import { renderDocument, renderTables } from './report/markdown.js';
+import type { BenchResults } from './report/results.js';
+import { renderSvg } from './report/svg.js';
+import { benchColdStart } from './suites/cold-start.js';
+import { benchMemory } from './suites/memory.js';
+import { benchResume } from './suites/resume.js';
+import { benchThroughput } from './suites/throughput.js';
+import { benchWeather } from './suites/weather.js';
+
+const SECTIONS = ['throughput', 'weather', 'resume', 'cold-start', 'memory'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    write: { type: 'boolean', default: false },
+    'cpu-prof': { type: 'boolean', default: false },
+  },
+});
+const only = values.only?.split(',').map((s) => s.trim()) ?? [...SECTIONS];
+const unknown = only.filter((s) => !SECTIONS.includes(s as Section));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown section(s) ${unknown.join(', ')}; sections: ${SECTIONS.join(', ')}\n`);
+  process.exit(2);
+}
+const run = (section: Section) => only.includes(section);
+
+// Servers on CPU 0, this process (the load generator, the fake NWS) on CPU 1.
+const pinned = os.cpus().length >= 2 && canPin && pinSelf(1);
+const settings = benchSettings(values.quick, pinned ? 0 : undefined);
+if (values['cpu-prof']) {
+  const dir = path.join(PROJECT_ROOT, 'dist', 'bench-profiles');
+  mkdirSync(dir, { recursive: true });
+  setGatewayNodeArgs(['--cpu-prof', `--cpu-prof-dir=${dir}`]);
+  settings.progress(`gateway CPU profiles go to ${dir}`);
+}
+
+const args = process.argv.slice(2);
+const info = runInfo(
+  `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+  pinned
+    ? 'servers under test pinned to CPU 0, load generator and fake NWS to CPU 1 (taskset)'
+    : 'not pinned (no taskset or a single CPU): servers and load generator share the CPUs',
+);
+const results: BenchResults = { info };
+const started = performance.now();
+
+try {
+  if (run('throughput')) results.throughput = await benchThroughput(settings);
+  if (run('weather')) results.weather = await benchWeather(settings);
+  if (run('resume')) results.resume = await benchResume(settings);
+  if (run('cold-start')) results.coldStart = await benchColdStart(settings);
+  if (run('memory')) results.memory = await benchMemory(settings);
+} finally {
+  removeWorkDir();
+}
+info.seconds = (performance.now() - started) / 1000;
+info.loadEnd = os.loadavg()[0];
+
+process.stdout.write(`${renderTables(results)}\n`);
+const full = !values.quick && only.length === SECTIONS.length;
+if (full || values.write) {
+  const docs = path.join(PROJECT_ROOT, 'docs');
+  mkdirSync(docs, { recursive: true });
+  const notes = readFileSync(path.join(PROJECT_ROOT, 'bench', 'report', 'notes.md'), 'utf8');
+  writeFileSync(path.join(docs, 'benchmarks.md'), renderDocument(results, notes));
+  if (results.throughput) writeFileSync(path.join(docs, 'benchmarks.svg'), renderSvg(results));
+  process.stdout.write(`\nwrote docs/benchmarks.md${results.throughput ? ' and docs/benchmarks.svg' : ''}\n`);
+} else {
+  process.stdout.write('\n(quick or partial run: docs/benchmarks.md not written; add --write to write it)\n');
+}
+// autocannon and undici keep-alive sockets would hold the loop open for a while.
+process.exit(0);

@@ -1,0 +1,284 @@
+/**
+ * The run as Markdown: `docs/benchmarks.md` (with the method and notes around it) and the tables
+ * printed on stdout.
+ */
+import type { Method } from '../suites/throughput.js';
+import { UPSTREAM_LATENCY_MS, WEATHER_CONNECTIONS } from '../suites/weather.js';
+import { ABANDON_IDLE_TIMEOUT_S } from '../suites/memory.js';
+import { RESUME_CONNECTIONS } from '../suites/resume.js';
+import { cell, goals, type BenchResults } from './results.js';
+import { mib, ms, ratio, rps, table } from './table.js';
+
+const METHODS: readonly Method[] = ['tools/call', 'tools/list'];
+
+/** The tables of a run, each under a heading (what stdout shows). */
+export function renderTables(results: BenchResults): string {
+  return [runSection(results), goalSection(results), ...sections(results)].filter(Boolean).join('\n\n');
+}
+
+/** The whole of docs/benchmarks.md. */
+export function renderDocument(results: BenchResults, notes: string): string {
+  return [
+    '# Benchmarks',
+    '<!-- Written by `npm run bench` (bench/main.ts) from its last full run; edit bench/report/, not this file. -->',
+    INTRO,
+    runSection(results),
+    goalSection(results),
+    ...sections(results),
+    notes.trim(),
+  ]
+    .filter(Boolean)
+    .join('\n\n')
+    .concat('\n');
+}
+
+const INTRO = `Every number below was measured side by side in one run of \`npm run bench\` on the machine
+described, against references running on the same machine in the same run: a minimal stateful
+server written the way the SDK's examples write one (\`bench/reference/minimal-sdk-server.ts\`:
+\`createMcpExpressApp\`, one session map, a \`StreamableHTTPServerTransport\` and \`McpServer\` per
+session, serving the same time server) and a raw \`node:http\` server answering a fixed JSON-RPC
+body (\`bench/reference/raw-ceiling.ts\`), the ceiling of this machine's HTTP stack. Read the
+ratios; the absolute times belong to this (small, shared) machine.
+
+How: each server is its own child process, pinned to one CPU when \`taskset\` exists, with the
+load generator ([autocannon](https://github.com/mcollina/autocannon)) in the benchmark process on
+the other. Clients open their sessions up front (initialize and \`notifications/initialized\`), then
+spread requests over them, each with a fresh JSON-RPC id; responses are the SDK's default SSE
+answers. Latencies are per response, from autocannon. Throughput cells are the best of the
+rounds (the targets take turns, in a different order each round), since noise on a shared machine
+only slows things down. The gateway logs one line per request at \`info\`, as deployed, to a file.
+
+\`npm run bench\` builds (\`tsc -p bench/tsconfig.json\`) and runs everything, writing this file and
+\`benchmarks.svg\`; \`npm run bench -- --quick\` takes under a minute and only prints;
+\`--only=throughput,weather,resume,cold-start,memory\` picks sections; \`--write\` writes the docs
+from a quick or partial run too; \`--cpu-prof\` writes CPU profiles of the gateway children.`;
+
+function runSection({ info }: BenchResults): string {
+  const facts: Array<[string, string]> = [
+    ['date', info.date],
+    ['command', `\`${info.command}\``],
+    ['machine', `${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB, ${info.os}`],
+    ['Node.js', info.node],
+    ['MCP SDK', info.sdk],
+    ['autocannon', info.autocannon],
+    ['placement', info.placement],
+    ['load average (1 min)', `${info.loadStart.toFixed(2)} at the start, ${info.loadEnd?.toFixed(2) ?? '?'} at the end (the machine is shared)`],
+    ['duration', info.seconds === undefined ? '?' : `${Math.round(info.seconds)} s`],
+  ];
+  return `## This run
+
+${facts.map(([what, value]) => `- **${what}**: ${value}`).join('\n')}`;
+}
+
+function goalSection(results: BenchResults): string {
+  const list = goals(results);
+  if (list.length === 0) return '';
+  return `## Goals
+
+${table(
+  ['goal', 'measured', 'met'],
+  list.map((g) => [g.goal, g.measured, g.met ? 'met' : '**not met**']),
+)}`;
+}
+
+function sections(results: BenchResults): string[] {
+  return [throughputSection(results), statelessSection(results), requestLogSection(results), weatherSection(results), resumeSection(results), coldStartSection(results), memorySection(results)];
+}
+
+function throughputSection(results: BenchResults): string {
+  if (!results.throughput) return '';
+  const rows: string[][] = [];
+  for (const method of METHODS) {
+    for (const connections of concurrencies(results)) {
+      const gateway = cell(results, 'gateway', method, connections)?.result;
+      const minimal = cell(results, 'minimal', method, connections)?.result;
+      const ceiling = cell(results, 'ceiling', method, connections)?.result;
+      if (!gateway || !minimal || !ceiling) continue;
+      rows.push([
+        method,
+        String(connections),
+        rps(gateway.rps),
+        ms(gateway.p50),
+        ms(gateway.p99),
+        rps(minimal.rps),
+        ms(minimal.p50),
+        ms(minimal.p99),
+        `**${ratio(gateway.rps / minimal.rps)}**`,
+        rps(ceiling.rps),
+        ratio(gateway.rps / ceiling.rps),
+        failures(gateway.failed + minimal.failed + ceiling.failed),
+      ]);
+    }
+  }
+  return `## Throughput and latency: time server, gateway vs minimal SDK server vs ceiling
+
+Requests/s and latency (ms) of \`tools/call get_current_time\` and \`tools/list\` on the gateway's
+\`/mcp/time\` (stateful), the minimal SDK server and the raw ceiling, by concurrent connections.
+
+${table(
+  ['method', 'conn.', 'gateway req/s', 'p50', 'p99', 'minimal req/s', 'p50', 'p99', 'gateway / minimal', 'ceiling req/s', 'gateway / ceiling', 'errors'],
+  rows,
+  ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+)}
+
+![Requests/s against concurrent connections: gateway, minimal SDK server, ceiling](benchmarks.svg)`;
+}
+
+function statelessSection(results: BenchResults): string {
+  if (!results.throughput) return '';
+  const rows: string[][] = [];
+  for (const method of METHODS) {
+    for (const connections of concurrencies(results)) {
+      const stateful = cell(results, 'gateway', method, connections)?.result;
+      const stateless = cell(results, 'gateway-stateless', method, connections)?.result;
+      if (!stateful || !stateless) continue;
+      rows.push([method, String(connections), rps(stateful.rps), ms(stateful.p50), rps(stateless.rps), ms(stateless.p50), ms(stateless.p99), ratio(stateless.rps / stateful.rps)]);
+    }
+  }
+  return `## Stateful vs stateless routes
+
+The same time module mounted twice in one gateway: \`/mcp/time\` (a session per client) and
+\`/mcp/time-stateless\` (\`sessions: stateless\`: a new \`McpServer\` and transport for every request).
+
+${table(
+  ['method', 'conn.', 'stateful req/s', 'p50', 'stateless req/s', 'p50', 'p99', 'stateless / stateful'],
+  rows,
+  ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+)}`;
+}
+
+function requestLogSection(results: BenchResults): string {
+  const rows: string[][] = [];
+  for (const method of METHODS) {
+    for (const connections of concurrencies(results)) {
+      const gateway = cell(results, 'gateway', method, connections)?.result;
+      const quiet = cell(results, 'gateway-quiet', method, connections)?.result;
+      const minimal = cell(results, 'minimal', method, connections)?.result;
+      if (!gateway || !quiet || !minimal) continue;
+      rows.push([method, String(connections), rps(gateway.rps), rps(quiet.rps), ratio(quiet.rps / gateway.rps), ratio(quiet.rps / minimal.rps)]);
+    }
+  }
+  if (rows.length === 0) return '';
+  return `## The request log
+
+The gateway writes one JSON line per request at \`info\` (the default, and what the rows above
+measure). The same gateway with \`LOG_LEVEL=warn\`, measured in the same rounds, shows what that
+line costs.
+
+${table(
+  ['method', 'conn.', 'gateway req/s', 'LOG_LEVEL=warn req/s', 'warn / info', 'warn / minimal'],
+  rows,
+  ['left', 'right', 'right', 'right', 'right', 'right'],
+)}`;
+}
+
+function weatherSection(results: BenchResults): string {
+  if (!results.weather) return '';
+  return `## Weather: upstream cache warm vs off
+
+\`get_forecast\` (one recorded point) at ${WEATHER_CONNECTIONS} connections against the fake NWS with
+${UPSTREAM_LATENCY_MS} ms of latency per upstream request; a forecast takes two upstream requests
+(\`/points\`, then the grid forecast). Upstream requests are the fake's count during the measurement.
+The same gateway mounts the time server too; its \`tools/call\` at ${WEATHER_CONNECTIONS} connections, measured right
+after, is the reference in the last columns.
+
+${table(
+  ['cache', 'req/s', 'p50', 'p99', 'upstream requests', 'upstream / tool call', 'time tools/call p50', 'p50 / time p50'],
+  results.weather.map((w) => [
+    w.cache,
+    rps(w.result.rps),
+    ms(w.result.p50),
+    ms(w.result.p99),
+    w.upstreamRequests.toLocaleString('en-US'),
+    (w.upstreamRequests / Math.max(1, w.result.ok)).toFixed(2),
+    ms(w.timeReference.p50),
+    ratio(w.result.p50 / w.timeReference.p50),
+  ]),
+  ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+)}`;
+}
+
+function resumeSection(results: BenchResults): string {
+  const resume = results.resume;
+  if (!resume) return '';
+  const row = (what: string, r: typeof resume.resumeSequential) => [what, r.ok.toLocaleString('en-US'), rps(r.rps), ms(r.p50), ms(r.p99)];
+  return `## Session resume
+
+Two gateway instances with the same \`GATEWAY_SESSION_SECRET\`: A issues the session ids
+(initialize), B never saw them. The first \`tools/call\` for each id on B recreates the session from
+the id; the same request again is served by the session B now holds.
+
+${table(
+  ['request on instance B', 'requests', 'req/s', 'p50', 'p99'],
+  [
+    row('first (resumes), 1 connection', resume.resumeSequential),
+    row('again (warm), 1 connection', resume.warmSequential),
+    row(`first (resumes), ${RESUME_CONNECTIONS} connections`, resume.resumeRate),
+    row(`again (warm), ${RESUME_CONNECTIONS} connections`, resume.warmRate),
+  ],
+  ['left', 'right', 'right', 'right', 'right'],
+)}
+
+Resume / warm latency (p50, 1 connection): **${ratio(resume.resumeSequential.p50 / resume.warmSequential.p50)}**;
+resumes/s at ${RESUME_CONNECTIONS} connections: **${rps(resume.resumeRate.rps)}** (${ratio(resume.resumeRate.rps / resume.warmRate.rps)} the warm rate).`;
+}
+
+function coldStartSection(results: BenchResults): string {
+  if (!results.coldStart) return '';
+  const minimal = results.coldStart.find((c) => c.target === 'minimal');
+  return `## Cold start
+
+From \`spawn\` to the first \`tools/list\` answered (initialize first, retried until the port
+accepts): the gateway with the project's own \`gateway.yaml\` (weather and time), the minimal SDK
+server, and the raw ceiling (Node's own start-up, the floor). Spawns alternate between them.
+
+${table(
+  ['server', 'median ms', 'spawns (ms)', 'vs minimal'],
+  results.coldStart.map((c) => [c.target, ms(c.median), c.samples.map((s) => Math.round(s)).join(', '), minimal ? ratio(c.median / minimal.median) : '–']),
+  ['left', 'right', 'left', 'right'],
+)}`;
+}
+
+function memorySection(results: BenchResults): string {
+  const memory = results.memory;
+  if (!memory) return '';
+  const a = memory.abandon;
+  const base = (target: 'gateway' | 'minimal') => `${mib(memory.baselines[target].rssKiB)} MiB RSS, ${mib(memory.baselines[target].heapUsedKiB)} MiB heap`;
+  return `## Memory
+
+Per idle session on one route: sessions opened with \`initialize\` only; RSS (VmRSS) and the V8 heap in
+use read after a full GC (a \`--expose-gc\` hook preloaded into the child; the gateway has none),
+minus the same after start with one session (gateway ${base('gateway')}; minimal ${base('minimal')}).
+
+${table(
+  ['server', 'sessions', 'RSS MiB', 'RSS KiB per session', 'heap KiB per session'],
+  memory.perSession.map((m) => [m.target, m.sessions.toLocaleString('en-US'), mib(m.rssKiB), m.perSessionKiB.toFixed(1), m.heapPerSessionKiB.toFixed(1)]),
+  ['left', 'right', 'right', 'right', 'right'],
+)}
+
+Opened and abandoned: ${a.sessions.toLocaleString('en-US')} sessions (initialize only, at 10 connections:
+${Math.round(a.sessions / a.openSeconds)}/s, ${Math.round(a.openSeconds)} s in all) on a gateway route with \`idleTimeout: ${ABANDON_IDLE_TIMEOUT_S}s\` and
+\`maxPerRoute: 200000\`. At half way and at the end: once the route reported no live session and a few seconds
+more had passed, RSS, then RSS and heap after a forced GC. Baseline: ${mib(a.baseline.rssKiB)} MiB RSS,
+${mib(a.baseline.heapUsedKiB)} MiB heap; peak RSS while opening: ${mib(a.peakKiB)} MiB.
+
+${table(
+  ['opened', 'RSS MiB before GC', 'RSS MiB after GC', 'RSS / baseline', 'heap MiB', 'heap / baseline', 'sessions left'],
+  a.checkpoints.map((c) => [
+    c.opened.toLocaleString('en-US'),
+    mib(c.rssBeforeGcKiB),
+    mib(c.rssKiB),
+    ratio(c.rssKiB / a.baseline.rssKiB),
+    mib(c.heapUsedKiB),
+    ratio(c.heapUsedKiB / a.baseline.heapUsedKiB),
+    String(c.leftActive),
+  ]),
+  ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
+)}`;
+}
+
+function concurrencies(results: BenchResults): number[] {
+  return [...new Set((results.throughput ?? []).map((c) => c.connections))].sort((a, b) => a - b);
+}
+
+const failures = (count: number) => (count === 0 ? '0' : `**${count}**`);

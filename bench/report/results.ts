@@ -1,0 +1,82 @@
+/** Everything one run measured, and the issue's goals judged against it. */
+import type { RunInfo } from '../lib/environment.js';
+import type { ColdStartResult } from '../suites/cold-start.js';
+import type { MemoryResult } from '../suites/memory.js';
+import type { ResumeResult } from '../suites/resume.js';
+import type { Method, Target, ThroughputCell } from '../suites/throughput.js';
+import type { WeatherResult } from '../suites/weather.js';
+import { ms, ratio } from './table.js';
+
+export interface BenchResults {
+  info: RunInfo;
+  throughput?: ThroughputCell[];
+  weather?: WeatherResult[];
+  resume?: ResumeResult;
+  coldStart?: ColdStartResult[];
+  memory?: MemoryResult;
+}
+
+export interface Goal {
+  goal: string;
+  measured: string;
+  met: boolean;
+}
+
+export function cell(results: BenchResults, target: Target, method: Method, connections: number): ThroughputCell | undefined {
+  return results.throughput?.find((c) => c.target === target && c.method === method && c.connections === connections);
+}
+
+/** The goals of the benchmark issue, each with what this run measured. */
+export function goals(results: BenchResults): Goal[] {
+  const list: Goal[] = [];
+  if (results.throughput) {
+    const ratios: Array<{ method: Method; connections: number; value: number }> = [];
+    for (const method of ['tools/call', 'tools/list'] as const) {
+      for (const connections of [...new Set(results.throughput.map((c) => c.connections))]) {
+        const gateway = cell(results, 'gateway', method, connections);
+        const minimal = cell(results, 'minimal', method, connections);
+        if (gateway && minimal) ratios.push({ method, connections, value: gateway.result.rps / minimal.result.rps });
+      }
+    }
+    if (ratios.length > 0) {
+      const worst = ratios.reduce((a, b) => (b.value < a.value ? b : a));
+      list.push({
+        goal: 'gateway requests/s >= 1.0x the minimal SDK server at every concurrency',
+        measured: `${ratios.map((r) => `${r.method} c=${r.connections} ${ratio(r.value)}`).join(', ')}; lowest ${ratio(worst.value)}`,
+        met: worst.value >= 1,
+      });
+    }
+  }
+  const warm = results.weather?.find((w) => w.cache === 'warm');
+  if (warm) {
+    const value = warm.result.p50 / warm.timeReference.p50;
+    list.push({
+      goal: 'weather get_forecast p50 with the cache warm within 2x of a time tools/call p50 (10 connections, same gateway)',
+      measured: `${ms(warm.result.p50)} ms vs ${ms(warm.timeReference.p50)} ms: ${ratio(value)}`,
+      met: value <= 2,
+    });
+  }
+  const gatewayStart = results.coldStart?.find((c) => c.target === 'gateway');
+  const minimalStart = results.coldStart?.find((c) => c.target === 'minimal');
+  if (gatewayStart && minimalStart) {
+    const value = gatewayStart.median / minimalStart.median;
+    list.push({
+      goal: 'cold start (spawn to first tools/list) <= 1.2x the minimal SDK server',
+      measured: `median ${ms(gatewayStart.median)} ms vs ${ms(minimalStart.median)} ms: ${ratio(value)}`,
+      met: value <= 1.2,
+    });
+  }
+  const abandon = results.memory?.abandon;
+  const last = abandon?.checkpoints.at(-1);
+  if (abandon && last) {
+    const value = last.rssKiB / abandon.baseline.rssKiB;
+    list.push({
+      goal: `RSS after ${abandon.sessions.toLocaleString('en-US')} sessions opened and abandoned returns within 20% of the baseline (after expiry and a GC)`,
+      measured:
+        `${ratio(value)} the baseline RSS (${ratio(last.rssBeforeGcKiB / abandon.baseline.rssKiB)} before the forced GC); ` +
+        `V8 heap in use ${ratio(last.heapUsedKiB / abandon.baseline.heapUsedKiB)} the baseline`,
+      met: value <= 1.2,
+    });
+  }
+  return list;
+}
