@@ -163,7 +163,23 @@ const IANA_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/;
 
 const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
+/**
+ * Building an `Intl.DateTimeFormat` costs far more than using one (ICU loads the zone's rules), and
+ * every call of every session needs one: keep them by name. Bounded, since names come from clients;
+ * only valid zones are kept, and there are a few hundred of those.
+ */
+const zones = new Map<string, Zone>();
+const MAX_CACHED_ZONES = 1000;
+
 function tryOpenZone(name: string): Zone | undefined {
+  const cached = zones.get(name);
+  if (cached) return cached;
+  const zone = buildZone(name);
+  if (zone && zones.size < MAX_CACHED_ZONES) zones.set(name, zone);
+  return zone;
+}
+
+function buildZone(name: string): Zone | undefined {
   if (!IANA_NAME.test(name)) return undefined;
   try {
     const formatter = new Intl.DateTimeFormat('en-US', {

@@ -138,12 +138,27 @@ function validateJsonRpc(body: unknown): JSONRPCMessage | JSONRPCMessage[] {
 }
 
 function parseMessage(message: unknown, where: string): JSONRPCMessage {
+  // The transport validates every message with the SDK's schema again; only an envelope that is
+  // plainly not JSON-RPC needs the full check here, to be answered with a precise error.
+  if (looksLikeJsonRpc(message)) return message as JSONRPCMessage;
   const result = JSONRPCMessageSchema.safeParse(message);
   if (result.success) return result.data;
   const id = (message as { id?: unknown } | null)?.id;
   const error = new GatewayError('invalid_request', `Invalid Request: not a JSON-RPC 2.0 request, notification or response${where}`);
   (error as { rpcId?: unknown }).rpcId = typeof id === 'string' || typeof id === 'number' ? id : null;
   throw error;
+}
+
+/** A JSON-RPC 2.0 request, notification or response envelope (the SDK checks the rest). */
+function looksLikeJsonRpc(message: unknown): boolean {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return false;
+  const m = message as Record<string, unknown>;
+  if (m.jsonrpc !== '2.0') return false;
+  const validId = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isFinite(m.id));
+  if (typeof m.method === 'string') {
+    return (m.id === undefined || validId) && (m.params === undefined || (typeof m.params === 'object' && m.params !== null));
+  }
+  return validId && (('result' in m && typeof m.result === 'object' && m.result !== null) || ('error' in m && typeof m.error === 'object' && m.error !== null));
 }
 
 /** Records the JSON-RPC method and tool name for the request log line. */

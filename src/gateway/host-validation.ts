@@ -26,12 +26,22 @@ export function hostnameOf(value: string): string | undefined {
  */
 export function requireAllowedHost(extraHostnames: readonly string[] = []): RequestHandler {
   const allowed = new Set([...LOCAL_HOSTNAMES, ...extraHostnames.map((h) => h.toLowerCase())]);
+  // Clients send the same Host on every request: remember the verdicts (bounded: values are input).
+  const verdicts = new Map<string, boolean>();
+  const isAllowed = (value: string): boolean => {
+    let verdict = verdicts.get(value);
+    if (verdict === undefined) {
+      const hostname = hostnameOf(value);
+      verdict = hostname !== undefined && allowed.has(hostname);
+      if (verdicts.size < 1000) verdicts.set(value, verdict);
+    }
+    return verdict;
+  };
   return function requireAllowedHost(req, _res, next) {
     const forwarded = req.headers['x-forwarded-host'];
     const candidates = [req.headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',') : [])];
     for (const value of candidates) {
-      const hostname = value === undefined ? undefined : hostnameOf(value);
-      if (hostname === undefined || !allowed.has(hostname)) {
+      if (value === undefined || !isAllowed(value)) {
         return next(new GatewayError('invalid_host', `Invalid Host: ${value ?? '(none)'} is not an allowed host name; add it to allowedHosts in gateway.yaml`));
       }
     }

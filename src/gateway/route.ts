@@ -5,8 +5,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
@@ -262,6 +260,11 @@ export function createRoute(options: RouteOptions): Route {
 
 /** Lists a module's tools the way a client would: a real Client over an in-memory link. */
 async function listTools(loaded: LoadedServer, context: ServerContext<unknown>): Promise<ToolSummary[]> {
+  // Only the status page and `npm run check` need a client: keep it off the start-up path.
+  const [{ Client }, { InMemoryTransport }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/inMemory.js'),
+  ]);
   const server = loaded.module.createServer(context as ServerContext);
   const client = new Client({ name: 'mcp-gateway-status', version: '1.0.0' });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();

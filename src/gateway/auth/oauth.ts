@@ -3,11 +3,29 @@
  * (`/.well-known/openid-configuration` → `jwks_uri`) happens on first use, never at start, so a
  * gateway starts even while the issuer is unreachable; those requests get 503 instead.
  */
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { createRemoteJWKSet, JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { FetchLike } from '../module-contract.js';
 import type { Milliseconds } from '../units.js';
 import type { OAuthConfig } from './auth-config.js';
 import { principalId, type AuthOutcome } from './outcome.js';
+
+type Jose = typeof import('jose');
+let jose: Jose | undefined;
+
+/**
+ * jose is loaded on first use, not at start: most gateways have no OAuth route, and it is a good
+ * share of the start-up time the Functions host waits for.
+ */
+async function loadJose(): Promise<Jose> {
+  jose ??= await import('jose');
+  return jose;
+}
+
+/** jose's error classes; only called once a verification or discovery has loaded it. */
+function joseErrors(): Jose['errors'] {
+  if (!jose) throw new Error('jose is not loaded yet');
+  return jose.errors;
+}
 
 /** How long a discovery request may take before the issuer counts as unavailable. */
 export const DISCOVERY_TIMEOUT: Milliseconds = 5_000;
@@ -86,8 +104,9 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
     const elapsed = failure ? now() - failure.at : Infinity;
     if (failure && elapsed < retryAfter) throw new IssuerUnavailableError(failure.message, Math.ceil((retryAfter - elapsed) / 1000));
     // Concurrent first requests share one discovery.
-    pending ??= jwksUri()
-      .then((url) => {
+    pending ??= loadJose()
+      .then(async ({ createRemoteJWKSet, customFetch }) => {
+        const url = await jwksUri();
         // Defaults kept: 5 s timeout, keys cached 10 min, an unknown kid refetches at most every 30 s.
         jwks = createRemoteJWKSet(url, { [customFetch]: fetch, timeoutDuration: timeout });
         failure = undefined;
@@ -144,6 +163,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
   return async function verifyJwt(token) {
     let payload: JWTPayload;
     try {
+      const { jwtVerify } = await loadJose();
       ({ payload } = await jwtVerify(token, keys.getKey, {
         issuer: keys.issuer,
         audience: [...audience],
@@ -192,6 +212,7 @@ function hasScope(granted: readonly string[], required: string): boolean {
 
 /** What went wrong, in words safe to send to the client and to log: never the token or its claims. */
 function describeJoseError(error: unknown): string {
+  const errors = joseErrors();
   if (error instanceof errors.JWTExpired) return 'the token has expired';
   if (error instanceof errors.JWTClaimValidationFailed) {
     switch (error.claim) {
@@ -216,6 +237,7 @@ function describeJoseError(error: unknown): string {
 
 /** Failures to reach or read the JWKS, as opposed to a token that does not match it. */
 function isFetchFailure(error: unknown): boolean {
+  const errors = joseErrors();
   return (
     error instanceof errors.JWKSTimeout ||
     error instanceof errors.JWKSInvalid ||
@@ -226,7 +248,7 @@ function isFetchFailure(error: unknown): boolean {
 }
 
 function describeFetchError(error: unknown): string {
-  if (error instanceof errors.JWKSTimeout || (error as { name?: string } | null)?.name === 'TimeoutError') return 'timed out';
+  if (error instanceof joseErrors().JWKSTimeout || (error as { name?: string } | null)?.name === 'TimeoutError') return 'timed out';
   const cause = (error as { cause?: { code?: string } } | null)?.cause?.code;
   return cause ?? (error instanceof Error ? error.message : String(error));
 }
