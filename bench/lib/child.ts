@@ -92,7 +92,8 @@ export async function spawnChild(spec: ChildSpec): Promise<Child> {
   const memoryFile = path.join(workDir(), `${spec.name}-${port}.memory.json`);
   const out = openSync(logFile, 'w');
   const nodeArgs = ['--expose-gc', '--import', GC_HOOK, ...(spec.nodeArgs ?? []), spec.entry];
-  const [command, args] = canPin && spec.cpu !== undefined ? ['taskset', ['-c', String(spec.cpu), process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+  const [command, args] =
+    canPin && spec.cpu !== undefined ? ['taskset', ['-c', String(spec.cpu), process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   const spawnedAt = performance.now();
   const child = spawn(command, args, {
     cwd: PROJECT_ROOT,
@@ -158,7 +159,12 @@ export function setGatewayNodeArgs(args: readonly string[]): void {
 }
 
 /** The gateway with `yaml` as its gateway.yaml (or the project's own when omitted). */
-export function startGateway(name: string, yaml: string | undefined, route: string, options: { env?: NodeJS.ProcessEnv; cpu?: number } = {}): Promise<Child> {
+export function startGateway(
+  name: string,
+  yaml: string | undefined,
+  route: string,
+  options: { env?: NodeJS.ProcessEnv; cpu?: number } = {},
+): Promise<Child> {
   const env = { ...options.env, ...(yaml === undefined ? {} : { GATEWAY_CONFIG: writeGatewayConfig(name, yaml) }) };
   return startChild({ name, entry: GATEWAY_ENTRY, mcpPath: `/mcp/${route}`, env, cpu: options.cpu, nodeArgs: gatewayNodeArgs });
 }

@@ -39,7 +39,8 @@ export async function openSession(url: string): Promise<string> {
   const response = await fetch(url, { method: 'POST', headers: POST_HEADERS, body: initializeBody(0) });
   const text = await response.text();
   const id = response.headers.get('mcp-session-id');
-  if (!response.ok || !id || !text.includes('"result"')) throw new Error(`initialize at ${url} answered ${response.status}: ${text.slice(0, 300)}`);
+  if (!response.ok || !id || !text.includes('"result"'))
+    throw new Error(`initialize at ${url} answered ${response.status}: ${text.slice(0, 300)}`);
   const initialized = await fetch(url, {
     method: 'POST',
     headers: sessionHeaders(id),

@@ -27,7 +27,9 @@ app.post('/mcp', async (req: Request, res: Response) => {
     return;
   }
   if (sessionId || !isInitializeRequest(req.body)) {
-    res.status(sessionId ? 404 : 400).json({ jsonrpc: '2.0', error: { code: -32000, message: 'Bad Request: No valid session ID provided' }, id: null });
+    res
+      .status(sessionId ? 404 : 400)
+      .json({ jsonrpc: '2.0', error: { code: -32000, message: 'Bad Request: No valid session ID provided' }, id: null });
     return;
   }
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({

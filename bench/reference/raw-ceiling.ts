@@ -14,7 +14,9 @@ const BODY = Buffer.from(
     jsonrpc: '2.0',
     id: 1,
     result: {
-      content: [{ type: 'text', text: '{"timezone":"UTC","datetime":"2026-01-01T00:00:00+00:00","day_of_week":"Thursday","is_dst":false}' }],
+      content: [
+        { type: 'text', text: '{"timezone":"UTC","datetime":"2026-01-01T00:00:00+00:00","day_of_week":"Thursday","is_dst":false}' },
+      ],
     },
   }),
 );

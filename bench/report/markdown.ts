@@ -62,7 +62,10 @@ function runSection({ info }: BenchResults): string {
     ['MCP SDK', info.sdk],
     ['autocannon', info.autocannon],
     ['placement', info.placement],
-    ['load average (1 min)', `${info.loadStart.toFixed(2)} at the start, ${info.loadEnd?.toFixed(2) ?? '?'} at the end (the machine is shared)`],
+    [
+      'load average (1 min)',
+      `${info.loadStart.toFixed(2)} at the start, ${info.loadEnd?.toFixed(2) ?? '?'} at the end (the machine is shared)`,
+    ],
     ['duration', info.seconds === undefined ? '?' : `${Math.round(info.seconds)} s`],
   ];
   return `## This run
@@ -82,7 +85,15 @@ ${table(
 }
 
 function sections(results: BenchResults): string[] {
-  return [throughputSection(results), statelessSection(results), requestLogSection(results), weatherSection(results), resumeSection(results), coldStartSection(results), memorySection(results)];
+  return [
+    throughputSection(results),
+    statelessSection(results),
+    requestLogSection(results),
+    weatherSection(results),
+    resumeSection(results),
+    coldStartSection(results),
+    memorySection(results),
+  ];
 }
 
 function throughputSection(results: BenchResults): string {
@@ -116,7 +127,20 @@ Requests/s and latency (ms) of \`tools/call get_current_time\` and \`tools/list\
 \`/mcp/time\` (stateful), the minimal SDK server and the raw ceiling, by concurrent connections.
 
 ${table(
-  ['method', 'conn.', 'gateway req/s', 'p50', 'p99', 'minimal req/s', 'p50', 'p99', 'gateway / minimal', 'ceiling req/s', 'gateway / ceiling', 'errors'],
+  [
+    'method',
+    'conn.',
+    'gateway req/s',
+    'p50',
+    'p99',
+    'minimal req/s',
+    'p50',
+    'p99',
+    'gateway / minimal',
+    'ceiling req/s',
+    'gateway / ceiling',
+    'errors',
+  ],
   rows,
   ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
 )}
@@ -132,7 +156,16 @@ function statelessSection(results: BenchResults): string {
       const stateful = cell(results, 'gateway', method, connections)?.result;
       const stateless = cell(results, 'gateway-stateless', method, connections)?.result;
       if (!stateful || !stateless) continue;
-      rows.push([method, String(connections), rps(stateful.rps), ms(stateful.p50), rps(stateless.rps), ms(stateless.p50), ms(stateless.p99), ratio(stateless.rps / stateful.rps)]);
+      rows.push([
+        method,
+        String(connections),
+        rps(stateful.rps),
+        ms(stateful.p50),
+        rps(stateless.rps),
+        ms(stateless.p50),
+        ms(stateless.p99),
+        ratio(stateless.rps / stateful.rps),
+      ]);
     }
   }
   return `## Stateful vs stateless routes
@@ -140,11 +173,16 @@ function statelessSection(results: BenchResults): string {
 The same time module mounted twice in one gateway: \`/mcp/time\` (a session per client) and
 \`/mcp/time-stateless\` (\`sessions: stateless\`: a new \`McpServer\` and transport for every request).
 
-${table(
-  ['method', 'conn.', 'stateful req/s', 'p50', 'stateless req/s', 'p50', 'p99', 'stateless / stateful'],
-  rows,
-  ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
-)}`;
+${table(['method', 'conn.', 'stateful req/s', 'p50', 'stateless req/s', 'p50', 'p99', 'stateless / stateful'], rows, [
+  'left',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+])}`;
 }
 
 function requestLogSection(results: BenchResults): string {
@@ -155,7 +193,14 @@ function requestLogSection(results: BenchResults): string {
       const quiet = cell(results, 'gateway-quiet', method, connections)?.result;
       const minimal = cell(results, 'minimal', method, connections)?.result;
       if (!gateway || !quiet || !minimal) continue;
-      rows.push([method, String(connections), rps(gateway.rps), rps(quiet.rps), ratio(quiet.rps / gateway.rps), ratio(quiet.rps / minimal.rps)]);
+      rows.push([
+        method,
+        String(connections),
+        rps(gateway.rps),
+        rps(quiet.rps),
+        ratio(quiet.rps / gateway.rps),
+        ratio(quiet.rps / minimal.rps),
+      ]);
     }
   }
   if (rows.length === 0) return '';
@@ -165,11 +210,14 @@ The gateway writes one JSON line per request at \`info\` (the default, and what 
 measure). The same gateway with \`LOG_LEVEL=warn\`, measured in the same rounds, shows what that
 line costs.
 
-${table(
-  ['method', 'conn.', 'gateway req/s', 'LOG_LEVEL=warn req/s', 'warn / info', 'warn / minimal'],
-  rows,
-  ['left', 'right', 'right', 'right', 'right', 'right'],
-)}`;
+${table(['method', 'conn.', 'gateway req/s', 'LOG_LEVEL=warn req/s', 'warn / info', 'warn / minimal'], rows, [
+  'left',
+  'right',
+  'right',
+  'right',
+  'right',
+  'right',
+])}`;
 }
 
 function weatherSection(results: BenchResults): string {
@@ -234,7 +282,12 @@ server, and the raw ceiling (Node's own start-up, the floor). Spawns alternate b
 
 ${table(
   ['server', 'median ms', 'spawns (ms)', 'vs minimal'],
-  results.coldStart.map((c) => [c.target, ms(c.median), c.samples.map((s) => Math.round(s)).join(', '), minimal ? ratio(c.median / minimal.median) : '–']),
+  results.coldStart.map((c) => [
+    c.target,
+    ms(c.median),
+    c.samples.map((s) => Math.round(s)).join(', '),
+    minimal ? ratio(c.median / minimal.median) : '–',
+  ]),
   ['left', 'right', 'left', 'right'],
 )}`;
 }
@@ -243,7 +296,8 @@ function memorySection(results: BenchResults): string {
   const memory = results.memory;
   if (!memory) return '';
   const a = memory.abandon;
-  const base = (target: 'gateway' | 'minimal') => `${mib(memory.baselines[target].rssKiB)} MiB RSS, ${mib(memory.baselines[target].heapUsedKiB)} MiB heap`;
+  const base = (target: 'gateway' | 'minimal') =>
+    `${mib(memory.baselines[target].rssKiB)} MiB RSS, ${mib(memory.baselines[target].heapUsedKiB)} MiB heap`;
   return `## Memory
 
 Per idle session on one route: sessions opened with \`initialize\` only; RSS (VmRSS) and the V8 heap in
@@ -252,7 +306,13 @@ minus the same after start with one session (gateway ${base('gateway')}; minimal
 
 ${table(
   ['server', 'sessions', 'RSS MiB', 'RSS KiB per session', 'heap KiB per session'],
-  memory.perSession.map((m) => [m.target, m.sessions.toLocaleString('en-US'), mib(m.rssKiB), m.perSessionKiB.toFixed(1), m.heapPerSessionKiB.toFixed(1)]),
+  memory.perSession.map((m) => [
+    m.target,
+    m.sessions.toLocaleString('en-US'),
+    mib(m.rssKiB),
+    m.perSessionKiB.toFixed(1),
+    m.heapPerSessionKiB.toFixed(1),
+  ]),
   ['left', 'right', 'right', 'right', 'right'],
 )}
 

@@ -29,7 +29,8 @@ export function renderSvg(results: BenchResults): string {
   const xMin = Math.log10(Math.min(...xs));
   const xSpan = Math.max(1e-9, Math.log10(Math.max(...xs)) - xMin);
   const x = (connections: number) => MARGIN.left + ((Math.log10(connections) - xMin) / xSpan) * plotW;
-  const y = (value: number) => MARGIN.top + plotH - ((Math.log10(value) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * plotH;
+  const y = (value: number) =>
+    MARGIN.top + plotH - ((Math.log10(value) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * plotH;
 
   const parts: string[] = [];
   parts.push(
@@ -44,8 +45,12 @@ export function renderSvg(results: BenchResults): string {
       const value = decade * step;
       if (value > yMax * 1.001) break;
       const py = y(value).toFixed(1);
-      parts.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${py}" y2="${py}" stroke="${step === 1 ? '#d0d7de' : '#eef1f4'}"/>`);
-      parts.push(`<text x="${MARGIN.left - 8}" y="${py}" text-anchor="end" dominant-baseline="middle" fill="#57606a">${value.toLocaleString('en-US')}</text>`);
+      parts.push(
+        `<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${py}" y2="${py}" stroke="${step === 1 ? '#d0d7de' : '#eef1f4'}"/>`,
+      );
+      parts.push(
+        `<text x="${MARGIN.left - 8}" y="${py}" text-anchor="end" dominant-baseline="middle" fill="#57606a">${value.toLocaleString('en-US')}</text>`,
+      );
     }
   }
   for (const connections of xs) {
@@ -68,7 +73,9 @@ export function renderSvg(results: BenchResults): string {
         .map((c) => [x(c.connections), y(c.result.rps)] as const);
       if (points.length === 0) continue;
       const dash = DASH[method] ? ` stroke-dasharray="${DASH[method]}"` : '';
-      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${points.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(' ')}"/>`);
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${points.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(' ')}"/>`,
+      );
       for (const [px, py] of points) parts.push(`<circle cx="${px.toFixed(1)}" cy="${py.toFixed(1)}" r="3" fill="${color}"/>`);
     }
     const lx = MARGIN.left + plotW + 16;
@@ -81,7 +88,9 @@ export function renderSvg(results: BenchResults): string {
   parts.push(`<line x1="${lx}" x2="${lx + 24}" y1="${legendY}" y2="${legendY}" stroke="#57606a" stroke-width="2"/>`);
   parts.push(`<text x="${lx + 30}" y="${legendY}" dominant-baseline="middle">tools/call</text>`);
   legendY += 20;
-  parts.push(`<line x1="${lx}" x2="${lx + 24}" y1="${legendY}" y2="${legendY}" stroke="#57606a" stroke-width="2" stroke-dasharray="${DASH['tools/list']}"/>`);
+  parts.push(
+    `<line x1="${lx}" x2="${lx + 24}" y1="${legendY}" y2="${legendY}" stroke="#57606a" stroke-width="2" stroke-dasharray="${DASH['tools/list']}"/>`,
+  );
   parts.push(`<text x="${lx + 30}" y="${legendY}" dominant-baseline="middle">tools/list</text>`);
   parts.push('</svg>');
   return parts.join('\n') + '\n';

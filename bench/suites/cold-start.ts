@@ -39,7 +39,11 @@ export async function benchColdStart(settings: BenchSettings): Promise<ColdStart
       }
     }
   }
-  const results = (Object.keys(samples) as ColdStartTarget[]).map((target) => ({ target, samples: samples[target], median: median(samples[target]) }));
+  const results = (Object.keys(samples) as ColdStartTarget[]).map((target) => ({
+    target,
+    samples: samples[target],
+    median: median(samples[target]),
+  }));
   settings.progress(`cold start medians: ${results.map((r) => `${r.target} ${Math.round(r.median)} ms`).join(', ')}`);
   return results;
 }

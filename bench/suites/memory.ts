@@ -97,7 +97,9 @@ export async function benchMemory(settings: BenchSettings): Promise<MemoryResult
           perSessionKiB: (now.rssKiB - base.rssKiB) / count,
           heapPerSessionKiB: (now.heapUsedKiB - base.heapUsedKiB) / count,
         });
-        settings.progress(`${target}: ${count} sessions, RSS ${mib(now.rssKiB)} MiB, ${((now.rssKiB - base.rssKiB) / count).toFixed(1)} KiB/session`);
+        settings.progress(
+          `${target}: ${count} sessions, RSS ${mib(now.rssKiB)} MiB, ${((now.rssKiB - base.rssKiB) / count).toFixed(1)} KiB/session`,
+        );
       }
     } finally {
       await child.stop();

@@ -50,7 +50,8 @@ export async function benchResume(settings: BenchSettings): Promise<ResumeResult
     const warmupIds = await issueIds(a.url, settings.resumeSequential);
     await runLoad({ url: b.url, connections: RESUME_CONNECTIONS, amount: warmupIds.length * 3, body: timeCallBody, sessions: warmupIds });
 
-    const once = (sessions: string[], connections: number) => runLoad({ url: b.url, connections, amount: sessions.length, body: timeCallBody, sessions });
+    const once = (sessions: string[], connections: number) =>
+      runLoad({ url: b.url, connections, amount: sessions.length, body: timeCallBody, sessions });
     const resumeSequential = await once(sequential, 1);
     const warmSequential = await once(sequential, 1);
     const resumeRate = await once(rate, RESUME_CONNECTIONS);
@@ -59,7 +60,8 @@ export async function benchResume(settings: BenchSettings): Promise<ResumeResult
     const held = await activeSessions(b);
     const expected = warmupIds.length + sequential.length + rate.length;
     const failed = [resumeSequential, warmSequential, resumeRate, warmRate].reduce((sum, r) => sum + r.failed, 0);
-    if (held !== expected || failed > 0) throw new Error(`instance B holds ${held} sessions (expected ${expected}); ${failed} requests failed`);
+    if (held !== expected || failed > 0)
+      throw new Error(`instance B holds ${held} sessions (expected ${expected}); ${failed} requests failed`);
     settings.progress(
       `resume p50 ${resumeSequential.p50.toFixed(2)} ms vs warm ${warmSequential.p50.toFixed(2)} ms; ${Math.round(resumeRate.rps)} resumes/s`,
     );

@@ -54,8 +54,20 @@ export async function benchWeather(settings: BenchSettings): Promise<WeatherResu
         const timeSessions = await openSessions(timeUrl, WEATHER_CONNECTIONS);
         // Fills the cache (warm), and checks the tool answers with a forecast rather than an error.
         await expectResult(gateway.url, sessions[0], forecastBody(1));
-        await runLoad({ url: timeUrl, connections: WEATHER_CONNECTIONS, duration: settings.warmup, body: timeCallBody, sessions: timeSessions });
-        const warmup = await runLoad({ url: gateway.url, connections: WEATHER_CONNECTIONS, duration: settings.warmup, body: forecastBody, sessions });
+        await runLoad({
+          url: timeUrl,
+          connections: WEATHER_CONNECTIONS,
+          duration: settings.warmup,
+          body: timeCallBody,
+          sessions: timeSessions,
+        });
+        const warmup = await runLoad({
+          url: gateway.url,
+          connections: WEATHER_CONNECTIONS,
+          duration: settings.warmup,
+          body: forecastBody,
+          sessions,
+        });
         // A fixed number of calls (about weatherDuration seconds' worth), all answered before the
         // count is read: a timed run would cut off calls whose upstream requests were counted.
         const amount = Math.max(WEATHER_CONNECTIONS * 5, Math.round(warmup.rps * settings.weatherDuration));

@@ -24,8 +24,7 @@ export const optionsSchema = z
       .string()
       .refine(isValidTimezone, {
         error: (issue) =>
-          `localTimezone ${JSON.stringify(issue.input)} is not an IANA timezone name; ` +
-          "use one such as 'America/New_York' or 'UTC'",
+          `localTimezone ${JSON.stringify(issue.input)} is not an IANA timezone name; ` + "use one such as 'America/New_York' or 'UTC'",
       })
       .default('UTC'),
   })

@@ -96,10 +96,7 @@ export function getCurrentTime(timezone: string, now: Clock): ZonedTime {
  * //   target: { datetime: '2026-07-15T17:45:00+05:45', … }, time_difference: '+5.75h' }
  * ```
  */
-export function convertTime(
-  request: { source_timezone: string; time: string; target_timezone: string },
-  now: Clock,
-): TimeConversion {
+export function convertTime(request: { source_timezone: string; time: string; target_timezone: string }, now: Clock): TimeConversion {
   const sourceZone = openZone(request.source_timezone);
   const targetZone = openZone(request.target_timezone);
   const { hour, minute } = parseHhMm(request.time);
@@ -204,10 +201,7 @@ function buildZone(name: string): Zone | undefined {
 function openZone(name: string): Zone {
   const zone = tryOpenZone(name);
   if (zone === undefined) {
-    throw new TimeInputError(
-      'invalid_timezone',
-      `Invalid timezone: '${name}'. Use an IANA name such as 'America/New_York' or 'UTC'.`,
-    );
+    throw new TimeInputError('invalid_timezone', `Invalid timezone: '${name}'. Use an IANA name such as 'America/New_York' or 'UTC'.`);
   }
   return zone;
 }
@@ -215,10 +209,7 @@ function openZone(name: string): Zone {
 function parseHhMm(time: string): { hour: number; minute: number } {
   const match = HH_MM.exec(time);
   if (match === null) {
-    throw new TimeInputError(
-      'invalid_time',
-      `Invalid time format: '${time}'. Expected HH:MM in 24-hour format.`,
-    );
+    throw new TimeInputError('invalid_time', `Invalid time format: '${time}'. Expected HH:MM in 24-hour format.`);
   }
   return { hour: Number(match[1]), minute: Number(match[2]) };
 }

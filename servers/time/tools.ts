@@ -16,9 +16,7 @@ export interface TimeToolsOptions {
 
 const zonedTimeShape = {
   timezone: z.string().describe('The IANA timezone name, as given'),
-  datetime: z
-    .string()
-    .describe("Local date and time, ISO 8601 with UTC offset, e.g. '2026-07-15T16:00:37-04:00'"),
+  datetime: z.string().describe("Local date and time, ISO 8601 with UTC offset, e.g. '2026-07-15T16:00:37-04:00'"),
   day_of_week: z.string().describe("English weekday name, e.g. 'Wednesday'"),
   is_dst: z.boolean().describe('Whether daylight saving time is in effect'),
 };
@@ -37,8 +35,7 @@ const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
  * ```
  */
 export function registerTimeTools(server: McpServer, { localTimezone, now }: TimeToolsOptions): void {
-  const useLocal = (what: string) =>
-    `Use '${localTimezone}' as local timezone if no ${what} provided by the user.`;
+  const useLocal = (what: string) => `Use '${localTimezone}' as local timezone if no ${what} provided by the user.`;
 
   server.registerTool(
     'get_current_time',
@@ -48,11 +45,7 @@ export function registerTimeTools(server: McpServer, { localTimezone, now }: Tim
         'Get the current time in an IANA timezone, with the day of the week and whether daylight ' +
         `saving time is in effect. ${useLocal('timezone')}`,
       inputSchema: {
-        timezone: z
-          .string()
-          .describe(
-            `IANA timezone name (e.g., 'America/New_York', 'Europe/London'). ${useLocal('timezone')}`,
-          ),
+        timezone: z.string().describe(`IANA timezone name (e.g., 'America/New_York', 'Europe/London'). ${useLocal('timezone')}`),
       },
       outputSchema: zonedTimeShape,
       annotations: readOnly,
@@ -72,24 +65,16 @@ export function registerTimeTools(server: McpServer, { localTimezone, now }: Tim
       inputSchema: {
         source_timezone: z
           .string()
-          .describe(
-            "Source IANA timezone name (e.g., 'America/New_York', 'Europe/London'). " +
-              useLocal('source timezone'),
-          ),
+          .describe("Source IANA timezone name (e.g., 'America/New_York', 'Europe/London'). " + useLocal('source timezone')),
         time: z.string().describe("Time to convert in 24-hour format (HH:MM), e.g. '14:30'"),
         target_timezone: z
           .string()
-          .describe(
-            "Target IANA timezone name (e.g., 'Asia/Tokyo', 'America/Los_Angeles'). " +
-              useLocal('target timezone'),
-          ),
+          .describe("Target IANA timezone name (e.g., 'Asia/Tokyo', 'America/Los_Angeles'). " + useLocal('target timezone')),
       },
       outputSchema: {
         source: zonedTimeSchema.describe('The time in the source timezone'),
         target: zonedTimeSchema.describe('The same instant in the target timezone'),
-        time_difference: z
-          .string()
-          .describe("Target UTC offset minus source UTC offset, e.g. '+13.0h', '+5.75h', '-4.0h'"),
+        time_difference: z.string().describe("Target UTC offset minus source UTC offset, e.g. '+13.0h', '+5.75h', '-4.0h'"),
       },
       annotations: readOnly,
     },

@@ -85,5 +85,4 @@ export function findStateTerritory(input: string): StateTerritory | undefined {
 }
 
 /** One line naming what is accepted, for the error a wrong code gets. */
-export const VALID_AREAS_HINT =
-  'Use a two-letter USPS code: one of the 50 states, DC, or the territories AS, GU, PR, VI.';
+export const VALID_AREAS_HINT = 'Use a two-letter USPS code: one of the 50 states, DC, or the territories AS, GU, PR, VI.';

@@ -103,12 +103,7 @@ type Loaded =
     }
   | { readonly ok: false; readonly message: string };
 
-async function loadForecast(
-  nws: NwsClient,
-  latitude: number,
-  longitude: number,
-  kind: 'daily' | 'hourly',
-): Promise<Loaded> {
+async function loadForecast(nws: NwsClient, latitude: number, longitude: number, kind: 'daily' | 'hourly'): Promise<Loaded> {
   // NWS answers a 301 to the 4-decimal form when given more decimals.
   const point = `${roundCoordinate(latitude)},${roundCoordinate(longitude)}`;
   const subject = `the ${kind === 'hourly' ? 'hourly ' : ''}forecast for ${point}`;

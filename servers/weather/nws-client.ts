@@ -26,8 +26,7 @@ export type NwsFailure =
   | { readonly kind: 'malformed'; readonly path: string; readonly reason: string };
 
 export type NwsResult<T> =
-  | { readonly ok: true; readonly data: T; readonly stale?: Staleness }
-  | { readonly ok: false; readonly failure: NwsFailure };
+  { readonly ok: true; readonly data: T; readonly stale?: Staleness } | { readonly ok: false; readonly failure: NwsFailure };
 
 export interface NwsClientOptions {
   /** The gateway's cached fetch (or plain `fetch` in tests). */

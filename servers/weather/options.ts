@@ -8,8 +8,7 @@ export const DEFAULT_NWS_BASE_URL = 'https://api.weather.gov';
  * (https://www.weather.gov/documentation/services-web-api, "Authentication"), so it can reach the
  * operator instead of blocking a misbehaving client. Deployers should set their own.
  */
-export const DEFAULT_USER_AGENT =
-  'mcp-gateway-functions/0.1 (+https://github.com/; set options.userAgent to include your contact)';
+export const DEFAULT_USER_AGENT = 'mcp-gateway-functions/0.1 (+https://github.com/; set options.userAgent to include your contact)';
 
 /** Environment variable that, when set, replaces the default `baseUrl`. */
 export const NWS_BASE_URL_ENV = 'NWS_BASE_URL';

@@ -49,14 +49,19 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
   // Public documents, read by browser-based clients too: any origin may fetch them.
   const metadataPaths = [`${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/:route`, `${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/:route/`];
   app.options(metadataPaths, (_req, res) => {
-    res.set({ 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Allow-Headers': '*' }).status(204).end();
+    res
+      .set({ 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Allow-Headers': '*' })
+      .status(204)
+      .end();
   });
   app.get(metadataPaths, (req, res) => {
     const name = String(req.params.route);
     const metadata = gateway.authenticators.get(name)?.metadata(publicBase(req));
     res.set('Access-Control-Allow-Origin', '*');
     if (!metadata) {
-      res.status(404).json({ error: 'not_found', message: `/mcp/${name} is not an OAuth-protected route of this gateway`, routes: routePaths(gateway) });
+      res
+        .status(404)
+        .json({ error: 'not_found', message: `/mcp/${name} is not an OAuth-protected route of this gateway`, routes: routePaths(gateway) });
       return;
     }
     res.json(metadata);
@@ -68,18 +73,27 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
   const parseJson = express.json({ limit: gateway.config.maxBodySize, strict: false, type: () => true });
   // Credentials are checked before anything else is read: an unknown caller learns nothing more.
   const authenticate = requireAuth(gateway.authenticators, { publicBase, logger: gateway.logger });
-  app.all(['/mcp/:route', '/mcp/:route/'], findRoute(gateway), authenticate, checkHeaders, (req, res, next) => {
-    if (req.method === 'POST') parseJson(req, res, next);
-    else next();
-  }, async (req: Request, res: Response) => {
-    const route = res.locals.route as NonNullable<ReturnType<Gateway['routes']['get']>>;
-    const body = req.method === 'POST' ? validateJsonRpc(req.body) : undefined;
-    if (body) describeRpc(res, body);
-    await route.handle({ req, res, body, authInfo: res.locals.authInfo, principal: res.locals.principal });
-  });
+  app.all(
+    ['/mcp/:route', '/mcp/:route/'],
+    findRoute(gateway),
+    authenticate,
+    checkHeaders,
+    (req, res, next) => {
+      if (req.method === 'POST') parseJson(req, res, next);
+      else next();
+    },
+    async (req: Request, res: Response) => {
+      const route = res.locals.route as NonNullable<ReturnType<Gateway['routes']['get']>>;
+      const body = req.method === 'POST' ? validateJsonRpc(req.body) : undefined;
+      if (body) describeRpc(res, body);
+      await route.handle({ req, res, body, authInfo: res.locals.authInfo, principal: res.locals.principal });
+    },
+  );
   app.all(['/mcp', '/mcp/'], (_req, _res, next) => next(routeNotFound(gateway, '')));
   app.use((req, res) => {
-    res.status(404).json({ error: 'not_found', message: `Nothing at ${req.path}: MCP servers are at /mcp/<name>`, routes: routePaths(gateway) });
+    res
+      .status(404)
+      .json({ error: 'not_found', message: `Nothing at ${req.path}: MCP servers are at /mcp/<name>`, routes: routePaths(gateway) });
   });
   app.use(handleErrors(gateway));
   return app;
@@ -158,7 +172,11 @@ function looksLikeJsonRpc(message: unknown): boolean {
   if (typeof m.method === 'string') {
     return (m.id === undefined || validId) && (m.params === undefined || (typeof m.params === 'object' && m.params !== null));
   }
-  return validId && (('result' in m && typeof m.result === 'object' && m.result !== null) || ('error' in m && typeof m.error === 'object' && m.error !== null));
+  return (
+    validId &&
+    (('result' in m && typeof m.result === 'object' && m.result !== null) ||
+      ('error' in m && typeof m.error === 'object' && m.error !== null))
+  );
 }
 
 /** Records the JSON-RPC method and tool name for the request log line. */

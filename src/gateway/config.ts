@@ -48,7 +48,10 @@ const sessionsSchema = z
     maxAge: duration.default(24 * 3_600_000),
     /** SSE comment frames this often keep idle streams open through proxies (Azure cuts at ~4 min). */
     keepAlive: duration
-      .refine((ms) => ms > 0 && ms <= 60_000, 'keepAlive must be more than 0 and at most 60s (Azure cuts idle connections at about 4 minutes)')
+      .refine(
+        (ms) => ms > 0 && ms <= 60_000,
+        'keepAlive must be more than 0 and at most 60s (Azure cuts idle connections at about 4 minutes)',
+      )
       .default(15_000),
   })
   .strict();
@@ -105,7 +108,13 @@ export const configSchema = z
 function isOrigin(value: string): boolean {
   try {
     const url = new URL(value);
-    return (url.protocol === 'https:' || url.protocol === 'http:') && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash && !url.username;
+    return (
+      (url.protocol === 'https:' || url.protocol === 'http:') &&
+      (url.pathname === '/' || url.pathname === '') &&
+      !url.search &&
+      !url.hash &&
+      !url.username
+    );
   } catch {
     return false;
   }
@@ -267,7 +276,9 @@ function locateIssue(doc: Document, issue: z.core.$ZodIssue, at: Locate): Config
   if (issue.code === 'invalid_key') {
     const key = keyPath.at(-1)!;
     const detail = issue.issues[0]?.message ?? issue.message;
-    return [{ ...at(keyNodeRange(doc, keyPath.slice(0, -1), key)), keyPath: keyPath.join('.'), message: `invalid name "${key}": ${detail}` }];
+    return [
+      { ...at(keyNodeRange(doc, keyPath.slice(0, -1), key)), keyPath: keyPath.join('.'), message: `invalid name "${key}": ${detail}` },
+    ];
   }
   return [{ ...locateNode(doc, keyPath, at), keyPath: keyPath.join('.'), message: describeIssue(issue, doc.hasIn(keyPath)) }];
 }
@@ -298,8 +309,7 @@ function describeIssue(issue: z.core.$ZodIssue, present: boolean): string {
 
 function suggestion(parentPath: readonly PropertyKey[]): string {
   if (parentPath.length === 0) return ': top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, auth, publicUrl';
-  if (parentPath.length === 2 && parentPath[0] === 'servers')
-    return ': server keys are module, options, enabled, sessions, tools, auth';
+  if (parentPath.length === 2 && parentPath[0] === 'servers') return ': server keys are module, options, enabled, sessions, tools, auth';
   if (parentPath.at(-1) === 'auth') return ': see "auth" in the gateway.yaml reference (kind none, apiKey or oauth)';
   return '';
 }

@@ -16,17 +16,45 @@ export const JSONRPC = {
 
 export const GATEWAY_ERRORS = {
   route_not_found: { status: 404, rpc: JSONRPC.SERVER_ERROR, summary: 'No server is mounted at this path.' },
-  session_not_found: { status: 404, rpc: JSONRPC.SESSION_NOT_FOUND, summary: 'Unknown, expired or closed session id, or one from another route or another caller: initialize again.' },
-  session_required: { status: 400, rpc: JSONRPC.SERVER_ERROR, summary: 'A request other than initialize came without an Mcp-Session-Id header.' },
+  session_not_found: {
+    status: 404,
+    rpc: JSONRPC.SESSION_NOT_FOUND,
+    summary: 'Unknown, expired or closed session id, or one from another route or another caller: initialize again.',
+  },
+  session_required: {
+    status: 400,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: 'A request other than initialize came without an Mcp-Session-Id header.',
+  },
   parse_error: { status: 400, rpc: JSONRPC.PARSE_ERROR, summary: 'The body is not valid JSON.' },
   invalid_request: { status: 400, rpc: JSONRPC.INVALID_REQUEST, summary: 'The body is JSON but not a valid JSON-RPC message or batch.' },
-  not_acceptable: { status: 406, rpc: JSONRPC.SERVER_ERROR, summary: 'The Accept header must allow application/json and text/event-stream (GET: text/event-stream).' },
+  not_acceptable: {
+    status: 406,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: 'The Accept header must allow application/json and text/event-stream (GET: text/event-stream).',
+  },
   unsupported_media_type: { status: 415, rpc: JSONRPC.SERVER_ERROR, summary: 'POST bodies must be Content-Type: application/json.' },
   body_too_large: { status: 413, rpc: JSONRPC.SERVER_ERROR, summary: 'The body is over maxBodySize; it was not read.' },
-  method_not_allowed: { status: 405, rpc: JSONRPC.SERVER_ERROR, summary: 'HTTP method not supported here (stateless routes take POST only).' },
-  unauthorized: { status: 401, rpc: JSONRPC.SERVER_ERROR, summary: 'The route requires credentials (an API key or a bearer token) and none valid came; WWW-Authenticate says which.' },
-  forbidden: { status: 403, rpc: JSONRPC.SERVER_ERROR, summary: 'The token is valid but lacks a scope the route requires; WWW-Authenticate names it.' },
-  auth_unavailable: { status: 503, rpc: JSONRPC.SERVER_ERROR, summary: "The route's authorization server (OpenID configuration or keys) cannot be reached to check the token; retry later." },
+  method_not_allowed: {
+    status: 405,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: 'HTTP method not supported here (stateless routes take POST only).',
+  },
+  unauthorized: {
+    status: 401,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: 'The route requires credentials (an API key or a bearer token) and none valid came; WWW-Authenticate says which.',
+  },
+  forbidden: {
+    status: 403,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: 'The token is valid but lacks a scope the route requires; WWW-Authenticate names it.',
+  },
+  auth_unavailable: {
+    status: 503,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: "The route's authorization server (OpenID configuration or keys) cannot be reached to check the token; retry later.",
+  },
   invalid_host: { status: 403, rpc: JSONRPC.SERVER_ERROR, summary: 'The Host header is not an allowed name (DNS rebinding protection).' },
   shutting_down: { status: 503, rpc: JSONRPC.SERVER_ERROR, summary: 'The gateway is stopping; retry on another instance.' },
   internal_error: { status: 500, rpc: JSONRPC.INTERNAL_ERROR, summary: 'An unexpected failure; details are in the log, not the response.' },

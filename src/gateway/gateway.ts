@@ -98,7 +98,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   );
   const issuerKeys = createIssuerKeyCache({ now: wallClock, ...(options.authFetch ? { fetch: options.authFetch } : {}) });
   const authenticators = new Map<string, RouteAuthenticator>(
-    servers.map((server) => [server.name, createRouteAuthenticator(server.name, authOf(config, server.entry), { issuerKeys, now: wallClock })]),
+    servers.map((server) => [
+      server.name,
+      createRouteAuthenticator(server.name, authOf(config, server.entry), { issuerKeys, now: wallClock }),
+    ]),
   );
   const startedAt = new Date();
   let shuttingDown = false;

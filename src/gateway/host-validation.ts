@@ -42,7 +42,12 @@ export function requireAllowedHost(extraHostnames: readonly string[] = []): Requ
     const candidates = [req.headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',') : [])];
     for (const value of candidates) {
       if (value === undefined || !isAllowed(value)) {
-        return next(new GatewayError('invalid_host', `Invalid Host: ${value ?? '(none)'} is not an allowed host name; add it to allowedHosts in gateway.yaml`));
+        return next(
+          new GatewayError(
+            'invalid_host',
+            `Invalid Host: ${value ?? '(none)'} is not an allowed host name; add it to allowedHosts in gateway.yaml`,
+          ),
+        );
       }
     }
     next();

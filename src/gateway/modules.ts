@@ -32,10 +32,7 @@ const RUNNING_FROM_TYPESCRIPT = import.meta.url.endsWith('.ts');
  * Turns a `module:` value into something `import()` takes: a file URL for paths, the name itself
  * for packages. Returns the places it looked when a path does not exist.
  */
-export function resolveModule(
-  spec: string,
-  configDir: string,
-): { ok: true; specifier: string } | { ok: false; message: string } {
+export function resolveModule(spec: string, configDir: string): { ok: true; specifier: string } | { ok: false; message: string } {
   const isPath = spec.startsWith('.') || path.isAbsolute(spec);
   if (!isPath) {
     try {

@@ -112,10 +112,7 @@ export function createRoute(options: RouteOptions): Route {
     return { server, transport };
   }
 
-  async function serve(
-    transport: WebStandardStreamableHTTPServerTransport,
-    { req, res, body, authInfo }: RouteRequest,
-  ): Promise<void> {
+  async function serve(transport: WebStandardStreamableHTTPServerTransport, { req, res, body, authInfo }: RouteRequest): Promise<void> {
     // The same bridge the SDK's Node transport uses: Node request in, web Response streamed out.
     const listener = getRequestListener((webRequest) => transport.handleRequest(webRequest, { parsedBody: body, authInfo }), {
       overrideGlobalObjects: false,
@@ -215,9 +212,14 @@ export function createRoute(options: RouteOptions): Route {
         }),
       );
       const answer = await initialize.text();
-      if (initialize.status !== 200 || !answer.includes('"result"')) throw new Error(`initialize answered ${initialize.status}: ${answer.slice(0, 200)}`);
+      if (initialize.status !== 200 || !answer.includes('"result"'))
+        throw new Error(`initialize answered ${initialize.status}: ${answer.slice(0, 200)}`);
       const initialized = await transport.handleRequest(
-        internalPost(name, { jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': id, 'mcp-protocol-version': claims.protocolVersion }),
+        internalPost(
+          name,
+          { jsonrpc: '2.0', method: 'notifications/initialized' },
+          { 'mcp-session-id': id, 'mcp-protocol-version': claims.protocolVersion },
+        ),
       );
       if (initialized.status !== 202) throw new Error(`notifications/initialized answered ${initialized.status}`);
     } catch (error) {
@@ -234,7 +236,12 @@ export function createRoute(options: RouteOptions): Route {
   async function handleStateless(request: RouteRequest): Promise<void> {
     const { req, res } = request;
     if (req.method !== 'POST') {
-      throw new GatewayError('method_not_allowed', `Method not allowed: the stateless route /mcp/${name} takes POST only`, {}, { Allow: 'POST' });
+      throw new GatewayError(
+        'method_not_allowed',
+        `Method not allowed: the stateless route /mcp/${name} takes POST only`,
+        {},
+        { Allow: 'POST' },
+      );
     }
     const { server, transport } = await open(undefined);
     res.once('close', () => {

@@ -132,11 +132,19 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
     issue(claims) {
       const issuedAt = Math.floor(now());
       for (const reduce of REDUCTIONS) {
-        const plaintext = encode({ ...reduce(claims), route: claims.route, protocolVersion: claims.protocolVersion, issuedAt, principal: claims.principal });
+        const plaintext = encode({
+          ...reduce(claims),
+          route: claims.route,
+          protocolVersion: claims.protocolVersion,
+          issuedAt,
+          principal: claims.principal,
+        });
         if (plaintext && plaintext.length <= MAX_PLAINTEXT_BYTES) return seal(keyring.current, claims.route, plaintext);
       }
       // Only the route name, protocol version and principal are left unbounded: all come from the gateway.
-      throw new RangeError(`session claims do not fit in ${SESSION_ID_MAX_LENGTH} characters: route, protocol version or principal too long`);
+      throw new RangeError(
+        `session claims do not fit in ${SESSION_ID_MAX_LENGTH} characters: route, protocol version or principal too long`,
+      );
     },
 
     verify(token, route) {
@@ -216,7 +224,11 @@ function decode(plaintext: Buffer): SessionClaims | undefined {
   try {
     const body = plaintext.subarray(1);
     const json =
-      plaintext[0] === ENCODING_JSON ? body : plaintext[0] === ENCODING_DEFLATE ? inflateRawSync(body, { maxOutputLength: MAX_INFLATED_BYTES }) : undefined;
+      plaintext[0] === ENCODING_JSON
+        ? body
+        : plaintext[0] === ENCODING_DEFLATE
+          ? inflateRawSync(body, { maxOutputLength: MAX_INFLATED_BYTES })
+          : undefined;
     if (!json) return undefined;
     const value: unknown = JSON.parse(json.toString('utf8'));
     // Authenticated, so the gateway wrote it; checked anyway because another release may have.
@@ -321,8 +333,12 @@ function info(clientInfo: Implementation, keys: readonly ('name' | 'version' | '
  * JSON would escape each of those as six bytes, and a bounded string must stay bounded in bytes.
  */
 function truncate(value: string, maxChars: number): string {
-  return Array.from(value)
-    .slice(0, maxChars)
-    .join('')
-    .replace(/[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  return (
+    Array.from(value)
+      .slice(0, maxChars)
+      .join('')
+      // Control characters and lone surrogates are exactly what must not survive into an id.
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')
+  );
 }

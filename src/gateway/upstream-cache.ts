@@ -211,8 +211,7 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
     const { status, body } = snapshot;
     if (directives.noStore || directives.private || vary === '*') return undefined;
     if (body.byteLength > settings.maxEntryBytes) return undefined;
-    const freshFor =
-      status === 404 ? settings.notFoundTtl : Math.min(freshnessLifetime(directives, response.headers), capFor(url));
+    const freshFor = status === 404 ? settings.notFoundTtl : Math.min(freshnessLifetime(directives, response.headers), capFor(url));
     const headerBytes = snapshot.headers.reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0);
     return {
       ...snapshot,
@@ -228,13 +227,7 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
   }
 
   /** The one upstream request behind a flight. Resolves to an outcome for every waiter, never rejects. */
-  async function load(
-    key: string,
-    url: URL,
-    init: RequestInit | undefined,
-    request: Headers,
-    signal: AbortSignal,
-  ): Promise<Outcome> {
+  async function load(key: string, url: URL, init: RequestInit | undefined, request: Headers, signal: AbortSignal): Promise<Outcome> {
     const failure = (otherwise: Outcome): Outcome => {
       counters.upstreamErrors++;
       const stale = staleCopy(key, request);

@@ -11,7 +11,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { OAuthProtectedResourceMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { createSessionKeyring } from '../../src/gateway/session-keys.js';
-import { fixtureModule, initializeBody, MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import {
+  fixtureModule,
+  initializeBody,
+  MCP_POST_HEADERS,
+  startInProcessGateway,
+  textOf,
+  type InProcessGateway,
+} from '../helpers/gateway.js';
 import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
 
 const AUDIENCE = 'api://gateway-test';
@@ -91,7 +98,11 @@ async function openSession(url: string, headers: Record<string, string>): Promis
   const init = await post(url, initializeBody(), headers);
   assert.equal(init.status, 200, init.text);
   const id = init.headers.get('mcp-session-id')!;
-  const initialized = await post(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' });
+  const initialized = await post(
+    url,
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
+  );
   assert.equal(initialized.status, 202);
   return id;
 }
@@ -102,7 +113,18 @@ function whoami(url: string, sessionId: string, headers: Record<string, string>)
   return post(url, body, { ...headers, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' });
 }
 
-function seenBy(text: string): Record<string, any> {
+/** What the authinfo fixture's tool reports it was given. */
+interface Seen {
+  route?: string;
+  authInfo?: unknown;
+  token?: string;
+  clientId?: string;
+  scopes?: string[];
+  expiresAt?: number;
+  extra: { kind?: string; subject?: string; issuer?: string };
+}
+
+function seenBy(text: string): Seen {
   return JSON.parse(textOf(messageOf(text).result));
 }
 
@@ -128,7 +150,10 @@ describe('API keys', () => {
     assert.equal(r.json().error.data.code, 'unauthorized');
     assert.equal(r.json().error.data.reason, 'missing');
     assert.equal(r.headers.get('www-authenticate'), 'ApiKey header="x-api-key"');
-    assert.equal(r.json().error.message, 'Unauthorized: an API key is required: send it in the x-api-key header or as Authorization: Bearer <key>');
+    assert.equal(
+      r.json().error.message,
+      'Unauthorized: an API key is required: send it in the x-api-key header or as Authorization: Bearer <key>',
+    );
   });
 
   it('refuses a wrong key with 401 invalid', async () => {
@@ -212,7 +237,10 @@ describe('OAuth metadata and challenges', () => {
     const document = await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/weather`, { headers: forwarded })).json();
     assert.equal(document.resource, 'https://gateway.example.com/mcp/weather');
     const r = await post(`${gw.url}/mcp/weather`, initializeBody(), forwarded);
-    assert.equal(challenge(r.headers.get('www-authenticate')).params.resource_metadata, 'https://gateway.example.com/.well-known/oauth-protected-resource/mcp/weather');
+    assert.equal(
+      challenge(r.headers.get('www-authenticate')).params.resource_metadata,
+      'https://gateway.example.com/.well-known/oauth-protected-resource/mcp/weather',
+    );
   });
 
   it('has no document for routes without OAuth, unknown routes or the root', async () => {
@@ -222,7 +250,7 @@ describe('OAuth metadata and challenges', () => {
     }
   });
 
-  it('answers a request without a token with 401 pointing at the route\'s own metadata, which a client can follow', async () => {
+  it("answers a request without a token with 401 pointing at the route's own metadata, which a client can follow", async () => {
     for (const route of ['weather', 'tools']) {
       const r = await post(`${gw.url}/mcp/${route}`, initializeBody());
       assert.equal(r.status, 401);
@@ -265,7 +293,7 @@ describe('OAuth metadata and challenges', () => {
     assert.equal(challenge(malformed.headers.get('www-authenticate')).params.error, 'invalid_token');
   });
 
-  it('answers a valid token without the route\'s scope with 403 insufficient_scope naming it', async () => {
+  it("answers a valid token without the route's scope with 403 insufficient_scope naming it", async () => {
     const r = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(await token({ scp: 'tools.use' })));
     assert.equal(r.status, 403);
     assert.equal(r.json().error.data.code, 'forbidden');
@@ -400,9 +428,24 @@ describe('status', () => {
       'keyed-a': { kind: 'apiKey', header: 'x-api-key' },
       'keyed-b': { kind: 'apiKey', header: 'x-tenant-key' },
       defaulted: { kind: 'apiKey', header: 'x-api-key' },
-      weather: { kind: 'oauth', issuer: idp.issuer, scopes: [`${AUDIENCE}/weather.read`], resourceMetadata: `${gw.url}/.well-known/oauth-protected-resource/mcp/weather` },
-      tools: { kind: 'oauth', issuer: idp.issuer, scopes: ['tools.use'], resourceMetadata: `${gw.url}/.well-known/oauth-protected-resource/mcp/tools` },
-      quick: { kind: 'oauth', issuer: idp.issuer, scopes: [], resourceMetadata: `${gw.url}/.well-known/oauth-protected-resource/mcp/quick` },
+      weather: {
+        kind: 'oauth',
+        issuer: idp.issuer,
+        scopes: [`${AUDIENCE}/weather.read`],
+        resourceMetadata: `${gw.url}/.well-known/oauth-protected-resource/mcp/weather`,
+      },
+      tools: {
+        kind: 'oauth',
+        issuer: idp.issuer,
+        scopes: ['tools.use'],
+        resourceMetadata: `${gw.url}/.well-known/oauth-protected-resource/mcp/tools`,
+      },
+      quick: {
+        kind: 'oauth',
+        issuer: idp.issuer,
+        scopes: [],
+        resourceMetadata: `${gw.url}/.well-known/oauth-protected-resource/mcp/quick`,
+      },
     });
     const page = await (await fetch(`${gw.url}/`)).text();
     assert.match(page, /API key \(x-tenant-key header or Authorization: Bearer\)/);
@@ -418,11 +461,14 @@ describe('logs', () => {
   it('never contain a key or a token, and say who called or why not', () => {
     const text = JSON.stringify(gw.logs);
     assert.ok(tokensUsed.length > 10);
-    for (const secret of [...Object.values(KEYS), ...tokensUsed]) assert.ok(!text.includes(secret), `${secret.slice(0, 12)}… is in the log`);
+    for (const secret of [...Object.values(KEYS), ...tokensUsed])
+      assert.ok(!text.includes(secret), `${secret.slice(0, 12)}… is in the log`);
     const requests = gw.logs.filter((line) => line.msg === 'request');
     assert.ok(requests.some((line) => typeof line.principal === 'string' && /^oauth:/.test(line.principal)));
     assert.ok(requests.some((line) => typeof line.principal === 'string' && /^apiKey:/.test(line.principal)));
-    const refused = requests.find((line) => line.error === 'unauthorized' && (line.auth as { detail?: string })?.detail === 'the token has expired');
+    const refused = requests.find(
+      (line) => line.error === 'unauthorized' && (line.auth as { detail?: string })?.detail === 'the token has expired',
+    );
     assert.ok(refused, 'a refused request logs the reason');
   });
 });

@@ -53,7 +53,11 @@ const CALLS: Record<string, { tool: string; args: Record<string, string | number
   'conformance-stateless': {
     tool: 'test_multiple_content_types',
     args: {},
-    check: (result) => assert.deepEqual(result.content?.map((c) => c.type), ['text', 'image', 'resource']),
+    check: (result) =>
+      assert.deepEqual(
+        result.content?.map((c) => c.type),
+        ['text', 'image', 'resource'],
+      ),
   },
 };
 const ROUTES = Object.keys(CALLS);
@@ -82,7 +86,9 @@ describe('real MCP clients through the gateway', () => {
   before(async () => {
     nws = await startFakeNws();
     gw = await startGatewayProcess(gatewayYaml, { NWS_BASE_URL: nws.url });
-    const status = (await (await fetch(`${gw.url}/status.json`)).json()) as { routes: Array<{ name: string; tools: Array<{ name: string }> }> };
+    const status = (await (await fetch(`${gw.url}/status.json`)).json()) as {
+      routes: Array<{ name: string; tools: Array<{ name: string }> }>;
+    };
     for (const route of status.routes) toolNames.set(route.name, route.tools.map((t) => t.name).sort());
   });
 
@@ -126,7 +132,11 @@ describe('real MCP clients through the gateway', () => {
         } finally {
           await bridge.close();
         }
-        assert.doesNotMatch(bridge.stderr(), /Authentication required|open the browser|Browser launch/i, 'mcp-remote never started an OAuth flow');
+        assert.doesNotMatch(
+          bridge.stderr(),
+          /Authentication required|open the browser|Browser launch/i,
+          'mcp-remote never started an OAuth flow',
+        );
       });
     }
 
@@ -137,7 +147,10 @@ describe('real MCP clients through the gateway', () => {
         return path ? [path] : [];
       });
       assert.ok(paths.some((p) => p.startsWith('/mcp/')));
-      assert.deepEqual(paths.filter((p) => /\/(authorize|register|token)$/.test(p)), []);
+      assert.deepEqual(
+        paths.filter((p) => /\/(authorize|register|token)$/.test(p)),
+        [],
+      );
     });
   });
 });
@@ -190,7 +203,10 @@ function startMcpRemote(url: string): StdioBridge {
     request(method, params) {
       const id = nextId++;
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no answer to ${method} in ${CLIENT_TIMEOUT_MS / 1000} s:\n${stderr}`)), CLIENT_TIMEOUT_MS);
+        const timer = setTimeout(
+          () => reject(new Error(`no answer to ${method} in ${CLIENT_TIMEOUT_MS / 1000} s:\n${stderr}`)),
+          CLIENT_TIMEOUT_MS,
+        );
         pending.set(id, {
           resolve: (result) => (clearTimeout(timer), resolve(result)),
           reject: (error) => (clearTimeout(timer), reject(error)),

@@ -17,13 +17,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import {
-  describeFailures,
-  GENERIC_SCENARIOS,
-  listScenarios,
-  runConformance,
-  type ConformanceRun,
-} from '../helpers/conformance.js';
+import { describeFailures, GENERIC_SCENARIOS, listScenarios, runConformance, type ConformanceRun } from '../helpers/conformance.js';
 import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
 import { WATCHED_URI } from '../fixtures/servers/conformance/resources.js';
 import { connectClient, fixtureModule, shippedModule, startGatewayProcess, textOf, type GatewayProcess } from '../helpers/gateway.js';
@@ -141,7 +135,14 @@ describe('MCP conformance suite through the gateway', () => {
       const run = await runConformance({ node, url: url(route), run: { scenarios: GENERIC_SCENARIOS } });
       runs.set(route, run);
       assert.deepEqual(run.results.map((r) => r.scenario).sort(), [...GENERIC_SCENARIOS].sort());
-      assert.equal(run.results.filter((r) => !r.passed).map(describeFailures).join('\n'), '', run.output);
+      assert.equal(
+        run.results
+          .filter((r) => !r.passed)
+          .map(describeFailures)
+          .join('\n'),
+        '',
+        run.output,
+      );
     });
   }
 
@@ -172,17 +173,25 @@ describe('MCP conformance suite through the gateway', () => {
     assert.ok(createdSessions(gw, 'conformance') > MAX_SESSIONS_PER_ROUTE, 'the suite opened more sessions than the cap');
   });
 
-  it('closes the sessions the suite left open once they are idle past sessions.idleTimeout', { timeout: SWEEP_WAIT_MS + 15_000 }, async () => {
-    samplingDone = true;
-    await sampling;
-    await until(async () => (await routeStatus()).every((r) => !r.sessions || r.sessions.active === 0), 10_000, 'status.json reports no active session');
-    // Not just hidden from the count: every session that was created has ended (server closed).
-    await until(
-      async () => STATEFUL_ROUTES.every((route) => endedSessions(gw, route) >= createdSessions(gw, route)),
-      SWEEP_WAIT_MS,
-      `every session ended: ${STATEFUL_ROUTES.map((r) => `${r} ${endedSessions(gw, r)}/${createdSessions(gw, r)}`).join(', ')}`,
-    );
-  });
+  it(
+    'closes the sessions the suite left open once they are idle past sessions.idleTimeout',
+    { timeout: SWEEP_WAIT_MS + 15_000 },
+    async () => {
+      samplingDone = true;
+      await sampling;
+      await until(
+        async () => (await routeStatus()).every((r) => !r.sessions || r.sessions.active === 0),
+        10_000,
+        'status.json reports no active session',
+      );
+      // Not just hidden from the count: every session that was created has ended (server closed).
+      await until(
+        async () => STATEFUL_ROUTES.every((route) => endedSessions(gw, route) >= createdSessions(gw, route)),
+        SWEEP_WAIT_MS,
+        `every session ended: ${STATEFUL_ROUTES.map((r) => `${r} ${endedSessions(gw, r)}/${createdSessions(gw, r)}`).join(', ')}`,
+      );
+    },
+  );
 
   it('matches the result table in README.md', () => {
     const table = resultTable(scenarios, runs);
@@ -192,13 +201,16 @@ describe('MCP conformance suite through the gateway', () => {
     assert.ok(start >= 0 && end > start, `${DOCS} has the ${TABLE_START} … ${TABLE_END} markers`);
     const updated = `${docs.slice(0, start + TABLE_START.length)}\n${table}${docs.slice(end)}`;
     if (process.env.UPDATE_CONFORMANCE_DOCS === '1') writeFileSync(DOCS, updated);
-    else assert.equal(docs, updated, 'README.md is out of date: run UPDATE_CONFORMANCE_DOCS=1 node --test dist/test/e2e/conformance.test.js');
+    else
+      assert.equal(docs, updated, 'README.md is out of date: run UPDATE_CONFORMANCE_DOCS=1 node --test dist/test/e2e/conformance.test.js');
   });
 });
 
 /** Sessions a route created: initialize requests it answered with 200. */
 function createdSessions(gw: GatewayProcess, route: string): number {
-  return logLines(gw).filter((l) => l.msg === 'request' && l.route === route && l.rpc === 'initialize' && (l.http as { status?: number })?.status === 200).length;
+  return logLines(gw).filter(
+    (l) => l.msg === 'request' && l.route === route && l.rpc === 'initialize' && (l.http as { status?: number })?.status === 200,
+  ).length;
 }
 
 /** Sessions that ended on a route, for any reason (expired, evicted, closed), their servers closed. */

@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, fixtureModule, initializeBody, MCP_POST_HEADERS, shippedModule, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import {
+  connectClient,
+  fixtureModule,
+  initializeBody,
+  MCP_POST_HEADERS,
+  shippedModule,
+  startInProcessGateway,
+  textOf,
+  type InProcessGateway,
+} from '../helpers/gateway.js';
 
 const yaml = `
 servers:
@@ -33,7 +42,11 @@ after(async () => {
 });
 
 async function post(path: string, body: unknown, headers: Record<string, string> = MCP_POST_HEADERS) {
-  const response = await fetch(`${gw.url}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const response = await fetch(`${gw.url}${path}`, {
+    method: 'POST',
+    headers,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
 }
@@ -101,7 +114,11 @@ describe('bad input', () => {
   });
 
   it('answers an unknown session id with 404 -32001', async () => {
-    const r = await post('/mcp/echo', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { ...MCP_POST_HEADERS, 'mcp-session-id': 'no-such-session' });
+    const r = await post(
+      '/mcp/echo',
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      { ...MCP_POST_HEADERS, 'mcp-session-id': 'no-such-session' },
+    );
     assert.equal(r.status, 404);
     assert.equal(r.json().error.code, -32001);
   });
@@ -117,7 +134,10 @@ describe('bad input', () => {
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = http.request(`${gw.url}/mcp/echo`, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers } }, (res) => {
           let body = '';
-          res.setEncoding('utf8').on('data', (chunk) => (body += chunk)).on('end', () => resolve({ status: res.statusCode!, body }));
+          res
+            .setEncoding('utf8')
+            .on('data', (chunk) => (body += chunk))
+            .on('end', () => resolve({ status: res.statusCode!, body }));
         });
         req.on('error', reject);
         req.end(JSON.stringify(initializeBody()));
@@ -180,7 +200,9 @@ describe('sessions', () => {
 
   it('delivers server notifications on the session stream the client opened', async () => {
     const { client } = await connectClient(`${gw.url}/mcp/echo`);
-    const received = new Promise<unknown>((resolve) => client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => resolve(n.params.data)));
+    const received = new Promise<unknown>((resolve) =>
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => resolve(n.params.data)),
+    );
     await client.callTool({ name: 'notify', arguments: { message: 'hello on the stream' } });
     assert.equal(await received, 'hello on the stream');
     await client.close();
@@ -235,7 +257,10 @@ describe('tool allow and deny lists', () => {
   it('lists only allowed tools not denied, and refuses calls to hidden ones', async () => {
     const { client } = await connectClient(`${gw.url}/mcp/limited`);
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name), ['echo']);
+    assert.deepEqual(
+      tools.map((t) => t.name),
+      ['echo'],
+    );
     for (const hidden of ['fail', 'whoami']) {
       const result = await client.callTool({ name: hidden, arguments: { message: 'x' } });
       assert.equal(result.isError, true);
@@ -255,7 +280,10 @@ describe('status', () => {
     assert.match(page, new RegExp(`${gw.url}/mcp/time`.replace(/[.]/g, '\\.')));
     const status = await (await fetch(`${gw.url}/status.json`)).json();
     const limited = status.routes.find((r: { name: string }) => r.name === 'limited');
-    assert.deepEqual(limited.tools.map((t: { name: string }) => t.name), ['echo']);
+    assert.deepEqual(
+      limited.tools.map((t: { name: string }) => t.name),
+      ['echo'],
+    );
     assert.equal(status.routes.find((r: { name: string }) => r.name === 'quick').sessions, null);
     assert.equal(typeof status.cache.hits, 'number');
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);

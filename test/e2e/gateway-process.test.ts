@@ -48,7 +48,16 @@ describe('gateway process', () => {
   });
 
   it('refuses to start on an invalid gateway.yaml, listing every problem at file:line:col', async () => {
-    const yaml = ['servers:', '  Weather:', '    module: ./x', '  time:', '    modul: ./servers/time', 'sessions:', '  idleTimeout: soon', ''].join('\n');
+    const yaml = [
+      'servers:',
+      '  Weather:',
+      '    module: ./x',
+      '  time:',
+      '    modul: ./servers/time',
+      'sessions:',
+      '  idleTimeout: soon',
+      '',
+    ].join('\n');
     const { code, stderr } = await runGatewayToExit(yaml);
     assert.equal(code, 1);
     assert.match(stderr, /gateway\.yaml:2:3 servers\.Weather: invalid name "Weather"/);
@@ -97,14 +106,22 @@ describe('gateway process', () => {
 
 describe('npm run check', () => {
   it('prints each route with its tools without serving', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/gateway/check.js')], { cwd: PROJECT_ROOT });
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/gateway/check.js')], {
+      cwd: PROJECT_ROOT,
+    });
     assert.match(stdout, /\/mcp\/weather \(stateful\)\n {4}get_alerts - /);
     assert.match(stdout, /\/mcp\/time \(stateful\)\n {4}get_current_time - /);
   });
 
   it('exits 1 with the problems of a bad file', async () => {
-    const run = promisify(execFile)(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/gateway/check.js'), path.join(PROJECT_ROOT, 'no-such.yaml')]);
-    await assert.rejects(run, (error: { code: number; stderr: string }) => error.code === 1 && /no-such\.yaml:1:1: file not found/.test(error.stderr));
+    const run = promisify(execFile)(process.execPath, [
+      path.join(PROJECT_ROOT, 'dist/src/gateway/check.js'),
+      path.join(PROJECT_ROOT, 'no-such.yaml'),
+    ]);
+    await assert.rejects(
+      run,
+      (error: { code: number; stderr: string }) => error.code === 1 && /no-such\.yaml:1:1: file not found/.test(error.stderr),
+    );
   });
 });
 

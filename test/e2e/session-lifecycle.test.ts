@@ -52,7 +52,7 @@ describe('idle expiry', () => {
     // The SDK client keeps a GET stream open; close the idle one's so only time decides.
     await idle.client.close();
     const sessions = gw.gateway.routes.get('echo')!.sessions;
-    await until(() => sessions.get(idleId)?.active === 0, 'the closed client\'s stream has ended');
+    await until(() => sessions.get(idleId)?.active === 0, "the closed client's stream has ended");
     const closedBefore = echo.stats.closed;
 
     now += 6 * 60_000;
@@ -94,7 +94,10 @@ describe('idle expiry', () => {
       now: () => now,
     });
     const streaming = await connectClient(`${gw.url}/mcp/echo`);
-    await until(() => gw.gateway.routes.get('echo')!.sessions.get(streaming.transport.sessionId!)!.active > 0, 'the client opened its stream');
+    await until(
+      () => gw.gateway.routes.get('echo')!.sessions.get(streaming.transport.sessionId!)!.active > 0,
+      'the client opened its stream',
+    );
     now += 5 * 60_000;
     gw.gateway.sweep();
     await streaming.client.ping();
@@ -110,7 +113,11 @@ describe('keep-alive', () => {
     const init = await fetch(url, { method: 'POST', headers: MCP_POST_HEADERS, body: JSON.stringify(initializeBody()) });
     await init.text();
     const headers = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
-    await fetch(url, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+    await fetch(url, {
+      method: 'POST',
+      headers: { ...MCP_POST_HEADERS, ...headers },
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
     const controller = new AbortController();
     const stream = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
     const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();

@@ -60,7 +60,10 @@ describe('weather through the upstream cache', () => {
     assert.equal(nws.requests.length, 0, 'both answers still fresh');
     now += 31 * 60_000; // past the forecast rule's 30 min cap; points stay fresh for 24 h
     await client.callTool({ name: 'get_forecast', arguments: POINT });
-    assert.deepEqual(nws.requests.map((r) => r.path), ['/gridpoints/BOX/70,82/forecast']);
+    assert.deepEqual(
+      nws.requests.map((r) => r.path),
+      ['/gridpoints/BOX/70,82/forecast'],
+    );
     await client.close();
   });
 

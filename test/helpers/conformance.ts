@@ -12,7 +12,13 @@ import { PROJECT_ROOT } from './project.js';
 export const CONFORMANCE_CLI = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
 
 /** The suite's scenarios that any MCP server passes, whatever its tools, prompts and resources. */
-export const GENERIC_SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'server-sse-multiple-streams', 'dns-rebinding-protection'] as const;
+export const GENERIC_SCENARIOS = [
+  'server-initialize',
+  'ping',
+  'tools-list',
+  'server-sse-multiple-streams',
+  'dns-rebinding-protection',
+] as const;
 
 export type CheckStatus = 'SUCCESS' | 'FAILURE' | 'WARNING' | 'INFO' | 'SKIPPED';
 
@@ -116,7 +122,11 @@ function runCli(node: string, args: string[], timeoutMs: number): Promise<{ exit
   return new Promise((resolve, reject) => {
     if (timeoutMs <= 0) return reject(new Error('the conformance run ran out of time'));
     // The working directory keeps any stray `results/` folder out of the project.
-    const child = spawn(node, [CONFORMANCE_CLI, ...args], { cwd: tmpdir(), env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(node, [CONFORMANCE_CLI, ...args], {
+      cwd: tmpdir(),
+      env: { PATH: process.env.PATH },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -131,6 +141,8 @@ function runCli(node: string, args: string[], timeoutMs: number): Promise<{ exit
     child.once('exit', (exitCode) => {
       clearTimeout(timer);
       // The suite colours its summary whatever NO_COLOR says.
+      // ANSI colour codes, which the suite prints even to a pipe.
+      // eslint-disable-next-line no-control-regex
       resolve({ exitCode, output: output.replace(/\x1b\[[0-9;]*m/g, '') });
     });
   });

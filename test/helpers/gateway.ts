@@ -95,7 +95,10 @@ export async function startGatewayProcess(yaml?: string, env: NodeJS.ProcessEnv 
 }
 
 /** Runs the gateway process to completion (for configurations that must fail to start). */
-export async function runGatewayToExit(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string; stdout: string }> {
+export async function runGatewayToExit(
+  yaml: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
   const child = launchGateway(yaml, { PORT: '0', ...env });
   const result = collect(child);
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -143,7 +146,10 @@ function collect(child: ChildProcess): Omit<GatewayProcess, 'url'> {
 }
 
 /** An SDK Client connected over Streamable HTTP to `url` (a route URL). */
-export async function connectClient(url: string, name = 'gateway-test'): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+export async function connectClient(
+  url: string,
+  name = 'gateway-test',
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const client = new Client({ name, version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(url));
   await client.connect(transport);

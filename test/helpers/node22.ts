@@ -38,7 +38,9 @@ export async function ensureNode22(): Promise<string> {
   const os = PACKAGE_OS[process.platform];
   const arch = PACKAGE_ARCH[process.arch];
   if (!os || !arch) {
-    throw new Error(`No Node 22 package on npm for ${process.platform}-${process.arch}: the conformance suite needs Node >= 22 (set it up by hand in ${NODE22_CACHE})`);
+    throw new Error(
+      `No Node 22 package on npm for ${process.platform}-${process.arch}: the conformance suite needs Node >= 22 (set it up by hand in ${NODE22_CACHE})`,
+    );
   }
   const name = `node-${os}-${arch}`;
   const dir = path.join(NODE22_CACHE, `${name}-${NODE22_VERSION}`);
@@ -62,7 +64,10 @@ export async function ensureNode22(): Promise<string> {
       });
       tarball = path.join(staging, (JSON.parse(stdout) as Array<{ filename: string }>)[0]!.filename);
     } catch (error) {
-      throw new Error(`Could not download ${spec} from the npm registry (needed to run the conformance suite on Node 22): ${firstLines(error)}`);
+      throw new Error(
+        `Could not download ${spec} from the npm registry (needed to run the conformance suite on Node 22): ${firstLines(error)}`,
+        { cause: error },
+      );
     }
     await run('tar', ['-xzf', tarball, '-C', staging, 'package/bin/node'], { timeout: Math.max(1_000, deadline - Date.now()) });
     const unpacked = path.join(staging, 'package');

@@ -57,7 +57,11 @@ export interface OidcIssuerOptions {
 }
 
 /** Starts an issuer on 127.0.0.1, ephemeral port. */
-export async function startOidcIssuer({ path = '/tenant/v2.0', audience = 'api://gateway-test', alg = 'RS256' }: OidcIssuerOptions = {}): Promise<OidcIssuer> {
+export async function startOidcIssuer({
+  path = '/tenant/v2.0',
+  audience = 'api://gateway-test',
+  alg = 'RS256',
+}: OidcIssuerOptions = {}): Promise<OidcIssuer> {
   const keys: SigningKey[] = [await makeKey(alg)];
   const requests = { discovery: 0, jwks: 0 };
   let failWith: number | undefined;
@@ -124,7 +128,9 @@ export async function startOidcIssuer({ path = '/tenant/v2.0', audience = 'api:/
     },
     async signHs256WithPublicKey(claims = {}) {
       const key = current();
-      return new SignJWT(claimsOf(claims)).setProtectedHeader({ alg: 'HS256', kid: key.kid, typ: 'JWT' }).sign(new TextEncoder().encode(key.publicPem));
+      return new SignJWT(claimsOf(claims))
+        .setProtectedHeader({ alg: 'HS256', kid: key.kid, typ: 'JWT' })
+        .sign(new TextEncoder().encode(key.publicPem));
     },
     async rotate({ dropOld = false } = {}) {
       const key = await makeKey(alg);

@@ -27,10 +27,14 @@ describe('createApiKeyVerifier', () => {
     assert.ok(current.ok && old.ok);
     assert.notEqual(current.principal, old.principal);
     const afterRotation = createApiKeyVerifier({ keys: [NEW_KEY], header: 'x-api-key' });
-    assert.deepEqual(afterRotation({ 'x-api-key': OLD_KEY }), { ok: false, reason: 'invalid', message: 'the API key is not valid for this route' });
+    assert.deepEqual(afterRotation({ 'x-api-key': OLD_KEY }), {
+      ok: false,
+      reason: 'invalid',
+      message: 'the API key is not valid for this route',
+    });
   });
 
-  it('refuses a wrong key, another route\'s key and a near miss as invalid', () => {
+  it("refuses a wrong key, another route's key and a near miss as invalid", () => {
     for (const key of ['nope', OTHER_ROUTE_KEY, NEW_KEY.slice(0, -1), `${NEW_KEY}x`, NEW_KEY.toUpperCase()]) {
       const outcome = verify({ 'x-api-key': key });
       assert.equal(outcome.ok ? 'ok' : outcome.reason, 'invalid', key);

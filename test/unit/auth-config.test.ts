@@ -120,7 +120,9 @@ describe('auth configuration', () => {
 
   it('reports an unset key variable once, as the variable', () => {
     const problems = problemsOf('servers:\n  a:\n    module: x\n    auth: { kind: apiKey, keys: ["${A_KEY}"] }\n');
-    assert.deepEqual(problems, ['4:34 servers.a.auth.keys: environment variable A_KEY is not set (write ${A_KEY:-default} to give a default)']);
+    assert.deepEqual(problems, [
+      '4:34 servers.a.auth.keys: environment variable A_KEY is not set (write ${A_KEY:-default} to give a default)',
+    ]);
   });
 
   it('accepts http issuers on loopback only (development and tests)', () => {

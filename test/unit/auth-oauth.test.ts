@@ -41,14 +41,21 @@ describe('createJwtVerifier', () => {
     assert.equal(outcome.authInfo.clientId, 'vscode-client');
     assert.deepEqual(outcome.authInfo.scopes, ['weather.read', 'weather.write']);
     assert.equal(typeof outcome.authInfo.expiresAt, 'number');
-    assert.deepEqual({ ...outcome.authInfo.extra, claims: undefined }, { kind: 'oauth', subject: 'alice', issuer: idp.issuer, claims: undefined });
+    assert.deepEqual(
+      { ...outcome.authInfo.extra, claims: undefined },
+      { kind: 'oauth', subject: 'alice', issuer: idp.issuer, claims: undefined },
+    );
     assert.match(outcome.principal, /^oauth:[A-Za-z0-9_-]{22}$/);
     assert.ok(!outcome.principal.includes('alice'));
   });
 
   it('gives each subject its own principal, the same one for each of its tokens', async () => {
     const verify = verifier();
-    const [a1, a2, b] = await Promise.all([verify(await idp.sign({ sub: 'alice' })), verify(await idp.sign({ sub: 'alice', jti: 'x' })), verify(await idp.sign({ sub: 'bob' }))]);
+    const [a1, a2, b] = await Promise.all([
+      verify(await idp.sign({ sub: 'alice' })),
+      verify(await idp.sign({ sub: 'alice', jti: 'x' })),
+      verify(await idp.sign({ sub: 'bob' })),
+    ]);
     assert.ok(a1.ok && a2.ok && b.ok);
     assert.equal(a1.principal, a2.principal);
     assert.notEqual(a1.principal, b.principal);
@@ -96,13 +103,18 @@ describe('createJwtVerifier', () => {
   });
 
   it('refuses an HS256 token signed with the public key as the HMAC secret', async () => {
-    assert.equal(outcomeOf(await verifier()(await idp.signHs256WithPublicKey())), "invalid: the token's signature algorithm is not accepted");
+    assert.equal(
+      outcomeOf(await verifier()(await idp.signHs256WithPublicKey())),
+      "invalid: the token's signature algorithm is not accepted",
+    );
   });
 
   it('refuses a token whose payload or signature was changed', async () => {
     const token = await idp.sign({ sub: 'alice' });
     const [header, payload, signature] = token.split('.') as [string, string, string];
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), sub: 'admin' })).toString('base64url');
+    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), sub: 'admin' })).toString(
+      'base64url',
+    );
     const flipped = signature.slice(0, 10) + (signature[10] === 'A' ? 'B' : 'A') + signature.slice(11);
     assert.equal(outcomeOf(await verifier()(`${header}.${forged}.${signature}`)), "invalid: the token's signature is not valid");
     assert.equal(outcomeOf(await verifier()(`${header}.${payload}.${flipped}`)), "invalid: the token's signature is not valid");
@@ -110,7 +122,10 @@ describe('createJwtVerifier', () => {
   });
 
   it('refuses algorithms outside the pinned list', async () => {
-    assert.equal(outcomeOf(await verifier({ algorithms: ['ES256'] })(await idp.sign())), "invalid: the token's signature algorithm is not accepted");
+    assert.equal(
+      outcomeOf(await verifier({ algorithms: ['ES256'] })(await idp.sign())),
+      "invalid: the token's signature algorithm is not accepted",
+    );
   });
 
   describe('scopes', () => {
@@ -120,7 +135,12 @@ describe('createJwtVerifier', () => {
       assert.equal(outcomeOf(await verify(await idp.sign({ scope: 'weather.write weather.read' }))), 'ok');
       assert.equal(outcomeOf(await verify(await idp.sign({ scp: ['weather.read', 'weather.write'] }))), 'ok');
       const outcome = await verify(await idp.sign({ scp: 'weather.read' }));
-      assert.deepEqual(outcome, { ok: false, reason: 'insufficient_scope', message: 'the token lacks the scope weather.write', scopes: ['weather.read', 'weather.write'] });
+      assert.deepEqual(outcome, {
+        ok: false,
+        reason: 'insufficient_scope',
+        message: 'the token lacks the scope weather.write',
+        scopes: ['weather.read', 'weather.write'],
+      });
       assert.equal(outcomeOf(await verify(await idp.sign())), 'insufficient_scope: the token lacks the scope weather.read, weather.write');
     });
 
@@ -128,7 +148,10 @@ describe('createJwtVerifier', () => {
       const verify = verifier({ scopes: ['api://gateway-test/weather.read'] });
       assert.equal(outcomeOf(await verify(await idp.sign({ scp: 'weather.read' }))), 'ok');
       assert.equal(outcomeOf(await verify(await idp.sign({ scp: 'api://gateway-test/weather.read' }))), 'ok');
-      assert.equal(outcomeOf(await verify(await idp.sign({ scp: 'time.read' }))), 'insufficient_scope: the token lacks the scope api://gateway-test/weather.read');
+      assert.equal(
+        outcomeOf(await verify(await idp.sign({ scp: 'time.read' }))),
+        'insufficient_scope: the token lacks the scope api://gateway-test/weather.read',
+      );
     });
   });
 });
@@ -170,7 +193,13 @@ describe('createIssuerKeys', () => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     const local = await startOidcIssuer();
     try {
-      const verify = createJwtVerifier({ keys: createIssuerKeys({ issuer: local.issuer }), audience: ['api://gateway-test'], algorithms: ['RS256'], clockTolerance: 0, scopes: [] });
+      const verify = createJwtVerifier({
+        keys: createIssuerKeys({ issuer: local.issuer }),
+        audience: ['api://gateway-test'],
+        algorithms: ['RS256'],
+        clockTolerance: 0,
+        scopes: [],
+      });
       const oldToken = await local.sign();
       assert.equal(outcomeOf(await verify(oldToken)), 'ok');
       await local.rotate({ dropOld: true });
@@ -226,7 +255,13 @@ describe('createIssuerKeys', () => {
     const { issuer } = local;
     const token = await local.sign();
     await local.close();
-    const outcome = await createJwtVerifier({ keys: createIssuerKeys({ issuer }), audience: ['api://gateway-test'], algorithms: ['RS256'], clockTolerance: 0, scopes: [] })(token);
+    const outcome = await createJwtVerifier({
+      keys: createIssuerKeys({ issuer }),
+      audience: ['api://gateway-test'],
+      algorithms: ['RS256'],
+      clockTolerance: 0,
+      scopes: [],
+    })(token);
     assert.ok(!outcome.ok && outcome.reason === 'unavailable', outcomeOf(outcome));
     assert.match(outcome.message, /could not be fetched \(ECONNREFUSED\)/);
   });
@@ -242,7 +277,10 @@ describe('createIssuerKeys', () => {
         scopes: [],
       })(await local.sign({ iss: `${local.issuer}/` }));
       assert.ok(!outcome.ok && outcome.reason === 'unavailable');
-      assert.match(outcome.message, /names the issuer "http:\/\/127\.0\.0\.1:\d+\/tenant\/v2\.0", not "http:\/\/127\.0\.0\.1:\d+\/tenant\/v2\.0\/"/);
+      assert.match(
+        outcome.message,
+        /names the issuer "http:\/\/127\.0\.0\.1:\d+\/tenant\/v2\.0", not "http:\/\/127\.0\.0\.1:\d+\/tenant\/v2\.0\/"/,
+      );
     } finally {
       await local.close();
     }

@@ -140,9 +140,7 @@ describe('azure.yaml', () => {
     ajv.addKeyword('comment'); // azd writes notes as "comment" (not "$comment"): an annotation, no check
     // The schemas of azd extensions (host: azure.ai.*) are referred to by URL; with no network
     // they are stood in for by accept-anything schemas. A function service never reaches them.
-    const external = new Set(
-      [...JSON.stringify(azdSchema).matchAll(/"\$ref":"(https?:[^"#]+)/g)].map((match) => match[1]!),
-    );
+    const external = new Set([...JSON.stringify(azdSchema).matchAll(/"\$ref":"(https?:[^"#]+)/g)].map((match) => match[1]!));
     external.delete(String(azdSchema.$id));
     for (const url of external) ajv.addSchema({ $id: url });
     validate(ajv, azdSchema, azureYaml, 'azure.yaml');

@@ -177,7 +177,10 @@ describe('startFunctionsHost failures', { timeout: 30_000 }, () => {
   it('reports the handler stderr when it exits before answering', async () => {
     const appRoot = await makeApp();
     try {
-      await assert.rejects(startFunctionsHost({ appRoot, env: { FAKE_MODE: 'crash' } }), /exited before answering GET \/[\s\S]*boom: cannot start/);
+      await assert.rejects(
+        startFunctionsHost({ appRoot, env: { FAKE_MODE: 'crash' } }),
+        /exited before answering GET \/[\s\S]*boom: cannot start/,
+      );
     } finally {
       await rm(appRoot, { recursive: true, force: true });
     }

@@ -8,7 +8,12 @@ import { PROJECT_ROOT } from '../helpers/project.js';
 describe('error registry', () => {
   it('matches the README table, row for row', () => {
     const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
-    const rows = [...readme.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| (-\d+) \| (.+) \|$/gm)].map((m) => [m[1], Number(m[2]), Number(m[3]), m[4]]);
+    const rows = [...readme.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| (-\d+) \| (.+) \|$/gm)].map((m) => [
+      m[1],
+      Number(m[2]),
+      Number(m[3]),
+      m[4],
+    ]);
     const registry = Object.entries(GATEWAY_ERRORS).map(([code, e]) => [code, e.status, e.rpc, e.summary]);
     assert.deepEqual(rows, registry);
   });

@@ -21,7 +21,12 @@ const flush = () => new Promise((resolve) => setImmediate(resolve));
 function store(max = 3, idle = 60_000) {
   let now = 1_000_000;
   const ended: Array<[string, SessionEndReason]> = [];
-  const sessions = createSessionStore({ maxSessions: max, idleTimeout: idle, now: () => now, onEnd: (s, reason) => ended.push([s.id, reason]) });
+  const sessions = createSessionStore({
+    maxSessions: max,
+    idleTimeout: idle,
+    now: () => now,
+    onEnd: (s, reason) => ended.push([s.id, reason]),
+  });
   return { sessions, ended, advance: (ms: number) => (now += ms) };
 }
 
@@ -107,7 +112,10 @@ describe('createSessionStore', () => {
     all.forEach((s) => sessions.add(s));
     await sessions.closeAll();
     assert.ok(all.every((s) => s.closed()));
-    assert.deepEqual(ended.map(([, reason]) => reason), ['shutdown', 'shutdown', 'shutdown']);
+    assert.deepEqual(
+      ended.map(([, reason]) => reason),
+      ['shutdown', 'shutdown', 'shutdown'],
+    );
     assert.equal(sessions.size, 0);
   });
 

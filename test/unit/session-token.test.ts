@@ -67,7 +67,10 @@ describe('session tokens', () => {
   it('carries the principal of an authenticated session, and none when the route is open', () => {
     const { clock, tokens } = setup();
     const principal = 'oauth:3q2-7wAAAAAAAAAAAAAAAA';
-    assert.deepEqual(tokens.verify(tokens.issue({ ...VSCODE, principal }), 'weather'), { ok: true, claims: { ...VSCODE, principal, issuedAt: clock.time } });
+    assert.deepEqual(tokens.verify(tokens.issue({ ...VSCODE, principal }), 'weather'), {
+      ok: true,
+      claims: { ...VSCODE, principal, issuedAt: clock.time },
+    });
     const open = tokens.verify(tokens.issue(VSCODE), 'weather');
     assert.ok(open.ok);
     assert.equal('principal' in open.claims, false);
@@ -142,8 +145,15 @@ describe('session tokens', () => {
 
     it('keeps only which capabilities the client has when even the known ones are too big', () => {
       const { tokens } = setup();
-      const extensions = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`vendor-${noise(8, String(i))}/ext-${i}`, { setting: i }]));
-      const clientCapabilities = { extensions, sampling: { tools: {} }, roots: { listChanged: true }, tasks: { list: {} } } as ClientCapabilities;
+      const extensions = Object.fromEntries(
+        Array.from({ length: 500 }, (_, i) => [`vendor-${noise(8, String(i))}/ext-${i}`, { setting: i }]),
+      );
+      const clientCapabilities = {
+        extensions,
+        sampling: { tools: {} },
+        roots: { listChanged: true },
+        tasks: { list: {} },
+      } as ClientCapabilities;
       const clientInfo = { name: `\u0000${'é'.repeat(100)}`, version: '2'.repeat(100), title: 'dropped' };
       const id = tokens.issue({ ...VSCODE, clientCapabilities, clientInfo });
       assert.ok(id.length <= SESSION_ID_MAX_LENGTH, `${id.length} characters`);
@@ -265,7 +275,16 @@ describe('session tokens', () => {
       const id = tokens.issue(VSCODE);
       const bytes = Buffer.from(id, 'base64url');
       bytes[0] = 2; // a format version this release does not know
-      for (const input of ['', 'abc', 'A'.repeat(5 * 1024), `é${id}`, `${id}=`, ` ${id}`, id.replace(/./, '+'), bytes.toString('base64url')]) {
+      for (const input of [
+        '',
+        'abc',
+        'A'.repeat(5 * 1024),
+        `é${id}`,
+        `${id}=`,
+        ` ${id}`,
+        id.replace(/./, '+'),
+        bytes.toString('base64url'),
+      ]) {
         assert.equal(rejection(tokens.verify(input, 'weather')), 'malformed', JSON.stringify(input.slice(0, 40)));
       }
       assert.equal(rejection(tokens.verify(undefined as unknown as string, 'weather')), 'malformed');

@@ -95,20 +95,12 @@ describe('get_current_time', () => {
   });
 
   it('prints a seconds offset for local mean time before standard zones existed', () => {
-    assert.equal(
-      getCurrentTime('Europe/Paris', at('1850-01-01T00:00:00Z')).datetime,
-      '1850-01-01T00:09:21+00:09:21',
-    );
+    assert.equal(getCurrentTime('Europe/Paris', at('1850-01-01T00:00:00Z')).datetime, '1850-01-01T00:09:21+00:09:21');
   });
 
   it('rejects an unknown zone, an offset and an empty name', () => {
     for (const zone of ['Mars/Base', '+05:00', '', 'America/New York']) {
-      assertInputError(
-        () => getCurrentTime(zone, SUMMER),
-        'invalid_timezone',
-        `Invalid timezone: '${zone}'`,
-        "'America/New_York'",
-      );
+      assertInputError(() => getCurrentTime(zone, SUMMER), 'invalid_timezone', `Invalid timezone: '${zone}'`, "'America/New_York'");
     }
   });
 
@@ -123,38 +115,31 @@ describe('get_current_time', () => {
   it('denotes the clock instant, to the second, in any zone', () => {
     const zones = ['UTC', 'America/New_York', 'Australia/Sydney', 'Asia/Kathmandu', 'Pacific/Chatham'];
     fc.assert(
-      fc.property(
-        fc.integer({ min: Date.UTC(1980, 0, 1), max: Date.UTC(2037, 11, 31) }),
-        fc.constantFrom(...zones),
-        (epochMs, zone) => {
-          const { datetime } = getCurrentTime(zone, () => new Date(epochMs));
-          assert.equal(Date.parse(datetime), Math.floor(epochMs / 1000) * 1000);
-        },
-      ),
+      fc.property(fc.integer({ min: Date.UTC(1980, 0, 1), max: Date.UTC(2037, 11, 31) }), fc.constantFrom(...zones), (epochMs, zone) => {
+        const { datetime } = getCurrentTime(zone, () => new Date(epochMs));
+        assert.equal(Date.parse(datetime), Math.floor(epochMs / 1000) * 1000);
+      }),
     );
   });
 });
 
 describe('convert_time', () => {
   it('converts New York to London in summer', () => {
-    assert.deepEqual(
-      convertTime({ source_timezone: 'America/New_York', time: '16:00', target_timezone: 'Europe/London' }, SUMMER),
-      {
-        source: {
-          timezone: 'America/New_York',
-          datetime: '2026-07-15T16:00:00-04:00',
-          day_of_week: 'Wednesday',
-          is_dst: true,
-        },
-        target: {
-          timezone: 'Europe/London',
-          datetime: '2026-07-15T21:00:00+01:00',
-          day_of_week: 'Wednesday',
-          is_dst: true,
-        },
-        time_difference: '+5.0h',
+    assert.deepEqual(convertTime({ source_timezone: 'America/New_York', time: '16:00', target_timezone: 'Europe/London' }, SUMMER), {
+      source: {
+        timezone: 'America/New_York',
+        datetime: '2026-07-15T16:00:00-04:00',
+        day_of_week: 'Wednesday',
+        is_dst: true,
       },
-    );
+      target: {
+        timezone: 'Europe/London',
+        datetime: '2026-07-15T21:00:00+01:00',
+        day_of_week: 'Wednesday',
+        is_dst: true,
+      },
+      time_difference: '+5.0h',
+    });
   });
 
   it('gives fractional differences to Asia/Kolkata and Asia/Kathmandu', () => {
@@ -162,10 +147,7 @@ describe('convert_time', () => {
     assert.equal(toKolkata.target.datetime, '2026-07-15T17:30:00+05:30');
     assert.equal(toKolkata.time_difference, '+5.5h');
 
-    const toKathmandu = convertTime(
-      { source_timezone: 'UTC', time: '12:00', target_timezone: 'Asia/Kathmandu' },
-      SUMMER,
-    );
+    const toKathmandu = convertTime({ source_timezone: 'UTC', time: '12:00', target_timezone: 'Asia/Kathmandu' }, SUMMER);
     assert.equal(toKathmandu.target.datetime, '2026-07-15T17:45:00+05:45');
     assert.equal(toKathmandu.time_difference, '+5.75h');
 
@@ -185,10 +167,7 @@ describe('convert_time', () => {
 
   it("uses today's date in the source zone, not in UTC", () => {
     // 23:30 UTC on the 15th is already the 16th in Auckland.
-    const result = convertTime(
-      { source_timezone: 'Pacific/Auckland', time: '09:00', target_timezone: 'UTC' },
-      at('2026-07-15T23:30:00Z'),
-    );
+    const result = convertTime({ source_timezone: 'Pacific/Auckland', time: '09:00', target_timezone: 'UTC' }, at('2026-07-15T23:30:00Z'));
     assert.equal(result.source.datetime, '2026-07-16T09:00:00+12:00');
     assert.equal(result.target.datetime, '2026-07-15T21:00:00+00:00');
     assert.equal(result.target.day_of_week, 'Wednesday');
@@ -196,10 +175,7 @@ describe('convert_time', () => {
   });
 
   it('gives negative and zero differences', () => {
-    const westward = convertTime(
-      { source_timezone: 'Europe/London', time: '09:00', target_timezone: 'America/New_York' },
-      WINTER,
-    );
+    const westward = convertTime({ source_timezone: 'Europe/London', time: '09:00', target_timezone: 'America/New_York' }, WINTER);
     assert.equal(westward.target.datetime, '2026-01-15T04:00:00-05:00');
     assert.equal(westward.time_difference, '-5.0h');
 
@@ -210,20 +186,12 @@ describe('convert_time', () => {
 
   it('rejects a local time skipped by a DST change', () => {
     assertInputError(
-      () =>
-        convertTime(
-          { source_timezone: 'America/New_York', time: '02:30', target_timezone: 'UTC' },
-          at('2026-03-08T12:00:00Z'),
-        ),
+      () => convertTime({ source_timezone: 'America/New_York', time: '02:30', target_timezone: 'UTC' }, at('2026-03-08T12:00:00Z')),
       'nonexistent_local_time',
       "'02:30' does not exist in America/New_York on 2026-03-08",
     );
     assertInputError(
-      () =>
-        convertTime(
-          { source_timezone: 'Australia/Sydney', time: '02:00', target_timezone: 'UTC' },
-          at('2026-10-04T06:00:00Z'),
-        ),
+      () => convertTime({ source_timezone: 'Australia/Sydney', time: '02:00', target_timezone: 'UTC' }, at('2026-10-04T06:00:00Z')),
       'nonexistent_local_time',
       "'02:00' does not exist in Australia/Sydney on 2026-10-04",
     );
@@ -241,19 +209,13 @@ describe('convert_time', () => {
   });
 
   it('resolves a time repeated by a fall-back change to the earlier instant', () => {
-    const newYork = convertTime(
-      { source_timezone: 'America/New_York', time: '01:30', target_timezone: 'UTC' },
-      at('2026-11-01T12:00:00Z'),
-    );
+    const newYork = convertTime({ source_timezone: 'America/New_York', time: '01:30', target_timezone: 'UTC' }, at('2026-11-01T12:00:00Z'));
     assert.equal(newYork.source.datetime, '2026-11-01T01:30:00-04:00');
     assert.equal(newYork.source.is_dst, true);
     assert.equal(newYork.target.datetime, '2026-11-01T05:30:00+00:00');
     assert.equal(newYork.time_difference, '+4.0h');
 
-    const sydney = convertTime(
-      { source_timezone: 'Australia/Sydney', time: '02:30', target_timezone: 'UTC' },
-      at('2026-04-05T06:00:00Z'),
-    );
+    const sydney = convertTime({ source_timezone: 'Australia/Sydney', time: '02:30', target_timezone: 'UTC' }, at('2026-04-05T06:00:00Z'));
     assert.equal(sydney.source.datetime, '2026-04-05T02:30:00+11:00');
     assert.equal(sydney.target.datetime, '2026-04-04T15:30:00+00:00');
   });

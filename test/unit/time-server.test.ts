@@ -5,13 +5,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import pino from 'pino';
 import type { ServerContext } from '../../src/gateway/module-contract.js';
-import {
-  createServer,
-  createTimeServer,
-  optionsSchema,
-  TIME_SERVER_VERSION,
-  type TimeOptions,
-} from '../../servers/time/index.js';
+import { createServer, createTimeServer, optionsSchema, TIME_SERVER_VERSION, type TimeOptions } from '../../servers/time/index.js';
 
 const SUMMER = () => new Date('2026-07-15T20:00:37Z');
 
@@ -70,12 +64,7 @@ describe('time server', () => {
 
     const getCurrent = tools.find((tool) => tool.name === 'get_current_time');
     assert.deepEqual(getCurrent?.inputSchema.required, ['timezone']);
-    assert.deepEqual(Object.keys(getCurrent?.outputSchema?.properties ?? {}).sort(), [
-      'datetime',
-      'day_of_week',
-      'is_dst',
-      'timezone',
-    ]);
+    assert.deepEqual(Object.keys(getCurrent?.outputSchema?.properties ?? {}).sort(), ['datetime', 'day_of_week', 'is_dst', 'timezone']);
     assert.match(
       JSON.stringify(getCurrent?.inputSchema.properties?.timezone),
       /Use 'Europe\/Paris' as local timezone if no timezone provided by the user/,
@@ -83,11 +72,7 @@ describe('time server', () => {
 
     const convert = tools.find((tool) => tool.name === 'convert_time');
     assert.deepEqual(convert?.inputSchema.required?.slice().sort(), ['source_timezone', 'target_timezone', 'time']);
-    assert.deepEqual(Object.keys(convert?.outputSchema?.properties ?? {}).sort(), [
-      'source',
-      'target',
-      'time_difference',
-    ]);
+    assert.deepEqual(Object.keys(convert?.outputSchema?.properties ?? {}).sort(), ['source', 'target', 'time_difference']);
     for (const field of ['source_timezone', 'target_timezone']) {
       assert.match(JSON.stringify(convert?.inputSchema.properties?.[field]), /'Europe\/Paris'/);
     }
@@ -112,10 +97,7 @@ describe('time server', () => {
       const result = await client.callTool({ name: 'get_current_time', arguments: { timezone: 'Mars/Base' } });
       assert.equal(result.isError, true);
       assert.equal(result.structuredContent, undefined);
-      assert.equal(
-        textOf(result),
-        "Invalid timezone: 'Mars/Base'. Use an IANA name such as 'America/New_York' or 'UTC'.",
-      );
+      assert.equal(textOf(result), "Invalid timezone: 'Mars/Base'. Use an IANA name such as 'America/New_York' or 'UTC'.");
     });
 
     it('returns an isError result for a missing argument', async () => {
@@ -157,9 +139,7 @@ describe('time server', () => {
     });
 
     it('returns isError results naming what is wrong', async () => {
-      const client = await connect(
-        createTimeServer({ localTimezone: 'UTC', now: () => new Date('2026-03-08T12:00:00Z') }),
-      );
+      const client = await connect(createTimeServer({ localTimezone: 'UTC', now: () => new Date('2026-03-08T12:00:00Z') }));
       const cases: Array<[Record<string, string>, string]> = [
         [
           { source_timezone: 'Mars/Base', time: '12:00', target_timezone: 'UTC' },

@@ -83,9 +83,7 @@ class FakeUpstream {
     if (reply.reset) return void req.socket.destroy();
     await reply.gate;
     const body =
-      typeof reply.body === 'function'
-        ? reply.body(n)
-        : (reply.body ?? JSON.stringify({ path, n, accept: req.headers.accept ?? null }));
+      typeof reply.body === 'function' ? reply.body(n) : (reply.body ?? JSON.stringify({ path, n, accept: req.headers.accept ?? null }));
     res.writeHead(reply.status ?? 200, {
       'content-type': 'application/json',
       'cache-control': 'max-age=60',
@@ -140,9 +138,19 @@ describe('createUpstreamCache', () => {
       assert.deepEqual([second.status, second.cache, second.body], [200, 'hit', first.body]);
       assert.equal(upstream.count('/a'), 1);
       const stats = cache.stats();
-      assert.deepEqual({ ...stats, bytes: 0 }, {
-        hits: 1, misses: 1, coalesced: 0, staleServed: 0, upstreamErrors: 0, bypassed: 0, entries: 1, bytes: 0,
-      });
+      assert.deepEqual(
+        { ...stats, bytes: 0 },
+        {
+          hits: 1,
+          misses: 1,
+          coalesced: 0,
+          staleServed: 0,
+          upstreamErrors: 0,
+          bypassed: 0,
+          entries: 1,
+          bytes: 0,
+        },
+      );
       assert.ok(stats.bytes > first.body.length);
     });
 
@@ -184,7 +192,10 @@ describe('createUpstreamCache', () => {
     });
 
     it('caps /alerts/** at 60 s with the default rules', async () => {
-      assert.deepEqual(DEFAULT_CACHE_RULES.map((rule) => rule.path), ['/points/**', '/gridpoints/**', '/alerts/**']);
+      assert.deepEqual(
+        DEFAULT_CACHE_RULES.map((rule) => rule.path),
+        ['/points/**', '/gridpoints/**', '/alerts/**'],
+      );
       upstream.on('/alerts/active?area=PA', { headers: { 'cache-control': 'public, max-age=300' } });
       await get('/alerts/active?area=PA');
       clock.advance(59_999);
@@ -278,7 +289,13 @@ describe('createUpstreamCache', () => {
       build({ enabled: false });
       const answers = [await get('/a'), await get('/a')];
 
-      assert.deepEqual(answers.map((answer) => [answer.cache, nOf(answer.body)]), [['bypass', 1], ['bypass', 2]]);
+      assert.deepEqual(
+        answers.map((answer) => [answer.cache, nOf(answer.body)]),
+        [
+          ['bypass', 1],
+          ['bypass', 2],
+        ],
+      );
       assert.deepEqual([cache.stats().bypassed, cache.stats().entries, upstream.count('/a')], [2, 0, 2]);
     });
   });
@@ -299,11 +316,7 @@ describe('createUpstreamCache', () => {
       upstream.on('/slow', { gate: held.opened });
       const quitter = new AbortController();
       const patient = new AbortController();
-      const answers = [
-        get('/slow', { signal: quitter.signal }),
-        get('/slow', { signal: patient.signal }),
-        get('/slow'),
-      ];
+      const answers = [get('/slow', { signal: quitter.signal }), get('/slow', { signal: patient.signal }), get('/slow')];
       await upstream.until(() => upstream.count('/slow') === 1);
       quitter.abort();
       await assert.rejects(answers[0]!, { name: 'AbortError' });
@@ -528,25 +541,35 @@ describe('createUpstreamCache', () => {
       ['enabled', { enabled: 'yes' as unknown as boolean }, TypeError],
       ['fetch', { fetch: 'fetch' as unknown as typeof fetch }, TypeError],
       ['rules', { rules: {} as unknown as [] }, TypeError],
-      ['rules[1].path', { rules: [{ path: '/a/**', maxAge: 1 }, { path: 'points/**', maxAge: 1 }] }, RangeError],
+      [
+        'rules[1].path',
+        {
+          rules: [
+            { path: '/a/**', maxAge: 1 },
+            { path: 'points/**', maxAge: 1 },
+          ],
+        },
+        RangeError,
+      ],
       ['rules[0].path', { rules: [{ path: '/a/***', maxAge: 1 }] }, RangeError],
       ['rules[0].path', { rules: [{ path: '/a?b', maxAge: 1 }] }, RangeError],
       ['rules[0].maxAge', { rules: [{ path: '/a', maxAge: -5 }] }, RangeError],
     ];
     for (const [name, options, type] of invalid) {
       it(`rejects an invalid ${name}: ${JSON.stringify(options)}`, () => {
-        assert.throws(() => createUpstreamCache(options), (error: unknown) => {
-          assert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
-          assert.match(error.message, new RegExp(`option "${name.replace(/[[\].]/g, '\\$&')}"`));
-          return true;
-        });
+        assert.throws(
+          () => createUpstreamCache(options),
+          (error: unknown) => {
+            assert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
+            assert.match(error.message, new RegExp(`option "${name.replace(/[[\].]/g, '\\$&')}"`));
+            return true;
+          },
+        );
       });
     }
 
     it('accepts zero durations and an empty rule list', () => {
-      assert.doesNotThrow(() =>
-        createUpstreamCache({ rules: [], defaultMaxAge: 0, staleIfError: 0, notFoundTtl: 0, maxEntryBytes: 0 }),
-      );
+      assert.doesNotThrow(() => createUpstreamCache({ rules: [], defaultMaxAge: 0, staleIfError: 0, notFoundTtl: 0, maxEntryBytes: 0 }));
     });
   });
 });

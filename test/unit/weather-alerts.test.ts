@@ -31,8 +31,7 @@ interface AlertsContent {
 describe('weather get_alerts', () => {
   let nws: FakeNws;
   let session: Awaited<ReturnType<typeof connect>>;
-  const call = async (state: string) =>
-    (await session.client.callTool({ name: 'get_alerts', arguments: { state } })) as CallToolResult;
+  const call = async (state: string) => (await session.client.callTool({ name: 'get_alerts', arguments: { state } })) as CallToolResult;
 
   before(async () => {
     nws = await startFakeNws();

@@ -79,7 +79,10 @@ describe('weather optionsSchema', () => {
       await client.close();
       await server.close();
       assert.equal(result.isError, undefined);
-      assert.deepEqual(nws.requests.map((request) => request.path + request.search), ['/alerts/active?area=PA']);
+      assert.deepEqual(
+        nws.requests.map((request) => request.path + request.search),
+        ['/alerts/active?area=PA'],
+      );
     } finally {
       if (saved === undefined) delete process.env.NWS_BASE_URL;
       else process.env.NWS_BASE_URL = saved;

@@ -46,8 +46,7 @@ const NORTON = { latitude: 41.967, longitude: -71.189 };
 describe('weather server upstream handling', () => {
   let nws: FakeNws;
   let session: Session;
-  const forecast = async (s: Session = session) =>
-    (await s.client.callTool({ name: 'get_forecast', arguments: NORTON })) as CallToolResult;
+  const forecast = async (s: Session = session) => (await s.client.callTool({ name: 'get_forecast', arguments: NORTON })) as CallToolResult;
   const paths = () => nws.requests.map((request) => request.path);
 
   before(async () => {
@@ -109,10 +108,7 @@ describe('weather server upstream handling', () => {
     nws.failNext(2, 503);
     const result = await forecast();
     assert.equal(result.isError, true);
-    assert.equal(
-      textOf(result),
-      'NWS is unavailable (503) and could not provide the forecast for 41.967,-71.189; try again shortly.',
-    );
+    assert.equal(textOf(result), 'NWS is unavailable (503) and could not provide the forecast for 41.967,-71.189; try again shortly.');
     assert.deepEqual(paths(), ['/points/41.967,-71.189', '/points/41.967,-71.189']);
     assert.equal(session.logs.length, 1);
     assert.equal(session.logs[0]?.msg, 'NWS request failed');
@@ -144,10 +140,7 @@ describe('weather server upstream handling', () => {
       const result = await forecast(quick);
       const elapsed = performance.now() - started;
       assert.equal(result.isError, true);
-      assert.equal(
-        textOf(result),
-        'NWS did not answer within 0.2 s when asked for the forecast for 41.967,-71.189; try again shortly.',
-      );
+      assert.equal(textOf(result), 'NWS did not answer within 0.2 s when asked for the forecast for 41.967,-71.189; try again shortly.');
       assert.ok(elapsed >= 150 && elapsed < 1500, `took ${elapsed} ms`);
       assert.equal(nws.requests.length, 1, 'a timeout is not retried');
     } finally {
@@ -192,10 +185,7 @@ describe('weather server upstream handling', () => {
     nws.failNext(1, 'malformed');
     const result = await forecast();
     assert.equal(result.isError, true);
-    assert.equal(
-      textOf(result),
-      'NWS returned a malformed response for the forecast for 41.967,-71.189 (the body is not JSON).',
-    );
+    assert.equal(textOf(result), 'NWS returned a malformed response for the forecast for 41.967,-71.189 (the body is not JSON).');
     assert.equal(nws.requests.length, 1);
   });
 
@@ -262,14 +252,28 @@ describe('weather NWS client', () => {
   const neverCalled: FetchLike = () => Promise.reject(new Error('not expected'));
 
   it('follows upstream links only on the configured base', () => {
-    const nws = createNwsClient({ fetch: neverCalled, baseUrl: 'https://api.weather.gov', userAgent: 'x', timeoutMs: 1, retryDelayMs: 0, logger });
+    const nws = createNwsClient({
+      fetch: neverCalled,
+      baseUrl: 'https://api.weather.gov',
+      userAgent: 'x',
+      timeoutMs: 1,
+      retryDelayMs: 0,
+      logger,
+    });
     assert.equal(nws.pathOnBase('https://api.weather.gov/gridpoints/BOX/70,82/forecast'), '/gridpoints/BOX/70,82/forecast');
     assert.equal(nws.pathOnBase('http://api.weather.gov/gridpoints/BOX/70,82/forecast'), undefined);
     assert.equal(nws.pathOnBase('https://api.weather.gov.evil.example/gridpoints/BOX/70,82/forecast'), undefined);
     assert.equal(nws.pathOnBase('https://user@api.weather.gov/x'), undefined);
     assert.equal(nws.pathOnBase('not a url'), undefined);
 
-    const mirrored = createNwsClient({ fetch: neverCalled, baseUrl: 'https://mirror.example/nws/', userAgent: 'x', timeoutMs: 1, retryDelayMs: 0, logger });
+    const mirrored = createNwsClient({
+      fetch: neverCalled,
+      baseUrl: 'https://mirror.example/nws/',
+      userAgent: 'x',
+      timeoutMs: 1,
+      retryDelayMs: 0,
+      logger,
+    });
     assert.equal(mirrored.pathOnBase('https://mirror.example/nws/gridpoints/BOX/1,2/forecast'), '/gridpoints/BOX/1,2/forecast');
     assert.equal(mirrored.pathOnBase('https://mirror.example/other/gridpoints/BOX/1,2/forecast'), undefined);
   });
@@ -281,7 +285,14 @@ describe('weather NWS client', () => {
       return new Response('{"features": []}');
     };
     const { alertCollectionSchema } = await import('../../servers/weather/nws-schemas.js');
-    const nws = createNwsClient({ fetch, baseUrl: 'https://mirror.example/nws/', userAgent: 'x', timeoutMs: 1000, retryDelayMs: 0, logger });
+    const nws = createNwsClient({
+      fetch,
+      baseUrl: 'https://mirror.example/nws/',
+      userAgent: 'x',
+      timeoutMs: 1000,
+      retryDelayMs: 0,
+      logger,
+    });
     const result = await nws.get('/alerts/active?area=PA', alertCollectionSchema);
     assert.equal(result.ok, true);
     assert.deepEqual(urls, ['https://mirror.example/nws/alerts/active?area=PA']);

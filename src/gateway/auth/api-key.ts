@@ -30,7 +30,11 @@ export function createApiKeyVerifier({ keys, header }: Pick<ApiKeyAuthConfig, 'k
     const fromHeader = headers[header];
     const presented = typeof fromHeader === 'string' ? fromHeader.trim() : bearerToken(headers.authorization);
     if (presented === undefined || presented === '') {
-      return { ok: false, reason: 'missing', message: `an API key is required: send it in the ${header} header or as Authorization: Bearer <key>` };
+      return {
+        ok: false,
+        reason: 'missing',
+        message: `an API key is required: send it in the ${header} header or as Authorization: Bearer <key>`,
+      };
     }
     const candidate = digest(presented);
     let match: (typeof known)[number] | undefined;

@@ -16,7 +16,17 @@ export const MIN_API_KEY_LENGTH = 16;
  * accepted, so a token "signed" with a public key used as an HMAC secret cannot pass.
  */
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
-export const DEFAULT_ALGORITHMS: readonly (typeof ASYMMETRIC_ALGORITHMS)[number][] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'];
+export const DEFAULT_ALGORITHMS: readonly (typeof ASYMMETRIC_ALGORITHMS)[number][] = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+];
 /** How far `exp` / `nbf` may be off, for clocks that differ between the issuer and the gateway. */
 export const DEFAULT_CLOCK_TOLERANCE: Milliseconds = 60_000;
 const MAX_CLOCK_TOLERANCE: Milliseconds = 5 * 60_000;
@@ -61,7 +71,10 @@ const apiKeySchema = z
       .transform((keys) => [...new Set(keys.map((key) => key.trim()).filter((key) => key !== ''))])
       .refine((keys) => keys.length > 0, 'at least one non-empty key is required (is its environment variable or app setting set?)')
       // The message names no key: configuration errors are printed and logged.
-      .refine((keys) => keys.every((key) => key.length >= MIN_API_KEY_LENGTH), `every key must be at least ${MIN_API_KEY_LENGTH} characters (generate one with: openssl rand -base64 32)`),
+      .refine(
+        (keys) => keys.every((key) => key.length >= MIN_API_KEY_LENGTH),
+        `every key must be at least ${MIN_API_KEY_LENGTH} characters (generate one with: openssl rand -base64 32)`,
+      ),
     /** The request header holding the key, besides `Authorization: Bearer <key>`. */
     header: z
       .string()

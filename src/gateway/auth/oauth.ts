@@ -86,13 +86,14 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
     try {
       response = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(timeout) });
     } catch (error) {
-      throw new Error(`${url} could not be fetched (${describeFetchError(error)})`);
+      throw new Error(`${url} could not be fetched (${describeFetchError(error)})`, { cause: error });
     }
     if (response.status !== 200) throw new Error(`${url} answered HTTP ${response.status}`);
     const metadata = (await response.json().catch(() => undefined)) as { issuer?: unknown; jwks_uri?: unknown } | undefined;
     if (typeof metadata !== 'object' || metadata === null) throw new Error(`${url} is not a JSON object`);
     // §4.3: the issuer in the document must be exactly the one it was found under.
-    if (metadata.issuer !== issuer) throw new Error(`${url} names the issuer ${JSON.stringify(metadata.issuer)}, not ${JSON.stringify(issuer)}`);
+    if (metadata.issuer !== issuer)
+      throw new Error(`${url} names the issuer ${JSON.stringify(metadata.issuer)}, not ${JSON.stringify(issuer)}`);
     if (typeof metadata.jwks_uri !== 'string' || !isSecureUrl(metadata.jwks_uri)) {
       throw new Error(`${url} has no usable jwks_uri (an https URL)`);
     }
@@ -129,7 +130,8 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
       try {
         return await set(header, token);
       } catch (error) {
-        if (isFetchFailure(error)) throw new IssuerUnavailableError(`the keys of ${issuer} could not be fetched (${describeFetchError(error)})`, 1);
+        if (isFetchFailure(error))
+          throw new IssuerUnavailableError(`the keys of ${issuer} could not be fetched (${describeFetchError(error)})`, 1);
         throw error;
       }
     },
@@ -173,7 +175,8 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (error) {
-      if (error instanceof IssuerUnavailableError) return { ok: false, reason: 'unavailable', message: error.message, retryAfterSeconds: error.retryAfterSeconds };
+      if (error instanceof IssuerUnavailableError)
+        return { ok: false, reason: 'unavailable', message: error.message, retryAfterSeconds: error.retryAfterSeconds };
       return { ok: false, reason: 'invalid', message: describeJoseError(error) };
     }
     const scopes = scopesOf(payload);
@@ -200,7 +203,11 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
 /** `scp` (Entra ID: space-separated, some issuers: an array) and `scope` (RFC 9068), together. */
 function scopesOf(payload: JWTPayload): string[] {
   const words = (value: unknown): string[] =>
-    typeof value === 'string' ? value.split(' ').filter(Boolean) : Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+    typeof value === 'string'
+      ? value.split(' ').filter(Boolean)
+      : Array.isArray(value)
+        ? value.filter((v): v is string => typeof v === 'string')
+        : [];
   return [...new Set([...words(payload.scp), ...words(payload.scope)])];
 }
 
@@ -266,7 +273,9 @@ function isSecureUrl(value: string): boolean {
  * Shares one {@link IssuerKeys} between routes with the same issuer (and JWKS URL): one discovery,
  * one key cache.
  */
-export function createIssuerKeyCache(options: Omit<IssuerKeysOptions, 'issuer' | 'jwksUri'> = {}): (issuer: string, jwksUri?: string) => IssuerKeys {
+export function createIssuerKeyCache(
+  options: Omit<IssuerKeysOptions, 'issuer' | 'jwksUri'> = {},
+): (issuer: string, jwksUri?: string) => IssuerKeys {
   const cache = new Map<string, IssuerKeys>();
   return (issuer, jwksUri) => {
     const key = `${issuer}\n${jwksUri ?? ''}`;

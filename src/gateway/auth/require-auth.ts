@@ -48,10 +48,19 @@ export function createRouteAuthenticator(route: string, auth: AuthConfig, option
       return { route, summary: { kind: 'none' }, authenticate: async () => undefined, metadata: () => undefined };
     case 'apiKey': {
       const verify = createApiKeyVerifier(auth);
-      return { route, summary: { kind: 'apiKey', header: auth.header }, authenticate: async (req) => verify(req.headers), metadata: () => undefined };
+      return {
+        route,
+        summary: { kind: 'apiKey', header: auth.header },
+        authenticate: async (req) => verify(req.headers),
+        metadata: () => undefined,
+      };
     }
     case 'oauth': {
-      const verify = createJwtVerifier({ ...auth, keys: options.issuerKeys(auth.issuer, auth.jwksUri), ...(options.now ? { now: options.now } : {}) });
+      const verify = createJwtVerifier({
+        ...auth,
+        keys: options.issuerKeys(auth.issuer, auth.jwksUri),
+        ...(options.now ? { now: options.now } : {}),
+      });
       return {
         route,
         summary: { kind: 'oauth', issuer: auth.issuer, scopes: [...auth.scopes] },
@@ -82,7 +91,10 @@ export interface RequireAuthOptions {
  *
  * @example app.all('/mcp/:route', findRoute, requireAuth(gateway.authenticators, { publicBase, logger }), handle);
  */
-export function requireAuth(authenticators: ReadonlyMap<string, RouteAuthenticator>, { publicBase, logger }: RequireAuthOptions): RequestHandler {
+export function requireAuth(
+  authenticators: ReadonlyMap<string, RouteAuthenticator>,
+  { publicBase, logger }: RequireAuthOptions,
+): RequestHandler {
   return async function requireAuth(req, res, next) {
     const authenticator = authenticators.get(String(req.params.route));
     const outcome = await authenticator?.authenticate(req);
@@ -93,7 +105,8 @@ export function requireAuth(authenticators: ReadonlyMap<string, RouteAuthenticat
       return next();
     }
     res.locals.authFailure = { reason: outcome.reason, detail: outcome.message };
-    if (outcome.reason === 'unavailable') logger.warn({ route: authenticator.route, detail: outcome.message }, 'authorization server unavailable');
+    if (outcome.reason === 'unavailable')
+      logger.warn({ route: authenticator.route, detail: outcome.message }, 'authorization server unavailable');
     next(rejection(authenticator, outcome, publicBase(req)));
   };
 }
@@ -109,7 +122,12 @@ function rejection(authenticator: RouteAuthenticator, outcome: AuthRejection, ba
     );
   }
   if (summary.kind === 'apiKey') {
-    return new GatewayError('unauthorized', `Unauthorized: ${outcome.message}`, { reason: outcome.reason }, { 'WWW-Authenticate': `ApiKey header="${summary.header}"` });
+    return new GatewayError(
+      'unauthorized',
+      `Unauthorized: ${outcome.message}`,
+      { reason: outcome.reason },
+      { 'WWW-Authenticate': `ApiKey header="${summary.header}"` },
+    );
   }
   const metadataUrl = resourceMetadataUrl(base, route);
   const scopes = summary.kind === 'oauth' ? summary.scopes : [];
@@ -117,16 +135,25 @@ function rejection(authenticator: RouteAuthenticator, outcome: AuthRejection, ba
   if (outcome.reason === 'insufficient_scope') {
     params.push(['error', 'insufficient_scope'], ['scope', outcome.scopes.join(' ')], ['error_description', outcome.message]);
     const challenge = { 'WWW-Authenticate': bearerChallenge(params) };
-    return new GatewayError('forbidden', `Forbidden: ${outcome.message}`, { reason: outcome.reason, scopes: [...outcome.scopes], resource_metadata: metadataUrl }, challenge);
+    return new GatewayError(
+      'forbidden',
+      `Forbidden: ${outcome.message}`,
+      { reason: outcome.reason, scopes: [...outcome.scopes], resource_metadata: metadataUrl },
+      challenge,
+    );
   }
   if (scopes.length > 0) params.push(['scope', scopes.join(' ')]);
   // RFC 6750 §3.1: a request without credentials gets no error code, a refused token invalid_token.
   if (outcome.reason === 'invalid') params.push(['error', 'invalid_token'], ['error_description', outcome.message]);
-  return new GatewayError('unauthorized', `Unauthorized: ${outcome.message}`, { reason: outcome.reason, resource_metadata: metadataUrl }, { 'WWW-Authenticate': bearerChallenge(params) });
+  return new GatewayError(
+    'unauthorized',
+    `Unauthorized: ${outcome.message}`,
+    { reason: outcome.reason, resource_metadata: metadataUrl },
+    { 'WWW-Authenticate': bearerChallenge(params) },
+  );
 }
 
 /** `Bearer name="value", …`; values are the gateway's own words and URLs, quotes and backslashes replaced. */
 function bearerChallenge(params: ReadonlyArray<[string, string]>): string {
   return `Bearer ${params.map(([name, value]) => `${name}="${value.replace(/["\\]/g, "'")}"`).join(', ')}`;
 }
-
