@@ -1,26 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { pino } from 'pino';
 import { roundCoordinate } from '../../servers/weather/forecast-tools.js';
-import { createServer } from '../../servers/weather/index.js';
-import { createOptionsSchema } from '../../servers/weather/options.js';
 import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
+import { allText, connectWeather } from '../helpers/weather-client.js';
 
-async function connect(nws: FakeNws): Promise<{ client: Client; close(): Promise<void> }> {
-  const options = createOptionsSchema({}).parse({ baseUrl: nws.url, retryDelayMs: 1, timeoutMs: 2000 });
-  const server = createServer({ route: 'weather', options, fetch: globalThis.fetch, logger: pino({ level: 'silent' }) });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name: 'weather-forecast-test', version: '0.0.0' });
-  await Promise.all([server.connect(serverSide), client.connect(clientSide)]);
-  return { client, close: async () => void (await client.close(), await server.close()) };
-}
-
-function textOf(result: CallToolResult): string {
-  return result.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
-}
+const connect = (nws: FakeNws) => connectWeather(nws);
+const textOf = allText;
 
 interface ForecastContent {
   location: { city: string; state: string } | null;
