@@ -37,9 +37,10 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
   app.use(requireAllowedHost(allowedHosts));
   const publicBase = publicBaseOf(gateway);
 
-  // The Functions host probes `/` until it answers: keep it cheap and always 200.
+  // The Functions host probes `/` until it answers, and the cold start lasts until then: answer at
+  // once, without waiting for the first listing of tools (it starts now and the page refreshes).
   app.get('/', async (req, res) => {
-    res.type('html').send(renderStatusPage(await gateway.status(publicBase(req))));
+    res.type('html').send(renderStatusPage(await gateway.status(publicBase(req), { waitForTools: false })));
   });
   app.get('/status.json', async (req, res) => {
     res.json(await gateway.status(publicBase(req)));

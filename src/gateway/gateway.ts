@@ -46,6 +46,8 @@ export interface RouteStatus {
   mode: 'stateful' | 'stateless';
   tools: ToolSummary[];
   toolsError?: string;
+  /** The tools are still being listed (the first look at the page after start). */
+  toolsPending?: boolean;
   sessions: { active: number; max: number; idleTimeoutSeconds: number } | null;
   /** What a caller needs; for OAuth routes also where the route's metadata is. Never a key or a token. */
   auth: AuthSummary & { resourceMetadata?: string };
@@ -68,8 +70,11 @@ export interface Gateway {
   readonly authenticators: ReadonlyMap<string, RouteAuthenticator>;
   readonly cache: UpstreamCache;
   readonly shuttingDown: boolean;
-  /** What the status page shows; `base` is the URL clients reach the gateway at. */
-  status(base: string): Promise<GatewayStatus>;
+  /**
+   * What the status page shows; `base` is the URL clients reach the gateway at. With
+   * `waitForTools: false` it answers at once, before the first listing of tools is done.
+   */
+  status(base: string, options?: { waitForTools?: boolean }): Promise<GatewayStatus>;
   /** Closes sessions idle past their timeout; call it periodically. */
   sweep(): void;
   /** Refuses new requests and closes every session. */
@@ -115,13 +120,18 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     get shuttingDown() {
       return shuttingDown;
     },
-    async status(base) {
+    async status(base, { waitForTools = true } = {}) {
       const routeStatus = await Promise.all(
         [...routes.values()].map(async (route): Promise<RouteStatus> => {
           let tools: ToolSummary[] = [];
           let toolsError: string | undefined;
+          let toolsPending = false;
           try {
-            tools = await route.tools();
+            const listing = route.tools();
+            // Already-settled promises win a race in argument order: a listing done earlier is used.
+            const listed = waitForTools ? await listing : await Promise.race([listing, Promise.resolve(undefined)]);
+            if (listed) tools = listed;
+            else toolsPending = true;
           } catch (error) {
             toolsError = error instanceof Error ? error.message : String(error);
           }
@@ -133,6 +143,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             mode: route.mode,
             tools,
             ...(toolsError ? { toolsError } : {}),
+            ...(toolsPending ? { toolsPending } : {}),
             sessions:
               route.mode === 'stateful'
                 ? { active: route.sessions.size, max: config.sessions.maxPerRoute, idleTimeoutSeconds: config.sessions.idleTimeout / 1000 }

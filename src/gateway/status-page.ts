@@ -15,14 +15,17 @@ export function renderStatusPage(status: GatewayStatus): string {
         : 'stateless: no sessions';
       const tools = route.toolsError
         ? `<p class="error">tools unavailable: ${escape(route.toolsError)}</p>`
-        : `<ul>${route.tools.map((t) => `<li><code>${escape(t.name)}</code> ${escape(t.description)}</li>`).join('')}</ul>`;
+        : route.toolsPending
+          ? '<p>listing tools…</p>'
+          : `<ul>${route.tools.map((t) => `<li><code>${escape(t.name)}</code> ${escape(t.description)}</li>`).join('')}</ul>`;
       return `<section><h2>${escape(route.name)}</h2><p><code>${escape(route.url)}</code> · ${escape(describeAuth(route.auth))} · ${escape(sessions)}</p>${tools}</section>`;
     })
     .join('\n');
   const c = status.cache;
+  const refresh = status.routes.some((route) => route.toolsPending) ? '<meta http-equiv="refresh" content="1">\n' : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>MCP gateway</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
+${refresh}<meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#222}
 code{background:#f3f3f3;padding:0 .25em;border-radius:3px}section{border-top:1px solid #ddd;margin-top:1rem}
 .error{color:#b00}small{color:#666}</style></head>

@@ -272,13 +272,25 @@ describe('tool allow and deny lists', () => {
 });
 
 describe('status', () => {
+  it('answers / at once on a fresh gateway, listing tools once they are known', async () => {
+    const fresh = await startInProcessGateway(`servers:\n  time:\n    module: ${shippedModule('time')}\n`);
+    const first = await (await fetch(`${fresh.url}/`)).text();
+    assert.match(first, /listing tools…/);
+    assert.match(first, /http-equiv="refresh"/);
+    let page = first;
+    for (let i = 0; i < 100 && !page.includes('get_current_time'); i++) page = await (await fetch(`${fresh.url}/`)).text();
+    assert.match(page, /<code>get_current_time<\/code>/);
+    assert.doesNotMatch(page, /http-equiv="refresh"/);
+    await fresh.close();
+  });
+
   it('serves / as HTML and /status.json with routes, tools and session counts', async () => {
+    const status = await (await fetch(`${gw.url}/status.json`)).json();
     const html = await fetch(`${gw.url}/`);
     assert.equal(html.status, 200);
     const page = await html.text();
     assert.match(page, /get_current_time/);
     assert.match(page, new RegExp(`${gw.url}/mcp/time`.replace(/[.]/g, '\\.')));
-    const status = await (await fetch(`${gw.url}/status.json`)).json();
     const limited = status.routes.find((r: { name: string }) => r.name === 'limited');
     assert.deepEqual(
       limited.tools.map((t: { name: string }) => t.name),
