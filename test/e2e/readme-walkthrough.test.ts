@@ -1,0 +1,66 @@
+/**
+ * The README's "Add a server" walkthrough, followed literally: its module code and its gateway.yaml
+ * entry, taken from the README itself, must give a working route.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import ts from 'typescript';
+import { connectClient, startGatewayProcess, textOf } from '../helpers/gateway.js';
+import { PROJECT_ROOT } from '../helpers/project.js';
+
+const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+
+/** The first fenced block of `language` after `marker`, un-indented. */
+function blockAfter(marker: string, language: string): string {
+  const start = readme.indexOf(marker);
+  assert.ok(start >= 0, `the README has "${marker}"`);
+  const match = new RegExp(`( *)\`\`\`${language}\\n([\\s\\S]*?)\\n *\`\`\``).exec(readme.slice(start));
+  assert.ok(match, `a ${language} block after "${marker}"`);
+  const indent = match[1]!.length;
+  return match[2]!
+    .split('\n')
+    .map((line) => line.slice(indent))
+    .join('\n');
+}
+
+const root = path.join(PROJECT_ROOT, 'dist', 'readme-walkthrough');
+after(() => rmSync(root, { recursive: true, force: true }));
+
+describe('README: Add a server', () => {
+  it('gives a working /mcp/dice from the module and the gateway.yaml entry it shows', async () => {
+    const source = blockAfter('Create `servers/dice/index.ts`', 'ts');
+    const yaml = blockAfter('Add it to `gateway.yaml`', 'yaml');
+    const { outputText, diagnostics } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      reportDiagnostics: true,
+    });
+    assert.deepEqual(diagnostics, []);
+    mkdirSync(path.join(root, 'servers', 'dice'), { recursive: true });
+    writeFileSync(path.join(root, 'servers', 'dice', 'index.js'), outputText);
+    writeFileSync(path.join(root, 'gateway.yaml'), yaml);
+    const env = { GATEWAY_CONFIG: path.join(root, 'gateway.yaml') };
+
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/gateway/check.js')], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...env },
+    });
+    assert.match(stdout, /\/mcp\/dice \(stateful\)\n {4}roll - Rolls a 20-sided die/);
+
+    const gateway = await startGatewayProcess(undefined, env);
+    try {
+      const { client } = await connectClient(`${gateway.url}/mcp/dice`);
+      const rolls = textOf(await client.callTool({ name: 'roll', arguments: { count: 5 } }))
+        .split(', ')
+        .map(Number);
+      assert.equal(rolls.length, 5);
+      assert.ok(rolls.every((n) => Number.isInteger(n) && n >= 1 && n <= 20));
+      await client.close();
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
