@@ -30,7 +30,7 @@ export function createLogger({ level = 'info', destination }: LoggerOptions = {}
 }
 
 /** Tags of recently seen ids: a session logs many lines, and hashing each time is wasted work. */
-const tags = new LRUCache<string, string>({ max: 10_000 });
+const tags = new LRUCache<string, string>({ max: 2_000 });
 
 /** A stable, non-reversible tag for a session id: enough to follow one session through the log. */
 export function sessionTag(sessionId: string | undefined): string | undefined {
