@@ -12,7 +12,10 @@
  */
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
-import { ConfigError, defaultConfigPath, loadConfig } from './config.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError, defaultConfigPath, loadConfig, PROJECT_ROOT } from './config.js';
+import { functionsAuthWarnings } from './functions-auth-check.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logger.js';
 import { sessionKeyringFromEnv } from './session-keys.js';
@@ -34,6 +37,11 @@ async function main(): Promise<void> {
     );
   }
   const gateway = await createGateway({ config, logger, keyring });
+  if (env.FUNCTIONS_CUSTOMHANDLER_PORT) {
+    // Under the Functions host (func start, Azure): its key check and the routes' auth must agree.
+    const hostJson = await readFile(path.join(PROJECT_ROOT, 'host.json'), 'utf8').then(JSON.parse, () => undefined);
+    for (const warning of functionsAuthWarnings(config, hostJson)) logger.warn(warning);
+  }
   const allowedHosts = [...config.allowedHosts, ...(env.WEBSITE_HOSTNAME ? [env.WEBSITE_HOSTNAME] : [])].map((h) => h.toLowerCase());
   const app = createApp(gateway, { allowedHosts });
 
