@@ -25,6 +25,15 @@ import { createSessionStore, type Session, type SessionStore } from './session-s
 import type { SessionClaims, SessionTokens } from './session-token.js';
 import { filterTools, isToolVisible } from './tool-filter.js';
 
+/** A live session of a stateful route. */
+interface RouteSession extends Session {
+  readonly transport: WebStandardStreamableHTTPServerTransport;
+  /** When the id stops being valid (wall clock, ms), whichever instance holds it: issue time + maxAge. */
+  readonly expiresAt: number;
+  /** The principal the session is bound to; undefined on a route without authentication. */
+  readonly principal: string | undefined;
+}
+
 export interface RouteOptions {
   server: LoadedServer;
   sessions: SessionsConfig;
@@ -78,23 +87,19 @@ export function createRoute(options: RouteOptions): Route {
   const log = logger.child({ route: name });
   const context: ServerContext<unknown> = Object.freeze({ route: name, options: loaded.options, fetch, logger: log });
 
-  const sessions = createSessionStore({
+  const sessions = createSessionStore<RouteSession>({
     maxSessions: options.sessions.maxPerRoute,
     idleTimeout: options.sessions.idleTimeout,
     now: options.now,
     onEnd: (_session, reason) => log.debug({ reason }, 'session ended'),
   });
-  /** When each live session's id stops being valid (wall clock), whichever instance holds it. */
-  const expiresAt = new WeakMap<Session, number>();
-  /** The principal each live session is bound to (undefined on an open route). */
-  const owners = new WeakMap<Session, string | undefined>();
   /**
    * Ids DELETEd here: their tokens stay valid until maxAge, but this instance will not resume them.
    * Other instances cannot know (there is no shared store); clients do not reuse a deleted id.
    */
   const deleted = new LRUCache<string, true>({ max: 10_000, ttl: maxAge, ttlResolution: 1000 });
   /** Resumes in progress, so concurrent first requests for one id share one server. */
-  const resuming = new Map<string, Promise<Session>>();
+  const resuming = new Map<string, Promise<RouteSession>>();
 
   /** A new server for one client, connected to a new transport. */
   async function open(sessionId: string | undefined): Promise<{ server: McpServer; transport: WebStandardStreamableHTTPServerTransport }> {
@@ -126,7 +131,7 @@ export function createRoute(options: RouteOptions): Route {
     if (sessionId !== undefined) {
       const session = await findSession(sessionId, principal);
       res.once('close', sessions.use(session));
-      return serve(session.transport as WebStandardStreamableHTTPServerTransport, request);
+      return serve(session.transport, request);
     }
 
     const messages = body === undefined ? [] : Array.isArray(body) ? body : [body];
@@ -148,9 +153,7 @@ export function createRoute(options: RouteOptions): Route {
       ...(principal === undefined ? {} : { principal }),
     });
     const { server, transport } = await open(id);
-    const session: Session = { id, server, transport, active: 0 };
-    expiresAt.set(session, wallClock() + maxAge);
-    owners.set(session, principal);
+    const session: RouteSession = { id, server, transport, active: 0, expiresAt: wallClock() + maxAge, principal };
     sessions.add(session);
     res.once('close', sessions.use(session));
     try {
@@ -165,11 +168,11 @@ export function createRoute(options: RouteOptions): Route {
    * The live session for an id, if `principal` opened it: held here, or resumed from the id
    * itself. 404 otherwise; a session is never touched (or resumed) for another principal.
    */
-  async function findSession(id: string, principal: string | undefined): Promise<Session> {
+  async function findSession(id: string, principal: string | undefined): Promise<RouteSession> {
     const held = sessions.get(id);
     if (held) {
-      if (owners.get(held) !== principal) throw wrongPrincipal(id);
-      if (wallClock() <= expiresAt.get(held)!) return held;
+      if (held.principal !== principal) throw wrongPrincipal(id);
+      if (wallClock() <= held.expiresAt) return held;
       sessions.end(id, 'expired');
       throw sessionNotFound('expired');
     }
@@ -184,7 +187,7 @@ export function createRoute(options: RouteOptions): Route {
     }
     const session = await pending;
     // A resume started for another request of the same id: its principal is checked here.
-    if (owners.get(session) !== principal) throw wrongPrincipal(id);
+    if (session.principal !== principal) throw wrongPrincipal(id);
     return session;
   }
 
@@ -198,10 +201,17 @@ export function createRoute(options: RouteOptions): Route {
    * restarted or let it idle out): a fresh server, initialized with the parameters the id carries
    * as if the client's initialize had happened here.
    */
-  async function resume(id: string, claims: SessionClaims): Promise<Session> {
+  async function resume(id: string, claims: SessionClaims): Promise<RouteSession> {
     if (!SUPPORTED_PROTOCOL_VERSIONS.includes(claims.protocolVersion)) throw sessionNotFound('unsupported_protocol_version');
     const { server, transport } = await open(id);
-    const session: Session = { id, server, transport, active: 0 };
+    const session: RouteSession = {
+      id,
+      server,
+      transport,
+      active: 0,
+      expiresAt: claims.issuedAt + maxAge,
+      principal: claims.principal,
+    };
     try {
       const initialize = await transport.handleRequest(
         internalPost(name, {
@@ -226,8 +236,6 @@ export function createRoute(options: RouteOptions): Route {
       await server.close().catch(() => undefined);
       throw error;
     }
-    expiresAt.set(session, claims.issuedAt + maxAge);
-    owners.set(session, claims.principal);
     sessions.add(session);
     log.info({ age: Math.round((wallClock() - claims.issuedAt) / 1000) }, 'session resumed');
     return session;

@@ -19,7 +19,7 @@ export interface Session {
   active: number;
 }
 
-export interface SessionStoreOptions {
+export interface SessionStoreOptions<S extends Session = Session> {
   /** Most sessions kept; adding one more closes the least recently used. */
   maxSessions: number;
   /** A session not used for this long is closed (checked on access and by {@link SessionStore.sweep}). */
@@ -27,18 +27,18 @@ export interface SessionStoreOptions {
   /** Clock in ms, injectable so tests advance time instead of sleeping. Default `performance.now`. */
   now?: () => number;
   /** Told about every session that ends, after its server is closed. */
-  onEnd?: (session: Session, reason: SessionEndReason) => void;
+  onEnd?: (session: S, reason: SessionEndReason) => void;
 }
 
-export interface SessionStore {
+export interface SessionStore<S extends Session = Session> {
   /** The session, marking it used; undefined when unknown or expired. */
-  get(id: string): Session | undefined;
-  add(session: Session): void;
+  get(id: string): S | undefined;
+  add(session: S): void;
   /**
    * Marks a session busy for the length of one request or stream; call the returned function when
    * it ends. A busy session never expires, and its idle time starts again when it goes quiet.
    */
-  use(session: Session): () => void;
+  use(session: S): () => void;
   /** Ends one session (DELETE, or its transport closed). */
   end(id: string, reason: SessionEndReason): void;
   /** Closes idle sessions now; busy ones (open streams, calls in flight) are kept alive. */
@@ -56,7 +56,7 @@ const DISPOSE_REASON: Record<LRUCache.DisposeReason, SessionEndReason> = {
   fetch: 'deleted',
 };
 
-export function createSessionStore(options: SessionStoreOptions): SessionStore {
+export function createSessionStore<S extends Session = Session>(options: SessionStoreOptions<S>): SessionStore<S> {
   const { maxSessions, idleTimeout, now = () => performance.now(), onEnd } = options;
   if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new RangeError('maxSessions must be a positive integer');
   if (!(idleTimeout > 0)) throw new RangeError('idleTimeout must be a positive number of milliseconds');
@@ -64,7 +64,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const endReasons = new Map<string, SessionEndReason>();
   const closing = new Set<Promise<void>>();
 
-  const sessions = new LRUCache<string, Session>({
+  const sessions = new LRUCache<string, S>({
     max: maxSessions,
     ttl: idleTimeout,
     updateAgeOnGet: true,
@@ -82,8 +82,8 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   });
 
   // lru-cache's iteration skips stale entries, so busy sessions are tracked here to be kept alive.
-  const busy = new Map<string, Session>();
-  const touch = (session: Session) => {
+  const busy = new Map<string, S>();
+  const touch = (session: S) => {
     // Setting the same value renews its TTL and recency without disposing it.
     if (sessions.peek(session.id, { allowStale: true }) === session) sessions.set(session.id, session);
   };
