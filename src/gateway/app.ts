@@ -129,7 +129,8 @@ function checkHeaders(req: Request, _res: Response, next: NextFunction): void {
     if (!acceptsBoth(accept)) {
       return next(new GatewayError('not_acceptable', 'Not Acceptable: Client must accept both application/json and text/event-stream'));
     }
-  } else if (req.method === 'GET' && !/text\/event-stream|\*\/\*/.test(accept)) {
+  } else if (req.method === 'GET' && !accept.includes('text/event-stream')) {
+    // As the transport requires, literally: `*/*` would pass here only to be refused there, after a resume.
     return next(new GatewayError('not_acceptable', 'Not Acceptable: Client must accept text/event-stream'));
   } else if (!['GET', 'POST', 'DELETE'].includes(req.method)) {
     return next(new GatewayError('method_not_allowed', `Method not allowed: ${req.method}`, {}, { Allow: 'GET, POST, DELETE' }));
