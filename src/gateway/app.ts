@@ -1,141 +1,219 @@
 /**
- * The HTTP edge: Host check, request log, authentication, body limits, JSON-RPC shape, dispatch to
- * the route, and the one place errors become HTTP responses. The status page, probes and each
- * OAuth route's resource metadata live here too.
+ * The HTTP edge, a plain `node:http` request listener: Host check, request log, authentication,
+ * body limits, JSON-RPC shape, dispatch to the route, and the one place errors become HTTP
+ * responses. The status page, probes and each OAuth route's resource metadata live here too.
+ *
+ * No web framework: the edge serves a handful of fixed paths, and on the MCP path express's
+ * per-request work (its router, and re-prototyping every request and response object) cost a third
+ * of the throughput of the SDK's own express-based example (`npm run bench`, docs/benchmarks.md).
+ * Bodies are read by body-parser, express's own parser, which needs no express.
  */
-import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import bodyParser from 'body-parser';
+import typeis from 'type-is';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { PROTECTED_RESOURCE_WELL_KNOWN } from './auth/protected-resource.js';
-import { requireAuth } from './auth/require-auth.js';
-import { GatewayError } from './errors.js';
-import { requireAllowedHost } from './host-validation.js';
+import { authGuard } from './auth/require-auth.js';
+import { GatewayError, type GatewayErrorCode } from './errors.js';
+import { hostCheck } from './host-validation.js';
 import type { Gateway } from './gateway.js';
 import { sessionTag } from './logger.js';
+import type { Route } from './route.js';
 import { renderStatusPage } from './status-page.js';
 
 /** JSON-RPC batches longer than this are refused (the SDK's own bound). */
 const MAX_BATCH = 100;
+
+const MCP_PATH = /^\/mcp\/([^/]+)\/?$/;
+const METADATA_PATH = new RegExp(`^${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/([^/]+)/?$`);
 
 export interface AppOptions {
   /** Host names accepted besides the localhost names (DNS rebinding protection). */
   allowedHosts?: readonly string[];
 }
 
-/**
- * Builds the gateway's express app. Listening is the caller's business.
- *
- * @example
- * const app = createApp(await createGateway({ config, logger }), { allowedHosts: ['gw.example.com'] });
- * app.listen(7071, '127.0.0.1');
- */
-export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = {}): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('trust proxy', true);
-
-  app.use(logRequests(gateway));
-  app.use(requireAllowedHost(allowedHosts));
-  const publicBase = publicBaseOf(gateway);
-
-  // The Functions host probes `/` until it answers, and the cold start lasts until then: answer at
-  // once, without waiting for the first listing of tools (it starts now and the page refreshes).
-  app.get('/', async (req, res) => {
-    res.type('html').send(renderStatusPage(await gateway.status(publicBase(req), { waitForTools: false })));
-  });
-  app.get('/status.json', async (req, res) => {
-    res.json(await gateway.status(publicBase(req)));
-  });
-
-  // RFC 9728 §3.1: the metadata of the resource `/mcp/<name>` is at the well-known prefix + its path.
-  // Public documents, read by browser-based clients too: any origin may fetch them.
-  const metadataPaths = [`${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/:route`, `${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/:route/`];
-  app.options(metadataPaths, (_req, res) => {
-    res
-      .set({ 'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Allow-Headers': '*' })
-      .status(204)
-      .end();
-  });
-  app.get(metadataPaths, (req, res) => {
-    const name = String(req.params.route);
-    const metadata = gateway.authenticators.get(name)?.metadata(publicBase(req));
-    res.set('Access-Control-Allow-Origin', '*');
-    if (!metadata) {
-      res
-        .status(404)
-        .json({ error: 'not_found', message: `/mcp/${name} is not an OAuth-protected route of this gateway`, routes: routePaths(gateway) });
-      return;
-    }
-    res.json(metadata);
-  });
-  app.get('/healthz', (_req, res) => {
-    res.status(gateway.shuttingDown ? 503 : 200).json({ status: gateway.shuttingDown ? 'stopping' : 'ok' });
-  });
-
-  const parseJson = express.json({ limit: gateway.config.maxBodySize, strict: false, type: () => true });
-  // Credentials are checked before anything else is read: an unknown caller learns nothing more.
-  const authenticate = requireAuth(gateway.authenticators, { publicBase, logger: gateway.logger });
-  app.all(
-    ['/mcp/:route', '/mcp/:route/'],
-    findRoute(gateway),
-    authenticate,
-    checkHeaders,
-    (req, res, next) => {
-      if (req.method === 'POST') parseJson(req, res, next);
-      else next();
-    },
-    async (req: Request, res: Response) => {
-      const route = res.locals.route as NonNullable<ReturnType<Gateway['routes']['get']>>;
-      const body = req.method === 'POST' ? validateJsonRpc(req.body) : undefined;
-      if (body) describeRpc(res, body);
-      await route.handle({ req, res, body, authInfo: res.locals.authInfo, principal: res.locals.principal });
-    },
-  );
-  app.all(['/mcp', '/mcp/'], (_req, _res, next) => next(routeNotFound(gateway, '')));
-  app.use((req, res) => {
-    res
-      .status(404)
-      .json({ error: 'not_found', message: `Nothing at ${req.path}: MCP servers are at /mcp/<name>`, routes: routePaths(gateway) });
-  });
-  app.use(handleErrors(gateway));
-  return app;
+/** What the edge learns about one request: for the steps after it and for its log line. */
+interface Exchange {
+  readonly started: number;
+  /** The path without the query string. */
+  readonly path: string;
+  route?: Route;
+  rpcMethod?: string;
+  tool?: string;
+  authInfo?: AuthInfo;
+  /** Who called (a hash), never the key or the token. */
+  principal?: string;
+  /** Why credentials were refused. */
+  authFailure?: { reason: string; detail: string };
+  errorCode?: GatewayErrorCode;
 }
 
-function findRoute(gateway: Gateway): RequestHandler {
-  return (req, res, next) => {
-    if (gateway.shuttingDown) return next(new GatewayError('shutting_down', 'The gateway is shutting down'));
-    const route = gateway.routes.get(String(req.params.route));
-    if (!route) return next(routeNotFound(gateway, String(req.params.route)));
-    res.locals.route = route;
-    next();
+/**
+ * The gateway's request listener. Listening is the caller's business.
+ *
+ * @example
+ * const server = http.createServer(createApp(await createGateway({ config, logger }), { allowedHosts: ['gw.example.com'] }));
+ * server.listen(7071, '127.0.0.1');
+ */
+export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = {}): RequestListener {
+  const checkHost = hostCheck(allowedHosts);
+  const publicBase = publicBaseOf(gateway);
+  const authenticate = authGuard(gateway.authenticators, { publicBase, logger: gateway.logger });
+  const readJson = jsonBodyReader(gateway.config.maxBodySize);
+  const routePaths = [...gateway.routes.keys()].map((name) => `/mcp/${name}`);
+
+  async function serveMcp(req: IncomingMessage, res: ServerResponse, exchange: Exchange, name: string): Promise<void> {
+    if (gateway.shuttingDown) throw new GatewayError('shutting_down', 'The gateway is shutting down');
+    const route = gateway.routes.get(name);
+    if (!route) throw routeNotFound(name);
+    exchange.route = route;
+    // Credentials are checked before anything else is read: an unknown caller learns nothing more.
+    const verdict = await authenticate(name, req);
+    if (!verdict.ok) {
+      exchange.authFailure = verdict.failure;
+      throw verdict.error;
+    }
+    exchange.authInfo = verdict.authInfo;
+    exchange.principal = verdict.principal;
+    checkHeaders(req);
+    const body = req.method === 'POST' ? validateJsonRpc(await readJson(req, res)) : undefined;
+    if (body) describeRpc(exchange, body);
+    await route.handle({ req, res, body, authInfo: exchange.authInfo, principal: exchange.principal });
+  }
+
+  async function serveMetadata(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    // RFC 9728 §3.1: the metadata of the resource `/mcp/<name>` is at the well-known prefix + its path.
+    // Public documents, read by browser-based clients too: any origin may fetch them.
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, {
+        'Access-Control-Allow-Origin': '*',
+        'Access-Control-Allow-Methods': 'GET',
+        'Access-Control-Allow-Headers': '*',
+      });
+      res.end();
+      return;
+    }
+    allowMethods(req, 'GET, HEAD, OPTIONS');
+    const metadata = gateway.authenticators.get(name)?.metadata(publicBase(req));
+    const cors = { 'Access-Control-Allow-Origin': '*' };
+    if (!metadata) {
+      const message = `/mcp/${name} is not an OAuth-protected route of this gateway`;
+      sendJson(res, 404, { error: 'not_found', message, routes: routePaths }, cors);
+      return;
+    }
+    sendJson(res, 200, metadata, cors);
+  }
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
+    checkHost(req);
+    const { path } = exchange;
+    const mcp = MCP_PATH.exec(path);
+    if (mcp) return serveMcp(req, res, exchange, decodeSegment(mcp[1]!));
+    if (path === '/mcp' || path === '/mcp/') throw routeNotFound('');
+    const metadata = METADATA_PATH.exec(path);
+    if (metadata) return serveMetadata(req, res, decodeSegment(metadata[1]!));
+    switch (path) {
+      case '/':
+        // The Functions host probes `/` until it answers, and the cold start lasts until then: answer
+        // at once, without waiting for the first listing of tools (it starts now; the page refreshes).
+        allowMethods(req, 'GET, HEAD');
+        return sendHtml(res, renderStatusPage(await gateway.status(publicBase(req), { waitForTools: false })));
+      case '/status.json':
+        allowMethods(req, 'GET, HEAD');
+        return sendJson(res, 200, await gateway.status(publicBase(req)));
+      case '/healthz':
+        allowMethods(req, 'GET, HEAD');
+        return sendJson(res, gateway.shuttingDown ? 503 : 200, { status: gateway.shuttingDown ? 'stopping' : 'ok' });
+      default:
+        return sendJson(res, 404, {
+          error: 'not_found',
+          message: `Nothing at ${path}: MCP servers are at /mcp/<name>`,
+          routes: routePaths,
+        });
+    }
+  }
+
+  function routeNotFound(name: string): GatewayError {
+    return new GatewayError('route_not_found', `No MCP server at /mcp/${name}; mounted: ${routePaths.join(', ')}`, { routes: routePaths });
+  }
+
+  const log = requestLogger(gateway);
+  const fail = errorResponder(gateway);
+  return function gatewayEdge(req, res) {
+    const exchange: Exchange = { started: performance.now(), path: pathOf(req.url) };
+    res.once('close', () => log(req, res, exchange));
+    dispatch(req, res, exchange).catch((error: unknown) => fail(res, exchange, error));
   };
 }
 
-function routeNotFound(gateway: Gateway, name: string): GatewayError {
-  const routes = routePaths(gateway);
-  return new GatewayError('route_not_found', `No MCP server at /mcp/${name}; mounted: ${routes.join(', ')}`, { routes });
+/** The path of a request target, without the query; absolute-form targets (`http://h/p`) too. */
+function pathOf(url: string | undefined): string {
+  if (!url) return '/';
+  if (url.startsWith('/')) {
+    const query = url.indexOf('?');
+    return query === -1 ? url : url.slice(0, query);
+  }
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
 }
 
-function routePaths(gateway: Gateway): string[] {
-  return [...gateway.routes.keys()].map((name) => `/mcp/${name}`);
+/** A percent-decoded path segment; a malformed one stays as sent (and matches no route). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function allowMethods(req: IncomingMessage, allow: string): void {
+  if (!allow.split(', ').includes(req.method ?? '')) {
+    throw new GatewayError('method_not_allowed', `Method not allowed: ${req.method}`, {}, { Allow: allow });
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, JSON.stringify(body), 'application/json; charset=utf-8', headers);
+}
+
+function sendHtml(res: ServerResponse, html: string): void {
+  send(res, 200, html, 'text/html; charset=utf-8', {});
+}
+
+function send(res: ServerResponse, status: number, text: string, type: string, headers: Record<string, string>): void {
+  res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Reads a POST body as JSON with body-parser, within the size limit. Rejects with body-parser's errors. */
+function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
+  const parse = bodyParser.json({ limit, strict: false, type: () => true });
+  return (req, res) =>
+    new Promise((resolve, reject) => {
+      parse(req, res, (error?: unknown) => (error ? reject(error) : resolve((req as { body?: unknown }).body)));
+    });
 }
 
 /** Refuses what the transport would refuse, before any session or server is created for it. */
-function checkHeaders(req: Request, _res: Response, next: NextFunction): void {
+function checkHeaders(req: IncomingMessage): void {
   const accept = req.headers.accept ?? '';
   if (req.method === 'POST') {
-    if (!req.is('application/json')) {
-      return next(new GatewayError('unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json'));
+    if (!typeis(req, ['application/json'])) {
+      throw new GatewayError('unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
     }
     if (!acceptsBoth(accept)) {
-      return next(new GatewayError('not_acceptable', 'Not Acceptable: Client must accept both application/json and text/event-stream'));
+      throw new GatewayError('not_acceptable', 'Not Acceptable: Client must accept both application/json and text/event-stream');
     }
   } else if (req.method === 'GET' && !accept.includes('text/event-stream')) {
     // As the transport requires, literally: `*/*` would pass here only to be refused there, after a resume.
-    return next(new GatewayError('not_acceptable', 'Not Acceptable: Client must accept text/event-stream'));
-  } else if (!['GET', 'POST', 'DELETE'].includes(req.method)) {
-    return next(new GatewayError('method_not_allowed', `Method not allowed: ${req.method}`, {}, { Allow: 'GET, POST, DELETE' }));
+    throw new GatewayError('not_acceptable', 'Not Acceptable: Client must accept text/event-stream');
+  } else if (!['GET', 'POST', 'DELETE'].includes(req.method ?? '')) {
+    throw new GatewayError('method_not_allowed', `Method not allowed: ${req.method}`, {}, { Allow: 'GET, POST, DELETE' });
   }
-  next();
 }
 
 function acceptsBoth(accept: string): boolean {
@@ -182,53 +260,50 @@ function looksLikeJsonRpc(message: unknown): boolean {
 }
 
 /** Records the JSON-RPC method and tool name for the request log line. */
-function describeRpc(res: Response, body: JSONRPCMessage | JSONRPCMessage[]): void {
+function describeRpc(exchange: Exchange, body: JSONRPCMessage | JSONRPCMessage[]): void {
   const first = Array.isArray(body) ? body[0] : body;
   if (first && 'method' in first) {
-    res.locals.rpcMethod = Array.isArray(body) ? `batch(${body.length}):${first.method}` : first.method;
+    exchange.rpcMethod = Array.isArray(body) ? `batch(${body.length}):${first.method}` : first.method;
     const tool = (first.params as { name?: unknown } | undefined)?.name;
-    if (first.method === 'tools/call' && typeof tool === 'string') res.locals.tool = tool;
+    if (first.method === 'tools/call' && typeof tool === 'string') exchange.tool = tool;
   }
 }
 
 /** One structured line per request, written when the response ends (streams included). */
-function logRequests(gateway: Gateway): RequestHandler {
-  return (req, res, next) => {
-    const started = performance.now();
-    res.once('close', () => {
-      const sessionId = req.headers['mcp-session-id'] ?? res.getHeader('mcp-session-id');
-      gateway.logger.info(
-        {
-          http: { method: req.method, path: req.path, status: res.statusCode },
-          route: (res.locals.route as { name?: string } | undefined)?.name,
-          rpc: res.locals.rpcMethod,
-          tool: res.locals.tool,
-          session: sessionTag(typeof sessionId === 'string' ? sessionId : undefined),
-          durationMs: Math.round((performance.now() - started) * 10) / 10,
-          // Who called (a hash), or why not: never the key or the token.
-          ...(res.locals.principal ? { principal: res.locals.principal } : {}),
-          ...(res.locals.authFailure ? { auth: res.locals.authFailure } : {}),
-          ...(res.locals.errorCode ? { error: res.locals.errorCode } : {}),
-        },
-        'request',
-      );
-    });
-    next();
+function requestLogger(gateway: Gateway): (req: IncomingMessage, res: ServerResponse, exchange: Exchange) => void {
+  return (req, res, exchange) => {
+    const sessionId = req.headers['mcp-session-id'] ?? res.getHeader('mcp-session-id');
+    gateway.logger.info(
+      {
+        http: { method: req.method, path: exchange.path, status: res.statusCode },
+        route: exchange.route?.name,
+        rpc: exchange.rpcMethod,
+        tool: exchange.tool,
+        session: sessionTag(typeof sessionId === 'string' ? sessionId : undefined),
+        durationMs: Math.round((performance.now() - exchange.started) * 10) / 10,
+        ...(exchange.principal ? { principal: exchange.principal } : {}),
+        ...(exchange.authFailure ? { auth: exchange.authFailure } : {}),
+        ...(exchange.errorCode ? { error: exchange.errorCode } : {}),
+      },
+      'request',
+    );
   };
 }
 
-function handleErrors(gateway: Gateway): ErrorRequestHandler {
-  return (error, req, res, _next) => {
+/** Answers a failed request with its registered status and a JSON-RPC error body. */
+function errorResponder(gateway: Gateway): (res: ServerResponse, exchange: Exchange, error: unknown) => void {
+  return (res, exchange, error) => {
     const gatewayError = asGatewayError(error);
-    res.locals.errorCode = gatewayError.code;
-    if (gatewayError.code === 'internal_error') gateway.logger.error({ err: error, path: req.path }, 'request failed');
+    exchange.errorCode = gatewayError.code;
+    if (gatewayError.code === 'internal_error') gateway.logger.error({ err: error, path: exchange.path }, 'request failed');
     if (res.headersSent) {
       // A stream was already answering: all that is left is to end it.
       res.end();
       return;
     }
     const rpcId = (gatewayError as { rpcId?: string | number | null }).rpcId ?? null;
-    res.status(gatewayError.status).set(gatewayError.headers).json(gatewayError.toJsonRpcBody(rpcId));
+    // A body left unread (too large, or refused before reading) is drained by Node once this ends.
+    sendJson(res, gatewayError.status, gatewayError.toJsonRpcBody(rpcId), gatewayError.headers);
   };
 }
 
@@ -258,16 +333,23 @@ function asGatewayError(error: unknown): GatewayError {
  * The origin clients use to reach this gateway: `publicUrl` from gateway.yaml, else the request's
  * (behind the Functions host: X-Forwarded-Host and X-Forwarded-Proto, both checked by the Host check).
  */
-function publicBaseOf(gateway: Gateway): (req: Request) => string {
+function publicBaseOf(gateway: Gateway): (req: IncomingMessage) => string {
   const configured = gateway.config.publicUrl;
   return (req) => {
     if (configured) return configured;
-    const host = req.get('x-forwarded-host')?.split(',')[0]?.trim() || req.get('host') || 'localhost';
+    const host = firstValue(req.headers['x-forwarded-host']) || req.headers.host || 'localhost';
+    const protocol = firstValue(req.headers['x-forwarded-proto']) || ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
     try {
       // Normalized as clients normalize the URL they call: lowercase host, no default port.
-      return new URL(`${req.protocol}://${host}`).origin;
+      return new URL(`${protocol}://${host}`).origin;
     } catch {
-      return `${req.protocol}://${host}`;
+      return `${protocol}://${host}`;
     }
   };
+}
+
+/** The first of a comma-separated header's values (proxies append theirs), trimmed. */
+function firstValue(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value?.split(',')[0]?.trim() || undefined;
 }

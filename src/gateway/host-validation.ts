@@ -4,7 +4,7 @@
  * the Host header is rewritten to 127.0.0.1 and the client's one arrives as `X-Forwarded-Host`, so
  * both are checked (under `func start` a rebinding page would otherwise pass as 127.0.0.1).
  */
-import type { RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { GatewayError } from './errors.js';
 
 /** Names that are always accepted: the machine itself. */
@@ -20,11 +20,14 @@ export function hostnameOf(value: string): string | undefined {
 }
 
 /**
- * Refuses requests whose Host or X-Forwarded-Host names a host not in the list (port ignored).
+ * A check that throws `invalid_host` for a request whose Host or X-Forwarded-Host names a host not
+ * in the list (port ignored).
  *
- * @example app.use(requireAllowedHost(['gateway.example.com']));
+ * @example
+ * const checkHost = hostCheck(['gateway.example.com']);
+ * checkHost(req); // throws GatewayError('invalid_host', …) for Host: evil.example
  */
-export function requireAllowedHost(extraHostnames: readonly string[] = []): RequestHandler {
+export function hostCheck(extraHostnames: readonly string[] = []): (req: IncomingMessage) => void {
   const allowed = new Set([...LOCAL_HOSTNAMES, ...extraHostnames.map((h) => h.toLowerCase())]);
   // Clients send the same Host on every request: remember the verdicts (bounded: values are input).
   const verdicts = new Map<string, boolean>();
@@ -37,19 +40,16 @@ export function requireAllowedHost(extraHostnames: readonly string[] = []): Requ
     }
     return verdict;
   };
-  return function requireAllowedHost(req, _res, next) {
+  return function checkHost(req) {
     const forwarded = req.headers['x-forwarded-host'];
     const candidates = [req.headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',') : [])];
     for (const value of candidates) {
       if (value === undefined || !isAllowed(value)) {
-        return next(
-          new GatewayError(
-            'invalid_host',
-            `Invalid Host: ${value ?? '(none)'} is not an allowed host name; add it to allowedHosts in gateway.yaml`,
-          ),
+        throw new GatewayError(
+          'invalid_host',
+          `Invalid Host: ${value ?? '(none)'} is not an allowed host name; add it to allowedHosts in gateway.yaml`,
         );
       }
     }
-    next();
   };
 }

@@ -10,6 +10,7 @@
  * - `WEBSITE_HOSTNAME` (set by Azure): accepted as a Host header besides localhost and `allowedHosts`.
  * - `LOG_LEVEL`: default info.
  */
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { readFile } from 'node:fs/promises';
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
 
   const port = Number(env.FUNCTIONS_CUSTOMHANDLER_PORT || env.PORT || 7071);
   const host = env.HOST || '127.0.0.1';
-  const server = app.listen(port, host);
+  const server = createServer(app).listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

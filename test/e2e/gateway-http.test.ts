@@ -301,6 +301,35 @@ describe('status', () => {
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
   });
 
+  it('answers HEAD on its pages without a body, other methods with 405, and unknown paths with 404 naming the routes', async () => {
+    const head = await fetch(`${gw.url}/status.json`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.match(head.headers.get('content-type') ?? '', /^application\/json/);
+    assert.equal(await head.text(), '');
+
+    const post = await fetch(`${gw.url}/healthz`, { method: 'POST' });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    assert.equal((await post.json()).error.data.code, 'method_not_allowed');
+
+    const missing = await fetch(`${gw.url}/nothing/here?x=1`);
+    assert.equal(missing.status, 404);
+    const body = await missing.json();
+    assert.equal(body.message, 'Nothing at /nothing/here: MCP servers are at /mcp/<name>');
+    assert.ok(body.routes.includes('/mcp/time'));
+  });
+
+  it('routes /mcp/<name> with a query string, a trailing slash or a percent-encoded name', async () => {
+    for (const path of ['/mcp/time?via=test', '/mcp/time/', '/mcp/ti%6De']) {
+      const r = await post(path, initializeBody());
+      assert.equal(r.status, 200, path);
+      assert.ok(r.headers.get('mcp-session-id'), path);
+    }
+    const bad = await post('/mcp/%E0%A4%A', initializeBody());
+    assert.equal(bad.status, 404);
+    assert.equal(bad.json().error.data.code, 'route_not_found');
+  });
+
   it('writes one log line per request with route, method, tool, status and a session hash', async () => {
     const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
     await client.callTool({ name: 'echo', arguments: { text: 'logged' } });

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,7 +44,7 @@ export async function startInProcessGateway(
   });
   const config = parseConfig(yaml, path.join(PROJECT_ROOT, 'test-gateway.yaml'), options.env ?? {});
   const gateway = await createGateway({ ...options, config, logger: createLogger({ level: 'debug', destination }) });
-  const server = createApp(gateway, { allowedHosts: options.allowedHosts }).listen(0, '127.0.0.1');
+  const server = createServer(createApp(gateway, { allowedHosts: options.allowedHosts })).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -1,11 +1,11 @@
 /**
  * Per-route authentication: what each route requires ({@link createRouteAuthenticator}) and the
- * guard middleware that refuses requests without it ({@link requireAuth}), answering as the MCP
+ * guard that refuses requests without it ({@link authGuard}), answering as the MCP
  * authorization spec and RFC 6750 say: 401 with a `WWW-Authenticate` challenge pointing at the
  * route's own metadata, 403 `insufficient_scope` naming the scopes, 503 when the issuer is down.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Request, RequestHandler } from 'express';
+import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -78,36 +78,45 @@ export function createRouteAuthenticator(route: string, auth: AuthConfig, option
   }
 }
 
-export interface RequireAuthOptions {
+export interface AuthGuardOptions {
   /** The origin clients reach the gateway at, for `resource_metadata` in challenges. */
-  publicBase: (req: Request) => string;
+  publicBase: (req: IncomingMessage) => string;
   logger: Logger;
 }
 
+/** A guard's verdict on one request: the caller as tools see it, or the error to answer with. */
+export type AuthVerdict =
+  | { ok: true; authInfo: AuthInfo | undefined; principal: string | undefined }
+  | { ok: false; error: GatewayError; failure: { reason: string; detail: string } };
+
+const OPEN: AuthVerdict = Object.freeze({ ok: true, authInfo: undefined, principal: undefined });
+
 /**
- * Guards `/mcp/:route`: sets `res.locals.authInfo` and `res.locals.principal` for an accepted
- * caller, and passes a {@link GatewayError} (`unauthorized`, `forbidden`, `auth_unavailable`) with
- * its challenge headers otherwise. `res.locals.authFailure` says why, for the request log.
+ * Guards `/mcp/<route>`: an open route lets everyone in; otherwise the verdict carries the accepted
+ * caller, or a {@link GatewayError} (`unauthorized`, `forbidden`, `auth_unavailable`) with its
+ * challenge headers and, for the request log, why.
  *
- * @example app.all('/mcp/:route', findRoute, requireAuth(gateway.authenticators, { publicBase, logger }), handle);
+ * @example
+ * const guard = authGuard(gateway.authenticators, { publicBase, logger });
+ * const verdict = await guard('weather', req);
+ * if (!verdict.ok) throw verdict.error;
  */
-export function requireAuth(
+export function authGuard(
   authenticators: ReadonlyMap<string, RouteAuthenticator>,
-  { publicBase, logger }: RequireAuthOptions,
-): RequestHandler {
-  return async function requireAuth(req, res, next) {
-    const authenticator = authenticators.get(String(req.params.route));
+  { publicBase, logger }: AuthGuardOptions,
+): (route: string, req: IncomingMessage) => Promise<AuthVerdict> {
+  return async function guard(route, req) {
+    const authenticator = authenticators.get(route);
     const outcome = await authenticator?.authenticate(req);
-    if (!authenticator || !outcome) return next();
-    if (outcome.ok) {
-      res.locals.authInfo = outcome.authInfo;
-      res.locals.principal = outcome.principal;
-      return next();
-    }
-    res.locals.authFailure = { reason: outcome.reason, detail: outcome.message };
+    if (!authenticator || !outcome) return OPEN;
+    if (outcome.ok) return { ok: true, authInfo: outcome.authInfo, principal: outcome.principal };
     if (outcome.reason === 'unavailable')
       logger.warn({ route: authenticator.route, detail: outcome.message }, 'authorization server unavailable');
-    next(rejection(authenticator, outcome, publicBase(req)));
+    return {
+      ok: false,
+      error: rejection(authenticator, outcome, publicBase(req)),
+      failure: { reason: outcome.reason, detail: outcome.message },
+    };
   };
 }
 
