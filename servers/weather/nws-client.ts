@@ -3,6 +3,7 @@
  * network error, RFC 7807 problems read, bodies checked against a schema, and the gateway cache's
  * stale marker surfaced. Outcomes are values ({@link NwsResult}); nothing here throws.
  */
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
 import { CACHE_STATUS_HEADER, type FetchLike } from '../../src/gateway/module-contract.js';
@@ -97,7 +98,7 @@ export function createNwsClient(options: NwsClientOptions): NwsClient {
       await sleep(options.retryDelayMs);
       outcome = await attempt(path);
     }
-    const result = interpret(path, outcome, schema);
+    const result = interpret(root + path, path, outcome, schema);
     if (!result.ok) options.logger.warn({ upstream: 'nws', ...result.failure }, 'NWS request failed');
     return result;
   }
@@ -130,7 +131,46 @@ function summary(outcome: Attempt): Record<string, unknown> {
   return outcome.kind === 'failed' ? { ...outcome.failure } : { status: outcome.response.status };
 }
 
-function interpret<T>(path: string, outcome: Attempt, schema: ZodType<T>): NwsResult<T> {
+/**
+ * The last body checked per URL, with what it parsed to. Answers the gateway's cache serves come
+ * back as the same bytes many times, and parsing and checking a forecast again costs more than the
+ * rest of a tool call. Shared by every session's client (bounded by the bodies' total size); the
+ * data is frozen, so no caller can change what another one gets.
+ */
+const checked = new LRUCache<string, { body: string; schema: ZodType<unknown>; data: unknown }>({
+  maxSize: 16 * 1024 * 1024,
+  sizeCalculation: (entry) => Math.max(1, entry.body.length),
+});
+
+function checkBody<T>(url: string, body: string, schema: ZodType<T>): { ok: true; data: T } | { ok: false; reason: string } {
+  const memo = checked.get(url);
+  if (memo && memo.schema === schema && memo.body === body) return { ok: true, data: memo.data as T };
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, reason: 'the body is not JSON' };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    return { ok: false, reason: `${issue?.message ?? 'unexpected shape'}${where}` };
+  }
+  const data = deepFreeze(parsed.data);
+  checked.set(url, { body, schema, data });
+  return { ok: true, data };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+function interpret<T>(url: string, path: string, outcome: Attempt, schema: ZodType<T>): NwsResult<T> {
   if (outcome.kind === 'failed') return { ok: false, failure: outcome.failure };
   const { response, body } = outcome;
   const status = response.status;
@@ -138,20 +178,10 @@ function interpret<T>(path: string, outcome: Attempt, schema: ZodType<T>): NwsRe
   if (status >= 400) return { ok: false, failure: { kind: 'rejected', path, status, ...problemOf(body) } };
   if (status >= 300) return { ok: false, failure: { kind: 'redirected', path, status } };
 
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, failure: { kind: 'malformed', path, reason: 'the body is not JSON' } };
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-    return { ok: false, failure: { kind: 'malformed', path, reason: `${issue?.message ?? 'unexpected shape'}${where}` } };
-  }
+  const checkedBody = checkBody(url, body, schema);
+  if (!checkedBody.ok) return { ok: false, failure: { kind: 'malformed', path, reason: checkedBody.reason } };
   const stale = stalenessOf(response.headers);
-  return stale ? { ok: true, data: parsed.data, stale } : { ok: true, data: parsed.data };
+  return stale ? { ok: true, data: checkedBody.data, stale } : { ok: true, data: checkedBody.data };
 }
 
 function problemOf(body: string): { problem?: Problem } {

@@ -298,6 +298,33 @@ describe('weather NWS client', () => {
     assert.deepEqual(urls, ['https://mirror.example/nws/alerts/active?area=PA']);
   });
 
+  const ALERT =
+    '{"properties": {"event": "Flood Watch", "areaDesc": "Bristol", "severity": "Moderate", "urgency": "Future", "certainty": "Possible", "status": "Actual"}}';
+
+  it('checks a body once: the same bytes again reuse the frozen data, other bytes or a bad body are checked anew', async () => {
+    const bodies = [`{"features": [${ALERT}]}`, `{"features": [${ALERT}]}`, '{"features": []}', '{"features": "not a list"}'];
+    const fetch: FetchLike = async () => new Response(bodies.shift());
+    const { alertCollectionSchema } = await import('../../servers/weather/nws-schemas.js');
+    const options = { fetch, baseUrl: 'https://memo.example', userAgent: 'x', timeoutMs: 1000, retryDelayMs: 0, logger };
+    // Two clients, as two sessions have: the memo is shared.
+    const [a, b] = [createNwsClient(options), createNwsClient(options)];
+
+    const first = await a.get('/alerts/active?area=MA', alertCollectionSchema);
+    const again = await b.get('/alerts/active?area=MA', alertCollectionSchema);
+    assert.ok(first.ok && again.ok);
+    assert.equal(again.data, first.data, 'the same bytes give the same checked data');
+    assert.ok(Object.isFrozen(first.data) && Object.isFrozen(first.data.features[0]));
+    assert.throws(() => (first.data.features as unknown[]).push({}), TypeError);
+
+    const changed = await a.get('/alerts/active?area=MA', alertCollectionSchema);
+    assert.ok(changed.ok);
+    assert.equal(changed.data.features.length, 0);
+
+    const bad = await a.get('/alerts/active?area=MA', alertCollectionSchema);
+    assert.equal(bad.ok, false);
+    assert.equal(!bad.ok && bad.failure.kind, 'malformed');
+  });
+
   it('formats ages in at most two units', () => {
     assert.equal(formatDuration(45), '45 s');
     assert.equal(formatDuration(600), '10 min');
