@@ -30,6 +30,10 @@ param instanceMemoryMB int = 2048
 @description('LOG_LEVEL of the gateway (pino levels).')
 param logLevel string = 'info'
 
+@allowed(['function', 'anonymous'])
+@description('The Functions host\'s key check in front of the gateway, for the whole app: function (clients send a function key) or anonymous (every route brings its own auth: needed for OAuth routes, which clients reach without a key). Overrides host.json customHandler.http.defaultAuthorizationLevel.')
+param hostAuthorizationLevel string = 'function'
+
 @secure()
 @minLength(32)
 @description('Key for session ids (GATEWAY_SESSION_SECRET). The preprovision hook creates one per azd environment.')
@@ -164,6 +168,7 @@ module functionApp 'app/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     logLevel: logLevel
+    hostAuthorizationLevel: hostAuthorizationLevel
     gatewaySessionSecret: gatewaySessionSecret
     gatewaySessionSecretPrevious: gatewaySessionSecretPrevious
   }

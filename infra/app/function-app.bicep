@@ -14,6 +14,8 @@ param subnetId string = ''
 param maximumInstanceCount int
 param instanceMemoryMB int
 param logLevel string
+@description('function or anonymous: the host\'s key check, overriding host.json.')
+param hostAuthorizationLevel string
 @secure()
 param gatewaySessionSecret string
 @secure()
@@ -80,6 +82,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     {
       // The host proxies every request to the custom handler (host.json configurationProfile).
       AzureWebJobsFeatureFlags: 'EnableMcpCustomHandlerPreview'
+      // host.json's level, overridden per deployment (AzureFunctionsJobHost__<path> app settings
+      // override host.json values). The gateway reads it too, to warn when routes disagree.
+      AzureFunctionsJobHost__customHandler__http__defaultAuthorizationLevel: hostAuthorizationLevel
 
       // Host storage through the managed identity; the account allows no shared keys.
       AzureWebJobsStorage__credential: 'managedidentity'

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   if (env.FUNCTIONS_CUSTOMHANDLER_PORT) {
     // Under the Functions host (func start, Azure): its key check and the routes' auth must agree.
     const hostJson = await readFile(path.join(PROJECT_ROOT, 'host.json'), 'utf8').then(JSON.parse, () => undefined);
-    for (const warning of functionsAuthWarnings(config, hostJson)) logger.warn(warning);
+    for (const warning of functionsAuthWarnings(config, hostJson, env)) logger.warn(warning);
   }
   const allowedHosts = [...config.allowedHosts, ...(env.WEBSITE_HOSTNAME ? [env.WEBSITE_HOSTNAME] : [])].map((h) => h.toLowerCase());
   const app = createApp(gateway, { allowedHosts });

@@ -204,6 +204,7 @@ describe('infra (Bicep, checked structurally)', () => {
       'GATEWAY_SESSION_SECRET: gatewaySessionSecret',
       'GATEWAY_SESSION_SECRET_PREVIOUS: gatewaySessionSecretPrevious',
       'LOG_LEVEL: logLevel',
+      'AzureFunctionsJobHost__customHandler__http__defaultAuthorizationLevel: hostAuthorizationLevel',
       "AzureWebJobsStorage__credential: 'managedidentity'",
       'AzureWebJobsStorage__clientId: identityClientId',
       'AzureWebJobsStorage__blobServiceUri:',
@@ -212,6 +213,12 @@ describe('infra (Bicep, checked structurally)', () => {
     ]) {
       assert.ok(functionApp.includes(setting), `function-app.bicep sets ${setting}`);
     }
+  });
+
+  it("overrides host.json's authorization level from an azd variable, function keys by default", () => {
+    assert.match(main, /@allowed\(\['function', 'anonymous'\]\)\n(@[^\n]*\n)*param hostAuthorizationLevel string = 'function'/);
+    assert.equal(parameters.hostAuthorizationLevel?.value, '${HOST_AUTHORIZATION_LEVEL=function}');
+    assert.match(main, /hostAuthorizationLevel: hostAuthorizationLevel/, 'passed to the function app module');
   });
 
   it('runs on Flex Consumption (FC1, Linux) with Node 22, scale settings as parameters', () => {

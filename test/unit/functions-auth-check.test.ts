@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/gateway/config.js';
-import { functionsAuthWarnings, hostAuthorizationLevel } from '../../src/gateway/functions-auth-check.js';
+import { AUTH_LEVEL_SETTING, functionsAuthWarnings, hostAuthorizationLevel } from '../../src/gateway/functions-auth-check.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
 
 const config = (auth: string) =>
@@ -36,5 +36,16 @@ describe('functionsAuthWarnings', () => {
 
   it('is quiet when the two agree', () => {
     assert.deepEqual(functionsAuthWarnings(config(API_KEY), hostJson('function')), []);
+  });
+
+  it('takes the level from the app setting that overrides host.json, and says where it came from', () => {
+    const env = { [AUTH_LEVEL_SETTING]: 'Anonymous' };
+    assert.equal(hostAuthorizationLevel(hostJson('function'), env), 'anonymous');
+    assert.equal(hostAuthorizationLevel(hostJson('function'), { [AUTH_LEVEL_SETTING]: ' ' }), 'function', 'blank is no override');
+    assert.deepEqual(functionsAuthWarnings(config(OAUTH), hostJson('function'), env), [
+      `The app setting ${AUTH_LEVEL_SETTING} sets defaultAuthorizationLevel "anonymous" and /mcp/open has auth: none: anyone who can reach the app can call it`,
+    ]);
+    const [warning] = functionsAuthWarnings(config(OAUTH), hostJson('anonymous'), { [AUTH_LEVEL_SETTING]: 'function' });
+    assert.match(warning!, /^The app setting \S+ sets defaultAuthorizationLevel "function": .* \(azd: HOST_AUTHORIZATION_LEVEL\)/);
   });
 });
