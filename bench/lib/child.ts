@@ -14,6 +14,7 @@ const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 export const PROJECT_ROOT = path.dirname(DIST);
 export const GATEWAY_ENTRY = path.join(DIST, 'src', 'gateway', 'main.js');
 export const MINIMAL_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-sdk-server.js');
+export const MINIMAL_NODE_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-node-server.js');
 export const CEILING_ENTRY = path.join(DIST, 'bench', 'reference', 'raw-ceiling.js');
 const GC_HOOK = pathToFileURL(path.join(DIST, 'bench', 'support', 'gc-on-signal.js')).href;
 

@@ -62,7 +62,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
         rounds: 3,
         concurrency: [1, 10, 50],
         methods: ['tools/call', 'tools/list'],
-        targets: ['gateway', 'gateway-stateless', 'gateway-quiet', 'minimal', 'ceiling'],
+        targets: ['gateway', 'gateway-stateless', 'gateway-quiet', 'minimal', 'minimal-node', 'ceiling'],
         warmup: 2,
         resumeSequential: 300,
         resumeRate: 5_000,

@@ -36,9 +36,10 @@ const INTRO = `Every number below was measured side by side in one run of \`npm 
 described, against references running on the same machine in the same run: a minimal stateful
 server written the way the SDK's examples write one (\`bench/reference/minimal-sdk-server.ts\`:
 \`createMcpExpressApp\`, one session map, a \`StreamableHTTPServerTransport\` and \`McpServer\` per
-session, serving the same time server) and a raw \`node:http\` server answering a fixed JSON-RPC
-body (\`bench/reference/raw-ceiling.ts\`), the ceiling of this machine's HTTP stack. Read the
-ratios; the absolute times belong to this (small, shared) machine.
+session, serving the same time server), the same server on \`node:http\` without express
+(\`bench/reference/minimal-node-server.ts\`, full runs only), and a raw \`node:http\` server
+answering a fixed JSON-RPC body (\`bench/reference/raw-ceiling.ts\`), the ceiling of this
+machine's HTTP stack. Read the ratios; the absolute times belong to this (small, shared) machine.
 
 How: each server is its own child process, pinned to one CPU when \`taskset\` exists, with the
 load generator ([autocannon](https://github.com/mcollina/autocannon)) in the benchmark process on
@@ -89,6 +90,7 @@ function sections(results: BenchResults): string[] {
     throughputSection(results),
     statelessSection(results),
     requestLogSection(results),
+    frameworkSection(results),
     weatherSection(results),
     resumeSection(results),
     coldStartSection(results),
@@ -218,6 +220,41 @@ ${table(['method', 'conn.', 'gateway req/s', 'LOG_LEVEL=warn req/s', 'warn / inf
   'right',
   'right',
 ])}`;
+}
+
+function frameworkSection(results: BenchResults): string {
+  const rows: string[][] = [];
+  for (const method of METHODS) {
+    for (const connections of concurrencies(results)) {
+      const gateway = cell(results, 'gateway', method, connections)?.result;
+      const minimal = cell(results, 'minimal', method, connections)?.result;
+      const bare = cell(results, 'minimal-node', method, connections)?.result;
+      if (!gateway || !minimal || !bare) continue;
+      rows.push([
+        method,
+        String(connections),
+        rps(gateway.rps),
+        rps(minimal.rps),
+        rps(bare.rps),
+        ratio(bare.rps / minimal.rps),
+        ratio(gateway.rps / bare.rps),
+      ]);
+    }
+  }
+  if (rows.length === 0) return '';
+  return `## Without express
+
+The minimal server as the SDK's examples write it runs on express. The same server on \`node:http\`
+directly (\`bench/reference/minimal-node-server.ts\`: same session map, transport and time server,
+the body read by hand), measured in the same rounds, separates what express costs from what the
+SDK's transport costs, and so shows what the gateway (which has no web framework) adds to the
+transport itself: Host check, authentication, JSON-RPC checks, the session store, the log line.
+
+${table(
+  ['method', 'conn.', 'gateway req/s', 'minimal req/s', 'minimal on node:http req/s', 'node:http / express', 'gateway / node:http'],
+  rows,
+  ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+)}`;
 }
 
 function weatherSection(results: BenchResults): string {

@@ -4,14 +4,17 @@
  * minimal SDK server and the raw ceiling, all running at once (idle ones cost nothing) and
  * measured in turns, so drift in the machine's load reaches every target alike.
  */
-import { CEILING_ENTRY, MINIMAL_ENTRY, startChild, startGateway, type Child } from '../lib/child.js';
+import { CEILING_ENTRY, MINIMAL_ENTRY, MINIMAL_NODE_ENTRY, startChild, startGateway, type Child } from '../lib/child.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import { expectResult, openSessions, timeCallBody, toolsListBody } from '../lib/mcp.js';
 import type { BenchSettings } from '../lib/settings.js';
 import { TIME_MODULE } from './modules.js';
 
-/** `gateway-quiet`: the same gateway with LOG_LEVEL=warn, i.e. without its per-request log line. */
-export type Target = 'gateway' | 'gateway-stateless' | 'gateway-quiet' | 'minimal' | 'ceiling';
+/**
+ * `gateway-quiet`: the same gateway with LOG_LEVEL=warn, i.e. without its per-request log line.
+ * `minimal-node`: the minimal SDK server on `node:http`, without express.
+ */
+export type Target = 'gateway' | 'gateway-stateless' | 'gateway-quiet' | 'minimal' | 'minimal-node' | 'ceiling';
 export type Method = 'tools/call' | 'tools/list';
 export const METHODS: readonly Method[] = ['tools/call', 'tools/list'];
 
@@ -61,9 +64,9 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
         const quiet = await start(() => startGateway('throughput-quiet', THROUGHPUT_YAML, 'time', { cpu, env: { LOG_LEVEL: 'warn' } }));
         all[target] = { url: quiet.url, sessions: await openSessions(quiet.url, most) };
       } else {
-        const entry = target === 'minimal' ? MINIMAL_ENTRY : CEILING_ENTRY;
+        const entry = { minimal: MINIMAL_ENTRY, 'minimal-node': MINIMAL_NODE_ENTRY, ceiling: CEILING_ENTRY }[target];
         const child = await start(() => startChild({ name: target, entry, mcpPath: '/mcp', cpu }));
-        all[target] = { url: child.url, sessions: target === 'minimal' ? await openSessions(child.url, most) : undefined };
+        all[target] = { url: child.url, sessions: target === 'ceiling' ? undefined : await openSessions(child.url, most) };
       }
     }
 
