@@ -44,6 +44,8 @@ interface Exchange {
   authInfo?: AuthInfo;
   /** Who called (a hash), never the key or the token. */
   principal?: string;
+  /** The session a new one's initialize opened (other requests name theirs in Mcp-Session-Id). */
+  sessionId?: string;
   /** Why credentials were refused. */
   authFailure?: { reason: string; detail: string };
   errorCode?: GatewayErrorCode;
@@ -79,7 +81,16 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
     checkHeaders(req);
     const body = req.method === 'POST' ? validateJsonRpc(await readJson(req, res)) : undefined;
     if (body) describeRpc(exchange, body);
-    await route.handle({ req, res, body, authInfo: exchange.authInfo, principal: exchange.principal });
+    await route.handle({
+      req,
+      res,
+      body,
+      authInfo: exchange.authInfo,
+      principal: exchange.principal,
+      onSession: (id) => {
+        exchange.sessionId = id;
+      },
+    });
   }
 
   async function serveMetadata(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
@@ -272,7 +283,7 @@ function describeRpc(exchange: Exchange, body: JSONRPCMessage | JSONRPCMessage[]
 /** One structured line per request, written when the response ends (streams included). */
 function requestLogger(gateway: Gateway): (req: IncomingMessage, res: ServerResponse, exchange: Exchange) => void {
   return (req, res, exchange) => {
-    const sessionId = req.headers['mcp-session-id'] ?? res.getHeader('mcp-session-id');
+    const sessionId = req.headers['mcp-session-id'] ?? exchange.sessionId;
     gateway.logger.info(
       {
         http: { method: req.method, path: exchange.path, status: res.statusCode },

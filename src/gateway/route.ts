@@ -67,6 +67,8 @@ export interface RouteRequest {
    * principal that opened it, and refused (404) to any other.
    */
   principal?: string;
+  /** Told which session serves the request, once known (a new one's id on initialize), for the log. */
+  onSession?: (sessionId: string) => void;
 }
 
 export interface Route {
@@ -155,6 +157,7 @@ export function createRoute(options: RouteOptions): Route {
     const { server, transport } = await open(id);
     const session: RouteSession = { id, server, transport, active: 0, expiresAt: wallClock() + maxAge, principal };
     sessions.add(session);
+    request.onSession?.(id);
     res.once('close', sessions.use(session));
     try {
       await serve(transport, request);

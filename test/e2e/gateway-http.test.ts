@@ -341,6 +341,8 @@ describe('status', () => {
     assert.equal(line.rpc, 'tools/call');
     assert.equal((line.http as { status: number }).status, 200);
     assert.match(String(line.session), /^[0-9a-f]{12}$/);
+    const opened = gw.logs.find((l) => l.msg === 'request' && l.rpc === 'initialize' && l.session === line.session);
+    assert.ok(opened, "the initialize line carries the session's tag too, so a session can be followed from its start");
     assert.equal(typeof line.durationMs, 'number');
     assert.ok(!JSON.stringify(gw.logs).includes(id), 'the raw session id never appears in logs');
   });
