@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { canPin, PROJECT_ROOT, pinSelf, removeWorkDir, setGatewayNodeArgs } from './lib/child.js';
+import { canPin, killChildren, PROJECT_ROOT, pinSelf, removeWorkDir, setGatewayNodeArgs } from './lib/child.js';
 import { runInfo } from './lib/environment.js';
 import { benchSettings } from './lib/settings.js';
 import { renderDocument, renderTables } from './report/markdown.js';
@@ -60,6 +60,16 @@ const info = runInfo(
 );
 const results: BenchResults = { info };
 const started = performance.now();
+
+// Stopped early (Ctrl-C, a kill, a crash): no server under test outlives the run.
+process.on('exit', killChildren);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping the servers under test\n`);
+    removeWorkDir();
+    process.exit(1);
+  });
+}
 
 try {
   if (run('throughput')) results.throughput = await benchThroughput(settings);

@@ -26,6 +26,15 @@ export function removeWorkDir(): void {
   workDirPath = undefined;
 }
 
+/** Children not yet exited: killed with the benchmark if it stops early (see {@link killChildren}). */
+const live = new Set<ChildProcess>();
+
+/** Kills every child still running; synchronous, so it can run in an `exit` handler. */
+export function killChildren(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+}
+
 /** Whether `taskset` can pin processes (Linux with util-linux); decided once. */
 export const canPin = spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
@@ -102,7 +111,13 @@ export async function spawnChild(spec: ChildSpec): Promise<Child> {
     stdio: ['ignore', out, out],
   });
   closeSync(out);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  live.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      live.delete(child);
+      resolve();
+    }),
+  );
   const base = `http://127.0.0.1:${port}`;
   const pid = child.pid!;
   return {
