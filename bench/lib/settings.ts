@@ -28,6 +28,8 @@ export interface BenchSettings {
   readonly memorySessions: readonly number[];
   /** Sessions opened and abandoned in the expiry test. */
   readonly abandonSessions: number;
+  /** Sessions opened and left to expire before that test's baseline is read (a warm gateway). */
+  readonly abandonWarmUp: number;
   /** Log progress to stderr. */
   readonly progress: (message: string) => void;
 }
@@ -51,6 +53,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
         coldStarts: 2,
         memorySessions: [500],
         abandonSessions: 1_000,
+        abandonWarmUp: 500,
         progress,
       }
     : {
@@ -69,6 +72,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
         coldStarts: 5,
         memorySessions: [1_000, 10_000],
         abandonSessions: 100_000,
+        abandonWarmUp: 2_000,
         progress,
       };
 }

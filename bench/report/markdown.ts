@@ -357,7 +357,7 @@ Opened and abandoned: ${a.sessions.toLocaleString('en-US')} sessions (initialize
 ${Math.round(a.sessions / a.openSeconds)}/s, ${Math.round(a.openSeconds)} s in all) on a gateway route with \`idleTimeout: ${ABANDON_IDLE_TIMEOUT_S}s\` and
 \`maxPerRoute: 200000\`. At half way and at the end: once the route reported no live session and a few seconds
 more had passed, RSS, then RSS and heap after a forced GC. Baseline, read on a warm gateway (after its status
-page was read once and 2,000 sessions were opened and expired, so the session path's compiled code is in it):
+page was read once and ${a.warmUpSessions.toLocaleString('en-US')} sessions were opened and expired, so the session path's compiled code is in it):
 ${mib(a.baseline.rssKiB)} MiB RSS,
 ${mib(a.baseline.heapUsedKiB)} MiB heap; peak RSS while opening: ${mib(a.peakKiB)} MiB.
 

@@ -39,6 +39,8 @@ export interface AbandonCheckpoint extends Reading {
 
 export interface AbandonResult {
   sessions: number;
+  /** Sessions opened and expired before the baseline was read. */
+  warmUpSessions: number;
   /** Seconds it took to open them all (10 connections), pauses for the checkpoints excluded. */
   openSeconds: number;
   baseline: Reading;
@@ -120,9 +122,6 @@ async function read(child: Child): Promise<Reading> {
   return { rssKiB: child.rssKiB(), heapUsedKiB: usage.heapUsed / 1024 };
 }
 
-/** Sessions opened and left to expire before the abandon run's baseline is read. */
-const WARM_UP_SESSIONS = 2_000;
-
 async function abandonSessions(settings: BenchSettings): Promise<AbandonResult> {
   const child = await startGateway('abandon', abandonYaml, 'time', { cpu: settings.serverCpu });
   try {
@@ -130,7 +129,7 @@ async function abandonSessions(settings: BenchSettings): Promise<AbandonResult> 
     // loaded its client code, and a first batch of sessions has been opened and has expired, so
     // V8's compiled code for the session path is in it. What stays above it after 100,000 more
     // sessions is what sessions leave behind.
-    await issueIds(child.url, WARM_UP_SESSIONS);
+    await issueIds(child.url, settings.abandonWarmUp);
     for (let i = 0; i < 120 && (await activeSessions(child)) > 0; i++) await sleep(250);
     const base = await baseline(child);
     let peakKiB = base.rssKiB;
@@ -166,7 +165,7 @@ async function abandonSessions(settings: BenchSettings): Promise<AbandonResult> 
         `abandon: ${opened} opened; baseline ${mib(base.rssKiB)} MiB, peak ${mib(peakKiB)}, after expiry ${mib(rssBeforeGcKiB)}, after GC ${mib(now.rssKiB)} (heap ${mib(now.heapUsedKiB)} vs ${mib(base.heapUsedKiB)}; ${leftActive} left)`,
       );
     }
-    return { sessions: total, openSeconds, baseline: base, peakKiB, checkpoints };
+    return { sessions: total, warmUpSessions: settings.abandonWarmUp, openSeconds, baseline: base, peakKiB, checkpoints };
   } finally {
     await child.stop();
   }
