@@ -9,7 +9,8 @@
  * Bodies are read by body-parser, express's own parser, which needs no express.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import bodyParser from 'body-parser';
+// The JSON parser alone: the package root loads every parser (urlencoded's `qs` is most of the load).
+import jsonParser from 'body-parser/json';
 import typeis from 'type-is';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -202,7 +203,7 @@ function send(res: ServerResponse, status: number, text: string, type: string, h
 
 /** Reads a POST body as JSON with body-parser, within the size limit. Rejects with body-parser's errors. */
 function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
-  const parse = bodyParser.json({ limit, strict: false, type: () => true });
+  const parse = jsonParser({ limit, strict: false, type: () => true });
   return (req, res) =>
     new Promise((resolve, reject) => {
       parse(req, res, (error?: unknown) => (error ? reject(error) : resolve((req as { body?: unknown }).body)));
