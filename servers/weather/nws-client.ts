@@ -134,11 +134,12 @@ function summary(outcome: Attempt): Record<string, unknown> {
 /**
  * The last body checked per URL, with what it parsed to. Answers the gateway's cache serves come
  * back as the same bytes many times, and parsing and checking a forecast again costs more than the
- * rest of a tool call. Shared by every session's client (bounded by the bodies' total size); the
- * data is frozen, so no caller can change what another one gets.
+ * rest of a tool call. Shared by every session's client, bounded by the bodies' total length (8 Mi
+ * characters; the parsed data takes a few times that); the data is frozen, so no caller can change
+ * what another one gets.
  */
 const checked = new LRUCache<string, { body: string; schema: ZodType<unknown>; data: unknown }>({
-  maxSize: 16 * 1024 * 1024,
+  maxSize: 8 * 1024 * 1024,
   sizeCalculation: (entry) => Math.max(1, entry.body.length),
 });
 
