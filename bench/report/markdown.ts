@@ -2,7 +2,8 @@
  * The run as Markdown: `docs/benchmarks.md` (with the method and notes around it) and the tables
  * printed on stdout.
  */
-import type { Method } from '../suites/throughput.js';
+import type { LoadResult } from '../lib/load.js';
+import type { Method, Target } from '../suites/throughput.js';
 import { UPSTREAM_LATENCY_MS, WEATHER_CONNECTIONS } from '../suites/weather.js';
 import { ABANDON_IDLE_TIMEOUT_S } from '../suites/memory.js';
 import { RESUME_CONNECTIONS } from '../suites/resume.js';
@@ -152,24 +153,14 @@ ${table(
 
 function statelessSection(results: BenchResults): string {
   if (!results.throughput) return '';
-  const rows: string[][] = [];
-  for (const method of METHODS) {
-    for (const connections of concurrencies(results)) {
-      const stateful = cell(results, 'gateway', method, connections)?.result;
-      const stateless = cell(results, 'gateway-stateless', method, connections)?.result;
-      if (!stateful || !stateless) continue;
-      rows.push([
-        method,
-        String(connections),
-        rps(stateful.rps),
-        ms(stateful.p50),
-        rps(stateless.rps),
-        ms(stateless.p50),
-        ms(stateless.p99),
-        ratio(stateless.rps / stateful.rps),
-      ]);
-    }
-  }
+  const rows = rowsPerCell(results, ['gateway', 'gateway-stateless'], ([stateful, stateless]) => [
+    rps(stateful.rps),
+    ms(stateful.p50),
+    rps(stateless.rps),
+    ms(stateless.p50),
+    ms(stateless.p99),
+    ratio(stateless.rps / stateful.rps),
+  ]);
   return `## Stateful vs stateless routes
 
 The same time module mounted twice in one gateway: \`/mcp/time\` (a session per client) and
@@ -188,23 +179,12 @@ ${table(['method', 'conn.', 'stateful req/s', 'p50', 'stateless req/s', 'p50', '
 }
 
 function requestLogSection(results: BenchResults): string {
-  const rows: string[][] = [];
-  for (const method of METHODS) {
-    for (const connections of concurrencies(results)) {
-      const gateway = cell(results, 'gateway', method, connections)?.result;
-      const quiet = cell(results, 'gateway-quiet', method, connections)?.result;
-      const minimal = cell(results, 'minimal', method, connections)?.result;
-      if (!gateway || !quiet || !minimal) continue;
-      rows.push([
-        method,
-        String(connections),
-        rps(gateway.rps),
-        rps(quiet.rps),
-        ratio(quiet.rps / gateway.rps),
-        ratio(quiet.rps / minimal.rps),
-      ]);
-    }
-  }
+  const rows = rowsPerCell(results, ['gateway', 'gateway-quiet', 'minimal'], ([gateway, quiet, minimal]) => [
+    rps(gateway.rps),
+    rps(quiet.rps),
+    ratio(quiet.rps / gateway.rps),
+    ratio(quiet.rps / minimal.rps),
+  ]);
   if (rows.length === 0) return '';
   return `## The request log
 
@@ -223,24 +203,13 @@ ${table(['method', 'conn.', 'gateway req/s', 'LOG_LEVEL=warn req/s', 'warn / inf
 }
 
 function frameworkSection(results: BenchResults): string {
-  const rows: string[][] = [];
-  for (const method of METHODS) {
-    for (const connections of concurrencies(results)) {
-      const gateway = cell(results, 'gateway', method, connections)?.result;
-      const minimal = cell(results, 'minimal', method, connections)?.result;
-      const bare = cell(results, 'minimal-node', method, connections)?.result;
-      if (!gateway || !minimal || !bare) continue;
-      rows.push([
-        method,
-        String(connections),
-        rps(gateway.rps),
-        rps(minimal.rps),
-        rps(bare.rps),
-        ratio(bare.rps / minimal.rps),
-        ratio(gateway.rps / bare.rps),
-      ]);
-    }
-  }
+  const rows = rowsPerCell(results, ['gateway', 'minimal', 'minimal-node'], ([gateway, minimal, bare]) => [
+    rps(gateway.rps),
+    rps(minimal.rps),
+    rps(bare.rps),
+    ratio(bare.rps / minimal.rps),
+    ratio(gateway.rps / bare.rps),
+  ]);
   if (rows.length === 0) return '';
   return `## Without express
 
@@ -255,6 +224,26 @@ ${table(
   rows,
   ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
 )}`;
+}
+
+/**
+ * One row per method and concurrency at which every one of `targets` was measured: the method, the
+ * connections, then what `columns` makes of their results (in the order of `targets`).
+ */
+function rowsPerCell<const T extends readonly Target[]>(
+  results: BenchResults,
+  targets: T,
+  columns: (measured: { [K in keyof T]: LoadResult }) => string[],
+): string[][] {
+  const rows: string[][] = [];
+  for (const method of METHODS) {
+    for (const connections of concurrencies(results)) {
+      const measured = targets.map((target) => cell(results, target, method, connections)?.result);
+      if (measured.some((result) => result === undefined)) continue;
+      rows.push([method, String(connections), ...columns(measured as { [K in keyof T]: LoadResult })]);
+    }
+  }
+  return rows;
 }
 
 function weatherSection(results: BenchResults): string {
