@@ -1,8 +1,8 @@
 /**
  * Preloaded into benchmark children (`node --expose-gc --import …/gc-on-signal.js`): SIGUSR2 runs
- * full garbage collections, then writes `process.memoryUsage()` as JSON to `$BENCH_MEMORY_FILE`,
- * so memory is read after a GC without adding a hook to the gateway. SIGUSR1 is Node's inspector
- * signal, hence USR2.
+ * full garbage collections and, half a second later, writes `process.memoryUsage()` as JSON to
+ * `$BENCH_MEMORY_FILE`, so memory is read after a GC without adding a hook to the gateway.
+ * SIGUSR1 is Node's inspector signal, hence USR2.
  */
 import { writeFileSync } from 'node:fs';
 
@@ -13,6 +13,7 @@ if (gc && file) {
     // Twice: the first pass may leave finalizers whose objects the second one frees.
     gc();
     gc();
-    writeFileSync(file, JSON.stringify({ ...process.memoryUsage(), at: Date.now() }));
+    // V8 returns the pages a GC freed to the system from a background task: read RSS once it has.
+    setTimeout(() => writeFileSync(file, JSON.stringify({ ...process.memoryUsage(), at: Date.now() })), 500);
   });
 }
