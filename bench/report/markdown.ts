@@ -145,7 +145,7 @@ ${table(
     'errors',
   ],
   rows,
-  ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+  'numbers',
 )}
 
 ![Requests/s against concurrent connections: gateway, minimal SDK server, ceiling](benchmarks.svg)`;
@@ -166,16 +166,7 @@ function statelessSection(results: BenchResults): string {
 The same time module mounted twice in one gateway: \`/mcp/time\` (a session per client) and
 \`/mcp/time-stateless\` (\`sessions: stateless\`: a new \`McpServer\` and transport for every request).
 
-${table(['method', 'conn.', 'stateful req/s', 'p50', 'stateless req/s', 'p50', 'p99', 'stateless / stateful'], rows, [
-  'left',
-  'right',
-  'right',
-  'right',
-  'right',
-  'right',
-  'right',
-  'right',
-])}`;
+${table(['method', 'conn.', 'stateful req/s', 'p50', 'stateless req/s', 'p50', 'p99', 'stateless / stateful'], rows, 'numbers')}`;
 }
 
 function requestLogSection(results: BenchResults): string {
@@ -192,14 +183,7 @@ The gateway writes one JSON line per request at \`info\` (the default, and what 
 measure). The same gateway with \`LOG_LEVEL=warn\`, measured in the same rounds, shows what that
 line costs.
 
-${table(['method', 'conn.', 'gateway req/s', 'LOG_LEVEL=warn req/s', 'warn / info', 'warn / minimal'], rows, [
-  'left',
-  'right',
-  'right',
-  'right',
-  'right',
-  'right',
-])}`;
+${table(['method', 'conn.', 'gateway req/s', 'LOG_LEVEL=warn req/s', 'warn / info', 'warn / minimal'], rows, 'numbers')}`;
 }
 
 function frameworkSection(results: BenchResults): string {
@@ -222,7 +206,7 @@ transport itself: Host check, authentication, JSON-RPC checks, the session store
 ${table(
   ['method', 'conn.', 'gateway req/s', 'minimal req/s', 'minimal on node:http req/s', 'node:http / express', 'gateway / node:http'],
   rows,
-  ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+  'numbers',
 )}`;
 }
 
@@ -268,7 +252,7 @@ ${table(
     ms(w.timeReference.p50),
     ratio(w.result.p50 / w.timeReference.p50),
   ]),
-  ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+  'numbers',
 )}`;
 }
 
@@ -290,7 +274,7 @@ ${table(
     row(`first (resumes), ${RESUME_CONNECTIONS} connections`, resume.resumeRate),
     row(`again (warm), ${RESUME_CONNECTIONS} connections`, resume.warmRate),
   ],
-  ['left', 'right', 'right', 'right', 'right'],
+  'numbers',
 )}
 
 Resume / warm latency (p50, 1 connection): **${ratio(resume.resumeSequential.p50 / resume.warmSequential.p50)}**;
@@ -339,7 +323,7 @@ ${table(
     m.perSessionKiB.toFixed(1),
     m.heapPerSessionKiB.toFixed(1),
   ]),
-  ['left', 'right', 'right', 'right', 'right'],
+  'numbers',
 )}
 
 Opened and abandoned: ${a.sessions.toLocaleString('en-US')} sessions (initialize only, at 10 connections:

@@ -2,7 +2,16 @@
 
 export type Align = 'left' | 'right';
 
-export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>, align: readonly Align[] = []): string {
+/**
+ * `align` per column (left by default), or `'numbers'`: the first column names the row, the others
+ * are numbers, right-aligned.
+ */
+export function table(
+  header: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+  columns: readonly Align[] | 'numbers' = [],
+): string {
+  const align = columns === 'numbers' ? header.map((_, i): Align => (i === 0 ? 'left' : 'right')) : columns;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     `| ${cells.map((cell, i) => (align[i] === 'right' ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
