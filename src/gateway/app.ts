@@ -16,6 +16,7 @@ import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { PROTECTED_RESOURCE_WELL_KNOWN } from './auth/protected-resource.js';
 import { authGuard } from './auth/require-auth.js';
+import { clientAddress } from './client-address.js';
 import { GatewayError, type GatewayErrorCode } from './errors.js';
 import { hostCheck } from './host-validation.js';
 import type { Gateway } from './gateway.js';
@@ -63,11 +64,10 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
   const checkHost = hostCheck(allowedHosts);
   const publicBase = publicBaseOf(gateway);
   const authenticate = authGuard(gateway.authenticators, { publicBase, logger: gateway.logger });
-  const readJson = jsonBodyReader(gateway.config.maxBodySize);
+  const readJson = jsonBodyReader(gateway.config.maxBodySize, gateway.config.requestTimeout);
   const routePaths = [...gateway.routes.keys()].map((name) => `/mcp/${name}`);
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse, exchange: Exchange, name: string): Promise<void> {
-    if (gateway.shuttingDown) throw new GatewayError('shutting_down', 'The gateway is shutting down');
     const route = gateway.routes.get(name);
     if (!route) throw routeNotFound(name);
     exchange.route = route;
@@ -80,16 +80,30 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
     exchange.authInfo = verdict.authInfo;
     exchange.principal = verdict.principal;
     checkHeaders(req);
-    const body = req.method === 'POST' ? validateJsonRpc(await readJson(req, res)) : undefined;
+    const body = req.method === 'POST' ? validateJsonRpc(await readJson(req, res, exchange.started)) : undefined;
     if (body) describeRpc(exchange, body);
+    // While draining, what in-flight calls may still need gets through: a DELETE, and a session's
+    // notifications and responses (a cancellation, a client's answer to a server's request).
+    if (gateway.shuttingDown && !(req.method === 'DELETE' || (body && req.headers['mcp-session-id'] && !carriesRequests(body)))) {
+      throw new GatewayError(
+        'shutting_down',
+        'The gateway is shutting down; retry (another instance will answer)',
+        {},
+        { 'Retry-After': '1' },
+      );
+    }
     await route.handle({
       req,
       res,
       body,
       authInfo: exchange.authInfo,
       principal: exchange.principal,
+      owner: exchange.principal ?? clientAddress(req),
       onSession: (id) => {
         exchange.sessionId = id;
+      },
+      onShutdown: () => {
+        exchange.errorCode = 'shutting_down';
       },
     });
   }
@@ -201,13 +215,40 @@ function send(res: ServerResponse, status: number, text: string, type: string, h
   res.end(text);
 }
 
-/** Reads a POST body as JSON with body-parser, within the size limit. Rejects with body-parser's errors. */
-function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
+/**
+ * Reads a POST body as JSON with body-parser, within the size limit and before `timeout` (from
+ * `started`) runs out. Rejects with body-parser's errors, or `request_timeout`.
+ */
+function jsonBodyReader(limit: number, timeout: number): (req: IncomingMessage, res: ServerResponse, started: number) => Promise<unknown> {
   const parse = jsonParser({ limit, strict: false, type: () => true });
-  return (req, res) =>
+  return (req, res, started) =>
     new Promise((resolve, reject) => {
-      parse(req, res, (error?: unknown) => (error ? reject(error) : resolve((req as { body?: unknown }).body)));
+      const timer = setTimeout(
+        () => {
+          // The rest of the body will not be read: the connection cannot carry another request.
+          res.shouldKeepAlive = false;
+          reject(
+            new GatewayError(
+              'request_timeout',
+              `Request Timeout: the body did not arrive within ${timeout / 1000} s`,
+              {},
+              { Connection: 'close' },
+            ),
+          );
+        },
+        Math.max(0, timeout - (performance.now() - started)),
+      );
+      parse(req, res, (error?: unknown) => {
+        clearTimeout(timer);
+        if (error) reject(error);
+        else resolve((req as { body?: unknown }).body);
+      });
     });
+}
+
+/** Whether a body carries a request (not only notifications and responses). */
+function carriesRequests(body: JSONRPCMessage | JSONRPCMessage[]): boolean {
+  return (Array.isArray(body) ? body : [body]).some((message) => 'method' in message && 'id' in message);
 }
 
 /** Refuses what the transport would refuse, before any session or server is created for it. */

@@ -42,8 +42,13 @@ const sessionsSchema = z
   .object({
     /** A session unused this long is closed. */
     idleTimeout: duration.default(30 * 60_000),
-    /** At most this many sessions per route; the least recently used is closed beyond it. */
+    /** At most this many sessions per route; the least recently used idle one is closed beyond it. */
     maxPerRoute: z.number().int().positive().default(5000),
+    /**
+     * At most this many sessions per caller on a route (the principal, or the client address on an
+     * open route); default a tenth of maxPerRoute.
+     */
+    maxPerPrincipal: z.number().int().positive().optional(),
     /** Absolute lifetime of a session id, however active. */
     maxAge: duration.default(24 * 3_600_000),
     /** SSE comment frames this often keep idle streams open through proxies (Azure cuts at ~4 min). */
@@ -54,7 +59,16 @@ const sessionsSchema = z
       )
       .default(15_000),
   })
-  .strict();
+  .strict()
+  .superRefine((sessions, ctx) => {
+    if (sessions.maxPerPrincipal !== undefined && sessions.maxPerPrincipal > sessions.maxPerRoute) {
+      ctx.addIssue({ code: 'custom', path: ['maxPerPrincipal'], message: 'maxPerPrincipal must not exceed maxPerRoute' });
+    }
+  })
+  .transform(({ maxPerPrincipal, ...sessions }) => ({
+    ...sessions,
+    maxPerPrincipal: maxPerPrincipal ?? Math.max(1, Math.ceil(sessions.maxPerRoute / 10)),
+  }));
 
 const cacheRuleSchema = z
   .object({
@@ -90,6 +104,10 @@ export const configSchema = z
     allowedHosts: z.array(z.string().min(1)).default([]),
     /** Request bodies over this are refused with 413 before they are parsed. */
     maxBodySize: size.default(4 * 1_048_576),
+    /** A request whose headers and body have not all arrived this long after it began gets 408. */
+    requestTimeout: duration.refine((ms) => ms >= 1000, 'requestTimeout must be at least 1s').default(30_000),
+    /** After SIGTERM, calls in flight may finish for this long before they are answered with an error. */
+    shutdownGrace: duration.default(10_000),
     /** The `auth` of every server that has none of its own. */
     auth: authSchema.default(NO_AUTH),
     /**
@@ -308,7 +326,8 @@ function describeIssue(issue: z.core.$ZodIssue, present: boolean): string {
 }
 
 function suggestion(parentPath: readonly PropertyKey[]): string {
-  if (parentPath.length === 0) return ': top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, auth, publicUrl';
+  if (parentPath.length === 0)
+    return ': top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, requestTimeout, shutdownGrace, auth, publicUrl';
   if (parentPath.length === 2 && parentPath[0] === 'servers') return ': server keys are module, options, enabled, sessions, tools, auth';
   if (parentPath.at(-1) === 'auth') return ': see "auth" in the gateway.yaml reference (kind none, apiKey or oauth)';
   return '';

@@ -56,7 +56,23 @@ export const GATEWAY_ERRORS = {
     summary: "The route's authorization server (OpenID configuration or keys) cannot be reached to check the token; retry later.",
   },
   invalid_host: { status: 403, rpc: JSONRPC.SERVER_ERROR, summary: 'The Host header is not an allowed name (DNS rebinding protection).' },
-  shutting_down: { status: 503, rpc: JSONRPC.SERVER_ERROR, summary: 'The gateway is stopping; retry on another instance.' },
+  sessions_full: {
+    status: 503,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary:
+      'Every session of the route (sessions.maxPerRoute), or of this caller (sessions.maxPerPrincipal), is busy, so none can make room; Retry-After says when to retry.',
+  },
+  request_timeout: {
+    status: 408,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: 'The request body did not arrive within requestTimeout; the connection is closed.',
+  },
+  shutting_down: {
+    status: 503,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary:
+      'The gateway is stopping: a new request (Retry-After: retry, another instance answers), or a call cut short at the end of shutdownGrace (in its own stream).',
+  },
   internal_error: { status: 500, rpc: JSONRPC.INTERNAL_ERROR, summary: 'An unexpected failure; details are in the log, not the response.' },
 } as const satisfies Record<string, { status: number; rpc: number; summary: string }>;
 

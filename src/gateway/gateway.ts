@@ -13,7 +13,7 @@ import { authOf, PROJECT_ROOT, type GatewayConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { FetchLike } from './module-contract.js';
 import { loadServers, type ModuleImporter } from './modules.js';
-import { createRoute, type Route, type ToolSummary } from './route.js';
+import { createRoute, type DrainReport, type Route, type ToolSummary } from './route.js';
 import { createSessionKeyring, type SessionKeyring } from './session-keys.js';
 import { createSessionTokens } from './session-token.js';
 import { createUpstreamCache, type CacheStats, type UpstreamCache } from './upstream-cache.js';
@@ -48,7 +48,9 @@ export interface RouteStatus {
   toolsError?: string;
   /** The tools are still being listed (the first look at the page after start). */
   toolsPending?: boolean;
-  sessions: { active: number; max: number; idleTimeoutSeconds: number } | null;
+  /** Requests being answered now. */
+  inFlight: number;
+  sessions: { active: number; max: number; maxPerPrincipal: number; idleTimeoutSeconds: number } | null;
   /** What a caller needs; for OAuth routes also where the route's metadata is. Never a key or a token. */
   auth: AuthSummary & { resourceMetadata?: string };
 }
@@ -77,7 +79,13 @@ export interface Gateway {
   status(base: string, options?: { waitForTools?: boolean }): Promise<GatewayStatus>;
   /** Closes sessions idle past their timeout; call it periodically. */
   sweep(): void;
-  /** Refuses new requests and closes every session. */
+  /**
+   * Stops serving (scale-in, redeploy): new requests are refused with 503 `shutting_down`, GET
+   * streams end, calls in flight may finish until `deadline` aborts, and those still running then
+   * are answered with a `shutting_down` JSON-RPC error. Then every session is closed.
+   */
+  drain(deadline: AbortSignal): Promise<DrainReport>;
+  /** {@link drain} with no grace: refuses new requests, answers calls in flight with an error, closes every session. */
   close(): Promise<void>;
 }
 
@@ -110,6 +118,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   );
   const startedAt = new Date();
   let shuttingDown = false;
+
+  async function drain(deadline: AbortSignal): Promise<DrainReport> {
+    shuttingDown = true;
+    const reports = await Promise.all([...routes.values()].map((route) => route.drain(deadline)));
+    return reports.reduce((sum, r) => ({ inFlight: sum.inFlight + r.inFlight, answered: sum.answered + r.answered }), {
+      inFlight: 0,
+      answered: 0,
+    });
+  }
 
   return {
     config,
@@ -144,9 +161,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             tools,
             ...(toolsError ? { toolsError } : {}),
             ...(toolsPending ? { toolsPending } : {}),
+            inFlight: route.inFlight,
             sessions:
               route.mode === 'stateful'
-                ? { active: route.sessions.size, max: config.sessions.maxPerRoute, idleTimeoutSeconds: config.sessions.idleTimeout / 1000 }
+                ? {
+                    active: route.sessions.size,
+                    max: config.sessions.maxPerRoute,
+                    maxPerPrincipal: config.sessions.maxPerPrincipal,
+                    idleTimeoutSeconds: config.sessions.idleTimeout / 1000,
+                  }
                 : null,
             auth: summary.kind === 'oauth' ? { ...summary, resourceMetadata: resourceMetadataUrl(base, route.name) } : summary,
           };
@@ -164,9 +187,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     sweep() {
       for (const route of routes.values()) route.sessions.sweep();
     },
+    drain,
     async close() {
-      shuttingDown = true;
-      await Promise.all([...routes.values()].map((route) => route.close()));
+      await drain(AbortSignal.abort());
     },
   };
 }

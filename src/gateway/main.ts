@@ -10,7 +10,6 @@
  * - `WEBSITE_HOSTNAME` (set by Azure): accepted as a Host header besides localhost and `allowedHosts`.
  * - `LOG_LEVEL`: default info.
  */
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { readFile } from 'node:fs/promises';
@@ -18,13 +17,14 @@ import path from 'node:path';
 import { ConfigError, defaultConfigPath, loadConfig, PROJECT_ROOT } from './config.js';
 import { functionsAuthWarnings } from './functions-auth-check.js';
 import { createGateway } from './gateway.js';
+import { createHttpServer } from './http-server.js';
 import { createLogger } from './logger.js';
 import { sessionKeyringFromEnv } from './session-keys.js';
 
 /** Idle sessions are looked for this often at most; expiry is also checked on every access. */
 const MAX_SWEEP_INTERVAL_MS = 30_000;
-/** After SIGTERM, connections still open this long are cut (Azure allows a few seconds more). */
-const SHUTDOWN_GRACE_MS = 3_000;
+/** After the drain, connections still open this long are cut (their responses have all ended). */
+const CLOSE_GRACE_MS = 1_000;
 
 const env = process.env;
 const logger = createLogger({ level: env.LOG_LEVEL ?? 'info' });
@@ -48,15 +48,11 @@ async function main(): Promise<void> {
 
   const port = Number(env.FUNCTIONS_CUSTOMHANDLER_PORT || env.PORT || 7071);
   const host = env.HOST || '127.0.0.1';
-  const server = createServer(app).listen(port, host);
+  const server = createHttpServer(app, { requestTimeout: config.requestTimeout }).listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  // Streams outlive Node's default request timeouts; the transport's keep-alives keep them open.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
 
   let inFlight = 0;
   server.on('request', (_req, res) => {
@@ -73,19 +69,28 @@ async function main(): Promise<void> {
   const sweeper = setInterval(() => gateway.sweep(), sweepEvery);
   sweeper.unref();
 
+  // Flex Consumption stops instances whenever it scales in or redeploys. The listener stays open
+  // while draining, so new requests get a clear 503 `shutting_down` (and the client retries
+  // elsewhere) rather than a refused connection.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'gateway stopping');
+    const started = performance.now();
+    const calls = [...gateway.routes.values()].reduce((sum, route) => sum + route.inFlight, 0);
+    logger.info({ signal, graceMs: config.shutdownGrace, inFlight: calls }, 'gateway draining');
     clearInterval(sweeper);
-    const forced = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-    forced.unref();
+    const report = await gateway.drain(AbortSignal.timeout(config.shutdownGrace));
+    logger.info(
+      { signal, ...report, finished: report.inFlight - report.answered, durationMs: Math.round(performance.now() - started) },
+      report.answered > 0 ? 'gateway drained: calls still running at the end of the grace were answered shutting_down' : 'gateway drained',
+    );
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    await gateway.close();
-    // Sessions are closed and their streams ended; once the last in-flight response is done, no
-    // connection carries anything worth waiting for (Node does not count some as idle).
+    // Every response has ended or is ending; what is left are idle keep-alive connections, and
+    // responses still flushing their last bytes, which get a moment.
     const reaper = setInterval(() => inFlight === 0 && server.closeAllConnections(), 25);
+    const forced = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+    forced.unref();
     await closed;
     clearInterval(reaper);
     logger.info('gateway stopped');

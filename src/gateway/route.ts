@@ -8,6 +8,7 @@ import { getRequestListener } from '@hono/node-server';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import {
   isInitializeRequest,
@@ -15,19 +16,23 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
   type InitializeRequest,
   type JSONRPCMessage,
+  type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { SessionsConfig } from './config.js';
-import { GatewayError } from './errors.js';
+import { GatewayError, JSONRPC, toJsonRpcBody } from './errors.js';
 import { sessionTag, type Logger } from './logger.js';
 import type { FetchLike, ServerContext } from './module-contract.js';
 import type { LoadedServer } from './modules.js';
-import { createSessionStore, type Session, type SessionStore } from './session-store.js';
+import { RequestTracker, requestIdsOf } from './request-tracker.js';
+import { createSessionStore, type Refusal, type Session, type SessionStore } from './session-store.js';
 import type { SessionClaims, SessionTokens } from './session-token.js';
 import { filterTools, isToolVisible } from './tool-filter.js';
 
 /** A live session of a stateful route. */
 interface RouteSession extends Session {
   readonly transport: WebStandardStreamableHTTPServerTransport;
+  /** The session's requests in flight, by id (between transport and server). */
+  readonly tracker: RequestTracker;
   /** When the id stops being valid (wall clock, ms), whichever instance holds it: issue time + maxAge. */
   readonly expiresAt: number;
   /** The principal the session is bound to; undefined on a route without authentication. */
@@ -67,8 +72,21 @@ export interface RouteRequest {
    * principal that opened it, and refused (404) to any other.
    */
   principal?: string;
+  /**
+   * Whom a new session counts against for `sessions.maxPerPrincipal`: the principal on a route
+   * with authentication, else the client's address.
+   */
+  owner: string;
   /** Told which session serves the request, once known (a new one's id on initialize), for the log. */
   onSession?: (sessionId: string) => void;
+  /** Told when the gateway stopped before the request was answered (and answered it with an error). */
+  onShutdown?: () => void;
+}
+
+/** What {@link Route.drain} saw: calls in flight when it began, and how many it had to answer itself. */
+export interface DrainReport {
+  inFlight: number;
+  answered: number;
 }
 
 export interface Route {
@@ -76,9 +94,16 @@ export interface Route {
   readonly mode: 'stateful' | 'stateless';
   readonly sessions: SessionStore;
   handle(request: RouteRequest): Promise<void>;
+  /** Requests being answered now (POSTs carrying requests; GET streams are not counted). */
+  readonly inFlight: number;
+  /**
+   * Stops the route: GET streams end now, new requests are refused, calls in flight may finish
+   * until `deadline` aborts; whatever is still unanswered then gets a `shutting_down` JSON-RPC
+   * error on its own stream. Then every session is closed.
+   */
+  drain(deadline: AbortSignal): Promise<DrainReport>;
   /** The route's tools as a client sees them (allow/deny applied); built once, on first use. */
   tools(): Promise<ToolSummary[]>;
-  close(): Promise<void>;
 }
 
 export function createRoute(options: RouteOptions): Route {
@@ -91,49 +116,94 @@ export function createRoute(options: RouteOptions): Route {
 
   const sessions = createSessionStore<RouteSession>({
     maxSessions: options.sessions.maxPerRoute,
+    maxPerOwner: options.sessions.maxPerPrincipal,
     idleTimeout: options.sessions.idleTimeout,
     now: options.now,
     onEnd: (_session, reason) => log.debug({ reason }, 'session ended'),
   });
   /**
-   * Ids DELETEd here: their tokens stay valid until maxAge, but this instance will not resume them.
-   * Other instances cannot know (there is no shared store); clients do not reuse a deleted id.
+   * Ids DELETEd here, by digest: their tokens stay valid until maxAge, but this instance will not
+   * resume them. Bounded, so that creating and deleting sessions cannot grow memory without end:
+   * the oldest deletions are forgotten first. Other instances cannot know (there is no shared
+   * store); clients do not reuse a deleted id.
    */
-  const deleted = new LRUCache<string, true>({ max: 10_000, ttl: maxAge, ttlResolution: 1000 });
+  const deleted = new LRUCache<string, true>({ max: MAX_REMEMBERED_DELETIONS, ttl: maxAge, ttlResolution: 1000 });
   /** Resumes in progress, so concurrent first requests for one id share one server. */
   const resuming = new Map<string, Promise<RouteSession>>();
 
+  /** Requests in flight on this route (stateless ones too), for the drain. */
+  const calls = new Set<{ readonly tracker: RequestTracker; readonly onShutdown: (() => void) | undefined }>();
+  const idleWaiters: Array<() => void> = [];
+  let draining = false;
+
   /** A new server for one client, connected to a new transport. */
-  async function open(sessionId: string | undefined): Promise<{ server: McpServer; transport: WebStandardStreamableHTTPServerTransport }> {
+  async function open(
+    sessionId: string | undefined,
+  ): Promise<{ server: McpServer; transport: WebStandardStreamableHTTPServerTransport; tracker: RequestTracker }> {
     const server = loaded.module.createServer(context as ServerContext);
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: sessionId === undefined ? undefined : () => sessionId,
       keepAliveMs: options.sessions.keepAlive,
       onsessionclosed: (id) => {
-        deleted.set(id, true);
+        deleted.set(digest(id), true);
         sessions.end(id, 'deleted');
       },
     });
-    if (sessionId !== undefined) transport.onclose = () => sessions.end(sessionId, 'closed');
-    await server.connect(filterTools(transport, entry.tools));
-    return { server, transport };
+    const tracker = new RequestTracker(transport);
+    const wire = filterTools(tracker, entry.tools);
+    // The server chains its own close handler after this one.
+    if (sessionId !== undefined) wire.onclose = () => sessions.end(sessionId, 'closed');
+    await server.connect(wire);
+    return { server, transport, tracker };
   }
 
-  async function serve(transport: WebStandardStreamableHTTPServerTransport, { req, res, body, authInfo }: RouteRequest): Promise<void> {
-    // The same bridge the SDK's Node transport uses: Node request in, web Response streamed out.
-    const listener = getRequestListener((webRequest) => transport.handleRequest(webRequest, { parsedBody: body, authInfo }), {
-      overrideGlobalObjects: false,
-    });
-    await listener(req, res);
+  async function serve(
+    transport: WebStandardStreamableHTTPServerTransport,
+    tracker: RequestTracker,
+    { req, res, body, authInfo, onShutdown }: RouteRequest,
+  ): Promise<void> {
+    const ids = body === undefined ? [] : requestIdsOf(Array.isArray(body) ? body : [body]);
+    let call: { tracker: RequestTracker; onShutdown: (() => void) | undefined } | undefined;
+    if (ids.length > 0) {
+      if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+      const duplicate = tracker.begin(ids);
+      if (duplicate !== undefined) throw duplicateId(duplicate);
+      call = { tracker, onShutdown };
+      calls.add(call);
+    }
+    try {
+      // The same bridge the SDK's Node transport uses: Node request in, web Response streamed out.
+      const listener = getRequestListener((webRequest) => transport.handleRequest(webRequest, { parsedBody: body, authInfo }), {
+        overrideGlobalObjects: false,
+      });
+      // Resolves once the response has ended (streams included): the ids are free again before
+      // the client can send its next request.
+      await listener(req, res);
+    } finally {
+      if (call) {
+        tracker.end(ids);
+        calls.delete(call);
+        if (calls.size === 0) for (const wake of idleWaiters.splice(0)) wake();
+      }
+    }
+  }
+
+  async function serveSession(session: RouteSession, request: RouteRequest): Promise<void> {
+    const release = sessions.use(session);
+    request.res.once('close', release);
+    try {
+      await serve(session.transport, session.tracker, request);
+    } finally {
+      release();
+    }
   }
 
   async function handleStateful(request: RouteRequest): Promise<void> {
-    const { req, res, body, principal } = request;
+    const { req, body, principal, owner } = request;
     const sessionId = header(req, 'mcp-session-id');
     if (sessionId !== undefined) {
-      const session = await findSession(sessionId, principal);
-      res.once('close', sessions.use(session));
-      return serve(session.transport, request);
+      const session = await findSession(sessionId, principal, owner);
+      return serveSession(session, request);
     }
 
     const messages = body === undefined ? [] : Array.isArray(body) ? body : [body];
@@ -146,21 +216,31 @@ export function createRoute(options: RouteOptions): Route {
     }
 
     const { protocolVersion, capabilities, clientInfo } = initialize.params;
-    const id = tokens.issue({
-      route: name,
-      // The version the SDK's server will answer with: the client's when supported, else the latest.
-      protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion) ? protocolVersion : LATEST_PROTOCOL_VERSION,
-      clientCapabilities: capabilities,
-      clientInfo,
-      ...(principal === undefined ? {} : { principal }),
-    });
-    const { server, transport } = await open(id);
-    const session: RouteSession = { id, server, transport, active: 0, expiresAt: wallClock() + maxAge, principal };
-    sessions.add(session);
-    request.onSession?.(id);
-    res.once('close', sessions.use(session));
+    if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+    const place = sessions.reserve(owner);
+    if (!place.ok) throw sessionsFull(place);
+    let opened: Awaited<ReturnType<typeof open>>;
+    let id: string;
     try {
-      await serve(transport, request);
+      id = tokens.issue({
+        route: name,
+        // The version the SDK's server will answer with: the client's when supported, else the latest.
+        protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion) ? protocolVersion : LATEST_PROTOCOL_VERSION,
+        clientCapabilities: capabilities,
+        clientInfo,
+        ...(principal === undefined ? {} : { principal }),
+      });
+      opened = await open(id);
+    } catch (error) {
+      place.cancel();
+      throw error;
+    }
+    const { server, transport, tracker } = opened;
+    const session: RouteSession = { id, server, transport, tracker, owner, active: 0, expiresAt: wallClock() + maxAge, principal };
+    place.add(session);
+    request.onSession?.(id);
+    try {
+      await serveSession(session, request);
     } finally {
       // An initialize the transport refused (bad Accept, bad version) leaves no usable session.
       if (transport.sessionId === undefined) sessions.end(id, 'closed');
@@ -171,7 +251,7 @@ export function createRoute(options: RouteOptions): Route {
    * The live session for an id, if `principal` opened it: held here, or resumed from the id
    * itself. 404 otherwise; a session is never touched (or resumed) for another principal.
    */
-  async function findSession(id: string, principal: string | undefined): Promise<RouteSession> {
+  async function findSession(id: string, principal: string | undefined, owner: string): Promise<RouteSession> {
     const held = sessions.get(id);
     if (held) {
       if (held.principal !== principal) throw wrongPrincipal(id);
@@ -179,13 +259,14 @@ export function createRoute(options: RouteOptions): Route {
       sessions.end(id, 'expired');
       throw sessionNotFound('expired');
     }
-    if (deleted.has(id)) throw sessionNotFound('deleted');
+    if (deleted.has(digest(id))) throw sessionNotFound('deleted');
     let pending = resuming.get(id);
     if (!pending) {
       const verified = tokens.verify(id, name);
       if (!verified.ok) throw sessionNotFound(verified.reason);
       if (verified.claims.principal !== principal) throw wrongPrincipal(id);
-      pending = resume(id, verified.claims).finally(() => resuming.delete(id));
+      if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+      pending = resume(id, verified.claims, owner).finally(() => resuming.delete(id));
       resuming.set(id, pending);
     }
     const session = await pending;
@@ -204,13 +285,24 @@ export function createRoute(options: RouteOptions): Route {
    * restarted or let it idle out): a fresh server, initialized with the parameters the id carries
    * as if the client's initialize had happened here.
    */
-  async function resume(id: string, claims: SessionClaims): Promise<RouteSession> {
+  async function resume(id: string, claims: SessionClaims, owner: string): Promise<RouteSession> {
     if (!SUPPORTED_PROTOCOL_VERSIONS.includes(claims.protocolVersion)) throw sessionNotFound('unsupported_protocol_version');
-    const { server, transport } = await open(id);
+    const place = sessions.reserve(owner);
+    if (!place.ok) throw sessionsFull(place);
+    let opened: Awaited<ReturnType<typeof open>>;
+    try {
+      opened = await open(id);
+    } catch (error) {
+      place.cancel();
+      throw error;
+    }
+    const { server, transport, tracker } = opened;
     const session: RouteSession = {
       id,
       server,
       transport,
+      tracker,
+      owner,
       active: 0,
       expiresAt: claims.issuedAt + maxAge,
       principal: claims.principal,
@@ -236,10 +328,11 @@ export function createRoute(options: RouteOptions): Route {
       );
       if (initialized.status !== 202) throw new Error(`notifications/initialized answered ${initialized.status}`);
     } catch (error) {
+      place.cancel();
       await server.close().catch(() => undefined);
       throw error;
     }
-    sessions.add(session);
+    place.add(session);
     log.info({ age: Math.round((wallClock() - claims.issuedAt) / 1000) }, 'session resumed');
     return session;
   }
@@ -254,11 +347,31 @@ export function createRoute(options: RouteOptions): Route {
         { Allow: 'POST' },
       );
     }
-    const { server, transport } = await open(undefined);
+    const { server, transport, tracker } = await open(undefined);
     res.once('close', () => {
       void server.close().catch(() => undefined);
     });
-    await serve(transport, request);
+    await serve(transport, tracker, request);
+  }
+
+  async function drain(deadline: AbortSignal): Promise<DrainReport> {
+    draining = true;
+    // A GET stream carries nothing an answer needs: it ends now, and the client opens its next one
+    // elsewhere (this instance refuses it).
+    for (const session of sessions.values()) session.transport.closeStandaloneSSEStream();
+    const inFlight = calls.size;
+    if (calls.size > 0 && !deadline.aborted) {
+      await new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        deadline.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    let answered = 0;
+    const left = [...calls];
+    for (const call of left) call.onShutdown?.();
+    for (const tracker of new Set(left.map((call) => call.tracker))) answered += await tracker.answerPending(shuttingDownAnswer);
+    await sessions.closeAll('shutdown');
+    return { inFlight, answered };
   }
 
   let toolList: Promise<ToolSummary[]> | undefined;
@@ -268,11 +381,14 @@ export function createRoute(options: RouteOptions): Route {
     mode,
     sessions,
     handle: mode === 'stateless' ? handleStateless : handleStateful,
+    get inFlight() {
+      return calls.size;
+    },
+    drain,
     tools() {
       toolList ??= listTools(loaded, context).then((tools) => tools.filter((t) => isToolVisible(t.name, entry.tools ?? {})));
       return toolList;
     },
-    close: () => sessions.closeAll('shutdown'),
   };
 }
 
@@ -301,6 +417,42 @@ async function listTools(loaded: LoadedServer, context: ServerContext<unknown>):
     await client.close().catch(() => undefined);
     await server.close().catch(() => undefined);
   }
+}
+
+/** How many DELETEd ids a route remembers (about 100 bytes each). */
+export const MAX_REMEMBERED_DELETIONS = 100_000;
+
+/** A deleted id as remembered: 128 bits of its SHA-256, not the id (a bearer credential) itself. */
+function digest(id: string): string {
+  return createHash('sha256').update(id).digest().subarray(0, 16).toString('base64url');
+}
+
+function duplicateId(id: RequestId): GatewayError {
+  return new GatewayError(
+    'invalid_request',
+    `Invalid Request: a request with id ${JSON.stringify(id)} is already in flight on this session; use a new id`,
+    { id },
+  );
+}
+
+function sessionsFull(refusal: Refusal): GatewayError {
+  const whose = refusal.full === 'route' ? 'this route' : 'this caller';
+  return new GatewayError(
+    'sessions_full',
+    `Too many sessions: all ${refusal.limit} sessions of ${whose} are busy; retry shortly`,
+    { scope: refusal.full === 'route' ? 'route' : 'principal', limit: refusal.limit },
+    { 'Retry-After': '1' },
+  );
+}
+
+/** The answer to a request the gateway stopped before its server answered. */
+function shuttingDownAnswer(id: RequestId): JSONRPCMessage {
+  return toJsonRpcBody(
+    JSONRPC.SERVER_ERROR,
+    'The gateway is shutting down: the call did not finish within its grace period; retry it',
+    { code: 'shutting_down' },
+    id,
+  ) as JSONRPCMessage;
 }
 
 function sessionNotFound(reason: string): GatewayError {

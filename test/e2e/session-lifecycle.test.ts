@@ -52,7 +52,7 @@ describe('idle expiry', () => {
     // The SDK client keeps a GET stream open; close the idle one's so only time decides.
     await idle.client.close();
     const sessions = gw.gateway.routes.get('echo')!.sessions;
-    await until(() => sessions.get(idleId)?.active === 0, "the closed client's stream has ended");
+    await until(() => sessions.peek(idleId)?.active === 0, "the closed client's stream has ended");
     const closedBefore = echo.stats.closed;
 
     now += 6 * 60_000;
@@ -95,7 +95,7 @@ describe('idle expiry', () => {
     });
     const streaming = await connectClient(`${gw.url}/mcp/echo`);
     await until(
-      () => gw.gateway.routes.get('echo')!.sessions.get(streaming.transport.sessionId!)!.active > 0,
+      () => gw.gateway.routes.get('echo')!.sessions.peek(streaming.transport.sessionId!)!.active > 0,
       'the client opened its stream',
     );
     now += 5 * 60_000;
@@ -129,23 +129,38 @@ describe('keep-alive', () => {
 });
 
 describe('eviction at the cap', () => {
-  it('closes the least recently used session (transport and server) when maxPerRoute is reached', async () => {
-    const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n  maxPerRoute: 3\n`);
+  /** A session opened with raw requests: no GET stream, so it is idle between requests. */
+  async function openIdleSession(url: string): Promise<string> {
+    const response = await fetch(url, { method: 'POST', headers: MCP_POST_HEADERS, body: JSON.stringify(initializeBody()) });
+    assert.equal(response.status, 200);
+    await response.text();
+    const id = response.headers.get('mcp-session-id')!;
+    const initialized = await fetch(url, {
+      method: 'POST',
+      headers: { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
+    assert.equal(initialized.status, 202);
+    return id;
+  }
+
+  it('closes the least recently used idle session (transport and server) when maxPerRoute is reached', async () => {
+    const gw = await startInProcessGateway(
+      `servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n  maxPerRoute: 3\n  maxPerPrincipal: 3\n`,
+    );
     const url = `${gw.url}/mcp/echo`;
     const closedBefore = echo.stats.closed;
-    const first = await connectClient(url);
-    const firstId = first.transport.sessionId!;
-    const others = [await connectClient(url), await connectClient(url)];
-    await others[0]!.client.ping();
-    const fourth = await connectClient(url);
+    const firstId = await openIdleSession(url);
+    const others = [await openIdleSession(url), await openIdleSession(url)];
+    assert.equal((await listTools(url, others[0]!)).status, 200);
+    const fourth = await openIdleSession(url);
 
     await until(() => echo.stats.closed === closedBefore + 1, 'exactly one server closed by eviction');
     const sessions = gw.gateway.routes.get('echo')!.sessions;
     assert.equal(sessions.size, 3);
-    assert.equal(sessions.get(firstId), undefined, 'the least recently used one is gone');
-    for (const { client } of [...others, fourth]) await client.ping();
+    assert.equal(sessions.peek(firstId), undefined, 'the least recently used one is gone');
+    for (const id of [...others, fourth]) assert.equal((await listTools(url, id)).status, 200);
     assert.equal(sessions.size, 3);
-    for (const { client } of [first, ...others, fourth]) await client.close();
     await gw.close();
   });
 });

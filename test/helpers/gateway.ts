@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { createApp } from '../../src/gateway/app.js';
 import { parseConfig } from '../../src/gateway/config.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
+import { createHttpServer } from '../../src/gateway/http-server.js';
 import { createLogger } from '../../src/gateway/logger.js';
 import { GATEWAY_ENTRY, PROJECT_ROOT, fixturePath } from './project.js';
 
@@ -44,7 +44,8 @@ export async function startInProcessGateway(
   });
   const config = parseConfig(yaml, path.join(PROJECT_ROOT, 'test-gateway.yaml'), options.env ?? {});
   const gateway = await createGateway({ ...options, config, logger: createLogger({ level: 'debug', destination }) });
-  const server = createServer(createApp(gateway, { allowedHosts: options.allowedHosts })).listen(0, '127.0.0.1');
+  const app = createApp(gateway, { allowedHosts: options.allowedHosts });
+  const server = createHttpServer(app, { requestTimeout: config.requestTimeout }).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {

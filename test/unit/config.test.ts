@@ -18,12 +18,34 @@ describe('parseConfig', () => {
   it('applies the defaults of every section', () => {
     const config = parseConfig('servers:\n  time:\n    module: ./servers/time\n', '/srv/app/gateway.yaml');
     assert.deepEqual(config.servers.time, { module: './servers/time', options: {}, enabled: true, sessions: 'stateful' });
-    assert.deepEqual(config.sessions, { idleTimeout: 1_800_000, maxPerRoute: 5000, maxAge: 86_400_000, keepAlive: 15_000 });
+    assert.deepEqual(config.sessions, {
+      idleTimeout: 1_800_000,
+      maxPerRoute: 5000,
+      maxPerPrincipal: 500,
+      maxAge: 86_400_000,
+      keepAlive: 15_000,
+    });
     assert.equal(config.maxBodySize, 4 * 1024 * 1024);
+    assert.equal(config.requestTimeout, 30_000);
+    assert.equal(config.shutdownGrace, 10_000);
     assert.equal(config.cache.enabled, true);
     assert.equal(config.cache.notFoundTtl, 600_000);
     assert.deepEqual(config.allowedHosts, []);
     assert.equal(config.dir, '/srv/app');
+  });
+
+  it('derives maxPerPrincipal from maxPerRoute, and refuses one above it', () => {
+    const derived = parseConfig('servers:\n  t:\n    module: x\nsessions:\n  maxPerRoute: 25\n', 'g.yaml');
+    assert.equal(derived.sessions.maxPerPrincipal, 3);
+    const explicit = parseConfig('servers:\n  t:\n    module: x\nsessions:\n  maxPerRoute: 25\n  maxPerPrincipal: 25\n', 'g.yaml');
+    assert.equal(explicit.sessions.maxPerPrincipal, 25);
+    assert.deepEqual(problemsOf('servers:\n  t:\n    module: x\nsessions:\n  maxPerRoute: 25\n  maxPerPrincipal: 26\n'), [
+      '6:20 sessions.maxPerPrincipal: maxPerPrincipal must not exceed maxPerRoute',
+    ]);
+    assert.deepEqual(problemsOf('servers:\n  t:\n    module: x\nrequestTimeout: 10ms\nshutdownGrace: soon\n'), [
+      '4:17 requestTimeout: requestTimeout must be at least 1s',
+      '5:16 shutdownGrace: invalid duration "soon": use e.g. 500ms, 90s, 30m, 24h, 7d',
+    ]);
   });
 
   it('parses durations and sizes in the units people write', () => {
@@ -89,7 +111,7 @@ describe('parseConfig', () => {
       '13:16 sessions.idleTimeout: invalid duration "5 minutes": use e.g. 500ms, 90s, 30m, 24h, 7d',
       '15:13 cache.maxBytes: invalid size "lots": use e.g. 512KiB, 4MiB, 50MB',
       '17:13 cache.rules.0.path: Invalid string: must start with "/"',
-      '19:1 colour: unknown key "colour": top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, auth, publicUrl',
+      '19:1 colour: unknown key "colour": top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, requestTimeout, shutdownGrace, auth, publicUrl',
     ]);
   });
 
