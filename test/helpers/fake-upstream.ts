@@ -108,6 +108,7 @@ export async function read(response: Response) {
     status: response.status,
     cache: response.headers.get(CACHE_STATUS_HEADER),
     age: response.headers.get('age'),
+    retryAfter: response.headers.get('retry-after'),
     body: await response.text(),
   };
 }

@@ -42,6 +42,7 @@ describe('createUpstreamCache', () => {
           staleServed: 0,
           upstreamErrors: 0,
           bypassed: 0,
+          backedOff: 0,
           entries: 1,
           bytes: 0,
         },
@@ -269,6 +270,7 @@ describe('createUpstreamCache', () => {
     });
 
     it('drops the stored copy for a newer one it may not keep, but not for a 429', async () => {
+      build({ backoff: { afterFailures: 100 } }); // four answers in a row, two of them failures
       await get('/s');
       clock.advance(61_000);
       upstream.on('/s', { status: 429 });
@@ -341,7 +343,7 @@ describe('createUpstreamCache', () => {
     });
 
     it('gives up on copies expired longer than staleIfError', async () => {
-      build({ staleIfError: 60_000 });
+      build({ staleIfError: 60_000, backoff: { afterFailures: 100 } }); // four failures in a row
       await get('/s');
       upstream.on('/s', { status: 503 });
       clock.advance(119_999);
