@@ -157,7 +157,8 @@ export function createUpstreamBackoff(settings: BackoffSettings): UpstreamBackof
     } else if (host.interval === undefined && (host.failures >= afterFailures || verdict.retryAfter !== undefined)) {
       back(host, Math.max(initial, asked));
     }
-    // Otherwise a request sent before the backoff began has failed too: counted, schedule kept.
+    // Otherwise the host is below the threshold, or a request sent before the backoff began (or a
+    // probe given up on) has failed too: counted, and the schedule kept.
   }
 
   function back(host: Host, interval: Milliseconds): void {
