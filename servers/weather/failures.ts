@@ -2,6 +2,7 @@
  * Turning an upstream failure into the sentence a tool result shows: what happened, in terms of
  * what the user asked, and whether trying again can help.
  */
+import { formatDuration } from './freshness.js';
 import type { NwsFailure } from './nws-client.js';
 
 /** What the failed request was for, in the user's terms. */
@@ -17,6 +18,9 @@ export interface FailureContext {
  * ```ts
  * describeFailure({ kind: 'unavailable', path: '/points/1,2', status: 503 }, { subject: 'the forecast for 1,2' })
  * // 'NWS is unavailable (503) and could not provide the forecast for 1,2; try again shortly.'
+ * describeFailure({ kind: 'backingOff', path: '/points/1,2', retryAfterSeconds: 8 }, { subject: 'the forecast for 1,2' })
+ * // 'NWS is unavailable (backing off after repeated failures) and could not provide the forecast for 1,2;
+ * //  the gateway will try it again in 8 s.'
  * ```
  */
 export function describeFailure(failure: NwsFailure, context: FailureContext): string {
@@ -27,6 +31,11 @@ export function describeFailure(failure: NwsFailure, context: FailureContext): s
       return `NWS could not be reached (${failure.cause}) for ${context.subject}; try again shortly.`;
     case 'unavailable':
       return `NWS is unavailable (${failure.status}) and could not provide ${context.subject}; try again shortly.`;
+    case 'backingOff':
+      return (
+        `NWS is unavailable (backing off after repeated failures) and could not provide ${context.subject}; ` +
+        `the gateway will try it again in ${formatDuration(failure.retryAfterSeconds)}.`
+      );
     case 'redirected':
       return `NWS answered the request for ${context.subject} with a redirect (${failure.status}), which this server does not follow.`;
     case 'malformed':

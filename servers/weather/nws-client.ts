@@ -1,12 +1,12 @@
 /**
  * The one place that talks HTTP to NWS: headers NWS asks for, a timeout, one retry on 5xx or a
  * network error, RFC 7807 problems read, bodies checked against a schema, and the gateway cache's
- * stale marker surfaced. Outcomes are values ({@link NwsResult}); nothing here throws.
+ * stale and backoff markers surfaced. Outcomes are values ({@link NwsResult}); nothing here throws.
  */
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
-import { CACHE_STATUS_HEADER, type FetchLike } from '../../src/gateway/module-contract.js';
+import { CACHE_STATUS_HEADER, type CacheStatus, type FetchLike } from '../../src/gateway/module-contract.js';
 import { problemSchema, type Problem } from './nws-schemas.js';
 
 type Milliseconds = number;
@@ -22,6 +22,11 @@ export type NwsFailure =
   | { readonly kind: 'timeout'; readonly path: string; readonly timeoutMs: Milliseconds }
   | { readonly kind: 'unreachable'; readonly path: string; readonly cause: string }
   | { readonly kind: 'unavailable'; readonly path: string; readonly status: number; readonly problem?: Problem }
+  /**
+   * The gateway's cache did not send the request: NWS failed repeatedly and the cache is leaving it
+   * alone until it tries again in `retryAfterSeconds`.
+   */
+  | { readonly kind: 'backingOff'; readonly path: string; readonly retryAfterSeconds: number }
   | { readonly kind: 'rejected'; readonly path: string; readonly status: number; readonly problem?: Problem }
   | { readonly kind: 'redirected'; readonly path: string; readonly status: number }
   | { readonly kind: 'malformed'; readonly path: string; readonly reason: string };
@@ -124,7 +129,12 @@ type Attempt =
 
 function isRetryable(outcome: Attempt): boolean {
   if (outcome.kind === 'failed') return outcome.failure.kind === 'unreachable';
-  return outcome.response.status >= 500;
+  // A backoff answer never reached NWS, and asking again before Retry-After gets the same answer.
+  return outcome.response.status >= 500 && !isBackoff(outcome.response);
+}
+
+function isBackoff(response: Response): boolean {
+  return response.headers.get(CACHE_STATUS_HEADER)?.trim().toLowerCase() === ('backoff' satisfies CacheStatus);
 }
 
 function summary(outcome: Attempt): Record<string, unknown> {
@@ -175,6 +185,7 @@ function interpret<T>(url: string, path: string, outcome: Attempt, schema: ZodTy
   if (outcome.kind === 'failed') return { ok: false, failure: outcome.failure };
   const { response, body } = outcome;
   const status = response.status;
+  if (isBackoff(response)) return { ok: false, failure: { kind: 'backingOff', path, retryAfterSeconds: retryAfterOf(response) } };
   if (status >= 500) return { ok: false, failure: { kind: 'unavailable', path, status, ...problemOf(body) } };
   if (status >= 400) return { ok: false, failure: { kind: 'rejected', path, status, ...problemOf(body) } };
   if (status >= 300) return { ok: false, failure: { kind: 'redirected', path, status } };
@@ -192,6 +203,12 @@ function problemOf(body: string): { problem?: Problem } {
   } catch {
     return {};
   }
+}
+
+// The cache always sends whole seconds; anything else still means "soon".
+function retryAfterOf(response: Response): number {
+  const seconds = Number.parseInt(response.headers.get('retry-after') ?? '', 10);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : 1;
 }
 
 function stalenessOf(headers: Headers): Staleness | undefined {

@@ -79,6 +79,18 @@ const cacheRuleSchema = z
   })
   .strict();
 
+const backoffSchema = z
+  .object({
+    /** Consecutive failures (5xx, 429, timeouts, connection errors) before a host is left alone. */
+    afterFailures: z.number().int().positive().default(2),
+    /** The first interval; each failed probe doubles it. */
+    initial: duration.refine((ms) => ms > 0, 'initial must be more than 0').default(1000),
+    /** The longest interval, and the most a Retry-After can ask for. */
+    max: duration.default(30_000),
+  })
+  .strict()
+  .refine((backoff) => backoff.max >= backoff.initial, { message: 'max must be at least initial', path: ['max'] });
+
 const cacheSchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -90,6 +102,8 @@ const cacheSchema = z
     defaultMaxAge: duration.default(5 * 60_000),
     staleIfError: duration.default(24 * 3_600_000),
     notFoundTtl: duration.default(10 * 60_000),
+    /** An upstream host that keeps failing is not called for a while (upstream-backoff.ts). */
+    backoff: backoffSchema.default(() => backoffSchema.parse({})),
   })
   .strict();
 

@@ -16,7 +16,7 @@ import { loadServers, type ModuleImporter } from './modules.js';
 import { createRoute, type DrainReport, type Route, type ToolSummary } from './route.js';
 import { createSessionKeyring, type SessionKeyring } from './session-keys.js';
 import { createSessionTokens } from './session-token.js';
-import { createUpstreamCache, type CacheStats, type UpstreamCache } from './upstream-cache.js';
+import { createUpstreamCache, type CacheStats, type UpstreamCache, type UpstreamStatus } from './upstream-cache.js';
 
 export const GATEWAY_VERSION: string = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
 
@@ -61,7 +61,8 @@ export interface GatewayStatus {
   startedAt: string;
   uptimeSeconds: number;
   routes: RouteStatus[];
-  cache: CacheStats & { enabled: boolean };
+  /** The cache's counters and size, and each upstream host it asked recently with its backoff state. */
+  cache: CacheStats & { enabled: boolean; upstreams: UpstreamStatus[] };
 }
 
 export interface Gateway {
@@ -181,7 +182,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         startedAt: startedAt.toISOString(),
         uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
         routes: routeStatus,
-        cache: { enabled: config.cache.enabled, ...cache.stats() },
+        cache: { enabled: config.cache.enabled, ...cache.stats(), upstreams: cache.upstreams() },
       };
     },
     sweep() {

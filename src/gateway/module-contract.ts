@@ -39,10 +39,16 @@ export const CACHE_STATUS_HEADER = 'x-gateway-cache';
 /**
  * - `hit`: served from the cache while fresh.
  * - `miss`: fetched from upstream now (possibly shared with concurrent identical requests).
- * - `stale`: the upstream failed and an expired copy was served instead; check `age`.
+ * - `stale`: the upstream failed, or its host is backing off, and an expired copy was served
+ *   instead; check `age`.
  * - `bypass`: not cacheable (non-GET, `Authorization`, `no-store`, cache disabled).
+ * - `backoff`: not sent: the upstream host failed repeatedly and the gateway is leaving it alone
+ *   for a while, with no copy to serve. The response is a `503` with `Retry-After` (whole seconds
+ *   until the host will be tried again) and an `application/problem+json` body; no request left
+ *   the gateway, so retrying before `Retry-After` only gets the same answer. Cacheable or not,
+ *   every request to that host gets it until a probe succeeds.
  */
-export type CacheStatus = 'hit' | 'miss' | 'stale' | 'bypass';
+export type CacheStatus = 'hit' | 'miss' | 'stale' | 'bypass' | 'backoff';
 
 /** What the gateway hands to `createServer`. */
 export interface ServerContext<Options = Record<string, unknown>> {
@@ -50,7 +56,11 @@ export interface ServerContext<Options = Record<string, unknown>> {
   readonly route: string;
   /** The entry's `options`, validated (and defaulted) by the module's `optionsSchema` when it has one. */
   readonly options: Options;
-  /** The gateway's upstream `fetch`: shared HTTP cache, coalescing and stale-if-error in front of the network. */
+  /**
+   * The gateway's upstream `fetch`: shared HTTP cache, coalescing, stale-if-error and backoff from
+   * failing hosts in front of the network. A host that is backing off answers `503` with
+   * `Retry-After` and `x-gateway-cache: backoff` (see {@link CacheStatus}).
+   */
   readonly fetch: FetchLike;
   /** A pino logger bound to the route; write structured fields, never secrets. */
   readonly logger: Logger;

@@ -1,8 +1,10 @@
 /**
- * The HTML status page at `/`: each route, its URL, its tools, live sessions, the cache. The same
- * data is served as JSON at `/status.json`. Nothing secret is on it.
+ * The HTML status page at `/`: each route, its URL, its tools, live sessions, the cache and the
+ * state of each upstream host. The same data is served as JSON at `/status.json`. Nothing secret
+ * is on it.
  */
 import type { GatewayStatus, RouteStatus } from './gateway.js';
+import type { UpstreamStatus } from './upstream-cache.js';
 
 const escape = (text: unknown): string =>
   String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -22,6 +24,10 @@ export function renderStatusPage(status: GatewayStatus): string {
     })
     .join('\n');
   const c = status.cache;
+  const upstreams =
+    c.upstreams.length === 0
+      ? ''
+      : `<ul>${c.upstreams.map((u) => `<li><code>${escape(u.origin)}</code> ${escape(describeUpstream(u))}</li>`).join('')}</ul>`;
   const refresh = status.routes.some((route) => route.toolsPending) ? '<meta http-equiv="refresh" content="1">\n' : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>MCP gateway</title>
@@ -32,7 +38,7 @@ code{background:#f3f3f3;padding:0 .25em;border-radius:3px}section{border-top:1px
 <body><h1>MCP gateway <small>v${escape(status.version)}</small></h1>
 <p>Up ${escape(formatUptime(status.uptimeSeconds))} · ${status.routes.length} route${status.routes.length === 1 ? '' : 's'} · <a href="/status.json">status.json</a></p>
 ${routes}
-<section><h2>Upstream cache</h2><p>${c.enabled ? 'on' : 'off'} · ${c.entries} entries, ${c.bytes} bytes · ${c.hits} hits, ${c.misses} misses, ${c.coalesced} coalesced, ${c.staleServed} stale served, ${c.upstreamErrors} upstream errors</p></section>
+<section><h2>Upstream cache</h2><p>${c.enabled ? 'on' : 'off'} · ${c.entries} entries, ${c.bytes} bytes · ${c.hits} hits, ${c.misses} misses, ${c.coalesced} coalesced, ${c.staleServed} stale served, ${c.upstreamErrors} upstream errors, ${c.backedOff} answered from backoff</p>${upstreams}</section>
 </body></html>`;
 }
 
@@ -46,6 +52,18 @@ function describeAuth(auth: RouteStatus['auth']): string {
     case 'oauth':
       return `OAuth bearer token from ${auth.issuer}${auth.scopes.length > 0 ? `, scopes ${auth.scopes.join(' ')}` : ''}`;
   }
+}
+
+/** A host's state in words, e.g. "backing off: next attempt in 8 s (interval 16 s) · 5 consecutive failures · last error 503". */
+function describeUpstream(upstream: UpstreamStatus): string {
+  const state =
+    upstream.state === 'ok'
+      ? 'ok'
+      : upstream.state === 'probing'
+        ? `probing: one request is trying it (interval ${upstream.intervalSeconds} s)`
+        : `backing off: next attempt in ${upstream.retryInSeconds} s (interval ${upstream.intervalSeconds} s)`;
+  const failures = `${upstream.consecutiveFailures} consecutive failure${upstream.consecutiveFailures === 1 ? '' : 's'}`;
+  return [state, failures, ...(upstream.lastError ? [`last error ${upstream.lastError}`] : [])].join(' · ');
 }
 
 function formatUptime(seconds: number): string {

@@ -5,14 +5,16 @@
  * asks proxies to cache and rate-limits those that don't. Fresh for what `Cache-Control` says,
  * capped per URL pattern; concurrent identical requests coalesced into one upstream request; an
  * expired copy served when the upstream fails; 404s remembered briefly; bounded by entries and
- * bytes. Every response says what happened in `x-gateway-cache` and how old the data is in `age`.
+ * bytes; a host that keeps failing left alone for a while (upstream-backoff.ts). Every response
+ * says what happened in `x-gateway-cache` and how old the data is in `age`.
  */
 import { LRUCache } from 'lru-cache';
 import { freshnessLifetime, parseCacheControl, upstreamAge, varyingHeaders } from './cache-control.js';
 import { CACHE_STATUS_HEADER, type CacheStatus, type FetchLike } from './module-contract.js';
 import type { Bytes, Milliseconds } from './units.js';
+import { createUpstreamBackoff, type Admission, type Ticket, type UpstreamStatus } from './upstream-backoff.js';
 
-export type { Bytes, Milliseconds };
+export type { Bytes, Milliseconds, UpstreamStatus };
 
 /** A freshness cap for the URLs whose pathname matches {@link CacheRule.path}. */
 export interface CacheRule {
@@ -102,6 +104,39 @@ export interface UpstreamCacheOptions {
    * @default 600_000 (10 min)
    */
   readonly notFoundTtl?: Milliseconds;
+  /**
+   * When to stop calling an upstream host (origin) that keeps failing: 5xx or 429 answers,
+   * timeouts, aborted or failed connections. After {@link BackoffOptions.afterFailures} of them in a
+   * row, requests to the host are answered without calling it for an interval that starts at
+   * {@link BackoffOptions.initial} and doubles with each failed probe up to {@link BackoffOptions.max};
+   * the first request after the interval goes out as the probe, and any success resets the host.
+   * Meanwhile a request gets its stale copy within {@link staleIfError} (`x-gateway-cache: stale`),
+   * else a `503` with `Retry-After` and `x-gateway-cache: backoff` at once. Requests that bypass the
+   * cache are held back the same way (they get the 503): the point is not to hammer the host.
+   */
+  readonly backoff?: BackoffOptions;
+}
+
+/** See {@link UpstreamCacheOptions.backoff}. */
+export interface BackoffOptions {
+  /**
+   * Consecutive failures that start the backoff. One failure may be a blip that a retry fixes
+   * (the weather module retries once); two in a row are an outage. A 429 or 503 with
+   * `Retry-After` starts it at once, for what it asks if longer than the interval (up to
+   * {@link max}). Positive integer.
+   * @default 2
+   */
+  readonly afterFailures?: number;
+  /**
+   * The first interval; each failed probe doubles it. Positive, at most {@link max}.
+   * @default 1000 (1 s)
+   */
+  readonly initial?: Milliseconds;
+  /**
+   * The longest interval, also the most a `Retry-After` can ask for.
+   * @default 30_000 (30 s)
+   */
+  readonly max?: Milliseconds;
 }
 
 /** Counters since the cache was created, and its current size. */
@@ -112,12 +147,20 @@ export interface CacheStats {
   readonly misses: number;
   /** Requests that waited for another request's upstream request instead of starting one. */
   readonly coalesced: number;
-  /** Answers served from an expired copy (each caller counts); a subset of misses + coalesced. */
+  /**
+   * Answers served from an expired copy (each caller counts), because the upstream failed or its
+   * host is backing off.
+   */
   readonly staleServed: number;
   /** Upstream requests that failed: 5xx, network error, or abandoned by every caller. */
   readonly upstreamErrors: number;
   /** Requests passed through uncached (non-GET, `Authorization`, `Range`, `no-store`, `enabled: false`). */
   readonly bypassed: number;
+  /**
+   * Requests answered without calling the upstream because its host is backing off: with a stale
+   * copy (also counted in {@link staleServed}) or a `503` (`x-gateway-cache: backoff`).
+   */
+  readonly backedOff: number;
   /** Entries stored now, expired ones included until they are looked up or evicted. */
   readonly entries: number;
   /** Bytes stored now, as counted for {@link UpstreamCacheOptions.maxBytes}. */
@@ -129,6 +172,8 @@ export interface UpstreamCache {
   readonly fetch: FetchLike;
   /** A snapshot of the counters and size. */
   stats(): CacheStats;
+  /** Each upstream host asked recently and whether it is backed off, by origin. */
+  upstreams(): UpstreamStatus[];
   /** Drops every stored copy (counters are kept; requests in flight still complete). */
   clear(): void;
 }
@@ -146,6 +191,10 @@ export interface UpstreamCache {
  * A caller's `signal` ends only that caller's wait: the shared upstream request goes on for the
  * other callers and is aborted when the last one has gone. A caller that gives up gets the stale
  * copy if there is one within `staleIfError`, else the signal's reason, as `fetch` would.
+ *
+ * A host that keeps failing is backed off (see {@link UpstreamCacheOptions.backoff}): its requests,
+ * cached or not, are answered at once with the stale copy or a `503` carrying `Retry-After` and
+ * `x-gateway-cache: backoff`, until a probe succeeds.
  *
  * @example
  * ```ts
@@ -165,7 +214,8 @@ export interface UpstreamCache {
 export function createUpstreamCache(options: UpstreamCacheOptions = {}): UpstreamCache {
   const settings = resolveOptions(options);
   const { now } = settings;
-  const counters = { hits: 0, misses: 0, coalesced: 0, staleServed: 0, upstreamErrors: 0, bypassed: 0 };
+  const counters = { hits: 0, misses: 0, coalesced: 0, staleServed: 0, upstreamErrors: 0, bypassed: 0, backedOff: 0 };
+  const backoff = createUpstreamBackoff({ ...settings.backoff, now });
   const store = new LRUCache<string, Entry>({
     max: settings.maxEntries,
     maxSize: settings.maxBytes,
@@ -227,7 +277,15 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
   }
 
   /** The one upstream request behind a flight. Resolves to an outcome for every waiter, never rejects. */
-  async function load(key: string, url: URL, init: RequestInit | undefined, request: Headers, signal: AbortSignal): Promise<Outcome> {
+  async function load(
+    key: string,
+    url: URL,
+    init: RequestInit | undefined,
+    request: Headers,
+    signal: AbortSignal,
+    /** From the host's backoff; none for a URL that has no host (not http or https). */
+    ticket: Ticket | undefined,
+  ): Promise<Outcome> {
     const failure = (otherwise: Outcome): Outcome => {
       counters.upstreamErrors++;
       const stale = staleCopy(key, request);
@@ -239,8 +297,10 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
       response = await settings.fetch(url, { ...init, signal });
       snapshot = await toSnapshot(response, now());
     } catch (error) {
+      if (ticket) backoff.settle(ticket, { error });
       return failure({ kind: 'failed', error });
     }
+    if (ticket) backoff.settle(ticket, { response });
     if (response.status >= 500) return failure({ kind: 'fetched', snapshot });
     keep(key, url, request, response, snapshot);
     return { kind: 'fetched', snapshot };
@@ -258,21 +318,21 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
    * Waiters without a signal never leave, so they wait as long as plain `fetch` would: a timeout
    * is the caller's to set (the weather module passes AbortSignal.timeout), not the cache's.
    */
-  function join(flightKey: string, start: () => Flight): Flight {
-    let flight = flights.get(flightKey);
-    if (flight) {
-      counters.coalesced++;
-    } else {
-      counters.misses++;
-      flight = start();
-      flights.set(flightKey, flight);
-      const started = flight;
-      void started.outcome.then(() => {
-        started.settled = true;
-        if (flights.get(flightKey) === started) flights.delete(flightKey);
-      });
-    }
+  function join(flightKey: string, flight: Flight): Flight {
+    counters.coalesced++;
     flight.waiters++;
+    return flight;
+  }
+
+  function start(flightKey: string, outcome: (signal: AbortSignal) => Promise<Outcome>): Flight {
+    counters.misses++;
+    const controller = new AbortController();
+    const flight: Flight = { controller, waiters: 1, settled: false, outcome: outcome(controller.signal) };
+    flights.set(flightKey, flight);
+    void flight.outcome.then(() => {
+      flight.settled = true;
+      if (flights.get(flightKey) === flight) flights.delete(flightKey);
+    });
     return flight;
   }
 
@@ -295,13 +355,39 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
     });
   }
 
+  /** The upstream's own answer, for a request the cache does not store; its host's backoff still holds. */
+  async function bypass(input: string | URL, init?: RequestInit): Promise<Response> {
+    const origin = originOf(input);
+    if (origin === undefined) {
+      // Not an http(s) URL, or not a URL at all (which fetch rejects, as it always has): no host.
+      counters.bypassed++;
+      return passThrough(await settings.fetch(input, init));
+    }
+    // An already aborted call never reaches the host, so it must not count against it.
+    init?.signal?.throwIfAborted();
+    const admission = backoff.admit(origin);
+    if (admission.kind === 'refused') {
+      counters.backedOff++;
+      return backoffResponse(origin, admission);
+    }
+    counters.bypassed++;
+    let response: Response;
+    try {
+      response = await settings.fetch(input, init);
+    } catch (error) {
+      backoff.settle(admission.ticket, { error });
+      throw error;
+    }
+    backoff.settle(admission.ticket, { response });
+    return passThrough(response);
+  }
+
   async function cachedFetch(input: string | URL, init?: RequestInit): Promise<Response> {
     const method = (init?.method ?? 'GET').toUpperCase();
     const request = new Headers(init?.headers);
     const noStore = init?.cache === 'no-store' || parseCacheControl(request.get('cache-control')).noStore;
     if (!settings.enabled || method !== 'GET' || noStore || request.has('authorization') || request.has('range')) {
-      counters.bypassed++;
-      return passThrough(await settings.fetch(input, init));
+      return bypass(input, init);
     }
     init?.signal?.throwIfAborted();
     const url = new URL(input);
@@ -317,10 +403,23 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
     // Only requests with the very same headers share an upstream request: whatever the response
     // turns out to vary on, every waiter asked for the same thing.
     const flightKey = `${key}\n${JSON.stringify(headerList(request))}`;
-    const flight = join(flightKey, () => {
-      const controller = new AbortController();
-      return { controller, waiters: 0, settled: false, outcome: load(key, url, init, request, controller.signal) };
-    });
+    const inFlight = flights.get(flightKey);
+    let flight: Flight;
+    if (inFlight) {
+      // Joining a request already under way (the probe, perhaps) costs the host nothing.
+      flight = join(flightKey, inFlight);
+    } else {
+      const origin = originOf(url);
+      const admission: Admission | undefined = origin === undefined ? undefined : backoff.admit(origin);
+      if (admission?.kind === 'refused') {
+        counters.backedOff++;
+        const stale = staleCopy(key, request);
+        if (!stale) return backoffResponse(origin!, admission);
+        counters.staleServed++;
+        return rebuild(stale, 'stale', ageOf(stale));
+      }
+      flight = start(flightKey, (signal) => load(key, url, init, request, signal, admission?.ticket));
+    }
     const outcome = await wait(flightKey, flight, init?.signal);
     switch (outcome.kind) {
       case 'fetched':
@@ -342,6 +441,7 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
   return {
     fetch: cachedFetch,
     stats: () => ({ ...counters, entries: store.size, bytes: store.calculatedSize }),
+    upstreams: () => backoff.hosts(),
     clear: () => store.clear(),
   };
 }
@@ -439,6 +539,46 @@ function passThrough(response: Response): Response {
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
+/**
+ * What a request gets when its host is backing off and there is no copy to serve: a 503 any
+ * module understands, with `Retry-After` saying when the host will be tried again. A synthesized
+ * answer rather than a thrown error, so a module needs no special knowledge to handle it; the
+ * body is an RFC 9457 problem naming only the origin.
+ */
+function backoffResponse(origin: string, refused: Extract<Admission, { kind: 'refused' }>): Response {
+  const { retryAfterSeconds, consecutiveFailures, lastError } = refused;
+  const last = lastError ? ` (last: ${lastError})` : '';
+  const body = JSON.stringify({
+    type: 'about:blank',
+    title: 'Service Unavailable',
+    status: 503,
+    detail:
+      `${origin} failed ${consecutiveFailures} times in a row${last}; the gateway is backing off and will try it ` +
+      `again in ${retryAfterSeconds} s.`,
+  });
+  return new Response(body, {
+    status: 503,
+    statusText: 'Service Unavailable',
+    headers: {
+      'content-type': 'application/problem+json',
+      'cache-control': 'no-store',
+      'retry-after': String(retryAfterSeconds),
+      [CACHE_STATUS_HEADER]: 'backoff' satisfies CacheStatus,
+      age: '0',
+    },
+  });
+}
+
+/** The origin a request goes to, or undefined when `input` is not an http(s) URL. */
+function originOf(input: string | URL): string | undefined {
+  try {
+    const url = new URL(input);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 interface Settings {
   readonly fetch: FetchLike;
   readonly now: () => number;
@@ -450,6 +590,7 @@ interface Settings {
   readonly defaultMaxAge: Milliseconds;
   readonly staleIfError: Milliseconds;
   readonly notFoundTtl: Milliseconds;
+  readonly backoff: Required<BackoffOptions>;
 }
 
 function resolveOptions(options: UpstreamCacheOptions): Settings {
@@ -469,7 +610,18 @@ function resolveOptions(options: UpstreamCacheOptions): Settings {
     defaultMaxAge: duration(options.defaultMaxAge, 'defaultMaxAge') ?? 5 * MINUTE,
     staleIfError: duration(options.staleIfError, 'staleIfError') ?? 24 * HOUR,
     notFoundTtl: duration(options.notFoundTtl, 'notFoundTtl') ?? 10 * MINUTE,
+    backoff: resolveBackoff(options.backoff ?? {}),
   };
+}
+
+function resolveBackoff(backoff: BackoffOptions): Settings['backoff'] {
+  if (typeof backoff !== 'object' || backoff === null) throw invalidType('backoff', 'an object { afterFailures, initial, max }', backoff);
+  const afterFailures = count(backoff.afterFailures, 'backoff.afterFailures', 1, 'a positive integer') ?? 2;
+  const initial = duration(backoff.initial, 'backoff.initial') ?? SECOND;
+  const max = duration(backoff.max, 'backoff.max') ?? 30 * SECOND;
+  if (initial === 0) throw invalidRange('backoff.initial', 'more than 0 ms', initial);
+  if (max < initial) throw invalidRange('backoff.max', `at least backoff.initial (${initial} ms)`, max);
+  return { afterFailures, initial, max };
 }
 
 function compileRule(rule: unknown, name: string): { pattern: RegExp; maxAge: Milliseconds } {

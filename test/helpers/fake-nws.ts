@@ -19,6 +19,8 @@
  * const nws = await startFakeNws();
  * process.env.NWS_BASE_URL = nws.url;            // or options.baseUrl in gateway.yaml
  * nws.failNext(1, 503);                           // the next request gets a 503
+ * nws.failAll(503);                               // an outage: every request gets a 503 …
+ * nws.recover();                                  // … until now
  * // … drive the gateway …
  * assert.equal(nws.requests.at(-1)?.path, '/gridpoints/BOX/70,82/forecast');
  * await nws.close();
@@ -75,6 +77,13 @@ export interface FakeNws {
    * forecast but not the `/points` lookup before it). Calls queue up in order.
    */
   failNext(count: number, failure: FakeNwsFailure, pathPrefix?: string): void;
+  /**
+   * An outage: every later request (with `pathPrefix`, those whose path starts with it) fails as
+   * `failure` says until {@link recover}. Replaces an earlier outage; wins over {@link failNext}.
+   */
+  failAll(failure: FakeNwsFailure, pathPrefix?: string): void;
+  /** Ends the outage and drops the failures {@link failNext} still has queued. */
+  recover(): void;
   /** Stops the server, cutting open connections (hanging requests included). */
   close(): Promise<void>;
 }
@@ -133,14 +142,20 @@ export async function startFakeNws(options: FakeNwsOptions = {}): Promise<FakeNw
   const cacheControl: Record<FakeNwsRoute, string> = { ...DEFAULT_CACHE_CONTROL, ...options.cacheControl };
   let latencyMs = options.latencyMs ?? 0;
   const failures: Array<{ failure: FakeNwsFailure; pathPrefix: string }> = [];
+  let outage: { failure: FakeNwsFailure; pathPrefix: string } | undefined;
   const requests: FakeNwsRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake-nws');
     requests.push({ method: req.method ?? '', path: url.pathname, search: url.search, headers: req.headers });
-    const index = failures.findIndex((entry) => url.pathname.startsWith(entry.pathPrefix));
-    const failure = index < 0 ? undefined : failures.splice(index, 1)[0]?.failure;
+    let failure: FakeNwsFailure | undefined;
+    if (outage && url.pathname.startsWith(outage.pathPrefix)) {
+      failure = outage.failure;
+    } else {
+      const index = failures.findIndex((entry) => url.pathname.startsWith(entry.pathPrefix));
+      if (index >= 0) failure = failures.splice(index, 1)[0]?.failure;
+    }
     const answer = () => {
       if (failure !== undefined) return fail(res, failure);
       if (req.method !== 'GET' && req.method !== 'HEAD') return problem(res, 405, 'MethodNotAllowed', 'Method Not Allowed', '');
@@ -207,6 +222,13 @@ export async function startFakeNws(options: FakeNwsOptions = {}): Promise<FakeNw
     },
     failNext(count, failure, pathPrefix = '') {
       for (let i = 0; i < count; i++) failures.push({ failure, pathPrefix });
+    },
+    failAll(failure, pathPrefix = '') {
+      outage = { failure, pathPrefix };
+    },
+    recover() {
+      outage = undefined;
+      failures.length = 0;
     },
     close() {
       for (const timer of timers) clearTimeout(timer);

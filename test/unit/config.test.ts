@@ -60,6 +60,24 @@ describe('parseConfig', () => {
     assert.equal(config.maxBodySize, 512 * 1024);
   });
 
+  it('reads the cache backoff, with its defaults and its problems', () => {
+    const defaults = parseConfig('servers:\n  t:\n    module: x\n', 'g.yaml');
+    assert.deepEqual(defaults.cache.backoff, { afterFailures: 2, initial: 1000, max: 30_000 });
+    const set = parseConfig('servers:\n  t:\n    module: x\ncache:\n  backoff:\n    initial: 500ms\n    max: 2m\n', 'g.yaml');
+    assert.deepEqual(set.cache.backoff, { afterFailures: 2, initial: 500, max: 120_000 });
+    assert.deepEqual(
+      problemsOf('servers:\n  t:\n    module: x\ncache:\n  backoff:\n    afterFailures: 0\n    initial: 0s\n    retries: 3\n'),
+      [
+        '6:20 cache.backoff.afterFailures: Too small: expected number to be >0',
+        '7:14 cache.backoff.initial: initial must be more than 0',
+        '8:5 cache.backoff.retries: unknown key "retries"',
+      ],
+    );
+    assert.deepEqual(problemsOf('servers:\n  t:\n    module: x\ncache:\n  backoff:\n    initial: 1m\n'), [
+      '5:3 cache.backoff.max: max must be at least initial',
+    ]);
+  });
+
   it('freezes the result', () => {
     const config = parseConfig('servers:\n  t:\n    module: x\n', 'g.yaml');
     assert.ok(Object.isFrozen(config.servers.t));

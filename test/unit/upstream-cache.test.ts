@@ -1,117 +1,12 @@
 import assert from 'node:assert/strict';
-import { EventEmitter, once } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { CACHE_STATUS_HEADER } from '../../src/gateway/module-contract.js';
 import {
   createUpstreamCache,
   DEFAULT_CACHE_RULES,
   type UpstreamCache,
   type UpstreamCacheOptions,
 } from '../../src/gateway/upstream-cache.js';
-
-/** What the fake upstream answers on one path; `n` is the request's number on that path, from 1. */
-interface Reply {
-  readonly status?: number;
-  readonly headers?: Record<string, string>;
-  readonly body?: string | ((n: number) => string);
-  /** Destroy the connection instead of answering. */
-  readonly reset?: boolean;
-  /** Hold the answer until this settles. */
-  readonly gate?: Promise<void>;
-}
-
-/** A loopback HTTP upstream that counts requests per path and answers as told. */
-class FakeUpstream {
-  readonly #server = http.createServer((req, res) => void this.#handle(req, res));
-  readonly #replies = new Map<string, Reply>();
-  readonly #counts = new Map<string, number>();
-  readonly #changes = new EventEmitter();
-  readonly headersSeen: http.IncomingHttpHeaders[] = [];
-  abandoned = 0;
-  origin = '';
-
-  static async start(): Promise<FakeUpstream> {
-    const upstream = new FakeUpstream();
-    upstream.#server.listen(0, '127.0.0.1');
-    await once(upstream.#server, 'listening');
-    upstream.origin = `http://127.0.0.1:${(upstream.#server.address() as AddressInfo).port}`;
-    return upstream;
-  }
-
-  on(path: string, reply: Reply): void {
-    this.#replies.set(path, reply);
-  }
-
-  count(path: string): number {
-    return this.#counts.get(path) ?? 0;
-  }
-
-  get total(): number {
-    return [...this.#counts.values()].reduce((sum, n) => sum + n, 0);
-  }
-
-  url(path: string): string {
-    return this.origin + path;
-  }
-
-  /** Resolves once `predicate` holds, re-checked whenever a request arrives or is abandoned. */
-  async until(predicate: () => boolean): Promise<void> {
-    while (!predicate()) await once(this.#changes, 'change');
-  }
-
-  async stop(): Promise<void> {
-    if (!this.#server.listening) return;
-    const closed = once(this.#server, 'close');
-    this.#server.close();
-    this.#server.closeAllConnections();
-    await closed;
-  }
-
-  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const path = req.url ?? '/';
-    const n = this.count(path) + 1;
-    this.#counts.set(path, n);
-    this.headersSeen.push(req.headers);
-    res.on('close', () => {
-      if (!res.writableFinished) this.abandoned++;
-      this.#changes.emit('change');
-    });
-    this.#changes.emit('change');
-    const reply = this.#replies.get(path) ?? {};
-    if (reply.reset) return void req.socket.destroy();
-    await reply.gate;
-    const body =
-      typeof reply.body === 'function' ? reply.body(n) : (reply.body ?? JSON.stringify({ path, n, accept: req.headers.accept ?? null }));
-    res.writeHead(reply.status ?? 200, {
-      'content-type': 'application/json',
-      'cache-control': 'max-age=60',
-      ...reply.headers,
-    });
-    res.end(body);
-  }
-}
-
-function fakeClock(start = 1_000_000) {
-  let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
-}
-
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
-}
-
-async function read(response: Response) {
-  return {
-    status: response.status,
-    cache: response.headers.get(CACHE_STATUS_HEADER),
-    age: response.headers.get('age'),
-    body: await response.text(),
-  };
-}
+import { fakeClock, FakeUpstream, gate, read } from '../helpers/fake-upstream.js';
 
 const nOf = (body: string): unknown => (JSON.parse(body) as { n: unknown }).n;
 
@@ -147,6 +42,7 @@ describe('createUpstreamCache', () => {
           staleServed: 0,
           upstreamErrors: 0,
           bypassed: 0,
+          backedOff: 0,
           entries: 1,
           bytes: 0,
         },
@@ -374,6 +270,7 @@ describe('createUpstreamCache', () => {
     });
 
     it('drops the stored copy for a newer one it may not keep, but not for a 429', async () => {
+      build({ backoff: { afterFailures: 100 } }); // four answers in a row, two of them failures
       await get('/s');
       clock.advance(61_000);
       upstream.on('/s', { status: 429 });
@@ -446,7 +343,7 @@ describe('createUpstreamCache', () => {
     });
 
     it('gives up on copies expired longer than staleIfError', async () => {
-      build({ staleIfError: 60_000 });
+      build({ staleIfError: 60_000, backoff: { afterFailures: 100 } }); // four failures in a row
       await get('/s');
       upstream.on('/s', { status: 503 });
       clock.advance(119_999);

@@ -124,6 +124,48 @@ describe('weather server upstream handling', () => {
     assert.deepEqual(paths(), ['/points/41.967,-71.189', '/gridpoints/BOX/70,82/forecast', '/gridpoints/BOX/70,82/forecast']);
   });
 
+  const backoffAnswer = (retryAfter: string) =>
+    new Response('{"title": "Service Unavailable", "status": 503}', {
+      status: 503,
+      headers: { 'content-type': 'application/problem+json', 'x-gateway-cache': 'backoff', 'retry-after': retryAfter },
+    });
+
+  it('says when the gateway will try NWS again while its cache backs off, without spending the retry', async () => {
+    const backingOff = await connect(nws, {}, async () => backoffAnswer('8'));
+    try {
+      const result = await forecast(backingOff);
+      assert.equal(result.isError, true);
+      assert.equal(
+        textOf(result),
+        'NWS is unavailable (backing off after repeated failures) and could not provide the forecast for 41.967,-71.189; ' +
+          'the gateway will try it again in 8 s.',
+      );
+      assert.equal(backingOff.fetched.length, 1);
+      assert.deepEqual(
+        backingOff.logs.map((log) => [log.msg, log.kind, log.retryAfterSeconds]),
+        [['NWS request failed', 'backingOff', 8]],
+      );
+    } finally {
+      await backingOff.close();
+    }
+  });
+
+  it('reports the backoff when the retry after a 503 gets it', async () => {
+    const answers = [new Response('{}', { status: 503 }), backoffAnswer('90')];
+    const failing = await connect(nws, {}, async () => answers.shift()!);
+    try {
+      const result = (await failing.client.callTool({ name: 'get_alerts', arguments: { state: 'PA' } })) as CallToolResult;
+      assert.equal(
+        textOf(result),
+        'NWS is unavailable (backing off after repeated failures) and could not provide active alerts for PA; ' +
+          'the gateway will try it again in 1 min.',
+      );
+      assert.equal(failing.fetched.length, 2);
+    } finally {
+      await failing.close();
+    }
+  });
+
   it('does not retry a 4xx', async () => {
     nws.failNext(1, 429);
     const result = await forecast();
@@ -276,6 +318,28 @@ describe('weather NWS client', () => {
     });
     assert.equal(mirrored.pathOnBase('https://mirror.example/nws/gridpoints/BOX/1,2/forecast'), '/gridpoints/BOX/1,2/forecast');
     assert.equal(mirrored.pathOnBase('https://mirror.example/other/gridpoints/BOX/1,2/forecast'), undefined);
+  });
+
+  it('returns a backoff answer as a backingOff failure at once, without sleeping or retrying', async () => {
+    const sleeps: number[] = [];
+    let calls = 0;
+    const fetch: FetchLike = async () => {
+      calls++;
+      return new Response('', { status: 503, headers: { 'x-gateway-cache': 'backoff', 'retry-after': '4' } });
+    };
+    const { alertCollectionSchema } = await import('../../servers/weather/nws-schemas.js');
+    const nws = createNwsClient({
+      fetch,
+      baseUrl: 'https://api.weather.gov',
+      userAgent: 'x',
+      timeoutMs: 1000,
+      retryDelayMs: 250,
+      logger,
+      sleep: async (ms) => void sleeps.push(ms),
+    });
+    const result = await nws.get('/alerts/active?area=PA', alertCollectionSchema);
+    assert.deepEqual(result, { ok: false, failure: { kind: 'backingOff', path: '/alerts/active?area=PA', retryAfterSeconds: 4 } });
+    assert.deepEqual([calls, sleeps], [1, []]);
   });
 
   it('joins paths onto a base with a path prefix', async () => {
