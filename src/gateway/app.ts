@@ -13,18 +13,16 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import jsonParser from 'body-parser/json';
 import typeis from 'type-is';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { PROTECTED_RESOURCE_WELL_KNOWN } from './auth/protected-resource.js';
 import { authGuard } from './auth/require-auth.js';
 import { GatewayError, type GatewayErrorCode } from './errors.js';
 import { hostCheck } from './host-validation.js';
+import { validateJsonRpc } from './jsonrpc-body.js';
 import type { Gateway } from './gateway.js';
 import { sessionTag } from './logger.js';
 import type { Route } from './route.js';
 import { renderStatusPage } from './status-page.js';
-
-/** JSON-RPC batches longer than this are refused (the SDK's own bound). */
-const MAX_BATCH = 100;
 
 const MCP_PATH = /^\/mcp\/([^/]+)\/?$/;
 const METADATA_PATH = new RegExp(`^${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/([^/]+)/?$`);
@@ -231,44 +229,6 @@ function checkHeaders(req: IncomingMessage): void {
 function acceptsBoth(accept: string): boolean {
   // The SDK's transport requires both types literally; `*/*` alone does not satisfy it.
   return accept.includes('application/json') && accept.includes('text/event-stream');
-}
-
-/** A JSON-RPC message or batch, or a GatewayError that says what is wrong with it. */
-function validateJsonRpc(body: unknown): JSONRPCMessage | JSONRPCMessage[] {
-  if (Array.isArray(body)) {
-    if (body.length === 0) throw new GatewayError('invalid_request', 'Invalid Request: empty batch');
-    if (body.length > MAX_BATCH) throw new GatewayError('invalid_request', `Invalid Request: batch must not exceed ${MAX_BATCH} messages`);
-    return body.map((message, index) => parseMessage(message, ` (batch item ${index})`));
-  }
-  return parseMessage(body, '');
-}
-
-function parseMessage(message: unknown, where: string): JSONRPCMessage {
-  // The transport validates every message with the SDK's schema again; only an envelope that is
-  // plainly not JSON-RPC needs the full check here, to be answered with a precise error.
-  if (looksLikeJsonRpc(message)) return message as JSONRPCMessage;
-  const result = JSONRPCMessageSchema.safeParse(message);
-  if (result.success) return result.data;
-  const id = (message as { id?: unknown } | null)?.id;
-  const error = new GatewayError('invalid_request', `Invalid Request: not a JSON-RPC 2.0 request, notification or response${where}`);
-  (error as { rpcId?: unknown }).rpcId = typeof id === 'string' || typeof id === 'number' ? id : null;
-  throw error;
-}
-
-/** A JSON-RPC 2.0 request, notification or response envelope (the SDK checks the rest). */
-function looksLikeJsonRpc(message: unknown): boolean {
-  if (typeof message !== 'object' || message === null || Array.isArray(message)) return false;
-  const m = message as Record<string, unknown>;
-  if (m.jsonrpc !== '2.0') return false;
-  const validId = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isFinite(m.id));
-  if (typeof m.method === 'string') {
-    return (m.id === undefined || validId) && (m.params === undefined || (typeof m.params === 'object' && m.params !== null));
-  }
-  return (
-    validId &&
-    (('result' in m && typeof m.result === 'object' && m.result !== null) ||
-      ('error' in m && typeof m.error === 'object' && m.error !== null))
-  );
 }
 
 /** Records the JSON-RPC method and tool name for the request log line. */
