@@ -273,9 +273,8 @@ function errorResponder(gateway: Gateway): (res: ServerResponse, exchange: Excha
       res.end();
       return;
     }
-    const rpcId = (gatewayError as { rpcId?: string | number | null }).rpcId ?? null;
     // A body left unread (too large, or refused before reading) is drained by Node once this ends.
-    sendJson(res, gatewayError.status, gatewayError.toJsonRpcBody(rpcId), gatewayError.headers);
+    sendJson(res, gatewayError.status, gatewayError.toJsonRpcBody(), gatewayError.headers);
   };
 }
 

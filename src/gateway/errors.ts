@@ -66,6 +66,8 @@ export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 export class GatewayError extends Error {
   readonly status: number;
   readonly rpcCode: number;
+  /** The id of the request this error answers, when it could be read; JSON-RPC 2.0 §5 says null otherwise. */
+  rpcId: string | number | null = null;
   constructor(
     readonly code: GatewayErrorCode,
     message: string,
@@ -79,7 +81,7 @@ export class GatewayError extends Error {
   }
 
   /** The JSON-RPC error response body: `data.code` carries the stable gateway code. */
-  toJsonRpcBody(id: string | number | null = null) {
+  toJsonRpcBody(id: string | number | null = this.rpcId) {
     return toJsonRpcBody(this.rpcCode, this.message, { code: this.code, ...this.data }, id);
   }
 }

@@ -1,48 +1,152 @@
 /**
- * What the edge accepts as the body of a POST: a JSON-RPC 2.0 message or a batch of them. Checked
- * before any session or server is created for it, so a bad body is answered with a precise
- * `invalid_request` error (errors.ts) instead of whatever the transport would say.
+ * What the edge accepts as the body of a POST: a JSON-RPC 2.0 message or a batch of them, in the
+ * envelope MCP uses. Checked before any session or server is created for it, so a bad body is
+ * answered with a precise `invalid_request` error (errors.ts) naming what is wrong, instead of the
+ * transport's bare -32700 "Parse error" for valid JSON.
+ *
+ * The envelope rules are the SDK's schema (`JSONRPCMessageSchema`), which the transport applies
+ * to every message again: an id is a string or a (safe) integer, never null or a fraction
+ * (JSON-RPC 2.0 §4 allows null and says numbers SHOULD NOT have fractional parts; MCP says ids
+ * are strings or integers); `params` and `result` are objects (MCP has no positional params); an
+ * error response's `error` has an integer `code` and a string `message`; no other members.
+ * Checked here by hand, without zod, on the hot path; only what the hand check leaves to the
+ * schema (`_meta`) is parsed with it.
  */
-import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import {
+  JSONRPCNotificationSchema,
+  JSONRPCRequestSchema,
+  JSONRPCResultResponseSchema,
+  type JSONRPCMessage,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from './errors.js';
 
 /** JSON-RPC batches longer than this are refused (the SDK's own bound). */
 export const MAX_BATCH = 100;
 
-/** A JSON-RPC message or batch, or a GatewayError that says what is wrong with it. */
+const REQUEST_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params']);
+const RESULT_MEMBERS = new Set(['jsonrpc', 'id', 'result']);
+const ERROR_MEMBERS = new Set(['jsonrpc', 'id', 'error']);
+
+/**
+ * The body as JSON-RPC messages, or a GatewayError (`invalid_request`) that says what is wrong:
+ * with the offending message's id when it is a request whose id could be read (JSON-RPC 2.0 §5:
+ * null otherwise).
+ *
+ * @example
+ * validateJsonRpc({ jsonrpc: '2.0', id: 1, method: 'ping' }); // the message
+ * validateJsonRpc({ jsonrpc: '2.0', id: 1, method: 'ping', params: [] }); // throws: params must be an object…
+ */
 export function validateJsonRpc(body: unknown): JSONRPCMessage | JSONRPCMessage[] {
-  if (Array.isArray(body)) {
-    if (body.length === 0) throw new GatewayError('invalid_request', 'Invalid Request: empty batch');
-    if (body.length > MAX_BATCH) throw new GatewayError('invalid_request', `Invalid Request: batch must not exceed ${MAX_BATCH} messages`);
-    return body.map((message, index) => parseMessage(message, ` (batch item ${index})`));
+  if (!Array.isArray(body)) return parseMessage(body, '');
+  if (body.length === 0) throw new GatewayError('invalid_request', 'Invalid Request: empty batch');
+  if (body.length > MAX_BATCH) throw new GatewayError('invalid_request', `Invalid Request: batch must not exceed ${MAX_BATCH} messages`);
+  const messages = body.map((message, index) => parseMessage(message, ` (batch item ${index})`));
+  const repeated = repeatedRequestId(messages);
+  if (repeated !== undefined) {
+    // Answers are matched to requests by id: two requests with one id cannot both be answered.
+    throw new GatewayError('invalid_request', `Invalid Request: the batch repeats the request id ${JSON.stringify(repeated)}`);
   }
-  return parseMessage(body, '');
+  return messages;
+}
+
+/**
+ * The first id two requests of a batch share. Responses the client sends back carry the ids of
+ * the server's requests, and notifications have none: neither counts. `1` and `"1"` differ.
+ */
+export function repeatedRequestId(messages: readonly JSONRPCMessage[]): RequestId | undefined {
+  const seen = new Set<RequestId>();
+  for (const message of messages) {
+    if (!('method' in message) || !('id' in message)) continue;
+    if (seen.has(message.id)) return message.id;
+    seen.add(message.id);
+  }
+  return undefined;
 }
 
 function parseMessage(message: unknown, where: string): JSONRPCMessage {
-  // The transport validates every message with the SDK's schema again; only an envelope that is
-  // plainly not JSON-RPC needs the full check here, to be answered with a precise error.
-  if (looksLikeJsonRpc(message)) return message as JSONRPCMessage;
-  const result = JSONRPCMessageSchema.safeParse(message);
-  if (result.success) return result.data;
-  const id = (message as { id?: unknown } | null)?.id;
-  const error = new GatewayError('invalid_request', `Invalid Request: not a JSON-RPC 2.0 request, notification or response${where}`);
-  (error as { rpcId?: unknown }).rpcId = typeof id === 'string' || typeof id === 'number' ? id : null;
+  const problem = envelopeProblem(message) ?? metaProblem(message);
+  if (problem === undefined) return message as JSONRPCMessage;
+  const error = new GatewayError('invalid_request', `Invalid Request: ${problem}${where}`);
+  error.rpcId = requestIdOf(message);
   throw error;
 }
 
-/** A JSON-RPC 2.0 request, notification or response envelope (the SDK checks the rest). */
-function looksLikeJsonRpc(message: unknown): boolean {
-  if (typeof message !== 'object' || message === null || Array.isArray(message)) return false;
-  const m = message as Record<string, unknown>;
-  if (m.jsonrpc !== '2.0') return false;
-  const validId = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isFinite(m.id));
-  if (typeof m.method === 'string') {
-    return (m.id === undefined || validId) && (m.params === undefined || (typeof m.params === 'object' && m.params !== null));
+/**
+ * What makes `message` not a JSON-RPC message of MCP's envelope, in words for the client, or
+ * undefined when the envelope is right (`_meta` aside: {@link metaProblem}).
+ */
+export function envelopeProblem(message: unknown): string | undefined {
+  if (!isObject(message)) return `a message must be a JSON object, not ${describe(message)}`;
+  if (message.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
+  if ('method' in message) {
+    if (typeof message.method !== 'string') return 'method must be a string';
+    if ('id' in message && !isRequestId(message.id)) return `id must be a string or an integer, not ${describe(message.id)}`;
+    if ('params' in message && !isObject(message.params)) return `params must be an object, not ${describe(message.params)}`;
+    return unexpectedMember(message, REQUEST_MEMBERS);
   }
-  return (
-    validId &&
-    (('result' in m && typeof m.result === 'object' && m.result !== null) ||
-      ('error' in m && typeof m.error === 'object' && m.error !== null))
-  );
+  if ('result' in message) {
+    if ('error' in message) return 'a response has a result or an error, not both';
+    if (!('id' in message)) return 'a response needs the id of the request it answers';
+    if (!isRequestId(message.id)) return `a response's id must be a string or an integer, not ${describe(message.id)}`;
+    if (!isObject(message.result)) return `result must be an object, not ${describe(message.result)}`;
+    return unexpectedMember(message, RESULT_MEMBERS);
+  }
+  if ('error' in message) {
+    // The SDK takes an error response without an id (an answer to a request it could not read), never with a null one.
+    if ('id' in message && !isRequestId(message.id)) return `a response's id must be a string or an integer, not ${describe(message.id)}`;
+    const { error } = message;
+    if (!isObject(error)) return `error must be an object, not ${describe(error)}`;
+    if (!Number.isSafeInteger(error.code)) return 'error.code must be an integer';
+    if (typeof error.message !== 'string') return 'error.message must be a string';
+    return unexpectedMember(message, ERROR_MEMBERS);
+  }
+  return 'a message needs a method (a request or notification), or a result or an error (a response)';
+}
+
+/**
+ * What is wrong with a `_meta` member (progress token, related task), as the SDK's schema says:
+ * the one part of the envelope the hand check leaves to zod, since few messages carry one.
+ */
+function metaProblem(message: unknown): string | undefined {
+  const m = message as Record<string, unknown>;
+  const body = (m.params ?? m.result) as Record<string, unknown> | undefined;
+  if (body?._meta === undefined) return undefined;
+  const schema = 'result' in m ? JSONRPCResultResponseSchema : 'id' in m ? JSONRPCRequestSchema : JSONRPCNotificationSchema;
+  const result = schema.safeParse(message);
+  if (result.success) return undefined;
+  return describeIssues(result.error.issues);
+}
+
+/** Zod issues as `path: message; …`, e.g. `params._meta.progressToken: Invalid input`. */
+export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): string {
+  return issues.map((issue) => `${issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : ''}${issue.message}`).join('; ');
+}
+
+function unexpectedMember(message: Record<string, unknown>, allowed: ReadonlySet<string>): string | undefined {
+  const extra = Object.keys(message).find((key) => !allowed.has(key));
+  return extra === undefined ? undefined : `unexpected member ${JSON.stringify(extra)}`;
+}
+
+/** The id to answer with: a request's, when it is one JSON-RPC allows; else null. */
+function requestIdOf(message: unknown): RequestId | null {
+  if (!isObject(message) || 'result' in message || 'error' in message) return null;
+  return isRequestId(message.id) ? message.id : null;
+}
+
+function isRequestId(id: unknown): id is RequestId {
+  return typeof id === 'string' || Number.isSafeInteger(id);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A value named for an error message: short, whatever its size. */
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (Array.isArray(value)) return 'an array';
+  if (value === null || typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'a non-finite number';
+  return typeof value === 'string' ? 'a string' : 'an object';
 }

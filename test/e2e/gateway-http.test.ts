@@ -91,6 +91,7 @@ describe('bad input', () => {
       const r = await post('/mcp/echo', JSON.stringify(body));
       assert.equal(r.status, 400, `for ${JSON.stringify(body)}`);
       assert.equal(r.json().error.code, -32600);
+      assert.equal(r.json().error.data.code, 'invalid_request');
       assert.equal(r.json().jsonrpc, '2.0');
     }
   });
@@ -163,6 +164,93 @@ describe('bad input', () => {
     const { client } = await connectClient(`${gw.url}/mcp/time`);
     const result = await client.callTool({ name: 'get_current_time', arguments: { timezone: 'UTC' } });
     assert.equal((result.structuredContent as { timezone: string }).timezone, 'UTC');
+    await client.close();
+  });
+});
+
+describe('JSON-RPC envelopes', () => {
+  /** Valid JSON, not a message of MCP's JSON-RPC: what the message must say, and the id to echo. */
+  const envelopes: Array<[body: unknown, message: RegExp, id: string | number | null]> = [
+    [{ jsonrpc: '2.0', id: 1.5, method: 'ping' }, /id must be a string or an integer, not 1\.5/, null],
+    [{ jsonrpc: '2.0', id: null, method: 'ping' }, /id must be a string or an integer, not null/, null],
+    [{ jsonrpc: '2.0', id: true, method: 'ping' }, /id must be a string or an integer, not true/, null],
+    [{ jsonrpc: '2.0', id: 2 ** 53, method: 'ping' }, /id must be a string or an integer/, null],
+    [{ jsonrpc: '2.0', id: 1, method: 'ping', params: [] }, /params must be an object, not an array/, 1],
+    [{ jsonrpc: '2.0', id: 'a', method: 'tools/list', params: 'x' }, /params must be an object, not a string/, 'a'],
+    [{ jsonrpc: '2.0', id: 3, method: 'ping', extra: 1 }, /unexpected member "extra"/, 3],
+    [{ jsonrpc: '1.0', id: 3, method: 'ping' }, /jsonrpc must be "2\.0"/, 3],
+    [{ jsonrpc: '2.0', id: 5, method: 'ping', params: { _meta: { progressToken: true } } }, /params\._meta\.progressToken: /, 5],
+    [{ jsonrpc: '2.0', id: 4, result: [] }, /result must be an object, not an array/, null],
+    [{ jsonrpc: '2.0', id: 4, error: { code: 1.5, message: 'x' } }, /error\.code must be an integer/, null],
+    [{ jsonrpc: '2.0', id: 4, result: {}, error: { code: 1, message: 'x' } }, /a result or an error, not both/, null],
+  ];
+
+  async function expectInvalidRequest(path: string, headers: Record<string, string>) {
+    for (const [body, message, id] of envelopes) {
+      const r = await post(path, body, headers);
+      const what = `${path} ${JSON.stringify(body)}`;
+      assert.equal(r.status, 400, what);
+      assert.equal(r.json().error.code, -32600, what);
+      assert.equal(r.json().error.data.code, 'invalid_request', what);
+      assert.match(r.json().error.message, /^Invalid Request: /, what);
+      assert.match(r.json().error.message, message, what);
+      assert.equal(r.json().id, id, what);
+    }
+  }
+
+  it('answers valid JSON that is not MCP JSON-RPC with 400 -32600 invalid_request, naming the problem and echoing a readable id', async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    const sessionsBefore = gw.gateway.routes.get('echo')!.sessions.size;
+    await expectInvalidRequest('/mcp/echo', MCP_POST_HEADERS);
+    assert.equal(gw.gateway.routes.get('echo')!.sessions.size, sessionsBefore, 'no session was created');
+    // Within a session too, where the transport would have answered -32700 "Parse error".
+    await expectInvalidRequest('/mcp/echo', {
+      ...MCP_POST_HEADERS,
+      'mcp-session-id': transport.sessionId!,
+      'mcp-protocol-version': '2025-06-18',
+    });
+    await expectInvalidRequest('/mcp/quick', MCP_POST_HEADERS);
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+
+  it('names the batch item at fault', async () => {
+    const r = await post('/mcp/echo', [
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+      { jsonrpc: '2.0', id: 2, method: 'ping', params: [] },
+    ]);
+    assert.equal(r.status, 400);
+    assert.equal(r.json().error.data.code, 'invalid_request');
+    assert.equal(r.json().error.message, 'Invalid Request: params must be an object, not an array (batch item 1)');
+    assert.equal(r.json().id, 2);
+  });
+
+  it('refuses a batch that repeats a request id with 400 invalid_request naming it; responses, notifications and "1" vs 1 do not count', async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' };
+    const ping = (id: string | number) => ({ jsonrpc: '2.0', id, method: 'ping' });
+    for (const [batch, repeated] of [
+      [[ping(1), { jsonrpc: '2.0', id: 1, method: 'tools/list' }], '1'],
+      [[ping('a'), ping(2), ping('a')], '"a"'],
+    ] as const) {
+      const r = await post('/mcp/echo', batch, headers);
+      assert.equal(r.status, 400);
+      assert.equal(r.json().error.code, -32600);
+      assert.equal(r.json().error.data.code, 'invalid_request');
+      assert.equal(r.json().error.message, `Invalid Request: the batch repeats the request id ${repeated}`);
+      assert.equal(r.json().id, null);
+    }
+    const distinct = await post('/mcp/echo', [ping(1), ping('1'), { jsonrpc: '2.0', method: 'notifications/initialized' }], headers);
+    assert.equal(distinct.status, 200, distinct.text);
+    const answered = distinct.text
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice('data: '.length)).id);
+    assert.deepEqual(answered.sort(), [1, '1'].sort());
+    // A client's response to a server request may share an id with one of its own requests.
+    const withResponse = await post('/mcp/echo', [ping(7), { jsonrpc: '2.0', id: 7, result: {} }], headers);
+    assert.equal(withResponse.status, 200, withResponse.text);
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
     await client.close();
   });
 });
