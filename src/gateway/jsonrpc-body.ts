@@ -10,9 +10,11 @@
  * are strings or integers); `params` and `result` are objects (MCP has no positional params); an
  * error response's `error` has an integer `code` and a string `message`; no other members.
  * Checked here by hand, without zod, on the hot path; only what the hand check leaves to the
- * schema (`_meta`) is parsed with it.
+ * schema (`_meta`) is parsed with it. An `initialize` is checked in full (`invalid_params`): the
+ * session id is made from its params.
  */
 import {
+  InitializeRequestSchema,
   JSONRPCNotificationSchema,
   JSONRPCRequestSchema,
   JSONRPCResultResponseSchema,
@@ -66,10 +68,29 @@ export function repeatedRequestId(messages: readonly JSONRPCMessage[]): RequestI
 
 function parseMessage(message: unknown, where: string): JSONRPCMessage {
   const problem = envelopeProblem(message) ?? metaProblem(message);
-  if (problem === undefined) return message as JSONRPCMessage;
-  const error = new GatewayError('invalid_request', `Invalid Request: ${problem}${where}`);
-  error.rpcId = requestIdOf(message);
-  throw error;
+  if (problem !== undefined) throw refusal('invalid_request', `Invalid Request: ${problem}${where}`, requestIdOf(message));
+  const parsed = message as JSONRPCMessage;
+  if ('method' in parsed && parsed.method === 'initialize') checkInitialize(parsed, where);
+  return parsed;
+}
+
+/**
+ * An initialize must be one the gateway can open a session from, on any route: a request (a
+ * notification would open a session nobody is told the id of, left to idle out) whose params
+ * the SDK's schema accepts (else route.ts would not see an initialize at all, and answer that a
+ * session id is required).
+ */
+function checkInitialize(message: JSONRPCMessage, where: string): void {
+  const id = 'id' in message ? message.id : undefined;
+  if (id === undefined) throw refusal('invalid_request', `Invalid Request: initialize must be a request with an id${where}`, null);
+  const result = InitializeRequestSchema.safeParse(message);
+  if (!result.success) throw refusal('invalid_params', `Invalid params: initialize ${describeIssues(result.error.issues)}${where}`, id);
+}
+
+function refusal(code: 'invalid_request' | 'invalid_params', message: string, rpcId: RequestId | null): GatewayError {
+  const error = new GatewayError(code, message);
+  error.rpcId = rpcId;
+  return error;
 }
 
 /**

@@ -255,6 +255,71 @@ describe('JSON-RPC envelopes', () => {
   });
 });
 
+describe('initialize', () => {
+  const params = initializeBody().params;
+  const init = (p: unknown, id: string | number = 'init-1') => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    ...(p === undefined ? {} : { params: p }),
+  });
+
+  it('answers initialize with invalid params with 400 -32602 invalid_params naming each problem, and opens no session', async () => {
+    const { client } = await connectClient(`${gw.url}/mcp/echo`);
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    const before = sessions.size;
+    const cases: Array<[unknown, string]> = [
+      [
+        {},
+        'params.protocolVersion: Invalid input: expected string, received undefined; ' +
+          'params.capabilities: Invalid input: expected object, received undefined; ' +
+          'params.clientInfo: Invalid input: expected object, received undefined',
+      ],
+      [undefined, 'params: Invalid input: expected object, received undefined'],
+      [{ ...params, protocolVersion: 20250618 }, 'params.protocolVersion: Invalid input: expected string, received number'],
+      [{ ...params, capabilities: { sampling: 'yes' } }, 'params.capabilities.sampling: Invalid input: expected object, received string'],
+      [{ ...params, clientInfo: { name: 'no-version' } }, 'params.clientInfo.version: Invalid input: expected string, received undefined'],
+    ];
+    for (const route of ['echo', 'quick']) {
+      for (const [p, problems] of cases) {
+        const r = await post(`/mcp/${route}`, init(p, 7));
+        assert.equal(r.status, 400, `${route} ${JSON.stringify(p)}`);
+        assert.equal(r.headers.get('mcp-session-id'), null);
+        assert.deepEqual(r.json(), {
+          jsonrpc: '2.0',
+          error: { code: -32602, message: `Invalid params: initialize ${problems}`, data: { code: 'invalid_params' } },
+          id: 7,
+        });
+      }
+    }
+    assert.equal(sessions.size, before, 'no session was opened');
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+
+  it('answers initialize sent as a notification with 400 invalid_request, and opens no session', async () => {
+    const { client } = await connectClient(`${gw.url}/mcp/echo`);
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    const before = sessions.size;
+    for (const route of ['echo', 'quick']) {
+      const r = await post(`/mcp/${route}`, { jsonrpc: '2.0', method: 'initialize', params });
+      assert.equal(r.status, 400, route);
+      assert.equal(r.headers.get('mcp-session-id'), null);
+      assert.deepEqual(r.json(), {
+        jsonrpc: '2.0',
+        error: { code: -32600, message: 'Invalid Request: initialize must be a request with an id', data: { code: 'invalid_request' } },
+        id: null,
+      });
+    }
+    assert.equal(sessions.size, before, 'no session was opened, none left to idle out');
+    const valid = await post('/mcp/echo', init(params));
+    assert.equal(valid.status, 200);
+    assert.equal(sessions.size, before + 1, 'the same initialize as a request opens one');
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+});
+
 describe('sessions', () => {
   it('gives each session its own server instance', async () => {
     const a = await connectClient(`${gw.url}/mcp/echo`);
