@@ -320,6 +320,81 @@ describe('initialize', () => {
   });
 });
 
+describe('nesting depth', () => {
+  /** `n` levels of `{"a": …}` around `{}`: n + 1 levels. */
+  const nest = (n: number) => '{"a":'.repeat(n) + '{}' + '}'.repeat(n);
+  /** How deep objects and arrays nest in a JSON text (the test bodies have no brackets in strings). */
+  const depthOf = (json: string) => {
+    let depth = 0;
+    let max = 0;
+    for (const c of json) {
+      if (c === '{' || c === '[') max = Math.max(max, ++depth);
+      else if (c === '}' || c === ']') depth--;
+    }
+    return max;
+  };
+  /** A tools/call of `echo` whose arguments carry `extra`; the message nests `depth` levels in all. */
+  const deepCall = (depth: number, id = 9) => {
+    const body = `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"text":"deep","extra":${nest(depth - 4)}}}}`;
+    assert.equal(depthOf(body), depth);
+    return body;
+  };
+  const tooDeep = "Invalid Request: objects and arrays nest more than 128 levels deep, the gateway's limit";
+
+  it('serves messages nested up to 128 levels, and refuses deeper ones with 400 invalid_request naming the limit', async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' };
+    const atLimit = await post('/mcp/echo', deepCall(128), headers);
+    assert.equal(atLimit.status, 200);
+    assert.match(atLimit.text, /"text":"deep"/);
+
+    const arrays = (n: number) =>
+      `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x","extra":${'['.repeat(n)}${']'.repeat(n)}}}}`;
+    const response = (n: number) => `{"jsonrpc":"2.0","id":99,"result":{"x":${nest(n)}}}`;
+    const notification = (n: number) => `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":${nest(n)}}}`;
+    const refused: Array<[body: string, id: number | null]> = [
+      [deepCall(129), 9],
+      [deepCall(5_000), 9],
+      [arrays(20_000), 9], // 40 KB, under the maxBodySize of 64KiB
+      // The SDK answered this one -32700 with a RangeError from JSON.stringify: it reported the unknown id.
+      [response(5_000), null],
+      [notification(5_000), null],
+    ];
+    for (const path of ['/mcp/echo', '/mcp/quick']) {
+      for (const [body, id] of refused) {
+        const r = await post(path, body, path === '/mcp/echo' ? headers : MCP_POST_HEADERS);
+        assert.equal(r.status, 400, `${path} ${body.slice(0, 60)}`);
+        assert.deepEqual(r.json(), { jsonrpc: '2.0', error: { code: -32600, message: tooDeep, data: { code: 'invalid_request' } }, id });
+      }
+    }
+    const batch = await post('/mcp/echo', `[{"jsonrpc":"2.0","id":1,"method":"ping"},${deepCall(200, 2)}]`, headers);
+    assert.equal(batch.status, 400);
+    assert.equal(batch.json().error.message, `${tooDeep} (batch item 1)`);
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+
+  it('refuses an initialize with capabilities nested 5,000 deep with 400 (was a 500 from the session id encoder), opening nothing', async () => {
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    const before = sessions.size;
+    const initialize = (capabilitiesDepth: number) =>
+      `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","clientInfo":{"name":"deep","version":"1"},` +
+      `"capabilities":{"experimental":${nest(capabilitiesDepth)}}}}`;
+    const r = await post('/mcp/echo', initialize(5_000));
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json(), { jsonrpc: '2.0', error: { code: -32600, message: tooDeep, data: { code: 'invalid_request' } }, id: 1 });
+    assert.equal(sessions.size, before);
+
+    // At the limit, the session opens and its id stays short (the encoder drops experimental capabilities).
+    const body = initialize(128 - 4);
+    assert.equal(depthOf(body), 128);
+    const opened = await post('/mcp/echo', body);
+    assert.equal(opened.status, 200, opened.text);
+    assert.ok(opened.headers.get('mcp-session-id')!.length <= 768);
+    assert.equal(sessions.size, before + 1);
+  });
+});
+
 describe('sessions', () => {
   it('gives each session its own server instance', async () => {
     const a = await connectClient(`${gw.url}/mcp/echo`);

@@ -7,7 +7,14 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayError } from '../../src/gateway/errors.js';
-import { describeIssues, envelopeProblem, repeatedRequestId, validateJsonRpc } from '../../src/gateway/jsonrpc-body.js';
+import {
+  MAX_DEPTH,
+  describeIssues,
+  envelopeProblem,
+  nestsDeeperThan,
+  repeatedRequestId,
+  validateJsonRpc,
+} from '../../src/gateway/jsonrpc-body.js';
 
 function refusal(body: unknown): GatewayError {
   try {
@@ -127,6 +134,54 @@ describe('validateJsonRpc', () => {
     ]);
     assert.equal(repeated.message, 'Invalid Request: the batch repeats the request id 1');
     assert.equal(repeated.rpcId, null);
+  });
+});
+
+describe('nestsDeeperThan', () => {
+  it('counts objects and arrays as levels, and primitives as none', () => {
+    assert.equal(nestsDeeperThan('text', 0), false);
+    assert.equal(nestsDeeperThan(null, 0), false);
+    assert.equal(nestsDeeperThan({}, 0), true);
+    assert.equal(nestsDeeperThan({}, 1), false);
+    assert.equal(nestsDeeperThan({ a: [] }, 1), true);
+    assert.equal(nestsDeeperThan({ a: [] }, 2), false);
+    assert.equal(nestsDeeperThan([1, 'x', [{ b: null }]], 3), false);
+    assert.equal(nestsDeeperThan([1, 'x', [{ b: {} }]], 3), true);
+  });
+
+  it('finds the deep branch wherever it is, and stops there however deep it goes', () => {
+    const wide = { rows: Array.from({ length: 1000 }, (_, i) => ({ i, tags: ['a'] })) };
+    assert.equal(nestsDeeperThan(wide, 4), false);
+    assert.equal(nestsDeeperThan({ ...wide, late: { x: { y: { z: {} } } } }, 4), true);
+    const millionDeep = JSON.parse('['.repeat(1_000_000) + ']'.repeat(1_000_000));
+    assert.equal(nestsDeeperThan(millionDeep, MAX_DEPTH), true);
+  });
+});
+
+describe('initialize', () => {
+  const params = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } };
+
+  it('accepts the params MCP defines', () => {
+    assert.ok(validateJsonRpc({ jsonrpc: '2.0', id: 0, method: 'initialize', params }));
+  });
+
+  it('refuses other params with invalid_params, naming each issue, and the request id', () => {
+    const error = refusal({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { ...params, protocolVersion: 1, clientInfo: {} } });
+    assert.equal(error.code, 'invalid_params');
+    assert.equal(error.rpcCode, -32602);
+    assert.equal(
+      error.message,
+      'Invalid params: initialize params.protocolVersion: Invalid input: expected string, received number; ' +
+        'params.clientInfo.name: Invalid input: expected string, received undefined; ' +
+        'params.clientInfo.version: Invalid input: expected string, received undefined',
+    );
+    assert.equal(error.rpcId, 0);
+  });
+
+  it('refuses initialize as a notification with invalid_request', () => {
+    const error = refusal({ jsonrpc: '2.0', method: 'initialize', params });
+    assert.equal(error.code, 'invalid_request');
+    assert.equal(error.message, 'Invalid Request: initialize must be a request with an id');
   });
 });
 
