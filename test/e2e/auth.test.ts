@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -85,6 +86,20 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   const response = await fetch(url, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers }, body: JSON.stringify(body) });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+}
+
+/** A POST with node:http, which can repeat a header (fetch joins repeated values into one). */
+function rawPost(url: string, body: unknown, headers: Record<string, string | string[]>) {
+  return new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers } }, (response) => {
+      let text = '';
+      response
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (text += chunk))
+        .on('end', () => resolve({ status: response.statusCode!, text }));
+    });
+    request.on('error', reject).end(JSON.stringify(body));
+  });
 }
 
 /** The JSON-RPC message of a POST answer, whether sent as JSON or as one SSE event. */
@@ -169,6 +184,28 @@ describe('API keys', () => {
       assert.equal(seen.extra.kind, 'apiKey');
       assert.equal(seen.token, '', 'the key never reaches a tool');
     }
+  });
+
+  it('never lets an empty or blank header hide a valid key, and the session carries on', async () => {
+    const id = await openSession(`${gw.url}/mcp/keyed-a`, { 'x-api-key': KEYS.KEY_A });
+    const blankHides: Array<Record<string, string | string[]>> = [
+      { 'x-api-key': '', ...bearer(KEYS.KEY_A) },
+      { 'x-api-key': '   ', ...bearer(KEYS.KEY_A) },
+      { 'x-api-key': ['', KEYS.KEY_A] },
+      { authorization: ['', `Bearer ${KEYS.KEY_A}`] },
+    ];
+    for (const headers of blankHides) {
+      const init = await rawPost(`${gw.url}/mcp/keyed-a`, initializeBody(), headers);
+      assert.equal(init.status, 200, `${JSON.stringify(headers)}: ${init.text}`);
+      const call = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'whoami_auth', arguments: {} } };
+      const sessionHeaders = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+      const same = await rawPost(`${gw.url}/mcp/keyed-a`, call, { ...headers, ...sessionHeaders });
+      assert.equal(same.status, 200, 'the same key in another place is the same principal');
+      assert.equal(seenBy(same.text).extra.kind, 'apiKey');
+    }
+    const onlyBlank = await rawPost(`${gw.url}/mcp/keyed-a`, initializeBody(), { 'x-api-key': ['', ' '], authorization: [''] });
+    assert.equal(onlyBlank.status, 401);
+    assert.equal(JSON.parse(onlyBlank.text).error.data.reason, 'missing');
   });
 
   it("never opens a route with another route's key (or the default key)", async () => {
@@ -303,6 +340,16 @@ describe('OAuth metadata and challenges', () => {
     assert.equal(params.error, 'insufficient_scope');
     assert.equal(params.scope, `${AUDIENCE}/weather.read`);
     assert.equal(params.resource_metadata, `${gw.url}/.well-known/oauth-protected-resource/mcp/weather`);
+  });
+
+  it('reads the bearer token behind an empty first Authorization header (Node keeps only the first)', async () => {
+    const accessToken = await token();
+    const r = await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { authorization: ['', `Bearer ${accessToken}`] });
+    assert.equal(r.status, 200, r.text);
+    const blank = await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { authorization: ['', '  '] });
+    assert.equal(blank.status, 401);
+    assert.equal(JSON.parse(blank.text).error.data.reason, 'missing');
+    assert.equal((await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { 'x-api-key': '', ...bearer(accessToken) })).status, 200);
   });
 
   it('accepts a token for either audience of the list (Entra: app ID URI or client id)', async () => {

@@ -42,6 +42,27 @@ export function principalId(kind: 'oauth' | 'apiKey', ...parts: string[]): strin
   return `${kind}:${hash.digest().subarray(0, 16).toString('base64url')}`;
 }
 
+/**
+ * A request's headers as Node gives them: `req.headers` (repeated values joined with `, `, or only
+ * the first kept for `Authorization`) or `req.headersDistinct` (every value, in order).
+ */
+export type RequestHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/**
+ * The first value of a header that is not empty or blank, trimmed. A blank one is no credential
+ * and must hide none: not a key sent as `Authorization: Bearer` behind an empty `x-api-key`, nor
+ * a second `Authorization` behind an empty first one (which is all `req.headers` keeps). Only the
+ * first non-blank value counts, so one request cannot try several keys.
+ */
+export function firstNonBlank(headers: RequestHeaders, name: string): string | undefined {
+  const value = headers[name];
+  for (const one of typeof value === 'string' ? [value] : (value ?? [])) {
+    const trimmed = one.trim();
+    if (trimmed !== '') return trimmed;
+  }
+  return undefined;
+}
+
 /** The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), else undefined. */
 export function bearerToken(authorization: string | undefined): string | undefined {
   const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization ?? '');

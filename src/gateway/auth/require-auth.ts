@@ -12,7 +12,7 @@ import type { Logger } from '../logger.js';
 import { createApiKeyVerifier } from './api-key.js';
 import type { AuthConfig } from './auth-config.js';
 import { createJwtVerifier, type IssuerKeys } from './oauth.js';
-import { bearerToken, type AuthOutcome, type AuthRejection } from './outcome.js';
+import { bearerToken, firstNonBlank, type AuthOutcome, type AuthRejection } from './outcome.js';
 import { protectedResourceMetadata, resourceMetadataUrl } from './protected-resource.js';
 
 /** What a route requires, as the status page shows it: never a key, a token or an audience secret. */
@@ -51,7 +51,7 @@ export function createRouteAuthenticator(route: string, auth: AuthConfig, option
       return {
         route,
         summary: { kind: 'apiKey', header: auth.header },
-        authenticate: async (req) => verify(req.headers),
+        authenticate: async (req) => verify(req.headersDistinct),
         metadata: () => undefined,
       };
     }
@@ -65,10 +65,12 @@ export function createRouteAuthenticator(route: string, auth: AuthConfig, option
         route,
         summary: { kind: 'oauth', issuer: auth.issuer, scopes: [...auth.scopes] },
         async authenticate(req) {
-          const token = bearerToken(req.headers.authorization);
+          // Every value: Node's req.headers keeps only the first Authorization, which may be an empty one.
+          const authorization = firstNonBlank(req.headersDistinct, 'authorization');
+          const token = bearerToken(authorization);
           if (token === undefined) {
-            const message = req.headers.authorization ? 'the Authorization header must be Bearer <token>' : 'a bearer token is required';
-            return { ok: false, reason: req.headers.authorization ? 'invalid' : 'missing', message };
+            const message = authorization ? 'the Authorization header must be Bearer <token>' : 'a bearer token is required';
+            return { ok: false, reason: authorization ? 'invalid' : 'missing', message };
           }
           return verify(token);
         },
