@@ -41,7 +41,7 @@ interface Exchange {
   rpcMethod?: string;
   tool?: string;
   authInfo?: AuthInfo;
-  /** Who called (a hash), never the key or the token. */
+  /** Who called (a keyed hash, auth/principal.ts), never the key or the token. */
   principal?: string;
   /** The session a new one's initialize opened (other requests name theirs in Mcp-Session-Id). */
   sessionId?: string;
@@ -85,7 +85,9 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
       res,
       body,
       authInfo: exchange.authInfo,
-      principal: exchange.principal,
+      // Sessions are bound to the owner (unchanged by a rotation of the session secret), not to the
+      // keyed principal the log shows (auth/principal.ts).
+      principal: verdict.sessionOwner,
       onSession: (id) => {
         exchange.sessionId = id;
       },

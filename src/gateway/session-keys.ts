@@ -27,6 +27,8 @@ export const KEY_ID_BYTES = 4;
 // Changing these labels changes every key and id: all sessions issued before would be lost.
 const AES_KEY_INFO = 'mcp-gateway session-id v1 aes-256-gcm key';
 const KEY_ID_INFO = 'mcp-gateway session-id v1 key id';
+// Changing this one changes every principal in logs and in what modules see (auth/principal.ts).
+const PRINCIPAL_KEY_INFO = 'mcp-gateway principal v1 hmac-sha256 key';
 
 /** One derived key. The key material is a KeyObject, so it never shows up in logs or JSON. */
 export interface SessionKey {
@@ -43,6 +45,12 @@ export interface SessionKeyring {
   readonly previous: readonly SessionKey[];
   /** The keys whose id matches, current first; empty when the id names no key of this ring. */
   find(id: string): readonly SessionKey[];
+  /**
+   * Keys the principals of callers (auth/principal.ts): a subkey of the current key, derived with
+   * HKDF under its own label, so the key that seals ids is never used for anything else. The same
+   * on every instance with the same secret; a new one when the secret is rotated.
+   */
+  readonly principalKey: KeyObject;
 }
 
 /**
@@ -63,6 +71,7 @@ export function createSessionKeyring(current: Uint8Array, previous: readonly Uin
     previous: Object.freeze(previousKeys),
     // Ids are 32 bits: two different secrets can share one, so every match is returned and tried.
     find: (id: string) => all.filter((key) => key.id === id),
+    principalKey: createSecretKey(Buffer.from(hkdfSync('sha256', currentKey.key, Buffer.alloc(0), PRINCIPAL_KEY_INFO, 32))),
   });
 }
 

@@ -2,7 +2,6 @@
  * What checking a request's credentials decides, as a value: who the caller is, or why not.
  * Rejections are expected outcomes, not exceptions; require-auth.ts turns them into 401/403/503.
  */
-import { createHash } from 'node:crypto';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 
 /** The caller, as the route and its tools see it. */
@@ -10,11 +9,10 @@ export interface Authenticated {
   ok: true;
   /** Handed to the SDK transport: tools read it as `extra.authInfo`. */
   authInfo: AuthInfo;
-  /**
-   * A stable, non-reversible name of the caller (never a key or a token): sessions are bound to
-   * it, and the request log carries it.
-   */
+  /** The caller's name for logs and modules (auth/principal.ts): keyed, never a key or a token. */
   principal: string;
+  /** What a session the caller opens is bound to (auth/principal.ts): sealed in the id, never shown. */
+  sessionOwner: string;
 }
 
 /**
@@ -30,17 +28,6 @@ export type AuthRejection =
   | { ok: false; reason: 'unavailable'; message: string; retryAfterSeconds: number };
 
 export type AuthOutcome = Authenticated | AuthRejection;
-
-/**
- * A principal id: a short hash of what identifies the caller, prefixed by its kind. 128 bits:
- * collisions are out of reach, and it stays compact inside session ids.
- *
- * @example principalId('oauth', issuer, subject) // 'oauth:3q2-7w…'
- */
-export function principalId(kind: 'oauth' | 'apiKey', ...parts: string[]): string {
-  const hash = createHash('sha256').update(`mcp-gateway principal\0${kind}\0${parts.join('\0')}`, 'utf8');
-  return `${kind}:${hash.digest().subarray(0, 16).toString('base64url')}`;
-}
 
 /**
  * A request's headers as Node gives them: `req.headers` (repeated values joined with `, `, or only
