@@ -20,7 +20,7 @@ import { GatewayError, type GatewayErrorCode } from './errors.js';
 import { hostCheck } from './host-validation.js';
 import { validateJsonRpc } from './jsonrpc-body.js';
 import type { Gateway } from './gateway.js';
-import { sessionTag } from './logger.js';
+import { capForLog, sessionTag } from './logger.js';
 import type { Route } from './route.js';
 import { renderStatusPage } from './status-page.js';
 
@@ -249,7 +249,7 @@ function requestLogger(gateway: Gateway): (req: IncomingMessage, res: ServerResp
     const sessionId = req.headers['mcp-session-id'] ?? exchange.sessionId;
     gateway.logger.info(
       {
-        http: { method: req.method, path: exchange.path, status: res.statusCode },
+        http: { method: req.method, path: capForLog(exchange.path), status: res.statusCode },
         route: exchange.route?.name,
         rpc: exchange.rpcMethod,
         tool: exchange.tool,
@@ -269,7 +269,7 @@ function errorResponder(gateway: Gateway): (res: ServerResponse, exchange: Excha
   return (res, exchange, error) => {
     const gatewayError = asGatewayError(error);
     exchange.errorCode = gatewayError.code;
-    if (gatewayError.code === 'internal_error') gateway.logger.error({ err: error, path: exchange.path }, 'request failed');
+    if (gatewayError.code === 'internal_error') gateway.logger.error({ err: error, path: capForLog(exchange.path) }, 'request failed');
     if (res.headersSent) {
       // A stream was already answering: all that is left is to end it.
       res.end();

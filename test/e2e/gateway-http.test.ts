@@ -576,6 +576,29 @@ describe('status', () => {
   });
 });
 
+describe('request log', () => {
+  it('logs a path of up to 256 characters whole, and cuts a longer one saying how much was cut', async () => {
+    const logged = async (path: string, method = 'GET') => {
+      const from = gw.logs.length;
+      const r = await fetch(`${gw.url}${path}`, { method, headers: MCP_POST_HEADERS, ...(method === 'POST' ? { body: '{}' } : {}) });
+      assert.equal(r.status, 404, path.slice(0, 40));
+      await r.text();
+      for (let turn = 0; turn < 1000; turn++) {
+        const line = gw.logs.slice(from).find((l) => l.msg === 'request');
+        if (line) return (line.http as { path: string }).path;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.fail('no request line');
+    };
+    const exact = `/${'p'.repeat(255)}`;
+    assert.equal(await logged(exact), exact);
+    const long = `/nothing/${'x'.repeat(10_000)}`;
+    assert.equal(await logged(long), `${long.slice(0, 256)}…[+${long.length - 256} chars]`);
+    const mcp = `/mcp/${'a'.repeat(5_000)}`;
+    assert.equal(await logged(mcp, 'POST'), `${mcp.slice(0, 256)}…[+${mcp.length - 256} chars]`);
+  });
+});
+
 describe('concurrency', () => {
   it('serves 60 concurrent sessions with overlapping tool calls on two routes', async () => {
     const clients = await Promise.all(
