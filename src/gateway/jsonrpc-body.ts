@@ -43,9 +43,9 @@ const RESULT_MEMBERS = new Set(['jsonrpc', 'id', 'result']);
 const ERROR_MEMBERS = new Set(['jsonrpc', 'id', 'error']);
 
 /**
- * The body as JSON-RPC messages, or a GatewayError (`invalid_request`) that says what is wrong:
- * with the offending message's id when it is a request whose id could be read (JSON-RPC 2.0 §5:
- * null otherwise).
+ * The body as JSON-RPC messages, or a GatewayError (`invalid_request`; `invalid_params` for an
+ * initialize) that says what is wrong: with the offending message's id when it is a request whose
+ * id could be read (JSON-RPC 2.0 §5: null otherwise).
  *
  * @example
  * validateJsonRpc({ jsonrpc: '2.0', id: 1, method: 'ping' }); // the message
@@ -59,7 +59,7 @@ export function validateJsonRpc(body: unknown): JSONRPCMessage | JSONRPCMessage[
   const repeated = repeatedRequestId(messages);
   if (repeated !== undefined) {
     // Answers are matched to requests by id: two requests with one id cannot both be answered.
-    throw new GatewayError('invalid_request', `Invalid Request: the batch repeats the request id ${JSON.stringify(repeated)}`);
+    throw new GatewayError('invalid_request', `Invalid Request: the batch repeats the request id ${quote(repeated)}`);
   }
   return messages;
 }
@@ -175,14 +175,24 @@ function metaProblem(message: unknown): string | undefined {
   return describeIssues(result.error.issues);
 }
 
-/** Zod issues as `path: message; …`, e.g. `params._meta.progressToken: Invalid input`. */
+/** Issues listed in a message at most; the count of the others follows. */
+const MAX_ISSUES = 10;
+
+/**
+ * Zod issues as `path: message; …`, e.g. `params._meta.progressToken: Invalid input`. Bounded
+ * whatever the client sent: paths can hold its keys, and a large object can fail everywhere.
+ */
 export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): string {
-  return issues.map((issue) => `${issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ` : ''}${issue.message}`).join('; ');
+  const listed = issues
+    .slice(0, MAX_ISSUES)
+    .map((issue) => `${issue.path.length > 0 ? `${issue.path.map((key) => cut(String(key))).join('.')}: ` : ''}${issue.message}`);
+  if (issues.length > MAX_ISSUES) listed.push(`and ${issues.length - MAX_ISSUES} more`);
+  return listed.join('; ');
 }
 
 function unexpectedMember(message: Record<string, unknown>, allowed: ReadonlySet<string>): string | undefined {
   const extra = Object.keys(message).find((key) => !allowed.has(key));
-  return extra === undefined ? undefined : `unexpected member ${JSON.stringify(extra)}`;
+  return extra === undefined ? undefined : `unexpected member ${quote(extra)}`;
 }
 
 /** The id to answer with: a request's, when it is one JSON-RPC allows; else null. */
@@ -197,6 +207,16 @@ function isRequestId(id: unknown): id is RequestId {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** An id or a key in an error message: JSON, and a long string cut. */
+function quote(value: string | number): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(cut(value));
+}
+
+/** At most 64 characters of what a client sent, for a message that names it. */
+function cut(text: string): string {
+  return text.length <= 64 ? text : `${text.slice(0, 64)}…`;
 }
 
 /** A value named for an error message: short, whatever its size. */

@@ -202,6 +202,18 @@ describe('repeatedRequestId', () => {
 });
 
 describe('describeIssues', () => {
+  it('stays short whatever the client sent: ten issues at most, long keys cut', () => {
+    const issues = Array.from({ length: 25 }, (_, i) => ({ path: ['params', 'k'.repeat(1000), i], message: 'Invalid input' }));
+    const text = describeIssues(issues);
+    assert.ok(text.endsWith('; and 15 more'), text.slice(-40));
+    assert.equal(text.split('; ').length, 11);
+    assert.ok(text.startsWith(`params.${'k'.repeat(64)}….0: Invalid input; `));
+    assert.equal(
+      refusal({ jsonrpc: '2.0', id: 1, method: 'ping', ['x'.repeat(10_000)]: 1 }).message,
+      `Invalid Request: unexpected member "${'x'.repeat(64)}…"`,
+    );
+  });
+
   it('joins zod issues as path: message', () => {
     const issues = [
       { path: ['params', 'protocolVersion'], message: 'Invalid input: expected string, received number' },
