@@ -106,6 +106,35 @@ describe('envelopeProblem', () => {
 });
 
 describe('validateJsonRpc', () => {
+  it('agrees with the SDK schema on _meta, with or without zod (property)', () => {
+    const token = fc.oneof(fc.integer(), fc.string(), fc.double(), fc.boolean(), fc.constant(null), fc.constant({}));
+    const meta = fc.oneof(
+      fc.record({ progressToken: token }, { requiredKeys: [] }),
+      fc.record({ progressToken: token, other: fc.jsonValue() }, { requiredKeys: [] }),
+      fc.record({
+        'io.modelcontextprotocol/related-task': fc.oneof(fc.record({ taskId: fc.oneof(fc.string(), fc.integer()) }), fc.string()),
+      }),
+      fc.constantFrom([], null, 'x', 1),
+    );
+    const message = fc.oneof(
+      meta.map((m) => ({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: m } })),
+      meta.map((m) => ({ jsonrpc: '2.0', method: 'notifications/progress', params: { _meta: m } })),
+      meta.map((m) => ({ jsonrpc: '2.0', id: 1, result: { _meta: m } })),
+    );
+    const accepts = (m: unknown) => {
+      try {
+        validateJsonRpc(m);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    fc.assert(
+      fc.property(message, (m) => accepts(m) === JSONRPCMessageSchema.safeParse(m).success),
+      { numRuns: 2000 },
+    );
+  });
+
   it('refuses with invalid_request and the id of a request whose id is readable', () => {
     const error = refusal({ jsonrpc: '2.0', id: 'r1', method: 'ping', params: [] });
     assert.equal(error.code, 'invalid_request');
