@@ -11,7 +11,8 @@
  * 3. anything else is taken as text, its UTF-8 bytes (a long passphrase).
  * A value of hex or base64 characters is always decoded, so 32 such characters are not enough:
  * they decode to 16 or 24 bytes. The AES key and the key id are derived from those bytes with
- * HKDF-SHA256, so a text secret is usable too and the key id reveals nothing about the key.
+ * HKDF-SHA256, so a text secret is usable too and the key id reveals nothing about the key; the
+ * key of callers' principals (auth/principal.ts) is derived from the current AES key the same way.
  */
 import { createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 
