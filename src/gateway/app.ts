@@ -13,19 +13,17 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import jsonParser from 'body-parser/json';
 import typeis from 'type-is';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { PROTECTED_RESOURCE_WELL_KNOWN } from './auth/protected-resource.js';
 import { authGuard } from './auth/require-auth.js';
 import { clientAddress } from './client-address.js';
 import { GatewayError, type GatewayErrorCode } from './errors.js';
 import { hostCheck } from './host-validation.js';
+import { validateJsonRpc } from './jsonrpc-body.js';
 import type { Gateway } from './gateway.js';
-import { sessionTag } from './logger.js';
+import { capForLog, sessionTag } from './logger.js';
 import type { Route } from './route.js';
 import { renderStatusPage } from './status-page.js';
-
-/** JSON-RPC batches longer than this are refused (the SDK's own bound). */
-const MAX_BATCH = 100;
 
 const MCP_PATH = /^\/mcp\/([^/]+)\/?$/;
 const METADATA_PATH = new RegExp(`^${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/([^/]+)/?$`);
@@ -44,7 +42,7 @@ interface Exchange {
   rpcMethod?: string;
   tool?: string;
   authInfo?: AuthInfo;
-  /** Who called (a hash), never the key or the token. */
+  /** Who called (a keyed hash, auth/principal.ts), never the key or the token. */
   principal?: string;
   /** The session a new one's initialize opened (other requests name theirs in Mcp-Session-Id). */
   sessionId?: string;
@@ -97,8 +95,10 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
       res,
       body,
       authInfo: exchange.authInfo,
-      principal: exchange.principal,
-      owner: exchange.principal ?? clientAddress(req),
+      // Sessions are bound to the owner (unchanged by a rotation of the session secret), not to the
+      // keyed principal the log shows (auth/principal.ts).
+      principal: verdict.sessionOwner,
+      owner: verdict.sessionOwner ?? clientAddress(req),
       onSession: (id) => {
         exchange.sessionId = id;
       },
@@ -274,44 +274,6 @@ function acceptsBoth(accept: string): boolean {
   return accept.includes('application/json') && accept.includes('text/event-stream');
 }
 
-/** A JSON-RPC message or batch, or a GatewayError that says what is wrong with it. */
-function validateJsonRpc(body: unknown): JSONRPCMessage | JSONRPCMessage[] {
-  if (Array.isArray(body)) {
-    if (body.length === 0) throw new GatewayError('invalid_request', 'Invalid Request: empty batch');
-    if (body.length > MAX_BATCH) throw new GatewayError('invalid_request', `Invalid Request: batch must not exceed ${MAX_BATCH} messages`);
-    return body.map((message, index) => parseMessage(message, ` (batch item ${index})`));
-  }
-  return parseMessage(body, '');
-}
-
-function parseMessage(message: unknown, where: string): JSONRPCMessage {
-  // The transport validates every message with the SDK's schema again; only an envelope that is
-  // plainly not JSON-RPC needs the full check here, to be answered with a precise error.
-  if (looksLikeJsonRpc(message)) return message as JSONRPCMessage;
-  const result = JSONRPCMessageSchema.safeParse(message);
-  if (result.success) return result.data;
-  const id = (message as { id?: unknown } | null)?.id;
-  const error = new GatewayError('invalid_request', `Invalid Request: not a JSON-RPC 2.0 request, notification or response${where}`);
-  (error as { rpcId?: unknown }).rpcId = typeof id === 'string' || typeof id === 'number' ? id : null;
-  throw error;
-}
-
-/** A JSON-RPC 2.0 request, notification or response envelope (the SDK checks the rest). */
-function looksLikeJsonRpc(message: unknown): boolean {
-  if (typeof message !== 'object' || message === null || Array.isArray(message)) return false;
-  const m = message as Record<string, unknown>;
-  if (m.jsonrpc !== '2.0') return false;
-  const validId = typeof m.id === 'string' || (typeof m.id === 'number' && Number.isFinite(m.id));
-  if (typeof m.method === 'string') {
-    return (m.id === undefined || validId) && (m.params === undefined || (typeof m.params === 'object' && m.params !== null));
-  }
-  return (
-    validId &&
-    (('result' in m && typeof m.result === 'object' && m.result !== null) ||
-      ('error' in m && typeof m.error === 'object' && m.error !== null))
-  );
-}
-
 /** Records the JSON-RPC method and tool name for the request log line. */
 function describeRpc(exchange: Exchange, body: JSONRPCMessage | JSONRPCMessage[]): void {
   const first = Array.isArray(body) ? body[0] : body;
@@ -328,7 +290,7 @@ function requestLogger(gateway: Gateway): (req: IncomingMessage, res: ServerResp
     const sessionId = req.headers['mcp-session-id'] ?? exchange.sessionId;
     gateway.logger.info(
       {
-        http: { method: req.method, path: exchange.path, status: res.statusCode },
+        http: { method: req.method, path: capForLog(exchange.path), status: res.statusCode },
         route: exchange.route?.name,
         rpc: exchange.rpcMethod,
         tool: exchange.tool,
@@ -348,15 +310,14 @@ function errorResponder(gateway: Gateway): (res: ServerResponse, exchange: Excha
   return (res, exchange, error) => {
     const gatewayError = asGatewayError(error);
     exchange.errorCode = gatewayError.code;
-    if (gatewayError.code === 'internal_error') gateway.logger.error({ err: error, path: exchange.path }, 'request failed');
+    if (gatewayError.code === 'internal_error') gateway.logger.error({ err: error, path: capForLog(exchange.path) }, 'request failed');
     if (res.headersSent) {
       // A stream was already answering: all that is left is to end it.
       res.end();
       return;
     }
-    const rpcId = (gatewayError as { rpcId?: string | number | null }).rpcId ?? null;
     // A body left unread (too large, or refused before reading) is drained by Node once this ends.
-    sendJson(res, gatewayError.status, gatewayError.toJsonRpcBody(rpcId), gatewayError.headers);
+    sendJson(res, gatewayError.status, gatewayError.toJsonRpcBody(), gatewayError.headers);
   };
 }
 

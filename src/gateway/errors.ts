@@ -9,6 +9,7 @@ export const JSONRPC = {
   PARSE_ERROR: -32700,
   INVALID_REQUEST: -32600,
   METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
   INTERNAL_ERROR: -32603,
   SERVER_ERROR: -32000,
   SESSION_NOT_FOUND: -32001,
@@ -28,6 +29,11 @@ export const GATEWAY_ERRORS = {
   },
   parse_error: { status: 400, rpc: JSONRPC.PARSE_ERROR, summary: 'The body is not valid JSON.' },
   invalid_request: { status: 400, rpc: JSONRPC.INVALID_REQUEST, summary: 'The body is JSON but not a valid JSON-RPC message or batch.' },
+  invalid_params: {
+    status: 400,
+    rpc: JSONRPC.INVALID_PARAMS,
+    summary: "An initialize request's params are not what MCP defines (protocolVersion, capabilities, clientInfo); the message names each.",
+  },
   not_acceptable: {
     status: 406,
     rpc: JSONRPC.SERVER_ERROR,
@@ -82,6 +88,8 @@ export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 export class GatewayError extends Error {
   readonly status: number;
   readonly rpcCode: number;
+  /** The id of the request this error answers, when it could be read; JSON-RPC 2.0 §5 says null otherwise. */
+  rpcId: string | number | null = null;
   constructor(
     readonly code: GatewayErrorCode,
     message: string,
@@ -95,7 +103,7 @@ export class GatewayError extends Error {
   }
 
   /** The JSON-RPC error response body: `data.code` carries the stable gateway code. */
-  toJsonRpcBody(id: string | number | null = null) {
+  toJsonRpcBody(id: string | number | null = this.rpcId) {
     return toJsonRpcBody(this.rpcCode, this.message, { code: this.code, ...this.data }, id);
   }
 }

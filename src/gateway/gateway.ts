@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createIssuerKeyCache } from './auth/oauth.js';
+import { createPrincipalNamer } from './auth/principal.js';
 import { resourceMetadataUrl } from './auth/protected-resource.js';
 import { createRouteAuthenticator, type AuthSummary, type RouteAuthenticator } from './auth/require-auth.js';
 import { authOf, PROJECT_ROOT, type GatewayConfig } from './config.js';
@@ -29,8 +30,9 @@ export interface GatewayOptions {
   now?: () => number;
   importModule?: ModuleImporter;
   /**
-   * Keys for session ids; every instance of a deployment needs the same ones. Default: a random
-   * key, so sessions survive neither a restart nor a move to another instance.
+   * Keys for session ids, and (derived from the current one) for the principals of callers; every
+   * instance of a deployment needs the same ones. Default: a random key, so sessions survive
+   * neither a restart nor a move to another instance.
    */
   keyring?: SessionKeyring;
   /** Wall clock in ms since the epoch, for session id lifetimes and token expiry; default `Date.now`. */
@@ -111,10 +113,12 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     ]),
   );
   const issuerKeys = createIssuerKeyCache({ now: wallClock, ...(options.authFetch ? { fetch: options.authFetch } : {}) });
+  // Keyed from the session keys: every instance of a deployment names a caller alike.
+  const principals = createPrincipalNamer(keyring.principalKey);
   const authenticators = new Map<string, RouteAuthenticator>(
     servers.map((server) => [
       server.name,
-      createRouteAuthenticator(server.name, authOf(config, server.entry), { issuerKeys, now: wallClock }),
+      createRouteAuthenticator(server.name, authOf(config, server.entry), { issuerKeys, now: wallClock, principals }),
     ]),
   );
   const startedAt = new Date();

@@ -32,6 +32,21 @@ export function createLogger({ level = 'info', destination }: LoggerOptions = {}
   );
 }
 
+/**
+ * Paths are logged up to this many characters. A request target may be up to 16 KB (Node's
+ * header limit), and a line per request, from anyone who can reach the gateway, must stay small.
+ */
+export const MAX_LOGGED_PATH = 256;
+
+/**
+ * `text` cut to `max` characters, saying how many were cut.
+ *
+ * @example capForLog('/mcp/' + 'a'.repeat(300)) // '/mcp/aaa…a…[+49 chars]' (256 characters, then the marker)
+ */
+export function capForLog(text: string, max = MAX_LOGGED_PATH): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…[+${text.length - max} chars]`;
+}
+
 /** Tags of recently seen ids: a session logs many lines, and hashing each time is wasted work. */
 const tags = new LRUCache<string, string>({ max: 2_000 });
 

@@ -11,7 +11,8 @@
  * 3. anything else is taken as text, its UTF-8 bytes (a long passphrase).
  * A value of hex or base64 characters is always decoded, so 32 such characters are not enough:
  * they decode to 16 or 24 bytes. The AES key and the key id are derived from those bytes with
- * HKDF-SHA256, so a text secret is usable too and the key id reveals nothing about the key.
+ * HKDF-SHA256, so a text secret is usable too and the key id reveals nothing about the key; the
+ * key of callers' principals (auth/principal.ts) is derived from the current AES key the same way.
  */
 import { createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 
@@ -27,6 +28,8 @@ export const KEY_ID_BYTES = 4;
 // Changing these labels changes every key and id: all sessions issued before would be lost.
 const AES_KEY_INFO = 'mcp-gateway session-id v1 aes-256-gcm key';
 const KEY_ID_INFO = 'mcp-gateway session-id v1 key id';
+// Changing this one changes every principal in logs and in what modules see (auth/principal.ts).
+const PRINCIPAL_KEY_INFO = 'mcp-gateway principal v1 hmac-sha256 key';
 
 /** One derived key. The key material is a KeyObject, so it never shows up in logs or JSON. */
 export interface SessionKey {
@@ -43,6 +46,12 @@ export interface SessionKeyring {
   readonly previous: readonly SessionKey[];
   /** The keys whose id matches, current first; empty when the id names no key of this ring. */
   find(id: string): readonly SessionKey[];
+  /**
+   * Keys the principals of callers (auth/principal.ts): a subkey of the current key, derived with
+   * HKDF under its own label, so the key that seals ids is never used for anything else. The same
+   * on every instance with the same secret; a new one when the secret is rotated.
+   */
+  readonly principalKey: KeyObject;
 }
 
 /**
@@ -63,6 +72,7 @@ export function createSessionKeyring(current: Uint8Array, previous: readonly Uin
     previous: Object.freeze(previousKeys),
     // Ids are 32 bits: two different secrets can share one, so every match is returned and tried.
     find: (id: string) => all.filter((key) => key.id === id),
+    principalKey: createSecretKey(Buffer.from(hkdfSync('sha256', currentKey.key, Buffer.alloc(0), PRINCIPAL_KEY_INFO, 32))),
   });
 }
 

@@ -72,8 +72,8 @@ export interface SessionClaims {
   /** When the id was issued, ms since the epoch (wall clock: comparable across instances). */
   issuedAt: number;
   /**
-   * Who opened the session on a route that authenticates (auth/outcome.ts `principalId`: a hash,
-   * never a key or a token). Another caller presenting the id is refused. Never reduced.
+   * Who opened the session on a route that authenticates (auth/principal.ts `sessionOwner`: a
+   * hash, never a key or a token). Another caller presenting the id is refused. Never reduced.
    */
   principal?: string;
 }

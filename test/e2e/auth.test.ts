@@ -5,7 +5,8 @@
  * status page, and logs without secrets.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -85,6 +86,20 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   const response = await fetch(url, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers }, body: JSON.stringify(body) });
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, json: () => JSON.parse(text) };
+}
+
+/** A POST with node:http, which can repeat a header (fetch joins repeated values into one). */
+function rawPost(url: string, body: unknown, headers: Record<string, string | string[]>) {
+  return new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers } }, (response) => {
+      let text = '';
+      response
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (text += chunk))
+        .on('end', () => resolve({ status: response.statusCode!, text }));
+    });
+    request.on('error', reject).end(JSON.stringify(body));
+  });
 }
 
 /** The JSON-RPC message of a POST answer, whether sent as JSON or as one SSE event. */
@@ -169,6 +184,28 @@ describe('API keys', () => {
       assert.equal(seen.extra.kind, 'apiKey');
       assert.equal(seen.token, '', 'the key never reaches a tool');
     }
+  });
+
+  it('never lets an empty or blank header hide a valid key, and the session carries on', async () => {
+    const id = await openSession(`${gw.url}/mcp/keyed-a`, { 'x-api-key': KEYS.KEY_A });
+    const blankHides: Array<Record<string, string | string[]>> = [
+      { 'x-api-key': '', ...bearer(KEYS.KEY_A) },
+      { 'x-api-key': '   ', ...bearer(KEYS.KEY_A) },
+      { 'x-api-key': ['', KEYS.KEY_A] },
+      { authorization: ['', `Bearer ${KEYS.KEY_A}`] },
+    ];
+    for (const headers of blankHides) {
+      const init = await rawPost(`${gw.url}/mcp/keyed-a`, initializeBody(), headers);
+      assert.equal(init.status, 200, `${JSON.stringify(headers)}: ${init.text}`);
+      const call = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'whoami_auth', arguments: {} } };
+      const sessionHeaders = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+      const same = await rawPost(`${gw.url}/mcp/keyed-a`, call, { ...headers, ...sessionHeaders });
+      assert.equal(same.status, 200, 'the same key in another place is the same principal');
+      assert.equal(seenBy(same.text).extra.kind, 'apiKey');
+    }
+    const onlyBlank = await rawPost(`${gw.url}/mcp/keyed-a`, initializeBody(), { 'x-api-key': ['', ' '], authorization: [''] });
+    assert.equal(onlyBlank.status, 401);
+    assert.equal(JSON.parse(onlyBlank.text).error.data.reason, 'missing');
   });
 
   it("never opens a route with another route's key (or the default key)", async () => {
@@ -305,6 +342,16 @@ describe('OAuth metadata and challenges', () => {
     assert.equal(params.resource_metadata, `${gw.url}/.well-known/oauth-protected-resource/mcp/weather`);
   });
 
+  it('reads the bearer token behind an empty first Authorization header (Node keeps only the first)', async () => {
+    const accessToken = await token();
+    const r = await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { authorization: ['', `Bearer ${accessToken}`] });
+    assert.equal(r.status, 200, r.text);
+    const blank = await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { authorization: ['', '  '] });
+    assert.equal(blank.status, 401);
+    assert.equal(JSON.parse(blank.text).error.data.reason, 'missing');
+    assert.equal((await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { 'x-api-key': '', ...bearer(accessToken) })).status, 200);
+  });
+
   it('accepts a token for either audience of the list (Entra: app ID URI or client id)', async () => {
     const r = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(await token({ aud: '00000000-0000-0000-0000-000000000001' })));
     assert.equal(r.status, 200);
@@ -382,6 +429,95 @@ describe('OAuth through the SDK client', () => {
     } finally {
       await first.close();
       await second.close();
+    }
+  });
+});
+
+describe('principals', () => {
+  /**
+   * The principal logged for the next tools/call on `route` after log line `from`. The line is
+   * written when the response closes, which may come a turn after the client has read it.
+   */
+  async function loggedPrincipal(instance: InProcessGateway, route: string, from: number): Promise<string> {
+    for (let turn = 0; turn < 1000; turn++) {
+      const line = instance.logs.slice(from).find((l) => l.msg === 'request' && l.route === route && l.rpc === 'tools/call');
+      if (line) return line.principal as string;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.fail(`no tools/call line for ${route}`);
+  }
+
+  /** Calls whoami_auth on a session of `route` on `instance`: the answer, and the principal the log names. */
+  async function call(instance: InProcessGateway, route: string, id: string, headers: Record<string, string>) {
+    const from = instance.logs.length;
+    const answer = await whoami(`${instance.url}/mcp/${route}`, id, headers);
+    assert.equal(answer.status, 200, `${route}: ${answer.text}`);
+    return { seen: seenBy(answer.text), principal: await loggedPrincipal(instance, route, from) };
+  }
+
+  /** Opens a session on `route` of `instance` and calls whoami_auth on it. */
+  async function callerOn(instance: InProcessGateway, route: string, headers: Record<string, string>) {
+    const id = await openSession(`${instance.url}/mcp/${route}`, headers);
+    return { id, ...(await call(instance, route, id, headers)) };
+  }
+
+  it('are an HMAC keyed from the session secret: one name per caller on every instance of a deployment, another elsewhere', async () => {
+    const keyring = createSessionKeyring(randomBytes(32));
+    const first = await startInProcessGateway(yamlFor(idp.issuer), { env: KEYS, keyring });
+    const second = await startInProcessGateway(yamlFor(idp.issuer), { env: KEYS, keyring });
+    const elsewhere = await startInProcessGateway(yamlFor(idp.issuer), { env: KEYS, keyring: createSessionKeyring(randomBytes(32)) });
+    try {
+      const key = { 'x-api-key': KEYS.KEY_A };
+      const alice = bearer(await token({ sub: 'alice' }));
+      const [a1, a2, a3] = await Promise.all([
+        callerOn(first, 'keyed-a', key),
+        callerOn(second, 'keyed-a', key),
+        callerOn(elsewhere, 'keyed-a', key),
+      ]);
+      const [o1, o2, o3] = await Promise.all([
+        callerOn(first, 'weather', alice),
+        callerOn(second, 'weather', alice),
+        callerOn(elsewhere, 'weather', alice),
+      ]);
+      assert.match(a1.principal, /^apiKey:[A-Za-z0-9_-]{22}$/);
+      assert.match(o1.principal, /^oauth:[A-Za-z0-9_-]{22}$/);
+      assert.equal(a1.principal, a2.principal, 'the same keyring names the key alike');
+      assert.equal(o1.principal, o2.principal, 'and the issuer and subject');
+      assert.notEqual(a1.principal, a3.principal, 'another keyring names it otherwise');
+      assert.notEqual(o1.principal, o3.principal);
+      // Modules see the same name as the log (clientId, keyId), never the bare hash of the key.
+      assert.equal(a1.seen.clientId, a1.principal);
+      assert.equal((a1.seen.extra as { keyId?: string }).keyId, a1.principal.slice('apiKey:'.length));
+      const bare = createHash('sha256').update(`mcp-gateway principal\0apiKey\0${KEYS.KEY_A}`).digest().subarray(0, 16);
+      assert.notEqual(a1.principal, `apiKey:${bare.toString('base64url')}`);
+      assert.ok(!JSON.stringify([first.logs, second.logs]).includes(bare.toString('base64url')), 'the bare hash is never logged');
+    } finally {
+      await Promise.all([first.close(), second.close(), elsewhere.close()]);
+    }
+  });
+
+  it('change with a rotation of the session secret, and sessions opened before it still belong to their caller', async () => {
+    const [oldSecret, newSecret] = [randomBytes(32), randomBytes(32)];
+    const before = await startInProcessGateway(yamlFor(idp.issuer), { env: KEYS, keyring: createSessionKeyring(oldSecret) });
+    // GATEWAY_SESSION_SECRET=new, GATEWAY_SESSION_SECRET_PREVIOUS=old.
+    const after = await startInProcessGateway(yamlFor(idp.issuer), { env: KEYS, keyring: createSessionKeyring(newSecret, [oldSecret]) });
+    try {
+      const key = { 'x-api-key': KEYS.KEY_A };
+      const alice = bearer(await token({ sub: 'alice' }));
+      for (const [route, headers] of [
+        ['keyed-a', key],
+        ['weather', alice],
+      ] as const) {
+        const opened = await callerOn(before, route, headers);
+        const resumed = await call(after, route, opened.id, headers);
+        assert.match(resumed.principal, /^(apiKey|oauth):[A-Za-z0-9_-]{22}$/);
+        assert.notEqual(resumed.principal, opened.principal, `${route}: a new principal under the new secret`);
+      }
+      const other = await whoami(`${after.url}/mcp/keyed-a`, (await callerOn(before, 'keyed-a', key)).id, { 'x-api-key': KEYS.KEY_A_OLD });
+      assert.equal(other.status, 404, 'another caller still cannot use the session');
+      assert.equal(other.json().error.data.reason, 'wrong_principal');
+    } finally {
+      await Promise.all([before.close(), after.close()]);
     }
   });
 });

@@ -91,6 +91,7 @@ describe('bad input', () => {
       const r = await post('/mcp/echo', JSON.stringify(body));
       assert.equal(r.status, 400, `for ${JSON.stringify(body)}`);
       assert.equal(r.json().error.code, -32600);
+      assert.equal(r.json().error.data.code, 'invalid_request');
       assert.equal(r.json().jsonrpc, '2.0');
     }
   });
@@ -164,6 +165,233 @@ describe('bad input', () => {
     const result = await client.callTool({ name: 'get_current_time', arguments: { timezone: 'UTC' } });
     assert.equal((result.structuredContent as { timezone: string }).timezone, 'UTC');
     await client.close();
+  });
+});
+
+describe('JSON-RPC envelopes', () => {
+  /** Valid JSON, not a message of MCP's JSON-RPC: what the message must say, and the id to echo. */
+  const envelopes: Array<[body: unknown, message: RegExp, id: string | number | null]> = [
+    [{ jsonrpc: '2.0', id: 1.5, method: 'ping' }, /id must be a string or an integer, not 1\.5/, null],
+    [{ jsonrpc: '2.0', id: null, method: 'ping' }, /id must be a string or an integer, not null/, null],
+    [{ jsonrpc: '2.0', id: true, method: 'ping' }, /id must be a string or an integer, not true/, null],
+    [{ jsonrpc: '2.0', id: 2 ** 53, method: 'ping' }, /id must be a string or an integer/, null],
+    [{ jsonrpc: '2.0', id: 1, method: 'ping', params: [] }, /params must be an object, not an array/, 1],
+    [{ jsonrpc: '2.0', id: 'a', method: 'tools/list', params: 'x' }, /params must be an object, not a string/, 'a'],
+    [{ jsonrpc: '2.0', id: 3, method: 'ping', extra: 1 }, /unexpected member "extra"/, 3],
+    [{ jsonrpc: '1.0', id: 3, method: 'ping' }, /jsonrpc must be "2\.0"/, 3],
+    [{ jsonrpc: '2.0', id: 5, method: 'ping', params: { _meta: { progressToken: true } } }, /params\._meta\.progressToken: /, 5],
+    [{ jsonrpc: '2.0', id: 4, result: [] }, /result must be an object, not an array/, null],
+    [{ jsonrpc: '2.0', id: 4, error: { code: 1.5, message: 'x' } }, /error\.code must be an integer/, null],
+    [{ jsonrpc: '2.0', id: 4, result: {}, error: { code: 1, message: 'x' } }, /a result or an error, not both/, null],
+  ];
+
+  async function expectInvalidRequest(path: string, headers: Record<string, string>) {
+    for (const [body, message, id] of envelopes) {
+      const r = await post(path, body, headers);
+      const what = `${path} ${JSON.stringify(body)}`;
+      assert.equal(r.status, 400, what);
+      assert.equal(r.json().error.code, -32600, what);
+      assert.equal(r.json().error.data.code, 'invalid_request', what);
+      assert.match(r.json().error.message, /^Invalid Request: /, what);
+      assert.match(r.json().error.message, message, what);
+      assert.equal(r.json().id, id, what);
+    }
+  }
+
+  it('answers valid JSON that is not MCP JSON-RPC with 400 -32600 invalid_request, naming the problem and echoing a readable id', async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    const sessionsBefore = gw.gateway.routes.get('echo')!.sessions.size;
+    await expectInvalidRequest('/mcp/echo', MCP_POST_HEADERS);
+    assert.equal(gw.gateway.routes.get('echo')!.sessions.size, sessionsBefore, 'no session was created');
+    // Within a session too, where the transport would have answered -32700 "Parse error".
+    await expectInvalidRequest('/mcp/echo', {
+      ...MCP_POST_HEADERS,
+      'mcp-session-id': transport.sessionId!,
+      'mcp-protocol-version': '2025-06-18',
+    });
+    await expectInvalidRequest('/mcp/quick', MCP_POST_HEADERS);
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+
+  it('names the batch item at fault', async () => {
+    const r = await post('/mcp/echo', [
+      { jsonrpc: '2.0', id: 1, method: 'ping' },
+      { jsonrpc: '2.0', id: 2, method: 'ping', params: [] },
+    ]);
+    assert.equal(r.status, 400);
+    assert.equal(r.json().error.data.code, 'invalid_request');
+    assert.equal(r.json().error.message, 'Invalid Request: params must be an object, not an array (batch item 1)');
+    assert.equal(r.json().id, 2);
+  });
+
+  it('refuses a batch that repeats a request id with 400 invalid_request naming it; responses, notifications and "1" vs 1 do not count', async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' };
+    const ping = (id: string | number) => ({ jsonrpc: '2.0', id, method: 'ping' });
+    for (const [batch, repeated] of [
+      [[ping(1), { jsonrpc: '2.0', id: 1, method: 'tools/list' }], '1'],
+      [[ping('a'), ping(2), ping('a')], '"a"'],
+    ] as const) {
+      const r = await post('/mcp/echo', batch, headers);
+      assert.equal(r.status, 400);
+      assert.equal(r.json().error.code, -32600);
+      assert.equal(r.json().error.data.code, 'invalid_request');
+      assert.equal(r.json().error.message, `Invalid Request: the batch repeats the request id ${repeated}`);
+      assert.equal(r.json().id, null);
+    }
+    const distinct = await post('/mcp/echo', [ping(1), ping('1'), { jsonrpc: '2.0', method: 'notifications/initialized' }], headers);
+    assert.equal(distinct.status, 200, distinct.text);
+    const answered = distinct.text
+      .split('\n')
+      .filter((line) => line.startsWith('data: '))
+      .map((line) => JSON.parse(line.slice('data: '.length)).id);
+    assert.deepEqual(answered.sort(), [1, '1'].sort());
+    // A client's response to a server request may share an id with one of its own requests.
+    const withResponse = await post('/mcp/echo', [ping(7), { jsonrpc: '2.0', id: 7, result: {} }], headers);
+    assert.equal(withResponse.status, 200, withResponse.text);
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+});
+
+describe('initialize', () => {
+  const params = initializeBody().params;
+  const init = (p: unknown, id: string | number = 'init-1') => ({
+    jsonrpc: '2.0',
+    id,
+    method: 'initialize',
+    ...(p === undefined ? {} : { params: p }),
+  });
+
+  it('answers initialize with invalid params with 400 -32602 invalid_params naming each problem, and opens no session', async () => {
+    const { client } = await connectClient(`${gw.url}/mcp/echo`);
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    const before = sessions.size;
+    const cases: Array<[unknown, string]> = [
+      [
+        {},
+        'params.protocolVersion: Invalid input: expected string, received undefined; ' +
+          'params.capabilities: Invalid input: expected object, received undefined; ' +
+          'params.clientInfo: Invalid input: expected object, received undefined',
+      ],
+      [undefined, 'params: Invalid input: expected object, received undefined'],
+      [{ ...params, protocolVersion: 20250618 }, 'params.protocolVersion: Invalid input: expected string, received number'],
+      [{ ...params, capabilities: { sampling: 'yes' } }, 'params.capabilities.sampling: Invalid input: expected object, received string'],
+      [{ ...params, clientInfo: { name: 'no-version' } }, 'params.clientInfo.version: Invalid input: expected string, received undefined'],
+    ];
+    for (const route of ['echo', 'quick']) {
+      for (const [p, problems] of cases) {
+        const r = await post(`/mcp/${route}`, init(p, 7));
+        assert.equal(r.status, 400, `${route} ${JSON.stringify(p)}`);
+        assert.equal(r.headers.get('mcp-session-id'), null);
+        assert.deepEqual(r.json(), {
+          jsonrpc: '2.0',
+          error: { code: -32602, message: `Invalid params: initialize ${problems}`, data: { code: 'invalid_params' } },
+          id: 7,
+        });
+      }
+    }
+    assert.equal(sessions.size, before, 'no session was opened');
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+
+  it('answers initialize sent as a notification with 400 invalid_request, and opens no session', async () => {
+    const { client } = await connectClient(`${gw.url}/mcp/echo`);
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    const before = sessions.size;
+    for (const route of ['echo', 'quick']) {
+      const r = await post(`/mcp/${route}`, { jsonrpc: '2.0', method: 'initialize', params });
+      assert.equal(r.status, 400, route);
+      assert.equal(r.headers.get('mcp-session-id'), null);
+      assert.deepEqual(r.json(), {
+        jsonrpc: '2.0',
+        error: { code: -32600, message: 'Invalid Request: initialize must be a request with an id', data: { code: 'invalid_request' } },
+        id: null,
+      });
+    }
+    assert.equal(sessions.size, before, 'no session was opened, none left to idle out');
+    const valid = await post('/mcp/echo', init(params));
+    assert.equal(valid.status, 200);
+    assert.equal(sessions.size, before + 1, 'the same initialize as a request opens one');
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+});
+
+describe('nesting depth', () => {
+  /** `n` levels of `{"a": …}` around `{}`: n + 1 levels. */
+  const nest = (n: number) => '{"a":'.repeat(n) + '{}' + '}'.repeat(n);
+  /** How deep objects and arrays nest in a JSON text (the test bodies have no brackets in strings). */
+  const depthOf = (json: string) => {
+    let depth = 0;
+    let max = 0;
+    for (const c of json) {
+      if (c === '{' || c === '[') max = Math.max(max, ++depth);
+      else if (c === '}' || c === ']') depth--;
+    }
+    return max;
+  };
+  /** A tools/call of `echo` whose arguments carry `extra`; the message nests `depth` levels in all. */
+  const deepCall = (depth: number, id = 9) => {
+    const body = `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":{"text":"deep","extra":${nest(depth - 4)}}}}`;
+    assert.equal(depthOf(body), depth);
+    return body;
+  };
+  const tooDeep = "Invalid Request: objects and arrays nest more than 128 levels deep, the gateway's limit";
+
+  it('serves messages nested up to 128 levels, and refuses deeper ones with 400 invalid_request naming the limit', async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' };
+    const atLimit = await post('/mcp/echo', deepCall(128), headers);
+    assert.equal(atLimit.status, 200);
+    assert.match(atLimit.text, /"text":"deep"/);
+
+    const arrays = (n: number) =>
+      `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x","extra":${'['.repeat(n)}${']'.repeat(n)}}}}`;
+    const response = (n: number) => `{"jsonrpc":"2.0","id":99,"result":{"x":${nest(n)}}}`;
+    const notification = (n: number) => `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":${nest(n)}}}`;
+    const refused: Array<[body: string, id: number | null]> = [
+      [deepCall(129), 9],
+      [deepCall(5_000), 9],
+      [arrays(20_000), 9], // 40 KB, under the maxBodySize of 64KiB
+      // The SDK answered this one -32700 with a RangeError from JSON.stringify: it reported the unknown id.
+      [response(5_000), null],
+      [notification(5_000), null],
+    ];
+    for (const path of ['/mcp/echo', '/mcp/quick']) {
+      for (const [body, id] of refused) {
+        const r = await post(path, body, path === '/mcp/echo' ? headers : MCP_POST_HEADERS);
+        assert.equal(r.status, 400, `${path} ${body.slice(0, 60)}`);
+        assert.deepEqual(r.json(), { jsonrpc: '2.0', error: { code: -32600, message: tooDeep, data: { code: 'invalid_request' } }, id });
+      }
+    }
+    const batch = await post('/mcp/echo', `[{"jsonrpc":"2.0","id":1,"method":"ping"},${deepCall(200, 2)}]`, headers);
+    assert.equal(batch.status, 400);
+    assert.equal(batch.json().error.message, `${tooDeep} (batch item 1)`);
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+
+  it('refuses an initialize with capabilities nested 5,000 deep with 400 (was a 500 from the session id encoder), opening nothing', async () => {
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    const before = sessions.size;
+    const initialize = (capabilitiesDepth: number) =>
+      `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","clientInfo":{"name":"deep","version":"1"},` +
+      `"capabilities":{"experimental":${nest(capabilitiesDepth)}}}}`;
+    const r = await post('/mcp/echo', initialize(5_000));
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json(), { jsonrpc: '2.0', error: { code: -32600, message: tooDeep, data: { code: 'invalid_request' } }, id: 1 });
+    assert.equal(sessions.size, before);
+
+    // At the limit, the session opens and its id stays short (the encoder drops experimental capabilities).
+    const body = initialize(128 - 4);
+    assert.equal(depthOf(body), 128);
+    const opened = await post('/mcp/echo', body);
+    assert.equal(opened.status, 200, opened.text);
+    assert.ok(opened.headers.get('mcp-session-id')!.length <= 768);
+    assert.equal(sessions.size, before + 1);
   });
 });
 
@@ -345,6 +573,29 @@ describe('status', () => {
     assert.ok(opened, "the initialize line carries the session's tag too, so a session can be followed from its start");
     assert.equal(typeof line.durationMs, 'number');
     assert.ok(!JSON.stringify(gw.logs).includes(id), 'the raw session id never appears in logs');
+  });
+});
+
+describe('request log', () => {
+  it('logs a path of up to 256 characters whole, and cuts a longer one saying how much was cut', async () => {
+    const logged = async (path: string, method = 'GET') => {
+      const from = gw.logs.length;
+      const r = await fetch(`${gw.url}${path}`, { method, headers: MCP_POST_HEADERS, ...(method === 'POST' ? { body: '{}' } : {}) });
+      assert.equal(r.status, 404, path.slice(0, 40));
+      await r.text();
+      for (let turn = 0; turn < 1000; turn++) {
+        const line = gw.logs.slice(from).find((l) => l.msg === 'request');
+        if (line) return (line.http as { path: string }).path;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.fail('no request line');
+    };
+    const exact = `/${'p'.repeat(255)}`;
+    assert.equal(await logged(exact), exact);
+    const long = `/nothing/${'x'.repeat(10_000)}`;
+    assert.equal(await logged(long), `${long.slice(0, 256)}…[+${long.length - 256} chars]`);
+    const mcp = `/mcp/${'a'.repeat(5_000)}`;
+    assert.equal(await logged(mcp, 'POST'), `${mcp.slice(0, 256)}…[+${mcp.length - 256} chars]`);
   });
 });
 

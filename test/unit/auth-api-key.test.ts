@@ -51,6 +51,27 @@ describe('createApiKeyVerifier', () => {
     }
   });
 
+  it('never lets a blank header hide another credential', () => {
+    const accepted: Array<Record<string, string | string[]>> = [
+      { 'x-api-key': '', authorization: `Bearer ${NEW_KEY}` },
+      { 'x-api-key': ' \t ', authorization: `Bearer ${NEW_KEY}` },
+      // As req.headersDistinct has them: a repeated header with a blank value first.
+      { 'x-api-key': ['', NEW_KEY] },
+      { authorization: ['', `Bearer ${NEW_KEY}`] },
+      { 'x-api-key': [' '], authorization: ['  ', `Bearer ${NEW_KEY}`] },
+    ];
+    for (const headers of accepted) assert.ok(verify(headers).ok, JSON.stringify(headers));
+  });
+
+  it('takes only the first non-blank value, so one request cannot try several keys', () => {
+    for (const headers of [
+      { 'x-api-key': ['not-the-key-0123456789', NEW_KEY] },
+      { 'x-api-key': 'nope', authorization: `Bearer ${NEW_KEY}` },
+    ]) {
+      assert.equal((verify(headers) as { reason: string }).reason, 'invalid', JSON.stringify(headers));
+    }
+  });
+
   it('reads the configured header, and then only the Bearer form besides it', () => {
     const custom = createApiKeyVerifier({ keys: [NEW_KEY], header: 'x-weather-key' });
     assert.ok(custom({ 'x-weather-key': NEW_KEY }).ok);

@@ -3,33 +3,36 @@
  * gap. Compared in constant time, kept only as digests, never logged, never handed to modules.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
 import type { ApiKeyAuthConfig } from './auth-config.js';
-import { bearerToken, principalId, type AuthOutcome } from './outcome.js';
+import { bearerToken, firstNonBlank, type AuthOutcome, type RequestHeaders } from './outcome.js';
+import { ephemeralPrincipalNamer, type PrincipalNamer } from './principal.js';
 
-/** Checks the credentials of one request. Never throws. */
-export type ApiKeyVerifier = (headers: IncomingHttpHeaders) => AuthOutcome;
+/** Checks the credentials of one request (pass `req.headersDistinct`, so every value is seen). Never throws. */
+export type ApiKeyVerifier = (headers: RequestHeaders) => AuthOutcome;
 
 /**
  * A verifier for one route's keys. The key is read from `header` (default `x-api-key`) or, when
- * that header is absent, from `Authorization: Bearer <key>`.
+ * that header is absent or blank, from `Authorization: Bearer <key>`.
  *
- * Each key is its own principal (a hash of the key): a session opened with one key is refused to
- * another, so a client that switches keys mid-session initializes again.
+ * Each key is its own principal (`principals` names it, auth/principal.ts): a session opened with
+ * one key is refused to another, so a client that switches keys mid-session initializes again.
  *
  * @example
  * const verify = createApiKeyVerifier({ kind: 'apiKey', keys: [process.env.WEATHER_KEY!], header: 'x-api-key' });
- * verify(req.headers); // { ok: true, principal: 'apiKey:…', authInfo } or { ok: false, reason: 'missing' | 'invalid', … }
+ * verify(req.headersDistinct); // { ok: true, principal: 'apiKey:…', authInfo } or { ok: false, reason: 'missing' | 'invalid', … }
  */
-export function createApiKeyVerifier({ keys, header }: Pick<ApiKeyAuthConfig, 'keys' | 'header'>): ApiKeyVerifier {
+export function createApiKeyVerifier({
+  keys,
+  header,
+  principals = ephemeralPrincipalNamer(),
+}: Pick<ApiKeyAuthConfig, 'keys' | 'header'> & { principals?: PrincipalNamer }): ApiKeyVerifier {
   if (keys.length === 0) throw new RangeError('an apiKey route needs at least one key');
   // Only digests are kept: equal length for timingSafeEqual, whatever the keys' lengths.
-  const known = keys.map((key) => ({ digest: digest(key), principal: principalId('apiKey', key) }));
+  const known = keys.map((key) => ({ digest: digest(key), ...principals('apiKey', key) }));
 
   return function verifyApiKey(headers) {
-    const fromHeader = headers[header];
-    const presented = typeof fromHeader === 'string' ? fromHeader.trim() : bearerToken(headers.authorization);
-    if (presented === undefined || presented === '') {
+    const presented = firstNonBlank(headers, header) ?? bearerToken(firstNonBlank(headers, 'authorization'));
+    if (presented === undefined) {
       return {
         ok: false,
         reason: 'missing',
@@ -45,6 +48,7 @@ export function createApiKeyVerifier({ keys, header }: Pick<ApiKeyAuthConfig, 'k
     return {
       ok: true,
       principal: match.principal,
+      sessionOwner: match.sessionOwner,
       // The key itself stays in the gateway: modules see which key (its id), not the secret.
       authInfo: { token: '', clientId: match.principal, scopes: [], extra: { kind: 'apiKey', keyId } },
     };

@@ -7,7 +7,8 @@ import type { createRemoteJWKSet, JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { FetchLike } from '../module-contract.js';
 import type { Milliseconds } from '../units.js';
 import type { OAuthConfig } from './auth-config.js';
-import { principalId, type AuthOutcome } from './outcome.js';
+import type { AuthOutcome } from './outcome.js';
+import { ephemeralPrincipalNamer, type PrincipalNamer } from './principal.js';
 
 type Jose = typeof import('jose');
 let jose: Jose | undefined;
@@ -142,6 +143,8 @@ export interface JwtVerifierOptions extends Pick<OAuthConfig, 'audience' | 'algo
   keys: IssuerKeys;
   /** Clock in ms for `exp` and `nbf`; default `Date.now`. */
   now?: () => number;
+  /** Names callers (issuer and subject); default: keyed with a random key, this process only. */
+  principals?: PrincipalNamer;
 }
 
 /** Checks one bearer token. Never throws. */
@@ -161,7 +164,7 @@ export type JwtVerifier = (token: string) => Promise<AuthOutcome>;
  * const outcome = await verify(token);
  */
 export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
-  const { keys, audience, algorithms, clockTolerance, scopes: required, now = Date.now } = options;
+  const { keys, audience, algorithms, clockTolerance, scopes: required, now = Date.now, principals = ephemeralPrincipalNamer() } = options;
   return async function verifyJwt(token) {
     let payload: JWTPayload;
     try {
@@ -188,7 +191,7 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
     const clientId = [payload.azp, payload.appid, payload.client_id].find((value): value is string => typeof value === 'string') ?? '';
     return {
       ok: true,
-      principal: principalId('oauth', keys.issuer, subject),
+      ...principals('oauth', keys.issuer, subject),
       authInfo: {
         token,
         clientId,

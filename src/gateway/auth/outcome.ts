@@ -2,7 +2,6 @@
  * What checking a request's credentials decides, as a value: who the caller is, or why not.
  * Rejections are expected outcomes, not exceptions; require-auth.ts turns them into 401/403/503.
  */
-import { createHash } from 'node:crypto';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 
 /** The caller, as the route and its tools see it. */
@@ -10,11 +9,10 @@ export interface Authenticated {
   ok: true;
   /** Handed to the SDK transport: tools read it as `extra.authInfo`. */
   authInfo: AuthInfo;
-  /**
-   * A stable, non-reversible name of the caller (never a key or a token): sessions are bound to
-   * it, and the request log carries it.
-   */
+  /** The caller's name for logs and modules (auth/principal.ts): keyed, never a key or a token. */
   principal: string;
+  /** What a session the caller opens is bound to (auth/principal.ts): sealed in the id, never shown. */
+  sessionOwner: string;
 }
 
 /**
@@ -32,14 +30,24 @@ export type AuthRejection =
 export type AuthOutcome = Authenticated | AuthRejection;
 
 /**
- * A principal id: a short hash of what identifies the caller, prefixed by its kind. 128 bits:
- * collisions are out of reach, and it stays compact inside session ids.
- *
- * @example principalId('oauth', issuer, subject) // 'oauth:3q2-7w…'
+ * A request's headers as Node gives them: `req.headers` (repeated values joined with `, `, or only
+ * the first kept for `Authorization`) or `req.headersDistinct` (every value, in order).
  */
-export function principalId(kind: 'oauth' | 'apiKey', ...parts: string[]): string {
-  const hash = createHash('sha256').update(`mcp-gateway principal\0${kind}\0${parts.join('\0')}`, 'utf8');
-  return `${kind}:${hash.digest().subarray(0, 16).toString('base64url')}`;
+export type RequestHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/**
+ * The first value of a header that is not empty or blank, trimmed. A blank one is no credential
+ * and must hide none: not a key sent as `Authorization: Bearer` behind an empty `x-api-key`, nor
+ * a second `Authorization` behind an empty first one (which is all `req.headers` keeps). Only the
+ * first non-blank value counts, so one request cannot try several keys.
+ */
+export function firstNonBlank(headers: RequestHeaders, name: string): string | undefined {
+  const value = headers[name];
+  for (const one of typeof value === 'string' ? [value] : (value ?? [])) {
+    const trimmed = one.trim();
+    if (trimmed !== '') return trimmed;
+  }
+  return undefined;
 }
 
 /** The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), else undefined. */

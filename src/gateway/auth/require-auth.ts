@@ -12,7 +12,8 @@ import type { Logger } from '../logger.js';
 import { createApiKeyVerifier } from './api-key.js';
 import type { AuthConfig } from './auth-config.js';
 import { createJwtVerifier, type IssuerKeys } from './oauth.js';
-import { bearerToken, type AuthOutcome, type AuthRejection } from './outcome.js';
+import { bearerToken, firstNonBlank, type AuthOutcome, type AuthRejection } from './outcome.js';
+import type { PrincipalNamer } from './principal.js';
 import { protectedResourceMetadata, resourceMetadataUrl } from './protected-resource.js';
 
 /** What a route requires, as the status page shows it: never a key, a token or an audience secret. */
@@ -32,6 +33,8 @@ export interface RouteAuthenticatorOptions {
   issuerKeys: (issuer: string, jwksUri?: string) => IssuerKeys;
   /** Clock in ms for token expiry; default `Date.now`. */
   now?: () => number;
+  /** Names callers; one for every route of a gateway, keyed from its session keys (auth/principal.ts). */
+  principals: PrincipalNamer;
 }
 
 /**
@@ -39,7 +42,7 @@ export interface RouteAuthenticatorOptions {
  * `authenticate` resolves to undefined on an open route.
  *
  * @example
- * const auth = createRouteAuthenticator('weather', authOf(config, entry), { issuerKeys: createIssuerKeyCache() });
+ * const auth = createRouteAuthenticator('weather', authOf(config, entry), { issuerKeys: createIssuerKeyCache(), principals });
  * const outcome = await auth.authenticate(req);
  */
 export function createRouteAuthenticator(route: string, auth: AuthConfig, options: RouteAuthenticatorOptions): RouteAuthenticator {
@@ -47,11 +50,11 @@ export function createRouteAuthenticator(route: string, auth: AuthConfig, option
     case 'none':
       return { route, summary: { kind: 'none' }, authenticate: async () => undefined, metadata: () => undefined };
     case 'apiKey': {
-      const verify = createApiKeyVerifier(auth);
+      const verify = createApiKeyVerifier({ ...auth, principals: options.principals });
       return {
         route,
         summary: { kind: 'apiKey', header: auth.header },
-        authenticate: async (req) => verify(req.headers),
+        authenticate: async (req) => verify(req.headersDistinct),
         metadata: () => undefined,
       };
     }
@@ -59,16 +62,19 @@ export function createRouteAuthenticator(route: string, auth: AuthConfig, option
       const verify = createJwtVerifier({
         ...auth,
         keys: options.issuerKeys(auth.issuer, auth.jwksUri),
+        principals: options.principals,
         ...(options.now ? { now: options.now } : {}),
       });
       return {
         route,
         summary: { kind: 'oauth', issuer: auth.issuer, scopes: [...auth.scopes] },
         async authenticate(req) {
-          const token = bearerToken(req.headers.authorization);
+          // Every value: Node's req.headers keeps only the first Authorization, which may be an empty one.
+          const authorization = firstNonBlank(req.headersDistinct, 'authorization');
+          const token = bearerToken(authorization);
           if (token === undefined) {
-            const message = req.headers.authorization ? 'the Authorization header must be Bearer <token>' : 'a bearer token is required';
-            return { ok: false, reason: req.headers.authorization ? 'invalid' : 'missing', message };
+            const message = authorization ? 'the Authorization header must be Bearer <token>' : 'a bearer token is required';
+            return { ok: false, reason: authorization ? 'invalid' : 'missing', message };
           }
           return verify(token);
         },
@@ -86,10 +92,10 @@ export interface AuthGuardOptions {
 
 /** A guard's verdict on one request: the caller as tools see it, or the error to answer with. */
 export type AuthVerdict =
-  | { ok: true; authInfo: AuthInfo | undefined; principal: string | undefined }
+  | { ok: true; authInfo: AuthInfo | undefined; principal: string | undefined; sessionOwner: string | undefined }
   | { ok: false; error: GatewayError; failure: { reason: string; detail: string } };
 
-const OPEN: AuthVerdict = Object.freeze({ ok: true, authInfo: undefined, principal: undefined });
+const OPEN: AuthVerdict = Object.freeze({ ok: true, authInfo: undefined, principal: undefined, sessionOwner: undefined });
 
 /**
  * Guards `/mcp/<route>`: an open route lets everyone in; otherwise the verdict carries the accepted
@@ -109,7 +115,7 @@ export function authGuard(
     const authenticator = authenticators.get(route);
     const outcome = await authenticator?.authenticate(req);
     if (!authenticator || !outcome) return OPEN;
-    if (outcome.ok) return { ok: true, authInfo: outcome.authInfo, principal: outcome.principal };
+    if (outcome.ok) return { ok: true, authInfo: outcome.authInfo, principal: outcome.principal, sessionOwner: outcome.sessionOwner };
     if (outcome.reason === 'unavailable')
       logger.warn({ route: authenticator.route, detail: outcome.message }, 'authorization server unavailable');
     return {
