@@ -62,7 +62,7 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
   const checkHost = hostCheck(allowedHosts);
   const publicBase = publicBaseOf(gateway);
   const authenticate = authGuard(gateway.authenticators, { publicBase, logger: gateway.logger });
-  const readJson = jsonBodyReader(gateway.config.maxBodySize, gateway.config.requestTimeout);
+  const readJson = jsonBodyReader(gateway.config.maxBodySize);
   const routePaths = [...gateway.routes.keys()].map((name) => `/mcp/${name}`);
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse, exchange: Exchange, name: string): Promise<void> {
@@ -78,7 +78,7 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
     exchange.authInfo = verdict.authInfo;
     exchange.principal = verdict.principal;
     checkHeaders(req);
-    const body = req.method === 'POST' ? validateJsonRpc(await readJson(req, res, exchange.started)) : undefined;
+    const body = req.method === 'POST' ? validateJsonRpc(await readJson(req, res)) : undefined;
     if (body) describeRpc(exchange, body);
     // While draining, what in-flight calls may still need gets through: a DELETE, and a session's
     // notifications and responses (a cancellation, a client's answer to a server's request).
@@ -215,34 +215,12 @@ function send(res: ServerResponse, status: number, text: string, type: string, h
   res.end(text);
 }
 
-/**
- * Reads a POST body as JSON with body-parser, within the size limit and before `timeout` (from
- * `started`) runs out. Rejects with body-parser's errors, or `request_timeout`.
- */
-function jsonBodyReader(limit: number, timeout: number): (req: IncomingMessage, res: ServerResponse, started: number) => Promise<unknown> {
+/** Reads a POST body as JSON with body-parser, within the size limit. Rejects with body-parser's errors. */
+function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
   const parse = jsonParser({ limit, strict: false, type: () => true });
-  return (req, res, started) =>
+  return (req, res) =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          // The rest of the body will not be read: the connection cannot carry another request.
-          res.shouldKeepAlive = false;
-          reject(
-            new GatewayError(
-              'request_timeout',
-              `Request Timeout: the body did not arrive within ${timeout / 1000} s`,
-              {},
-              { Connection: 'close' },
-            ),
-          );
-        },
-        Math.max(0, timeout - (performance.now() - started)),
-      );
-      parse(req, res, (error?: unknown) => {
-        clearTimeout(timer);
-        if (error) reject(error);
-        else resolve((req as { body?: unknown }).body);
-      });
+      parse(req, res, (error?: unknown) => (error ? reject(error) : resolve((req as { body?: unknown }).body)));
     });
 }
 
@@ -290,7 +268,10 @@ function requestLogger(gateway: Gateway): (req: IncomingMessage, res: ServerResp
     const sessionId = req.headers['mcp-session-id'] ?? exchange.sessionId;
     gateway.logger.info(
       {
-        http: { method: req.method, path: capForLog(exchange.path), status: res.statusCode },
+        // A response that never started (the client went away, or the request timed out and Node
+        // answered on the socket) has no status of its own to report.
+        http: { method: req.method, path: capForLog(exchange.path), status: res.headersSent ? res.statusCode : undefined },
+        ...(res.writableEnded ? {} : { aborted: true }),
         route: exchange.route?.name,
         rpc: exchange.rpcMethod,
         tool: exchange.tool,

@@ -71,7 +71,7 @@ export const GATEWAY_ERRORS = {
   request_timeout: {
     status: 408,
     rpc: JSONRPC.SERVER_ERROR,
-    summary: 'The request body did not arrive within requestTimeout; the connection is closed.',
+    summary: 'The request (headers and body) did not arrive within requestTimeout; the connection is closed.',
   },
   shutting_down: {
     status: 503,

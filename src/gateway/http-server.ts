@@ -1,39 +1,86 @@
 /**
  * The `node:http` server the edge runs on, with the gateway's timeouts. Not listening yet: the
  * entry point (or a test) listens.
+ *
+ * Stalled requests are Node's to find: its request timeout covers the headers and the body, and
+ * costs nothing per request (one periodic check of the open connections, where a timer per
+ * request cost the MCP path several percent of its throughput in `npm run bench`). The answer is
+ * the gateway's: a JSON-RPC `request_timeout` error instead of Node's bare 408.
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { GatewayError } from './errors.js';
+import type { Logger } from './logger.js';
 import type { Milliseconds } from './units.js';
 
 export interface HttpServerOptions {
   /**
-   * Headers and body must have arrived within this (the edge answers a stalled body with a JSON
-   * 408 at this point; Node itself answers stalled headers). Responses, streams included, are
-   * not limited.
+   * Headers and body must have arrived within this (found within a tenth of it, at most 3 s,
+   * later); then the request is answered 408 and its connection closed. Responses, streams
+   * included, are not limited.
    */
   requestTimeout: Milliseconds;
+  /** Where a request refused before it reached the edge (timed out, malformed) is logged. */
+  logger: Logger;
 }
 
 /** How long Node waits for the headers at most, whatever requestTimeout says. */
 const MAX_HEADERS_TIMEOUT: Milliseconds = 60_000;
-/**
- * Node's own request timeout is the backstop for what the edge does not read (a GET or DELETE
- * body): a little later than the edge's, so that a stalled POST gets the edge's JSON answer.
- */
-const BACKSTOP_MARGIN: Milliseconds = 2_000;
 
-export function createHttpServer(listener: RequestListener, { requestTimeout }: HttpServerOptions): Server {
+export function createHttpServer(listener: RequestListener, { requestTimeout, logger }: HttpServerOptions): Server {
   const server = createServer(
     {
       // How often Node looks for connections past their timeouts (default 30 s, too coarse here).
-      connectionsCheckingInterval: Math.min(30_000, Math.max(500, requestTimeout / 10)),
+      connectionsCheckingInterval: Math.min(3_000, Math.max(100, requestTimeout / 10)),
     },
     listener,
   );
   server.headersTimeout = Math.min(requestTimeout, MAX_HEADERS_TIMEOUT);
-  server.requestTimeout = requestTimeout + BACKSTOP_MARGIN;
+  server.requestTimeout = requestTimeout;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const status = answerClientError(error, socket, requestTimeout);
+    logger.info(
+      { http: { status }, error: error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : error.code },
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request timed out' : 'request refused by the HTTP parser',
+    );
+  });
   // Longer than the load balancers' idle timeouts in front (Azure's is about 4 minutes for the
   // client side; the Functions host reuses its connections to the handler).
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+/**
+ * What Node would answer to a request it could not hand to the listener (with a 'clientError'
+ * listener it answers nothing itself), with the gateway's JSON-RPC body for a timeout.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, requestTimeout: Milliseconds): number | undefined {
+  // Something was already written (a response under way): all that is left is to close.
+  let status: number | undefined;
+  if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) {
+    const response = rawResponse(error, requestTimeout);
+    status = Number(response.slice(9, 12));
+    socket.write(response);
+  }
+  socket.destroy(error);
+  return status;
+}
+
+function rawResponse(error: NodeJS.ErrnoException, requestTimeout: Milliseconds): string {
+  switch (error.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT': {
+      const timeout = new GatewayError('request_timeout', `Request Timeout: the request did not arrive within ${requestTimeout / 1000} s`);
+      const body = JSON.stringify(timeout.toJsonRpcBody());
+      return (
+        `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+      );
+    }
+    case 'HPE_HEADER_OVERFLOW':
+      return 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n';
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return 'HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n\r\n';
+    default:
+      return 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+  }
 }

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
 
   const port = Number(env.FUNCTIONS_CUSTOMHANDLER_PORT || env.PORT || 7071);
   const host = env.HOST || '127.0.0.1';
-  const server = createHttpServer(app, { requestTimeout: config.requestTimeout }).listen(port, host);
+  const server = createHttpServer(app, { requestTimeout: config.requestTimeout, logger }).listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

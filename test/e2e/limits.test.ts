@@ -231,11 +231,12 @@ describe('requestTimeout', () => {
         };
         assert.equal(body.error.code, -32000);
         assert.deepEqual(body.error.data, { code: 'request_timeout' });
-        assert.equal(body.error.message, 'Request Timeout: the body did not arrive within 1 s');
+        assert.equal(body.error.message, 'Request Timeout: the request did not arrive within 1 s');
       }
       const headers = await stalledHeaders;
       assert.ok(headers.closed);
-      assert.match(headers.response, /^HTTP\/1\.1 408 /, 'stalled headers get Node’s own 408');
+      assert.match(headers.response, /^HTTP\/1\.1 408 /, 'stalled headers get the same 408');
+      assert.match(headers.response, /"code":"request_timeout"/);
 
       // The GET stream outlived requestTimeout: it still carries keep-alives.
       const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -249,8 +250,15 @@ describe('requestTimeout', () => {
       });
       assert.equal(list.status, 200, 'the session is unharmed');
       await list.text();
-      const log = gateway.stdout.map((l) => JSON.parse(l) as { msg: string; error?: string });
-      assert.equal(log.filter((l) => l.msg === 'request' && l.error === 'request_timeout').length, 20);
+      const log = gateway.stdout.map(
+        (l) => JSON.parse(l) as { msg: string; error?: string; aborted?: boolean; http?: { method?: string } },
+      );
+      assert.equal(log.filter((l) => l.msg === 'request timed out' && l.error === 'request_timeout').length, 21);
+      assert.equal(
+        log.filter((l) => l.msg === 'request' && l.http?.method === 'POST' && l.aborted).length,
+        20,
+        "each stalled POST's own line says it never got an answer",
+      );
     } finally {
       await gateway.stop();
     }

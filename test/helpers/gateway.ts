@@ -45,7 +45,7 @@ export async function startInProcessGateway(
   const config = parseConfig(yaml, path.join(PROJECT_ROOT, 'test-gateway.yaml'), options.env ?? {});
   const gateway = await createGateway({ ...options, config, logger: createLogger({ level: 'debug', destination }) });
   const app = createApp(gateway, { allowedHosts: options.allowedHosts });
-  const server = createHttpServer(app, { requestTimeout: config.requestTimeout }).listen(0, '127.0.0.1');
+  const server = createHttpServer(app, { requestTimeout: config.requestTimeout, logger: gateway.logger }).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
   return {
