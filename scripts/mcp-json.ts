@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultConfigPath, loadConfig } from '../src/gateway/config.js';
+import { defaultConfigPath, loadConfig } from '../src/gateway/config/config.js';
 
 /** The port `func start` listens on (local.settings.json `Host.LocalHttpPort`) and `npm start`'s default. */
 export const LOCAL_PORT = 7071;

@@ -2,7 +2,7 @@
  * `npm run check`: validates gateway.yaml, imports every module, builds each server once and
  * prints each route with its tools, without serving. Exits 1 listing every problem.
  */
-import { ConfigError, defaultConfigPath, loadConfig } from './config.js';
+import { ConfigError, defaultConfigPath, loadConfig } from './config/config.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './logger.js';
 

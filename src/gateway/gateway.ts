@@ -10,14 +10,14 @@ import { createIssuerKeyCache } from './auth/oauth.js';
 import { createPrincipalNamer } from './auth/principal.js';
 import { resourceMetadataUrl } from './auth/protected-resource.js';
 import { createRouteAuthenticator, type AuthSummary, type RouteAuthenticator } from './auth/require-auth.js';
-import { authOf, PROJECT_ROOT, type GatewayConfig } from './config.js';
+import { authOf, PROJECT_ROOT, type GatewayConfig } from './config/config.js';
 import type { Logger } from './logger.js';
 import type { FetchLike } from './module-contract.js';
-import { loadServers, type ModuleImporter } from './modules.js';
-import { createRoute, type DrainReport, type Route, type ToolSummary } from './route.js';
-import { createSessionKeyring, type SessionKeyring } from './session-keys.js';
-import { createSessionTokens } from './session-token.js';
-import { createUpstreamCache, type CacheStats, type UpstreamCache, type UpstreamStatus } from './upstream-cache.js';
+import { loadServers, type ModuleImporter } from './upstreams/modules.js';
+import { createRoute, type DrainReport, type Route, type ToolSummary } from './protocol/route.js';
+import { createSessionKeyring, type SessionKeyring } from './sessions/session-keys.js';
+import { createSessionTokens } from './sessions/session-token.js';
+import { createUpstreamCache, type CacheStats, type UpstreamCache, type UpstreamStatus } from './cache/upstream-cache.js';
 
 export const GATEWAY_VERSION: string = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
 

@@ -11,15 +11,15 @@
  * - `LOG_LEVEL`: default info.
  */
 import type { AddressInfo } from 'node:net';
-import { createApp } from './app.js';
+import { createApp } from './http/app.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, defaultConfigPath, loadConfig, PROJECT_ROOT } from './config.js';
-import { functionsAuthWarnings } from './functions-auth-check.js';
+import { ConfigError, defaultConfigPath, loadConfig, PROJECT_ROOT } from './config/config.js';
+import { functionsAuthWarnings } from './config/functions-auth-check.js';
 import { createGateway } from './gateway.js';
-import { createHttpServer } from './http-server.js';
+import { createHttpServer } from './http/http-server.js';
 import { createLogger } from './logger.js';
-import { sessionKeyringFromEnv } from './session-keys.js';
+import { sessionKeyringFromEnv } from './sessions/session-keys.js';
 
 /** Idle sessions are looked for this often at most; expiry is also checked on every access. */
 const MAX_SWEEP_INTERVAL_MS = 30_000;

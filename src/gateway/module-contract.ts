@@ -11,7 +11,7 @@
  * ```ts
  * import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
  * import { z } from 'zod';
- * import type { ServerContext } from '../../src/gateway/module-contract.js';
+ * import type { ServerContext } from './module-contract.js';
  *
  * export const optionsSchema = z.object({ greeting: z.string().default('Hello') }).strict();
  *

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { OAuthProtectedResourceMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { createSessionKeyring } from '../../src/gateway/session-keys.js';
+import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import {
   fixtureModule,
   initializeBody,

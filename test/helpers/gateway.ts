@@ -10,10 +10,10 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { createApp } from '../../src/gateway/app.js';
-import { parseConfig } from '../../src/gateway/config.js';
+import { createApp } from '../../src/gateway/http/app.js';
+import { parseConfig } from '../../src/gateway/config/config.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
-import { createHttpServer } from '../../src/gateway/http-server.js';
+import { createHttpServer } from '../../src/gateway/http/http-server.js';
 import { createLogger } from '../../src/gateway/logger.js';
 import { GATEWAY_ENTRY, PROJECT_ROOT, fixturePath } from './project.js';
 

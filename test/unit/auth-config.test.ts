@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { authOf, ConfigError, parseConfig } from '../../src/gateway/config.js';
+import { authOf, ConfigError, parseConfig } from '../../src/gateway/config/config.js';
 
 const KEY = 'k3y-0123456789-abcdef';
 

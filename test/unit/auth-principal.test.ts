@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac, createSecretKey, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createPrincipalNamer } from '../../src/gateway/auth/principal.js';
-import { createSessionKeyring } from '../../src/gateway/session-keys.js';
+import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 
 const SECRET = Buffer.from('5e'.repeat(32), 'hex');
 const OTHER_SECRET = Buffer.from('a7'.repeat(32), 'hex');

@@ -294,7 +294,7 @@ describe('.funcignore', () => {
       'tsconfig.build.json',
       'host.json',
       'gateway.yaml',
-      'src/gateway/config.ts',
+      'src/gateway/config/config.ts',
       'servers/time/index.ts',
       'scripts/mcp-json.ts',
     ]) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig } from '../../src/gateway/config.js';
-import { parseDuration, parseSize } from '../../src/gateway/units.js';
+import { ConfigError, parseConfig } from '../../src/gateway/config/config.js';
+import { parseDuration, parseSize } from '../../src/gateway/config/units.js';
 
 function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
   try {

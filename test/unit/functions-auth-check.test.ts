@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../../src/gateway/config.js';
-import { AUTH_LEVEL_SETTING, functionsAuthWarnings, hostAuthorizationLevel } from '../../src/gateway/functions-auth-check.js';
+import { parseConfig } from '../../src/gateway/config/config.js';
+import { AUTH_LEVEL_SETTING, functionsAuthWarnings, hostAuthorizationLevel } from '../../src/gateway/config/functions-auth-check.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
 
 const config = (auth: string) =>

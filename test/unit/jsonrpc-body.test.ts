@@ -14,7 +14,7 @@ import {
   nestsDeeperThan,
   repeatedRequestId,
   validateJsonRpc,
-} from '../../src/gateway/jsonrpc-body.js';
+} from '../../src/gateway/http/jsonrpc-body.js';
 
 function refusal(body: unknown): GatewayError {
   try {

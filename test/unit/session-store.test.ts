@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { createSessionStore, type Session, type SessionEndReason } from '../../src/gateway/session-store.js';
+import { createSessionStore, type Session, type SessionEndReason } from '../../src/gateway/sessions/session-store.js';
 
 /** A real server on a real (in-memory) transport, recording whether it was closed. */
 async function session(id: string, owner = 'someone'): Promise<Session & { closed: () => boolean }> {

@@ -7,13 +7,13 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
-import { createSessionKeyring, sessionKeyringFromEnv, type SessionKeyring } from '../../src/gateway/session-keys.js';
+import { createSessionKeyring, sessionKeyringFromEnv, type SessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import {
   SESSION_ID_MAX_LENGTH,
   createSessionTokens,
   type SessionClaims,
   type SessionIdRejection,
-} from '../../src/gateway/session-token.js';
+} from '../../src/gateway/sessions/session-token.js';
 
 const MINUTE = 60_000;
 const MAX_AGE = 24 * 60 * MINUTE;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { createUpstreamCache, type UpstreamCache, type UpstreamCacheOptions } from '../../src/gateway/upstream-cache.js';
+import { createUpstreamCache, type UpstreamCache, type UpstreamCacheOptions } from '../../src/gateway/cache/upstream-cache.js';
 import { fakeClock, FakeUpstream, gate, read } from '../helpers/fake-upstream.js';
 
 describe('createUpstreamCache backoff', () => {

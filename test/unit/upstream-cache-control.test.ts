@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { freshnessLifetime, parseCacheControl, upstreamAge, varyingHeaders } from '../../src/gateway/cache-control.js';
+import { freshnessLifetime, parseCacheControl, upstreamAge, varyingHeaders } from '../../src/gateway/cache/cache-control.js';
 
 describe('parseCacheControl', () => {
   it('reads the directives a shared cache acts on, case-insensitively', () => {

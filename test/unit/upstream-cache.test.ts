@@ -5,7 +5,7 @@ import {
   DEFAULT_CACHE_RULES,
   type UpstreamCache,
   type UpstreamCacheOptions,
-} from '../../src/gateway/upstream-cache.js';
+} from '../../src/gateway/cache/upstream-cache.js';
 import { fakeClock, FakeUpstream, gate, read } from '../helpers/fake-upstream.js';
 
 const nOf = (body: string): unknown => (JSON.parse(body) as { n: unknown }).n;

@@ -5,7 +5,7 @@
  * touches the network.
  */
 import { z } from 'zod';
-import { duration, type Milliseconds } from '../units.js';
+import { duration, type Milliseconds } from '../config/units.js';
 
 /** The header an API key is read from unless `header` says otherwise (`Authorization: Bearer` works too). */
 export const DEFAULT_API_KEY_HEADER = 'x-api-key';

@@ -5,7 +5,7 @@
  */
 import type { createRemoteJWKSet, JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { FetchLike } from '../module-contract.js';
-import type { Milliseconds } from '../units.js';
+import type { Milliseconds } from '../config/units.js';
 import type { OAuthConfig } from './auth-config.js';
 import type { AuthOutcome } from './outcome.js';
 import { ephemeralPrincipalNamer, type PrincipalNamer } from './principal.js';

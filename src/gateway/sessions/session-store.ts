@@ -10,7 +10,7 @@
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { Milliseconds } from './units.js';
+import type { Milliseconds } from '../config/units.js';
 
 /** Why a session left the map. */
 export type SessionEndReason = 'deleted' | 'expired' | 'evicted' | 'closed' | 'shutdown';

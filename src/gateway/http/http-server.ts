@@ -9,9 +9,9 @@
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GatewayError } from './errors.js';
-import type { Logger } from './logger.js';
-import type { Milliseconds } from './units.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Milliseconds } from '../config/units.js';
 
 export interface HttpServerOptions {
   /**

@@ -10,8 +10,8 @@ import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ConfigError, PROJECT_ROOT, type ConfigProblem, type GatewayConfig, type ServerEntry } from './config.js';
-import type { ServerModule } from './module-contract.js';
+import { ConfigError, PROJECT_ROOT, type ConfigProblem, type GatewayConfig, type ServerEntry } from '../config/config.js';
+import type { ServerModule } from '../module-contract.js';
 
 /** A route whose module imported and whose options passed its schema. */
 export interface LoadedServer {

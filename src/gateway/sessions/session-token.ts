@@ -34,7 +34,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
 import { KEY_ID_BYTES, type SessionKey, type SessionKeyring } from './session-keys.js';
-import type { Bytes, Milliseconds } from './units.js';
+import type { Bytes, Milliseconds } from '../config/units.js';
 
 /** The format version written in byte 0; a new layout gets a new number, old ids then read as malformed. */
 export const SESSION_ID_FORMAT_VERSION = 1;

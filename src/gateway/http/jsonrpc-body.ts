@@ -22,7 +22,7 @@ import {
   type JSONRPCMessage,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { GatewayError } from './errors.js';
+import { GatewayError } from '../errors.js';
 
 /** JSON-RPC batches longer than this are refused (the SDK's own bound). */
 export const MAX_BATCH = 100;

@@ -10,8 +10,8 @@
  */
 import { LRUCache } from 'lru-cache';
 import { freshnessLifetime, parseCacheControl, upstreamAge, varyingHeaders } from './cache-control.js';
-import { CACHE_STATUS_HEADER, type CacheStatus, type FetchLike } from './module-contract.js';
-import type { Bytes, Milliseconds } from './units.js';
+import { CACHE_STATUS_HEADER, type CacheStatus, type FetchLike } from '../module-contract.js';
+import type { Bytes, Milliseconds } from '../config/units.js';
 import { createUpstreamBackoff, type Admission, type Ticket, type UpstreamStatus } from './upstream-backoff.js';
 
 export type { Bytes, Milliseconds, UpstreamStatus };

@@ -18,14 +18,14 @@ import {
   type JSONRPCMessage,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { SessionsConfig } from './config.js';
-import { GatewayError, JSONRPC, toJsonRpcBody } from './errors.js';
-import { sessionTag, type Logger } from './logger.js';
-import type { FetchLike, ServerContext } from './module-contract.js';
-import type { LoadedServer } from './modules.js';
+import type { SessionsConfig } from '../config/config.js';
+import { GatewayError, JSONRPC, toJsonRpcBody } from '../errors.js';
+import { sessionTag, type Logger } from '../logger.js';
+import type { FetchLike, ServerContext } from '../module-contract.js';
+import type { LoadedServer } from '../upstreams/modules.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
-import { createSessionStore, type Refusal, type Session, type SessionStore } from './session-store.js';
-import type { SessionClaims, SessionTokens } from './session-token.js';
+import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
+import type { SessionClaims, SessionTokens } from '../sessions/session-token.js';
 import { filterTools, isToolVisible } from './tool-filter.js';
 
 /** A live session of a stateful route. */

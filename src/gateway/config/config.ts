@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
-import { authSchema, NO_AUTH, type AuthConfig } from './auth/auth-config.js';
+import { authSchema, NO_AUTH, type AuthConfig } from '../auth/auth-config.js';
 import { duration, size } from './units.js';
 
 /** Route names become URL segments: `/mcp/<name>`. */

@@ -21,7 +21,7 @@
  * fixed schedule lets a tool tell its user exactly when the host will be tried again.
  */
 import { LRUCache } from 'lru-cache';
-import type { Milliseconds } from './units.js';
+import type { Milliseconds } from '../config/units.js';
 
 /** The cache's validated backoff options and its clock. */
 export interface BackoffSettings {

@@ -3,8 +3,8 @@
  * state of each upstream host. The same data is served as JSON at `/status.json`. Nothing secret
  * is on it.
  */
-import type { GatewayStatus, RouteStatus } from './gateway.js';
-import type { UpstreamStatus } from './upstream-cache.js';
+import type { GatewayStatus, RouteStatus } from '../gateway.js';
+import type { UpstreamStatus } from '../cache/upstream-cache.js';
 
 const escape = (text: unknown): string =>
   String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

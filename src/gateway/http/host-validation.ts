@@ -5,7 +5,7 @@
  * both are checked (under `func start` a rebinding page would otherwise pass as 127.0.0.1).
  */
 import type { IncomingMessage } from 'node:http';
-import { GatewayError } from './errors.js';
+import { GatewayError } from '../errors.js';
 
 /** Names that are always accepted: the machine itself. */
 export const LOCAL_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'] as const;

@@ -3,7 +3,7 @@
  * stored, how long is it fresh, how old was it when it arrived, and which request headers select
  * it. Pure functions; the upstream cache decides what to do with the answers.
  */
-import type { Milliseconds } from './units.js';
+import type { Milliseconds } from '../config/units.js';
 
 /** The `Cache-Control` response directives a shared cache acts on (RFC 9111 §5.2.2). */
 export interface ResponseDirectives {
