@@ -3,7 +3,7 @@
  * same tools and output as the reference MCP time server (modelcontextprotocol/servers `src/time`).
  * Its gateway entry's `options` take one key, `localTimezone` (see {@link optionsSchema}).
  */
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { ServerContext } from '../../src/gateway/module-contract.js';
 import { isValidTimezone, type Clock } from './time.js';

@@ -2,8 +2,7 @@
  * The time server's MCP tools: schemas, config and registration. The arithmetic lives in
  * `time.ts`; this file only maps tool calls onto it and its errors onto `isError` results.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServer, CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { convertTime, getCurrentTime, TimeInputError, type Clock } from './time.js';
 
@@ -44,10 +43,10 @@ export function registerTimeTools(server: McpServer, { localTimezone, now }: Tim
       description:
         'Get the current time in an IANA timezone, with the day of the week and whether daylight ' +
         `saving time is in effect. ${useLocal('timezone')}`,
-      inputSchema: {
+      inputSchema: z.object({
         timezone: z.string().describe(`IANA timezone name (e.g., 'America/New_York', 'Europe/London'). ${useLocal('timezone')}`),
-      },
-      outputSchema: zonedTimeShape,
+      }),
+      outputSchema: zonedTimeSchema,
       annotations: readOnly,
     },
     ({ timezone }) => toolResult(() => getCurrentTime(timezone, now)),
@@ -62,7 +61,7 @@ export function registerTimeTools(server: McpServer, { localTimezone, now }: Tim
         'timezone, with the difference between their UTC offsets. A time that occurs twice when ' +
         'clocks go back means the first occurrence; a time skipped when clocks go forward is an ' +
         `error. ${useLocal('timezone')}`,
-      inputSchema: {
+      inputSchema: z.object({
         source_timezone: z
           .string()
           .describe("Source IANA timezone name (e.g., 'America/New_York', 'Europe/London'). " + useLocal('source timezone')),
@@ -70,12 +69,12 @@ export function registerTimeTools(server: McpServer, { localTimezone, now }: Tim
         target_timezone: z
           .string()
           .describe("Target IANA timezone name (e.g., 'Asia/Tokyo', 'America/Los_Angeles'). " + useLocal('target timezone')),
-      },
-      outputSchema: {
+      }),
+      outputSchema: z.object({
         source: zonedTimeSchema.describe('The time in the source timezone'),
         target: zonedTimeSchema.describe('The same instant in the target timezone'),
         time_difference: z.string().describe("Target UTC offset minus source UTC offset, e.g. '+13.0h', '+5.75h', '-4.0h'"),
-      },
+      }),
       annotations: readOnly,
     },
     (request) => toolResult(() => convertTime(request, now)),

@@ -1,8 +1,7 @@
 /**
  * `get_alerts`: active NWS alerts for a US state or territory.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServer, CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { findStateTerritory, VALID_AREAS_HINT } from './areas.js';
 import { describeFailure } from './failures.js';
@@ -12,19 +11,19 @@ import type { NwsClient } from './nws-client.js';
 import { alertCollectionSchema } from './nws-schemas.js';
 import { errorResult, staleSchema } from './tool-results.js';
 
-const inputSchema = {
+const inputSchema = z.object({
   state: z
     .string()
     .max(100)
     .describe('Two-letter USPS code of a US state or territory, e.g. "CA", "pa" (any case); DC, AS, GU, PR and VI too'),
-};
+});
 
-const outputSchema = {
+const outputSchema = z.object({
   state: z.string().describe('The code asked for, upper case'),
   count: z.number().int().nonnegative(),
   alerts: z.array(alertRecordSchema),
   stale: staleSchema.optional(),
-};
+});
 
 export function registerAlertsTool(server: McpServer, nws: NwsClient): void {
   server.registerTool(

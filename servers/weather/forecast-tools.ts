@@ -1,8 +1,7 @@
 /**
  * `get_forecast` and `get_hourly_forecast`: a point's forecast, found through `/points`.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServer, CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { describeFailure } from './failures.js';
 import {
@@ -27,12 +26,12 @@ const coordinates = {
   longitude: z.number().min(-180).max(180).describe('Longitude in decimal degrees, e.g. -71.189 (west is negative)'),
 };
 
-const outputSchema = {
+const outputSchema = z.object({
   location: locationSchema.nullable().describe('The nearest place NWS names for the point'),
   updated: z.string().nullable().describe('When NWS last updated the forecast (ISO 8601)'),
   periods: z.array(periodRecordSchema),
   stale: staleSchema.optional(),
-};
+});
 
 const annotations = { readOnlyHint: true, openWorldHint: true };
 
@@ -44,7 +43,7 @@ export function registerForecastTools(server: McpServer, nws: NwsClient): void {
       description:
         'The US National Weather Service forecast for a US location, in 12-hour periods for about 7 days: ' +
         'temperature, wind and a detailed description per period.',
-      inputSchema: coordinates,
+      inputSchema: z.object(coordinates),
       outputSchema,
       annotations,
     },
@@ -68,10 +67,10 @@ export function registerForecastTools(server: McpServer, nws: NwsClient): void {
       description:
         'The US National Weather Service hour-by-hour forecast for a US location, for the next 1 to 48 hours: ' +
         'temperature, sky and wind per hour.',
-      inputSchema: {
+      inputSchema: z.object({
         ...coordinates,
         hours: z.number().int().min(1).max(48).default(12).describe('How many hours ahead, 1 to 48 (default 12)'),
-      },
+      }),
       outputSchema,
       annotations,
     },

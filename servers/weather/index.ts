@@ -11,7 +11,7 @@
  * await server.connect(transport);
  * ```
  */
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer } from '@modelcontextprotocol/server';
 import type { ServerContext } from '../../src/gateway/module-contract.js';
 import { registerAlertsTool } from './alerts-tool.js';
 import { registerForecastTools } from './forecast-tools.js';

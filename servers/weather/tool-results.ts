@@ -1,7 +1,7 @@
 /**
  * Pieces every weather tool result shares.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 
 /** Present in `structuredContent` when the data came from the gateway cache's expired copy. */

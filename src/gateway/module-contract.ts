@@ -1,7 +1,7 @@
 /**
  * The contract between the gateway and a server module.
  *
- * A server module is an ordinary ES module written against `@modelcontextprotocol/sdk`. It exports
+ * A server module is an ordinary ES module written against the SDK, v2 (`@modelcontextprotocol/server`). It exports
  * `createServer(ctx)`, which returns a new `McpServer`, and optionally `optionsSchema`, a zod schema
  * that validates the `options` block of its `gateway.yaml` entry. The gateway calls `createServer`
  * once per session (once per request on a stateless route) and never shares one `McpServer`
@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+ * import { McpServer } from '@modelcontextprotocol/server';
  * import { z } from 'zod';
  * import type { ServerContext } from './module-contract.js';
  *
@@ -17,13 +17,13 @@
  *
  * export function createServer(ctx: ServerContext<z.infer<typeof optionsSchema>>): McpServer {
  *   const server = new McpServer({ name: 'hello', version: '1.0.0' });
- *   server.registerTool('hello', { description: 'Greets', inputSchema: { name: z.string() } },
+ *   server.registerTool('hello', { description: 'Greets', inputSchema: z.object({ name: z.string() }) },
  *     async ({ name }) => ({ content: [{ type: 'text', text: `${ctx.options.greeting}, ${name}` }] }));
  *   return server;
  * }
  * ```
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { McpServer } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 
 /** The `fetch` a module gets: the WHATWG signature, so a module can be tested with plain `fetch`. */

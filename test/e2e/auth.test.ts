@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { OAuthProtectedResourceMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { OAuthProtectedResourceMetadataSchema } from '@modelcontextprotocol/core';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import {
   fixtureModule,

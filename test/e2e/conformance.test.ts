@@ -16,7 +16,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { describeFailures, GENERIC_SCENARIOS, listScenarios, runConformance, type ConformanceRun } from '../helpers/conformance.js';
 import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
 import { WATCHED_URI } from '../fixtures/servers/conformance/resources.js';
@@ -150,7 +149,7 @@ describe('MCP conformance suite through the gateway', () => {
     const { client } = await connectClient(url('conformance'));
     try {
       const updated = new Promise<string>((resolve) =>
-        client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => resolve(n.params.uri)),
+        client.setNotificationHandler('notifications/resources/updated', (n) => resolve(n.params.uri)),
       );
       await client.subscribeResource({ uri: WATCHED_URI });
       const result = await client.callTool({ name: 'test_touch_watched_resource', arguments: { text: 'changed' } });

@@ -7,9 +7,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { fixtureModule, initializeBody, MCP_POST_HEADERS, startGatewayProcess, textOf } from '../helpers/gateway.js';
 
 const ECHO = (sessions: string, extra = '') => `servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n${sessions}${extra}`;
@@ -70,7 +68,7 @@ describe('a flood of initializes', () => {
     try {
       const victim = await clientFrom(url, from('198.51.100.7'));
       const notes: string[] = [];
-      victim.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void notes.push(String(n.params.data)));
+      victim.client.setNotificationHandler('notifications/message', (n) => void notes.push(String(n.params.data)));
       // The SDK client keeps a GET stream open; wait until the gateway holds it.
       for (let i = 0; i < 200 && (await status(gateway.url)).sessions.active < 1; i++) await new Promise((r) => setTimeout(r, 10));
       const slow = victim.client.callTool({ name: 'slow', arguments: { ms: 1500, text: 'survived' } });
@@ -250,15 +248,14 @@ describe('requestTimeout', () => {
       });
       assert.equal(list.status, 200, 'the session is unharmed');
       await list.text();
-      const log = gateway.stdout.map(
-        (l) => JSON.parse(l) as { msg: string; error?: string; aborted?: boolean; http?: { method?: string } },
-      );
-      assert.equal(log.filter((l) => l.msg === 'request timed out' && l.error === 'request_timeout').length, 21);
-      assert.equal(
-        log.filter((l) => l.msg === 'request' && l.http?.method === 'POST' && l.aborted).length,
-        20,
-        "each stalled POST's own line says it never got an answer",
-      );
+      type Line = { msg: string; error?: string; aborted?: boolean; http?: { method?: string } };
+      const log = () => gateway.stdout.map((l) => JSON.parse(l) as Line);
+      const timedOut = () => log().filter((l) => l.msg === 'request timed out' && l.error === 'request_timeout').length;
+      const abandoned = () => log().filter((l) => l.msg === 'request' && l.http?.method === 'POST' && l.aborted).length;
+      // Log lines are written asynchronously: give them a moment to arrive (bounded).
+      for (let i = 0; i < 200 && (timedOut() < 21 || abandoned() < 20); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(timedOut(), 21, 'a line for each timed-out request');
+      assert.equal(abandoned(), 20, "each stalled POST's own line says it never got an answer");
     } finally {
       await gateway.stop();
     }

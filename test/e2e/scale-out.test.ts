@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connectClient, fixtureModule, MCP_POST_HEADERS, startGatewayProcess, textOf, type GatewayProcess } from '../helpers/gateway.js';
 import { startRoundRobinProxy, type RoundRobinProxy } from '../helpers/round-robin-proxy.js';
+import { SdkHttpError } from '@modelcontextprotocol/client';
 
 const YAML = `servers:\n  echo:\n    module: ${fixtureModule('echo')}\n  other:\n    module: ${fixtureModule('echo')}\n`;
 const SECRET = randomBytes(32).toString('base64');
@@ -114,7 +114,7 @@ describe('secrets', () => {
       const first = await connectClient(`${proxy.url}/mcp/echo`);
       await first.client.ping();
       proxy.backends[0] = b.url;
-      await assert.rejects(first.client.ping(), (error: unknown) => error instanceof StreamableHTTPError && error.code === 404);
+      await assert.rejects(first.client.ping(), (error: unknown) => error instanceof SdkHttpError && error.status === 404);
       await first.client.close();
       const again = await connectClient(`${proxy.url}/mcp/echo`);
       assert.equal(textOf(await again.client.callTool({ name: 'echo', arguments: { text: 'recovered' } })), 'recovered');

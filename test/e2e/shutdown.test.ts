@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError } from '@modelcontextprotocol/server';
 import {
   connectClient,
   fixtureModule,
@@ -103,7 +103,7 @@ describe('SIGTERM', () => {
         () => assert.fail('the call must not succeed'),
         (e: unknown) => e,
       );
-      assert.ok(error instanceof McpError, `an McpError, got ${String(error)}`);
+      assert.ok(error instanceof ProtocolError, `an McpError, got ${String(error)}`);
       assert.equal(error.code, -32000);
       assert.match(error.message, /shutting down: the call did not finish within its grace period/);
       assert.deepEqual(error.data, { code: 'shutting_down' });
@@ -128,7 +128,7 @@ describe('SIGTERM', () => {
     try {
       const { client } = await connectClient(`${gateway.url}/mcp/echo`);
       const controller = new AbortController();
-      const slow = client.callTool({ name: 'slow', arguments: { ms: 5000, text: 'cancelled' } }, undefined, { signal: controller.signal });
+      const slow = client.callTool({ name: 'slow', arguments: { ms: 5000, text: 'cancelled' } }, { signal: controller.signal });
       await untilInFlight(gateway.url, 'echo', 1);
       gateway.child.kill('SIGTERM');
       await until(() => gateway.stdout.some((l) => l.includes('"gateway draining"')), 'the gateway is draining');

@@ -1,7 +1,6 @@
 /** The weather module on its own: a real SDK Client over an in-memory link, pointed at the fake NWS. */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import { pino, type Logger } from 'pino';
 import type { FetchLike } from '../../src/gateway/module-contract.js';
 import { createServer } from '../../servers/weather/index.js';

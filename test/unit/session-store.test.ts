@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { InMemoryTransport, McpServer } from '@modelcontextprotocol/server';
 import { createSessionStore, type Session, type SessionEndReason } from '../../src/gateway/sessions/session-store.js';
 
 /** A real server on a real (in-memory) transport, recording whether it was closed. */

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/server';
 import { createSessionKeyring, sessionKeyringFromEnv, type SessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import {
   SESSION_ID_MAX_LENGTH,

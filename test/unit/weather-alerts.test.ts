@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
 import { allText, connectWeather } from '../helpers/weather-client.js';
 
@@ -99,7 +99,7 @@ describe('weather get_alerts', () => {
     assert.ok(tool);
     assert.equal(tool.title, 'Active weather alerts');
     assert.deepEqual(tool.annotations, { readOnlyHint: true, openWorldHint: true });
-    assert.deepEqual(tool.outputSchema?.required?.sort(), ['alerts', 'count', 'state']);
+    assert.deepEqual((tool.outputSchema?.required as string[] | undefined)?.sort(), ['alerts', 'count', 'state']);
     assert.ok(tool.inputSchema.properties?.state);
   });
 });

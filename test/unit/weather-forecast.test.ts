@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { roundCoordinate } from '../../servers/weather/forecast-tools.js';
 import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
 import { allText, connectWeather } from '../helpers/weather-client.js';
@@ -145,7 +145,7 @@ describe('weather get_forecast and get_hourly_forecast', () => {
       const tool = tools.find((candidate) => candidate.name === name);
       assert.ok(tool, name);
       assert.deepEqual(tool.annotations, { readOnlyHint: true, openWorldHint: true });
-      assert.ok(tool.outputSchema?.properties?.periods, name);
+      assert.ok((tool.outputSchema?.properties as Record<string, unknown> | undefined)?.periods, name);
       assert.ok(tool.title, name);
     }
   });

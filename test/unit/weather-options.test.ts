@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import { pino } from 'pino';
 import { createServer, optionsSchema } from '../../servers/weather/index.js';
 import { createOptionsSchema, DEFAULT_NWS_BASE_URL, DEFAULT_USER_AGENT } from '../../servers/weather/options.js';

@@ -2,7 +2,7 @@
  * What checking a request's credentials decides, as a value: who the caller is, or why not.
  * Rejections are expected outcomes, not exceptions; require-auth.ts turns them into 401/403/503.
  */
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 
 /** The caller, as the route and its tools see it. */
 export interface Authenticated {

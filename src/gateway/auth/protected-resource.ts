@@ -4,7 +4,7 @@
  * cannot describe several routes: each route gets its own at the path-suffixed well-known URL
  * (RFC 9728 §3.1), `/.well-known/oauth-protected-resource/mcp/<name>`.
  */
-import type { OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
+import type { OAuthProtectedResourceMetadata } from '@modelcontextprotocol/server';
 import type { OAuthConfig } from './auth-config.js';
 
 /** The well-known prefix; the resource's path follows it. */

@@ -5,8 +5,7 @@
  * route's own metadata, 403 `insufficient_scope` naming the scopes, 503 when the issuer is down.
  */
 import type { IncomingMessage } from 'node:http';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { OAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
+import type { AuthInfo, OAuthProtectedResourceMetadata } from '@modelcontextprotocol/server';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createApiKeyVerifier } from './api-key.js';

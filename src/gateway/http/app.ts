@@ -12,8 +12,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 // The JSON parser alone: the package root loads every parser (urlencoded's `qs` is most of the load).
 import jsonParser from 'body-parser/json';
 import typeis from 'type-is';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { AuthInfo, JSONRPCMessage } from '@modelcontextprotocol/server';
 import { PROTECTED_RESOURCE_WELL_KNOWN } from '../auth/protected-resource.js';
 import { authGuard } from '../auth/require-auth.js';
 import { clientAddress } from './client-address.js';

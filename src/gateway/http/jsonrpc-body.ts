@@ -13,15 +13,14 @@
  * schema (`_meta`) is parsed with it. An `initialize` is checked in full (`invalid_params`): the
  * session id is made from its params.
  */
+import { RELATED_TASK_META_KEY as RELATED_TASK_KEY } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
 import {
   InitializeRequestSchema,
   JSONRPCNotificationSchema,
   JSONRPCRequestSchema,
   JSONRPCResultResponseSchema,
-  RELATED_TASK_META_KEY as RELATED_TASK_KEY,
-  type JSONRPCMessage,
-  type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/core';
 import { GatewayError } from '../errors.js';
 
 /** JSON-RPC batches longer than this are refused (the SDK's own bound). */

@@ -8,8 +8,17 @@
  *   stream instead of an empty response.
  * An id is free again once the server has answered it.
  */
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage, MessageExtraInfo, RequestId } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  WebStandardStreamableHTTPServerTransport,
+  Transport,
+  TransportSendOptions,
+  JSONRPCMessage,
+  MessageExtraInfo,
+  RequestId,
+} from '@modelcontextprotocol/server';
+
+/** What the server hands the transport to answer scope challenges (the transport's own parameter type). */
+type ScopeChallengeResolver = Parameters<WebStandardStreamableHTTPServerTransport['setScopeChallengeResolver']>[0];
 
 /** The ids of the requests (not notifications or responses) among `messages`. */
 export function requestIdsOf(messages: readonly JSONRPCMessage[]): RequestId[] {
@@ -69,6 +78,16 @@ export class RequestTracker implements Transport {
 
   setProtocolVersion(version: string) {
     this.inner.setProtocolVersion?.(version);
+  }
+
+  // Called by the server when it connects: the real transport checks the protocol version header
+  // and scope challenges with them, so they must reach it through this wrapper.
+  setSupportedProtocolVersions(versions: string[]) {
+    this.inner.setSupportedProtocolVersions?.(versions);
+  }
+
+  setScopeChallengeResolver(resolver: ScopeChallengeResolver) {
+    (this.inner as { setScopeChallengeResolver?: (resolver: ScopeChallengeResolver) => void }).setScopeChallengeResolver?.(resolver);
   }
 
   start() {

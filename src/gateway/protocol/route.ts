@@ -5,19 +5,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import {
+  WebStandardStreamableHTTPServerTransport,
   isInitializeRequest,
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
-  type InitializeRequest,
-  type JSONRPCMessage,
-  type RequestId,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/server';
+import type { McpServer, AuthInfo, InitializeRequest, JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { SessionsConfig } from '../config/config.js';
 import { GatewayError, JSONRPC, toJsonRpcBody } from '../errors.js';
 import { sessionTag, type Logger } from '../logger.js';
@@ -395,10 +391,8 @@ export function createRoute(options: RouteOptions): Route {
 /** Lists a module's tools the way a client would: a real Client over an in-memory link. */
 async function listTools(loaded: LoadedServer, context: ServerContext<unknown>): Promise<ToolSummary[]> {
   // Only the status page and `npm run check` need a client: keep it off the start-up path.
-  const [{ Client }, { InMemoryTransport }] = await Promise.all([
-    import('@modelcontextprotocol/sdk/client/index.js'),
-    import('@modelcontextprotocol/sdk/inMemory.js'),
-  ]);
+  // Both ends of the in-memory link from one package, as the SDK requires.
+  const { Client, InMemoryTransport } = await import('@modelcontextprotocol/client');
   const server = loaded.module.createServer(context as ServerContext);
   const client = new Client({ name: 'mcp-gateway-status', version: '1.0.0' });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();

@@ -4,8 +4,16 @@
  * answers leave them out and `tools/call` for them is answered here, as the SDK answers an
  * unknown tool, without reaching the server.
  */
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  WebStandardStreamableHTTPServerTransport,
+  Transport,
+  TransportSendOptions,
+  JSONRPCMessage,
+  MessageExtraInfo,
+} from '@modelcontextprotocol/server';
+
+/** What the server hands the transport to answer scope challenges (the transport's own parameter type). */
+type ScopeChallengeResolver = Parameters<WebStandardStreamableHTTPServerTransport['setScopeChallengeResolver']>[0];
 
 export interface ToolLists {
   allow?: readonly string[] | undefined;
@@ -48,6 +56,16 @@ class ToolFilteringTransport implements Transport {
     this.inner.setProtocolVersion?.(version);
   }
 
+  // Called by the server when it connects: the real transport checks the protocol version header
+  // and scope challenges with them, so they must reach it through this wrapper.
+  setSupportedProtocolVersions(versions: string[]) {
+    this.inner.setSupportedProtocolVersions?.(versions);
+  }
+
+  setScopeChallengeResolver(resolver: ScopeChallengeResolver) {
+    (this.inner as { setScopeChallengeResolver?: (resolver: ScopeChallengeResolver) => void }).setScopeChallengeResolver?.(resolver);
+  }
+
   start() {
     return this.inner.start();
   }
@@ -74,11 +92,8 @@ class ToolFilteringTransport implements Transport {
       if (message.method === 'tools/call') {
         const name = String((message.params as { name?: unknown } | undefined)?.name);
         if (!isToolVisible(name, this.lists)) {
-          void this.inner.send({
-            jsonrpc: '2.0',
-            id: message.id,
-            result: { content: [{ type: 'text', text: `MCP error -32602: Tool ${name} not found` }], isError: true },
-          });
+          // The SDK's own answer for a tool it does not have (v2: an Invalid params error).
+          void this.inner.send({ jsonrpc: '2.0', id: message.id, error: { code: -32602, message: `Tool ${name} not found` } });
           return;
         }
       }

@@ -8,8 +8,7 @@
  * is busy the newcomer is refused. lru-cache evicts its least recently used entry whatever it is
  * doing, so the order is kept here, in insertion-ordered Maps: a use moves a session to the end.
  */
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { McpServer, Transport } from '@modelcontextprotocol/server';
 import type { Milliseconds } from '../config/units.js';
 
 /** Why a session left the map. */

@@ -32,7 +32,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, Implementation } from '@modelcontextprotocol/server';
 import { KEY_ID_BYTES, type SessionKey, type SessionKeyring } from './session-keys.js';
 import type { Bytes, Milliseconds } from '../config/units.js';
 
