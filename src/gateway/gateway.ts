@@ -52,6 +52,8 @@ export interface RouteStatus {
   toolsPending?: boolean;
   /** Requests being answered now. */
   inFlight: number;
+  /** Requests served since start, by protocol era: 2025's handshake (`legacy`) and 2026-07-28 (`modern`). */
+  served: { legacy: number; modern: number };
   sessions: { active: number; max: number; maxPerPrincipal: number; idleTimeoutSeconds: number } | null;
   /** What a caller needs; for OAuth routes also where the route's metadata is. Never a key or a token. */
   auth: AuthSummary & { resourceMetadata?: string };
@@ -109,7 +111,16 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const routes = new Map<string, Route>(
     servers.map((server) => [
       server.name,
-      createRoute({ server, sessions: config.sessions, fetch: cache.fetch, logger, now, tokens, wallClock }),
+      createRoute({
+        server,
+        sessions: config.sessions,
+        fetch: cache.fetch,
+        logger,
+        now,
+        tokens,
+        wallClock,
+        authenticated: authOf(config, server.entry).kind !== 'none',
+      }),
     ]),
   );
   const issuerKeys = createIssuerKeyCache({ now: wallClock, ...(options.authFetch ? { fetch: options.authFetch } : {}) });
@@ -167,6 +178,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
             ...(toolsError ? { toolsError } : {}),
             ...(toolsPending ? { toolsPending } : {}),
             inFlight: route.inFlight,
+            served: { ...route.served },
             sessions:
               route.mode === 'stateful'
                 ? {

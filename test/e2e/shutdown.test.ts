@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ProtocolError } from '@modelcontextprotocol/server';
 import {
   connectClient,
@@ -117,6 +118,32 @@ describe('SIGTERM', () => {
       assert.equal(call?.error, 'shutting_down', "the call's log line says it was cut short");
       const stream = lines.find((l) => l.msg === 'request' && (l.http as { method: string }).method === 'GET');
       assert.equal((stream?.http as { status: number } | undefined)?.status, 200, 'the GET stream ended cleanly');
+      await client.close().catch(() => undefined);
+    } finally {
+      await gateway.stop('SIGKILL');
+    }
+  });
+
+  it('does the same for a 2026-07-28 client: the call cut short gets shutting_down, one in grace its result', async () => {
+    const gateway = await startGatewayProcess(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nshutdownGrace: 600ms\n`);
+    try {
+      const client = new Client({ name: 'modern', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/echo`)));
+      const quick = client.callTool({ name: 'slow', arguments: { ms: 200, text: 'in time' } });
+      const slow = client.callTool({ name: 'slow', arguments: { ms: 5000, text: 'too late' } });
+      await untilInFlight(gateway.url, 'echo', 2);
+      gateway.child.kill('SIGTERM');
+      assert.equal(textOf(await quick), 'in time');
+      const error = await slow.then(
+        () => assert.fail('the call must not succeed'),
+        (e: unknown) => e as { code?: number; message?: string; data?: unknown },
+      );
+      assert.equal(error.code, -32000);
+      assert.match(error.message ?? '', /shutting down: the call did not finish within its grace period/);
+      assert.deepEqual(error.data, { code: 'shutting_down' });
+      assert.equal(await gateway.exited, 0);
+      const drained = logLines(gateway.stdout).find((l) => typeof l.msg === 'string' && (l.msg as string).startsWith('gateway drained'));
+      assert.deepEqual([drained?.inFlight, drained?.answered], [2, 1]);
       await client.close().catch(() => undefined);
     } finally {
       await gateway.stop('SIGKILL');

@@ -17,7 +17,7 @@ function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('parseConfig', () => {
   it('applies the defaults of every section', () => {
     const config = parseConfig('servers:\n  time:\n    module: ./servers/time\n', '/srv/app/gateway.yaml');
-    assert.deepEqual(config.servers.time, { module: './servers/time', options: {}, enabled: true, sessions: 'stateful' });
+    assert.deepEqual(config.servers.time, { module: './servers/time', options: {}, enabled: true, sessions: 'stateful', listTtl: 0 });
     assert.deepEqual(config.sessions, {
       idleTimeout: 1_800_000,
       maxPerRoute: 5000,
@@ -152,7 +152,7 @@ describe('parseConfig', () => {
   it('reports an unset variable at its position, alongside schema problems', () => {
     assert.deepEqual(problemsOf('servers:\n  w:\n    module: "${MODULE_PATH}"\n    extra: 1\n'), [
       '3:13 servers.w.module: environment variable MODULE_PATH is not set (write ${MODULE_PATH:-default} to give a default)',
-      '4:5 servers.w.extra: unknown key "extra": server keys are module, options, enabled, sessions, tools, auth',
+      '4:5 servers.w.extra: unknown key "extra": server keys are module, options, enabled, sessions, tools, auth, listTtl',
     ]);
   });
 

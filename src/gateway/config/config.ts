@@ -35,6 +35,11 @@ const serverSchema = z
     tools: toolsSchema.optional(),
     /** Who may call this route; default: the top-level `auth`, else none. */
     auth: authSchema.optional(),
+    /**
+     * How long a 2026-07-28 client may reuse this route's lists and `server/discover` answer
+     * (SEP-2549 `ttlMs`); 0, the default, asks it to fetch them again each time.
+     */
+    listTtl: duration.default(0),
   })
   .strict();
 
@@ -342,7 +347,8 @@ function describeIssue(issue: z.core.$ZodIssue, present: boolean): string {
 function suggestion(parentPath: readonly PropertyKey[]): string {
   if (parentPath.length === 0)
     return ': top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, requestTimeout, shutdownGrace, auth, publicUrl';
-  if (parentPath.length === 2 && parentPath[0] === 'servers') return ': server keys are module, options, enabled, sessions, tools, auth';
+  if (parentPath.length === 2 && parentPath[0] === 'servers')
+    return ': server keys are module, options, enabled, sessions, tools, auth, listTtl';
   if (parentPath.at(-1) === 'auth') return ': see "auth" in the gateway.yaml reference (kind none, apiKey or oauth)';
   return '';
 }

@@ -21,7 +21,7 @@ import { hostCheck } from './host-validation.js';
 import { validateJsonRpc } from './jsonrpc-body.js';
 import type { Gateway } from '../gateway.js';
 import { capForLog, sessionTag } from '../logger.js';
-import type { Route } from '../protocol/route.js';
+import type { ProtocolEra, Route } from '../protocol/route.js';
 import { renderStatusPage } from './status-page.js';
 
 const MCP_PATH = /^\/mcp\/([^/]+)\/?$/;
@@ -48,6 +48,8 @@ interface Exchange {
   /** Why credentials were refused. */
   authFailure?: { reason: string; detail: string };
   errorCode?: GatewayErrorCode;
+  /** The protocol era that served the request. */
+  era?: ProtocolEra;
 }
 
 /**
@@ -103,6 +105,9 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
       },
       onShutdown: () => {
         exchange.errorCode = 'shutting_down';
+      },
+      onEra: (era) => {
+        exchange.era = era;
       },
     });
   }
@@ -272,6 +277,7 @@ function requestLogger(gateway: Gateway): (req: IncomingMessage, res: ServerResp
         http: { method: req.method, path: capForLog(exchange.path), status: res.headersSent ? res.statusCode : undefined },
         ...(res.writableEnded ? {} : { aborted: true }),
         route: exchange.route?.name,
+        era: exchange.era,
         rpc: exchange.rpcMethod,
         tool: exchange.tool,
         session: sessionTag(typeof sessionId === 'string' ? sessionId : undefined),

@@ -19,6 +19,7 @@ import { GatewayError, JSONRPC, toJsonRpcBody } from '../errors.js';
 import { sessionTag, type Logger } from '../logger.js';
 import type { FetchLike, ServerContext } from '../module-contract.js';
 import type { LoadedServer } from '../upstreams/modules.js';
+import { createModernEra, FIRST_MODERN_VERSION, isModernRequest } from './modern.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
 import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
 import type { SessionClaims, SessionTokens } from '../sessions/session-token.js';
@@ -47,7 +48,12 @@ export interface RouteOptions {
   tokens: SessionTokens;
   /** Wall clock in ms since the epoch, the one `tokens` uses; default `Date.now`. */
   wallClock?: () => number;
+  /** Whether the route authenticates its callers (then no answer is cacheable as `public`). */
+  authenticated: boolean;
 }
+
+/** The protocol era a request was served in: 2025's handshake and sessions, or 2026-07-28's. */
+export type ProtocolEra = 'legacy' | 'modern';
 
 export interface ToolSummary {
   name: string;
@@ -77,6 +83,8 @@ export interface RouteRequest {
   onSession?: (sessionId: string) => void;
   /** Told when the gateway stopped before the request was answered (and answered it with an error). */
   onShutdown?: () => void;
+  /** Told which era serves the request, once classified. */
+  onEra?: (era: ProtocolEra) => void;
 }
 
 /** What {@link Route.drain} saw: calls in flight when it began, and how many it had to answer itself. */
@@ -90,8 +98,10 @@ export interface Route {
   readonly mode: 'stateful' | 'stateless';
   readonly sessions: SessionStore;
   handle(request: RouteRequest): Promise<void>;
-  /** Requests being answered now (POSTs carrying requests; GET streams are not counted). */
+  /** Requests being answered now (POSTs carrying requests; GET and listen streams are not counted). */
   readonly inFlight: number;
+  /** Requests served since start, by era. */
+  readonly served: Readonly<Record<ProtocolEra, number>>;
   /**
    * Stops the route: GET streams end now, new requests are refused, calls in flight may finish
    * until `deadline` aborts; whatever is still unanswered then gets a `shutting_down` JSON-RPC
@@ -107,6 +117,7 @@ export function createRoute(options: RouteOptions): Route {
   const maxAge = options.sessions.maxAge;
   const { name, entry } = loaded;
   const mode = entry.sessions;
+  const served = { legacy: 0, modern: 0 };
   const log = logger.child({ route: name });
   const context: ServerContext<unknown> = Object.freeze({ route: name, options: loaded.options, fetch, logger: log });
 
@@ -350,7 +361,49 @@ export function createRoute(options: RouteOptions): Route {
     await serve(transport, tracker, request);
   }
 
+  const modern = createModernEra({
+    route: name,
+    createServer: () => loaded.module.createServer(context as ServerContext),
+    tools: entry.tools,
+    listTtl: entry.listTtl,
+    // A list can differ between callers only where callers differ: authentication, or tool lists
+    // (which a module could make per-caller one day): only an open, unfiltered route is public.
+    cacheScope: !options.authenticated && !entry.tools ? 'public' : 'private',
+    keepAlive: options.sessions.keepAlive,
+    logger,
+  });
+
+  async function handle(request: RouteRequest): Promise<void> {
+    const { req, body } = request;
+    if (await isModernRequest(req, body)) {
+      served.modern++;
+      request.onEra?.('modern');
+      return modern.serve({
+        req,
+        res: request.res,
+        body: body as JSONRPCMessage,
+        authInfo: request.authInfo,
+        onShutdown: request.onShutdown,
+      });
+    }
+    served.legacy++;
+    request.onEra?.('legacy');
+    const version = header(req, 'mcp-protocol-version');
+    if (req.method !== 'POST' && version !== undefined && version >= FIRST_MODERN_VERSION && header(req, 'mcp-session-id') === undefined) {
+      // The 2026-07-28 era has no session to stream from or to end: it is POST only.
+      throw new GatewayError('method_not_allowed', `Method not allowed: ${version} requests are POST only`, {}, { Allow: 'POST' });
+    }
+    return mode === 'stateless' ? handleStateless(request) : handleStateful(request);
+  }
+
   async function drain(deadline: AbortSignal): Promise<DrainReport> {
+    const modernDrained = modern.drain(deadline);
+    const legacy = await drainLegacy(deadline);
+    const other = await modernDrained;
+    return { inFlight: legacy.inFlight + other.inFlight, answered: legacy.answered + other.answered };
+  }
+
+  async function drainLegacy(deadline: AbortSignal): Promise<DrainReport> {
     draining = true;
     // A GET stream carries nothing an answer needs: it ends now, and the client opens its next one
     // elsewhere (this instance refuses it).
@@ -376,10 +429,11 @@ export function createRoute(options: RouteOptions): Route {
     name,
     mode,
     sessions,
-    handle: mode === 'stateless' ? handleStateless : handleStateful,
+    handle,
     get inFlight() {
-      return calls.size;
+      return calls.size + modern.inFlight;
     },
+    served,
     drain,
     tools() {
       toolList ??= listTools(loaded, context).then((tools) => tools.filter((t) => isToolVisible(t.name, entry.tools ?? {})));

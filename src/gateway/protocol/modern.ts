@@ -1,0 +1,249 @@
+/**
+ * MCP 2026-07-28 on a route: no protocol session and no `initialize`; every request carries its
+ * protocol version and client capabilities in `_meta` (SEP-2567, SEP-2575). Served by the SDK's
+ * own per-request entry, `createMcpHandler`, which builds a server from the module's factory for
+ * each request and answers `server/discover`, version and header checks (-32022, -32020),
+ * `subscriptions/listen` and `input_required` itself.
+ *
+ * The handler makes its own transport per request, so what the gateway adds on this era sits
+ * around it, on the request and the response: the route's tool allow/deny lists (a hidden tool is
+ * refused as the SDK refuses an unknown one; lists leave it out) and the SEP-2549 caching hints
+ * the gateway decides (`ttlMs` from gateway.yaml; `cacheScope: public` only where no answer can
+ * depend on the caller).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import {
+  createMcpHandler,
+  InMemoryServerEventBus,
+  isLegacyRequest,
+  PROTOCOL_VERSION_META_KEY,
+  type AuthInfo,
+  type JSONRPCMessage,
+  type McpHttpHandler,
+  type McpServer,
+  type RequestId,
+} from '@modelcontextprotocol/server';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Milliseconds } from '../config/units.js';
+import { isToolVisible, type ToolLists } from './tool-filter.js';
+
+/** The first revision of the modern era: versions compare as strings (YYYY-MM-DD). */
+export const FIRST_MODERN_VERSION = '2026-07-28';
+
+/** Results that carry SEP-2549 caching hints. */
+const CACHEABLE_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'server/discover']);
+
+export interface ModernEraOptions {
+  route: string;
+  /** A new, unconnected server for one request. */
+  createServer: () => McpServer | Promise<McpServer>;
+  tools: ToolLists | undefined;
+  /** `ttlMs` on list results and `server/discover`. */
+  listTtl: Milliseconds;
+  /** `public` only where no answer can depend on the caller (no auth, no per-caller filter). */
+  cacheScope: 'public' | 'private';
+  keepAlive: Milliseconds;
+  logger: Logger;
+}
+
+export interface ModernRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  body: JSONRPCMessage;
+  authInfo: AuthInfo | undefined;
+  onShutdown?: () => void;
+}
+
+export interface ModernEra {
+  serve(request: ModernRequest): Promise<void>;
+  /** Calls being answered now (`subscriptions/listen` streams are not counted). */
+  readonly inFlight: number;
+  /** Ends listen streams now, lets calls finish until `deadline`, answers the rest `shutting_down`. */
+  drain(deadline: AbortSignal): Promise<{ inFlight: number; answered: number }>;
+}
+
+/**
+ * Whether a request belongs to the 2026-07-28 era, by the SDK's own rule (`isLegacyRequest`).
+ * Most traffic today is 2025-era: a POST that carries no modern version (in `_meta` or the
+ * `MCP-Protocol-Version` header) is legacy without building a web Request to ask the SDK.
+ */
+export async function isModernRequest(req: IncomingMessage, body: JSONRPCMessage | JSONRPCMessage[] | undefined): Promise<boolean> {
+  if (req.method !== 'POST' || body === undefined) return false;
+  const header = req.headers['mcp-protocol-version'];
+  const modernHeader = typeof header === 'string' && header >= FIRST_MODERN_VERSION;
+  if (!modernHeader && !(Array.isArray(body) ? body.some(claimsVersion) : claimsVersion(body))) return false;
+  return !(await isLegacyRequest(headersOnlyRequest(req), body));
+}
+
+function claimsVersion(message: JSONRPCMessage): boolean {
+  const meta = (message as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
+  return meta !== undefined && meta !== null && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta;
+}
+
+/** What the SDK's classifier reads: method, URL and headers (the body is passed parsed). */
+function headersOnlyRequest(req: IncomingMessage): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  return new Request(`http://gateway.internal${req.url ?? '/'}`, { method: req.method, headers });
+}
+
+export function createModernEra(options: ModernEraOptions): ModernEra {
+  const { route, tools, listTtl, cacheScope, logger } = options;
+  const log = logger.child({ route, era: 'modern' });
+  const onerror = (error: Error) => log.warn({ err: error }, 'modern-era request failed in the SDK');
+  const factory = () => options.createServer();
+  const bus = new InMemoryServerEventBus((error) => onerror(error));
+  const handler = createMcpHandler(factory, { legacy: 'reject', onerror, keepAliveMs: options.keepAlive, bus });
+  // Listen streams live as long as the client keeps them: their own handler (on the same bus) is
+  // closed first when the gateway stops, without aborting calls still in flight on the other.
+  const listener = createMcpHandler(factory, { legacy: 'reject', onerror, keepAliveMs: options.keepAlive, bus });
+  const filtering = tools !== undefined && (tools.allow !== undefined || tools.deny !== undefined);
+
+  const calls = new Set<Call>();
+  const idleWaiters: Array<() => void> = [];
+  let draining = false;
+
+  async function answer(entry: McpHttpHandler, webRequest: Request, { body, authInfo }: ModernRequest, call?: Call): Promise<Response> {
+    const method = 'method' in body ? body.method : undefined;
+    const id = 'id' in body ? (body.id as RequestId) : undefined;
+    if (method === 'tools/call' && filtering && id !== undefined) {
+      const name = String((body as { params?: { name?: unknown } }).params?.name);
+      // As the SDK answers a tool it does not have: a hidden tool cannot be told from a missing one.
+      if (!isToolVisible(name, tools!))
+        return jsonResponse({ jsonrpc: '2.0', id, error: { code: -32602, message: `Tool ${name} not found` } });
+    }
+    const served = entry.fetch(webRequest, { parsedBody: body, ...(authInfo ? { authInfo } : {}) });
+    const response = await (call ? Promise.race([served, call.cutShort]) : served);
+    if (method !== undefined && CACHEABLE_METHODS.has(method)) return rewriteResult(response, method);
+    return call && isEventStream(response) ? call.interruptible(response) : response;
+  }
+
+  /** Sets the gateway's caching hints (and leaves hidden tools out of `tools/list`). */
+  async function rewriteResult(response: Response, method: string): Promise<Response> {
+    if (!(response.headers.get('content-type') ?? '').includes('application/json')) return response;
+    const message = (await response.json()) as { result?: Record<string, unknown> };
+    if (message.result && typeof message.result === 'object') {
+      if (method === 'tools/list' && filtering && Array.isArray(message.result.tools)) {
+        message.result.tools = (message.result.tools as Array<{ name: string }>).filter((tool) => isToolVisible(tool.name, tools!));
+      }
+      message.result.ttlMs = listTtl;
+      message.result.cacheScope = cacheScope;
+    }
+    const headers = new Headers(response.headers);
+    headers.delete('content-length');
+    return new Response(JSON.stringify(message), { status: response.status, headers });
+  }
+
+  return {
+    async serve(request) {
+      const { req, res, body } = request;
+      const listen = 'method' in body && body.method === 'subscriptions/listen';
+      const id = 'method' in body && 'id' in body ? (body.id as RequestId) : undefined;
+      const call = !listen && id !== undefined ? createCall(id, request.onShutdown) : undefined;
+      if (call) {
+        if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+        calls.add(call);
+      }
+      try {
+        const nodeListener = getRequestListener((webRequest) => answer(listen ? listener : handler, webRequest, request, call), {
+          overrideGlobalObjects: false,
+        });
+        await nodeListener(req, res);
+      } finally {
+        if (call) {
+          calls.delete(call);
+          if (calls.size === 0) for (const wake of idleWaiters.splice(0)) wake();
+        }
+      }
+    },
+    get inFlight() {
+      return calls.size;
+    },
+    async drain(deadline) {
+      draining = true;
+      await listener.close();
+      const inFlight = calls.size;
+      if (calls.size > 0 && !deadline.aborted) {
+        await new Promise<void>((resolve) => {
+          idleWaiters.push(resolve);
+          deadline.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
+      const left = [...calls];
+      for (const call of left) call.cutShortNow();
+      await handler.close();
+      return { inFlight, answered: left.length };
+    },
+  };
+}
+
+/** One modern request in flight, and the means to answer it with an error if the gateway stops first. */
+interface Call {
+  /** Resolves with the `shutting_down` answer once {@link cutShortNow} is called. */
+  readonly cutShort: Promise<Response>;
+  /** An SSE answer already under way, with a final `shutting_down` event if cut short. */
+  interruptible(response: Response): Response;
+  cutShortNow(): void;
+}
+
+function createCall(id: RequestId, onShutdown: (() => void) | undefined): Call {
+  let resolveCutShort!: (response: Response) => void;
+  const cutShort = new Promise<Response>((resolve) => (resolveCutShort = resolve));
+  let endStream: (() => void) | undefined;
+  const error = {
+    jsonrpc: '2.0' as const,
+    id,
+    error: shuttingDownError('The gateway is shutting down: the call did not finish within its grace period; retry it'),
+  };
+  return {
+    cutShort,
+    interruptible(response) {
+      const upstream = response.body!.getReader();
+      const encoder = new TextEncoder();
+      let done = false;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          endStream = () => {
+            if (done) return;
+            done = true;
+            controller.enqueue(encoder.encode(`event: message\ndata: ${JSON.stringify(error)}\n\n`));
+            controller.close();
+            void upstream.cancel().catch(() => undefined);
+          };
+        },
+        async pull(controller) {
+          const chunk = await upstream.read();
+          if (done) return;
+          if (chunk.done) {
+            done = true;
+            controller.close();
+          } else controller.enqueue(chunk.value);
+        },
+        cancel: (reason) => upstream.cancel(reason),
+      });
+      return new Response(body, { status: response.status, headers: response.headers });
+    },
+    cutShortNow() {
+      onShutdown?.();
+      resolveCutShort(jsonResponse(error));
+      endStream?.();
+    },
+  };
+}
+
+function shuttingDownError(message: string) {
+  return { code: -32000, message, data: { code: 'shutting_down' } };
+}
+
+function isEventStream(response: Response): boolean {
+  return response.body !== null && (response.headers.get('content-type') ?? '').includes('text/event-stream');
+}
+
+function jsonResponse(message: unknown): Response {
+  return new Response(JSON.stringify(message), { status: 200, headers: { 'content-type': 'application/json' } });
+}

@@ -1,0 +1,202 @@
+/**
+ * Both protocol eras on one URL: MCP 2026-07-28 (no session, `_meta` on every request, served by
+ * the SDK's createMcpHandler) and the 2025 handshake with the gateway's resumable sessions, on the
+ * real gateway with the SDK v2 client in each of its modes and raw requests for the edges.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  Client,
+  PROTOCOL_VERSION_META_KEY,
+  StreamableHTTPClientTransport,
+} from '@modelcontextprotocol/client';
+import {
+  fixtureModule,
+  initializeBody,
+  MCP_POST_HEADERS,
+  shippedModule,
+  startInProcessGateway,
+  textOf,
+  type InProcessGateway,
+} from '../helpers/gateway.js';
+
+const MODERN = '2026-07-28';
+const KEY = 'a-key-for-the-eras-test-0123456789';
+
+let gw: InProcessGateway;
+before(async () => {
+  gw = await startInProcessGateway(
+    `servers:\n` +
+      `  time:\n    module: ${shippedModule('time')}\n    listTtl: 1h\n` +
+      `  echo:\n    module: ${fixtureModule('echo')}\n` +
+      `  limited:\n    module: ${fixtureModule('echo')}\n    tools:\n      allow: [echo, slow]\n      deny: [slow]\n` +
+      `  keyed:\n    module: ${fixtureModule('echo')}\n    listTtl: 30s\n    auth:\n      kind: apiKey\n      keys: ["${KEY}"]\n`,
+  );
+});
+after(() => gw.close());
+
+/** A v2 SDK client in `mode`, connected to a route. */
+async function connect(route: string, mode: 'auto' | 'legacy' | { pin: string }, headers: Record<string, string> = {}) {
+  const client = new Client({ name: `eras-${JSON.stringify(mode)}`, version: '1.0.0' }, { versionNegotiation: { mode } });
+  const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/${route}`), { requestInit: { headers } });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** A raw 2026-07-28 request: the envelope in `_meta` and the SEP-2243 headers. */
+function modernPost(route: string, method: string, params: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+  const name: Record<string, string> = typeof params.name === 'string' ? { 'mcp-name': params.name } : {};
+  return fetch(`${gw.url}/mcp/${route}`, {
+    method: 'POST',
+    headers: { ...MCP_POST_HEADERS, 'mcp-protocol-version': MODERN, 'mcp-method': method, ...name, ...headers },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method,
+      params: {
+        ...params,
+        _meta: {
+          [PROTOCOL_VERSION_META_KEY]: MODERN,
+          [CLIENT_CAPABILITIES_META_KEY]: {},
+          [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
+          ...(params._meta as object),
+        },
+      },
+    }),
+  });
+}
+
+describe('two protocol eras on one route', () => {
+  it('serves the v2 client in auto mode on 2026-07-28, without a session', async () => {
+    const { client, transport } = await connect('time', 'auto');
+    assert.equal(client.getNegotiatedProtocolVersion(), MODERN);
+    assert.equal(transport.sessionId, undefined);
+    const result = await client.callTool({ name: 'get_current_time', arguments: { timezone: 'Asia/Tokyo' } });
+    assert.equal((result.structuredContent as { timezone: string }).timezone, 'Asia/Tokyo');
+    await client.close();
+  });
+
+  it('serves a client pinned to 2026-07-28, and one in the default mode on 2025 with a session, side by side', async () => {
+    const pinned = await connect('echo', { pin: MODERN });
+    const legacy = await connect('echo', 'legacy');
+    assert.equal(pinned.client.getNegotiatedProtocolVersion(), MODERN);
+    assert.equal(legacy.client.getNegotiatedProtocolVersion(), '2025-11-25');
+    assert.ok(legacy.transport.sessionId, 'the 2025 client has a session id');
+    assert.equal(pinned.transport.sessionId, undefined);
+    assert.equal(textOf(await pinned.client.callTool({ name: 'echo', arguments: { text: 'modern' } })), 'modern');
+    assert.equal(textOf(await legacy.client.callTool({ name: 'echo', arguments: { text: 'legacy' } })), 'legacy');
+    await pinned.client.close();
+    await legacy.client.close();
+  });
+
+  it('never sends a session id to a modern request, and ignores a stale one', async () => {
+    const plain = await modernPost('echo', 'tools/list');
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers.get('mcp-session-id'), null);
+    const stale = await modernPost('echo', 'tools/list', {}, { 'mcp-session-id': 'not-a-session-of-ours' });
+    assert.equal(stale.status, 200, 'a modern request does not look at Mcp-Session-Id');
+    assert.equal(stale.headers.get('mcp-session-id'), null);
+    const body = (await stale.json()) as { result: { tools: Array<{ name: string }> } };
+    assert.ok(body.result.tools.some((tool) => tool.name === 'echo'));
+  });
+
+  it('refuses an Mcp-Method header that does not match the body with 400 and -32020', async () => {
+    const response = await modernPost('echo', 'tools/list', {}, { 'mcp-method': 'prompts/list' });
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as { error: { code: number } };
+    assert.equal(body.error.code, -32020);
+  });
+
+  it('refuses an Mcp-Name header that does not match the tool called with 400 and -32020', async () => {
+    const response = await modernPost('echo', 'tools/call', { name: 'echo', arguments: { text: 'x' } }, { 'mcp-name': 'fail' });
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: { code: number } }).error.code, -32020);
+  });
+
+  it('answers an unsupported version with -32022 and the versions it supports', async () => {
+    const response = await modernPost(
+      'echo',
+      'tools/list',
+      { _meta: { [PROTOCOL_VERSION_META_KEY]: '2027-01-01' } },
+      { 'mcp-protocol-version': '2027-01-01' },
+    );
+    assert.equal(response.status, 400);
+    const body = (await response.json()) as { error: { code: number; data: { supported: string[] } } };
+    assert.equal(body.error.code, -32022);
+    assert.deepEqual(body.error.data.supported, [MODERN]);
+  });
+
+  it('answers GET and DELETE of the modern era with 405: it has no session to stream or end', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const response = await fetch(`${gw.url}/mcp/echo`, {
+        method,
+        headers: { accept: 'text/event-stream', 'mcp-protocol-version': MODERN },
+      });
+      assert.equal(response.status, 405, method);
+      assert.equal(response.headers.get('allow'), 'POST');
+    }
+  });
+
+  it('serves a 2025 client after modern requests on the same route, and the log and status name each era', async () => {
+    await (await modernPost('time', 'tools/list')).text();
+    const legacy = await fetch(`${gw.url}/mcp/time`, { method: 'POST', headers: MCP_POST_HEADERS, body: JSON.stringify(initializeBody()) });
+    assert.equal(legacy.status, 200);
+    assert.ok(legacy.headers.get('mcp-session-id'));
+    await legacy.text();
+    const lines = gw.logs.filter((l) => l.msg === 'request' && l.route === 'time');
+    assert.equal(lines.at(-2)?.era, 'modern');
+    assert.equal(lines.at(-1)?.era, 'legacy');
+    const status = (await (await fetch(`${gw.url}/status.json`)).json()) as {
+      routes: Array<{ name: string; served: { legacy: number; modern: number } }>;
+    };
+    const time = status.routes.find((r) => r.name === 'time')!;
+    assert.ok(time.served.modern > 0 && time.served.legacy > 0, JSON.stringify(time.served));
+  });
+});
+
+describe('caching hints (SEP-2549) on the modern era', () => {
+  it("puts the route's listTtl and cacheScope public on the lists and server/discover of an open route", async () => {
+    for (const method of ['tools/list', 'server/discover']) {
+      const body = (await (await modernPost('time', method)).json()) as { result: { ttlMs: number; cacheScope: string } };
+      assert.equal(body.result.ttlMs, 3_600_000, method);
+      assert.equal(body.result.cacheScope, 'public', method);
+    }
+  });
+
+  it('says private where an answer can depend on the caller: authentication, or tool lists', async () => {
+    const keyed = (await (await modernPost('keyed', 'tools/list', {}, { 'x-api-key': KEY })).json()) as {
+      result: { ttlMs: number; cacheScope: string };
+    };
+    assert.deepEqual([keyed.result.ttlMs, keyed.result.cacheScope], [30_000, 'private']);
+    const limited = (await (await modernPost('limited', 'tools/list')).json()) as { result: { ttlMs: number; cacheScope: string } };
+    assert.deepEqual([limited.result.ttlMs, limited.result.cacheScope], [0, 'private']);
+  });
+
+  it('asks for credentials on a modern request to an authenticated route, as on the 2025 one', async () => {
+    const response = await modernPost('keyed', 'tools/list');
+    assert.equal(response.status, 401);
+    assert.equal(((await response.json()) as { error: { data: { code: string } } }).error.data.code, 'unauthorized');
+  });
+});
+
+describe('tool allow/deny lists on the modern era', () => {
+  it('leaves hidden tools out of tools/list and refuses calls to them as the SDK refuses an unknown tool', async () => {
+    const { client } = await connect('limited', { pin: MODERN });
+    const { tools } = await client.listTools();
+    assert.deepEqual(
+      tools.map((t) => t.name),
+      ['echo'],
+    );
+    for (const name of ['slow', 'whoami']) {
+      await assert.rejects(client.callTool({ name, arguments: { ms: 1, text: 'x' } }), (error: { code?: number; message?: string }) => {
+        assert.equal(error.code, -32602);
+        assert.match(error.message ?? '', new RegExp(`Tool ${name} not found`));
+        return true;
+      });
+    }
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'ok' } })), 'ok');
+    await client.close();
+  });
+});
