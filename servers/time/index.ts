@@ -59,7 +59,8 @@ export function createTimeServer({ localTimezone, now = () => new Date() }: Time
   if (!isValidTimezone(localTimezone)) {
     throw new Error(`time server: localTimezone ${JSON.stringify(localTimezone)} is not an IANA timezone name`);
   }
-  const server = new McpServer({ name: 'time', version: TIME_SERVER_VERSION });
+  // The tool list never changes: clients need not listen for it.
+  const server = new McpServer({ name: 'time', version: TIME_SERVER_VERSION }, { capabilities: { tools: { listChanged: false } } });
   registerTimeTools(server, { localTimezone, now });
   return server;
 }

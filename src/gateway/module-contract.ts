@@ -64,6 +64,28 @@ export interface ServerContext<Options = Record<string, unknown>> {
   readonly fetch: FetchLike;
   /** A pino logger bound to the route; write structured fields, never secrets. */
   readonly logger: Logger;
+  /**
+   * The protocol era this server will serve: `legacy` (a 2025 session, or one request on a
+   * stateless route) or `modern` (one 2026-07-28 request). Most modules need not look: the SDK
+   * serves the same tools to both.
+   */
+  readonly era: 'legacy' | 'modern';
+  /**
+   * Tells the route's clients that a list changed, in both eras: the 2026-07-28 clients listening
+   * on this instance (`subscriptions/listen`) and every 2025 session this instance holds. Call it
+   * wherever the change happens; a server built for one request has nobody to tell by itself.
+   * `resourceUpdated` reaches 2026-07-28 listeners only: a 2025 session's server sends its own
+   * (`server.server.sendResourceUpdated`), as it keeps that session's subscriptions.
+   */
+  readonly notify: ChangeNotifier;
+}
+
+/** The changes {@link ServerContext.notify} announces. */
+export interface ChangeNotifier {
+  toolsChanged(): void;
+  promptsChanged(): void;
+  resourcesChanged(): void;
+  resourceUpdated(uri: string): void;
 }
 
 /** The shape of a server module as the gateway imports it. */

@@ -156,6 +156,29 @@ describe('two protocol eras on one route', () => {
   });
 });
 
+describe('change notifications in both eras', () => {
+  it('reaches a 2026-07-28 listener and a 2025 session alike when a module calls ctx.notify', async () => {
+    const listener = await connect('echo', { pin: MODERN });
+    const session = await connect('echo', 'legacy');
+    const heard: string[] = [];
+    listener.client.setNotificationHandler('notifications/tools/list_changed', () => void heard.push('modern'));
+    session.client.setNotificationHandler('notifications/tools/list_changed', () => void heard.push('legacy'));
+    const subscription = await listener.client.listen({ toolsListChanged: true });
+    assert.equal(subscription.honoredFilter.toolsListChanged, true);
+    // Wait until the 2025 client's GET stream is open, where its session's notifications travel.
+    const echo = gw.gateway.routes.get('echo')!;
+    for (let i = 0; i < 200 && !(echo.sessions.peek(session.transport.sessionId!)?.active ?? 0); i++)
+      await new Promise((r) => setTimeout(r, 10));
+
+    const caller = await connect('echo', { pin: MODERN });
+    assert.equal(textOf(await caller.client.callTool({ name: 'announce_tools_changed', arguments: {} })), 'announced');
+    for (let i = 0; i < 200 && heard.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(heard.sort(), ['legacy', 'modern']);
+    await subscription.close();
+    for (const { client } of [listener, session, caller]) await client.close();
+  });
+});
+
 describe('caching hints (SEP-2549) on the modern era', () => {
   it("puts the route's listTtl and cacheScope public on the lists and server/discover of an open route", async () => {
     for (const method of ['tools/list', 'server/discover']) {

@@ -6,6 +6,7 @@ import type { FetchLike } from '../../src/gateway/module-contract.js';
 import { createServer } from '../../servers/weather/index.js';
 import { createOptionsSchema } from '../../servers/weather/options.js';
 import type { FakeNws } from './fake-nws.js';
+import { UNIT_CONTEXT } from './module-context.js';
 
 export interface WeatherConnection {
   client: Client;
@@ -22,7 +23,7 @@ export async function connectWeather(
   }: { options?: Record<string, unknown>; fetch?: FetchLike; logger?: Logger } = {},
 ): Promise<WeatherConnection> {
   const parsed = createOptionsSchema({}).parse({ baseUrl: nws.url, retryDelayMs: 1, timeoutMs: 2000, ...options });
-  const server = createServer({ route: 'weather', options: parsed, fetch, logger });
+  const server = createServer({ route: 'weather', options: parsed, fetch, logger, ...UNIT_CONTEXT });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'weather-test', version: '0.0.0' });
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);

@@ -6,6 +6,7 @@ import { Client } from '@modelcontextprotocol/client';
 import pino from 'pino';
 import type { ServerContext } from '../../src/gateway/module-contract.js';
 import { createServer, createTimeServer, optionsSchema, TIME_SERVER_VERSION, type TimeOptions } from '../../servers/time/index.js';
+import { UNIT_CONTEXT } from '../helpers/module-context.js';
 
 const SUMMER = () => new Date('2026-07-15T20:00:37Z');
 
@@ -30,6 +31,7 @@ function context(options: TimeOptions): ServerContext<TimeOptions> {
     options,
     fetch: () => Promise.reject(new Error('the time server must not use the network')),
     logger: pino({ level: 'silent' }),
+    ...UNIT_CONTEXT,
   };
 }
 

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { createServer, optionsSchema } from '../../servers/weather/index.js';
 import { createOptionsSchema, DEFAULT_NWS_BASE_URL, DEFAULT_USER_AGENT } from '../../servers/weather/options.js';
 import { startFakeNws } from '../helpers/fake-nws.js';
+import { UNIT_CONTEXT } from '../helpers/module-context.js';
 
 describe('weather optionsSchema', () => {
   const schema = createOptionsSchema({});
@@ -70,7 +71,13 @@ describe('weather optionsSchema', () => {
     try {
       const options = optionsSchema.parse({ retryDelayMs: 0 });
       assert.equal(options.baseUrl, nws.url);
-      const server = createServer({ route: 'weather', options, fetch: globalThis.fetch, logger: pino({ level: 'silent' }) });
+      const server = createServer({
+        route: 'weather',
+        options,
+        fetch: globalThis.fetch,
+        logger: pino({ level: 'silent' }),
+        ...UNIT_CONTEXT,
+      });
       const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
       const client = new Client({ name: 'weather-options-test', version: '0.0.0' });
       await Promise.all([server.connect(serverSide), client.connect(clientSide)]);

@@ -10,6 +10,7 @@ import { createServer } from '../../servers/weather/index.js';
 import { createNwsClient } from '../../servers/weather/nws-client.js';
 import { createOptionsSchema, DEFAULT_USER_AGENT } from '../../servers/weather/options.js';
 import { nwsFixturePath, startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
+import { UNIT_CONTEXT } from '../helpers/module-context.js';
 
 interface Session {
   client: Client;
@@ -29,7 +30,7 @@ async function connect(nws: FakeNws, options: Record<string, unknown> = {}, fetc
     fetched.push(String(input));
     return fetch(input, init);
   };
-  const server = createServer({ route: 'weather', options: parsed, fetch: recordingFetch, logger });
+  const server = createServer({ route: 'weather', options: parsed, fetch: recordingFetch, logger, ...UNIT_CONTEXT });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'weather-upstream-test', version: '0.0.0' });
   await Promise.all([server.connect(serverSide), client.connect(clientSide)]);

@@ -23,6 +23,7 @@ import {
   type McpHttpHandler,
   type McpServer,
   type RequestId,
+  type ServerNotifier,
 } from '@modelcontextprotocol/server';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -58,6 +59,8 @@ export interface ModernRequest {
 
 export interface ModernEra {
   serve(request: ModernRequest): Promise<void>;
+  /** Publishes a change to this route's `subscriptions/listen` streams on this instance. */
+  readonly notify: ServerNotifier;
   /** Calls being answered now (`subscriptions/listen` streams are not counted). */
   readonly inFlight: number;
   /** Ends listen streams now, lets calls finish until `deadline`, answers the rest `shutting_down`. */
@@ -161,6 +164,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
         }
       }
     },
+    notify: handler.notify,
     get inFlight() {
       return calls.size;
     },

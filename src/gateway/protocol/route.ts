@@ -17,7 +17,7 @@ import { LRUCache } from 'lru-cache';
 import type { SessionsConfig } from '../config/config.js';
 import { GatewayError, JSONRPC, toJsonRpcBody } from '../errors.js';
 import { sessionTag, type Logger } from '../logger.js';
-import type { FetchLike, ServerContext } from '../module-contract.js';
+import type { ChangeNotifier, FetchLike, ServerContext } from '../module-contract.js';
 import type { LoadedServer } from '../upstreams/modules.js';
 import { createModernEra, FIRST_MODERN_VERSION, isModernRequest } from './modern.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
@@ -119,7 +119,42 @@ export function createRoute(options: RouteOptions): Route {
   const mode = entry.sessions;
   const served = { legacy: 0, modern: 0 };
   const log = logger.child({ route: name });
-  const context: ServerContext<unknown> = Object.freeze({ route: name, options: loaded.options, fetch, logger: log });
+  const notify: ChangeNotifier = Object.freeze({
+    toolsChanged: () =>
+      announce(
+        (server) => server.sendToolListChanged(),
+        () => modern.notify.toolsChanged(),
+      ),
+    promptsChanged: () =>
+      announce(
+        (server) => server.sendPromptListChanged(),
+        () => modern.notify.promptsChanged(),
+      ),
+    resourcesChanged: () =>
+      announce(
+        (server) => server.sendResourceListChanged(),
+        () => modern.notify.resourcesChanged(),
+      ),
+    resourceUpdated: (uri: string) => modern.notify.resourceUpdated(uri),
+  });
+  const base = { route: name, options: loaded.options, fetch, logger: log, notify };
+  const context: ServerContext<unknown> = Object.freeze({ ...base, era: 'legacy' as const });
+  const modernContext: ServerContext<unknown> = Object.freeze({ ...base, era: 'modern' as const });
+
+  /** A change, told to every 2025 session held here and to this instance's 2026-07-28 listeners. */
+  function announce(toSession: (server: McpServer) => void, toListeners: () => void): void {
+    toListeners();
+    for (const session of sessions.values()) {
+      // A session's server that never declared list changes (or is closing) has nothing to send.
+      if (session.server.isConnected()) {
+        try {
+          toSession(session.server);
+        } catch (error) {
+          log.debug({ err: error }, 'a session could not be told of a change');
+        }
+      }
+    }
+  }
 
   const sessions = createSessionStore<RouteSession>({
     maxSessions: options.sessions.maxPerRoute,
@@ -363,7 +398,7 @@ export function createRoute(options: RouteOptions): Route {
 
   const modern = createModernEra({
     route: name,
-    createServer: () => loaded.module.createServer(context as ServerContext),
+    createServer: () => loaded.module.createServer(modernContext as ServerContext),
     tools: entry.tools,
     listTtl: entry.listTtl,
     // A list can differ between callers only where callers differ: authentication, or tool lists
