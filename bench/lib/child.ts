@@ -1,6 +1,6 @@
 /**
  * The servers under test, each in its own child process: the gateway (`dist/src/gateway/main.js`
- * with a gateway.yaml written for the run), the minimal SDK server and the raw ceiling. Children
+ * with a gateway.yaml written for the run), the minimal SDK servers and the raw ceiling. Children
  * log to a file, not a pipe, so the benchmark process spends nothing reading their output.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -15,6 +15,7 @@ export const PROJECT_ROOT = path.dirname(DIST);
 export const GATEWAY_ENTRY = path.join(DIST, 'src', 'gateway', 'main.js');
 export const MINIMAL_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-sdk-server.js');
 export const MINIMAL_NODE_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-node-server.js');
+export const MINIMAL_V2_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-v2-server.js');
 export const CEILING_ENTRY = path.join(DIST, 'bench', 'reference', 'raw-ceiling.js');
 const GC_HOOK = pathToFileURL(path.join(DIST, 'bench', 'support', 'gc-on-signal.js')).href;
 

@@ -10,6 +10,8 @@ export interface RunInfo {
   command: string;
   node: string;
   sdk: string;
+  /** SDK v2 packages of the v2 reference: server and node adapter. */
+  sdkV2: string;
   autocannon: string;
   cpu: string;
   cores: number;
@@ -31,6 +33,7 @@ export function runInfo(command: string, placement: string): RunInfo {
     command,
     node: process.version,
     sdk: packageVersion('@modelcontextprotocol/sdk'),
+    sdkV2: `server ${packageVersion('@modelcontextprotocol/server')}, node ${packageVersion('@modelcontextprotocol/node')}`,
     autocannon: packageVersion('autocannon'),
     cpu: cpus[0]?.model.trim() ?? 'unknown',
     cores: cpus.length,

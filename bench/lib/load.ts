@@ -1,6 +1,6 @@
 /**
- * One load run with autocannon: POSTs whose body (a fresh JSON-RPC id each) and session header are
- * set per request by `setupRequest`. Latency is taken from autocannon's per-response event with
+ * One load run with autocannon: POSTs whose body (a fresh JSON-RPC id each) and session header (or
+ * fixed headers) are set per request by `setupRequest`. Latency is taken from autocannon's per-response event with
  * sub-millisecond precision (its own histogram counts whole milliseconds, too coarse at c=1).
  */
 import type { IncomingHttpHeaders } from 'node:http';
@@ -18,6 +18,8 @@ export interface LoadOptions {
   body: (id: number) => string;
   /** Session ids the requests are spread over, round robin; none for stateless targets. */
   sessions?: readonly string[];
+  /** Headers of every request instead of the session's (modern-era requests, which have no session). */
+  headers?: Readonly<Record<string, string>>;
   /** Called with every response's headers and body (slows the run: for setup runs only). */
   onResponse?: (status: number, body: string, headers: IncomingHttpHeaders) => void;
 }
@@ -47,7 +49,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     method: 'POST',
     setupRequest: (raw) => {
       const sessionId = sessions.length === 0 ? undefined : sessions[turn++ % sessions.length];
-      return { ...raw, method: 'POST', headers: sessionHeaders(sessionId), body: options.body(nextId++) };
+      return { ...raw, method: 'POST', headers: options.headers ?? sessionHeaders(sessionId), body: options.body(nextId++) };
     },
     ...(onResponse ? { onResponse: (status, body, _context, headers) => onResponse(status, body, headers ?? {}) } : {}),
   };

@@ -38,17 +38,20 @@ described, against references running on the same machine in the same run: a min
 server written the way the SDK's examples write one (\`bench/reference/minimal-sdk-server.ts\`:
 \`createMcpExpressApp\`, one session map, a \`StreamableHTTPServerTransport\` and \`McpServer\` per
 session, serving the same time server), the same server on \`node:http\` without express
-(\`bench/reference/minimal-node-server.ts\`, full runs only), and a raw \`node:http\` server
-answering a fixed JSON-RPC body (\`bench/reference/raw-ceiling.ts\`), the ceiling of this
-machine's HTTP stack. Read the ratios; the absolute times belong to this (small, shared) machine.
+(\`bench/reference/minimal-node-server.ts\`, full runs only), a minimal SDK v2 server speaking MCP
+2026-07-28 (\`bench/reference/minimal-v2-server.ts\`: \`createMcpHandler\` on \`node:http\`, the
+same tools), and a raw \`node:http\` server answering a fixed JSON-RPC body
+(\`bench/reference/raw-ceiling.ts\`), the ceiling of this machine's HTTP stack. Read the ratios;
+the absolute times belong to this (small, shared) machine.
 
 How: each server is its own child process, pinned to one CPU when \`taskset\` exists, with the
 load generator ([autocannon](https://github.com/mcollina/autocannon)) in the benchmark process on
 the other. Clients open their sessions up front (initialize and \`notifications/initialized\`), then
 spread requests over them, each with a fresh JSON-RPC id; responses are the SDK's default SSE
-answers. Latencies are per response, from autocannon. Throughput cells are the best of the
-rounds (the targets take turns, in a different order each round), since noise on a shared machine
-only slows things down. The gateway logs one line per request at \`info\`, as deployed, to a file.
+answers. The 2026-07-28 rows have no sessions: every request carries its own version, capabilities
+and headers, and is answered with JSON. Latencies are per response, from autocannon. Throughput
+cells are the best of the rounds (the targets take turns, in a different order each round), since
+noise on a shared machine only slows things down. The gateway logs one line per request at \`info\`, as deployed, to a file.
 
 \`npm run bench\` builds (\`tsc -p bench/tsconfig.json\`) and runs everything, writing this file and
 \`benchmarks.svg\`; \`npm run bench -- --quick\` takes under a minute and only prints;
@@ -62,6 +65,7 @@ function runSection({ info }: BenchResults): string {
     ['machine', `${info.cpu}, ${info.cores} cores, ${info.memoryGiB} GiB, ${info.os}`],
     ['Node.js', info.node],
     ['MCP SDK', info.sdk],
+    ['MCP SDK v2 (the v2 reference)', info.sdkV2],
     ['autocannon', info.autocannon],
     ['placement', info.placement],
     [
@@ -92,6 +96,7 @@ function sections(results: BenchResults): string[] {
     statelessSection(results),
     requestLogSection(results),
     frameworkSection(results),
+    modernEraSection(results),
     weatherSection(results),
     resumeSection(results),
     coldStartSection(results),
@@ -205,6 +210,62 @@ transport itself: Host check, authentication, JSON-RPC checks, the session store
 
 ${table(
   ['method', 'conn.', 'gateway req/s', 'minimal req/s', 'minimal on node:http req/s', 'node:http / express', 'gateway / node:http'],
+  rows,
+  'numbers',
+)}`;
+}
+
+/** Servers of the modern-era table that are not measured yet, and why. */
+function modernEraSection(results: BenchResults): string {
+  const rows: string[][] = [];
+  for (const method of METHODS) {
+    for (const connections of concurrencies(results)) {
+      const reference = cell(results, 'minimal-v2', method, connections)?.result;
+      const modern = cell(results, 'gateway-modern', method, connections)?.result;
+      if (!reference || !modern) continue;
+      const sessions = cell(results, 'gateway', method, connections)?.result;
+      rows.push([
+        method,
+        String(connections),
+        rps(modern.rps),
+        ms(modern.p50),
+        ms(modern.p99),
+        rps(reference.rps),
+        ms(reference.p50),
+        ms(reference.p99),
+        `**${ratio(modern.rps / reference.rps)}**`,
+        sessions ? ratio(modern.rps / sessions.rps) : '–',
+        failures(modern.failed + reference.failed),
+      ]);
+    }
+  }
+  if (rows.length === 0) return '';
+  return `## Modern era (2026-07-28): gateway vs the SDK v2 reference
+
+MCP 2026-07-28 has no \`initialize\` and no sessions: every request carries its protocol version and
+the client's capabilities in \`_meta\`, and the SEP-2243 headers \`MCP-Protocol-Version\`,
+\`Mcp-Method\` and (for \`tools/call\`) \`Mcp-Name\`, as SDK v2's \`Client\` pinned to that revision
+sends them. The gateway serves them on \`/mcp/time\` (the same process and route as the first
+table's 2025 sessions) through the SDK's \`createMcpHandler\`; the v2 reference
+(\`bench/reference/minimal-v2-server.ts\`: \`createMcpHandler\` on \`node:http\` through
+\`toNodeHandler\`, the time server's tools) is what a user of the SDK writes. Both build an
+\`McpServer\` for every request. The last columns but one: the gateway's requests/s over the
+reference's (goal 1.0x), and over its own 2025-era sessions at the same method and connections.
+
+${table(
+  [
+    'method',
+    'conn.',
+    'gateway req/s',
+    'p50',
+    'p99',
+    'v2 reference req/s',
+    'p50',
+    'p99',
+    'gateway / reference',
+    'modern / 2025 sessions',
+    'errors',
+  ],
   rows,
   'numbers',
 )}`;

@@ -47,6 +47,24 @@ export function goals(results: BenchResults): Goal[] {
       });
     }
   }
+  if (results.throughput) {
+    const ratios: Array<{ method: Method; connections: number; value: number }> = [];
+    for (const method of ['tools/call', 'tools/list'] as const) {
+      for (const connections of [...new Set(results.throughput.map((c) => c.connections))]) {
+        const modern = cell(results, 'gateway-modern', method, connections);
+        const reference = cell(results, 'minimal-v2', method, connections);
+        if (modern && reference) ratios.push({ method, connections, value: modern.result.rps / reference.result.rps });
+      }
+    }
+    if (ratios.length > 0) {
+      const worst = ratios.reduce((a, b) => (b.value < a.value ? b : a));
+      list.push({
+        goal: 'gateway modern-era (2026-07-28) requests/s >= 1.0x the SDK v2 reference at every concurrency',
+        measured: `${ratios.map((r) => `${r.method} c=${r.connections} ${ratio(r.value)}`).join(', ')}; lowest ${ratio(worst.value)}`,
+        met: worst.value >= 1,
+      });
+    }
+  }
   const warm = results.weather?.find((w) => w.cache === 'warm');
   if (warm) {
     const value = warm.result.p50 / warm.timeReference.p50;

@@ -15,6 +15,7 @@ const SERIES: ReadonlyArray<{ target: Target; label: string; color: string }> = 
   { target: 'gateway-stateless', label: 'gateway, stateless route', color: '#8957e5' },
   { target: 'minimal', label: 'minimal SDK server', color: '#d1242f' },
   { target: 'minimal-node', label: 'minimal, on node:http', color: '#bf8700' },
+  { target: 'minimal-v2', label: 'SDK v2 ref., 2026-07-28', color: '#0e8a9a' },
   { target: 'ceiling', label: 'raw node:http ceiling', color: '#1a7f37' },
 ];
 const DASH: Record<Method, string> = { 'tools/call': '', 'tools/list': '6 4' };

@@ -1,20 +1,32 @@
 /**
  * Requests/s and latency of `tools/call get_current_time` and `tools/list` at each concurrency, on
  * the gateway's stateful and stateless time routes, the same gateway without its request log, the
- * minimal SDK server and the raw ceiling, all running at once (idle ones cost nothing) and
- * measured in turns, so drift in the machine's load reaches every target alike.
+ * minimal SDK servers (SDK 1.32 on express and on node:http, SDK v2 in the 2026-07-28 era) and the
+ * raw ceiling, all running at once (idle ones cost nothing) and measured in turns, so drift in the
+ * machine's load reaches every target alike.
  */
-import { CEILING_ENTRY, MINIMAL_ENTRY, MINIMAL_NODE_ENTRY, startChild, startGateway, type Child } from '../lib/child.js';
+import { CEILING_ENTRY, MINIMAL_ENTRY, MINIMAL_NODE_ENTRY, MINIMAL_V2_ENTRY, startChild, startGateway, type Child } from '../lib/child.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
-import { expectResult, openSessions, timeCallBody, toolsListBody } from '../lib/mcp.js';
+import {
+  expectResult,
+  modernHeaders,
+  modernTimeCallBody,
+  modernToolsListBody,
+  openSessions,
+  timeCallBody,
+  toolsListBody,
+} from '../lib/mcp.js';
 import type { BenchSettings } from '../lib/settings.js';
 import { TIME_MODULE } from './modules.js';
 
 /**
  * `gateway-quiet`: the same gateway with LOG_LEVEL=warn, i.e. without its per-request log line.
  * `minimal-node`: the minimal SDK server on `node:http`, without express.
+ * `minimal-v2`: the SDK v2 reference (`createMcpHandler` on `node:http`), measured in the modern era.
+ * `gateway-modern`: the gateway's `/mcp/time` (the same process as `gateway`) in the modern era.
  */
-export type Target = 'gateway' | 'gateway-stateless' | 'gateway-quiet' | 'minimal' | 'minimal-node' | 'ceiling';
+export type Target =
+  'gateway' | 'gateway-modern' | 'gateway-stateless' | 'gateway-quiet' | 'minimal' | 'minimal-node' | 'minimal-v2' | 'ceiling';
 export type Method = 'tools/call' | 'tools/list';
 export const METHODS: readonly Method[] = ['tools/call', 'tools/list'];
 
@@ -25,7 +37,20 @@ export interface ThroughputCell {
   result: LoadResult;
 }
 
-const BODIES: Record<Method, (id: number) => string> = { 'tools/call': timeCallBody, 'tools/list': toolsListBody };
+/** The protocol era a target is measured in: 2025 (initialize, sessions) or 2026-07-28 ("modern": no session). */
+export type Era = '2025' | 'modern';
+/** Targets measured in the modern era; every other one speaks 2025. */
+export const MODERN_TARGETS: ReadonlySet<Target> = new Set(['minimal-v2', 'gateway-modern']);
+export const eraOf = (target: Target): Era => (MODERN_TARGETS.has(target) ? 'modern' : '2025');
+
+/** Each request of a run: its body (given a fresh id) and, for the modern era, its fixed headers (2025: the session's). */
+const REQUESTS: Record<Era, Record<Method, { body: (id: number) => string; headers?: Record<string, string> }>> = {
+  '2025': { 'tools/call': { body: timeCallBody }, 'tools/list': { body: toolsListBody } },
+  modern: {
+    'tools/call': { body: modernTimeCallBody, headers: modernHeaders('tools/call', 'get_current_time') },
+    'tools/list': { body: modernToolsListBody, headers: modernHeaders('tools/list') },
+  },
+};
 
 /** The bench gateway.yaml: the time module twice, stateful and stateless. */
 export const THROUGHPUT_YAML = `
@@ -39,6 +64,16 @@ sessions:
   idleTimeout: 30m
   maxPerRoute: 10000
 `;
+
+/**
+ * Names, titles, descriptions and annotations of the tools a `tools/list` answer (JSON or SSE)
+ * lists. Not the schemas: SDK v2 lists JSON Schema 2020-12 where 1.32 lists draft-07.
+ */
+function describeTools(answer: string): string {
+  const json = answer.startsWith('{') ? answer : answer.slice(answer.indexOf('data: ') + 6).split('\n')[0]!;
+  const { tools } = (JSON.parse(json) as { result: { tools: Array<Record<string, unknown>> } }).result;
+  return JSON.stringify(tools.map(({ name, title, description, annotations }) => ({ name, title, description, annotations })));
+}
 
 export async function benchThroughput(settings: BenchSettings): Promise<ThroughputCell[]> {
   const cpu = settings.serverCpu;
@@ -54,34 +89,56 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
     // One gateway serves both of its routes (the bench gateway.yaml mounts the time module twice).
     let gateway: Child | undefined;
     for (const target of settings.targets) {
-      if (target === 'gateway' || target === 'gateway-stateless') {
+      if (target === 'gateway' || target === 'gateway-stateless' || target === 'gateway-modern') {
         gateway ??= await start(() => startGateway('throughput', THROUGHPUT_YAML, 'time', { cpu }));
         all[target] =
           target === 'gateway'
             ? { url: gateway.url, sessions: await openSessions(gateway.url, most) }
-            : { url: `${gateway.base}/mcp/time-stateless`, sessions: undefined };
+            : target === 'gateway-modern'
+              ? { url: gateway.url, sessions: undefined }
+              : { url: `${gateway.base}/mcp/time-stateless`, sessions: undefined };
       } else if (target === 'gateway-quiet') {
         const quiet = await start(() => startGateway('throughput-quiet', THROUGHPUT_YAML, 'time', { cpu, env: { LOG_LEVEL: 'warn' } }));
         all[target] = { url: quiet.url, sessions: await openSessions(quiet.url, most) };
       } else {
-        const entry = { minimal: MINIMAL_ENTRY, 'minimal-node': MINIMAL_NODE_ENTRY, ceiling: CEILING_ENTRY }[target];
+        const entry = {
+          minimal: MINIMAL_ENTRY,
+          'minimal-node': MINIMAL_NODE_ENTRY,
+          'minimal-v2': MINIMAL_V2_ENTRY,
+          ceiling: CEILING_ENTRY,
+        }[target];
         const child = await start(() => startChild({ name: target, entry, mcpPath: '/mcp', cpu }));
-        all[target] = { url: child.url, sessions: target === 'ceiling' ? undefined : await openSessions(child.url, most) };
+        const stateless = target === 'ceiling' || eraOf(target) === 'modern';
+        all[target] = { url: child.url, sessions: stateless ? undefined : await openSessions(child.url, most) };
       }
     }
 
     const targets = settings.targets;
+    let tools: { target: Target; listed: string } | undefined;
     for (const target of targets) {
       const { url, sessions } = all[target];
       for (const method of METHODS) {
-        if (target !== 'ceiling') await expectResult(url, sessions?.[0], BODIES[method](1));
+        const { body, headers } = REQUESTS[eraOf(target)][method];
+        if (target === 'ceiling') continue;
+        const answer = await expectResult(url, sessions?.[0], body(1), headers);
+        // 2026-07-28 results say `resultType`; the SDK's stateless 2025 fallback, which would answer a
+        // request that lost its envelope, does not: the modern rows must not measure that one.
+        if (eraOf(target) === 'modern' && !answer.includes('"resultType":"complete"')) {
+          throw new Error(`${target} did not answer ${method} in the 2026-07-28 era: ${answer.slice(0, 300)}`);
+        }
+        if (method !== 'tools/list') continue;
+        // Every server lists the same tools (the v2 reference registers its own copy of them).
+        const listed = describeTools(answer);
+        tools ??= { target, listed };
+        if (listed !== tools.listed) throw new Error(`${target} lists other tools than ${tools.target}:\n${listed}\n${tools.listed}`);
       }
     }
 
     for (const target of targets) {
       settings.progress(`warming up ${target}`);
       const { url, sessions } = all[target];
-      await runLoad({ url, connections: 10, duration: settings.warmup, body: timeCallBody, sessions });
+      const { body, headers } = REQUESTS[eraOf(target)]['tools/call'];
+      await runLoad({ url, connections: 10, duration: settings.warmup, body, headers, sessions });
     }
 
     const best = new Map<string, ThroughputCell>();
@@ -92,11 +149,13 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
         for (const method of settings.methods) {
           for (const target of order) {
             const { url, sessions } = all[target];
+            const { body, headers } = REQUESTS[eraOf(target)][method];
             const result = await runLoad({
               url,
               connections,
               duration: settings.duration,
-              body: BODIES[method],
+              body,
+              headers,
               sessions: sessions?.slice(0, connections),
             });
             settings.progress(

@@ -4,36 +4,22 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import ts from 'typescript';
 import { connectClient, startGatewayProcess, textOf } from '../helpers/gateway.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
-
-const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
-
-/** The first fenced block of `language` after `marker`, un-indented. */
-function blockAfter(marker: string, language: string): string {
-  const start = readme.indexOf(marker);
-  assert.ok(start >= 0, `the README has "${marker}"`);
-  const match = new RegExp(`( *)\`\`\`${language}\\n([\\s\\S]*?)\\n *\`\`\``).exec(readme.slice(start));
-  assert.ok(match, `a ${language} block after "${marker}"`);
-  const indent = match[1]!.length;
-  return match[2]!
-    .split('\n')
-    .map((line) => line.slice(indent))
-    .join('\n');
-}
+import { readmeBlockAfter } from '../helpers/readme.js';
 
 const root = path.join(PROJECT_ROOT, 'dist', 'readme-walkthrough');
 after(() => rmSync(root, { recursive: true, force: true }));
 
 describe('README: Add a server', () => {
   it('gives a working /mcp/dice from the module and the gateway.yaml entry it shows', async () => {
-    const source = blockAfter('Create `servers/dice/index.ts`', 'ts');
-    const yaml = blockAfter('Add it to `gateway.yaml`', 'yaml');
+    const source = readmeBlockAfter('Create `servers/dice/index.ts`', 'ts');
+    const yaml = readmeBlockAfter('Add it to `gateway.yaml`', 'yaml');
     const { outputText, diagnostics } = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
       reportDiagnostics: true,

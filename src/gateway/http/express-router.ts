@@ -1,0 +1,90 @@
+/**
+ * The whole gateway as an express router, for an existing express app: `app.use(router)` next to
+ * the app's own routes and middleware. The gateway's paths go to the same edge the standalone
+ * gateway runs (app.ts), so the Host check, authentication, body limits and every error answer are
+ * its; any other path goes on to the app's next handlers.
+ *
+ * The standalone entry point (main.ts) does not use this: express's per-request work costs the MCP
+ * path a third of its throughput (docs/benchmarks.md). Here the app has already paid it.
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { PROTECTED_RESOURCE_WELL_KNOWN } from '../auth/protected-resource.js';
+import type { Gateway } from '../gateway.js';
+import { createApp, type AppOptions } from './app.js';
+
+// The paths the edge dispatches (app.ts), limited to the routes this gateway mounts.
+const MCP_PATH = /^\/mcp\/([^/]+)\/?$/;
+const METADATA_PATH = new RegExp(`^${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/([^/]+)/?$`);
+const STATUS_PATHS: ReadonlySet<string> = new Set(['/', '/status.json', '/healthz']);
+
+export interface GatewayRouterOptions {
+  /**
+   * Host names accepted besides the localhost names and gateway.yaml's `allowedHosts` (DNS
+   * rebinding protection): the app's public names.
+   */
+  allowedHosts?: AppOptions['allowedHosts'];
+  /**
+   * Also serve the status page at `/`, `/status.json` and `/healthz`, as the standalone gateway
+   * does. Default `false`: those paths are usually the app's own.
+   */
+  status?: boolean;
+}
+
+/**
+ * An express router serving `/mcp/<name>` for each route of `gateway` and, for each of them, its
+ * RFC 9728 metadata at `/.well-known/oauth-protected-resource/mcp/<name>`; with `status: true`, the
+ * status page, `/status.json` and `/healthz` too. Other paths, `/mcp/<a name it does not mount>`
+ * included, go to `next()`.
+ *
+ * Mount it at the root of the app: OAuth metadata, the status page and the request log name
+ * origin-relative paths, so under a prefix they would be wrong, and a request that reaches it under
+ * one is passed on as an error. A JSON body parser placed before it (`express.json()`) is fine:
+ * the edge takes the body it parsed (body-parser, which the edge reads bodies with, passes over a
+ * request whose body has been read). Bodies that parser refuses (malformed JSON, past its limit,
+ * 100 KB for `express.json()`) are answered by the app's error handler, not the gateway, and its
+ * limit applies instead of `maxBodySize`; mount the router before the parser for the gateway's
+ * own answers and limit. A parser that leaves text or a Buffer in `req.body` (`express.text()`,
+ * `express.raw()`) must not run on the gateway's paths.
+ *
+ * What the entry point does besides is the app's to do: call `gateway.sweep()` periodically (idle
+ * sessions), `gateway.drain()` on shutdown, and serve with `createHttpServer(app, …)` for the
+ * gateway's request timeout.
+ *
+ * @example
+ * const app = express();
+ * app.use(express.json());
+ * app.get('/hello', (_req, res) => {
+ *   res.json({ hello: 'world' });
+ * });
+ * app.use(createGatewayRouter(gateway, { allowedHosts: ['app.example.com'] }));
+ * app.listen(3000, '127.0.0.1');
+ */
+export function createGatewayRouter(gateway: Gateway, { allowedHosts = [], status = false }: GatewayRouterOptions = {}): Router {
+  const edge = createApp(gateway, { allowedHosts: [...gateway.config.allowedHosts, ...allowedHosts] });
+  const mounted = (match: RegExpExecArray | null) => match !== null && gateway.routes.has(decodeSegment(match[1]!));
+  const serves = (path: string) => mounted(MCP_PATH.exec(path)) || mounted(METADATA_PATH.exec(path)) || (status && STATUS_PATHS.has(path));
+
+  const router = express.Router();
+  router.use(function mcpGateway(req: Request, res: Response, next: NextFunction) {
+    if (!serves(req.path)) return next();
+    if (req.baseUrl) {
+      return next(
+        new Error(
+          `createGatewayRouter: mount the router at the root of the app (app.use(router)), not under ${req.baseUrl}: ` +
+            'its OAuth metadata, status page and request log name paths from the root',
+        ),
+      );
+    }
+    edge(req, res);
+  });
+  return router;
+}
+
+/** A percent-decoded path segment, as the edge decodes it; a malformed one stays as sent. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
