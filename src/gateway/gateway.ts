@@ -120,6 +120,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         tokens,
         wallClock,
         authenticated: authOf(config, server.entry).kind !== 'none',
+        keyring,
       }),
     ]),
   );

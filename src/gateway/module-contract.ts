@@ -23,7 +23,7 @@
  * }
  * ```
  */
-import type { McpServer } from '@modelcontextprotocol/server';
+import type { McpServer, RequestStateCodec } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 
 /** The `fetch` a module gets: the WHATWG signature, so a module can be tested with plain `fetch`. */
@@ -78,6 +78,13 @@ export interface ServerContext<Options = Record<string, unknown>> {
    * (`server.server.sendResourceUpdated`), as it keeps that session's subscriptions.
    */
   readonly notify: ChangeNotifier;
+  /**
+   * Seals and checks the `requestState` of 2026-07-28 `input_required` results: an HMAC codec
+   * whose key is derived from the deployment's session secret, so the next round verifies on any
+   * instance. Pass it to the server (`new McpServer(info, { requestState: { verify:
+   * ctx.requestState.verify } })`) and seal with `await ctx.requestState.mint(payload)`.
+   */
+  readonly requestState: RequestStateCodec;
 }
 
 /** The changes {@link ServerContext.notify} announces. */

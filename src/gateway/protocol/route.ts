@@ -20,8 +20,10 @@ import { sessionTag, type Logger } from '../logger.js';
 import type { ChangeNotifier, FetchLike, ServerContext } from '../module-contract.js';
 import type { LoadedServer } from '../upstreams/modules.js';
 import { createModernEra, FIRST_MODERN_VERSION, isModernRequest } from './modern.js';
+import { createRouteRequestState } from './request-state.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
 import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
+import type { SessionKeyring } from '../sessions/session-keys.js';
 import type { SessionClaims, SessionTokens } from '../sessions/session-token.js';
 import { filterTools, isToolVisible } from './tool-filter.js';
 
@@ -50,6 +52,8 @@ export interface RouteOptions {
   wallClock?: () => number;
   /** Whether the route authenticates its callers (then no answer is cacheable as `public`). */
   authenticated: boolean;
+  /** The deployment's keys, for the route's `requestState` codec. */
+  keyring: SessionKeyring;
 }
 
 /** The protocol era a request was served in: 2025's handshake and sessions, or 2026-07-28's. */
@@ -137,7 +141,8 @@ export function createRoute(options: RouteOptions): Route {
       ),
     resourceUpdated: (uri: string) => modern.notify.resourceUpdated(uri),
   });
-  const base = { route: name, options: loaded.options, fetch, logger: log, notify };
+  const requestState = createRouteRequestState(options.keyring, name);
+  const base = { route: name, options: loaded.options, fetch, logger: log, notify, requestState };
   const context: ServerContext<unknown> = Object.freeze({ ...base, era: 'legacy' as const });
   const modernContext: ServerContext<unknown> = Object.freeze({ ...base, era: 'modern' as const });
 

@@ -52,6 +52,12 @@ export interface SessionKeyring {
    * on every instance with the same secret; a new one when the secret is rotated.
    */
   readonly principalKey: KeyObject;
+  /**
+   * Secrets for another use of the deployment's secret (`info` names the use, so no two uses share
+   * a key): the current secret's first, then the previous ones' (to accept, while keys rotate,
+   * what was sealed before). 32 bytes each, the same on every instance with the same secrets.
+   */
+  derive(info: string): readonly Buffer[];
 }
 
 /**
@@ -73,6 +79,8 @@ export function createSessionKeyring(current: Uint8Array, previous: readonly Uin
     // Ids are 32 bits: two different secrets can share one, so every match is returned and tried.
     find: (id: string) => all.filter((key) => key.id === id),
     principalKey: createSecretKey(Buffer.from(hkdfSync('sha256', currentKey.key, Buffer.alloc(0), PRINCIPAL_KEY_INFO, 32))),
+    derive: (info: string) =>
+      [currentKey, ...previousKeys].map((key) => Buffer.from(hkdfSync('sha256', key.key, Buffer.alloc(0), `mcp-gateway ${info}`, 32))),
   });
 }
 
