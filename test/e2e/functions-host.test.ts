@@ -50,13 +50,16 @@ async function npm(args: string[], cwd: string, timeout: number): Promise<void> 
   }
 }
 
-function connect(host: FunctionsHost, route: string, how: 'header' | 'code' = 'header') {
+function connect(host: FunctionsHost, route: string, how: 'header' | 'code' = 'header', modern = false) {
   const url = new URL(`/mcp/${route}`, host.url);
   if (how === 'code') url.searchParams.set('code', KEY);
   const transport = new StreamableHTTPClientTransport(url, {
     requestInit: how === 'header' ? { headers: { 'x-functions-key': KEY } } : {},
   });
-  const client = new Client({ name: 'functions-host-e2e', version: '1.0.0' });
+  const client = new Client(
+    { name: 'functions-host-e2e', version: '1.0.0' },
+    modern ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
+  );
   return { client, transport };
 }
 
@@ -84,6 +87,19 @@ describe('gateway under the emulated Functions host', { timeout: BUILD_TIMEOUT +
       // DELETE through the host; the SDK throws when the answer is neither 2xx nor 405.
       await transport.terminateSession();
       assert.equal(transport.sessionId, undefined);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('serves a 2026-07-28 client through the host, with no session', async () => {
+    const { client, transport } = connect(host, 'time', 'header', true);
+    await client.connect(transport);
+    try {
+      assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
+      assert.equal(transport.sessionId, undefined);
+      const result = await client.callTool({ name: 'get_current_time', arguments: { timezone: 'UTC' } });
+      assert.match(JSON.stringify(result.content), /UTC/);
     } finally {
       await client.close();
     }

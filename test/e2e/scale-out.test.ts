@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { connectClient, fixtureModule, MCP_POST_HEADERS, startGatewayProcess, textOf, type GatewayProcess } from '../helpers/gateway.js';
 import { startRoundRobinProxy, type RoundRobinProxy } from '../helpers/round-robin-proxy.js';
-import { SdkHttpError } from '@modelcontextprotocol/client';
+import { Client, SdkHttpError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
 const YAML = `servers:\n  echo:\n    module: ${fixtureModule('echo')}\n  other:\n    module: ${fixtureModule('echo')}\n`;
 const SECRET = randomBytes(32).toString('base64');
@@ -47,6 +47,17 @@ describe('three instances, one secret, round-robin routing', () => {
     for (let i = 0; i < 9; i++) pids.add((await whoami(client)).pid);
     assert.equal(pids.size, 3, 'calls reached all three processes');
     assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'everywhere' } })), 'everywhere');
+    await client.close();
+  });
+
+  it('serves a 2026-07-28 client on every instance, with no session to carry', async () => {
+    const client = new Client({ name: 'modern', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    const transport = new StreamableHTTPClientTransport(new URL(`${proxy.url}/mcp/echo`));
+    await client.connect(transport);
+    const pids = new Set<number>();
+    for (let i = 0; i < 9; i++) pids.add((await whoami(client)).pid);
+    assert.equal(pids.size, 3, 'calls reached all three processes');
+    assert.equal(transport.sessionId, undefined);
     await client.close();
   });
 
