@@ -217,7 +217,12 @@ function readResults(outputDir: string): ScenarioResult[] {
   return readdirSync(outputDir).map((entry) => {
     const match = /^server-(.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/.exec(entry);
     if (!match) throw new Error(`unexpected entry in the conformance output: ${entry}`);
-    const checks = JSON.parse(readFileSync(path.join(outputDir, entry, 'checks.json'), 'utf8')) as ConformanceCheck[];
+    const file = path.join(outputDir, entry, 'checks.json');
+    // A scenario that threw (or was skipped) leaves its folder empty; the CLI counts it as one
+    // failed check named after the scenario, and so does this.
+    const checks: ConformanceCheck[] = existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as ConformanceCheck[])
+      : [{ id: match[1]!, status: 'FAILURE', errorMessage: 'the scenario failed to run: no checks.json (see the output)' }];
     return { scenario: match[1]!, passed: !checks.some(failing), checks };
   });
 }
