@@ -128,6 +128,17 @@ describe('two protocol eras on one route', () => {
     assert.deepEqual(body.error.data.supported, [MODERN]);
   });
 
+  it('answers a 2026-07-28 initialize as a removed method (404, -32601), not as a session to open', async () => {
+    const response = await modernPost('echo', 'initialize', {
+      protocolVersion: MODERN,
+      capabilities: {},
+      clientInfo: { name: 'raw', version: '1' },
+    });
+    assert.equal(response.status, 404);
+    assert.equal(((await response.json()) as { error: { code: number } }).error.code, -32601);
+    assert.equal(response.headers.get('mcp-session-id'), null);
+  });
+
   it('answers GET and DELETE of the modern era with 405: it has no session to stream or end', async () => {
     for (const method of ['GET', 'DELETE']) {
       const response = await fetch(`${gw.url}/mcp/echo`, {

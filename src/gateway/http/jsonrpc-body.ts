@@ -13,7 +13,7 @@
  * schema (`_meta`) is parsed with it. An `initialize` is checked in full (`invalid_params`): the
  * session id is made from its params.
  */
-import { RELATED_TASK_META_KEY as RELATED_TASK_KEY } from '@modelcontextprotocol/server';
+import { PROTOCOL_VERSION_META_KEY, RELATED_TASK_META_KEY as RELATED_TASK_KEY } from '@modelcontextprotocol/server';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
 import {
   InitializeRequestSchema,
@@ -87,7 +87,9 @@ function parseMessage(message: unknown, where: string): JSONRPCMessage {
   const problem = envelopeProblem(message) ?? metaProblem(message);
   if (problem !== undefined) throw refusal('invalid_request', `Invalid Request: ${problem}${where}`, requestIdOf(message));
   const parsed = message as JSONRPCMessage;
-  if ('method' in parsed && parsed.method === 'initialize') checkInitialize(parsed, where);
+  // A 2026-07-28 initialize (one claiming the modern era in `_meta`) asks for a method that era
+  // removed: the SDK answers it (404, -32601), not the session checks of the 2025 handshake.
+  if ('method' in parsed && parsed.method === 'initialize' && !claimsModernEra(parsed)) checkInitialize(parsed, where);
   return parsed;
 }
 
@@ -102,6 +104,11 @@ function checkInitialize(message: JSONRPCMessage, where: string): void {
   if (id === undefined) throw refusal('invalid_request', `Invalid Request: initialize must be a request with an id${where}`, null);
   const result = InitializeRequestSchema.safeParse(message);
   if (!result.success) throw refusal('invalid_params', `Invalid params: initialize ${describeIssues(result.error.issues)}${where}`, id);
+}
+
+function claimsModernEra(message: JSONRPCMessage): boolean {
+  const meta = (message as { params?: { _meta?: unknown } }).params?._meta;
+  return typeof meta === 'object' && meta !== null && PROTOCOL_VERSION_META_KEY in meta;
 }
 
 function refusal(code: 'invalid_request' | 'invalid_params', message: string, rpcId: RequestId | null): GatewayError {
