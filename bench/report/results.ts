@@ -26,44 +26,38 @@ export function cell(results: BenchResults, target: Target, method: Method, conn
   return results.throughput?.find((c) => c.target === target && c.method === method && c.connections === connections);
 }
 
+/** The lowest requests/s ratio of `target` over `reference` across methods and concurrencies, as a goal of at least 1.0x. */
+function throughputGoal(results: BenchResults, target: Target, reference: Target, goal: string): Goal | undefined {
+  const ratios: Array<{ method: Method; connections: number; value: number }> = [];
+  for (const method of ['tools/call', 'tools/list'] as const) {
+    for (const connections of [...new Set((results.throughput ?? []).map((c) => c.connections))]) {
+      const measured = cell(results, target, method, connections);
+      const baseline = cell(results, reference, method, connections);
+      if (measured && baseline) ratios.push({ method, connections, value: measured.result.rps / baseline.result.rps });
+    }
+  }
+  if (ratios.length === 0) return undefined;
+  const worst = ratios.reduce((a, b) => (b.value < a.value ? b : a));
+  return {
+    goal,
+    measured: `${ratios.map((r) => `${r.method} c=${r.connections} ${ratio(r.value)}`).join(', ')}; lowest ${ratio(worst.value)}`,
+    met: worst.value >= 1,
+  };
+}
+
 /** The goals of the benchmark issue, each with what this run measured. */
 export function goals(results: BenchResults): Goal[] {
   const list: Goal[] = [];
-  if (results.throughput) {
-    const ratios: Array<{ method: Method; connections: number; value: number }> = [];
-    for (const method of ['tools/call', 'tools/list'] as const) {
-      for (const connections of [...new Set(results.throughput.map((c) => c.connections))]) {
-        const gateway = cell(results, 'gateway', method, connections);
-        const minimal = cell(results, 'minimal', method, connections);
-        if (gateway && minimal) ratios.push({ method, connections, value: gateway.result.rps / minimal.result.rps });
-      }
-    }
-    if (ratios.length > 0) {
-      const worst = ratios.reduce((a, b) => (b.value < a.value ? b : a));
-      list.push({
-        goal: 'gateway requests/s >= 1.0x the minimal SDK server at every concurrency',
-        measured: `${ratios.map((r) => `${r.method} c=${r.connections} ${ratio(r.value)}`).join(', ')}; lowest ${ratio(worst.value)}`,
-        met: worst.value >= 1,
-      });
-    }
-  }
-  if (results.throughput) {
-    const ratios: Array<{ method: Method; connections: number; value: number }> = [];
-    for (const method of ['tools/call', 'tools/list'] as const) {
-      for (const connections of [...new Set(results.throughput.map((c) => c.connections))]) {
-        const modern = cell(results, 'gateway-modern', method, connections);
-        const reference = cell(results, 'minimal-v2', method, connections);
-        if (modern && reference) ratios.push({ method, connections, value: modern.result.rps / reference.result.rps });
-      }
-    }
-    if (ratios.length > 0) {
-      const worst = ratios.reduce((a, b) => (b.value < a.value ? b : a));
-      list.push({
-        goal: 'gateway modern-era (2026-07-28) requests/s >= 1.0x the SDK v2 reference at every concurrency',
-        measured: `${ratios.map((r) => `${r.method} c=${r.connections} ${ratio(r.value)}`).join(', ')}; lowest ${ratio(worst.value)}`,
-        met: worst.value >= 1,
-      });
-    }
+  for (const goal of [
+    throughputGoal(results, 'gateway', 'minimal', 'gateway requests/s >= 1.0x the minimal SDK server at every concurrency'),
+    throughputGoal(
+      results,
+      'gateway-modern',
+      'minimal-v2',
+      'gateway modern-era (2026-07-28) requests/s >= 1.0x the SDK v2 reference at every concurrency',
+    ),
+  ]) {
+    if (goal) list.push(goal);
   }
   const warm = results.weather?.find((w) => w.cache === 'warm');
   if (warm) {

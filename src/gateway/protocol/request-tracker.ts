@@ -8,17 +8,8 @@
  *   stream instead of an empty response.
  * An id is free again once the server has answered it.
  */
-import type {
-  WebStandardStreamableHTTPServerTransport,
-  Transport,
-  TransportSendOptions,
-  JSONRPCMessage,
-  MessageExtraInfo,
-  RequestId,
-} from '@modelcontextprotocol/server';
-
-/** What the server hands the transport to answer scope challenges (the transport's own parameter type). */
-type ScopeChallengeResolver = Parameters<WebStandardStreamableHTTPServerTransport['setScopeChallengeResolver']>[0];
+import type { JSONRPCMessage, RequestId, TransportSendOptions } from '@modelcontextprotocol/server';
+import { ForwardingTransport } from './forwarding-transport.js';
 
 /** The ids of the requests (not notifications or responses) among `messages`. */
 export function requestIdsOf(messages: readonly JSONRPCMessage[]): RequestId[] {
@@ -27,19 +18,10 @@ export function requestIdsOf(messages: readonly JSONRPCMessage[]): RequestId[] {
   return ids;
 }
 
-export class RequestTracker implements Transport {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+export class RequestTracker extends ForwardingTransport {
   private readonly pending = new Set<RequestId>();
   /** Ids the gateway answered itself (at shutdown): the server's own late answer is dropped. */
   private readonly answered = new Set<RequestId>();
-
-  constructor(private readonly inner: Transport) {
-    inner.onclose = () => this.onclose?.();
-    inner.onerror = (error) => this.onerror?.(error);
-    inner.onmessage = (message, extra) => this.onmessage?.(message, extra);
-  }
 
   /** Requests in flight that have no answer yet. */
   get size(): number {
@@ -72,38 +54,12 @@ export class RequestTracker implements Transport {
     return ids.length;
   }
 
-  get sessionId() {
-    return this.inner.sessionId;
-  }
-
-  setProtocolVersion(version: string) {
-    this.inner.setProtocolVersion?.(version);
-  }
-
-  // Called by the server when it connects: the real transport checks the protocol version header
-  // and scope challenges with them, so they must reach it through this wrapper.
-  setSupportedProtocolVersions(versions: string[]) {
-    this.inner.setSupportedProtocolVersions?.(versions);
-  }
-
-  setScopeChallengeResolver(resolver: ScopeChallengeResolver) {
-    (this.inner as { setScopeChallengeResolver?: (resolver: ScopeChallengeResolver) => void }).setScopeChallengeResolver?.(resolver);
-  }
-
-  start() {
-    return this.inner.start();
-  }
-
-  close() {
-    return this.inner.close();
-  }
-
-  send(message: JSONRPCMessage, options?: TransportSendOptions) {
+  override send(message: JSONRPCMessage, options?: TransportSendOptions) {
     if (('result' in message || 'error' in message) && message.id !== undefined) {
       // A request has one answer: the server's, late, after the gateway's own goes nowhere.
       if (this.answered.delete(message.id)) return Promise.resolve();
       this.pending.delete(message.id);
     }
-    return this.inner.send(message, options);
+    return super.send(message, options);
   }
 }

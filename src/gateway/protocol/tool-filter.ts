@@ -4,16 +4,8 @@
  * answers leave them out and `tools/call` for them is answered here, as the SDK answers an
  * unknown tool, without reaching the server.
  */
-import type {
-  WebStandardStreamableHTTPServerTransport,
-  Transport,
-  TransportSendOptions,
-  JSONRPCMessage,
-  MessageExtraInfo,
-} from '@modelcontextprotocol/server';
-
-/** What the server hands the transport to answer scope challenges (the transport's own parameter type). */
-type ScopeChallengeResolver = Parameters<WebStandardStreamableHTTPServerTransport['setScopeChallengeResolver']>[0];
+import type { JSONRPCMessage, MessageExtraInfo, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import { ForwardingTransport } from './forwarding-transport.js';
 
 export interface ToolLists {
   allow?: readonly string[] | undefined;
@@ -32,49 +24,18 @@ export function filterTools<T extends Transport>(transport: T, lists: ToolLists 
   return new ToolFilteringTransport(transport, lists);
 }
 
-class ToolFilteringTransport implements Transport {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+class ToolFilteringTransport extends ForwardingTransport {
   /** Ids of tools/list requests in flight, whose answers must be filtered. */
   private readonly listRequests = new Set<string | number>();
 
   constructor(
-    private readonly inner: Transport,
+    inner: Transport,
     private readonly lists: ToolLists,
   ) {
-    inner.onclose = () => this.onclose?.();
-    inner.onerror = (error) => this.onerror?.(error);
-    inner.onmessage = (message, extra) => this.receive(message, extra);
+    super(inner);
   }
 
-  get sessionId() {
-    return this.inner.sessionId;
-  }
-
-  setProtocolVersion(version: string) {
-    this.inner.setProtocolVersion?.(version);
-  }
-
-  // Called by the server when it connects: the real transport checks the protocol version header
-  // and scope challenges with them, so they must reach it through this wrapper.
-  setSupportedProtocolVersions(versions: string[]) {
-    this.inner.setSupportedProtocolVersions?.(versions);
-  }
-
-  setScopeChallengeResolver(resolver: ScopeChallengeResolver) {
-    (this.inner as { setScopeChallengeResolver?: (resolver: ScopeChallengeResolver) => void }).setScopeChallengeResolver?.(resolver);
-  }
-
-  start() {
-    return this.inner.start();
-  }
-
-  close() {
-    return this.inner.close();
-  }
-
-  send(message: JSONRPCMessage, options?: TransportSendOptions) {
+  override send(message: JSONRPCMessage, options?: TransportSendOptions) {
     if ('id' in message && 'result' in message && this.listRequests.delete(message.id)) {
       const result = message.result as { tools?: Array<{ name: string }> };
       if (Array.isArray(result.tools)) {
@@ -83,10 +44,10 @@ class ToolFilteringTransport implements Transport {
     } else if ('id' in message && 'error' in message && message.id !== undefined) {
       this.listRequests.delete(message.id);
     }
-    return this.inner.send(message, options);
+    return super.send(message, options);
   }
 
-  private receive(message: JSONRPCMessage, extra?: MessageExtraInfo) {
+  protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo) {
     if ('method' in message && 'id' in message) {
       if (message.method === 'tools/list') this.listRequests.add(message.id);
       if (message.method === 'tools/call') {
@@ -98,6 +59,6 @@ class ToolFilteringTransport implements Transport {
         }
       }
     }
-    this.onmessage?.(message, extra);
+    super.receive(message, extra);
   }
 }
