@@ -25,20 +25,23 @@ const zonedTimeSchema = z.object(zonedTimeShape);
 const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
 
 /**
- * Registers `get_current_time` and `convert_time` on `server`.
- *
- * @example
- * ```ts
- * const server = new McpServer({ name: 'time', version: '1.0.0' });
- * registerTimeTools(server, { localTimezone: 'Europe/Paris', now: () => new Date() });
- * ```
+ * Configs by `localTimezone`, built once: the gateway builds a server for every 2026-07-28
+ * request, and schemas built anew each time would cost more than the call itself (the SDK
+ * converts each schema object to JSON Schema once).
  */
-export function registerTimeTools(server: McpServer, { localTimezone, now }: TimeToolsOptions): void {
-  const useLocal = (what: string) => `Use '${localTimezone}' as local timezone if no ${what} provided by the user.`;
+const configsByZone = new Map<string, ReturnType<typeof buildConfigs>>();
 
-  server.registerTool(
-    'get_current_time',
-    {
+function configsFor(localTimezone: string): ReturnType<typeof buildConfigs> {
+  let configs = configsByZone.get(localTimezone);
+  if (!configs) configsByZone.set(localTimezone, (configs = buildConfigs(localTimezone)));
+  return configs;
+}
+
+/** The tools' configs for one `localTimezone` (it is named in the descriptions). */
+function buildConfigs(localTimezone: string) {
+  const useLocal = (what: string) => `Use '${localTimezone}' as local timezone if no ${what} provided by the user.`;
+  return {
+    getCurrentTime: {
       title: 'Get current time',
       description:
         'Get the current time in an IANA timezone, with the day of the week and whether daylight ' +
@@ -49,12 +52,7 @@ export function registerTimeTools(server: McpServer, { localTimezone, now }: Tim
       outputSchema: zonedTimeSchema,
       annotations: readOnly,
     },
-    ({ timezone }) => toolResult(() => getCurrentTime(timezone, now)),
-  );
-
-  server.registerTool(
-    'convert_time',
-    {
+    convertTime: {
       title: 'Convert time between timezones',
       description:
         "Convert a 24-hour time (HH:MM) on today's date in the source timezone to the target " +
@@ -70,15 +68,31 @@ export function registerTimeTools(server: McpServer, { localTimezone, now }: Tim
           .string()
           .describe("Target IANA timezone name (e.g., 'Asia/Tokyo', 'America/Los_Angeles'). " + useLocal('target timezone')),
       }),
-      outputSchema: z.object({
-        source: zonedTimeSchema.describe('The time in the source timezone'),
-        target: zonedTimeSchema.describe('The same instant in the target timezone'),
-        time_difference: z.string().describe("Target UTC offset minus source UTC offset, e.g. '+13.0h', '+5.75h', '-4.0h'"),
-      }),
+      outputSchema: convertedTimeSchema,
       annotations: readOnly,
     },
-    (request) => toolResult(() => convertTime(request, now)),
-  );
+  };
+}
+
+const convertedTimeSchema = z.object({
+  source: zonedTimeSchema.describe('The time in the source timezone'),
+  target: zonedTimeSchema.describe('The same instant in the target timezone'),
+  time_difference: z.string().describe("Target UTC offset minus source UTC offset, e.g. '+13.0h', '+5.75h', '-4.0h'"),
+});
+
+/**
+ * Registers `get_current_time` and `convert_time` on `server`.
+ *
+ * @example
+ * ```ts
+ * const server = new McpServer({ name: 'time', version: '1.0.0' });
+ * registerTimeTools(server, { localTimezone: 'Europe/Paris', now: () => new Date() });
+ * ```
+ */
+export function registerTimeTools(server: McpServer, { localTimezone, now }: TimeToolsOptions): void {
+  const configs = configsFor(localTimezone);
+  server.registerTool('get_current_time', configs.getCurrentTime, ({ timezone }) => toolResult(() => getCurrentTime(timezone, now)));
+  server.registerTool('convert_time', configs.convertTime, (request) => toolResult(() => convertTime(request, now)));
 }
 
 /**

@@ -26,6 +26,13 @@ const coordinates = {
   longitude: z.number().min(-180).max(180).describe('Longitude in decimal degrees, e.g. -71.189 (west is negative)'),
 };
 
+// Schemas are built once, at load: the gateway builds a server for every 2026-07-28 request.
+const forecastInput = z.object(coordinates);
+const hourlyInput = z.object({
+  ...coordinates,
+  hours: z.number().int().min(1).max(48).default(12).describe('How many hours ahead, 1 to 48 (default 12)'),
+});
+
 const outputSchema = z.object({
   location: locationSchema.nullable().describe('The nearest place NWS names for the point'),
   updated: z.string().nullable().describe('When NWS last updated the forecast (ISO 8601)'),
@@ -43,7 +50,7 @@ export function registerForecastTools(server: McpServer, nws: NwsClient): void {
       description:
         'The US National Weather Service forecast for a US location, in 12-hour periods for about 7 days: ' +
         'temperature, wind and a detailed description per period.',
-      inputSchema: z.object(coordinates),
+      inputSchema: forecastInput,
       outputSchema,
       annotations,
     },
@@ -67,10 +74,7 @@ export function registerForecastTools(server: McpServer, nws: NwsClient): void {
       description:
         'The US National Weather Service hour-by-hour forecast for a US location, for the next 1 to 48 hours: ' +
         'temperature, sky and wind per hour.',
-      inputSchema: z.object({
-        ...coordinates,
-        hours: z.number().int().min(1).max(48).default(12).describe('How many hours ahead, 1 to 48 (default 12)'),
-      }),
+      inputSchema: hourlyInput,
       outputSchema,
       annotations,
     },
