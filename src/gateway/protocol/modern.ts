@@ -98,7 +98,11 @@ function headersOnlyRequest(req: IncomingMessage): Request {
 export function createModernEra(options: ModernEraOptions): ModernEra {
   const { route, tools, listTtl, cacheScope, logger } = options;
   const log = logger.child({ route, era: 'modern' });
-  const onerror = (error: Error) => log.warn({ err: error }, 'modern-era request failed in the SDK');
+  // The SDK reports here both its refusals of bad requests (a header mismatch, an unsupported
+  // version: answered 4xx, which any client can cause at will) and real failures (answered 5xx),
+  // untyped. Each request's own log line carries its status, so the details stay at debug level
+  // instead of letting a misbehaving client fill the log with warnings.
+  const onerror = (error: Error) => log.debug({ err: error }, 'the SDK refused or failed a 2026-07-28 request');
   const factory = () => options.createServer();
   const bus = new InMemoryServerEventBus((error) => onerror(error));
   const handler = createMcpHandler(factory, { legacy: 'reject', onerror, keepAliveMs: options.keepAlive, bus });
