@@ -133,7 +133,12 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   /** Sets the gateway's caching hints (and leaves hidden tools out of `tools/list`). */
   async function rewriteResult(response: Response, method: string): Promise<Response> {
     if (!(response.headers.get('content-type') ?? '').includes('application/json')) return response;
-    const message = (await response.json()) as { result?: Record<string, unknown> };
+    const text = await response.text();
+    const headers = new Headers(response.headers);
+    headers.delete('content-length');
+    const fast = !(method === 'tools/list' && filtering) ? withHints(text, listTtl, cacheScope) : undefined;
+    if (fast !== undefined) return new Response(fast, { status: response.status, headers });
+    const message = JSON.parse(text) as { result?: Record<string, unknown> };
     if (message.result && typeof message.result === 'object') {
       if (method === 'tools/list' && filtering && Array.isArray(message.result.tools)) {
         message.result.tools = (message.result.tools as Array<{ name: string }>).filter((tool) => isToolVisible(tool.name, tools!));
@@ -141,8 +146,6 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       message.result.ttlMs = listTtl;
       message.result.cacheScope = cacheScope;
     }
-    const headers = new Headers(response.headers);
-    headers.delete('content-length');
     return new Response(JSON.stringify(message), { status: response.status, headers });
   }
 
@@ -243,6 +246,23 @@ function createCall(id: RequestId, onShutdown: (() => void) | undefined): Call {
     },
   };
 }
+
+/**
+ * The SDK writes a 2026-07-28 result's hints as `"resultType":"complete","ttlMs":N,"cacheScope":"S"`
+ * after everything the result holds (only the SDK's own `_meta` follows): the last such run in the
+ * text is the result's own. Replacing it spares parsing and re-serializing the whole list. Undefined
+ * when the text is not written that way (then the caller parses it).
+ */
+export function withHints(text: string, ttlMs: number, scope: 'public' | 'private'): string | undefined {
+  const start = text.lastIndexOf(HINTS_PREFIX);
+  if (start === -1) return undefined;
+  const match = HINTS.exec(text.slice(start));
+  if (!match) return undefined;
+  return `${text.slice(0, start)}${HINTS_PREFIX}${ttlMs},"cacheScope":"${scope}"${text.slice(start + match[0].length)}`;
+}
+
+const HINTS_PREFIX = '"resultType":"complete","ttlMs":';
+const HINTS = /^"resultType":"complete","ttlMs":\d+,"cacheScope":"(?:public|private)"/;
 
 function shuttingDownError(message: string) {
   return { code: -32000, message, data: { code: 'shutting_down' } };
