@@ -13,9 +13,9 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import jsonParser from 'body-parser/json';
 import typeis from 'type-is';
 import type { AuthInfo, JSONRPCMessage } from '@modelcontextprotocol/server';
-import { PROTECTED_RESOURCE_WELL_KNOWN } from '../auth/protected-resource.js';
 import { authGuard } from '../auth/require-auth.js';
 import { clientAddress } from './client-address.js';
+import { decodeSegment, MCP_PATH, METADATA_PATH } from './paths.js';
 import { GatewayError, type GatewayErrorCode } from '../errors.js';
 import { hostCheck } from './host-validation.js';
 import { validateJsonRpc } from './jsonrpc-body.js';
@@ -23,9 +23,6 @@ import type { Gateway } from '../gateway.js';
 import { capForLog, sessionTag } from '../logger.js';
 import type { ProtocolEra, Route } from '../protocol/route.js';
 import { renderStatusPage } from './status-page.js';
-
-const MCP_PATH = /^\/mcp\/([^/]+)\/?$/;
-const METADATA_PATH = new RegExp(`^${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/([^/]+)/?$`);
 
 export interface AppOptions {
   /** Host names accepted besides the localhost names (DNS rebinding protection). */
@@ -188,15 +185,6 @@ function pathOf(url: string | undefined): string {
     return new URL(url).pathname;
   } catch {
     return url;
-  }
-}
-
-/** A percent-decoded path segment; a malformed one stays as sent (and matches no route). */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
   }
 }
 

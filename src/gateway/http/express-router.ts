@@ -8,14 +8,9 @@
  * path a third of its throughput (docs/benchmarks.md). Here the app has already paid it.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { PROTECTED_RESOURCE_WELL_KNOWN } from '../auth/protected-resource.js';
 import type { Gateway } from '../gateway.js';
 import { createApp, type AppOptions } from './app.js';
-
-// The paths the edge dispatches (app.ts), limited to the routes this gateway mounts.
-const MCP_PATH = /^\/mcp\/([^/]+)\/?$/;
-const METADATA_PATH = new RegExp(`^${PROTECTED_RESOURCE_WELL_KNOWN}/mcp/([^/]+)/?$`);
-const STATUS_PATHS: ReadonlySet<string> = new Set(['/', '/status.json', '/healthz']);
+import { decodeSegment, MCP_PATH, METADATA_PATH, STATUS_PATHS } from './paths.js';
 
 export interface GatewayRouterOptions {
   /**
@@ -78,13 +73,4 @@ export function createGatewayRouter(gateway: Gateway, { allowedHosts = [], statu
     edge(req, res);
   });
   return router;
-}
-
-/** A percent-decoded path segment, as the edge decodes it; a malformed one stays as sent. */
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
