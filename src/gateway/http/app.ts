@@ -15,6 +15,7 @@ import typeis from 'type-is';
 import type { AuthInfo, JSONRPCMessage } from '@modelcontextprotocol/server';
 import { authGuard } from '../auth/require-auth.js';
 import { clientAddress } from './client-address.js';
+import { requestIdsOf } from '../protocol/request-tracker.js';
 import { decodeSegment, MCP_PATH, METADATA_PATH } from './paths.js';
 import { GatewayError, type GatewayErrorCode } from '../errors.js';
 import { hostCheck } from './host-validation.js';
@@ -80,7 +81,13 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
     if (body) describeRpc(exchange, body);
     // While draining, what in-flight calls may still need gets through: a DELETE, and a session's
     // notifications and responses (a cancellation, a client's answer to a server's request).
-    if (gateway.shuttingDown && !(req.method === 'DELETE' || (body && req.headers['mcp-session-id'] && !carriesRequests(body)))) {
+    if (
+      gateway.shuttingDown &&
+      !(
+        req.method === 'DELETE' ||
+        (body && req.headers['mcp-session-id'] && requestIdsOf(Array.isArray(body) ? body : [body]).length === 0)
+      )
+    ) {
       throw new GatewayError(
         'shutting_down',
         'The gateway is shutting down; retry (another instance will answer)',
@@ -214,11 +221,6 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
     new Promise((resolve, reject) => {
       parse(req, res, (error?: unknown) => (error ? reject(error) : resolve((req as { body?: unknown }).body)));
     });
-}
-
-/** Whether a body carries a request (not only notifications and responses). */
-function carriesRequests(body: JSONRPCMessage | JSONRPCMessage[]): boolean {
-  return (Array.isArray(body) ? body : [body]).some((message) => 'method' in message && 'id' in message);
 }
 
 /** Refuses what the transport would refuse, before any session or server is created for it. */

@@ -23,11 +23,6 @@ export class RequestTracker extends ForwardingTransport {
   /** Ids the gateway answered itself (at shutdown): the server's own late answer is dropped. */
   private readonly answered = new Set<RequestId>();
 
-  /** Requests in flight that have no answer yet. */
-  get size(): number {
-    return this.pending.size;
-  }
-
   /**
    * Marks `ids` in flight. Returns the first id that already is (and marks nothing), else undefined.
    * JSON-RPC ids compare by type too: `1` and `"1"` are different requests.

@@ -508,7 +508,7 @@ async function listTools(loaded: LoadedServer, context: ServerContext<unknown>):
 }
 
 /** How many DELETEd ids a route remembers (about 100 bytes each). */
-export const MAX_REMEMBERED_DELETIONS = 100_000;
+const MAX_REMEMBERED_DELETIONS = 100_000;
 
 /** A deleted id as remembered: 128 bits of its SHA-256, not the id (a bearer credential) itself. */
 function digest(id: string): string {
