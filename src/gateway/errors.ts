@@ -73,6 +73,28 @@ export const GATEWAY_ERRORS = {
     rpc: JSONRPC.SERVER_ERROR,
     summary: 'The request (headers and body) did not arrive within requestTimeout; the connection is closed.',
   },
+  upstream_unavailable: {
+    status: 502,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary:
+      "A command or url route's server could not be reached: the process did not start or answer initialize, or the URL failed; the message says how. Retried on the next request, with backoff.",
+  },
+  upstream_exited: {
+    status: 502,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary:
+      "A command route's server process exited (or a url route's connection dropped) before answering; the call's own JSON-RPC error. The session's next request gets a new process.",
+  },
+  upstream_timeout: {
+    status: 504,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: "A command or url route's server did not answer within callTimeout (progress notifications restart the clock).",
+  },
+  processes_full: {
+    status: 503,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: 'A command route already runs maxProcesses server processes and every one is busy; Retry-After says when to retry.',
+  },
   shutting_down: {
     status: 503,
     rpc: JSONRPC.SERVER_ERROR,

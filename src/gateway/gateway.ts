@@ -14,6 +14,7 @@ import { authOf, PROJECT_ROOT, type GatewayConfig } from './config/config.js';
 import type { Logger } from './logger.js';
 import type { FetchLike } from './module-contract.js';
 import { loadServers, type ModuleImporter } from './upstreams/modules.js';
+import type { UpstreamStatus as RouteUpstreamStatus } from './upstreams/upstream.js';
 import { createRoute, type DrainReport, type Route, type ToolSummary } from './protocol/route.js';
 import { createSessionKeyring, type SessionKeyring } from './sessions/session-keys.js';
 import { createSessionTokens } from './sessions/session-token.js';
@@ -55,6 +56,8 @@ export interface RouteStatus {
   /** Requests served since start, by protocol era: 2025's handshake (`legacy`) and 2026-07-28 (`modern`). */
   served: { legacy: number; modern: number };
   sessions: { active: number; max: number; maxPerPrincipal: number; idleTimeoutSeconds: number } | null;
+  /** Where the server lives: in process, or a stdio command or remote URL with its connections. */
+  upstream: RouteUpstreamStatus | { kind: 'module' };
   /** What a caller needs; for OAuth routes also where the route's metadata is. Never a key or a token. */
   auth: AuthSummary & { resourceMetadata?: string };
 }
@@ -121,6 +124,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         wallClock,
         authenticated: authOf(config, server.entry).kind !== 'none',
         keyring,
+        configDir: config.dir,
+        clientInfo: { name: 'mcp-gateway', version: GATEWAY_VERSION },
       }),
     ]),
   );
@@ -189,6 +194,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
                     idleTimeoutSeconds: config.sessions.idleTimeout / 1000,
                   }
                 : null,
+            upstream: route.upstream() ?? { kind: 'module' },
             auth: summary.kind === 'oauth' ? { ...summary, resourceMetadata: resourceMetadataUrl(base, route.name) } : summary,
           };
         }),

@@ -17,7 +17,22 @@ function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('parseConfig', () => {
   it('applies the defaults of every section', () => {
     const config = parseConfig('servers:\n  time:\n    module: ./servers/time\n', '/srv/app/gateway.yaml');
-    assert.deepEqual(config.servers.time, { module: './servers/time', options: {}, enabled: true, sessions: 'stateful', listTtl: 0 });
+    assert.deepEqual(config.servers.time, {
+      kind: 'module',
+      module: './servers/time',
+      options: {},
+      enabled: true,
+      sessions: 'stateful',
+      listTtl: 0,
+      // What command and url servers use, defaulted alike so every entry has one shape.
+      args: [],
+      env: {},
+      headers: {},
+      isolation: 'session',
+      maxProcesses: 20,
+      startTimeout: 30_000,
+      callTimeout: 60_000,
+    });
     assert.deepEqual(config.sessions, {
       idleTimeout: 1_800_000,
       maxPerRoute: 5000,
@@ -123,7 +138,7 @@ describe('parseConfig', () => {
     assert.deepEqual(problems, [
       '4:15 servers.ok.sessions: Invalid option: expected one of "stateful"|"stateless"',
       '5:3 servers.Bad_Name: invalid name "Bad_Name": route names are lowercase letters, digits and "-"',
-      '7:3 servers.nomodule.module: is required (string)',
+      '8:5 servers.nomodule: a server needs one of module (in process), command (a stdio program) or url (a remote server)',
       '10:14 servers.nomodule.tools.allow: Invalid input: expected array, received string',
       '12:16 sessions.maxPerRoute: Too small: expected number to be >0',
       '13:16 sessions.idleTimeout: invalid duration "5 minutes": use e.g. 500ms, 90s, 30m, 24h, 7d',

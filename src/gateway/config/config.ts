@@ -23,12 +23,55 @@ const toolsSchema = z
   })
   .strict();
 
+/** Exactly one of these says where a route's server lives (upstreams/upstream.ts). */
+const UPSTREAM_KINDS = ['module', 'command', 'url'] as const;
+type UpstreamKind = (typeof UPSTREAM_KINDS)[number];
+/** Keys that only mean something for some kinds. */
+const KIND_ONLY: Record<string, readonly UpstreamKind[]> = {
+  options: ['module'],
+  args: ['command'],
+  env: ['command'],
+  cwd: ['command'],
+  maxProcesses: ['command'],
+  startTimeout: ['command'],
+  headers: ['url'],
+  isolation: ['command', 'url'],
+  callTimeout: ['command', 'url'],
+};
+
 const serverSchema = z
   .object({
     /** A path relative to gateway.yaml (`./servers/weather`) or an npm package name. */
-    module: z.string().min(1),
+    module: z.string().min(1).optional(),
+    /** A stdio MCP server: the program the gateway starts (`node`, `python`, `uvx`), no shell. */
+    command: z.string().min(1).optional(),
+    /** A remote MCP server (Streamable HTTP, or HTTP+SSE). */
+    url: z.string().refine(isHttpUrl, 'url must be an http:// or https:// URL').optional(),
     /** Passed to the module, validated by its `optionsSchema` when it exports one. */
-    options: z.record(z.string(), z.unknown()).default({}),
+    options: z.record(z.string(), z.unknown()).optional(),
+    /** `command:` arguments, as a list (no shell parsing). */
+    args: z.array(z.string()).optional(),
+    /**
+     * `command:` environment: added to a minimal base (PATH, HOME, TMPDIR, locale, NODE_*); the
+     * child gets nothing else of the gateway's.
+     */
+    env: z.record(z.string(), z.string()).optional(),
+    /** `command:` working folder, relative to gateway.yaml; default gateway.yaml's folder. */
+    cwd: z.string().min(1).optional(),
+    /** `url:` request headers (credentials for the remote server). */
+    headers: z.record(z.string(), z.string()).optional(),
+    /**
+     * Who shares an upstream (a child, a remote session): `session` (default), one per 2025
+     * session, and per caller for 2026-07-28 requests; `principal`, one per caller; `shared`,
+     * one per instance for servers that keep no per-client state.
+     */
+    isolation: z.enum(['session', 'principal', 'shared']).optional(),
+    /** `command:` children running at once on this route and instance (about 50 MB each for Node servers). */
+    maxProcesses: z.number().int().positive().optional(),
+    /** `command:` a new child must answer its first request within this. */
+    startTimeout: duration.refine((ms) => ms > 0, 'startTimeout must be more than 0').optional(),
+    /** A forwarded request unanswered this long gets `upstream_timeout` (progress restarts the clock). */
+    callTimeout: duration.refine((ms) => ms > 0, 'callTimeout must be more than 0').optional(),
     enabled: z.boolean().default(true),
     /** `stateful`: one McpServer per session. `stateless`: one per request, no session id. */
     sessions: z.enum(['stateful', 'stateless']).default('stateful'),
@@ -41,7 +84,55 @@ const serverSchema = z
      */
     listTtl: duration.default(0),
   })
-  .strict();
+  .strict()
+  .superRefine(
+    (server, ctx) => {
+      const kinds = UPSTREAM_KINDS.filter((kind) => server[kind] !== undefined);
+      if (kinds.length !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: kinds.length > 1 ? [kinds[1]!] : [],
+          message:
+            kinds.length === 0
+              ? 'a server needs one of module (in process), command (a stdio program) or url (a remote server)'
+              : `a server has exactly one of module, command or url; this one has ${kinds.join(' and ')}`,
+        });
+        return;
+      }
+      for (const [key, allowed] of Object.entries(KIND_ONLY)) {
+        if (server[key as keyof typeof server] !== undefined && !allowed.includes(kinds[0]!)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `${key} applies to ${allowed.join(' and ')} servers only, not to a ${kinds[0]} server`,
+          });
+        }
+      }
+      // Checked even when another key of the server is wrong: every problem is reported at once.
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  )
+  .transform((server) => ({
+    ...server,
+    options: server.options ?? {},
+    args: server.args ?? [],
+    env: server.env ?? {},
+    headers: server.headers ?? {},
+    isolation: server.isolation ?? 'session',
+    maxProcesses: server.maxProcesses ?? 20,
+    startTimeout: server.startTimeout ?? 30_000,
+    callTimeout: server.callTimeout ?? 60_000,
+    kind: UPSTREAM_KINDS.find((kind) => server[kind] !== undefined)!,
+  }));
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
 
 const sessionsSchema = z
   .object({

@@ -11,6 +11,7 @@
  * the gateway decides (`ttlMs` from gateway.yaml; `cacheScope: public` only where no answer can
  * depend on the caller).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import {
@@ -38,8 +39,8 @@ const CACHEABLE_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list
 
 export interface ModernEraOptions {
   route: string;
-  /** A new, unconnected server for one request. */
-  createServer: () => McpServer | Promise<McpServer>;
+  /** A new, unconnected server for one request from `owner` (the principal, or the client address). */
+  createServer: (owner: string) => McpServer | Promise<McpServer>;
   tools: ToolLists | undefined;
   /** `ttlMs` on list results and `server/discover`. */
   listTtl: Milliseconds;
@@ -54,6 +55,8 @@ export interface ModernRequest {
   res: ServerResponse;
   body: JSONRPCMessage;
   authInfo: AuthInfo | undefined;
+  /** Who is asking (RouteRequest.owner): the factory gets it. */
+  owner: string;
   onShutdown?: () => void;
 }
 
@@ -103,7 +106,9 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   // untyped. Each request's own log line carries its status, so the details stay at debug level
   // instead of letting a misbehaving client fill the log with warnings.
   const onerror = (error: Error) => log.debug({ err: error }, 'the SDK refused or failed a 2026-07-28 request');
-  const factory = () => options.createServer();
+  // The SDK calls the factory inside the handler's fetch; the request's owner rides along with it.
+  const owners = new AsyncLocalStorage<string>();
+  const factory = () => options.createServer(owners.getStore() ?? '');
   const bus = new InMemoryServerEventBus((error) => onerror(error));
   const handler = createMcpHandler(factory, { legacy: 'reject', onerror, keepAliveMs: options.keepAlive, bus });
   // Listen streams live as long as the client keeps them: their own handler (on the same bus) is
@@ -115,7 +120,12 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   const idleWaiters: Array<() => void> = [];
   let draining = false;
 
-  async function answer(entry: McpHttpHandler, webRequest: Request, { body, authInfo }: ModernRequest, call?: Call): Promise<Response> {
+  async function answer(
+    entry: McpHttpHandler,
+    webRequest: Request,
+    { body, authInfo, owner }: ModernRequest,
+    call?: Call,
+  ): Promise<Response> {
     const method = 'method' in body ? body.method : undefined;
     const id = 'id' in body ? (body.id as RequestId) : undefined;
     if (method === 'tools/call' && filtering && id !== undefined) {
@@ -124,7 +134,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       if (!isToolVisible(name, tools!))
         return jsonResponse({ jsonrpc: '2.0', id, error: { code: -32602, message: `Tool ${name} not found` } });
     }
-    const served = entry.fetch(webRequest, { parsedBody: body, ...(authInfo ? { authInfo } : {}) });
+    const served = owners.run(owner, () => entry.fetch(webRequest, { parsedBody: body, ...(authInfo ? { authInfo } : {}) }));
     const response = await (call ? Promise.race([served, call.cutShort]) : served);
     if (method !== undefined && CACHEABLE_METHODS.has(method)) return rewriteResult(response, method);
     return call && isEventStream(response) ? call.interruptible(response) : response;

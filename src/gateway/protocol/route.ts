@@ -19,6 +19,7 @@ import { GatewayError, JSONRPC, toJsonRpcBody } from '../errors.js';
 import { sessionTag, type Logger } from '../logger.js';
 import type { ChangeNotifier, FetchLike, ServerContext } from '../module-contract.js';
 import type { LoadedServer } from '../upstreams/modules.js';
+import { createUpstream, type OpenRequest, type Upstream, type UpstreamStatus } from '../upstreams/upstream.js';
 import { createModernEra, FIRST_MODERN_VERSION, isModernRequest } from './modern.js';
 import { createRouteRequestState } from './request-state.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
@@ -54,6 +55,10 @@ export interface RouteOptions {
   authenticated: boolean;
   /** The deployment's keys, for the route's `requestState` codec. */
   keyring: SessionKeyring;
+  /** gateway.yaml's folder: a `command:` route's `cwd` is relative to it. */
+  configDir: string;
+  /** How the gateway introduces itself to upstream servers it shares between clients. */
+  clientInfo: { name: string; version: string };
 }
 
 /** The protocol era a request was served in: 2025's handshake and sessions, or 2026-07-28's. */
@@ -114,6 +119,8 @@ export interface Route {
   drain(deadline: AbortSignal): Promise<DrainReport>;
   /** The route's tools as a client sees them (allow/deny applied); built once, on first use. */
   tools(): Promise<ToolSummary[]>;
+  /** A `command:` or `url:` route's upstream connections (children), for the status page. */
+  upstream(): UpstreamStatus | undefined;
 }
 
 export function createRoute(options: RouteOptions): Route {
@@ -142,6 +149,13 @@ export function createRoute(options: RouteOptions): Route {
     resourceUpdated: (uri: string) => modern.notify.resourceUpdated(uri),
   });
   const requestState = createRouteRequestState(options.keyring, name);
+  const upstream = createUpstream(loaded, {
+    configDir: options.configDir,
+    clientInfo: options.clientInfo,
+    idleTimeout: options.sessions.idleTimeout,
+    listeners: () => modern.notify,
+    logger: log,
+  });
   const base = { route: name, options: loaded.options, fetch, logger: log, notify, requestState };
   const context: ServerContext<unknown> = Object.freeze({ ...base, era: 'legacy' as const });
   const modernContext: ServerContext<unknown> = Object.freeze({ ...base, era: 'modern' as const });
@@ -185,11 +199,13 @@ export function createRoute(options: RouteOptions): Route {
 
   /** A new server for one client, connected to a new transport. */
   async function open(
-    sessionId: string | undefined,
-  ): Promise<{ server: McpServer; transport: WebStandardStreamableHTTPServerTransport; tracker: RequestTracker }> {
-    const server = loaded.module.createServer(context as ServerContext);
+    sessionId: (() => string) | undefined,
+    owner: string,
+    session?: OpenRequest['session'],
+  ): Promise<{ server: McpServer; transport: WebStandardStreamableHTTPServerTransport; tracker: RequestTracker; seal?: string }> {
+    const { server, seal } = await upstream.open({ era: 'legacy', context, owner, ...(session ? { session } : {}) });
     const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: sessionId === undefined ? undefined : () => sessionId,
+      sessionIdGenerator: sessionId,
       keepAliveMs: options.sessions.keepAlive,
       onsessionclosed: (id) => {
         deleted.set(digest(id), true);
@@ -199,9 +215,9 @@ export function createRoute(options: RouteOptions): Route {
     const tracker = new RequestTracker(transport);
     const wire = filterTools(tracker, entry.tools);
     // The server chains its own close handler after this one.
-    if (sessionId !== undefined) wire.onclose = () => sessions.end(sessionId, 'closed');
+    if (sessionId !== undefined) wire.onclose = () => sessions.end(sessionId(), 'closed');
     await server.connect(wire);
-    return { server, transport, tracker };
+    return { server, transport, tracker, ...(seal === undefined ? {} : { seal }) };
   }
 
   async function serve(
@@ -267,8 +283,10 @@ export function createRoute(options: RouteOptions): Route {
     const place = sessions.reserve(owner);
     if (!place.ok) throw sessionsFull(place);
     let opened: Awaited<ReturnType<typeof open>>;
-    let id: string;
+    let id = '';
     try {
+      // The id is issued once the upstream is open: a remote's own session is sealed inside it.
+      opened = await open(() => id, owner, { capabilities, clientInfo });
       id = tokens.issue({
         route: name,
         // The version the SDK's server will answer with: the client's when supported, else the latest.
@@ -276,8 +294,8 @@ export function createRoute(options: RouteOptions): Route {
         clientCapabilities: capabilities,
         clientInfo,
         ...(principal === undefined ? {} : { principal }),
+        ...(opened.seal === undefined ? {} : { upstream: opened.seal }),
       });
-      opened = await open(id);
     } catch (error) {
       place.cancel();
       throw error;
@@ -338,7 +356,11 @@ export function createRoute(options: RouteOptions): Route {
     if (!place.ok) throw sessionsFull(place);
     let opened: Awaited<ReturnType<typeof open>>;
     try {
-      opened = await open(id);
+      opened = await open(() => id, owner, {
+        capabilities: claims.clientCapabilities,
+        clientInfo: claims.clientInfo,
+        ...(claims.upstream === undefined ? {} : { resume: claims.upstream }),
+      });
     } catch (error) {
       place.cancel();
       throw error;
@@ -394,7 +416,7 @@ export function createRoute(options: RouteOptions): Route {
         { Allow: 'POST' },
       );
     }
-    const { server, transport, tracker } = await open(undefined);
+    const { server, transport, tracker } = await open(undefined, request.owner);
     res.once('close', () => {
       void server.close().catch(() => undefined);
     });
@@ -403,7 +425,7 @@ export function createRoute(options: RouteOptions): Route {
 
   const modern = createModernEra({
     route: name,
-    createServer: () => loaded.module.createServer(modernContext as ServerContext),
+    createServer: async (owner) => (await upstream.open({ era: 'modern', context: modernContext, owner })).server,
     tools: entry.tools,
     listTtl: entry.listTtl,
     // A list can differ between callers only where callers differ: authentication, or tool lists
@@ -423,6 +445,7 @@ export function createRoute(options: RouteOptions): Route {
         res: request.res,
         body: body as JSONRPCMessage,
         authInfo: request.authInfo,
+        owner: request.owner,
         onShutdown: request.onShutdown,
       });
     }
@@ -460,6 +483,7 @@ export function createRoute(options: RouteOptions): Route {
     for (const call of left) call.onShutdown?.();
     for (const tracker of new Set(left.map((call) => call.tracker))) answered += await tracker.answerPending(shuttingDownAnswer);
     await sessions.closeAll('shutdown');
+    await upstream.close();
     return { inFlight, answered };
   }
 
@@ -475,19 +499,20 @@ export function createRoute(options: RouteOptions): Route {
     },
     served,
     drain,
+    upstream: () => upstream.status(),
     tools() {
-      toolList ??= listTools(loaded, context).then((tools) => tools.filter((t) => isToolVisible(t.name, entry.tools ?? {})));
+      toolList ??= listTools(upstream, context).then((tools) => tools.filter((t) => isToolVisible(t.name, entry.tools ?? {})));
       return toolList;
     },
   };
 }
 
-/** Lists a module's tools the way a client would: a real Client over an in-memory link. */
-async function listTools(loaded: LoadedServer, context: ServerContext<unknown>): Promise<ToolSummary[]> {
+/** Lists a route's tools the way a client would: a real Client over an in-memory link. */
+async function listTools(upstream: Upstream, context: ServerContext<unknown>): Promise<ToolSummary[]> {
   // Only the status page and `npm run check` need a client: keep it off the start-up path.
   // Both ends of the in-memory link from one package, as the SDK requires.
   const { Client, InMemoryTransport } = await import('@modelcontextprotocol/client');
-  const server = loaded.module.createServer(context as ServerContext);
+  const { server } = await upstream.open({ era: 'legacy', context, owner: 'gateway-status' });
   const client = new Client({ name: 'mcp-gateway-status', version: '1.0.0' });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   try {

@@ -76,6 +76,12 @@ export interface SessionClaims {
    * hash, never a key or a token). Another caller presenting the id is refused. Never reduced.
    */
   principal?: string;
+  /**
+   * The upstream's own state for this session, when the route's server is remote and keeps
+   * sessions (upstreams/remote.ts: its session id and protocol version), so that any instance
+   * reaches the same upstream session. Sealed like everything else; never reduced.
+   */
+  upstream?: string;
 }
 
 /** Why an id was refused. Every one means 404 to the client, which then initializes again. */
@@ -138,6 +144,7 @@ export function createSessionTokens(options: SessionTokensOptions): SessionToken
           protocolVersion: claims.protocolVersion,
           issuedAt,
           principal: claims.principal,
+          upstream: claims.upstream,
         });
         if (plaintext && plaintext.length <= MAX_PLAINTEXT_BYTES) return seal(keyring.current, claims.route, plaintext);
       }
@@ -211,7 +218,8 @@ function open(key: SessionKey, route: string, bytes: Buffer): Buffer | undefined
 
 function encode(claims: SessionClaims): Buffer | undefined {
   const fields: unknown[] = [claims.route, claims.protocolVersion, claims.issuedAt, claims.clientCapabilities, claims.clientInfo];
-  if (claims.principal !== undefined) fields.push(claims.principal);
+  if (claims.upstream !== undefined) fields.push(claims.principal ?? null, claims.upstream);
+  else if (claims.principal !== undefined) fields.push(claims.principal);
   const json = Buffer.from(JSON.stringify(fields), 'utf8');
   if (json.length > MAX_JSON_TO_COMPRESS) return undefined;
   const deflated = deflateRawSync(json);
@@ -232,12 +240,13 @@ function decode(plaintext: Buffer): SessionClaims | undefined {
     if (!json) return undefined;
     const value: unknown = JSON.parse(json.toString('utf8'));
     // Authenticated, so the gateway wrote it; checked anyway because another release may have.
-    if (!Array.isArray(value) || (value.length !== 5 && value.length !== 6)) return undefined;
-    const [route, protocolVersion, issuedAt, clientCapabilities, clientInfo, principal] = value as unknown[];
+    if (!Array.isArray(value) || value.length < 5 || value.length > 7) return undefined;
+    const [route, protocolVersion, issuedAt, clientCapabilities, clientInfo, principal, upstream] = value as unknown[];
     if (typeof route !== 'string' || typeof protocolVersion !== 'string' || !Number.isSafeInteger(issuedAt)) return undefined;
     if (!isObject(clientCapabilities) || !isObject(clientInfo)) return undefined;
     if (typeof clientInfo.name !== 'string' || typeof clientInfo.version !== 'string') return undefined;
     if (value.length === 6 && typeof principal !== 'string') return undefined;
+    if (value.length === 7 && ((principal !== null && typeof principal !== 'string') || typeof upstream !== 'string')) return undefined;
     return {
       route,
       protocolVersion,
@@ -245,6 +254,7 @@ function decode(plaintext: Buffer): SessionClaims | undefined {
       clientCapabilities: clientCapabilities as ClientCapabilities,
       clientInfo: clientInfo as Implementation,
       ...(typeof principal === 'string' ? { principal } : {}),
+      ...(typeof upstream === 'string' ? { upstream } : {}),
     };
   } catch {
     return undefined;

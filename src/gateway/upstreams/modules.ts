@@ -13,11 +13,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, PROJECT_ROOT, type ConfigProblem, type GatewayConfig, type ServerEntry } from '../config/config.js';
 import type { ServerModule } from '../module-contract.js';
 
-/** A route whose module imported and whose options passed its schema. */
+/**
+ * A route ready to serve: a `module:` route whose module imported and whose options passed its
+ * schema, or a `command:` / `url:` route (nothing to import; reached when first used).
+ */
 export interface LoadedServer {
   readonly name: string;
   readonly entry: ServerEntry;
-  readonly module: ServerModule;
+  /** The imported module, on a `module:` route. */
+  readonly module: ServerModule | undefined;
   /** The entry's options after the module's `optionsSchema` (defaults applied). */
   readonly options: unknown;
 }
@@ -73,6 +77,7 @@ export async function loadServers(
       const problem = (keyPath: PropertyKey[], message: string) => {
         problems.push({ ...config.locate(keyPath), keyPath: keyPath.join('.'), message });
       };
+      if (entry.module === undefined) return { name, entry, module: undefined, options: {} };
       const where = `route "${name}" (module ${entry.module})`;
       const resolved = resolveModule(entry.module, config.dir);
       if (!resolved.ok) return void problem(['servers', name, 'module'], `${where}: ${resolved.message}`);

@@ -1,0 +1,229 @@
+/**
+ * The downstream half of a `command:` or `url:` route: an `McpServer` that declares what the
+ * upstream declared and answers every request by forwarding it through the SDK's `Client`.
+ *
+ * The gateway serves it exactly as it serves a module's server (one per 2025 session, one per
+ * 2026-07-28 request), so sessions, both eras, auth, tool filters and limits apply unchanged.
+ * The client assigns its own ids upstream and answers come back through the request that asked,
+ * so no answer can reach another client. Progress is forwarded with the downstream's own token,
+ * cancellation travels as the request's abort signal, and `_meta` is passed on without the
+ * downstream era's envelope (the client writes its own for the upstream's era).
+ */
+import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import {
+  McpServer,
+  PROTOCOL_VERSION_META_KEY,
+  type CallToolResult,
+  type Progress,
+  type Request as McpRequest,
+  type ServerContext as SdkServerContext,
+} from '@modelcontextprotocol/server';
+import { JSONRPC, type GatewayErrorCode } from '../errors.js';
+import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
+
+export interface BridgeOptions {
+  readonly description: UpstreamDescription;
+  /** The connection for the next request: the live one, or a new one after the upstream went away. */
+  readonly connection: () => Promise<UpstreamConnection>;
+  /** How long a forwarded request may go unanswered (progress restarts it). */
+  readonly callTimeout: number;
+  /** A call that got an answer (or a JSON-RPC error) from the upstream: it is up. */
+  readonly onAnswered?: () => void;
+  /** Marks a call in flight (so its connection is not stopped to make room); returns the end. */
+  readonly busy?: () => () => void;
+  /**
+   * The upstream answered 404 for its session: replace the connection with a new session; the
+   * request is sent again once (it was not processed). Remote routes only.
+   */
+  readonly renew?: (stale: UpstreamConnection) => Promise<void>;
+  readonly onRenewed?: () => void;
+  /** How the route names its server in errors: `the server process of route "x"`. */
+  readonly describeUpstream: string;
+}
+
+/** Methods forwarded, by the capability that makes the upstream answer them. */
+const FORWARDED = {
+  tools: ['tools/list', 'tools/call'],
+  prompts: ['prompts/list', 'prompts/get'],
+  resources: ['resources/list', 'resources/templates/list', 'resources/read'],
+  completions: ['completion/complete'],
+  logging: ['logging/setLevel'],
+} as const;
+
+/** `_meta` keys that describe the downstream request's era; the client writes the upstream's. */
+const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
+
+export function createBridgeServer(options: BridgeOptions): McpServer {
+  const { description } = options;
+  const capabilities = { ...description.capabilities };
+  // The downstream server answers `server/discover` and `initialize` itself from these.
+  const server = new McpServer(
+    { ...description.serverInfo },
+    { capabilities, ...(description.instructions ? { instructions: description.instructions } : {}) },
+  );
+  const low = server.server;
+  const calls = new Set<SdkServerContext>();
+  const outputSchemas = new Map<string, Record<string, unknown> | undefined>();
+  let attached: { connection: UpstreamConnection; detach: () => void } | undefined;
+
+  const peer: DownstreamPeer = {
+    toolsChanged: () => whenConnected(() => server.sendToolListChanged()),
+    promptsChanged: () => whenConnected(() => server.sendPromptListChanged()),
+    resourcesChanged: () => whenConnected(() => server.sendResourceListChanged()),
+    resourceUpdated: (uri) => whenConnected(() => void low.sendResourceUpdated({ uri }).catch(() => undefined)),
+    log: (params) => whenConnected(() => void low.sendLoggingMessage(params).catch(() => undefined)),
+    get relay() {
+      if (calls.size !== 1) return undefined;
+      const [ctx] = calls;
+      return (request: McpRequest, signal: AbortSignal) =>
+        ctx!.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, { signal });
+    },
+  };
+  function whenConnected(act: () => void): void {
+    if (!server.isConnected()) return;
+    try {
+      act();
+    } catch {
+      // A server that did not declare the capability (or is closing) has nothing to send.
+    }
+  }
+
+  async function connect(): Promise<UpstreamConnection> {
+    let connection: UpstreamConnection;
+    try {
+      connection = await options.connection();
+    } catch (error) {
+      if (error instanceof ProtocolError) throw error;
+      throw upstreamError('upstream_unavailable', `${options.describeUpstream} is unavailable: ${messageOf(error)}`);
+    }
+    if (attached?.connection !== connection) {
+      attached?.detach();
+      attached = { connection, detach: connection.attach(peer) };
+    }
+    return connection;
+  }
+
+  async function forward(request: { method: string; params?: Record<string, unknown> }, ctx: SdkServerContext): Promise<unknown> {
+    calls.add(ctx);
+    const idle = options.busy?.();
+    try {
+      return await send(request, ctx, true);
+    } finally {
+      idle?.();
+      calls.delete(ctx);
+    }
+  }
+
+  async function send(
+    request: { method: string; params?: Record<string, unknown> },
+    ctx: SdkServerContext,
+    mayRenew: boolean,
+  ): Promise<unknown> {
+    {
+      const connection = await connect();
+      const { _meta: meta, ...params } = request.params ?? {};
+      const { progressToken, ...rest } = (meta ?? {}) as Record<string, unknown>;
+      const passedMeta = Object.fromEntries(
+        Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX) && key !== PROTOCOL_VERSION_META_KEY),
+      );
+      const forwarded = { method: request.method, params: Object.keys(passedMeta).length > 0 ? { ...params, _meta: passedMeta } : params };
+      // Progress sent downstream before the answer: the answer ends the request's stream.
+      const notified: Array<Promise<void>> = [];
+      try {
+        const result = await connection.client.request(forwarded as { method: 'ping' }, {
+          signal: ctx.mcpReq.signal,
+          timeout: options.callTimeout,
+          resetTimeoutOnProgress: true,
+          ...(progressToken === undefined
+            ? {}
+            : {
+                onprogress: (progress: Progress) =>
+                  void notified.push(
+                    ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined),
+                  ),
+              }),
+        });
+        options.onAnswered?.();
+        if (progressToken !== undefined) {
+          // Progress that arrived just before the answer is still being dispatched by the client.
+          await new Promise((resolve) => setImmediate(resolve));
+          await Promise.all(notified);
+        }
+        return result;
+      } catch (error) {
+        if (error instanceof ProtocolError) {
+          options.onAnswered?.();
+          throw error;
+        }
+        if (mayRenew && options.renew && sessionForgotten(error)) {
+          await options.renew(connection);
+          options.onRenewed?.();
+          return send(request, ctx, false);
+        }
+        throw translate(error, connection);
+      }
+    }
+  }
+
+  function translate(error: unknown, connection: UpstreamConnection): Error {
+    if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) {
+      return upstreamError('upstream_timeout', `${options.describeUpstream} did not answer within ${options.callTimeout / 1000} s`);
+    }
+    if (!connection.isOpen || (error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed)) {
+      return upstreamError(
+        'upstream_exited',
+        `${options.describeUpstream} ${connection.exitDescription()} before answering; the next request starts it again`,
+      );
+    }
+    return upstreamError('upstream_unavailable', `${options.describeUpstream} failed: ${messageOf(error)}`);
+  }
+
+  for (const [capability, methods] of Object.entries(FORWARDED)) {
+    if (capabilities[capability as keyof typeof capabilities] === undefined) continue;
+    for (const method of methods) {
+      low.setRequestHandler(method, async (request, ctx) => {
+        const result = await forward(request as { method: string; params?: Record<string, unknown> }, ctx);
+        if (method === 'tools/list') {
+          for (const tool of (result as { tools?: Array<{ name: string; outputSchema?: Record<string, unknown> }> }).tools ?? []) {
+            outputSchemas.set(tool.name, tool.outputSchema);
+          }
+        }
+        if (method === 'tools/call') {
+          const name = String((request.params as { name?: unknown }).name);
+          return low.projectCallToolResult(result as CallToolResult, outputSchemas.get(name)) as never;
+        }
+        return result as never;
+      });
+    }
+  }
+  if (capabilities.resources?.subscribe) {
+    for (const method of ['resources/subscribe', 'resources/unsubscribe'] as const) {
+      low.setRequestHandler(method, (request, ctx) => forward(request, ctx) as never);
+    }
+  }
+  low.setNotificationHandler('notifications/roots/list_changed', () => {
+    const connection = attached?.connection;
+    if (connection?.isOpen && connection.peers.size === 1) void connection.client.sendRootsListChanged().catch(() => undefined);
+  });
+
+  const previous = low.onclose;
+  low.onclose = () => {
+    attached?.detach();
+    attached = undefined;
+    previous?.();
+  };
+  return server;
+}
+
+/** A Streamable HTTP upstream answered 404 for the session id it issued: it has forgotten it. */
+function sessionForgotten(error: unknown): boolean {
+  return error instanceof SdkError && (error.data as { status?: unknown } | undefined)?.status === 404;
+}
+
+export function upstreamError(code: GatewayErrorCode, message: string): ProtocolError {
+  return new ProtocolError(JSONRPC.SERVER_ERROR, message, { code });
+}
+
+function messageOf(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+}

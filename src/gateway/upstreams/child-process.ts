@@ -1,0 +1,246 @@
+/**
+ * One stdio MCP server as a child process, behind the SDK's `Transport` interface so that the
+ * SDK's own `Client` talks to it.
+ *
+ * The SDK ships `StdioClientTransport`; this one exists for what a gateway needs and it does not
+ * do: the child runs in its own process group, and stopping it signals the whole group, so a
+ * server that starts helpers (`npx`, `uvx`, a shell script) leaves nothing behind; its environment
+ * is a minimal base plus what gateway.yaml declares, never the gateway's own variables (secrets,
+ * keys, app settings); every stderr line, and every stdout line that is not JSON-RPC, goes to the
+ * structured log tagged with the route instead of being dropped or inherited.
+ *
+ * Children still running when the gateway exits (a crash, `process.exit`) are killed from an
+ * `exit` hook. Only a SIGKILL of the gateway skips it; then each child sees its stdin close, which
+ * MCP stdio servers treat as the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { deserializeMessage, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/client';
+import type { Logger } from '../logger.js';
+
+/** What gateway.yaml declares for a `command:` route. */
+export interface ChildCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Added to the minimal base environment (and winning over it). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+}
+
+/**
+ * Variables a child inherits from the gateway: what programs need to find themselves, a home, a
+ * temporary folder, a locale, and Node's own settings. Nothing else: not GATEWAY_*, not the
+ * Functions host's settings, not credentials.
+ */
+const INHERITED =
+  /^(PATH|HOME|USER|LOGNAME|SHELL|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_[A-Z_]+|TZ|NODE_[A-Z0-9_]+|SYSTEMROOT|COMSPEC|PATHEXT|WINDIR)$/;
+/** Node settings that would hand the child a secret or the gateway's own behaviour. */
+const NEVER_INHERITED = new Set(['NODE_AUTH_TOKEN']);
+
+/** The environment a child starts with: the minimal base of `parent`, then the declared `env`. */
+export function childEnvironment(
+  declared: Readonly<Record<string, string>>,
+  parent: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parent)) {
+    if (value !== undefined && INHERITED.test(name) && !NEVER_INHERITED.has(name)) env[name] = value;
+  }
+  return { ...env, ...declared };
+}
+
+/** Longest stdout line kept while waiting for its newline; a child that exceeds it is stopped. */
+const MAX_LINE_BYTES = 64 * 1_048_576;
+/** Longest piece of a non-protocol line that reaches the log. */
+const LOGGED_LINE_CHARS = 1000;
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function killAllOnExit(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of running) signalGroup(child, 'SIGKILL');
+  });
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    // A negative pid signals the process group the child leads (spawned `detached`).
+    process.kill(process.platform === 'win32' ? child.pid : -child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+export interface ChildExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export class ChildProcessTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  /** Set once the child has exited: how. */
+  exit: ChildExit | undefined;
+
+  private child: ChildProcess | undefined;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private closing: Promise<void> | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly spec: ChildCommand,
+    logger: Logger,
+    /** How long a child may take to exit after its stdin closes, and again after SIGTERM. */
+    private readonly stopGrace = 2000,
+  ) {
+    this.log = logger;
+  }
+
+  /** Whether the gateway asked it to stop (an exit after that is no crash). */
+  get stopRequested(): boolean {
+    return this.closing !== undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): Promise<void> {
+    if (this.child) throw new Error('ChildProcessTransport already started');
+    killAllOnExit();
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.spec.command, [...this.spec.args], {
+        cwd: this.spec.cwd,
+        env: childEnvironment(this.spec.env),
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: process.platform !== 'win32',
+        shell: false,
+        windowsHide: true,
+      });
+      this.child = child;
+      child.once('spawn', () => {
+        running.add(child);
+        this.log.debug({ pid: child.pid }, 'server process started');
+        resolve();
+      });
+      child.once('error', (error) => {
+        // A command that cannot be started (ENOENT, EACCES) never spawns.
+        if (child.pid === undefined) reject(new Error(`could not start ${this.spec.command}: ${error.message}`));
+        else this.onerror?.(error);
+      });
+      child.once('exit', (code, signal) => {
+        running.delete(child);
+        this.exit = { code, signal };
+        // Whatever the child started is stopped with it.
+        signalGroup(child, 'SIGKILL');
+      });
+      child.once('close', () => {
+        this.flushPartialLine();
+        this.onclose?.();
+      });
+      child.stdin!.on('error', (error) => this.onerror?.(error));
+      child.stdout!.on('data', (chunk: Buffer) => this.read(chunk));
+      lines(child.stderr!, (line) => this.log.info({ pid: child.pid, stderr: clip(line) }, 'server stderr'));
+    });
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    const stdin = this.child?.stdin;
+    if (!stdin || stdin.destroyed || this.exit || this.closing) return Promise.reject(new Error('the server process is not running'));
+    return new Promise((resolve, reject) => {
+      stdin.write(serializeMessage(message), (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /** Closes stdin, then SIGTERM, then SIGKILL, to the whole group; resolves once the child is gone. */
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const within = (ms: number) => Promise.race([exited.then(() => true), delay(ms).then(() => false)]);
+    child.stdin?.end();
+    if (await within(this.stopGrace)) return;
+    signalGroup(child, 'SIGTERM');
+    if (await within(this.stopGrace)) return;
+    signalGroup(child, 'SIGKILL');
+    await exited;
+  }
+
+  private read(chunk: Buffer): void {
+    let start = 0;
+    let newline = chunk.indexOf(0x0a);
+    while (newline !== -1) {
+      const piece = chunk.subarray(start, newline);
+      const line = this.pending.length === 0 ? piece : Buffer.concat([...this.pending, piece]);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.dispatch(line.toString('utf8').replace(/\r$/, ''));
+      start = newline + 1;
+      newline = chunk.indexOf(0x0a, start);
+    }
+    if (start < chunk.length) {
+      this.pending.push(chunk.subarray(start));
+      this.pendingBytes += chunk.length - start;
+      if (this.pendingBytes > MAX_LINE_BYTES) {
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.log.warn({ pid: this.pid, maxBytes: MAX_LINE_BYTES }, 'server wrote a stdout line over the limit; stopping it');
+        void this.close();
+      }
+    }
+  }
+
+  private flushPartialLine(): void {
+    if (this.pending.length === 0) return;
+    const line = Buffer.concat(this.pending).toString('utf8');
+    this.pending = [];
+    this.dispatch(line);
+  }
+
+  private dispatch(line: string): void {
+    if (line.trim() === '') return;
+    let message: JSONRPCMessage;
+    try {
+      message = deserializeMessage(line);
+    } catch {
+      // Servers that print banners or debug output on stdout still work; the line is not lost.
+      this.log.warn({ pid: this.pid, stdout: clip(line) }, 'server wrote a line on stdout that is not JSON-RPC');
+      return;
+    }
+    this.onmessage?.(message);
+  }
+}
+
+function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (text: string) => {
+    const parts = (rest + text).split('\n');
+    rest = parts.pop()!;
+    if (rest.length > LOGGED_LINE_CHARS * 4) {
+      parts.push(rest);
+      rest = '';
+    }
+    for (const part of parts) if (part.trim() !== '') onLine(part.replace(/\r$/, ''));
+  });
+  stream.on('end', () => {
+    if (rest.trim() !== '') onLine(rest);
+  });
+}
+
+function clip(line: string): string {
+  return line.length > LOGGED_LINE_CHARS ? `${line.slice(0, LOGGED_LINE_CHARS)}…` : line;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,199 @@
+/**
+ * One live connection to an upstream MCP server (a stdio child, or a remote URL), through the
+ * SDK's own `Client`, and the downstream servers it feeds.
+ *
+ * The client negotiates the upstream's era itself (`versionNegotiation: auto`: `server/discover`
+ * first, the 2025 `initialize` when the server does not know it). What the upstream sends on its
+ * own goes to the downstream servers attached to this connection ({@link DownstreamPeer}):
+ * list changes and resource updates to all of them, log messages and server-to-client requests
+ * (sampling, elicitation, roots) only where they have exactly one owner: the one peer with a call
+ * in flight. Anything else would hand one client another client's question.
+ */
+import { Client, ProtocolError, type Transport } from '@modelcontextprotocol/client';
+import type {
+  ClientCapabilities,
+  Implementation,
+  LoggingMessageNotification,
+  Request as McpRequest,
+  ServerCapabilities,
+} from '@modelcontextprotocol/server';
+import type { Logger } from '../logger.js';
+
+/** What a downstream server exposes to the connection feeding it. */
+export interface DownstreamPeer {
+  toolsChanged(): void;
+  promptsChanged(): void;
+  resourcesChanged(): void;
+  resourceUpdated(uri: string): void;
+  log(params: LoggingMessageNotification['params']): void;
+  /** Sends a server-to-client request on the stream of the peer's call in flight, if it has one. */
+  readonly relay: ((request: McpRequest, signal: AbortSignal) => Promise<unknown>) | undefined;
+}
+
+/** What the upstream said about itself when it connected. */
+export interface UpstreamDescription {
+  readonly capabilities: ServerCapabilities;
+  readonly serverInfo: Implementation;
+  readonly instructions: string | undefined;
+  /** The protocol revision the client negotiated with it. */
+  readonly protocolVersion: string | undefined;
+}
+
+export interface ConnectOptions {
+  readonly transport: Transport;
+  /** Declared to the upstream: what the downstream client declared, when the connection is its own. */
+  readonly capabilities: ClientCapabilities;
+  readonly clientInfo: Implementation;
+  /** Skip the handshake: a 2025 session the upstream already knows (a resumed remote session). */
+  readonly resumed: boolean;
+  readonly timeout: number;
+  readonly logger: Logger;
+  /** How the upstream went away, for errors: `exited with code 1`. */
+  readonly describeEnd?: () => string;
+}
+
+const SERVER_TO_CLIENT = ['sampling/createMessage', 'elicitation/create', 'roots/list'] as const;
+const CAPABILITY_OF: Record<(typeof SERVER_TO_CLIENT)[number], keyof ClientCapabilities> = {
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+};
+
+export class UpstreamConnection {
+  readonly peers = new Set<DownstreamPeer>();
+  /** Resolves when the upstream went away (or was closed). */
+  readonly closed: Promise<void>;
+  private markClosed!: () => void;
+  private ended = false;
+
+  private constructor(
+    readonly client: Client,
+    readonly transport: Transport,
+    private readonly log: Logger,
+    private readonly describeEnd: (() => string) | undefined,
+  ) {
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
+  }
+
+  get isOpen(): boolean {
+    return !this.ended;
+  }
+
+  static async open(options: ConnectOptions): Promise<UpstreamConnection> {
+    const client = new Client(options.clientInfo, {
+      capabilities: options.capabilities,
+      versionNegotiation: { mode: 'auto' },
+    });
+    const connection = new UpstreamConnection(client, options.transport, options.logger, options.describeEnd);
+    connection.wire(options.capabilities);
+    client.onclose = () => connection.end();
+    client.onerror = (error) => options.logger.debug({ err: error }, 'upstream connection error');
+    await client.connect(options.transport, {
+      timeout: options.timeout,
+      ...(options.resumed ? { prior: { kind: 'legacy' as const } } : {}),
+    });
+    answerAfterNotifications(options.transport);
+    return connection;
+  }
+
+  describe(): UpstreamDescription {
+    return {
+      capabilities: this.client.getServerCapabilities() ?? {},
+      serverInfo: this.client.getServerVersion() ?? { name: 'upstream', version: '0' },
+      instructions: this.client.getInstructions(),
+      protocolVersion: this.client.getNegotiatedProtocolVersion(),
+    };
+  }
+
+  /** How the upstream went away (or that it is still there). */
+  exitDescription(): string {
+    return this.describeEnd?.() ?? 'closed the connection';
+  }
+
+  attach(peer: DownstreamPeer): () => void {
+    this.peers.add(peer);
+    return () => this.peers.delete(peer);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close().catch(() => undefined);
+    await this.transport.close().catch(() => undefined);
+    this.end();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.markClosed();
+  }
+
+  private wire(capabilities: ClientCapabilities): void {
+    const each = (act: (peer: DownstreamPeer) => void) => () => {
+      for (const peer of this.peers) act(peer);
+    };
+    this.client.setNotificationHandler(
+      'notifications/tools/list_changed',
+      each((peer) => peer.toolsChanged()),
+    );
+    this.client.setNotificationHandler(
+      'notifications/prompts/list_changed',
+      each((peer) => peer.promptsChanged()),
+    );
+    this.client.setNotificationHandler(
+      'notifications/resources/list_changed',
+      each((peer) => peer.resourcesChanged()),
+    );
+    this.client.setNotificationHandler('notifications/resources/updated', (notification) => {
+      for (const peer of this.peers) peer.resourceUpdated(notification.params.uri);
+    });
+    this.client.setNotificationHandler('notifications/message', (notification) => {
+      const owner = this.soleOwner(false);
+      if (owner) owner.log(notification.params);
+      else this.log.info({ upstreamLog: notification.params }, 'upstream log message');
+    });
+    for (const method of SERVER_TO_CLIENT) {
+      // The client only takes handlers for what it declared, and declares what the downstream did.
+      if (capabilities[CAPABILITY_OF[method]] === undefined) continue;
+      this.client.setRequestHandler(method, async (request, ctx) => {
+        const owner = this.soleOwner(true);
+        if (!owner?.relay) {
+          throw new ProtocolError(
+            -32601,
+            `${method} cannot be forwarded: no single client of the gateway has a call in flight on this server to ask`,
+          );
+        }
+        return (await owner.relay({ method, params: request.params }, ctx.mcpReq.signal)) as never;
+      });
+    }
+  }
+
+  /** The one peer a message belongs to: the only one attached, or the only one with a call in flight. */
+  private soleOwner(needsRelay: boolean): DownstreamPeer | undefined {
+    if (this.peers.size === 1) {
+      const [only] = this.peers;
+      return !needsRelay || only!.relay ? only : undefined;
+    }
+    let found: DownstreamPeer | undefined;
+    for (const peer of this.peers) {
+      if (!peer.relay) continue;
+      if (found) return undefined;
+      found = peer;
+    }
+    return found;
+  }
+}
+
+/**
+ * The SDK's `Protocol` dispatches an inbound notification a microtask later, but a response at
+ * once, and forgets the request's progress handler with its response: a server's last progress
+ * notification, written just before its answer and read in the same chunk, is dropped as "unknown
+ * token". Delivering each response one microtask later keeps the server's order.
+ */
+function answerAfterNotifications(transport: Transport): void {
+  const deliver = transport.onmessage;
+  if (!deliver) return;
+  transport.onmessage = (message, extra) => {
+    if ('method' in message) deliver(message, extra);
+    else queueMicrotask(() => deliver(message, extra));
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * A `url:` route's connector: the SDK's Streamable HTTP client transport, or its SSE transport
+ * for servers that only speak the 2024 HTTP+SSE protocol (tried when Streamable HTTP is refused
+ * with a 4xx, as the SDK's own examples do).
+ *
+ * A 2025 session's own upstream session travels sealed inside the gateway's session id (its id
+ * and protocol version), so the instance that resumes the session reaches the same upstream
+ * session without a handshake. When the upstream has forgotten it (404), the bridge opens a new
+ * one and says so in the log.
+ */
+import { SSEClientTransport, SdkError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Logger } from '../logger.js';
+import { UpstreamConnection } from './connection.js';
+import type { Connector } from './upstream.js';
+
+export interface RemoteConnectorOptions {
+  readonly route: string;
+  readonly url: URL;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly connectTimeout: number;
+  readonly logger: Logger;
+}
+
+interface Sealed {
+  /** The upstream's session id. */
+  readonly s: string;
+  /** The protocol version negotiated with it. */
+  readonly v: string | undefined;
+}
+
+export function remoteConnector(options: RemoteConnectorOptions): Connector {
+  const describe = `the remote server of route "${options.route}"`;
+  const log = options.logger.child({ upstream: 'url' });
+  const requestInit = { headers: { ...options.headers } };
+  /** Streamable HTTP refused once: this upstream is an SSE server. */
+  let sseOnly = false;
+  const transports = new WeakMap<UpstreamConnection, StreamableHTTPClientTransport>();
+
+  async function connect(
+    init: Parameters<Connector['open']>[0],
+    transport: StreamableHTTPClientTransport | SSEClientTransport,
+    resumed: boolean,
+  ) {
+    return UpstreamConnection.open({
+      transport,
+      capabilities: init.capabilities,
+      clientInfo: init.clientInfo!,
+      resumed,
+      timeout: options.connectTimeout,
+      logger: log,
+      describeEnd: () => 'closed the connection',
+    });
+  }
+
+  return {
+    kind: 'url',
+    describe,
+    async open(init) {
+      const sealed = parseSealed(init.resume);
+      if (!sseOnly) {
+        const transport = new StreamableHTTPClientTransport(options.url, {
+          requestInit,
+          ...(sealed ? { sessionId: sealed.s } : {}),
+        });
+        if (sealed?.v) transport.setProtocolVersion(sealed.v);
+        try {
+          const connection = await connect(init, transport, sealed !== undefined);
+          transports.set(connection, transport);
+          return connection;
+        } catch (error) {
+          await transport.close().catch(() => undefined);
+          if (!refusedStreamableHttp(error)) throw error;
+          log.info({ status: (error as SdkError).data }, 'the remote server refused Streamable HTTP; using HTTP+SSE');
+          sseOnly = true;
+        }
+      }
+      const transport = new SSEClientTransport(options.url, { requestInit });
+      try {
+        return await connect(init, transport, false);
+      } catch (error) {
+        await transport.close().catch(() => undefined);
+        throw error;
+      }
+    },
+    seal(connection) {
+      const transport = transports.get(connection);
+      if (transport?.sessionId === undefined) return undefined;
+      const sealed: Sealed = { s: transport.sessionId, v: connection.client.getNegotiatedProtocolVersion() };
+      return JSON.stringify(sealed);
+    },
+  };
+}
+
+function parseSealed(text: string | undefined): Sealed | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(text) as Partial<Sealed>;
+    return typeof value.s === 'string' ? { s: value.s, v: typeof value.v === 'string' ? value.v : undefined } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A 4xx other than auth to the first POST: the server does not speak Streamable HTTP. */
+function refusedStreamableHttp(error: unknown): boolean {
+  const status = error instanceof SdkError ? (error.data as { status?: unknown } | undefined)?.status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 401 && status !== 403;
+}

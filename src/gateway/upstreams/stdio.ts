@@ -1,0 +1,57 @@
+/**
+ * A `command:` route's connector: each connection is a new child process (child-process.ts),
+ * ready once it has answered `server/discover` or `initialize`.
+ */
+import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import type { Logger } from '../logger.js';
+import { ChildProcessTransport, type ChildCommand, type ChildExit } from './child-process.js';
+import { UpstreamConnection } from './connection.js';
+import type { Connector } from './upstream.js';
+
+export interface StdioConnectorOptions {
+  readonly route: string;
+  readonly command: ChildCommand;
+  /** How long a new child has to answer its first request. */
+  readonly startTimeout: number;
+  readonly logger: Logger;
+}
+
+export function stdioConnector(options: StdioConnectorOptions): Connector {
+  const describe = `the server process of route "${options.route}"`;
+  const log = options.logger.child({ upstream: 'command' });
+  return {
+    kind: 'command',
+    describe,
+    async open(init) {
+      const transport = new ChildProcessTransport(options.command, log);
+      try {
+        return await UpstreamConnection.open({
+          transport,
+          capabilities: init.capabilities,
+          clientInfo: init.clientInfo!,
+          resumed: false,
+          timeout: options.startTimeout,
+          logger: log,
+          describeEnd: () => describeExit(transport.exit),
+        });
+      } catch (error) {
+        // How it failed, not how it was stopped after (the client closes it on a failed connect).
+        const exit = transport.stopRequested ? undefined : transport.exit;
+        await transport.close();
+        const why = exit
+          ? describeExit(exit)
+          : error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout
+            ? `did not answer its first request within ${options.startTimeout / 1000} s (startTimeout)`
+            : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
+        log.warn({ command: options.command.command, why }, 'server process failed to start');
+        throw new Error(`${options.command.command} ${why}`, { cause: error });
+      }
+    },
+  };
+}
+
+function describeExit(exit: ChildExit | undefined): string {
+  if (!exit) return 'closed its output';
+  if (exit.signal) return `was stopped by ${exit.signal}`;
+  return `exited with code ${exit.code}`;
+}

@@ -1,0 +1,242 @@
+/**
+ * Where a route's server lives, behind one interface the protocol layer uses for all three kinds:
+ * `module:` (a factory in process), `command:` (a stdio child) and `url:` (a remote server). The
+ * route asks for a new server per 2025 session and per 2026-07-28 request, and closes it when
+ * the session or the request ends; what that costs upstream (a child, a connection) is decided
+ * here, by the route's `isolation`.
+ */
+import type { ClientCapabilities, Implementation, McpServer, ServerNotifier } from '@modelcontextprotocol/server';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ServerContext, ServerModule } from '../module-contract.js';
+import path from 'node:path';
+import { createBridgeServer } from './bridge.js';
+import type { LoadedServer } from './modules.js';
+import { remoteConnector } from './remote.js';
+import { stdioConnector } from './stdio.js';
+import type { UpstreamConnection, UpstreamDescription } from './connection.js';
+import { ConnectionPool, type ConnectionInit, type PoolStatus } from './pool.js';
+
+export type UpstreamKind = 'module' | 'command' | 'url';
+export type Isolation = 'session' | 'principal' | 'shared';
+
+export interface OpenRequest {
+  readonly era: 'legacy' | 'modern';
+  readonly context: ServerContext<unknown>;
+  /** Who is asking: the principal, or the client address on an open route (never logged raw). */
+  readonly owner: string;
+  /** A 2025 session: what its client declared at initialize, and upstream state sealed in its id. */
+  readonly session?: {
+    readonly capabilities: ClientCapabilities;
+    readonly clientInfo: Implementation;
+    readonly resume?: string;
+  };
+}
+
+export interface OpenedServer {
+  readonly server: McpServer;
+  /** Upstream state to seal in the new session's id (a remote's own session), if any. */
+  readonly seal?: string;
+}
+
+export interface UpstreamStatus extends PoolStatus {
+  readonly kind: Exclude<UpstreamKind, 'module'>;
+  readonly isolation: Isolation;
+  /** What the upstream said it is, once it has connected. */
+  readonly serverInfo?: Implementation;
+  readonly protocolVersion?: string;
+}
+
+export interface Upstream {
+  readonly kind: UpstreamKind;
+  /** A new, unconnected server for one session or one request. */
+  open(request: OpenRequest): Promise<OpenedServer>;
+  status(): UpstreamStatus | undefined;
+  /** Stops whatever is running upstream (children, connections): the gateway is stopping. */
+  close(): Promise<void>;
+}
+
+export interface UpstreamEnvironment {
+  readonly configDir: string;
+  readonly clientInfo: Implementation;
+  /** Shared and per-caller connections nobody holds are stopped after this long. */
+  readonly idleTimeout: number;
+  readonly listeners: () => ServerNotifier;
+  /** The route's logger. */
+  readonly logger: Logger;
+}
+
+/** The upstream a route's gateway.yaml entry declares. */
+export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): Upstream {
+  const { entry, name } = loaded;
+  if (loaded.module) return moduleUpstream(loaded.module);
+  const connector =
+    entry.command !== undefined
+      ? stdioConnector({
+          route: name,
+          command: { command: entry.command, args: entry.args, env: entry.env, cwd: path.resolve(env.configDir, entry.cwd ?? '.') },
+          startTimeout: entry.startTimeout,
+          logger: env.logger,
+        })
+      : remoteConnector({
+          route: name,
+          url: new URL(entry.url!),
+          headers: entry.headers,
+          connectTimeout: entry.callTimeout,
+          logger: env.logger,
+        });
+  return bridgedUpstream({
+    route: name,
+    connector,
+    isolation: entry.isolation,
+    maxConnections: entry.command !== undefined ? entry.maxProcesses : Number.POSITIVE_INFINITY,
+    idleTimeout: env.idleTimeout,
+    callTimeout: entry.callTimeout,
+    clientInfo: env.clientInfo,
+    listeners: env.listeners,
+    logger: env.logger,
+  });
+}
+
+/** A `module:` route: the module's own factory, nothing upstream. */
+export function moduleUpstream(module: ServerModule): Upstream {
+  return {
+    kind: 'module',
+    async open({ context }) {
+      return { server: module.createServer(context as ServerContext) };
+    },
+    status: () => undefined,
+    close: async () => undefined,
+  };
+}
+
+/** How a bridged route reaches its upstream. */
+export interface Connector {
+  readonly kind: Exclude<UpstreamKind, 'module'>;
+  /** `the server process of route "x"` / `the remote server of route "x"`. */
+  readonly describe: string;
+  open(init: ConnectionInit): Promise<UpstreamConnection>;
+  /** The connection's state to seal in a session id, for a connection a session owns. */
+  seal?(connection: UpstreamConnection): string | undefined;
+}
+
+export interface BridgedUpstreamOptions {
+  readonly route: string;
+  readonly connector: Connector;
+  readonly isolation: Isolation;
+  readonly maxConnections: number;
+  /** A shared or per-caller connection nobody holds is stopped after this long. */
+  readonly idleTimeout: number;
+  readonly callTimeout: number;
+  readonly clientInfo: Implementation;
+  /** The route's 2026-07-28 listeners, told of list changes from shared connections. */
+  readonly listeners: () => ServerNotifier;
+  readonly logger: Logger;
+}
+
+/** A `command:` or `url:` route: bridge servers in front of pooled upstream connections. */
+export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
+  const { connector, isolation, logger: log } = options;
+  let sessions = 0;
+  /** The last description a fresh connection gave: resumed ones skip the handshake. */
+  let described: UpstreamDescription | undefined;
+  const pool = new ConnectionPool({
+    max: options.maxConnections,
+    idleTimeout: options.idleTimeout,
+    log,
+    describeUpstream: connector.describe,
+    open: async (_key, init) => {
+      const connection = await connector.open(init);
+      if (init.resume === undefined) {
+        described = connection.describe();
+        wireListeners(connection);
+      }
+      return connection;
+    },
+  });
+
+  /** List changes on a connection 2026-07-28 requests use reach the route's listeners too. */
+  function wireListeners(connection: UpstreamConnection): void {
+    connection.attach({
+      toolsChanged: () => options.listeners().toolsChanged(),
+      promptsChanged: () => options.listeners().promptsChanged(),
+      resourcesChanged: () => options.listeners().resourcesChanged(),
+      resourceUpdated: (uri) => options.listeners().resourceUpdated(uri),
+      log: () => undefined,
+      relay: undefined,
+    });
+  }
+
+  async function describe(connection: UpstreamConnection, init: ConnectionInit): Promise<UpstreamDescription> {
+    if (init.resume === undefined) return connection.describe();
+    if (described) return described;
+    // A session resumed on an instance that has not met the upstream yet: ask it once.
+    const probe = await connector.open({ ...init, resume: undefined });
+    described = probe.describe();
+    await probe.close();
+    return described;
+  }
+
+  return {
+    kind: connector.kind,
+    async open(request) {
+      const own = request.session !== undefined && isolation === 'session';
+      const key = own ? `session:${++sessions}` : isolation === 'shared' ? 'shared' : `principal:${request.owner}`;
+      const init: ConnectionInit = {
+        capabilities: own ? request.session!.capabilities : {},
+        clientInfo: own ? request.session!.clientInfo : options.clientInfo,
+        resume: own ? request.session!.resume : undefined,
+      };
+      const lease = pool.lease(key, init);
+      let connection: UpstreamConnection;
+      let description: UpstreamDescription;
+      try {
+        connection = await lease.connection();
+        description = await describe(connection, init);
+      } catch (error) {
+        lease.release();
+        throw asGatewayError(error, connector.describe);
+      }
+      const server = createBridgeServer({
+        description,
+        connection: () => lease.connection(),
+        callTimeout: options.callTimeout,
+        describeUpstream: connector.describe,
+        onAnswered: () => pool.answered(),
+        busy: lease.busy,
+        ...(connector.kind === 'url'
+          ? { renew: lease.renew, onRenewed: () => log.info('the remote server forgot its session; the gateway opened a new one') }
+          : {}),
+      });
+      const previous = server.server.onclose;
+      server.server.onclose = () => {
+        lease.release();
+        previous?.();
+      };
+      const seal = own ? connector.seal?.(connection) : undefined;
+      return { server, ...(seal === undefined ? {} : { seal }) };
+    },
+    status() {
+      return {
+        kind: connector.kind,
+        isolation,
+        ...pool.status(),
+        ...(described ? { serverInfo: described.serverInfo, protocolVersion: described.protocolVersion } : {}),
+      };
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** Errors before any stream is open become the gateway's HTTP errors. */
+function asGatewayError(error: unknown, describe: string): Error {
+  if (error instanceof GatewayError) return error;
+  const data = (error as { data?: { code?: unknown } }).data;
+  if (data?.code === 'processes_full' || data?.code === 'upstream_unavailable') {
+    return new GatewayError(data.code, (error as Error).message);
+  }
+  return new GatewayError(
+    'upstream_unavailable',
+    `${describe} is unavailable: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`,
+  );
+}

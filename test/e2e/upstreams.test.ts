@@ -1,0 +1,449 @@
+/**
+ * `command:` and `url:` routes: real stdio servers as child processes (server-everything from
+ * npm, and a v1-SDK probe server), and remote servers (a second gateway, a v1-SDK Streamable HTTP
+ * server), reached through the real gateway by the SDK's own clients of both eras.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
+import { childEnvironment } from '../../src/gateway/upstreams/child-process.js';
+import { fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
+
+const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
+const PROBE = fixturePath('stdio', 'probe-server.mjs');
+const ERAS = ['legacy', 'auto'] as const;
+
+/** A route running the probe server, its processes findable by a marker argument. */
+function probeRoute(name: string, marker: string, extra = ''): string {
+  return `  ${name}:\n    command: ${process.execPath}\n    args: [${JSON.stringify(PROBE)}, ${JSON.stringify(marker)}]\n${extra}`;
+}
+
+/** Processes on this machine whose command line carries `marker` (the probe's children included). */
+function processesWith(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) found.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function connect(url: string, era: (typeof ERAS)[number], capabilities = {}): Promise<Client> {
+  const client = new Client({ name: 'upstream-test', version: '1.0.0' }, { capabilities, versionNegotiation: { mode: era } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  return JSON.parse(textOf(await client.callTool({ name, arguments: args }))) as Record<string, unknown>;
+}
+
+describe('a command route running server-everything from npm', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(`servers:\n  everything:\n    command: node\n    args: [${JSON.stringify(EVERYTHING)}, stdio]\n`);
+  });
+  after(() => gw.close());
+
+  for (const era of ERAS) {
+    test(`serves its tools, prompts and resources, with progress, to a ${era === 'auto' ? '2026-07-28' : '2025'} client`, async () => {
+      const client = await connect(`${gw.url}/mcp/everything`, era);
+      assert.equal(client.getNegotiatedProtocolVersion()! >= '2026-07-28', era === 'auto');
+      assert.equal(client.getServerVersion()?.name, 'mcp-servers/everything');
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((tool) => tool.name === 'echo'));
+      assert.equal(
+        textOf(await client.callTool({ name: 'echo', arguments: { message: 'through the bridge' } })),
+        'Echo: through the bridge',
+      );
+      const progress: number[] = [];
+      await client.callTool(
+        { name: 'trigger-long-running-operation', arguments: { duration: 0.2, steps: 2 } },
+        { onprogress: (p) => progress.push(p.progress) },
+      );
+      assert.ok(progress.length >= 1, 'progress reached the client');
+      const { prompts } = await client.listPrompts();
+      assert.ok(prompts.length > 0);
+      const { resources } = await client.listResources();
+      const read = await client.readResource({ uri: resources[0]!.uri });
+      assert.equal(read.contents[0]!.uri, resources[0]!.uri);
+      await client.close();
+    });
+  }
+
+  test('shows the route and its processes on /status.json', async () => {
+    const status = (await (await fetch(`${gw.url}/status.json`)).json()) as {
+      routes: Array<{ name: string; upstream?: { kind: string; open: number; serverInfo?: { name: string } } }>;
+    };
+    const route = status.routes.find((r) => r.name === 'everything')!;
+    assert.equal(route.upstream?.kind, 'command');
+    assert.equal(route.upstream?.serverInfo?.name, 'mcp-servers/everything');
+    assert.ok(route.upstream!.open >= 1);
+  });
+});
+
+describe('a command route running a v1-SDK stdio server', () => {
+  const marker = `probe-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(
+      [
+        'servers:',
+        probeRoute('probe', marker, '    env: { PROBE_TOKEN: "${PROBE_TOKEN}" }\n    startTimeout: 10s\n    callTimeout: 2s\n'),
+        probeRoute('shared', marker, '    isolation: shared\n'),
+        probeRoute('mine', marker, '    isolation: principal\n'),
+        '',
+      ].join('\n'),
+      { env: { PROBE_TOKEN: 'declared-for-the-child' } },
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('gives each session its own process: one client never sees another one state', async () => {
+    const [a, b] = await Promise.all([connect(`${gw.url}/mcp/probe`, 'legacy'), connect(`${gw.url}/mcp/probe`, 'legacy')]);
+    await call(a, 'remember', { value: 'alice' });
+    await call(b, 'remember', { value: 'bob' });
+    const [fromA, fromB] = await Promise.all([call(a, 'recall'), call(b, 'recall')]);
+    assert.equal(fromA.remembered, 'alice');
+    assert.equal(fromB.remembered, 'bob');
+    assert.notEqual(fromA.pid, fromB.pid);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('isolation: shared gives every client one process', async () => {
+    const [a, b] = await Promise.all([connect(`${gw.url}/mcp/shared`, 'legacy'), connect(`${gw.url}/mcp/shared`, 'auto')]);
+    await call(a, 'remember', { value: 'everyone' });
+    const fromB = await call(b, 'recall');
+    assert.equal(fromB.remembered, 'everyone');
+    assert.equal(fromB.pid, (await call(a, 'pid')).pid);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('isolation: principal gives one caller one process, across sessions and eras', async () => {
+    const [a, b] = await Promise.all([connect(`${gw.url}/mcp/mine`, 'legacy'), connect(`${gw.url}/mcp/mine`, 'auto')]);
+    assert.equal((await call(a, 'pid')).pid, (await call(b, 'pid')).pid);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('starts the child with a minimal environment plus what gateway.yaml declares, never the gateway secrets', async () => {
+    process.env.GATEWAY_SESSION_SECRET = randomBytes(32).toString('base64');
+    process.env.GATEWAY_API_KEY_TEST = 'a-key-of-the-gateway';
+    try {
+      const client = await connect(`${gw.url}/mcp/probe`, 'legacy');
+      const env = await call(client, 'env');
+      assert.equal(env.PROBE_TOKEN, 'declared-for-the-child');
+      const names = env.names as string[];
+      assert.ok(!names.includes('GATEWAY_SESSION_SECRET'));
+      assert.ok(!names.includes('GATEWAY_API_KEY_TEST'));
+      assert.ok(names.includes('PATH'));
+      for (const name of names)
+        assert.match(name, /^(PATH|HOME|USER|LOGNAME|SHELL|TMPDIR|TMP|TEMP|LANG|LANGUAGE|LC_\w+|TZ|NODE_\w+|PROBE_TOKEN)$/);
+      await client.close();
+    } finally {
+      delete process.env.GATEWAY_SESSION_SECRET;
+      delete process.env.GATEWAY_API_KEY_TEST;
+    }
+    assert.deepEqual(
+      childEnvironment({ X: '1' }, { PATH: '/bin', AzureWebJobsStorage: 'secret', NODE_ENV: 'production', NODE_AUTH_TOKEN: 't' }),
+      {
+        PATH: '/bin',
+        NODE_ENV: 'production',
+        X: '1',
+      },
+    );
+  });
+
+  test('logs stderr lines and non-JSON stdout lines, tagged with the route', async () => {
+    const client = await connect(`${gw.url}/mcp/probe`, 'legacy');
+    await call(client, 'pid');
+    await client.close();
+    const stderr = gw.logs.find((line) => line.msg === 'server stderr' && String(line.stderr).startsWith('probe-server pid'));
+    assert.equal(stderr?.route, 'probe');
+    const stdout = gw.logs.find((line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC');
+    assert.match(String(stdout?.stdout), /probe-server starting/);
+  });
+
+  test('a child that crashes mid-call fails that call at once, and the session next gets a new child', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/probe`, era);
+      const first = (await call(client, 'pid')).pid;
+      await assert.rejects(client.callTool({ name: 'crash', arguments: {} }), (error: unknown) => {
+        assert.ok(error instanceof ProtocolError, String(error));
+        assert.match(error.message, /server process of route "probe" exited with code 3 before answering/);
+        assert.equal((error.data as { code?: string }).code, 'upstream_exited');
+        return true;
+      });
+      const second = (await call(client, 'pid')).pid;
+      assert.notEqual(second, first);
+      await client.close();
+    }
+  });
+
+  test('forwards progress and cancellation, and times out a call its server never answers', async () => {
+    const client = await connect(`${gw.url}/mcp/probe`, 'legacy');
+    const progress: number[] = [];
+    const result = await client.callTool(
+      { name: 'sleep', arguments: { ms: 100, steps: 2 } },
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    assert.deepEqual(JSON.parse(textOf(result)), { slept: 100 });
+    assert.deepEqual(progress, [1, 2]);
+    const controller = new AbortController();
+    const cancelled = client.callTool({ name: 'sleep', arguments: { ms: 30_000, steps: 1 } }, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await assert.rejects(cancelled);
+    // callTimeout is 2 s on this route.
+    await assert.rejects(client.callTool({ name: 'sleep', arguments: { ms: 10_000, steps: 1 } }), (error: unknown) => {
+      assert.equal((error as ProtocolError).data && ((error as ProtocolError).data as { code: string }).code, 'upstream_timeout');
+      return true;
+    });
+    assert.equal((await call(client, 'pid')).pid !== undefined, true);
+    await client.close();
+  });
+
+  test('relays a server-to-client request (sampling) to the 2025 client whose call asked', async () => {
+    const client = await connect(`${gw.url}/mcp/probe`, 'legacy', { sampling: {} });
+    client.setRequestHandler('sampling/createMessage', async () => ({
+      model: 'test-model',
+      role: 'assistant',
+      content: { type: 'text', text: '42' },
+    }));
+    assert.deepEqual(await call(client, 'ask'), { sampled: '42' });
+    await client.close();
+  });
+
+  test('100 sessions opened and closed leave no process behind', async () => {
+    const before = processesWith(marker).length;
+    const sessions = gw.gateway.routes.get('probe')!.sessions.size;
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/probe`));
+          const client = new Client({ name: 'churn', version: '1.0.0' });
+          await client.connect(transport);
+          await call(client, 'pid');
+          await transport.terminateSession();
+          await client.close();
+        }),
+      );
+    }
+    await until(() => processesWith(marker).length <= before, 'the session children to exit');
+    assert.equal(gw.gateway.routes.get('probe')!.sessions.size, sessions);
+  });
+});
+
+describe('command routes that cannot start', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(
+      [
+        'servers:',
+        '  missing:',
+        '    command: /no/such/program',
+        '  silent:',
+        `    command: ${process.execPath}`,
+        '    args: ["-e", "setInterval(() => {}, 1000)"]',
+        '    startTimeout: 500ms',
+        '',
+      ].join('\n'),
+    );
+  });
+  after(() => gw.close());
+
+  for (const [route, why] of [
+    ['missing', /could not start \/no\/such\/program: spawn \/no\/such\/program ENOENT/],
+    ['silent', /did not answer its first request within 0.5 s \(startTimeout\)/],
+  ] as const) {
+    test(`answers initialize on "${route}" with 502 upstream_unavailable and a reason`, async () => {
+      const response = await fetch(`${gw.url}/mcp/${route}`, {
+        method: 'POST',
+        headers: MCP_POST_HEADERS,
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+        }),
+      });
+      assert.equal(response.status, 502);
+      const body = (await response.json()) as { error: { message: string; data: { code: string } } };
+      assert.equal(body.error.data.code, 'upstream_unavailable');
+      assert.match(body.error.message, why);
+    });
+  }
+});
+
+describe('resuming a command-route session on another instance', () => {
+  test('a second instance starts a new child for the session, initialized from the id', async () => {
+    const marker = `resume-${randomUUID()}`;
+    const keyring = createSessionKeyring(randomBytes(32));
+    const yaml = `servers:\n${probeRoute('probe', marker)}`;
+    const [a, b] = await Promise.all([startInProcessGateway(yaml, { keyring }), startInProcessGateway(yaml, { keyring })]);
+    try {
+      const transport = new StreamableHTTPClientTransport(new URL(`${a.url}/mcp/probe`));
+      const client = new Client({ name: 'mover', version: '1.0.0' });
+      await client.connect(transport);
+      const onA = await call(client, 'pid');
+      const sessionId = transport.sessionId!;
+      const onB = new StreamableHTTPClientTransport(new URL(`${b.url}/mcp/probe`), { sessionId });
+      const moved = new Client({ name: 'mover', version: '1.0.0' });
+      await moved.connect(onB);
+      const there = await call(moved, 'pid');
+      assert.notEqual(there.pid, onA.pid);
+      assert.ok(b.logs.some((line) => line.msg === 'session resumed' && line.route === 'probe'));
+      await Promise.all([client.close(), moved.close()]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+});
+
+/** A v1-SDK Streamable HTTP server with sessions, as many remote MCP servers are; `forget()` drops them all. */
+async function startV1HttpServer(): Promise<{ url: string; forget(): void; sessions(): number; close(): Promise<void> }> {
+  const transports = new Map<string, V1StreamableHTTPServerTransport>();
+  const server: Server = createHttpServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+    const id = req.headers['mcp-session-id'];
+    let transport = typeof id === 'string' ? transports.get(id) : undefined;
+    if (!transport) {
+      if (typeof id === 'string' || body?.method !== 'initialize') {
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
+        return;
+      }
+      const created = new V1StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sessionId) => void transports.set(sessionId, created),
+      });
+      const mcp = new V1McpServer({ name: 'v1-remote', version: '1.0.0' });
+      let count = 0;
+      mcp.registerTool(
+        'count',
+        { description: 'Counts calls in this session', inputSchema: { by: z.number().default(1) } },
+        async ({ by }) => ({
+          content: [{ type: 'text', text: String((count += by)) }],
+        }),
+      );
+      await mcp.connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(req, res, body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    forget: () => transports.clear(),
+    sessions: () => transports.size,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('url routes', () => {
+  let upstreamGateway: InProcessGateway;
+  let v1: Awaited<ReturnType<typeof startV1HttpServer>>;
+  let gw: InProcessGateway;
+  const keyring = createSessionKeyring(randomBytes(32));
+  const yaml = () =>
+    [
+      'servers:',
+      '  echo-remote:',
+      `    url: ${upstreamGateway.url}/mcp/echo`,
+      '    headers: { X-Test: "${REMOTE_HEADER}" }',
+      '  v1:',
+      `    url: ${v1.url}`,
+      '',
+    ].join('\n');
+  before(async () => {
+    upstreamGateway = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
+    v1 = await startV1HttpServer();
+    gw = await startInProcessGateway(yaml(), { keyring, env: { REMOTE_HEADER: 'sent-upstream' } });
+  });
+  after(async () => {
+    await gw.close();
+    await Promise.all([upstreamGateway.close(), v1.close()]);
+  });
+
+  for (const era of ERAS) {
+    test(`reach a second gateway, for a ${era === 'auto' ? '2026-07-28' : '2025'} client`, async () => {
+      const client = await connect(`${gw.url}/mcp/echo-remote`, era);
+      const { tools } = await client.listTools();
+      const upstreamClient = await connect(`${upstreamGateway.url}/mcp/echo`, era);
+      assert.deepEqual(tools, (await upstreamClient.listTools()).tools);
+      const name = tools[0]!.name;
+      const args = { text: 'hello' };
+      const [through, direct] = await Promise.all([
+        client.callTool({ name, arguments: args }).catch((e: Error) => e.message),
+        upstreamClient.callTool({ name, arguments: args }).catch((e: Error) => e.message),
+      ]);
+      assert.deepEqual(stripMeta(through), stripMeta(direct));
+      await Promise.all([client.close(), upstreamClient.close()]);
+    });
+
+    test(`reach a v1-SDK server with sessions, for a ${era === 'auto' ? '2026-07-28' : '2025'} client`, async () => {
+      const client = await connect(`${gw.url}/mcp/v1`, era);
+      assert.equal(client.getServerVersion()?.name, 'v1-remote');
+      assert.equal(textOf(await client.callTool({ name: 'count', arguments: { by: 2 } })), '2');
+      await client.close();
+    });
+  }
+
+  test('a 2025 session keeps its upstream session across instances, and a forgotten one is replaced', async () => {
+    const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/v1`));
+    const client = new Client({ name: 'counter', version: '1.0.0' });
+    await client.connect(transport);
+    assert.equal(textOf(await client.callTool({ name: 'count', arguments: {} })), '1');
+    // Another instance with the same keys: the upstream session comes sealed in the id.
+    const other = await startInProcessGateway(yaml(), { keyring, env: { REMOTE_HEADER: 'sent-upstream' } });
+    try {
+      const moved = new Client({ name: 'counter', version: '1.0.0' });
+      await moved.connect(new StreamableHTTPClientTransport(new URL(`${other.url}/mcp/v1`), { sessionId: transport.sessionId! }));
+      assert.equal(textOf(await moved.callTool({ name: 'count', arguments: {} })), '2', 'the same upstream session');
+      v1.forget();
+      assert.equal(textOf(await moved.callTool({ name: 'count', arguments: {} })), '1', 'a new upstream session');
+      assert.ok(other.logs.some((line) => line.msg === 'the remote server forgot its session; the gateway opened a new one'));
+      await moved.close();
+    } finally {
+      await other.close();
+    }
+    await client.close();
+  });
+});
+
+function stripMeta(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const { _meta, ...rest } = value as Record<string, unknown>;
+  void _meta;
+  return rest;
+}
