@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -44,6 +44,32 @@ describe('README: Add a server', () => {
         .map(Number);
       assert.equal(rolls.length, 5);
       assert.ok(rolls.every((n) => Number.isInteger(n) && n >= 1 && n <= 20));
+      await client.close();
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('README: A stdio server from npm, end to end', () => {
+  it('serves /mcp/everything from the gateway.yaml entry it shows', async () => {
+    const yaml = readmeBlockAfter('Add it to `gateway.yaml` as a command route', 'yaml');
+    // In a folder under the project root: the README's gateway.yaml sits at the root and its args
+    // are relative to it, so here they gain a `../`.
+    const dir = mkdtempSync(path.join(PROJECT_ROOT, '.readme-stdio-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'gateway.yaml');
+    writeFileSync(file, yaml.replace('node_modules/', '../node_modules/'));
+    const env = { GATEWAY_CONFIG: file };
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/gateway/check.js')], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...env },
+    });
+    assert.match(stdout, /\/mcp\/everything \(stateful\)\n {4}echo - /);
+    const gateway = await startGatewayProcess(undefined, env);
+    try {
+      const { client } = await connectClient(`${gateway.url}/mcp/everything`);
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { message: 'from the README' } })), 'Echo: from the README');
       await client.close();
     } finally {
       await gateway.stop();

@@ -101,6 +101,11 @@ describe('a command route running server-everything from npm', () => {
     assert.equal(route.upstream?.kind, 'command');
     assert.equal(route.upstream?.serverInfo?.name, 'mcp-servers/everything');
     assert.ok(route.upstream!.open >= 1);
+    const page = await (await fetch(`${gw.url}/`)).text();
+    assert.match(
+      page,
+      /stdio command, \d+ server process(es)? running \(max 20\) · isolation session · \d+ started, 0 restarts · mcp-servers\/everything 2\.0\.0/,
+    );
   });
 });
 
@@ -257,6 +262,27 @@ describe('a command route running a v1-SDK stdio server', () => {
   });
 });
 
+describe('a module written for the SDK 1.x', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(`servers:\n  legacy-module:\n    module: ${fixtureModule('v1-echo')}\n`);
+  });
+  after(() => gw.close());
+
+  for (const era of ERAS) {
+    test(`is served unchanged, through the bridge, to a ${era === 'auto' ? '2026-07-28' : '2025'} client`, async () => {
+      const client = await connect(`${gw.url}/mcp/legacy-module`, era);
+      assert.equal(client.getServerVersion()?.name, 'v1-echo');
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((tool) => tool.name).sort(), ['add', 'echo']);
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'hi' } })), 'legacy-module: hi');
+      const added = await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
+      assert.deepEqual(added.structuredContent, { sum: 5 });
+      await client.close();
+    });
+  }
+});
+
 describe('command routes that cannot start', () => {
   let gw: InProcessGateway;
   before(async () => {
@@ -269,27 +295,45 @@ describe('command routes that cannot start', () => {
         `    command: ${process.execPath}`,
         '    args: ["-e", "setInterval(() => {}, 1000)"]',
         '    startTimeout: 500ms',
+        '  exits:',
+        `    command: ${process.execPath}`,
+        '    args: ["-e", "process.exit(1)"]',
         '',
       ].join('\n'),
     );
   });
   after(() => gw.close());
 
+  const initialize = (route: string) =>
+    fetch(`${gw.url}/mcp/${route}`, {
+      method: 'POST',
+      headers: MCP_POST_HEADERS,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      }),
+    });
+
+  test('holds back a server that keeps exiting before it answers, and says for how long', async () => {
+    const messages: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const response = await initialize('exits');
+      assert.equal(response.status, 502);
+      messages.push(((await response.json()) as { error: { message: string } }).error.message);
+    }
+    assert.match(messages[0]!, /exited with code 1/);
+    assert.match(messages[1]!, /exited with code 1/);
+    assert.match(messages[2]!, /keeps stopping before it answers; the gateway will start it again in 1 s/);
+  });
+
   for (const [route, why] of [
     ['missing', /could not start \/no\/such\/program: spawn \/no\/such\/program ENOENT/],
     ['silent', /did not answer its first request within 0.5 s \(startTimeout\)/],
   ] as const) {
     test(`answers initialize on "${route}" with 502 upstream_unavailable and a reason`, async () => {
-      const response = await fetch(`${gw.url}/mcp/${route}`, {
-        method: 'POST',
-        headers: MCP_POST_HEADERS,
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'initialize',
-          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-        }),
-      });
+      const response = await initialize(route);
       assert.equal(response.status, 502);
       const body = (await response.json()) as { error: { message: string; data: { code: string } } };
       assert.equal(body.error.data.code, 'upstream_unavailable');
@@ -438,6 +482,33 @@ describe('url routes', () => {
       await other.close();
     }
     await client.close();
+  });
+});
+
+describe('a url route whose server goes down', () => {
+  test('fails calls fast and clearly, retries a list once, and leaves the server alone for a while', async () => {
+    const v1 = await startV1HttpServer();
+    const gw = await startInProcessGateway(`servers:\n  flaky:\n    url: ${v1.url}\n`);
+    try {
+      const client = await connect(`${gw.url}/mcp/flaky`, 'legacy');
+      assert.equal(textOf(await client.callTool({ name: 'count', arguments: {} })), '1');
+      await v1.close();
+      // tools/list changes nothing: sent twice (both fail), which starts the backoff.
+      await assert.rejects(client.listTools(), (error: unknown) => {
+        assert.equal(((error as ProtocolError).data as { code: string }).code, 'upstream_unavailable');
+        assert.match((error as Error).message, /the remote server of route "flaky" failed/);
+        return true;
+      });
+      await assert.rejects(client.callTool({ name: 'count', arguments: {} }), (error: unknown) => {
+        assert.match((error as Error).message, /backing off after repeated failures\); the gateway will try it again in \d+ s/);
+        return true;
+      });
+      const status = (await (await fetch(`${gw.url}/status.json`)).json()) as { routes: Array<{ upstream: { retryInSeconds?: number } }> };
+      assert.ok(status.routes[0]!.upstream.retryInSeconds! >= 1);
+      await client.close();
+    } finally {
+      await gw.close();
+    }
   });
 });
 

@@ -9,6 +9,22 @@ import type { UpstreamStatus } from '../cache/upstream-cache.js';
 const escape = (text: unknown): string =>
   String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+/** A command or url route's upstream: its processes (connections), starts and restarts. */
+function describeRouteUpstream(upstream: RouteStatus['upstream']): string | undefined {
+  if (upstream.kind === 'module') return undefined;
+  const one = upstream.open === 1;
+  const what = upstream.kind === 'command' ? (one ? 'server process' : 'server processes') : one ? 'connection' : 'connections';
+  const running = `${upstream.open} ${what} running`;
+  const parts = [
+    upstream.kind === 'command' ? `stdio command, ${running} (max ${upstream.max})` : `remote server, ${running}`,
+    `isolation ${upstream.isolation}`,
+    `${upstream.started} started, ${upstream.restarts} restart${upstream.restarts === 1 ? '' : 's'}`,
+  ];
+  if (upstream.serverInfo) parts.push(`${upstream.serverInfo.name} ${upstream.serverInfo.version}`);
+  if (upstream.retryInSeconds !== undefined) parts.push(`failing: next try in ${upstream.retryInSeconds} s`);
+  return parts.join(' · ');
+}
+
 export function renderStatusPage(status: GatewayStatus): string {
   const routes = status.routes
     .map((route) => {
@@ -20,7 +36,8 @@ export function renderStatusPage(status: GatewayStatus): string {
         : route.toolsPending
           ? '<p>listing tools…</p>'
           : `<ul>${route.tools.map((t) => `<li><code>${escape(t.name)}</code> ${escape(t.description)}</li>`).join('')}</ul>`;
-      return `<section><h2>${escape(route.name)}</h2><p><code>${escape(route.url)}</code> · ${escape(describeAuth(route.auth))} · ${escape(sessions)}</p>${tools}</section>`;
+      const upstream = describeRouteUpstream(route.upstream);
+      return `<section><h2>${escape(route.name)}</h2><p><code>${escape(route.url)}</code> · ${escape(describeAuth(route.auth))} · ${escape(sessions)}</p>${upstream ? `<p>${escape(upstream)}</p>` : ''}${tools}</section>`;
     })
     .join('\n');
   const c = status.cache;

@@ -23,6 +23,8 @@ import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './
 
 export interface BridgeOptions {
   readonly description: UpstreamDescription;
+  /** The downstream era: a 2026-07-28 client cannot be sent server-to-client requests. */
+  readonly era: 'legacy' | 'modern';
   /** The connection for the next request: the live one, or a new one after the upstream went away. */
   readonly connection: () => Promise<UpstreamConnection>;
   /** How long a forwarded request may go unanswered (progress restarts it). */
@@ -37,6 +39,13 @@ export interface BridgeOptions {
    */
   readonly renew?: (stale: UpstreamConnection) => Promise<void>;
   readonly onRenewed?: () => void;
+  /**
+   * Remote routes: ms to leave a failing upstream alone (calls meanwhile get a fast
+   * `upstream_unavailable`), and where to report a request that could not reach it. A request
+   * that changes nothing (lists, reads, prompts, completions) is sent again once after such a
+   * failure.
+   */
+  readonly backoff?: { readonly holdingBack: () => number; readonly unreachable: () => void };
   /** How the route names its server in errors: `the server process of route "x"`. */
   readonly describeUpstream: string;
 }
@@ -49,6 +58,17 @@ const FORWARDED = {
   completions: ['completion/complete'],
   logging: ['logging/setLevel'],
 } as const;
+
+/** Requests that change nothing upstream: safe to send again after a failure to reach it. */
+const IDEMPOTENT = new Set([
+  'tools/list',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'completion/complete',
+]);
 
 /** `_meta` keys that describe the downstream request's era; the client writes the upstream's. */
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
@@ -73,7 +93,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     resourceUpdated: (uri) => whenConnected(() => void low.sendResourceUpdated({ uri }).catch(() => undefined)),
     log: (params) => whenConnected(() => void low.sendLoggingMessage(params).catch(() => undefined)),
     get relay() {
-      if (calls.size !== 1) return undefined;
+      if (options.era === 'modern' || calls.size !== 1) return undefined;
       const [ctx] = calls;
       return (request: McpRequest, signal: AbortSignal) =>
         ctx!.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, { signal });
@@ -117,51 +137,57 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   async function send(
     request: { method: string; params?: Record<string, unknown> },
     ctx: SdkServerContext,
-    mayRenew: boolean,
+    mayRetry: boolean,
   ): Promise<unknown> {
-    {
-      const connection = await connect();
-      const { _meta: meta, ...params } = request.params ?? {};
-      const { progressToken, ...rest } = (meta ?? {}) as Record<string, unknown>;
-      const passedMeta = Object.fromEntries(
-        Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX) && key !== PROTOCOL_VERSION_META_KEY),
+    const wait = options.backoff?.holdingBack() ?? 0;
+    if (wait > 0) {
+      throw upstreamError(
+        'upstream_unavailable',
+        `${options.describeUpstream} is unavailable (backing off after repeated failures); the gateway will try it again in ${Math.ceil(wait / 1000)} s`,
       );
-      const forwarded = { method: request.method, params: Object.keys(passedMeta).length > 0 ? { ...params, _meta: passedMeta } : params };
-      // Progress sent downstream before the answer: the answer ends the request's stream.
-      const notified: Array<Promise<void>> = [];
-      try {
-        const result = await connection.client.request(forwarded as { method: 'ping' }, {
-          signal: ctx.mcpReq.signal,
-          timeout: options.callTimeout,
-          resetTimeoutOnProgress: true,
-          ...(progressToken === undefined
-            ? {}
-            : {
-                onprogress: (progress: Progress) =>
-                  void notified.push(
-                    ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined),
-                  ),
-              }),
-        });
+    }
+    const connection = await connect();
+    const { _meta: meta, ...params } = request.params ?? {};
+    const { progressToken, ...rest } = (meta ?? {}) as Record<string, unknown>;
+    const passedMeta = Object.fromEntries(
+      Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX) && key !== PROTOCOL_VERSION_META_KEY),
+    );
+    const forwarded = { method: request.method, params: Object.keys(passedMeta).length > 0 ? { ...params, _meta: passedMeta } : params };
+    // Progress sent downstream before the answer: the answer ends the request's stream.
+    const notified: Array<Promise<void>> = [];
+    try {
+      const result = await connection.client.request(forwarded as { method: 'ping' }, {
+        signal: ctx.mcpReq.signal,
+        timeout: options.callTimeout,
+        resetTimeoutOnProgress: true,
+        ...(progressToken === undefined
+          ? {}
+          : {
+              onprogress: (progress: Progress) =>
+                void notified.push(
+                  ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined),
+                ),
+            }),
+      });
+      options.onAnswered?.();
+      // Every progress the upstream sent before answering has been handed over (connection.ts).
+      if (notified.length > 0) await Promise.all(notified);
+      return result;
+    } catch (error) {
+      if (error instanceof ProtocolError) {
         options.onAnswered?.();
-        if (progressToken !== undefined) {
-          // Progress that arrived just before the answer is still being dispatched by the client.
-          await new Promise((resolve) => setImmediate(resolve));
-          await Promise.all(notified);
-        }
-        return result;
-      } catch (error) {
-        if (error instanceof ProtocolError) {
-          options.onAnswered?.();
-          throw error;
-        }
-        if (mayRenew && options.renew && sessionForgotten(error)) {
-          await options.renew(connection);
-          options.onRenewed?.();
-          return send(request, ctx, false);
-        }
-        throw translate(error, connection);
+        throw error;
       }
+      if (mayRetry && options.renew && sessionForgotten(error)) {
+        await options.renew(connection);
+        options.onRenewed?.();
+        return send(request, ctx, false);
+      }
+      if (options.backoff && unreachable(error)) {
+        options.backoff.unreachable();
+        if (mayRetry && IDEMPOTENT.has(request.method) && !ctx.mcpReq.signal.aborted) return send(request, ctx, false);
+      }
+      throw translate(error, connection);
     }
   }
 
@@ -213,6 +239,16 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     previous?.();
   };
   return server;
+}
+
+/** The request never got an answer from the upstream: a network failure or a 5xx, not a timeout. */
+function unreachable(error: unknown): boolean {
+  if (error instanceof SdkError) {
+    if (error.code === SdkErrorCode.RequestTimeout) return false;
+    const status = (error.data as { status?: unknown } | undefined)?.status;
+    return typeof status !== 'number' || status >= 500 || status === 429;
+  }
+  return error instanceof TypeError; // fetch failed: refused, reset, DNS
 }
 
 /** A Streamable HTTP upstream answered 404 for the session id it issued: it has forgotten it. */

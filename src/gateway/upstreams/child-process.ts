@@ -76,6 +76,8 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 export interface ChildExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+  /** Whether the gateway had asked it to stop (else it exited on its own: a crash, or done). */
+  readonly asked: boolean;
 }
 
 export class ChildProcessTransport implements Transport {
@@ -98,11 +100,6 @@ export class ChildProcessTransport implements Transport {
     private readonly stopGrace = 2000,
   ) {
     this.log = logger;
-  }
-
-  /** Whether the gateway asked it to stop (an exit after that is no crash). */
-  get stopRequested(): boolean {
-    return this.closing !== undefined;
   }
 
   get pid(): number | undefined {
@@ -134,7 +131,7 @@ export class ChildProcessTransport implements Transport {
       });
       child.once('exit', (code, signal) => {
         running.delete(child);
-        this.exit = { code, signal };
+        this.exit = { code, signal, asked: this.closing !== undefined };
         // Whatever the child started is stopped with it.
         signalGroup(child, 'SIGKILL');
       });

@@ -44,8 +44,11 @@ export interface ConnectOptions {
   /** Declared to the upstream: what the downstream client declared, when the connection is its own. */
   readonly capabilities: ClientCapabilities;
   readonly clientInfo: Implementation;
-  /** Skip the handshake: a 2025 session the upstream already knows (a resumed remote session). */
-  readonly resumed: boolean;
+  /**
+   * A 2025-era server for sure: no `server/discover` probe, and no handshake at all when the
+   * transport already carries the upstream's session id (a resumed remote session).
+   */
+  readonly legacy: boolean;
   readonly timeout: number;
   readonly logger: Logger;
   /** How the upstream went away, for errors: `exited with code 1`. */
@@ -90,7 +93,7 @@ export class UpstreamConnection {
     client.onerror = (error) => options.logger.debug({ err: error }, 'upstream connection error');
     await client.connect(options.transport, {
       timeout: options.timeout,
-      ...(options.resumed ? { prior: { kind: 'legacy' as const } } : {}),
+      ...(options.legacy ? { prior: { kind: 'legacy' as const } } : {}),
     });
     answerAfterNotifications(options.transport);
     return connection;

@@ -141,6 +141,19 @@ export class ConnectionPool {
     };
   }
 
+  /**
+   * A request could not reach the upstream (a remote's network failure): counted like a lost
+   * connection, so a remote that keeps failing is left alone for a while.
+   */
+  unreachable(): void {
+    this.failed();
+  }
+
+  /** While the upstream is left alone: ms until it is tried again; else 0. */
+  holdingBack(): number {
+    return Math.max(0, this.holdUntil - this.now());
+  }
+
   /** The upstream answered: it is up, so restarts are not held back. */
   answered(): void {
     this.failures = 0;

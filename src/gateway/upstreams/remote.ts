@@ -39,13 +39,13 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
   async function connect(
     init: Parameters<Connector['open']>[0],
     transport: StreamableHTTPClientTransport | SSEClientTransport,
-    resumed: boolean,
+    legacy: boolean,
   ) {
     return UpstreamConnection.open({
       transport,
       capabilities: init.capabilities,
       clientInfo: init.clientInfo!,
-      resumed,
+      legacy,
       timeout: options.connectTimeout,
       logger: log,
       describeEnd: () => 'closed the connection',

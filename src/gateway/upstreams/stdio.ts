@@ -29,14 +29,14 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           transport,
           capabilities: init.capabilities,
           clientInfo: init.clientInfo!,
-          resumed: false,
+          legacy: false,
           timeout: options.startTimeout,
           logger: log,
           describeEnd: () => describeExit(transport.exit),
         });
       } catch (error) {
         // How it failed, not how it was stopped after (the client closes it on a failed connect).
-        const exit = transport.stopRequested ? undefined : transport.exit;
+        const exit = transport.exit?.asked ? undefined : transport.exit;
         await transport.close();
         const why = exit
           ? describeExit(exit)

@@ -5,7 +5,8 @@
  * the session or the request ends; what that costs upstream (a child, a connection) is decided
  * here, by the route's `isolation`.
  */
-import type { ClientCapabilities, Implementation, McpServer, ServerNotifier } from '@modelcontextprotocol/server';
+import { InMemoryTransport } from '@modelcontextprotocol/client';
+import { McpServer, type ClientCapabilities, type Implementation, type ServerNotifier } from '@modelcontextprotocol/server';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ServerContext, ServerModule } from '../module-contract.js';
@@ -14,7 +15,7 @@ import { createBridgeServer } from './bridge.js';
 import type { LoadedServer } from './modules.js';
 import { remoteConnector } from './remote.js';
 import { stdioConnector } from './stdio.js';
-import type { UpstreamConnection, UpstreamDescription } from './connection.js';
+import { UpstreamConnection, type UpstreamDescription } from './connection.js';
 import { ConnectionPool, type ConnectionInit, type PoolStatus } from './pool.js';
 
 export type UpstreamKind = 'module' | 'command' | 'url';
@@ -69,7 +70,7 @@ export interface UpstreamEnvironment {
 /** The upstream a route's gateway.yaml entry declares. */
 export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): Upstream {
   const { entry, name } = loaded;
-  if (loaded.module) return moduleUpstream(loaded.module);
+  if (loaded.module) return moduleUpstream(loaded.module, env, name);
   const connector =
     entry.command !== undefined
       ? stdioConnector({
@@ -98,17 +99,74 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
   });
 }
 
-/** A `module:` route: the module's own factory, nothing upstream. */
-export function moduleUpstream(module: ServerModule): Upstream {
+/**
+ * A `module:` route: the module's own factory, nothing upstream. A module whose factory returns a
+ * server of the SDK 1.x (`@modelcontextprotocol/sdk`) is served the same way, through the bridge:
+ * its server is connected to an SDK client over an in-memory link, one per session or request,
+ * as a 2.x server would be.
+ */
+export function moduleUpstream(module: ServerModule, env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>, route: string): Upstream {
   return {
     kind: 'module',
-    async open({ context }) {
-      return { server: module.createServer(context as ServerContext) };
+    async open(request) {
+      const made: unknown = module.createServer(request.context as ServerContext);
+      if (isSdkServer(made)) return { server: made };
+      if (!isV1Server(made)) throw new Error(`the createServer of route "${route}" returned something that is not an MCP server`);
+      return { server: await bridgeV1(made, request, env, route) };
     },
     status: () => undefined,
     close: async () => undefined,
   };
 }
+
+/** What the gateway needs of an SDK 1.x `McpServer` (or its low-level `Server`). */
+interface V1Server {
+  connect(transport: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+function isSdkServer(value: unknown): value is McpServer {
+  return value instanceof McpServer;
+}
+
+function isV1Server(value: unknown): value is V1Server {
+  const candidate = value as Partial<V1Server> | null;
+  return typeof candidate?.connect === 'function' && typeof candidate.close === 'function';
+}
+
+async function bridgeV1(
+  made: V1Server,
+  request: OpenRequest,
+  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>,
+  route: string,
+): Promise<McpServer> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await made.connect(serverSide);
+  const connection = await UpstreamConnection.open({
+    transport: clientSide,
+    capabilities: request.session?.capabilities ?? {},
+    clientInfo: request.session?.clientInfo ?? env.clientInfo,
+    legacy: true,
+    timeout: IN_PROCESS_TIMEOUT,
+    logger: env.logger,
+  });
+  const server = createBridgeServer({
+    description: connection.describe(),
+    era: request.era,
+    connection: async () => connection,
+    callTimeout: IN_PROCESS_TIMEOUT,
+    describeUpstream: `the SDK 1.x server of route "${route}"`,
+  });
+  const previous = server.server.onclose;
+  server.server.onclose = () => {
+    void connection.close().then(() => made.close().catch(() => undefined));
+    previous?.();
+  };
+  return server;
+}
+
+/** An in-process server's calls take as long as they take, as a 2.x module's do (a day at most). */
+const IN_PROCESS_TIMEOUT = 24 * 3_600_000;
 
 /** How a bridged route reaches its upstream. */
 export interface Connector {
@@ -199,13 +257,18 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       }
       const server = createBridgeServer({
         description,
+        era: request.era,
         connection: () => lease.connection(),
         callTimeout: options.callTimeout,
         describeUpstream: connector.describe,
         onAnswered: () => pool.answered(),
         busy: lease.busy,
         ...(connector.kind === 'url'
-          ? { renew: lease.renew, onRenewed: () => log.info('the remote server forgot its session; the gateway opened a new one') }
+          ? {
+              renew: lease.renew,
+              onRenewed: () => log.info('the remote server forgot its session; the gateway opened a new one'),
+              backoff: { holdingBack: () => pool.holdingBack(), unreachable: () => pool.unreachable() },
+            }
           : {}),
       });
       const previous = server.server.onclose;
