@@ -125,6 +125,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         authenticated: authOf(config, server.entry).kind !== 'none',
         keyring,
         configDir: config.dir,
+        backoff: config.cache.backoff,
         clientInfo: { name: 'mcp-gateway', version: GATEWAY_VERSION },
       }),
     ]),

@@ -57,6 +57,8 @@ export interface RouteOptions {
   keyring: SessionKeyring;
   /** gateway.yaml's folder: a `command:` route's `cwd` is relative to it. */
   configDir: string;
+  /** `cache.backoff`: also how a failing `command:` or `url:` server is left alone. */
+  backoff: { afterFailures: number; initial: number; max: number };
   /** How the gateway introduces itself to upstream servers it shares between clients. */
   clientInfo: { name: string; version: string };
 }
@@ -153,6 +155,7 @@ export function createRoute(options: RouteOptions): Route {
     configDir: options.configDir,
     clientInfo: options.clientInfo,
     idleTimeout: options.sessions.idleTimeout,
+    backoff: options.backoff,
     listeners: () => modern.notify,
     logger: log,
   });
@@ -512,7 +515,13 @@ async function listTools(upstream: Upstream, context: ServerContext<unknown>): P
   // Only the status page and `npm run check` need a client: keep it off the start-up path.
   // Both ends of the in-memory link from one package, as the SDK requires.
   const { Client, InMemoryTransport } = await import('@modelcontextprotocol/client');
-  const { server } = await upstream.open({ era: 'legacy', context, owner: 'gateway-status' });
+  // As a session of its own: a command route's child for it stops as soon as the listing is done.
+  const { server } = await upstream.open({
+    era: 'legacy',
+    context,
+    owner: 'gateway-status',
+    session: { capabilities: {}, clientInfo: { name: 'mcp-gateway-status', version: '1.0.0' } },
+  });
   const client = new Client({ name: 'mcp-gateway-status', version: '1.0.0' });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   try {

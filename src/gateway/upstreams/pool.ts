@@ -9,9 +9,10 @@
  *   ask. When every one is busy, the newcomer gets 503 `processes_full`.
  * - A session's connection is stopped when the session ends; a shared or per-caller one when it
  *   has had no holder for `idleTimeout`.
- * - An upstream that goes away unasked twice in a row without answering anything in between is
- *   not started again for a while (1 s, doubling to 30 s); requests meanwhile get a fast
- *   `upstream_unavailable` that says when it will be tried again. Any answer resets it.
+ * - An upstream that goes away unasked (or cannot be reached) `backoff.afterFailures` times in a
+ *   row without answering anything in between is left alone for a while (`cache.backoff`: 1 s,
+ *   doubling to 30 s by default); requests meanwhile get a fast `upstream_unavailable` that says
+ *   when it will be tried again. Any answer resets it.
  */
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -26,7 +27,8 @@ export interface PoolOptions {
   readonly open: (key: string, init: ConnectionInit) => Promise<UpstreamConnection>;
   /** `the server process of route "x"`, for errors. */
   readonly describeUpstream: string;
-  readonly restartBackoff?: { readonly initial: number; readonly max: number };
+  /** gateway.yaml's `cache.backoff`: the same rule as for the cache's upstream hosts. */
+  readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
   readonly now?: () => number;
 }
 
@@ -230,8 +232,8 @@ export class ConnectionPool {
 
   private failed(): void {
     this.failures++;
-    if (this.failures < 2) return;
-    const { initial, max } = this.options.restartBackoff ?? { initial: 1000, max: 30_000 };
+    const { afterFailures, initial, max } = this.options.backoff;
+    if (this.failures < afterFailures) return;
     this.interval = this.interval === 0 ? initial : Math.min(max, this.interval * 2);
     this.holdUntil = this.now() + this.interval;
   }

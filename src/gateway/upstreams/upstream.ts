@@ -62,6 +62,8 @@ export interface UpstreamEnvironment {
   readonly clientInfo: Implementation;
   /** Shared and per-caller connections nobody holds are stopped after this long. */
   readonly idleTimeout: number;
+  /** `cache.backoff`: how a failing upstream is left alone. */
+  readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
   readonly listeners: () => ServerNotifier;
   /** The route's logger. */
   readonly logger: Logger;
@@ -92,6 +94,7 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
     isolation: entry.isolation,
     maxConnections: entry.command !== undefined ? entry.maxProcesses : Number.POSITIVE_INFINITY,
     idleTimeout: env.idleTimeout,
+    backoff: env.backoff,
     callTimeout: entry.callTimeout,
     clientInfo: env.clientInfo,
     listeners: env.listeners,
@@ -185,6 +188,7 @@ export interface BridgedUpstreamOptions {
   readonly maxConnections: number;
   /** A shared or per-caller connection nobody holds is stopped after this long. */
   readonly idleTimeout: number;
+  readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
   readonly callTimeout: number;
   readonly clientInfo: Implementation;
   /** The route's 2026-07-28 listeners, told of list changes from shared connections. */
@@ -201,6 +205,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
   const pool = new ConnectionPool({
     max: options.maxConnections,
     idleTimeout: options.idleTimeout,
+    backoff: options.backoff,
     log,
     describeUpstream: connector.describe,
     open: async (_key, init) => {
