@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -17,6 +16,7 @@ import { z } from 'zod';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import { childEnvironment } from '../../src/gateway/upstreams/child-process.js';
 import { fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 
 const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
@@ -26,20 +26,6 @@ const ERAS = ['legacy', 'auto'] as const;
 /** A route running the probe server, its processes findable by a marker argument. */
 function probeRoute(name: string, marker: string, extra = ''): string {
   return `  ${name}:\n    command: ${process.execPath}\n    args: [${JSON.stringify(PROBE)}, ${JSON.stringify(marker)}]\n${extra}`;
-}
-
-/** Processes on this machine whose command line carries `marker` (the probe's children included). */
-function processesWith(marker: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) found.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return found;
 }
 
 async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
