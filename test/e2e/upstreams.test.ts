@@ -243,6 +243,36 @@ describe('a command route running a v1-SDK stdio server', () => {
   });
 });
 
+describe('a command route whose server speaks only 2026-07-28', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(
+      `servers:\n  modern:\n    command: node\n    args: [${JSON.stringify(fixturePath('stdio', 'modern-only-server.mjs'))}]\n`,
+    );
+  });
+  after(() => gw.close());
+
+  for (const era of ERAS) {
+    test(`serves a ${era === 'auto' ? '2026-07-28' : '2025'} client, speaking 2026-07-28 upstream`, async () => {
+      const client = await connect(`${gw.url}/mcp/modern`, era);
+      assert.equal(client.getNegotiatedProtocolVersion()! >= '2026-07-28', era === 'auto');
+      assert.equal(textOf(await client.callTool({ name: 'era', arguments: {} })), 'modern');
+      await client.close();
+    });
+  }
+
+  test('tries the 2025 handshake once, then reaches 2025 sessions in the server era', async () => {
+    for (let i = 0; i < 2; i++) {
+      const client = await connect(`${gw.url}/mcp/modern`, 'legacy');
+      assert.equal(textOf(await client.callTool({ name: 'era', arguments: {} })), 'modern');
+      await client.close();
+    }
+    const refused = gw.logs.filter((line) => line.msg === 'the upstream refused the 2025 handshake; 2025 sessions reach it in its own era');
+    assert.equal(refused.length, 1);
+    assert.equal(refused[0]!.route, 'modern');
+  });
+});
+
 describe('command routes that cannot start', () => {
   let gw: InProcessGateway;
   before(async () => {

@@ -3,7 +3,10 @@
  * SDK's own `Client`, and the downstream servers it feeds.
  *
  * The client negotiates the upstream's era itself (`versionNegotiation: auto`: `server/discover`
- * first, the 2025 `initialize` when the server does not know it). What the upstream sends on its
+ * first, the 2025 `initialize` when the server does not know it), except on a 2025 session's own
+ * connection, which speaks 2025 upstream too (`legacy`): what that era has and 2026-07-28 does not
+ * (`logging/setLevel`, `resources/subscribe`, server-to-client requests) then reaches a server
+ * that serves both eras. What the upstream sends on its
  * own goes to the downstream servers attached to this connection ({@link DownstreamPeer}):
  * list changes and resource updates to all of them, log messages and server-to-client requests
  * (sampling, elicitation, roots) only where they have exactly one owner: the one peer with a call
@@ -44,6 +47,8 @@ export interface ConnectOptions {
   /** Declared to the upstream: what the downstream client declared, when the connection is its own. */
   readonly capabilities: ClientCapabilities;
   readonly clientInfo: Implementation;
+  /** `legacy`: the 2025 `initialize` handshake only; `auto`: 2026-07-28 when the upstream speaks it. */
+  readonly negotiation: 'legacy' | 'auto';
   /** Skip the handshake: a 2025 session the upstream already knows (a resumed remote session). */
   readonly resumed: boolean;
   readonly timeout: number;
@@ -82,7 +87,7 @@ export class UpstreamConnection {
   static async open(options: ConnectOptions): Promise<UpstreamConnection> {
     const client = new Client(options.clientInfo, {
       capabilities: options.capabilities,
-      versionNegotiation: { mode: 'auto' },
+      versionNegotiation: { mode: options.negotiation },
     });
     const connection = new UpstreamConnection(client, options.transport, options.logger, options.describeEnd);
     connection.wire(options.capabilities);

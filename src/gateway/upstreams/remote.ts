@@ -45,6 +45,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       transport,
       capabilities: init.capabilities,
       clientInfo: init.clientInfo!,
+      negotiation: init.legacy ? 'legacy' : 'auto',
       resumed,
       timeout: options.connectTimeout,
       logger: log,

@@ -29,6 +29,7 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           transport,
           capabilities: init.capabilities,
           clientInfo: init.clientInfo!,
+          negotiation: init.legacy ? 'legacy' : 'auto',
           resumed: false,
           timeout: options.startTimeout,
           logger: log,

@@ -5,6 +5,7 @@
  * the session or the request ends; what that costs upstream (a child, a connection) is decided
  * here, by the route's `isolation`.
  */
+import { ProtocolError } from '@modelcontextprotocol/client';
 import type { ClientCapabilities, Implementation, McpServer, ServerNotifier } from '@modelcontextprotocol/server';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -146,7 +147,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     log,
     describeUpstream: connector.describe,
     open: async (_key, init) => {
-      const connection = await connector.open(init);
+      const connection = await openConnection(init);
       if (init.resume === undefined) {
         described = connection.describe();
         wireListeners(connection);
@@ -154,6 +155,21 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       return connection;
     },
   });
+
+  /** The upstream answered the 2025 handshake with an error: it speaks 2026-07-28 only. */
+  let modernOnly = false;
+  /** A 2025 session's own connection speaks 2025 upstream, unless the upstream refuses that era. */
+  async function openConnection(init: ConnectionInit): Promise<UpstreamConnection> {
+    if (!init.legacy || modernOnly) return connector.open({ ...init, legacy: false });
+    try {
+      return await connector.open(init);
+    } catch (error) {
+      if (!refusedHandshake(error)) throw error;
+      modernOnly = true;
+      log.info('the upstream refused the 2025 handshake; 2025 sessions reach it in its own era');
+      return connector.open({ ...init, legacy: false });
+    }
+  }
 
   /** List changes on a connection 2026-07-28 requests use reach the route's listeners too. */
   function wireListeners(connection: UpstreamConnection): void {
@@ -171,7 +187,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     if (init.resume === undefined) return connection.describe();
     if (described) return described;
     // A session resumed on an instance that has not met the upstream yet: ask it once.
-    const probe = await connector.open({ ...init, resume: undefined });
+    const probe = await openConnection({ ...init, resume: undefined });
     described = probe.describe();
     await probe.close();
     return described;
@@ -183,6 +199,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       const own = request.session !== undefined && isolation === 'session';
       const key = own ? `session:${++sessions}` : isolation === 'shared' ? 'shared' : `principal:${request.owner}`;
       const init: ConnectionInit = {
+        legacy: own,
         capabilities: own ? request.session!.capabilities : {},
         clientInfo: own ? request.session!.clientInfo : options.clientInfo,
         resume: own ? request.session!.resume : undefined,
@@ -226,6 +243,12 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     },
     close: () => pool.close(),
   };
+}
+
+/** Whether a failed connect was the upstream answering `initialize` with a JSON-RPC error. */
+function refusedHandshake(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) if (cause instanceof ProtocolError) return true;
+  return false;
 }
 
 /** Errors before any stream is open become the gateway's HTTP errors. */
