@@ -7,12 +7,18 @@
  * The client assigns its own ids upstream and answers come back through the request that asked,
  * so no answer can reach another client. Progress is forwarded with the downstream's own token,
  * cancellation travels as the request's abort signal, and `_meta` is passed on without the
- * downstream era's envelope (the client writes its own for the upstream's era).
+ * downstream era's envelope (the client writes its own for the upstream's era). Between a
+ * 2026-07-28 client and a 2026-07-28 upstream the request's own envelope (the client's
+ * capabilities, info and log level, which that era sends per request) goes through, and an
+ * `input_required` result comes back as it is: the client answers it, and its next round, with
+ * `inputResponses` and the upstream's sealed `requestState`, is forwarded like the first.
  */
 import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  LOG_LEVEL_META_KEY,
   McpServer,
-  PROTOCOL_VERSION_META_KEY,
   type CallToolResult,
   type Progress,
   type Request as McpRequest,
@@ -23,6 +29,8 @@ import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './
 
 export interface BridgeOptions {
   readonly description: UpstreamDescription;
+  /** The downstream era: one 2026-07-28 request, or a 2025 session. */
+  readonly era: 'legacy' | 'modern';
   /** The connection for the next request: the live one, or a new one after the upstream went away. */
   readonly connection: () => Promise<UpstreamConnection>;
   /** How long a forwarded request may go unanswered (progress restarts it). */
@@ -52,6 +60,8 @@ const FORWARDED = {
 
 /** `_meta` keys that describe the downstream request's era; the client writes the upstream's. */
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
+/** What a 2026-07-28 request says of its client: passed to a 2026-07-28 upstream, whose client would write the gateway's. */
+const REQUEST_ENVELOPE = new Set([CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY]);
 
 export function createBridgeServer(options: BridgeOptions): McpServer {
   const { description } = options;
@@ -123,10 +133,16 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
       const connection = await connect();
       const { _meta: meta, ...params } = request.params ?? {};
       const { progressToken, ...rest } = (meta ?? {}) as Record<string, unknown>;
-      const passedMeta = Object.fromEntries(
-        Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX) && key !== PROTOCOL_VERSION_META_KEY),
-      );
-      const forwarded = { method: request.method, params: Object.keys(passedMeta).length > 0 ? { ...params, _meta: passedMeta } : params };
+      const modern = options.era === 'modern' && connection.modern;
+      const lifted = modern ? liftedWireMaterial(ctx) : { meta: {}, params: {} };
+      const passedMeta = {
+        ...Object.fromEntries(Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX))),
+        ...lifted.meta,
+      };
+      const forwarded = {
+        method: request.method,
+        params: { ...params, ...lifted.params, ...(Object.keys(passedMeta).length > 0 ? { _meta: passedMeta } : {}) },
+      };
       // Progress sent downstream before the answer: the answer ends the request's stream.
       const notified: Array<Promise<void>> = [];
       try {
@@ -134,6 +150,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
           signal: ctx.mcpReq.signal,
           timeout: options.callTimeout,
           resetTimeoutOnProgress: true,
+          // The downstream client answers the upstream's questions itself, on its next round.
+          ...(modern ? { allowInputRequired: true } : {}),
           ...(progressToken === undefined
             ? {}
             : {
@@ -213,6 +231,24 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     previous?.();
   };
   return server;
+}
+
+/**
+ * What the downstream SDK lifted off a 2026-07-28 request before its handler ran, to send on to a
+ * 2026-07-28 upstream: the client's envelope (capabilities, info, log level; the upstream client
+ * writes the protocol version) and a later round's `inputResponses` and `requestState`, which
+ * the upstream sealed and verifies itself.
+ */
+function liftedWireMaterial(ctx: SdkServerContext): { meta: Record<string, unknown>; params: Record<string, unknown> } {
+  const envelope = (ctx.mcpReq.envelope ?? {}) as Record<string, unknown>;
+  const state = ctx.mcpReq.requestState<unknown>();
+  return {
+    meta: Object.fromEntries(Object.entries(envelope).filter(([key]) => REQUEST_ENVELOPE.has(key))),
+    params: {
+      ...(ctx.mcpReq.inputResponses === undefined ? {} : { inputResponses: ctx.mcpReq.inputResponses }),
+      ...(state === undefined ? {} : { requestState: state }),
+    },
+  };
 }
 
 /** A Streamable HTTP upstream answered 404 for the session id it issued: it has forgotten it. */

@@ -21,6 +21,7 @@ import type {
   ServerCapabilities,
 } from '@modelcontextprotocol/server';
 import type { Logger } from '../logger.js';
+import { FIRST_MODERN_VERSION } from '../protocol/modern.js';
 
 /** What a downstream server exposes to the connection feeding it. */
 export interface DownstreamPeer {
@@ -84,6 +85,11 @@ export class UpstreamConnection {
     return !this.ended;
   }
 
+  /** Whether the upstream speaks 2026-07-28 on this connection. */
+  get modern(): boolean {
+    return (this.client.getNegotiatedProtocolVersion() ?? '') >= FIRST_MODERN_VERSION;
+  }
+
   static async open(options: ConnectOptions): Promise<UpstreamConnection> {
     const client = new Client(options.clientInfo, {
       capabilities: options.capabilities,
@@ -98,6 +104,7 @@ export class UpstreamConnection {
       ...(options.resumed ? { prior: { kind: 'legacy' as const } } : {}),
     });
     answerAfterNotifications(options.transport);
+    if (connection.modern) await connection.listenForListChanges(options.timeout);
     return connection;
   }
 
@@ -113,6 +120,25 @@ export class UpstreamConnection {
   /** How the upstream went away (or that it is still there). */
   exitDescription(): string {
     return this.describeEnd?.() ?? 'closed the connection';
+  }
+
+  /**
+   * A 2026-07-28 upstream sends list changes only on a `subscriptions/listen` stream: one per
+   * connection, for the lists it says change, so they reach the peers as 2025 ones do.
+   */
+  private async listenForListChanges(timeout: number): Promise<void> {
+    const capabilities = this.client.getServerCapabilities() ?? {};
+    const filter = {
+      ...(capabilities.tools?.listChanged ? { toolsListChanged: true } : {}),
+      ...(capabilities.prompts?.listChanged ? { promptsListChanged: true } : {}),
+      ...(capabilities.resources?.listChanged ? { resourcesListChanged: true } : {}),
+    };
+    if (Object.keys(filter).length === 0) return;
+    try {
+      await this.client.listen(filter, { timeout });
+    } catch (error) {
+      this.log.warn({ err: error }, 'the upstream refused subscriptions/listen; its list changes will not reach clients');
+    }
   }
 
   attach(peer: DownstreamPeer): () => void {

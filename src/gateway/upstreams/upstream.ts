@@ -216,6 +216,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       }
       const server = createBridgeServer({
         description,
+        era: request.era,
         connection: () => lease.connection(),
         callTimeout: options.callTimeout,
         describeUpstream: connector.describe,
