@@ -20,17 +20,21 @@ import {
   LOG_LEVEL_META_KEY,
   McpServer,
   type CallToolResult,
+  type ListToolsResult,
   type Progress,
   type Request as McpRequest,
   type ServerContext as SdkServerContext,
 } from '@modelcontextprotocol/server';
 import { JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
+import type { ToolIndex } from './tool-index.js';
 
 export interface BridgeOptions {
   readonly description: UpstreamDescription;
   /** The downstream era: one 2026-07-28 request, or a 2025 session. */
   readonly era: 'legacy' | 'modern';
+  /** The route's upstream tools, as last listed. */
+  readonly tools: ToolIndex;
   /** The connection for the next request: the live one, or a new one after the upstream went away. */
   readonly connection: () => Promise<UpstreamConnection>;
   /** How long a forwarded request may go unanswered (progress restarts it). */
@@ -73,7 +77,10 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   );
   const low = server.server;
   const calls = new Set<SdkServerContext>();
-  const outputSchemas = new Map<string, Record<string, unknown> | undefined>();
+  // The SDK's HTTP entry checks a 2026-07-28 call's SEP-2243 `Mcp-Param-*` headers against the
+  // tool's input schema before dispatch, asking the server for it (an @internal hook of McpServer,
+  // which knows only the tools registered on it): these are the upstream's.
+  server.toolInputSchemaJson = (name) => options.tools.get(name)?.inputSchema;
   let attached: { connection: UpstreamConnection; detach: () => void } | undefined;
 
   const peer: DownstreamPeer = {
@@ -201,14 +208,10 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     for (const method of methods) {
       low.setRequestHandler(method, async (request, ctx) => {
         const result = await forward(request as { method: string; params?: Record<string, unknown> }, ctx);
-        if (method === 'tools/list') {
-          for (const tool of (result as { tools?: Array<{ name: string; outputSchema?: Record<string, unknown> }> }).tools ?? []) {
-            outputSchemas.set(tool.name, tool.outputSchema);
-          }
-        }
+        if (method === 'tools/list') options.tools.record((result as ListToolsResult).tools);
         if (method === 'tools/call') {
           const name = String((request.params as { name?: unknown }).name);
-          return low.projectCallToolResult(result as CallToolResult, outputSchemas.get(name)) as never;
+          return low.projectCallToolResult(result as CallToolResult, options.tools.get(name)?.outputSchema) as never;
         }
         return result as never;
       });

@@ -17,6 +17,7 @@ import { remoteConnector } from './remote.js';
 import { stdioConnector } from './stdio.js';
 import type { UpstreamConnection, UpstreamDescription } from './connection.js';
 import { ConnectionPool, type ConnectionInit, type PoolStatus } from './pool.js';
+import { ToolIndex } from './tool-index.js';
 
 export type UpstreamKind = 'module' | 'command' | 'url';
 export type Isolation = 'session' | 'principal' | 'shared';
@@ -141,6 +142,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
   let sessions = 0;
   /** The last description a fresh connection gave: resumed ones skip the handshake. */
   let described: UpstreamDescription | undefined;
+  const tools = new ToolIndex(log);
   const pool = new ConnectionPool({
     max: options.maxConnections,
     idleTimeout: options.idleTimeout,
@@ -174,7 +176,10 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
   /** List changes on a connection 2026-07-28 requests use reach the route's listeners too. */
   function wireListeners(connection: UpstreamConnection): void {
     connection.attach({
-      toolsChanged: () => options.listeners().toolsChanged(),
+      toolsChanged: () => {
+        tools.invalidate();
+        options.listeners().toolsChanged();
+      },
       promptsChanged: () => options.listeners().promptsChanged(),
       resourcesChanged: () => options.listeners().resourcesChanged(),
       resourceUpdated: (uri) => options.listeners().resourceUpdated(uri),
@@ -210,6 +215,8 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       try {
         connection = await lease.connection();
         description = await describe(connection, init);
+        // A 2026-07-28 request's server is built before its request is read: its tools must be known.
+        if (request.era === 'modern' && description.capabilities.tools) await tools.ensure(connection);
       } catch (error) {
         lease.release();
         throw asGatewayError(error, connector.describe);
@@ -217,6 +224,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       const server = createBridgeServer({
         description,
         era: request.era,
+        tools,
         connection: () => lease.connection(),
         callTimeout: options.callTimeout,
         describeUpstream: connector.describe,
