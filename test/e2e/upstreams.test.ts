@@ -9,7 +9,9 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { getRequestListener } from '@hono/node-server';
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
@@ -243,33 +245,69 @@ describe('a command route running a v1-SDK stdio server', () => {
   });
 });
 
-describe('a command route whose server speaks only 2026-07-28', () => {
+/** A Streamable HTTP server that speaks only 2026-07-28 (the SDK's createMcpHandler, `legacy: 'reject'`). */
+async function startModernOnlyHttpServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const handler = createMcpHandler(
+    ({ era }) => {
+      const server = new McpServer({ name: 'modern-only-remote', version: '1.0.0' });
+      server.registerTool('era', { inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: era }] }));
+      return server;
+    },
+    { legacy: 'reject' },
+  );
+  const server = createHttpServer(getRequestListener((request) => handler.fetch(request)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('routes whose server speaks only 2026-07-28', () => {
+  let remote: Awaited<ReturnType<typeof startModernOnlyHttpServer>>;
   let gw: InProcessGateway;
+  const ROUTES = ['modern', 'modern-remote'] as const;
   before(async () => {
+    remote = await startModernOnlyHttpServer();
     gw = await startInProcessGateway(
-      `servers:\n  modern:\n    command: node\n    args: [${JSON.stringify(fixturePath('stdio', 'modern-only-server.mjs'))}]\n`,
+      [
+        'servers:',
+        '  modern:',
+        '    command: node',
+        `    args: [${JSON.stringify(fixturePath('stdio', 'modern-only-server.mjs'))}]`,
+        '  modern-remote:',
+        `    url: ${remote.url}`,
+        '',
+      ].join('\n'),
     );
   });
-  after(() => gw.close());
+  after(async () => {
+    await gw.close();
+    await remote.close();
+  });
 
-  for (const era of ERAS) {
-    test(`serves a ${era === 'auto' ? '2026-07-28' : '2025'} client, speaking 2026-07-28 upstream`, async () => {
-      const client = await connect(`${gw.url}/mcp/modern`, era);
-      assert.equal(client.getNegotiatedProtocolVersion()! >= '2026-07-28', era === 'auto');
-      assert.equal(textOf(await client.callTool({ name: 'era', arguments: {} })), 'modern');
-      await client.close();
-    });
+  for (const route of ROUTES) {
+    for (const era of ERAS) {
+      test(`${route}: serves a ${era === 'auto' ? '2026-07-28' : '2025'} client, speaking 2026-07-28 upstream`, async () => {
+        const client = await connect(`${gw.url}/mcp/${route}`, era);
+        assert.equal(client.getNegotiatedProtocolVersion()! >= '2026-07-28', era === 'auto');
+        assert.equal(textOf(await client.callTool({ name: 'era', arguments: {} })), 'modern');
+        await client.close();
+      });
+    }
   }
 
-  test('tries the 2025 handshake once, then reaches 2025 sessions in the server era', async () => {
-    for (let i = 0; i < 2; i++) {
-      const client = await connect(`${gw.url}/mcp/modern`, 'legacy');
-      assert.equal(textOf(await client.callTool({ name: 'era', arguments: {} })), 'modern');
-      await client.close();
+  test('tries the 2025 handshake once per route, then reaches 2025 sessions in the server era', async () => {
+    for (const route of ROUTES) {
+      for (let i = 0; i < 2; i++) {
+        const client = await connect(`${gw.url}/mcp/${route}`, 'legacy');
+        assert.equal(textOf(await client.callTool({ name: 'era', arguments: {} })), 'modern');
+        await client.close();
+      }
     }
     const refused = gw.logs.filter((line) => line.msg === 'the upstream refused the 2025 handshake; 2025 sessions reach it in its own era');
-    assert.equal(refused.length, 1);
-    assert.equal(refused[0]!.route, 'modern');
+    assert.deepEqual(refused.map((line) => line.route).sort(), [...ROUTES]);
+    assert.ok(!gw.logs.some((line) => line.msg === 'the remote server refused Streamable HTTP; using HTTP+SSE'));
   });
 });
 

@@ -12,7 +12,7 @@
  * (sampling, elicitation, roots) only where they have exactly one owner: the one peer with a call
  * in flight. Anything else would hand one client another client's question.
  */
-import { Client, ProtocolError, type Transport } from '@modelcontextprotocol/client';
+import { Client, ProtocolError, ProtocolErrorCode, SdkError, type Transport } from '@modelcontextprotocol/client';
 import type {
   ClientCapabilities,
   Implementation,
@@ -212,6 +212,26 @@ export class UpstreamConnection {
     }
     return found;
   }
+}
+
+/**
+ * Whether a failed connect was the upstream refusing the protocol version it was offered (-32022):
+ * a 2026-07-28-only server answering the 2025 `initialize`, with a JSON-RPC error on stdio, in the
+ * body of an HTTP 400 on Streamable HTTP.
+ */
+export function refusedProtocolVersion(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof ProtocolError) return cause.code === ProtocolErrorCode.UnsupportedProtocolVersion;
+    const body = cause instanceof SdkError ? (cause.data as { text?: unknown } | undefined)?.text : undefined;
+    if (typeof body === 'string') {
+      try {
+        return (JSON.parse(body) as { error?: { code?: unknown } }).error?.code === ProtocolErrorCode.UnsupportedProtocolVersion;
+      } catch {
+        return false;
+      }
+    }
+  }
+  return false;
 }
 
 /**

@@ -5,7 +5,6 @@
  * the session or the request ends; what that costs upstream (a child, a connection) is decided
  * here, by the route's `isolation`.
  */
-import { ProtocolError } from '@modelcontextprotocol/client';
 import type { ClientCapabilities, Implementation, McpServer, ServerNotifier } from '@modelcontextprotocol/server';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -15,7 +14,7 @@ import { createBridgeServer } from './bridge.js';
 import type { LoadedServer } from './modules.js';
 import { remoteConnector } from './remote.js';
 import { stdioConnector } from './stdio.js';
-import type { UpstreamConnection, UpstreamDescription } from './connection.js';
+import { refusedProtocolVersion, type UpstreamConnection, type UpstreamDescription } from './connection.js';
 import { ConnectionPool, type ConnectionInit, type PoolStatus } from './pool.js';
 import { ToolIndex } from './tool-index.js';
 
@@ -158,7 +157,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     },
   });
 
-  /** The upstream answered the 2025 handshake with an error: it speaks 2026-07-28 only. */
+  /** The upstream refused the 2025 handshake's version: it speaks 2026-07-28 only. */
   let modernOnly = false;
   /** A 2025 session's own connection speaks 2025 upstream, unless the upstream refuses that era. */
   async function openConnection(init: ConnectionInit): Promise<UpstreamConnection> {
@@ -166,7 +165,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     try {
       return await connector.open(init);
     } catch (error) {
-      if (!refusedHandshake(error)) throw error;
+      if (!refusedProtocolVersion(error)) throw error;
       modernOnly = true;
       log.info('the upstream refused the 2025 handshake; 2025 sessions reach it in its own era');
       return connector.open({ ...init, legacy: false });
@@ -252,12 +251,6 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     },
     close: () => pool.close(),
   };
-}
-
-/** Whether a failed connect was the upstream answering `initialize` with a JSON-RPC error. */
-function refusedHandshake(error: unknown): boolean {
-  for (let cause = error; cause instanceof Error; cause = cause.cause) if (cause instanceof ProtocolError) return true;
-  return false;
 }
 
 /** Errors before any stream is open become the gateway's HTTP errors. */
