@@ -6,14 +6,18 @@
  * - /mcp/conformance: the conformance fixture module (test/fixtures/servers/conformance), stateful,
  *   every scenario of the revision's requirement set (required and not scored);
  * - /mcp/conformance-stateless: the same module with `sessions: stateless`;
+ * - /mcp/conformance-stdio: the same fixture as a stdio program (test/fixtures/stdio/conformance-stdio.ts),
+ *   a `command:` route reached through the gateway's bridge, which must answer as the module does;
  * - /mcp/weather (on the fake NWS) and /mcp/time: the scenarios any server passes.
  * Expected failures: test/fixtures/conformance-expected-failures/<route>.<revision>.yaml.
  * This file also checks, beyond the suite, the session bounds and expiry while it runs, that
- * resources/updated reaches a subscriber, and that the input_required tools serve a 2025 session.
+ * resources/updated reaches a subscriber, that the input_required tools serve a 2025 session, that
+ * the stdio route's checks come out as the module route's, and that its children end with the gateway.
  * The suite needs Node 22 (see test/helpers/node22.ts). The result table in README.md is this
  * run's: `UPDATE_CONFORMANCE_DOCS=1 node --test dist/test/e2e/conformance.test.js` rewrites it.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -32,6 +36,7 @@ import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
 import { WATCHED_URI } from '../fixtures/servers/conformance/resources.js';
 import { connectClient, fixtureModule, shippedModule, startGatewayProcess, textOf, type GatewayProcess } from '../helpers/gateway.js';
 import { ensureNode22 } from '../helpers/node22.js';
+import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 
 const MAX_SESSIONS_PER_ROUTE = 20;
@@ -53,15 +58,21 @@ const SWEEP_WAIT_MS = 15_000;
 const ROUTES = {
   conformance: { revisions: ['2025-11-25', '2026-07-28'], scenarios: 'all', everyRequired: true },
   'conformance-stateless': { revisions: ['2025-11-25', '2026-07-28'], scenarios: 'all', everyRequired: false },
+  'conformance-stdio': { revisions: ['2025-11-25', '2026-07-28'], scenarios: 'all', everyRequired: true },
   weather: { revisions: ['2025-11-25', '2026-07-28'], scenarios: 'generic', everyRequired: true },
   time: { revisions: ['2025-11-25', '2026-07-28'], scenarios: 'generic', everyRequired: true },
 } as const satisfies Record<string, { revisions: readonly Revision[]; scenarios: 'all' | 'generic'; everyRequired: boolean }>;
 type RouteName = keyof typeof ROUTES;
 const ROUTE_NAMES = Object.keys(ROUTES) as RouteName[];
-const STATEFUL_ROUTES: RouteName[] = ['conformance', 'weather', 'time'];
+const STATEFUL_ROUTES: RouteName[] = ['conformance', 'conformance-stdio', 'weather', 'time'];
 
 const expectedFailures = (route: RouteName, revision: Revision) =>
   fixturePath('conformance-expected-failures', `${route}.${revision}.yaml`);
+
+/** The fixture module as a stdio program (test/fixtures/stdio/conformance-stdio.ts), built by `npm run build:test`. */
+const CONFORMANCE_STDIO = path.join(PROJECT_ROOT, 'dist', 'test', 'fixtures', 'stdio', 'conformance-stdio.js');
+/** An argument the program ignores, by which this run finds its children. */
+const STDIO_MARKER = `conformance-stdio-${randomUUID()}`;
 
 const DOCS = path.join(PROJECT_ROOT, 'README.md');
 const TABLE_START = '<!-- conformance-table:start -->';
@@ -74,6 +85,9 @@ servers:
   conformance-stateless:
     module: ${fixtureModule('conformance')}
     sessions: stateless
+  conformance-stdio:
+    command: ${process.execPath}
+    args: [${JSON.stringify(CONFORMANCE_STDIO)}, ${STDIO_MARKER}]
   weather:
     module: ${shippedModule('weather')}
     options:
@@ -89,6 +103,7 @@ sessions:
 interface RouteStatus {
   name: string;
   sessions: { active: number; max: number; maxPerPrincipal: number } | null;
+  upstream?: { kind: string; started?: number };
 }
 
 const runKey = (route: RouteName, revision: Revision) => `${route} ${revision}`;
@@ -236,6 +251,17 @@ describe('MCP conformance suite through the gateway', () => {
     },
   );
 
+  it('gets the same verdict on every check through the stdio bridge as from the module in process', () => {
+    for (const revision of REVISIONS) {
+      const verdicts = (route: RouteName) => {
+        const run = runs.get(runKey(route, revision));
+        assert.ok(run, `/mcp/${route} ran ${revision}`);
+        return run.results.flatMap((r) => r.checks.map((c) => `${r.scenario}:${c.id} ${c.status}`)).sort();
+      };
+      assert.deepEqual(verdicts('conformance-stdio'), verdicts('conformance'), `${revision}: /mcp/conformance-stdio vs /mcp/conformance`);
+    }
+  });
+
   it('matches the result table in README.md', () => {
     const table = resultTable(sets, runs);
     const docs = readFileSync(DOCS, 'utf8');
@@ -246,6 +272,13 @@ describe('MCP conformance suite through the gateway', () => {
     if (process.env.UPDATE_CONFORMANCE_DOCS === '1') writeFileSync(DOCS, updated);
     else
       assert.equal(docs, updated, 'README.md is out of date: run UPDATE_CONFORMANCE_DOCS=1 node --test dist/test/e2e/conformance.test.js');
+  });
+
+  it('leaves no conformance-stdio child behind once the gateway stops (SIGTERM)', async () => {
+    const route = (await routeStatus()).find((r) => r.name === 'conformance-stdio');
+    assert.ok((route?.upstream?.started ?? 0) > 1, 'the suite ran the route on children of its own');
+    assert.equal(await gw.stop(), 0);
+    await until(() => processesWith(STDIO_MARKER).length === 0, 10_000, 'every conformance-stdio child has exited');
   });
 });
 

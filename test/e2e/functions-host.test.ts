@@ -1,14 +1,15 @@
 /**
  * The gateway as an Azure Functions custom handler: built, started from host.json by the
  * emulated Functions host (test/helpers/functions-host.ts), and driven through it by the SDK's
- * Client with a function key. Then the deployment package: only what .funcignore keeps, installed
- * and built from scratch as the remote build does, must start and serve too.
+ * Client with a function key, a `command:` route (a stdio server from npm) included. Then the
+ * deployment package: only what .funcignore keeps, installed and built from scratch as the remote
+ * build does, must start and serve too.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { listDeployedFiles, startFunctionsHost, type FunctionsHost } from '../helpers/functions-host.js';
+import { processesWith } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -50,16 +52,15 @@ async function npm(args: string[], cwd: string, timeout: number): Promise<void> 
   }
 }
 
-function connect(host: FunctionsHost, route: string, how: 'header' | 'code' = 'header', modern = false) {
+type Negotiation = 'legacy' | 'auto' | { pin: string };
+
+function connect(host: FunctionsHost, route: string, how: 'header' | 'code' = 'header', mode: Negotiation = 'legacy') {
   const url = new URL(`/mcp/${route}`, host.url);
   if (how === 'code') url.searchParams.set('code', KEY);
   const transport = new StreamableHTTPClientTransport(url, {
     requestInit: how === 'header' ? { headers: { 'x-functions-key': KEY } } : {},
   });
-  const client = new Client(
-    { name: 'functions-host-e2e', version: '1.0.0' },
-    modern ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {},
-  );
+  const client = new Client({ name: 'functions-host-e2e', version: '1.0.0' }, { versionNegotiation: { mode } });
   return { client, transport };
 }
 
@@ -93,7 +94,7 @@ describe('gateway under the emulated Functions host', { timeout: BUILD_TIMEOUT +
   });
 
   it('serves a 2026-07-28 client through the host, with no session', async () => {
-    const { client, transport } = connect(host, 'time', 'header', true);
+    const { client, transport } = connect(host, 'time', 'header', { pin: '2026-07-28' });
     await client.connect(transport);
     try {
       assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
@@ -186,6 +187,70 @@ describe('gateway under the emulated Functions host', { timeout: BUILD_TIMEOUT +
     } finally {
       await client.close();
     }
+  });
+
+  describe('a command route (server-everything from npm, over stdio)', () => {
+    /** An argument server-everything ignores (it reads only the first), by which the test finds its processes. */
+    const marker = `functions-host-${randomUUID()}`;
+    let stdioHost: FunctionsHost;
+
+    before(async () => {
+      // The app's gateway.yaml as a deployment would write it, chosen by the GATEWAY_CONFIG app setting.
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'functions-host-command-'));
+      const config = path.join(dir, 'gateway.yaml');
+      await writeFile(
+        config,
+        [
+          'servers:',
+          '  everything:',
+          '    command: node',
+          `    args: [node_modules/@modelcontextprotocol/server-everything/dist/index.js, stdio, ${marker}]`,
+          `    cwd: ${JSON.stringify(ROOT)}`,
+          '',
+        ].join('\n'),
+      );
+      stdioHost = await startFunctionsHost({ appRoot: ROOT, functionKeys: [KEY], env: { ...appSettings(), GATEWAY_CONFIG: config } });
+    });
+    after(async () => {
+      await stdioHost?.stop();
+    });
+
+    for (const mode of ['legacy', 'auto'] as const) {
+      it(`serves its tools through the host to a ${mode === 'auto' ? '2026-07-28' : '2025'} client, from a child process`, async () => {
+        const { client, transport } = connect(stdioHost, 'everything', 'header', mode);
+        await client.connect(transport);
+        try {
+          assert.equal(client.getNegotiatedProtocolVersion()! >= '2026-07-28', mode === 'auto');
+          assert.equal(transport.sessionId !== undefined, mode === 'legacy');
+          assert.equal(client.getServerVersion()?.name, 'mcp-servers/everything');
+          const { tools } = await client.listTools();
+          assert.ok(tools.some((tool) => tool.name === 'echo'));
+          const result = await client.callTool({ name: 'echo', arguments: { message: 'through the Functions host' } });
+          assert.deepEqual(result.content, [{ type: 'text', text: 'Echo: through the Functions host' }]);
+          assert.ok(processesWith(marker).length >= 1, 'the server runs as a child process');
+        } finally {
+          await client.close();
+        }
+      });
+    }
+
+    it('leaves no child process behind when the host stops the handler (SIGTERM, as scale-in does)', async () => {
+      // A 2025 session with its own child, and the child 2026-07-28 requests from this caller share, both live.
+      const session = connect(stdioHost, 'everything', 'header', 'legacy');
+      await session.client.connect(session.transport);
+      await session.client.callTool({ name: 'echo', arguments: { message: 'still here' } });
+      const modern = connect(stdioHost, 'everything', 'header', 'auto');
+      await modern.client.connect(modern.transport);
+      await modern.client.callTool({ name: 'echo', arguments: { message: 'still here' } });
+      try {
+        assert.ok(processesWith(marker).length >= 2, `children before the stop: ${processesWith(marker).length}`);
+        await stdioHost.stop();
+        assert.equal(stdioHost.child.exitCode, 0, `the handler exits 0 after its drain:\n${stdioHost.output().stdout}`);
+        assert.deepEqual(processesWith(marker), [], 'no child of the route outlives the handler');
+      } finally {
+        await Promise.all([session.client.close(), modern.client.close()]);
+      }
+    });
   });
 });
 

@@ -5,18 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { getRequestListener } from '@hono/node-server';
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import { childEnvironment } from '../../src/gateway/upstreams/child-process.js';
 import { fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 
 const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
@@ -26,20 +28,6 @@ const ERAS = ['legacy', 'auto'] as const;
 /** A route running the probe server, its processes findable by a marker argument. */
 function probeRoute(name: string, marker: string, extra = ''): string {
   return `  ${name}:\n    command: ${process.execPath}\n    args: [${JSON.stringify(PROBE)}, ${JSON.stringify(marker)}]\n${extra}`;
-}
-
-/** Processes on this machine whose command line carries `marker` (the probe's children included). */
-function processesWith(marker: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(marker)) found.push(Number(entry));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return found;
 }
 
 async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
@@ -281,6 +269,72 @@ describe('a module written for the SDK 1.x', () => {
       await client.close();
     });
   }
+});
+
+/** A Streamable HTTP server that speaks only 2026-07-28 (the SDK's createMcpHandler, `legacy: 'reject'`). */
+async function startModernOnlyHttpServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const handler = createMcpHandler(
+    ({ era }) => {
+      const server = new McpServer({ name: 'modern-only-remote', version: '1.0.0' });
+      server.registerTool('era', { inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: era }] }));
+      return server;
+    },
+    { legacy: 'reject' },
+  );
+  const server = createHttpServer(getRequestListener((request) => handler.fetch(request)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('routes whose server speaks only 2026-07-28', () => {
+  let remote: Awaited<ReturnType<typeof startModernOnlyHttpServer>>;
+  let gw: InProcessGateway;
+  const ROUTES = ['modern', 'modern-remote'] as const;
+  before(async () => {
+    remote = await startModernOnlyHttpServer();
+    gw = await startInProcessGateway(
+      [
+        'servers:',
+        '  modern:',
+        '    command: node',
+        `    args: [${JSON.stringify(fixturePath('stdio', 'modern-only-server.mjs'))}]`,
+        '  modern-remote:',
+        `    url: ${remote.url}`,
+        '',
+      ].join('\n'),
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await remote.close();
+  });
+
+  for (const route of ROUTES) {
+    for (const era of ERAS) {
+      test(`${route}: serves a ${era === 'auto' ? '2026-07-28' : '2025'} client, speaking 2026-07-28 upstream`, async () => {
+        const client = await connect(`${gw.url}/mcp/${route}`, era);
+        assert.equal(client.getNegotiatedProtocolVersion()! >= '2026-07-28', era === 'auto');
+        assert.equal(textOf(await client.callTool({ name: 'era', arguments: {} })), 'modern');
+        await client.close();
+      });
+    }
+  }
+
+  test('tries the 2025 handshake once per route, then reaches 2025 sessions in the server era', async () => {
+    for (const route of ROUTES) {
+      for (let i = 0; i < 2; i++) {
+        const client = await connect(`${gw.url}/mcp/${route}`, 'legacy');
+        assert.equal(textOf(await client.callTool({ name: 'era', arguments: {} })), 'modern');
+        await client.close();
+      }
+    }
+    const refused = gw.logs.filter((line) => line.msg === 'the upstream refused the 2025 handshake; 2025 sessions reach it in its own era');
+    assert.deepEqual(refused.map((line) => line.route).sort(), [...ROUTES]);
+    assert.ok(!gw.logs.some((line) => line.msg === 'the remote server refused Streamable HTTP; using HTTP+SSE'));
+  });
 });
 
 describe('command routes that cannot start', () => {

@@ -7,24 +7,34 @@
  * The client assigns its own ids upstream and answers come back through the request that asked,
  * so no answer can reach another client. Progress is forwarded with the downstream's own token,
  * cancellation travels as the request's abort signal, and `_meta` is passed on without the
- * downstream era's envelope (the client writes its own for the upstream's era).
+ * downstream era's envelope (the client writes its own for the upstream's era). Between a
+ * 2026-07-28 client and a 2026-07-28 upstream the request's own envelope (the client's
+ * capabilities, info and log level, which that era sends per request) goes through, and an
+ * `input_required` result comes back as it is: the client answers it, and its next round, with
+ * `inputResponses` and the upstream's sealed `requestState`, is forwarded like the first.
  */
 import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  LOG_LEVEL_META_KEY,
   McpServer,
-  PROTOCOL_VERSION_META_KEY,
   type CallToolResult,
+  type ListToolsResult,
   type Progress,
   type Request as McpRequest,
   type ServerContext as SdkServerContext,
 } from '@modelcontextprotocol/server';
 import { JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
+import type { ToolIndex } from './tool-index.js';
 
 export interface BridgeOptions {
   readonly description: UpstreamDescription;
-  /** The downstream era: a 2026-07-28 client cannot be sent server-to-client requests. */
+  /** The downstream era: one 2026-07-28 request, or a 2025 session. */
   readonly era: 'legacy' | 'modern';
+  /** The route's upstream tools, as last listed. */
+  readonly tools: ToolIndex;
   /** The connection for the next request: the live one, or a new one after the upstream went away. */
   readonly connection: () => Promise<UpstreamConnection>;
   /** How long a forwarded request may go unanswered (progress restarts it). */
@@ -72,6 +82,8 @@ const IDEMPOTENT = new Set([
 
 /** `_meta` keys that describe the downstream request's era; the client writes the upstream's. */
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
+/** What a 2026-07-28 request says of its client: passed to a 2026-07-28 upstream, whose client would write the gateway's. */
+const REQUEST_ENVELOPE = new Set([CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, LOG_LEVEL_META_KEY]);
 
 export function createBridgeServer(options: BridgeOptions): McpServer {
   const { description } = options;
@@ -83,7 +95,10 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   );
   const low = server.server;
   const calls = new Set<SdkServerContext>();
-  const outputSchemas = new Map<string, Record<string, unknown> | undefined>();
+  // The SDK's HTTP entry checks a 2026-07-28 call's SEP-2243 `Mcp-Param-*` headers against the
+  // tool's input schema before dispatch, asking the server for it (an @internal hook of McpServer,
+  // which knows only the tools registered on it): these are the upstream's.
+  server.toolInputSchemaJson = (name) => options.tools.get(name)?.inputSchema;
   let attached: { connection: UpstreamConnection; detach: () => void } | undefined;
 
   const peer: DownstreamPeer = {
@@ -93,7 +108,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     resourceUpdated: (uri) => whenConnected(() => void low.sendResourceUpdated({ uri }).catch(() => undefined)),
     log: (params) => whenConnected(() => void low.sendLoggingMessage(params).catch(() => undefined)),
     get relay() {
-      if (options.era === 'modern' || calls.size !== 1) return undefined;
+      if (calls.size !== 1) return undefined;
       const [ctx] = calls;
       return (request: McpRequest, signal: AbortSignal) =>
         ctx!.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, { signal });
@@ -139,55 +154,65 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     ctx: SdkServerContext,
     mayRetry: boolean,
   ): Promise<unknown> {
-    const wait = options.backoff?.holdingBack() ?? 0;
-    if (wait > 0) {
-      throw upstreamError(
-        'upstream_unavailable',
-        `${options.describeUpstream} is unavailable (backing off after repeated failures); the gateway will try it again in ${Math.ceil(wait / 1000)} s`,
-      );
-    }
-    const connection = await connect();
-    const { _meta: meta, ...params } = request.params ?? {};
-    const { progressToken, ...rest } = (meta ?? {}) as Record<string, unknown>;
-    const passedMeta = Object.fromEntries(
-      Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX) && key !== PROTOCOL_VERSION_META_KEY),
-    );
-    const forwarded = { method: request.method, params: Object.keys(passedMeta).length > 0 ? { ...params, _meta: passedMeta } : params };
-    // Progress sent downstream before the answer: the answer ends the request's stream.
-    const notified: Array<Promise<void>> = [];
-    try {
-      const result = await connection.client.request(forwarded as { method: 'ping' }, {
-        signal: ctx.mcpReq.signal,
-        timeout: options.callTimeout,
-        resetTimeoutOnProgress: true,
-        ...(progressToken === undefined
-          ? {}
-          : {
-              onprogress: (progress: Progress) =>
-                void notified.push(
-                  ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined),
-                ),
-            }),
-      });
-      options.onAnswered?.();
-      // Every progress the upstream sent before answering has been handed over (connection.ts).
-      if (notified.length > 0) await Promise.all(notified);
-      return result;
-    } catch (error) {
-      if (error instanceof ProtocolError) {
+    {
+      const wait = options.backoff?.holdingBack() ?? 0;
+      if (wait > 0) {
+        throw upstreamError(
+          'upstream_unavailable',
+          `${options.describeUpstream} is unavailable (backing off after repeated failures); the gateway will try it again in ${Math.ceil(wait / 1000)} s`,
+        );
+      }
+      const connection = await connect();
+      const { _meta: meta, ...params } = request.params ?? {};
+      const { progressToken, ...rest } = (meta ?? {}) as Record<string, unknown>;
+      const modern = options.era === 'modern' && connection.modern;
+      const lifted = modern ? liftedWireMaterial(ctx) : { meta: {}, params: {} };
+      const passedMeta = {
+        ...Object.fromEntries(Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX))),
+        ...lifted.meta,
+      };
+      const forwarded = {
+        method: request.method,
+        params: { ...params, ...lifted.params, ...(Object.keys(passedMeta).length > 0 ? { _meta: passedMeta } : {}) },
+      };
+      // Progress sent downstream before the answer: the answer ends the request's stream.
+      const notified: Array<Promise<void>> = [];
+      try {
+        const result = await connection.client.request(forwarded as { method: 'ping' }, {
+          signal: ctx.mcpReq.signal,
+          timeout: options.callTimeout,
+          resetTimeoutOnProgress: true,
+          // The downstream client answers the upstream's questions itself, on its next round.
+          ...(modern ? { allowInputRequired: true } : {}),
+          ...(progressToken === undefined
+            ? {}
+            : {
+                onprogress: (progress: Progress) =>
+                  void notified.push(
+                    ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined),
+                  ),
+              }),
+        });
         options.onAnswered?.();
-        throw error;
+        // Every progress the upstream sent before answering has been handed over (connection.ts).
+        if (notified.length > 0) await Promise.all(notified);
+        return result;
+      } catch (error) {
+        if (error instanceof ProtocolError) {
+          options.onAnswered?.();
+          throw error;
+        }
+        if (mayRetry && options.renew && sessionForgotten(error)) {
+          await options.renew(connection);
+          options.onRenewed?.();
+          return send(request, ctx, false);
+        }
+        if (options.backoff && unreachable(error)) {
+          options.backoff.unreachable();
+          if (mayRetry && IDEMPOTENT.has(request.method) && !ctx.mcpReq.signal.aborted) return send(request, ctx, false);
+        }
+        throw translate(error, connection);
       }
-      if (mayRetry && options.renew && sessionForgotten(error)) {
-        await options.renew(connection);
-        options.onRenewed?.();
-        return send(request, ctx, false);
-      }
-      if (options.backoff && unreachable(error)) {
-        options.backoff.unreachable();
-        if (mayRetry && IDEMPOTENT.has(request.method) && !ctx.mcpReq.signal.aborted) return send(request, ctx, false);
-      }
-      throw translate(error, connection);
     }
   }
 
@@ -209,14 +234,10 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     for (const method of methods) {
       low.setRequestHandler(method, async (request, ctx) => {
         const result = await forward(request as { method: string; params?: Record<string, unknown> }, ctx);
-        if (method === 'tools/list') {
-          for (const tool of (result as { tools?: Array<{ name: string; outputSchema?: Record<string, unknown> }> }).tools ?? []) {
-            outputSchemas.set(tool.name, tool.outputSchema);
-          }
-        }
+        if (method === 'tools/list') options.tools.record((result as ListToolsResult).tools);
         if (method === 'tools/call') {
           const name = String((request.params as { name?: unknown }).name);
-          return low.projectCallToolResult(result as CallToolResult, outputSchemas.get(name)) as never;
+          return low.projectCallToolResult(result as CallToolResult, options.tools.get(name)?.outputSchema) as never;
         }
         return result as never;
       });
@@ -239,6 +260,24 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     previous?.();
   };
   return server;
+}
+
+/**
+ * What the downstream SDK lifted off a 2026-07-28 request before its handler ran, to send on to a
+ * 2026-07-28 upstream: the client's envelope (capabilities, info, log level; the upstream client
+ * writes the protocol version) and a later round's `inputResponses` and `requestState`, which
+ * the upstream sealed and verifies itself.
+ */
+function liftedWireMaterial(ctx: SdkServerContext): { meta: Record<string, unknown>; params: Record<string, unknown> } {
+  const envelope = (ctx.mcpReq.envelope ?? {}) as Record<string, unknown>;
+  const state = ctx.mcpReq.requestState<unknown>();
+  return {
+    meta: Object.fromEntries(Object.entries(envelope).filter(([key]) => REQUEST_ENVELOPE.has(key))),
+    params: {
+      ...(ctx.mcpReq.inputResponses === undefined ? {} : { inputResponses: ctx.mcpReq.inputResponses }),
+      ...(state === undefined ? {} : { requestState: state }),
+    },
+  };
 }
 
 /** The request never got an answer from the upstream: a network failure or a 5xx, not a timeout. */

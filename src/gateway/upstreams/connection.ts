@@ -3,13 +3,16 @@
  * SDK's own `Client`, and the downstream servers it feeds.
  *
  * The client negotiates the upstream's era itself (`versionNegotiation: auto`: `server/discover`
- * first, the 2025 `initialize` when the server does not know it). What the upstream sends on its
+ * first, the 2025 `initialize` when the server does not know it), except on a 2025 session's own
+ * connection, which speaks 2025 upstream too (`legacy`): what that era has and 2026-07-28 does not
+ * (`logging/setLevel`, `resources/subscribe`, server-to-client requests) then reaches a server
+ * that serves both eras. What the upstream sends on its
  * own goes to the downstream servers attached to this connection ({@link DownstreamPeer}):
  * list changes and resource updates to all of them, log messages and server-to-client requests
  * (sampling, elicitation, roots) only where they have exactly one owner: the one peer with a call
  * in flight. Anything else would hand one client another client's question.
  */
-import { Client, ProtocolError, type Transport } from '@modelcontextprotocol/client';
+import { Client, ProtocolError, ProtocolErrorCode, SdkError, type Transport } from '@modelcontextprotocol/client';
 import type {
   ClientCapabilities,
   Implementation,
@@ -18,6 +21,7 @@ import type {
   ServerCapabilities,
 } from '@modelcontextprotocol/server';
 import type { Logger } from '../logger.js';
+import { FIRST_MODERN_VERSION } from '../protocol/modern.js';
 
 /** What a downstream server exposes to the connection feeding it. */
 export interface DownstreamPeer {
@@ -44,11 +48,10 @@ export interface ConnectOptions {
   /** Declared to the upstream: what the downstream client declared, when the connection is its own. */
   readonly capabilities: ClientCapabilities;
   readonly clientInfo: Implementation;
-  /**
-   * A 2025-era server for sure: no `server/discover` probe, and no handshake at all when the
-   * transport already carries the upstream's session id (a resumed remote session).
-   */
-  readonly legacy: boolean;
+  /** `legacy`: the 2025 `initialize` handshake only; `auto`: 2026-07-28 when the upstream speaks it. */
+  readonly negotiation: 'legacy' | 'auto';
+  /** Skip the handshake: a 2025 session the upstream already knows (a resumed remote session). */
+  readonly resumed: boolean;
   readonly timeout: number;
   readonly logger: Logger;
   /** How the upstream went away, for errors: `exited with code 1`. */
@@ -82,10 +85,15 @@ export class UpstreamConnection {
     return !this.ended;
   }
 
+  /** Whether the upstream speaks 2026-07-28 on this connection. */
+  get modern(): boolean {
+    return (this.client.getNegotiatedProtocolVersion() ?? '') >= FIRST_MODERN_VERSION;
+  }
+
   static async open(options: ConnectOptions): Promise<UpstreamConnection> {
     const client = new Client(options.clientInfo, {
       capabilities: options.capabilities,
-      versionNegotiation: { mode: 'auto' },
+      versionNegotiation: { mode: options.negotiation },
     });
     const connection = new UpstreamConnection(client, options.transport, options.logger, options.describeEnd);
     connection.wire(options.capabilities);
@@ -93,9 +101,10 @@ export class UpstreamConnection {
     client.onerror = (error) => options.logger.debug({ err: error }, 'upstream connection error');
     await client.connect(options.transport, {
       timeout: options.timeout,
-      ...(options.legacy ? { prior: { kind: 'legacy' as const } } : {}),
+      ...(options.resumed ? { prior: { kind: 'legacy' as const } } : {}),
     });
     answerAfterNotifications(options.transport);
+    if (connection.modern) await connection.listenForListChanges(options.timeout);
     return connection;
   }
 
@@ -111,6 +120,25 @@ export class UpstreamConnection {
   /** How the upstream went away (or that it is still there). */
   exitDescription(): string {
     return this.describeEnd?.() ?? 'closed the connection';
+  }
+
+  /**
+   * A 2026-07-28 upstream sends list changes only on a `subscriptions/listen` stream: one per
+   * connection, for the lists it says change, so they reach the peers as 2025 ones do.
+   */
+  private async listenForListChanges(timeout: number): Promise<void> {
+    const capabilities = this.client.getServerCapabilities() ?? {};
+    const filter = {
+      ...(capabilities.tools?.listChanged ? { toolsListChanged: true } : {}),
+      ...(capabilities.prompts?.listChanged ? { promptsListChanged: true } : {}),
+      ...(capabilities.resources?.listChanged ? { resourcesListChanged: true } : {}),
+    };
+    if (Object.keys(filter).length === 0) return;
+    try {
+      await this.client.listen(filter, { timeout });
+    } catch (error) {
+      this.log.warn({ err: error }, 'the upstream refused subscriptions/listen; its list changes will not reach clients');
+    }
   }
 
   attach(peer: DownstreamPeer): () => void {
@@ -184,6 +212,26 @@ export class UpstreamConnection {
     }
     return found;
   }
+}
+
+/**
+ * Whether a failed connect was the upstream refusing the protocol version it was offered (-32022):
+ * a 2026-07-28-only server answering the 2025 `initialize`, with a JSON-RPC error on stdio, in the
+ * body of an HTTP 400 on Streamable HTTP.
+ */
+export function refusedProtocolVersion(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof ProtocolError) return cause.code === ProtocolErrorCode.UnsupportedProtocolVersion;
+    const body = cause instanceof SdkError ? (cause.data as { text?: unknown } | undefined)?.text : undefined;
+    if (typeof body === 'string') {
+      try {
+        return (JSON.parse(body) as { error?: { code?: unknown } }).error?.code === ProtocolErrorCode.UnsupportedProtocolVersion;
+      } catch {
+        return false;
+      }
+    }
+  }
+  return false;
 }
 
 /**

@@ -36,6 +36,8 @@ export interface PoolOptions {
 export interface ConnectionInit {
   readonly capabilities: Record<string, unknown>;
   readonly clientInfo: { name: string; version: string } | undefined;
+  /** A 2025 session's own connection: it speaks 2025 upstream too, where the upstream does. */
+  readonly legacy: boolean;
   /** Upstream session state sealed in a resumed session id (remote routes). */
   readonly resume: string | undefined;
 }

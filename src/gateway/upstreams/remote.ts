@@ -10,7 +10,7 @@
  */
 import { SSEClientTransport, SdkError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Logger } from '../logger.js';
-import { UpstreamConnection } from './connection.js';
+import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
 import type { Connector } from './upstream.js';
 
 export interface RemoteConnectorOptions {
@@ -39,13 +39,14 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
   async function connect(
     init: Parameters<Connector['open']>[0],
     transport: StreamableHTTPClientTransport | SSEClientTransport,
-    legacy: boolean,
+    resumed: boolean,
   ) {
     return UpstreamConnection.open({
       transport,
       capabilities: init.capabilities,
       clientInfo: init.clientInfo!,
-      legacy,
+      negotiation: init.legacy ? 'legacy' : 'auto',
+      resumed,
       timeout: options.connectTimeout,
       logger: log,
       describeEnd: () => 'closed the connection',
@@ -69,7 +70,8 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
           return connection;
         } catch (error) {
           await transport.close().catch(() => undefined);
-          if (!refusedStreamableHttp(error)) throw error;
+          // A 2026-07-28-only server refusing the 2025 version speaks Streamable HTTP all the same.
+          if (!refusedStreamableHttp(error) || refusedProtocolVersion(error)) throw error;
           log.info({ status: (error as SdkError).data }, 'the remote server refused Streamable HTTP; using HTTP+SSE');
           sseOnly = true;
         }

@@ -15,8 +15,9 @@ import { createBridgeServer } from './bridge.js';
 import type { LoadedServer } from './modules.js';
 import { remoteConnector } from './remote.js';
 import { stdioConnector } from './stdio.js';
-import { UpstreamConnection, type UpstreamDescription } from './connection.js';
+import { refusedProtocolVersion, UpstreamConnection, type UpstreamDescription } from './connection.js';
 import { ConnectionPool, type ConnectionInit, type PoolStatus } from './pool.js';
+import { ToolIndex } from './tool-index.js';
 
 export type UpstreamKind = 'module' | 'command' | 'url';
 export type Isolation = 'session' | 'principal' | 'shared';
@@ -109,13 +110,15 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
  * as a 2.x server would be.
  */
 export function moduleUpstream(module: ServerModule, env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>, route: string): Upstream {
+  /** A 1.x module's tools, for the 2026-07-28 requests' own bridge servers (tool-index.ts). */
+  const tools = new ToolIndex(env.logger);
   return {
     kind: 'module',
     async open(request) {
       const made: unknown = module.createServer(request.context as ServerContext);
       if (isSdkServer(made)) return { server: made };
       if (!isV1Server(made)) throw new Error(`the createServer of route "${route}" returned something that is not an MCP server`);
-      return { server: await bridgeV1(made, request, env, route) };
+      return { server: await bridgeV1(made, request, env, route, tools) };
     },
     status: () => undefined,
     close: async () => undefined,
@@ -142,6 +145,7 @@ async function bridgeV1(
   request: OpenRequest,
   env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>,
   route: string,
+  tools: ToolIndex,
 ): Promise<McpServer> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await made.connect(serverSide);
@@ -149,13 +153,26 @@ async function bridgeV1(
     transport: clientSide,
     capabilities: request.session?.capabilities ?? {},
     clientInfo: request.session?.clientInfo ?? env.clientInfo,
-    legacy: true,
+    // A 1.x server speaks 2025 only: no server/discover probe.
+    negotiation: 'legacy',
+    resumed: false,
     timeout: IN_PROCESS_TIMEOUT,
     logger: env.logger,
   });
+  const description = connection.describe();
+  connection.attach({
+    toolsChanged: () => tools.invalidate(),
+    promptsChanged: () => undefined,
+    resourcesChanged: () => undefined,
+    resourceUpdated: () => undefined,
+    log: () => undefined,
+    relay: undefined,
+  });
+  if (request.era === 'modern' && description.capabilities.tools) await tools.ensure(connection);
   const server = createBridgeServer({
-    description: connection.describe(),
+    description,
     era: request.era,
+    tools,
     connection: async () => connection,
     callTimeout: IN_PROCESS_TIMEOUT,
     describeUpstream: `the SDK 1.x server of route "${route}"`,
@@ -202,6 +219,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
   let sessions = 0;
   /** The last description a fresh connection gave: resumed ones skip the handshake. */
   let described: UpstreamDescription | undefined;
+  const tools = new ToolIndex(log);
   const pool = new ConnectionPool({
     max: options.maxConnections,
     idleTimeout: options.idleTimeout,
@@ -209,7 +227,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     log,
     describeUpstream: connector.describe,
     open: async (_key, init) => {
-      const connection = await connector.open(init);
+      const connection = await openConnection(init);
       if (init.resume === undefined) {
         described = connection.describe();
         wireListeners(connection);
@@ -218,10 +236,28 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     },
   });
 
+  /** The upstream refused the 2025 handshake's version: it speaks 2026-07-28 only. */
+  let modernOnly = false;
+  /** A 2025 session's own connection speaks 2025 upstream, unless the upstream refuses that era. */
+  async function openConnection(init: ConnectionInit): Promise<UpstreamConnection> {
+    if (!init.legacy || modernOnly) return connector.open({ ...init, legacy: false });
+    try {
+      return await connector.open(init);
+    } catch (error) {
+      if (!refusedProtocolVersion(error)) throw error;
+      modernOnly = true;
+      log.info('the upstream refused the 2025 handshake; 2025 sessions reach it in its own era');
+      return connector.open({ ...init, legacy: false });
+    }
+  }
+
   /** List changes on a connection 2026-07-28 requests use reach the route's listeners too. */
   function wireListeners(connection: UpstreamConnection): void {
     connection.attach({
-      toolsChanged: () => options.listeners().toolsChanged(),
+      toolsChanged: () => {
+        tools.invalidate();
+        options.listeners().toolsChanged();
+      },
       promptsChanged: () => options.listeners().promptsChanged(),
       resourcesChanged: () => options.listeners().resourcesChanged(),
       resourceUpdated: (uri) => options.listeners().resourceUpdated(uri),
@@ -234,7 +270,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     if (init.resume === undefined) return connection.describe();
     if (described) return described;
     // A session resumed on an instance that has not met the upstream yet: ask it once.
-    const probe = await connector.open({ ...init, resume: undefined });
+    const probe = await openConnection({ ...init, resume: undefined });
     described = probe.describe();
     await probe.close();
     return described;
@@ -246,6 +282,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       const own = request.session !== undefined && isolation === 'session';
       const key = own ? `session:${++sessions}` : isolation === 'shared' ? 'shared' : `principal:${request.owner}`;
       const init: ConnectionInit = {
+        legacy: own,
         capabilities: own ? request.session!.capabilities : {},
         clientInfo: own ? request.session!.clientInfo : options.clientInfo,
         resume: own ? request.session!.resume : undefined,
@@ -256,6 +293,8 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       try {
         connection = await lease.connection();
         description = await describe(connection, init);
+        // A 2026-07-28 request's server is built before its request is read: its tools must be known.
+        if (request.era === 'modern' && description.capabilities.tools) await tools.ensure(connection);
       } catch (error) {
         lease.release();
         throw asGatewayError(error, connector.describe);
@@ -263,6 +302,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       const server = createBridgeServer({
         description,
         era: request.era,
+        tools,
         connection: () => lease.connection(),
         callTimeout: options.callTimeout,
         describeUpstream: connector.describe,
