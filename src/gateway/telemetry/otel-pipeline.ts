@@ -125,8 +125,8 @@ export async function createOtelPipeline(settings: EnabledSettings, options: Ote
       // The MCP conventions: the request's own context (`_meta`) is the parent; the transport's,
       // when it differs, is linked.
       const parent = fromMeta ?? fromHttp ?? ROOT_CONTEXT;
-      const links: Link[] = fromMeta && fromHttp ? [{ context: trace.getSpanContext(fromHttp)! }] : [];
-      const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, links }, parent);
+      const links: Link[] | undefined = fromMeta && fromHttp ? [{ context: trace.getSpanContext(fromHttp)! }] : undefined;
+      const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, ...(links ? { links } : {}) }, parent);
       const active = trace.setSpan(parent, span);
       return {
         run: (fn) => contextManager.with(active, fn),

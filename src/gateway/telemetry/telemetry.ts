@@ -186,13 +186,8 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
           captureContent ? { ...result, ...contentAttributes(start.message, outcome) } : result,
           errorType === undefined ? undefined : { message: errorMessageOf(outcome) },
         );
-        const point: Attributes = {
-          'mcp.method.name': method,
-          'mcp.gateway.route': start.route,
-          'mcp.gateway.era': start.era,
-          'network.transport': 'tcp',
-          'network.protocol.name': 'http',
-        };
+        // Few attributes: the SDK hashes them on every point (network.* would be the same on all).
+        const point: Attributes = { 'mcp.method.name': method, 'mcp.gateway.route': start.route, 'mcp.gateway.era': start.era };
         if (described.tool !== undefined) {
           point['gen_ai.tool.name'] = boundedTarget!;
           point['gen_ai.operation.name'] = 'execute_tool';
