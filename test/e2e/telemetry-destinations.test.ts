@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { startFakeNws } from '../helpers/fake-nws.js';
 import { startFakeAppInsights } from '../helpers/fake-app-insights.js';
+import { startFunctionsHost } from '../helpers/functions-host.js';
 import { BLOCKED } from '../helpers/loopback-only.js';
 import { connectClient, runGatewayToExit, shippedModule, startGatewayProcess } from '../helpers/gateway.js';
 import { startOtlpCollector } from '../helpers/otlp-collector.js';
@@ -108,6 +109,32 @@ describe('telemetry to Azure Monitor', () => {
       { encoding: 'utf8', timeout: 10_000 },
     );
     assert.match(run.stderr, new RegExp(`${BLOCKED} (connection to|DNS lookup of) dc\\.services\\.visualstudio\\.com`));
+  });
+});
+
+describe('telemetry under the Functions host', () => {
+  it('puts the invocation id the host sends on the span, which has no parent (the host forwards no trace context)', async () => {
+    const collector = await startOtlpCollector();
+    try {
+      const host = await startFunctionsHost({
+        appRoot: PROJECT_ROOT,
+        env: {
+          LOG_LEVEL: 'warn',
+          NWS_BASE_URL: 'http://127.0.0.1:9',
+          OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        },
+      });
+      const { client } = await connectClient(`${host.url}/mcp/time`);
+      await client.callTool({ name: 'get_current_time', arguments: { timezone: 'UTC' } });
+      await client.close();
+      await host.stop();
+      const call = collector.spans.find((s) => s.name === 'tools/call get_current_time')!;
+      assert.match(String(call.attributes['faas.invocation_id']), /^[0-9a-f-]{36}$/);
+      assert.equal(call.parentSpanId, '');
+    } finally {
+      await collector.close();
+    }
   });
 });
 

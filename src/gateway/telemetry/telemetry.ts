@@ -59,17 +59,10 @@ export interface UpstreamCall {
 /** What the gauges read when metrics are exported. */
 export interface GaugeSources {
   sessions(): Iterable<{ readonly route: string; readonly era: Era; readonly active: number }>;
-  cache(): {
-    readonly hits: number;
-    readonly misses: number;
-    readonly coalesced: number;
-    readonly staleServed: number;
-    readonly upstreamErrors: number;
-    readonly bypassed: number;
-    readonly backedOff: number;
-    readonly entries: number;
-    readonly bytes: number;
-  };
+  /** The upstream cache's counters and size (cache/upstream-cache.ts `CacheStats`). */
+  cache(): Readonly<
+    Record<'hits' | 'misses' | 'coalesced' | 'staleServed' | 'upstreamErrors' | 'bypassed' | 'backedOff' | 'entries' | 'bytes', number>
+  >;
   upstreams(): Iterable<{ readonly origin: string; readonly state: 'ok' | 'backingOff' | 'probing'; readonly consecutiveFailures: number }>;
 }
 
