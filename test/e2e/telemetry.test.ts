@@ -75,8 +75,9 @@ before(async () => {
     _meta: { traceparent: traceparent(meta.traceId, meta.spanId) },
   });
 
-  // Two identical calls at once: one upstream request for both (coalesced).
-  nws.setLatency(50);
+  // Two identical calls at once: one upstream request for both (coalesced; the latency keeps the
+  // first one's request open while the second arrives).
+  nws.setLatency(300);
   await Promise.all([0, 1].map(() => metaClient.client.callTool({ name: 'get_hourly_forecast', arguments: POINT })));
   nws.setLatency(0);
   hourlyRequests = nws.requests.filter((r) => r.path.endsWith('/forecast/hourly'));
