@@ -95,6 +95,7 @@ function sections(results: BenchResults): string[] {
     throughputSection(results),
     statelessSection(results),
     requestLogSection(results),
+    telemetrySection(results),
     frameworkSection(results),
     modernEraSection(results),
     weatherSection(results),
@@ -189,6 +190,27 @@ measure). The same gateway with \`LOG_LEVEL=warn\`, measured in the same rounds,
 line costs.
 
 ${table(['method', 'conn.', 'gateway req/s', 'LOG_LEVEL=warn req/s', 'warn / info', 'warn / minimal'], rows, 'numbers')}`;
+}
+
+function telemetrySection(results: BenchResults): string {
+  const rows = rowsPerCell(results, ['gateway', 'gateway-otel'], ([off, on]) => [
+    rps(off.rps),
+    ms(off.p50),
+    rps(on.rps),
+    ms(on.p50),
+    ms(on.p99),
+    `**${ratio(on.rps / off.rps)}**`,
+  ]);
+  if (rows.length === 0) return '';
+  return `## Telemetry on vs off
+
+The same gateway exporting its traces and metrics with \`OTEL_EXPORTER_OTLP_ENDPOINT\` set
+(OTLP/HTTP protobuf, the default encoding; the SDK's batch span processor with its default
+settings) to a loopback endpoint in the benchmark process that reads and drops each export
+(\`bench/lib/otlp-sink.ts\`), measured in the same rounds as the gateway with telemetry off (the
+default, which still keeps the status page's numbers). Goal: at least 0.9x.
+
+${table(['method', 'conn.', 'off req/s', 'p50', 'on req/s', 'p50', 'p99', 'on / off'], rows, 'numbers')}`;
 }
 
 function frameworkSection(results: BenchResults): string {

@@ -16,6 +16,7 @@ import {
   timeCallBody,
   toolsListBody,
 } from '../lib/mcp.js';
+import { startOtlpSink, type OtlpSink } from '../lib/otlp-sink.js';
 import type { BenchSettings } from '../lib/settings.js';
 import { TIME_MODULE } from './modules.js';
 
@@ -24,9 +25,19 @@ import { TIME_MODULE } from './modules.js';
  * `minimal-node`: the minimal SDK server on `node:http`, without express.
  * `minimal-v2`: the SDK v2 reference (`createMcpHandler` on `node:http`), measured in the modern era.
  * `gateway-modern`: the gateway's `/mcp/time` (the same process as `gateway`) in the modern era.
+ * `gateway-otel`: the same gateway exporting traces and metrics over OTLP/HTTP (protobuf, the
+ * default) to a loopback endpoint in the benchmark process (bench/lib/otlp-sink.ts).
  */
 export type Target =
-  'gateway' | 'gateway-modern' | 'gateway-stateless' | 'gateway-quiet' | 'minimal' | 'minimal-node' | 'minimal-v2' | 'ceiling';
+  | 'gateway'
+  | 'gateway-modern'
+  | 'gateway-stateless'
+  | 'gateway-quiet'
+  | 'gateway-otel'
+  | 'minimal'
+  | 'minimal-node'
+  | 'minimal-v2'
+  | 'ceiling';
 export type Method = 'tools/call' | 'tools/list';
 export const METHODS: readonly Method[] = ['tools/call', 'tools/list'];
 
@@ -78,6 +89,7 @@ function describeTools(answer: string): string {
 export async function benchThroughput(settings: BenchSettings): Promise<ThroughputCell[]> {
   const cpu = settings.serverCpu;
   const children: Child[] = [];
+  let sink: OtlpSink | undefined;
   const start = async (spec: () => Promise<Child>) => {
     const child = await spec();
     children.push(child);
@@ -97,6 +109,11 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
             : target === 'gateway-modern'
               ? { url: gateway.url, sessions: undefined }
               : { url: `${gateway.base}/mcp/time-stateless`, sessions: undefined };
+      } else if (target === 'gateway-otel') {
+        sink = await startOtlpSink();
+        const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
+        const traced = await start(() => startGateway('throughput-otel', THROUGHPUT_YAML, 'time', { cpu, env }));
+        all[target] = { url: traced.url, sessions: await openSessions(traced.url, most) };
       } else if (target === 'gateway-quiet') {
         const quiet = await start(() => startGateway('throughput-quiet', THROUGHPUT_YAML, 'time', { cpu, env: { LOG_LEVEL: 'warn' } }));
         all[target] = { url: quiet.url, sessions: await openSessions(quiet.url, most) };
@@ -169,8 +186,11 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
         }
       }
     }
+    if (sink)
+      settings.progress(`gateway-otel exported ${JSON.stringify(sink.received.exports)} (${Math.round(sink.received.bytes / 1024)} KiB)`);
     return [...best.values()];
   } finally {
     await Promise.all(children.map((child) => child.stop()));
+    await sink?.close();
   }
 }

@@ -19,6 +19,8 @@ import { createRoute, type DrainReport, type Route, type ToolSummary } from './p
 import { createSessionKeyring, type SessionKeyring } from './sessions/session-keys.js';
 import { createSessionTokens } from './sessions/session-token.js';
 import { createUpstreamCache, type CacheStats, type UpstreamCache, type UpstreamStatus } from './cache/upstream-cache.js';
+import { createTelemetry, type Telemetry } from './telemetry/telemetry.js';
+import type { GroupTraffic } from './telemetry/traffic-window.js';
 
 export const GATEWAY_VERSION: string = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version;
 
@@ -40,6 +42,42 @@ export interface GatewayOptions {
   wallClock?: () => number;
   /** The network for OAuth routes' OpenID discovery and keys (not cached by the upstream cache); default `globalThis.fetch`. */
   authFetch?: FetchLike;
+  /**
+   * Where requests and upstream calls are told: spans and metrics when exporting
+   * (telemetry/start-telemetry.ts), and the status page's numbers. Default: no export, the numbers only.
+   */
+  telemetry?: Telemetry;
+}
+
+/** Requests and errors of the last minutes, with median and 95th percentile latency (estimates within about 12%). */
+export interface TrafficStatus {
+  windowMinutes: number;
+  requests: number;
+  errors: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+}
+
+/** A route's traffic, in all and per operation (a method, or `tools/call` of one tool). */
+export interface RouteTraffic extends TrafficStatus {
+  /** Requests by `error.type`: a JSON-RPC code, or `tool_error`. */
+  errorTypes: Record<string, number>;
+  /** Requests and errors per minute, oldest first, the current minute last. */
+  perMinute: Array<{ requests: number; errors: number }>;
+  operations: Array<
+    Omit<TrafficStatus, 'windowMinutes'> & {
+      method: string;
+      /** The tool (tools/call) or prompt (prompts/get); `_OTHER` for names never answered without a protocol error. */
+      target?: string;
+      errorTypes: Record<string, number>;
+    }
+  >;
+}
+
+/** Requests modules made through the cache, per upstream origin; latency counts only answers that went to the network. */
+export interface UpstreamTraffic extends TrafficStatus {
+  perMinute: Array<{ requests: number; errors: number }>;
+  origins: Array<Omit<TrafficStatus, 'windowMinutes'> & { origin: string; outcomes: Record<string, number> }>;
 }
 
 export interface RouteStatus {
@@ -60,6 +98,8 @@ export interface RouteStatus {
   upstream: RouteUpstreamStatus | { kind: 'module' };
   /** What a caller needs; for OAuth routes also where the route's metadata is. Never a key or a token. */
   auth: AuthSummary & { resourceMetadata?: string };
+  /** The last minutes of requests, from the in-process window (whether or not telemetry is exported). */
+  traffic: RouteTraffic;
 }
 
 export interface GatewayStatus {
@@ -69,7 +109,9 @@ export interface GatewayStatus {
   uptimeSeconds: number;
   routes: RouteStatus[];
   /** The cache's counters and size, and each upstream host it asked recently with its backoff state. */
-  cache: CacheStats & { enabled: boolean; upstreams: UpstreamStatus[] };
+  cache: CacheStats & { enabled: boolean; upstreams: UpstreamStatus[]; traffic: UpstreamTraffic };
+  /** Where spans and metrics are exported (`otlp`, `azure-monitor`); empty when export is off. */
+  telemetry: { exporters: string[] };
 }
 
 export interface Gateway {
@@ -105,9 +147,10 @@ export interface Gateway {
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const { config, logger, now } = options;
+  const telemetry = options.telemetry ?? createTelemetry();
   const servers = await loadServers(config, options.importModule);
   const { rules, ...cacheOptions } = config.cache;
-  const cache = createUpstreamCache({ ...cacheOptions, ...(rules ? { rules } : {}), fetch: options.fetch, now });
+  const cache = createUpstreamCache({ ...cacheOptions, ...(rules ? { rules } : {}), fetch: options.fetch, now, telemetry });
   const wallClock = options.wallClock ?? Date.now;
   const keyring = options.keyring ?? createSessionKeyring(randomBytes(32));
   const tokens = createSessionTokens({ keyring, maxAge: config.sessions.maxAge, now: wallClock });
@@ -127,6 +170,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         configDir: config.dir,
         backoff: config.cache.backoff,
         clientInfo: { name: 'mcp-gateway', version: GATEWAY_VERSION },
+        telemetry,
       }),
     ]),
   );
@@ -139,6 +183,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       createRouteAuthenticator(server.name, authOf(config, server.entry), { issuerKeys, now: wallClock, principals }),
     ]),
   );
+  telemetry.observe({
+    *sessions() {
+      for (const route of routes.values())
+        if (route.mode === 'stateful') yield { route: route.name, era: 'legacy', active: route.sessions.size };
+    },
+    cache: () => cache.stats(),
+    upstreams: () => cache.upstreams(),
+  });
   const startedAt = new Date();
   let shuttingDown = false;
 
@@ -197,6 +249,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
                 : null,
             upstream: route.upstream() ?? { kind: 'module' },
             auth: summary.kind === 'oauth' ? { ...summary, resourceMetadata: resourceMetadataUrl(base, route.name) } : summary,
+            traffic: routeTraffic(telemetry.routeTraffic(route.name)),
           };
         }),
       );
@@ -206,7 +259,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         startedAt: startedAt.toISOString(),
         uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
         routes: routeStatus,
-        cache: { enabled: config.cache.enabled, ...cache.stats(), upstreams: cache.upstreams() },
+        cache: {
+          enabled: config.cache.enabled,
+          ...cache.stats(),
+          upstreams: cache.upstreams(),
+          traffic: upstreamTraffic(telemetry.upstreamTraffic()),
+        },
+        telemetry: { exporters: [...telemetry.exporters] },
       };
     },
     sweep() {
@@ -216,5 +275,28 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     async close() {
       await drain(AbortSignal.abort());
     },
+  };
+}
+
+function routeTraffic({ keys, tags, ...totals }: GroupTraffic): RouteTraffic {
+  return {
+    ...totals,
+    errorTypes: { ...tags },
+    perMinute: totals.perMinute.map((m) => ({ ...m })),
+    operations: keys.map(({ key, tags: errorTypes, ...rest }) => {
+      // Keys are `<method>` or `<method> <tool or prompt>` (telemetry.ts).
+      const space = key.indexOf(' ');
+      return space === -1
+        ? { method: key, ...rest, errorTypes: { ...errorTypes } }
+        : { method: key.slice(0, space), target: key.slice(space + 1), ...rest, errorTypes: { ...errorTypes } };
+    }),
+  };
+}
+
+function upstreamTraffic({ keys, tags: _tags, ...totals }: GroupTraffic): UpstreamTraffic {
+  return {
+    ...totals,
+    perMinute: totals.perMinute.map((m) => ({ ...m })),
+    origins: keys.map(({ key, tags, ...rest }) => ({ origin: key, ...rest, outcomes: { ...tags } })),
   };
 }

@@ -9,6 +9,8 @@
  * - `GATEWAY_SESSION_SECRET` (+ `_PREVIOUS` while rotating): the key of resumable session ids.
  * - `WEBSITE_HOSTNAME` (set by Azure): accepted as a Host header besides localhost and `allowedHosts`.
  * - `LOG_LEVEL`: default info.
+ * - Telemetry: `OTEL_EXPORTER_OTLP_ENDPOINT` and OpenTelemetry's other variables, and/or
+ *   `APPLICATIONINSIGHTS_CONNECTION_STRING` (telemetry/telemetry-settings.ts). Off when unset.
  */
 import type { AddressInfo } from 'node:net';
 import { createApp } from './http/app.js';
@@ -16,20 +18,27 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, defaultConfigPath, loadConfig, PROJECT_ROOT } from './config/config.js';
 import { functionsAuthWarnings } from './config/functions-auth-check.js';
-import { createGateway } from './gateway.js';
+import { createGateway, GATEWAY_VERSION } from './gateway.js';
 import { createHttpServer } from './http/http-server.js';
 import { createLogger } from './logger.js';
 import { sessionKeyringFromEnv } from './sessions/session-keys.js';
+import { startTelemetry } from './telemetry/start-telemetry.js';
+import { TelemetrySettingsError } from './telemetry/telemetry-settings.js';
 
 /** Idle sessions are looked for this often at most; expiry is also checked on every access. */
 const MAX_SWEEP_INTERVAL_MS = 30_000;
 /** After the drain, connections still open this long are cut (their responses have all ended). */
 const CLOSE_GRACE_MS = 1_000;
+/** At exit, telemetry still being exported after this long is dropped (the platform's stop window is short). */
+const TELEMETRY_FLUSH_MS = 5_000;
 
 const env = process.env;
 const logger = createLogger({ level: env.LOG_LEVEL ?? 'info' });
 
 async function main(): Promise<void> {
+  // First: the exporters (if any) are in place before anything serves. No module is patched (the
+  // spans are the gateway's own), so nothing has to be imported after this.
+  const telemetry = await startTelemetry(env, { logger, serviceVersion: GATEWAY_VERSION });
   const config = await loadConfig(defaultConfigPath(env), env);
   const { keyring, ephemeral } = sessionKeyringFromEnv(env);
   if (ephemeral) {
@@ -37,7 +46,7 @@ async function main(): Promise<void> {
       'GATEWAY_SESSION_SECRET is not set: session ids use a random key made now, so sessions will not survive a restart or reach other instances',
     );
   }
-  const gateway = await createGateway({ config, logger, keyring });
+  const gateway = await createGateway({ config, logger, keyring, telemetry });
   if (env.FUNCTIONS_CUSTOMHANDLER_PORT) {
     // Under the Functions host (func start, Azure): its key check and the routes' auth must agree.
     const hostJson = await readFile(path.join(PROJECT_ROOT, 'host.json'), 'utf8').then(JSON.parse, () => undefined);
@@ -93,6 +102,12 @@ async function main(): Promise<void> {
     forced.unref();
     await closed;
     clearInterval(reaper);
+    // Last: the spans of the calls the drain let finish go out before the instance is gone.
+    const flushed = await Promise.race([
+      telemetry.shutdown().then(() => true),
+      new Promise<false>((resolve) => setTimeout(resolve, TELEMETRY_FLUSH_MS, false).unref()),
+    ]);
+    if (!flushed) logger.warn({ timeoutMs: TELEMETRY_FLUSH_MS }, 'telemetry: export did not finish before exit');
     logger.info('gateway stopped');
     process.exit(0);
   };
@@ -103,6 +118,6 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   // Humans read this at start-up: the plain message (for configuration, the list of problems).
   process.stderr.write(`gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  if (!(error instanceof ConfigError)) logger.fatal({ err: error }, 'gateway failed to start');
+  if (!(error instanceof ConfigError || error instanceof TelemetrySettingsError)) logger.fatal({ err: error }, 'gateway failed to start');
   process.exit(1);
 });

@@ -92,7 +92,7 @@ describe('a command route running server-everything from npm', () => {
     const page = await (await fetch(`${gw.url}/`)).text();
     assert.match(
       page,
-      /stdio command, \d+ server process(es)? running \(max 20\) · isolation session · \d+ started, 0 restarts · mcp-servers\/everything 2\.0\.0/,
+      /stdio command, <b>\d+<\/b> server process(es)? running \(max 20\) · isolation session · \d+ started, 0 restarts · mcp-servers\/everything 2\.0\.0/,
     );
   });
 });

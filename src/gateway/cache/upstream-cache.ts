@@ -13,6 +13,7 @@ import { freshnessLifetime, parseCacheControl, upstreamAge, varyingHeaders } fro
 import { CACHE_STATUS_HEADER, type CacheStatus, type FetchLike } from '../module-contract.js';
 import type { Bytes, Milliseconds } from '../config/units.js';
 import { createUpstreamBackoff, type Admission, type Ticket, type UpstreamStatus } from './upstream-backoff.js';
+import type { Telemetry, UpstreamCall } from '../telemetry/telemetry.js';
 
 export type { Bytes, Milliseconds, UpstreamStatus };
 
@@ -115,6 +116,13 @@ export interface UpstreamCacheOptions {
    * cache are held back the same way (they get the 503): the point is not to hammer the host.
    */
   readonly backoff?: BackoffOptions;
+  /**
+   * Told of every request and what the cache did with it (a span and the status page's numbers);
+   * the trace context it gives is sent with the upstream request a call starts. Coalesced callers
+   * share the first one's upstream request, and its context; cache keys never include it.
+   * @default none
+   */
+  readonly telemetry?: Pick<Telemetry, 'upstream'>;
 }
 
 /** See {@link UpstreamCacheOptions.backoff}. */
@@ -285,6 +293,7 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
     signal: AbortSignal,
     /** From the host's backoff; none for a URL that has no host (not http or https). */
     ticket: Ticket | undefined,
+    call: UpstreamCall | undefined,
   ): Promise<Outcome> {
     const failure = (otherwise: Outcome): Outcome => {
       counters.upstreamErrors++;
@@ -294,7 +303,7 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
     let response: Response;
     let snapshot: Snapshot;
     try {
-      response = await settings.fetch(url, { ...init, signal });
+      response = await settings.fetch(url, { ...withTraceContext(init, call), signal });
       snapshot = await toSnapshot(response, now());
     } catch (error) {
       if (ticket) backoff.settle(ticket, { error });
@@ -318,7 +327,8 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
    * Waiters without a signal never leave, so they wait as long as plain `fetch` would: a timeout
    * is the caller's to set (the weather module passes AbortSignal.timeout), not the cache's.
    */
-  function join(flightKey: string, flight: Flight): Flight {
+  function join(flightKey: string, flight: Flight, call: UpstreamCall | undefined): Flight {
+    call?.joined();
     counters.coalesced++;
     flight.waiters++;
     return flight;
@@ -356,13 +366,14 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
   }
 
   /** The upstream's own answer, for a request the cache does not store; its host's backoff still holds. */
-  async function bypass(input: string | URL, init?: RequestInit): Promise<Response> {
+  async function bypass(input: string | URL, init: RequestInit | undefined, call: UpstreamCall | undefined): Promise<Response> {
     const origin = originOf(input);
     if (origin === undefined) {
       // Not an http(s) URL, or not a URL at all (which fetch rejects, as it always has): no host.
       counters.bypassed++;
       return passThrough(await settings.fetch(input, init));
     }
+    init = withTraceContext(init, call);
     // An already aborted call never reaches the host, so it must not count against it.
     init?.signal?.throwIfAborted();
     const admission = backoff.admit(origin);
@@ -382,12 +393,25 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
     return passThrough(response);
   }
 
-  async function cachedFetch(input: string | URL, init?: RequestInit): Promise<Response> {
+  async function observedFetch(input: string | URL, init?: RequestInit): Promise<Response> {
+    if (!settings.telemetry) return cachedFetch(input, init, undefined);
+    const call = settings.telemetry.upstream(init?.method ?? 'GET', input);
+    try {
+      const response = await cachedFetch(input, init, call);
+      call.end(response);
+      return response;
+    } catch (error) {
+      call.fail(error);
+      throw error;
+    }
+  }
+
+  async function cachedFetch(input: string | URL, init: RequestInit | undefined, call: UpstreamCall | undefined): Promise<Response> {
     const method = (init?.method ?? 'GET').toUpperCase();
     const request = new Headers(init?.headers);
     const noStore = init?.cache === 'no-store' || parseCacheControl(request.get('cache-control')).noStore;
     if (!settings.enabled || method !== 'GET' || noStore || request.has('authorization') || request.has('range')) {
-      return bypass(input, init);
+      return bypass(input, init, call);
     }
     init?.signal?.throwIfAborted();
     const url = new URL(input);
@@ -407,7 +431,7 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
     let flight: Flight;
     if (inFlight) {
       // Joining a request already under way (the probe, perhaps) costs the host nothing.
-      flight = join(flightKey, inFlight);
+      flight = join(flightKey, inFlight, call);
     } else {
       const origin = originOf(url);
       const admission: Admission | undefined = origin === undefined ? undefined : backoff.admit(origin);
@@ -418,7 +442,7 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
         counters.staleServed++;
         return rebuild(stale, 'stale', ageOf(stale));
       }
-      flight = start(flightKey, (signal) => load(key, url, init, request, signal, admission?.ticket));
+      flight = start(flightKey, (signal) => load(key, url, init, request, signal, admission?.ticket, call));
     }
     const outcome = await wait(flightKey, flight, init?.signal);
     switch (outcome.kind) {
@@ -439,11 +463,19 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
   }
 
   return {
-    fetch: cachedFetch,
+    fetch: observedFetch,
     stats: () => ({ ...counters, entries: store.size, bytes: store.calculatedSize }),
     upstreams: () => backoff.hosts(),
     clear: () => store.clear(),
   };
+}
+
+/** `init` with the call's trace context headers added, for the request that leaves; the caller's headers are not changed. */
+function withTraceContext(init: RequestInit | undefined, call: UpstreamCall | undefined): RequestInit | undefined {
+  if (!call?.traceHeaders) return init;
+  const headers = new Headers(init?.headers);
+  for (const [name, value] of Object.entries(call.traceHeaders)) headers.set(name, value);
+  return { ...init, headers };
 }
 
 /** An upstream answer as bytes, so every caller can get its own Response (bodies are single-use). */
@@ -591,6 +623,7 @@ interface Settings {
   readonly staleIfError: Milliseconds;
   readonly notFoundTtl: Milliseconds;
   readonly backoff: Required<BackoffOptions>;
+  readonly telemetry: Pick<Telemetry, 'upstream'> | undefined;
 }
 
 function resolveOptions(options: UpstreamCacheOptions): Settings {
@@ -611,6 +644,7 @@ function resolveOptions(options: UpstreamCacheOptions): Settings {
     staleIfError: duration(options.staleIfError, 'staleIfError') ?? 24 * HOUR,
     notFoundTtl: duration(options.notFoundTtl, 'notFoundTtl') ?? 10 * MINUTE,
     backoff: resolveBackoff(options.backoff ?? {}),
+    telemetry: options.telemetry,
   };
 }
 

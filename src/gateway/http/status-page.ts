@@ -1,62 +1,212 @@
 /**
- * The HTML status page at `/`: each route, its URL, its tools, live sessions, the cache and the
- * state of each upstream host. The same data is served as JSON at `/status.json`. Nothing secret
- * is on it.
+ * The HTML status page at `/`, a live dashboard of this instance: per route its calls, errors and
+ * latency over the last minutes (per tool, and a chart per minute), its sessions, tools and the
+ * ways to connect to it (a VS Code install link, an `mcp.json` entry, an Inspector command); the
+ * upstream cache and each upstream host's health. Everything comes from {@link GatewayStatus} (the
+ * same data as `/status.json`, and the same numbers telemetry exports) and is rendered on the
+ * server, so the numbers need no JavaScript. A small script only refreshes the page in place
+ * while it is visible, and adds copy buttons. Nothing secret is on it.
+ *
+ * A route's facts are rows of {@link ROUTE_FACTS}: a new per-route field of RouteStatus is shown
+ * by adding one row there.
  */
-import type { GatewayStatus, RouteStatus } from '../gateway.js';
+import type { GatewayStatus, RouteStatus, RouteTraffic, UpstreamTraffic } from '../gateway.js';
 import type { UpstreamStatus } from '../cache/upstream-cache.js';
 
 const escape = (text: unknown): string =>
   String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** A command or url route's upstream: its processes (connections), starts and restarts. */
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** One line of a route's facts: a label, and its value as HTML (undefined leaves the row out). */
+interface RouteFact {
+  readonly label: string;
+  readonly html: (route: RouteStatus) => string | undefined;
+}
+
+export const ROUTE_FACTS: readonly RouteFact[] = [
+  { label: 'URL', html: (route) => `<code>${escape(route.url)}</code>` },
+  { label: 'Authentication', html: (route) => escape(describeAuth(route.auth)) },
+  {
+    label: 'Sessions',
+    html: (route) =>
+      route.sessions
+        ? `<b>${route.sessions.active}</b> live (max ${route.sessions.max}, ${route.sessions.maxPerPrincipal} per caller, idle timeout ${route.sessions.idleTimeoutSeconds} s)`
+        : 'stateless: no sessions',
+  },
+  { label: 'Server', html: (route) => describeRouteUpstream(route.upstream) },
+  { label: 'In flight', html: (route) => String(route.inFlight) },
+  { label: 'Served since start', html: (route) => `${route.served.legacy} on 2025 sessions · ${route.served.modern} in 2026-07-28` },
+];
+
+/** A command or url route's upstream: its processes (connections), starts and restarts; nothing for a module. */
 function describeRouteUpstream(upstream: RouteStatus['upstream']): string | undefined {
   if (upstream.kind === 'module') return undefined;
   const one = upstream.open === 1;
   const what = upstream.kind === 'command' ? (one ? 'server process' : 'server processes') : one ? 'connection' : 'connections';
-  const running = `${upstream.open} ${what} running`;
+  const running = `<b>${upstream.open}</b> ${what} running`;
   const parts = [
     upstream.kind === 'command' ? `stdio command, ${running} (max ${upstream.max})` : `remote server, ${running}`,
-    `isolation ${upstream.isolation}`,
-    `${upstream.started} started, ${upstream.restarts} restart${upstream.restarts === 1 ? '' : 's'}`,
+    `isolation ${escape(upstream.isolation)}`,
+    `${upstream.started} started, ${plural(upstream.restarts, 'restart')}`,
   ];
-  if (upstream.serverInfo) parts.push(`${upstream.serverInfo.name} ${upstream.serverInfo.version}`);
+  if (upstream.serverInfo) parts.push(escape(`${upstream.serverInfo.name} ${upstream.serverInfo.version}`));
   if (upstream.retryInSeconds !== undefined) parts.push(`failing: next try in ${upstream.retryInSeconds} s`);
   return parts.join(' · ');
 }
 
 export function renderStatusPage(status: GatewayStatus): string {
-  const routes = status.routes
-    .map((route) => {
-      const sessions = route.sessions
-        ? `${route.sessions.active} live session${route.sessions.active === 1 ? '' : 's'} (max ${route.sessions.max}, idle timeout ${route.sessions.idleTimeoutSeconds} s)`
-        : 'stateless: no sessions';
-      const tools = route.toolsError
-        ? `<p class="error">tools unavailable: ${escape(route.toolsError)}</p>`
-        : route.toolsPending
-          ? '<p>listing tools…</p>'
-          : `<ul>${route.tools.map((t) => `<li><code>${escape(t.name)}</code> ${escape(t.description)}</li>`).join('')}</ul>`;
-      const upstream = describeRouteUpstream(route.upstream);
-      return `<section><h2>${escape(route.name)}</h2><p><code>${escape(route.url)}</code> · ${escape(describeAuth(route.auth))} · ${escape(sessions)}</p>${upstream ? `<p>${escape(upstream)}</p>` : ''}${tools}</section>`;
-    })
-    .join('\n');
-  const c = status.cache;
-  const upstreams =
-    c.upstreams.length === 0
-      ? ''
-      : `<ul>${c.upstreams.map((u) => `<li><code>${escape(u.origin)}</code> ${escape(describeUpstream(u))}</li>`).join('')}</ul>`;
   const refresh = status.routes.some((route) => route.toolsPending) ? '<meta http-equiv="refresh" content="1">\n' : '';
+  const exporters = status.telemetry.exporters;
+  const telemetry = exporters.length > 0 ? `telemetry exported to ${escape(exporters.join(' and '))}` : 'telemetry not exported';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>MCP gateway</title>
+<html lang="en"><head><meta charset="utf-8"><title>MCP gateway</title><link rel="icon" href="data:,">
 ${refresh}<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#222}
-code{background:#f3f3f3;padding:0 .25em;border-radius:3px}section{border-top:1px solid #ddd;margin-top:1rem}
-.error{color:#b00}small{color:#666}</style></head>
-<body><h1>MCP gateway <small>v${escape(status.version)}</small></h1>
-<p>Up ${escape(formatUptime(status.uptimeSeconds))} · ${status.routes.length} route${status.routes.length === 1 ? '' : 's'} · <a href="/status.json">status.json</a></p>
-${routes}
-<section><h2>Upstream cache</h2><p>${c.enabled ? 'on' : 'off'} · ${c.entries} entries, ${c.bytes} bytes · ${c.hits} hits, ${c.misses} misses, ${c.coalesced} coalesced, ${c.staleServed} stale served, ${c.upstreamErrors} upstream errors, ${c.backedOff} answered from backoff</p>${upstreams}</section>
+<style>${STYLE}</style></head>
+<body><main>
+<h1>MCP gateway <small>v${escape(status.version)}</small></h1>
+<p>Up ${escape(formatUptime(status.uptimeSeconds))} · ${plural(status.routes.length, 'route')} · ${telemetry} · <a href="/status.json">status.json</a></p>
+<p><small>The numbers are this instance's, over the last ${status.routes[0]?.traffic.windowMinutes ?? 5} minutes; latencies are estimates within about 12%.</small></p>
+${status.routes.map(renderRoute).join('\n')}
+${renderUpstreams(status.cache)}
+</main>
+<script>${SCRIPT}</script>
 </body></html>`;
+}
+
+function renderRoute(route: RouteStatus): string {
+  const facts = ROUTE_FACTS.flatMap(({ label, html }) => {
+    const value = html(route);
+    return value === undefined ? [] : [`<dt>${escape(label)}</dt><dd>${value}</dd>`];
+  }).join('');
+  const traffic = route.traffic;
+  return `<section id="route-${escape(route.name)}" data-route="${escape(route.name)}">
+<h2>${escape(route.name)}</h2>
+<div class="summary">${renderTotals(traffic, 'call')}${chart(traffic.perMinute, `Requests per minute to ${route.name}, last ${traffic.perMinute.length} minutes`)}</div>
+<dl>${facts}</dl>
+${renderTools(route)}
+${renderOtherRequests(traffic)}
+${renderConnect(route)}
+</section>`;
+}
+
+/** `12 calls · 1 error (tool_error 1) · p50 1.2 ms · p95 4 ms`. */
+function renderTotals(
+  totals: Pick<RouteTraffic, 'requests' | 'errors' | 'p50Ms' | 'p95Ms'> & { errorTypes?: Record<string, number> },
+  noun: 'call' | 'request',
+): string {
+  const types =
+    totals.errorTypes && totals.errors > 0
+      ? ` (${Object.entries(totals.errorTypes)
+          .map(([type, n]) => `${escape(type)} ${n}`)
+          .join(', ')})`
+      : '';
+  const errors = `<span${totals.errors > 0 ? ' class="error"' : ''}>${plural(totals.errors, 'error')}${types}</span>`;
+  return `<p class="totals"><b data-stat="requests">${totals.requests}</b> ${totals.requests === 1 ? noun : `${noun}s`} · ${errors} · p50 ${formatMs(totals.p50Ms)} · p95 ${formatMs(totals.p95Ms)}</p>`;
+}
+
+function renderTools(route: RouteStatus): string {
+  if (route.toolsError) return `<p class="error">tools unavailable: ${escape(route.toolsError)}</p>`;
+  if (route.toolsPending) return '<p>listing tools…</p>';
+  const calls = new Map(route.traffic.operations.filter((o) => o.method === 'tools/call').map((o) => [o.target ?? '', o]));
+  const rows = route.tools.map((tool) => {
+    const seen = calls.get(tool.name);
+    calls.delete(tool.name);
+    return operationRow(`<code>${escape(tool.name)}</code> <small>${escape(cut(tool.description, 140))}</small>`, seen, tool.name);
+  });
+  // Calls to names the route does not list (unknown tools count as `_OTHER`).
+  for (const [name, seen] of calls) rows.push(operationRow(`<code>${escape(name)}</code> <small>not a listed tool</small>`, seen, name));
+  return `<table><thead><tr><th>tool</th><th>calls</th><th>errors</th><th>p50</th><th>p95</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function renderOtherRequests(traffic: RouteTraffic): string {
+  const others = traffic.operations.filter((o) => o.method !== 'tools/call');
+  if (others.length === 0) return '';
+  const rows = others.map((o) =>
+    operationRow(`<code>${escape(o.target ? `${o.method} ${o.target}` : o.method)}</code>`, o, `${o.method} ${o.target ?? ''}`),
+  );
+  return `<table><thead><tr><th>other requests</th><th>count</th><th>errors</th><th>p50</th><th>p95</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function operationRow(label: string, seen: RouteTraffic['operations'][number] | undefined, key: string): string {
+  const errors =
+    seen && seen.errors > 0
+      ? `<span class="error" title="${escape(
+          Object.entries(seen.errorTypes)
+            .map(([t, n]) => `${t}: ${n}`)
+            .join(', '),
+        )}">${seen.errors}</span>`
+      : '0';
+  return `<tr data-operation="${escape(key.trim())}"><td>${label}</td><td data-stat="calls">${seen?.requests ?? 0}</td><td>${errors}</td><td>${formatMs(seen?.p50Ms ?? null)}</td><td>${formatMs(seen?.p95Ms ?? null)}</td></tr>`;
+}
+
+/** A VS Code install link, the `.vscode/mcp.json` entry, and an MCP Inspector command for the route. */
+function renderConnect(route: RouteStatus): string {
+  const header = route.auth.kind === 'apiKey' ? route.auth.header : undefined;
+  const input = `${route.name}-api-key`;
+  const server: Record<string, unknown> = { type: 'http', url: route.url };
+  if (header) server.headers = { [header]: `\${input:${input}}` };
+  const mcpJson = JSON.stringify(
+    {
+      servers: { [route.name]: server },
+      ...(header ? { inputs: [{ type: 'promptString', id: input, description: `API key for ${route.name}`, password: true }] } : {}),
+    },
+    null,
+    2,
+  );
+  const install = `vscode:mcp/install?${encodeURIComponent(JSON.stringify({ name: route.name, type: 'http', url: route.url }))}`;
+  const inspector = `npx @modelcontextprotocol/inspector --cli ${route.url} --transport http --method tools/list${header ? ` --header "${header}: <key>"` : ''}`;
+  return `<details id="connect-${escape(route.name)}"><summary>Connect</summary>
+<p><a href="${escape(install)}">Install in VS Code</a>${header ? ' (then add the key header below)' : ''} · or add to <code>.vscode/mcp.json</code>:</p>
+<pre id="mcp-json-${escape(route.name)}" data-copy>${escape(mcpJson)}</pre>
+<p>MCP Inspector (<code>npx @modelcontextprotocol/inspector</code> without <code>--cli</code> opens its UI):</p>
+<pre id="inspector-${escape(route.name)}" data-copy>${escape(inspector)}</pre>
+</details>`;
+}
+
+function renderUpstreams(cache: GatewayStatus['cache']): string {
+  const c = cache;
+  const traffic = new Map(c.traffic.origins.map((o) => [o.origin, o]));
+  const origins = [...new Set([...c.upstreams.map((u) => u.origin), ...traffic.keys()])];
+  const states = new Map(c.upstreams.map((u) => [u.origin, u]));
+  const rows = origins.map((origin) => {
+    const state = states.get(origin);
+    const seen = traffic.get(origin);
+    const outcomes = seen
+      ? Object.entries(seen.outcomes)
+          .map(([outcome, n]) => `${escape(outcome)} ${n}`)
+          .join(', ')
+      : '';
+    const health = state ? `<code>${escape(origin)}</code> ${escape(describeUpstream(state))}` : `<code>${escape(origin)}</code>`;
+    return `<tr class="${state && state.state !== 'ok' ? 'error' : ''}"><td>${health}</td><td data-stat="requests">${seen?.requests ?? 0}</td><td>${outcomes}</td><td>${seen?.errors ?? 0}</td><td>${formatMs(seen?.p50Ms ?? null)}</td><td>${formatMs(seen?.p95Ms ?? null)}</td></tr>`;
+  });
+  const table =
+    rows.length === 0
+      ? ''
+      : `<table><thead><tr><th>upstream host</th><th>requests</th><th>by cache outcome</th><th>errors</th><th>p50</th><th>p95</th></tr></thead><tbody>${rows.join('')}</tbody></table>
+<p><small>Latency counts the answers that went to the network (misses and bypasses).</small></p>`;
+  return `<section id="upstreams"><h2>Upstream cache</h2>
+<div class="summary">${renderTotals(c.traffic, 'request')}${chart(c.traffic.perMinute, `Upstream requests per minute, last ${c.traffic.perMinute.length} minutes`)}</div>
+<p>${c.enabled ? 'on' : 'off'} · ${c.entries} entries, ${c.bytes} bytes · ${c.hits} hits, ${c.misses} misses, ${c.coalesced} coalesced, ${c.staleServed} stale served, ${c.upstreamErrors} upstream errors, ${c.backedOff} answered from backoff</p>
+${table}</section>`;
+}
+
+/** Bars of requests per minute (errors in red), oldest first; each bar says its numbers on hover. */
+function chart(perMinute: UpstreamTraffic['perMinute'], label: string): string {
+  const width = 6;
+  const height = 32;
+  const max = Math.max(1, ...perMinute.map((m) => m.requests));
+  const bars = perMinute
+    .map((m, i) => {
+      const x = i * (width + 2);
+      const h = m.requests === 0 ? 0 : Math.max(1, Math.round((m.requests / max) * height));
+      const e = m.errors === 0 ? 0 : Math.max(1, Math.round((m.errors / max) * height));
+      const ago = perMinute.length - 1 - i;
+      const title = `${ago === 0 ? 'this minute' : `${ago} min ago`}: ${plural(m.requests, 'request')}, ${plural(m.errors, 'error')}`;
+      return `<g><title>${title}</title><rect x="${x}" y="0" width="${width}" height="${height}" class="slot"/>${h > 0 ? `<rect x="${x}" y="${height - h}" width="${width}" height="${h}" class="ok"/>` : ''}${e > 0 ? `<rect x="${x}" y="${height - e}" width="${width}" height="${e}" class="bad"/>` : ''}</g>`;
+    })
+    .join('');
+  return `<svg class="chart" role="img" aria-label="${escape(label)}" width="${perMinute.length * (width + 2)}" height="${height}" viewBox="0 0 ${perMinute.length * (width + 2)} ${height}">${bars}</svg>`;
 }
 
 /** What a caller needs, in words; the same facts as `auth` in status.json. */
@@ -83,8 +233,68 @@ function describeUpstream(upstream: UpstreamStatus): string {
   return [state, failures, ...(upstream.lastError ? [`last error ${upstream.lastError}`] : [])].join(' · ');
 }
 
+function cut(text: string | undefined, max: number): string {
+  if (text === undefined || text.length <= max) return text ?? '';
+  return `${text.slice(0, max).replace(/\s+\S*$/, '')}…`;
+}
+
+function formatMs(ms: number | null): string {
+  if (ms === null) return '–';
+  return ms >= 1000 ? `${Number((ms / 1000).toPrecision(3))} s` : `${ms} ms`;
+}
+
 function formatUptime(seconds: number): string {
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
   return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${seconds % 60} s` : `${seconds} s`;
 }
+
+const STYLE = `body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:0 .25em;border-radius:3px}section{border-top:1px solid #ddd;margin-top:1.25rem}
+.error{color:#b00}small{color:#666}dl{display:grid;grid-template-columns:max-content 1fr;gap:0 1rem;margin:.5rem 0}dt{color:#666}dd{margin:0}
+table{border-collapse:collapse;margin:.5rem 0;width:100%}th,td{text-align:left;padding:.15rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
+th:not(:first-child),td:not(:first-child){text-align:right;white-space:nowrap}.summary{display:flex;gap:1.5rem;align-items:center;flex-wrap:wrap}
+.chart .slot{fill:#f3f3f3}.chart .ok{fill:#4a7ebb}.chart .bad{fill:#c33}pre{background:#f6f6f6;padding:.5rem;overflow:auto;position:relative}
+pre button{position:absolute;top:.25rem;right:.25rem;font-size:12px}summary{cursor:pointer;color:#245}`;
+
+/**
+ * Progressive enhancement only: while the page is visible, fetch it again every 5 s (and when it
+ * comes back into view) and swap the new numbers in, keeping open sections open; copy buttons on
+ * the snippets. Without JavaScript the page is complete as served.
+ */
+const SCRIPT = `(() => {
+  const addCopyButtons = (root) => {
+    if (!navigator.clipboard) return;
+    for (const pre of root.querySelectorAll('pre[data-copy]')) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = 'Copy';
+      button.addEventListener('click', () => navigator.clipboard.writeText(pre.firstChild.textContent).then(() => { button.textContent = 'Copied'; }, () => {}));
+      pre.append(button);
+    }
+  };
+  let busy = false;
+  const refresh = async () => {
+    if (document.hidden || busy) return;
+    busy = true;
+    try {
+      const response = await fetch(location.pathname, { headers: { accept: 'text/html' }, cache: 'no-store' });
+      if (!response.ok) return;
+      const next = new DOMParser().parseFromString(await response.text(), 'text/html').querySelector('main');
+      const current = document.querySelector('main');
+      if (!next || !current) return;
+      for (const open of current.querySelectorAll('details[open][id]')) next.querySelector('#' + CSS.escape(open.id))?.setAttribute('open', '');
+      addCopyButtons(next);
+      current.replaceWith(next);
+      document.dispatchEvent(new CustomEvent('status-refreshed'));
+    } catch {
+      // Offline or stopping: the page stays as it is and the next round tries again.
+    } finally {
+      busy = false;
+    }
+  };
+  addCopyButtons(document);
+  setInterval(refresh, 5000);
+  document.addEventListener('visibilitychange', refresh);
+  window.addEventListener('focus', refresh);
+})();`;

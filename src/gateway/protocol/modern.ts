@@ -9,9 +9,9 @@
  * around it, on the request and the response: the route's tool allow/deny lists (a hidden tool is
  * refused as the SDK refuses an unknown one; lists leave it out) and the SEP-2549 caching hints
  * the gateway decides (`ttlMs` from gateway.yaml; `cacheScope: public` only where no answer can
- * depend on the caller).
+ * depend on the caller). Telemetry sees each request here too (observed-wire.ts): its span is
+ * active while the SDK serves it, and the server's answer ends it.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import {
@@ -22,6 +22,7 @@ import {
   type AuthInfo,
   type JSONRPCMessage,
   type McpHttpHandler,
+  type McpRequestContext,
   type McpServer,
   type RequestId,
   type ServerNotifier,
@@ -29,6 +30,8 @@ import {
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Milliseconds } from '../config/units.js';
+import type { Operation, Telemetry } from '../telemetry/telemetry.js';
+import { refusalOutcome, watchAnswer, type AnswerWatch } from './observed-wire.js';
 import { isToolVisible, type ToolLists } from './tool-filter.js';
 
 /** The first revision of the modern era: versions compare as strings (YYYY-MM-DD). */
@@ -48,6 +51,7 @@ export interface ModernEraOptions {
   cacheScope: 'public' | 'private';
   keepAlive: Milliseconds;
   logger: Logger;
+  telemetry: Telemetry;
 }
 
 export interface ModernRequest {
@@ -106,9 +110,16 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   // untyped. Each request's own log line carries its status, so the details stay at debug level
   // instead of letting a misbehaving client fill the log with warnings.
   const onerror = (error: Error) => log.debug({ err: error }, 'the SDK refused or failed a 2026-07-28 request');
-  // The SDK calls the factory inside the handler's fetch; the request's owner rides along with it.
-  const owners = new AsyncLocalStorage<string>();
-  const factory = () => options.createServer(owners.getStore() ?? '');
+  /** The requests telemetry follows, by the web Request the SDK hands the factory. */
+  const observed = new WeakMap<Request, { id: RequestId; operation: Operation; watch?: AnswerWatch }>();
+  /** Who sent each request (the factory's `owner`), by the same web Request. */
+  const owners = new WeakMap<Request, string>();
+  const factory = async ({ requestInfo }: McpRequestContext) => {
+    const server = await options.createServer((requestInfo && owners.get(requestInfo)) ?? '');
+    const seen = requestInfo && observed.get(requestInfo);
+    if (seen) seen.watch = watchAnswer(server, seen.id, seen.operation);
+    return server;
+  };
   const bus = new InMemoryServerEventBus((error) => onerror(error));
   const handler = createMcpHandler(factory, { legacy: 'reject', onerror, keepAliveMs: options.keepAlive, bus });
   // Listen streams live as long as the client keeps them: their own handler (on the same bus) is
@@ -125,17 +136,25 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
     webRequest: Request,
     { body, authInfo, owner }: ModernRequest,
     call?: Call,
+    operation?: Operation,
   ): Promise<Response> {
     const method = 'method' in body ? body.method : undefined;
     const id = 'id' in body ? (body.id as RequestId) : undefined;
     if (method === 'tools/call' && filtering && id !== undefined) {
       const name = String((body as { params?: { name?: unknown } }).params?.name);
       // As the SDK answers a tool it does not have: a hidden tool cannot be told from a missing one.
-      if (!isToolVisible(name, tools!))
-        return jsonResponse({ jsonrpc: '2.0', id, error: { code: -32602, message: `Tool ${name} not found` } });
+      if (!isToolVisible(name, tools!)) {
+        const refusal = { jsonrpc: '2.0' as const, id, error: { code: -32602, message: `Tool ${name} not found` } };
+        operation?.end(refusal);
+        return jsonResponse(refusal);
+      }
     }
-    const served = owners.run(owner, () => entry.fetch(webRequest, { parsedBody: body, ...(authInfo ? { authInfo } : {}) }));
+    if (operation) observed.set(webRequest, { id: id!, operation });
+    owners.set(webRequest, owner);
+    const served = entry.fetch(webRequest, { parsedBody: body, ...(authInfo ? { authInfo } : {}) });
     const response = await (call ? Promise.race([served, call.cutShort]) : served);
+    // Refused before a server was built (a version or header mismatch, a missing capability).
+    if (operation && !observed.get(webRequest)?.watch?.connected) operation.end(await refusalOutcome(response));
     if (method !== undefined && CACHEABLE_METHODS.has(method)) return rewriteResult(response, method);
     return call && isEventStream(response) ? call.interruptible(response) : response;
   }
@@ -164,17 +183,24 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       const { req, res, body } = request;
       const listen = 'method' in body && body.method === 'subscriptions/listen';
       const id = 'method' in body && 'id' in body ? (body.id as RequestId) : undefined;
-      const call = !listen && id !== undefined ? createCall(id, request.onShutdown) : undefined;
+      let operation: Operation | undefined;
+      const onShutdown = () => {
+        request.onShutdown?.();
+        operation?.end({ error: shuttingDownError(CUT_SHORT) });
+      };
+      const call = !listen && id !== undefined ? createCall(id, onShutdown) : undefined;
       if (call) {
         if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
         calls.add(call);
+        operation = observe(options.telemetry, route, request);
       }
       try {
-        const nodeListener = getRequestListener((webRequest) => answer(listen ? listener : handler, webRequest, request, call), {
+        const nodeListener = getRequestListener((webRequest) => answer(listen ? listener : handler, webRequest, request, call, operation), {
           overrideGlobalObjects: false,
         });
-        await nodeListener(req, res);
+        await (operation ? operation.run(() => nodeListener(req, res)) : nodeListener(req, res));
       } finally {
+        operation?.end(UNANSWERED);
         if (call) {
           calls.delete(call);
           if (calls.size === 0) for (const wake of idleWaiters.splice(0)) wake();
@@ -212,15 +238,31 @@ interface Call {
   cutShortNow(): void;
 }
 
+/** The operation of one modern request (listen streams and notifications have none). */
+function observe(telemetry: Telemetry, route: string, { req, body }: ModernRequest): Operation {
+  const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
+  const version = meta?.[PROTOCOL_VERSION_META_KEY] ?? req.headers['mcp-protocol-version'];
+  return telemetry.operation({
+    route,
+    era: 'modern',
+    message: body as { method: string; id: RequestId },
+    header: (name) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    },
+    protocolVersion: typeof version === 'string' ? version : undefined,
+  });
+}
+
+/** What telemetry records for a request whose exchange ended without any answer (the client went away). */
+const UNANSWERED = { error: { code: -32000, message: 'the request ended without an answer' } } as const;
+const CUT_SHORT = 'The gateway is shutting down: the call did not finish within its grace period; retry it';
+
 function createCall(id: RequestId, onShutdown: (() => void) | undefined): Call {
   let resolveCutShort!: (response: Response) => void;
   const cutShort = new Promise<Response>((resolve) => (resolveCutShort = resolve));
   let endStream: (() => void) | undefined;
-  const error = {
-    jsonrpc: '2.0' as const,
-    id,
-    error: shuttingDownError('The gateway is shutting down: the call did not finish within its grace period; retry it'),
-  };
+  const error = { jsonrpc: '2.0' as const, id, error: shuttingDownError(CUT_SHORT) };
   return {
     cutShort,
     interruptible(response) {

@@ -21,11 +21,13 @@ import type { ChangeNotifier, FetchLike, ServerContext } from '../module-contrac
 import type { LoadedServer } from '../upstreams/modules.js';
 import { createUpstream, type OpenRequest, type Upstream, type UpstreamStatus } from '../upstreams/upstream.js';
 import { createModernEra, FIRST_MODERN_VERSION, isModernRequest } from './modern.js';
+import { ObservedWire, observeRefusal } from './observed-wire.js';
 import { createRouteRequestState } from './request-state.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
 import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
 import type { SessionKeyring } from '../sessions/session-keys.js';
 import type { SessionClaims, SessionTokens } from '../sessions/session-token.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import { filterTools, isToolVisible } from './tool-filter.js';
 
 /** A live session of a stateful route. */
@@ -61,6 +63,8 @@ export interface RouteOptions {
   backoff: { afterFailures: number; initial: number; max: number };
   /** How the gateway introduces itself to upstream servers it shares between clients. */
   clientInfo: { name: string; version: string };
+  /** Told of every MCP request and its answer, in both eras. */
+  telemetry: Telemetry;
 }
 
 /** The protocol era a request was served in: 2025's handshake and sessions, or 2026-07-28's. */
@@ -126,7 +130,7 @@ export interface Route {
 }
 
 export function createRoute(options: RouteOptions): Route {
-  const { server: loaded, fetch, logger, tokens, wallClock = Date.now } = options;
+  const { server: loaded, fetch, logger, tokens, telemetry, wallClock = Date.now } = options;
   const maxAge = options.sessions.maxAge;
   const { name, entry } = loaded;
   const mode = entry.sessions;
@@ -215,7 +219,7 @@ export function createRoute(options: RouteOptions): Route {
         sessions.end(id, 'deleted');
       },
     });
-    const tracker = new RequestTracker(transport);
+    const tracker = new RequestTracker(new ObservedWire(transport, { telemetry, route: name, internal: (id) => id === RESUME_ID }));
     const wire = filterTools(tracker, entry.tools);
     // The server chains its own close handler after this one.
     if (sessionId !== undefined) wire.onclose = () => sessions.end(sessionId(), 'closed');
@@ -383,7 +387,7 @@ export function createRoute(options: RouteOptions): Route {
       const initialize = await transport.handleRequest(
         internalPost(name, {
           jsonrpc: '2.0',
-          id: 'gateway-resume',
+          id: RESUME_ID,
           method: 'initialize',
           params: { protocolVersion: claims.protocolVersion, capabilities: claims.clientCapabilities, clientInfo: claims.clientInfo },
         }),
@@ -436,11 +440,24 @@ export function createRoute(options: RouteOptions): Route {
     cacheScope: !options.authenticated && !entry.tools ? 'public' : 'private',
     keepAlive: options.sessions.keepAlive,
     logger,
+    telemetry,
   });
 
   async function handle(request: RouteRequest): Promise<void> {
+    const era: ProtocolEra = (await isModernRequest(request.req, request.body)) ? 'modern' : 'legacy';
+    try {
+      return await serveIn(era, request);
+    } catch (error) {
+      // Refused before any server saw it (an unknown session, a duplicate id, the drain): the
+      // requests still get their operations, with the error the client gets.
+      if (request.body !== undefined) observeRefusal(telemetry, { route: name, era, body: request.body, req: request.req }, error);
+      throw error;
+    }
+  }
+
+  async function serveIn(era: ProtocolEra, request: RouteRequest): Promise<void> {
     const { req, body } = request;
-    if (await isModernRequest(req, body)) {
+    if (era === 'modern') {
       served.modern++;
       request.onEra?.('modern');
       return modern.serve({
@@ -540,6 +557,9 @@ async function listTools(upstream: Upstream, context: ServerContext<unknown>): P
     await server.close().catch(() => undefined);
   }
 }
+
+/** The id of the initialize the gateway sends a resumed session's server itself (not a client's request). */
+const RESUME_ID = 'gateway-resume';
 
 /** How many DELETEd ids a route remembers (about 100 bytes each). */
 const MAX_REMEMBERED_DELETIONS = 100_000;

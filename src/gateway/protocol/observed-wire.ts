@@ -1,0 +1,144 @@
+/**
+ * Where telemetry sees MCP requests and their answers, in both eras: on the wire between a
+ * transport and its server, as JSON-RPC messages (never as bytes to parse again), so that a batch
+ * is one operation per request and a tool's `isError` result is seen as such.
+ *
+ * - 2025 era: {@link ObservedWire}, a transport wrapper right on the SDK's transport (inside the
+ *   request tracker, so that the answers the gateway itself sends at shutdown are seen too). Each
+ *   request's server handler runs in the request's trace context.
+ * - 2026-07-28: the SDK's per-request entry builds its own transport, so {@link watchAnswer}
+ *   takes the one answer of the request from the transport the server is connected to.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { JSONRPCMessage, McpServer, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import { GatewayError } from '../errors.js';
+import { sessionTag } from '../logger.js';
+import type { Era, Operation, Telemetry } from '../telemetry/telemetry.js';
+import { ForwardingTransport } from './forwarding-transport.js';
+
+/** What a request gets when its session closes before it was answered. */
+const UNANSWERED = { error: { code: -32000, message: 'the session closed before the request was answered' } } as const;
+
+export interface ObservedWireOptions {
+  readonly telemetry: Telemetry;
+  readonly route: string;
+  /** Requests the gateway makes itself (a resume's initialize): not a client's, not observed. */
+  readonly internal?: (id: RequestId) => boolean;
+}
+
+export class ObservedWire extends ForwardingTransport {
+  private readonly pending = new Map<RequestId, Operation>();
+  private negotiated: string | undefined;
+
+  constructor(
+    inner: Transport,
+    private readonly options: ObservedWireOptions,
+  ) {
+    super(inner);
+    const forwardClose = inner.onclose;
+    inner.onclose = () => {
+      for (const operation of this.pending.values()) operation.end(UNANSWERED);
+      this.pending.clear();
+      forwardClose?.();
+    };
+  }
+
+  protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    if (!('method' in message) || !('id' in message) || message.id === undefined || this.options.internal?.(message.id)) {
+      super.receive(message, extra);
+      return;
+    }
+    const headers = extra?.request?.headers;
+    const params = message.params as { protocolVersion?: unknown } | undefined;
+    const operation = this.options.telemetry.operation({
+      route: this.options.route,
+      era: 'legacy',
+      message,
+      header: (name) => headers?.get(name) ?? undefined,
+      protocolVersion:
+        message.method === 'initialize' && typeof params?.protocolVersion === 'string'
+          ? params.protocolVersion
+          : (headers?.get('mcp-protocol-version') ?? this.negotiated),
+      session: sessionTag(this.inner.sessionId),
+    });
+    this.pending.set(message.id, operation);
+    operation.run(() => super.receive(message, extra));
+  }
+
+  override send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (('result' in message || 'error' in message) && message.id !== undefined) {
+      const operation = this.pending.get(message.id);
+      if (operation) {
+        this.pending.delete(message.id);
+        operation.end(message);
+      }
+    }
+    return super.send(message, options);
+  }
+
+  override setProtocolVersion(version: string): void {
+    this.negotiated = version;
+    super.setProtocolVersion(version);
+  }
+}
+
+/** Whether the server a 2026-07-28 request was given has been connected (else the SDK answered without it). */
+export interface AnswerWatch {
+  readonly connected: boolean;
+}
+
+/**
+ * Ends `operation` with the server's answer to `id`: the server's `connect` is given the
+ * transport with its `send` wrapped, the one place the per-request entry's answer passes through.
+ */
+export function watchAnswer(server: McpServer, id: RequestId, operation: Operation): AnswerWatch {
+  const watch = { connected: false };
+  const connect = server.connect.bind(server);
+  server.connect = (transport: Transport) => {
+    watch.connected = true;
+    const send = transport.send.bind(transport);
+    transport.send = (message, options) => {
+      if (('result' in message || 'error' in message) && message.id === id) operation.end(message);
+      return send(message, options);
+    };
+    return connect(transport);
+  };
+  return watch;
+}
+
+/** The outcome of an answer the SDK (or the gateway) gave without a server: a small JSON-RPC error body. */
+export async function refusalOutcome(response: Response): Promise<{ error: { code: number; message?: string } }> {
+  try {
+    const body = (await response.clone().json()) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof body.error?.code === 'number') {
+      return { error: { code: body.error.code, ...(typeof body.error.message === 'string' ? { message: body.error.message } : {}) } };
+    }
+  } catch {
+    // Not JSON: described by its status below.
+  }
+  return { error: { code: -32000, message: `HTTP ${response.status}` } };
+}
+
+/**
+ * The requests of a body the route refused (a thrown error: an unknown session, a duplicate id,
+ * the drain) before any server saw them, as operations answered with the error the client gets.
+ */
+export function observeRefusal(
+  telemetry: Telemetry,
+  refused: { readonly route: string; readonly era: Era; readonly body: JSONRPCMessage | JSONRPCMessage[]; readonly req: IncomingMessage },
+  error: unknown,
+): void {
+  const { code, message } = (error instanceof GatewayError ? error : new GatewayError('internal_error', 'Internal error')).toJsonRpcBody()
+    .error;
+  const header = (name: string) => {
+    const value = refused.req.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  for (const item of Array.isArray(refused.body) ? refused.body : [refused.body]) {
+    if (!('method' in item) || !('id' in item) || item.id === undefined) continue;
+    const { route, era } = refused;
+    telemetry
+      .operation({ route, era, message: item, header, protocolVersion: header('mcp-protocol-version') })
+      .end({ error: { code, message } });
+  }
+}

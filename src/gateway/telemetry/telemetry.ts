@@ -1,0 +1,277 @@
+/**
+ * The gateway's telemetry as one value: an {@link Operation} per MCP request and an
+ * {@link UpstreamCall} per request a module makes through the cache, counted in the in-process
+ * traffic window the status page reads, and, when export is on, made into spans and metric points
+ * by an {@link ExportPipeline} (otel-pipeline.ts, loaded only then).
+ *
+ * With export off (the default) nothing of OpenTelemetry is loaded and an operation costs a clock
+ * reading at each end and a few array writes: the status page's numbers. The same classification
+ * (mcp-semconv.ts) feeds both, so the page and the exported metrics agree.
+ */
+import {
+  contentAttributes,
+  describeRequest,
+  errorMessageOf,
+  errorTypeOf,
+  metaTraceContext,
+  metricMethod,
+  outcomeAttributes,
+  type Attributes,
+  type Era,
+  type Outcome,
+  type RequestMessage,
+} from './mcp-semconv.js';
+import { createTrafficWindow, OTHER_KEY, type GroupTraffic, type TrafficWindowOptions } from './traffic-window.js';
+import { describeUpstream, upstreamErrorType, upstreamResponseAttributes, type CacheOutcome } from './upstream-semconv.js';
+
+export type { Era, Outcome, RequestMessage } from './mcp-semconv.js';
+
+/** One MCP request as the gateway received it. */
+export interface OperationStart {
+  readonly route: string;
+  readonly era: Era;
+  readonly message: RequestMessage;
+  /** A header of the HTTP request that carried the message (lower-case name): `traceparent`, the Functions host's invocation id. */
+  readonly header: (name: string) => string | undefined;
+  readonly protocolVersion?: string | undefined;
+  /** The session's tag (logger.ts `sessionTag`), never its id. */
+  readonly session?: string | undefined;
+}
+
+/** One MCP request in flight. */
+export interface Operation {
+  /** Runs `fn` in the request's trace context, so upstream requests made meanwhile are its children. */
+  run<T>(fn: () => T): T;
+  /** The answer the client got; only the first call counts. */
+  end(outcome: Outcome): void;
+}
+
+/** One `ctx.fetch` through the upstream cache. */
+export interface UpstreamCall {
+  /** Trace context headers (`traceparent`, `tracestate`) for the upstream request this call starts; undefined when not tracing. */
+  readonly traceHeaders: Readonly<Record<string, string>> | undefined;
+  /** The call joined an upstream request already under way (coalesced). */
+  joined(): void;
+  end(response: Response): void;
+  fail(error: unknown): void;
+}
+
+/** What the gauges read when metrics are exported. */
+export interface GaugeSources {
+  sessions(): Iterable<{ readonly route: string; readonly era: Era; readonly active: number }>;
+  /** The upstream cache's counters and size (cache/upstream-cache.ts `CacheStats`). */
+  cache(): Readonly<
+    Record<'hits' | 'misses' | 'coalesced' | 'staleServed' | 'upstreamErrors' | 'bypassed' | 'backedOff' | 'entries' | 'bytes', number>
+  >;
+  upstreams(): Iterable<{ readonly origin: string; readonly state: 'ok' | 'backingOff' | 'probing'; readonly consecutiveFailures: number }>;
+}
+
+export interface Telemetry {
+  /** Where spans and metrics go (`otlp`, `azure-monitor`); empty when export is off. */
+  readonly exporters: readonly string[];
+  operation(start: OperationStart): Operation;
+  upstream(method: string, input: string | URL): UpstreamCall;
+  /** Gives the exported gauges their sources; call once. */
+  observe(sources: GaugeSources): void;
+  /** The last minutes of a route's requests, by method and tool. */
+  routeTraffic(route: string): GroupTraffic;
+  /** The last minutes of modules' upstream requests, by origin. */
+  upstreamTraffic(): GroupTraffic;
+  /** Exports what is pending and stops exporting (the drain calls it before the process exits). */
+  shutdown(): Promise<void>;
+}
+
+/** A span the pipeline started for a request. */
+export interface ServerSpan {
+  run<T>(fn: () => T): T;
+  end(attributes: Attributes, error: { readonly message: string | undefined } | undefined): void;
+}
+
+export interface ClientSpan {
+  readonly headers: Readonly<Record<string, string>>;
+  end(attributes: Attributes, error: { readonly message: string | undefined } | undefined): void;
+}
+
+/** Where the parent of a request's span comes from: `params._meta` first (SEP-414), else the HTTP request. */
+export interface ParentCarriers {
+  readonly meta: { readonly traceparent: string; readonly tracestate?: string } | undefined;
+  readonly header: (name: string) => string | undefined;
+}
+
+/** What telemetry asks of the OpenTelemetry SDK when export is on (otel-pipeline.ts). */
+export interface ExportPipeline {
+  readonly exporters: readonly string[];
+  startServerSpan(name: string, attributes: Attributes, parents: ParentCarriers): ServerSpan;
+  startClientSpan(name: string, attributes: Attributes): ClientSpan;
+  /** A point of `mcp.server.operation.duration`. */
+  recordOperation(seconds: number, attributes: Attributes): void;
+  /** A point of `http.client.request.duration`. */
+  recordUpstream(seconds: number, attributes: Attributes): void;
+  observe(sources: GaugeSources): void;
+  shutdown(): Promise<void>;
+}
+
+export interface TelemetryOptions {
+  /** Spans and metrics; none (the default): the traffic window only. */
+  readonly pipeline?: ExportPipeline;
+  /** Tool arguments and results on spans (the opt-in). Default false. */
+  readonly captureContent?: boolean;
+  /** Monotonic clock in ms, for durations. Default `performance.now`. */
+  readonly now?: () => number;
+  /** The traffic window's clock and sizes. */
+  readonly traffic?: TrafficWindowOptions;
+}
+
+/** The header the Functions host adds to each request it forwards to a custom handler. */
+export const INVOCATION_ID_HEADER = 'x-ms-invocation-id';
+const UPSTREAM_GROUP = '\u0000upstream';
+/** Distinct client-chosen names (tools, prompts, protocol versions, error codes) kept as metric attributes before new ones are `_OTHER`. */
+const MAX_NAMES = 256;
+
+/**
+ * Telemetry with the given pipeline, or, with none, the in-process traffic window alone.
+ *
+ * @example
+ * const telemetry = createTelemetry(); // export off: the status page's numbers only
+ * const op = telemetry.operation({ route: 'time', era: 'legacy', message, header: () => undefined });
+ * op.run(() => handle(message));
+ * op.end(answer);
+ */
+export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
+  const { pipeline, captureContent = false } = options;
+  const now = options.now ?? (() => performance.now());
+  const traffic = createTrafficWindow(options.traffic);
+  const names = boundedNames(MAX_NAMES);
+
+  function operation(start: OperationStart): Operation {
+    const began = now();
+    const described = describeRequest(start.message, { route: start.route, era: start.era, protocolVersion: start.protocolVersion });
+    let span: ServerSpan | undefined;
+    if (pipeline) {
+      const attributes = { ...described.attributes };
+      if (start.session) attributes['mcp.gateway.session'] = start.session;
+      const invocation = start.header(INVOCATION_ID_HEADER);
+      if (invocation) attributes['faas.invocation_id'] = invocation.slice(0, 64);
+      span = pipeline.startServerSpan(described.spanName, attributes, { meta: metaTraceContext(start.message), header: start.header });
+    }
+    let ended = false;
+    return {
+      run: span ? (fn) => span.run(fn) : (fn) => fn(),
+      end(outcome) {
+        if (ended) return;
+        ended = true;
+        const ms = now() - began;
+        const errorType = errorTypeOf(outcome);
+        const rpcError = 'error' in outcome;
+        // Client-chosen names become known once the gateway answered them without a JSON-RPC
+        // error (an unknown tool is -32602): they are the metrics' and the page's keys.
+        const target = described.tool ?? described.prompt;
+        const boundedTarget = target === undefined ? undefined : names(`${start.route}\u0000${target}`, target, !rpcError);
+        const method = metricMethod(described.method);
+        traffic.record(start.route, boundedTarget === undefined ? method : `${method} ${boundedTarget}`, {
+          ms,
+          error: errorType !== undefined,
+          ...(errorType === undefined ? {} : { tag: errorType }),
+        });
+        if (!pipeline) return;
+        const result = outcomeAttributes(outcome, errorType);
+        span?.end(
+          captureContent ? { ...result, ...contentAttributes(start.message, outcome) } : result,
+          errorType === undefined ? undefined : { message: errorMessageOf(outcome) },
+        );
+        // Few attributes: the SDK hashes them on every point (network.* would be the same on all).
+        const point: Attributes = { 'mcp.method.name': method, 'mcp.gateway.route': start.route, 'mcp.gateway.era': start.era };
+        if (described.tool !== undefined) {
+          point['gen_ai.tool.name'] = boundedTarget!;
+          point['gen_ai.operation.name'] = 'execute_tool';
+        }
+        if (described.prompt !== undefined) point['gen_ai.prompt.name'] = boundedTarget!;
+        if (start.protocolVersion)
+          point['mcp.protocol.version'] = names(`\u0000version\u0000${start.protocolVersion}`, start.protocolVersion, !rpcError);
+        if (errorType !== undefined) {
+          point['error.type'] = names(`\u0000error\u0000${errorType}`, errorType, true);
+          if (rpcError) point['rpc.response.status_code'] = point['error.type'];
+        }
+        pipeline.recordOperation(ms / 1000, point);
+      },
+    };
+  }
+
+  function upstream(method: string, input: string | URL): UpstreamCall {
+    const began = now();
+    const described = describeUpstream(method, input);
+    const span = pipeline?.startClientSpan(described.spanName, described.attributes);
+    let coalesced = false;
+    let ended = false;
+    const finish = (status: number | undefined, cache: CacheOutcome | undefined, errorType: string | undefined) => {
+      if (ended) return;
+      ended = true;
+      const ms = now() - began;
+      // Only answers that went to the network say how the upstream is doing.
+      const networked = cache === 'miss' || cache === 'bypass' || status === undefined;
+      traffic.record(UPSTREAM_GROUP, described.origin ?? OTHER_KEY, {
+        ...(networked ? { ms } : {}),
+        error: errorType !== undefined || cache === 'backoff',
+        tag: cache ?? 'failed',
+      });
+      if (!pipeline) return;
+      const attributes =
+        status === undefined ? { 'error.type': errorType! } : upstreamResponseAttributes(status, cache, coalesced && cache === 'miss');
+      span?.end(attributes, errorType === undefined ? undefined : { message: errorType });
+      if (networked && !coalesced) {
+        const point: Attributes = { 'http.request.method': described.spanName, ...attributes };
+        delete point['mcp.gateway.cache.coalesced'];
+        if (described.attributes['server.address'] !== undefined) {
+          point['server.address'] = described.attributes['server.address'];
+          point['server.port'] = described.attributes['server.port']!;
+        }
+        pipeline.recordUpstream(ms / 1000, point);
+      }
+    };
+    return {
+      traceHeaders: span?.headers,
+      joined() {
+        coalesced = true;
+      },
+      end(response) {
+        const cache = response.headers.get('x-gateway-cache');
+        finish(response.status, isCacheOutcome(cache) ? cache : undefined, response.status >= 500 ? String(response.status) : undefined);
+      },
+      fail(error) {
+        finish(undefined, undefined, upstreamErrorType(error));
+      },
+    };
+  }
+
+  return {
+    exporters: pipeline?.exporters ?? [],
+    operation,
+    upstream,
+    observe(sources) {
+      pipeline?.observe(sources);
+    },
+    routeTraffic: (route) => traffic.group(route),
+    upstreamTraffic: () => traffic.group(UPSTREAM_GROUP),
+    shutdown: async () => {
+      await pipeline?.shutdown();
+    },
+  };
+}
+
+/**
+ * A bounded set of names clients choose: a name is kept once `admit` says so (it was answered
+ * without a protocol error), up to `limit` names; any other is `_OTHER`.
+ */
+function boundedNames(limit: number): (key: string, name: string, admit: boolean) => string {
+  const known = new Set<string>();
+  return (key, name, admit) => {
+    if (known.has(key)) return name;
+    if (!admit || known.size >= limit) return OTHER_KEY;
+    known.add(key);
+    return name;
+  };
+}
+
+function isCacheOutcome(value: string | null): value is CacheOutcome {
+  return value === 'hit' || value === 'miss' || value === 'stale' || value === 'bypass' || value === 'backoff';
+}
