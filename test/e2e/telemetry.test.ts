@@ -19,7 +19,8 @@ import {
   StreamableHTTPClientTransport,
 } from '@modelcontextprotocol/client';
 import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
-import { MCP_POST_HEADERS, shippedModule, startGatewayProcess, type GatewayProcess } from '../helpers/gateway.js';
+import { MCP_POST_HEADERS, shippedModule, startGatewayProcess, textOf, type GatewayProcess } from '../helpers/gateway.js';
+import { fixturePath } from '../helpers/project.js';
 import { startOtlpCollector, type CollectedSpan, type OtlpCollector } from '../helpers/otlp-collector.js';
 
 const POINT = { latitude: 41.967, longitude: -71.189 };
@@ -42,6 +43,9 @@ const meta = { traceId: hex(16), spanId: hex(8) };
 const modernMeta = { traceId: hex(16), spanId: hex(8) };
 const modernHeader = { traceId: hex(16), spanId: hex(8) };
 let hourlyRequests: FakeNws['requests'] = [];
+const bridgedHeader = { traceId: hex(16), spanId: hex(8) };
+/** The `_meta` the stdio server behind the `probe` route got with its call. */
+let bridgedMeta: Record<string, unknown> = {};
 
 before(async () => {
   nws = await startFakeNws();
@@ -49,7 +53,8 @@ before(async () => {
   const yaml =
     `servers:\n` +
     `  weather:\n    module: ${shippedModule('weather')}\n    options:\n      baseUrl: ${nws.url}\n      userAgent: "telemetry-test (test@example.com)"\n      retryDelayMs: 1\n` +
-    `  time:\n    module: ${shippedModule('time')}\n    auth:\n      kind: apiKey\n      keys: ["\${TIME_KEY}"]\n`;
+    `  time:\n    module: ${shippedModule('time')}\n    auth:\n      kind: apiKey\n      keys: ["\${TIME_KEY}"]\n` +
+    `  probe:\n    command: node\n    args: [${JSON.stringify(fixturePath('stdio', 'probe-server.mjs'))}]\n`;
   gateway = await startGatewayProcess(yaml, {
     TIME_KEY: API_KEY,
     OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
@@ -139,7 +144,12 @@ before(async () => {
   assert.equal(modern.status, 200);
   assert.match(await modern.text(), /"resultType":"complete"/);
 
-  for (const { client } of [weather, metaClient, time]) await client.close();
+  // A command route: the forwarded call is a CLIENT span, and its context reaches the child.
+  const probe = await connect('probe', { traceparent: traceparent(bridgedHeader.traceId, bridgedHeader.spanId) });
+  bridgedMeta = (JSON.parse(textOf(await probe.client.callTool({ name: 'meta', arguments: {} }))) as { meta: Record<string, unknown> })
+    .meta;
+
+  for (const { client } of [weather, metaClient, time, probe]) await client.close();
   assert.equal(await gateway.stop(), 0);
 });
 
@@ -218,6 +228,25 @@ describe('telemetry over OTLP/HTTP JSON', () => {
     assert.deepEqual(
       childrenOf(hit!).map((s) => s.attributes['mcp.gateway.cache']),
       ['hit', 'hit'],
+    );
+  });
+
+  it('makes each request forwarded to a command route a CLIENT span, whose context the server gets in _meta', () => {
+    const served = only(
+      servers('tools/call meta').filter((s) => s.traceId === bridgedHeader.traceId),
+      'SERVER span of the bridged call',
+    );
+    const forwarded = only(childrenOf(served), 'CLIENT span of the forwarded call');
+    assert.equal(forwarded.kind, 'client');
+    assert.equal(forwarded.name, 'tools/call meta');
+    assert.equal(forwarded.attributes['mcp.method.name'], 'tools/call');
+    assert.equal(forwarded.attributes['gen_ai.tool.name'], 'meta');
+    assert.equal(forwarded.attributes['mcp.gateway.route'], 'probe');
+    assert.equal(forwarded.attributes['mcp.gateway.upstream'], 'command');
+    assert.equal(
+      bridgedMeta.traceparent,
+      traceparent(bridgedHeader.traceId, forwarded.spanId),
+      'SEP-414: the child got the CLIENT span as parent',
     );
   });
 
@@ -324,6 +353,7 @@ describe('telemetry over OTLP/HTTP JSON', () => {
     assert.deepEqual(
       sessions.points.map((p) => p.attributes).sort((a, b) => String(a['mcp.gateway.route']).localeCompare(String(b['mcp.gateway.route']))),
       [
+        { 'mcp.gateway.route': 'probe', 'mcp.gateway.era': 'legacy' },
         { 'mcp.gateway.route': 'time', 'mcp.gateway.era': 'legacy' },
         { 'mcp.gateway.route': 'weather', 'mcp.gateway.era': 'legacy' },
       ],
@@ -344,7 +374,7 @@ describe('telemetry over OTLP/HTTP JSON', () => {
 
   it('exports no session id, API key or tool argument anywhere', () => {
     assert.ok(collector.requests.length >= 2);
-    assert.equal(sessionIds.length, 3);
+    assert.equal(sessionIds.length, 4);
     for (const { body } of collector.requests) {
       for (const id of sessionIds) assert.ok(!body.includes(id), 'a raw session id was exported');
       assert.ok(!body.includes(API_KEY), 'the API key was exported');

@@ -161,6 +161,7 @@ export function createRoute(options: RouteOptions): Route {
     idleTimeout: options.sessions.idleTimeout,
     backoff: options.backoff,
     listeners: () => modern.notify,
+    telemetry: options.telemetry,
     logger: log,
   });
   const base = { route: name, options: loaded.options, fetch, logger: log, notify, requestState };

@@ -71,6 +71,11 @@ export interface Telemetry {
   readonly exporters: readonly string[];
   operation(start: OperationStart): Operation;
   upstream(method: string, input: string | URL): UpstreamCall;
+  /**
+   * One request the gateway forwards to a `command:` or `url:` route's server: a CLIENT span named
+   * by the MCP conventions, child of the request's SERVER span; undefined when not exporting.
+   */
+  bridged(message: RequestMessage, context: BridgedContext): BridgedCall | undefined;
   /** Gives the exported gauges their sources; call once. */
   observe(sources: GaugeSources): void;
   /** The last minutes of a route's requests, by method and tool. */
@@ -79,6 +84,21 @@ export interface Telemetry {
   upstreamTraffic(): GroupTraffic;
   /** Exports what is pending and stops exporting (the drain calls it before the process exits). */
   shutdown(): Promise<void>;
+}
+
+/** Where a bridged request goes. */
+export interface BridgedContext {
+  readonly route: string;
+  /** `command` (stdio) or `url` (remote), as `mcp.gateway.upstream`. */
+  readonly kind: 'command' | 'url' | 'module';
+  /** The remote's URL (never its headers), for `url.full` and `server.address`. */
+  readonly url?: URL;
+}
+
+/** A forwarded request's span: its trace context goes upstream in `params._meta` (SEP-414). */
+export interface BridgedCall {
+  readonly meta: Readonly<Record<string, string>>;
+  end(outcome: Outcome | undefined, error?: string): void;
 }
 
 /** A span the pipeline started for a request. */
@@ -243,10 +263,38 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
     };
   }
 
+  function bridged(message: RequestMessage, context: BridgedContext): BridgedCall | undefined {
+    if (!pipeline) return undefined;
+    const described = describeRequest(message, { route: context.route, era: 'legacy', protocolVersion: undefined });
+    const attributes: Attributes = { ...described.attributes, 'mcp.gateway.upstream': context.kind };
+    // The downstream era says nothing of the upstream request, nor does HTTP for a stdio child.
+    delete attributes['mcp.gateway.era'];
+    delete attributes['jsonrpc.request.id'];
+    if (context.kind === 'url' && context.url) {
+      attributes['url.full'] = `${context.url.origin}${context.url.pathname}`;
+      attributes['server.address'] = context.url.hostname;
+    } else {
+      attributes['network.transport'] = 'pipe';
+      delete attributes['network.protocol.name'];
+    }
+    const span = pipeline.startClientSpan(described.spanName, attributes);
+    return {
+      meta: span.headers,
+      end(outcome, error) {
+        const errorType = error ?? (outcome ? errorTypeOf(outcome) : undefined);
+        span.end(
+          outcome ? outcomeAttributes(outcome, errorType) : error ? { 'error.type': error } : {},
+          errorType ? { message: errorType } : undefined,
+        );
+      },
+    };
+  }
+
   return {
     exporters: pipeline?.exporters ?? [],
     operation,
     upstream,
+    bridged,
     observe(sources) {
       pipeline?.observe(sources);
     },

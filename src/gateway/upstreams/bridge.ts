@@ -27,6 +27,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
+import type { BridgedCall } from '../telemetry/telemetry.js';
 import type { ToolIndex } from './tool-index.js';
 
 export interface BridgeOptions {
@@ -56,6 +57,8 @@ export interface BridgeOptions {
    * failure.
    */
   readonly backoff?: { readonly holdingBack: () => number; readonly unreachable: () => void };
+  /** Starts the CLIENT span of a forwarded request (telemetry on); its trace context goes upstream. */
+  readonly trace?: (message: { method: string; params?: unknown }) => BridgedCall | undefined;
   /** How the route names its server in errors: `the server process of route "x"`. */
   readonly describeUpstream: string;
 }
@@ -171,6 +174,9 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
         ...Object.fromEntries(Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX))),
         ...lifted.meta,
       };
+      const traced = options.trace?.(request);
+      // The gateway's span is the upstream request's parent now (SEP-414).
+      if (traced) Object.assign(passedMeta, traced.meta);
       const forwarded = {
         method: request.method,
         params: { ...params, ...lifted.params, ...(Object.keys(passedMeta).length > 0 ? { _meta: passedMeta } : {}) },
@@ -194,14 +200,17 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
               }),
         });
         options.onAnswered?.();
+        traced?.end({ result });
         // Every progress the upstream sent before answering has been handed over (connection.ts).
         if (notified.length > 0) await Promise.all(notified);
         return result;
       } catch (error) {
         if (error instanceof ProtocolError) {
           options.onAnswered?.();
+          traced?.end({ error: { code: error.code, message: error.message } });
           throw error;
         }
+        traced?.end(undefined, failureType(error));
         if (mayRetry && options.renew && sessionForgotten(error)) {
           await options.renew(connection);
           options.onRenewed?.();
@@ -278,6 +287,12 @@ function liftedWireMaterial(ctx: SdkServerContext): { meta: Record<string, unkno
       ...(state === undefined ? {} : { requestState: state }),
     },
   };
+}
+
+/** `error.type` of a forwarded request that got no answer. */
+function failureType(error: unknown): string {
+  if (error instanceof SdkError) return error.code === SdkErrorCode.RequestTimeout ? 'timeout' : String(error.code);
+  return error instanceof Error ? error.name : 'error';
 }
 
 /** The request never got an answer from the upstream: a network failure or a 5xx, not a timeout. */

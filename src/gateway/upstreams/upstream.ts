@@ -11,7 +11,8 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ServerContext, ServerModule } from '../module-contract.js';
 import path from 'node:path';
-import { createBridgeServer } from './bridge.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { createBridgeServer, type BridgeOptions } from './bridge.js';
 import type { LoadedServer } from './modules.js';
 import { remoteConnector } from './remote.js';
 import { stdioConnector } from './stdio.js';
@@ -66,6 +67,8 @@ export interface UpstreamEnvironment {
   /** `cache.backoff`: how a failing upstream is left alone. */
   readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
   readonly listeners: () => ServerNotifier;
+  /** Telemetry: a CLIENT span for each request forwarded to a command or url server. */
+  readonly telemetry?: Pick<Telemetry, 'bridged'>;
   /** The route's logger. */
   readonly logger: Logger;
 }
@@ -98,6 +101,12 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
     backoff: env.backoff,
     callTimeout: entry.callTimeout,
     clientInfo: env.clientInfo,
+    ...(env.telemetry
+      ? {
+          trace: (message: { method: string; params?: unknown }) =>
+            env.telemetry!.bridged(message, { route: name, kind: connector.kind, ...(entry.url ? { url: new URL(entry.url) } : {}) }),
+        }
+      : {}),
     listeners: env.listeners,
     logger: env.logger,
   });
@@ -208,6 +217,7 @@ export interface BridgedUpstreamOptions {
   readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
   readonly callTimeout: number;
   readonly clientInfo: Implementation;
+  readonly trace?: BridgeOptions['trace'];
   /** The route's 2026-07-28 listeners, told of list changes from shared connections. */
   readonly listeners: () => ServerNotifier;
   readonly logger: Logger;
@@ -306,6 +316,7 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         connection: () => lease.connection(),
         callTimeout: options.callTimeout,
         describeUpstream: connector.describe,
+        ...(options.trace ? { trace: options.trace } : {}),
         onAnswered: () => pool.answered(),
         busy: lease.busy,
         ...(connector.kind === 'url'
