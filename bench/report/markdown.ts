@@ -428,6 +428,7 @@ function bridgeStdioSection(results: BenchResults): string {
     const gateway = bridgeCell(results, 'gateway', connections)?.result;
     const peer = bridgeCell(results, 'supergateway', connections)?.result;
     const direct = bridgeCell(results, 'direct', connections)?.result;
+    const module = bridgeCell(results, 'gateway-module', connections)?.result;
     if (!gateway || !peer || !direct) continue;
     rows.push([
       String(connections),
@@ -442,7 +443,8 @@ function bridgeStdioSection(results: BenchResults): string {
       ms(direct.p99),
       `**${ratio(gateway.rps / peer.rps)}**`,
       `**${signedMs(gateway.p50 - direct.p50)}**`,
-      failures(gateway.failed + peer.failed + direct.failed),
+      module ? ms(module.p50) : '–',
+      failures(gateway.failed + peer.failed + direct.failed + (module?.failed ?? 0)),
     ]);
     const info = bridgeCell(results, 'supergateway-logged', connections)?.result;
     if (info) logged.push([String(connections), rps(info.rps), ms(info.p50), ratio(info.rps / peer.rps), ratio(gateway.rps / info.rps)]);
@@ -461,8 +463,11 @@ no HTTP (requests one at a time per client, timed in the benchmark process). Eac
 has its own session, so its own child; the bridges and their children share one CPU, the direct
 clients' children run on that CPU too. The gateway's client negotiated ${versions ?? 'a 2025 revision'} with
 the server (it first asks \`server/discover\`, which a v1 server does not know). Columns: the
-gateway over supergateway (goal 1.5x), and the gateway's p50 minus the direct client's (goal at
-most 0.5 ms at 1 connection).
+gateway over supergateway (goal 1.5x), the gateway's p50 minus the direct client's (goal at most
+0.5 ms at 1 connection), and the p50 of the same tool served by the same gateway as a module
+(\`bench/reference/echo-module.ts\`, measured in the same rounds): what HTTP and the gateway cost
+without a bridge, so the gateway's p50 minus that one is what the bridge adds (the SDK \`Client\`,
+the pipe and the child).
 
 ${table(
   [
@@ -478,6 +483,7 @@ ${table(
     'p99',
     'gateway / supergateway',
     'added p50 ms',
+    'as a module p50',
     'errors',
   ],
   rows,

@@ -14,9 +14,11 @@
  * Everything is started once and measured in turns (a different order each round, the best
  * round kept), as the throughput suite does; servers and their children share one CPU.
  */
+import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import {
   MINIMAL_V2_ENTRY,
+  PROJECT_ROOT,
   STDIO_ECHO_ENTRY,
   SUPERGATEWAY_ENTRY,
   startChild,
@@ -30,13 +32,15 @@ import { expectResult, modernHeaders, modernTimeCallBody, openSessions, timeCall
 import type { BenchSettings } from '../lib/settings.js';
 
 /**
- * `gateway`: the gateway's `command:` route. `supergateway`: supergateway with `--logLevel none`
+ * `gateway`: the gateway's `command:` route. `gateway-module`: the same tool as a `module:` route
+ * of the same gateway (no bridge: what HTTP and the gateway cost by themselves). `supergateway`: supergateway with `--logLevel none`
  * (its fastest); `supergateway-logged`: at its default level, `info`, which logs every message
  * both ways (full runs). `direct`: SDK clients on their own stdio children. `remote` and
  * `remote-modern`: the gateway's `url:` route, 2025 sessions and 2026-07-28 requests.
  * `upstream`: the remote route's upstream, called directly.
  */
-export type BridgeTarget = 'gateway' | 'supergateway' | 'supergateway-logged' | 'direct' | 'remote' | 'remote-modern' | 'upstream';
+export type BridgeTarget =
+  'gateway' | 'gateway-module' | 'supergateway' | 'supergateway-logged' | 'direct' | 'remote' | 'remote-modern' | 'upstream';
 
 export interface BridgeCell {
   target: BridgeTarget;
@@ -55,7 +59,13 @@ export const echoCallBody = toolCallBody('echo', { message: ECHO_MESSAGE });
 export const echoCall = (client: Client) =>
   client.request({ method: 'tools/call', params: { name: 'echo', arguments: { message: ECHO_MESSAGE } } });
 
-/** A gateway.yaml with the echo server as a `command:` route and, given an upstream, a `url:` route. */
+/** The echo tool as a gateway module (the gateway finds its build under dist/). */
+const ECHO_MODULE = path.join(PROJECT_ROOT, 'bench', 'reference', 'echo-module.ts');
+
+/**
+ * A gateway.yaml with the echo server as a `command:` route (`echo`) and as a module
+ * (`echo-module`) and, given an upstream, a `url:` route (`remote`).
+ */
 export function bridgeYaml(maxProcesses: number, upstreamUrl?: string): string {
   return `
 servers:
@@ -63,6 +73,8 @@ servers:
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(STDIO_ECHO_ENTRY)}]
     maxProcesses: ${maxProcesses}
+  echo-module:
+    module: ${JSON.stringify(ECHO_MODULE)}
 ${upstreamUrl ? `  remote:\n    url: ${JSON.stringify(upstreamUrl)}\n` : ''}sessions:
   idleTimeout: 30m
   maxPerRoute: 1000
@@ -124,6 +136,9 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
       switch (target) {
         case 'gateway':
           measures[target] = await overHttp(gateway.url, echoCallBody);
+          break;
+        case 'gateway-module':
+          measures[target] = await overHttp(`${gateway.base}/mcp/echo-module`, echoCallBody);
           break;
         case 'supergateway':
         case 'supergateway-logged': {
