@@ -62,7 +62,10 @@ describe('gateway process', () => {
     assert.equal(code, 1);
     assert.match(stderr, /gateway\.yaml:2:3 servers\.Weather: invalid name "Weather"/);
     assert.match(stderr, /gateway\.yaml:5:5 servers\.time\.modul: unknown key "modul"/);
-    assert.match(stderr, /gateway\.yaml:5:5 servers\.time: a server needs one of module \(in process\), command \(a stdio program\) or url/);
+    assert.match(
+      stderr,
+      /gateway\.yaml:5:5 servers\.time: a server needs one of module \(in process\), command \(a stdio program\) or url/,
+    );
     assert.match(stderr, /gateway\.yaml:7:16 sessions\.idleTimeout: invalid duration "soon"/);
   });
 
