@@ -64,7 +64,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
         abandonSessions: 1_000,
         abandonWarmUp: 500,
         bridgeConcurrency: [1, 10],
-        bridgeTargets: ['gateway', 'gateway-module', 'supergateway', 'direct', 'remote', 'remote-modern', 'upstream'],
+        bridgeTargets: ['gateway', 'gateway-module', 'supergateway', 'direct', 'remote', 'remote-modern', 'upstream', 'upstream-client'],
         bridgeSessions: 5,
         bridgeColdSessions: 3,
         progress,

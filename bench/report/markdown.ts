@@ -501,26 +501,31 @@ ${table(['conn.', 'req/s', 'p50', 'vs --logLevel none', 'gateway / this'], logge
 
 function bridgeRemoteSection(results: BenchResults): string {
   const rows: string[][] = [];
-  for (const connections of bridgeConcurrencies(results)) {
-    const legacy = bridgeCell(results, 'remote', connections)?.result;
-    const modern = bridgeCell(results, 'remote-modern', connections)?.result;
-    const upstream = bridgeCell(results, 'upstream', connections)?.result;
-    if (!legacy || !modern || !upstream) continue;
-    rows.push([
-      String(connections),
-      rps(legacy.rps),
-      ms(legacy.p50),
-      ms(legacy.p99),
-      rps(modern.rps),
-      ms(modern.p50),
-      ms(modern.p99),
-      rps(upstream.rps),
-      ms(upstream.p50),
-      ms(upstream.p99),
-      `**${ratio(legacy.p50 / upstream.p50)}**`,
-      `**${ratio(modern.p50 / upstream.p50)}**`,
-      failures(legacy.failed + modern.failed + upstream.failed),
-    ]);
+  const eras = [
+    ['2025 sessions', 'remote'],
+    ['2026-07-28', 'remote-modern'],
+  ] as const;
+  for (const [era, target] of eras) {
+    for (const connections of bridgeConcurrencies(results)) {
+      const remote = bridgeCell(results, target, connections)?.result;
+      const upstream = bridgeCell(results, 'upstream', connections)?.result;
+      const client = bridgeCell(results, 'upstream-client', connections)?.result;
+      if (!remote || !upstream) continue;
+      rows.push([
+        era,
+        String(connections),
+        rps(remote.rps),
+        ms(remote.p50),
+        ms(remote.p99),
+        rps(upstream.rps),
+        ms(upstream.p50),
+        ms(upstream.p99),
+        `**${ratio(remote.p50 / upstream.p50)}**`,
+        signedMs(remote.p50 - upstream.p50),
+        client ? ms(client.p50) : '–',
+        failures(remote.failed + upstream.failed + (client?.failed ?? 0)),
+      ]);
+    }
   }
   if (rows.length === 0) return '';
   const version = results.bridge?.protocolVersions.remote;
@@ -529,24 +534,27 @@ function bridgeRemoteSection(results: BenchResults): string {
 \`tools/call get_current_time\` on a \`url:\` route whose upstream is the SDK v2 reference
 (\`bench/reference/minimal-v2-server.ts\`) on loopback, from 2025 sessions (the gateway keeps
 one upstream connection per session) and from 2026-07-28 requests (no session: one connection
-per caller), against the same 2026-07-28 requests sent to the upstream directly. The gateway's
-client negotiated ${version ?? '?'} with it. Gateway and upstream share one CPU. The last columns: each
-p50 over the upstream's (goal at most 1.3x at 1 connection).
+per caller), against the same 2026-07-28 requests sent to the upstream directly (its rows repeat
+in each era). The gateway's client negotiated ${version ?? '?'} with it. Gateway and upstream share one
+CPU. Then the route's p50 over the upstream's (goal at most 1.3x at 1 connection), and the
+difference; the load generator is autocannon in both. The last column is the p50 of SDK v2
+\`Client\`s (\`StreamableHTTPClientTransport\`, as the bridge uses) calling the upstream directly
+from the benchmark process: the part of the difference that is the SDK client's own cost of a
+request, which the bridge pays too.
 
 ${table(
   [
+    'client era',
     'conn.',
-    '2025 sessions req/s',
-    'p50',
-    'p99',
-    '2026-07-28 req/s',
+    'route req/s',
     'p50',
     'p99',
     'upstream req/s',
     'p50',
     'p99',
-    'p50 / upstream (2025)',
-    'p50 / upstream (2026)',
+    'p50 / upstream',
+    'added p50 ms',
+    'SDK client to upstream p50',
     'errors',
   ],
   rows,

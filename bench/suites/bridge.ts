@@ -15,7 +15,7 @@
  * round kept), as the throughput suite does; servers and their children share one CPU.
  */
 import path from 'node:path';
-import type { Client } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
   MINIMAL_V2_ENTRY,
   PROJECT_ROOT,
@@ -37,10 +37,20 @@ import type { BenchSettings } from '../lib/settings.js';
  * (its fastest); `supergateway-logged`: at its default level, `info`, which logs every message
  * both ways (full runs). `direct`: SDK clients on their own stdio children. `remote` and
  * `remote-modern`: the gateway's `url:` route, 2025 sessions and 2026-07-28 requests.
- * `upstream`: the remote route's upstream, called directly.
+ * `upstream`: the remote route's upstream, called directly (autocannon, as the route is);
+ * `upstream-client`: the same through SDK v2 `Client`s (`StreamableHTTPClientTransport`, which the
+ * route's bridge uses too), one request at a time each.
  */
 export type BridgeTarget =
-  'gateway' | 'gateway-module' | 'supergateway' | 'supergateway-logged' | 'direct' | 'remote' | 'remote-modern' | 'upstream';
+  | 'gateway'
+  | 'gateway-module'
+  | 'supergateway'
+  | 'supergateway-logged'
+  | 'direct'
+  | 'remote'
+  | 'remote-modern'
+  | 'upstream'
+  | 'upstream-client';
 
 export interface BridgeCell {
   target: BridgeTarget;
@@ -111,6 +121,7 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
   const targets = settings.bridgeTargets;
   const children: Child[] = [];
   const direct: DirectClient[] = [];
+  const clients: Client[] = [];
   const start = async (spec: () => Promise<Child>) => {
     const child = await spec();
     children.push(child);
@@ -163,6 +174,13 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
         case 'upstream':
           measures[target] = await overHttp(upstream.url, modernTimeCallBody, modernTime);
           break;
+        case 'upstream-client': {
+          for (let i = 0; i < most; i++) clients.push(await connectHttpClient(upstream.url));
+          await timeCall(clients[0]!);
+          measures[target] = (connections, duration) =>
+            runClientLoad({ clients: clients.slice(0, connections), duration, request: timeCall });
+          break;
+        }
       }
     }
 
@@ -189,9 +207,20 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
     }
     return { cells: [...best.values()], protocolVersions: await negotiatedVersions(gateway) };
   } finally {
-    await Promise.all([...direct.map((d) => d.close()), ...children.map((child) => child.stop())]);
+    await Promise.all([...direct.map((d) => d.close()), ...clients.map((c) => c.close())]);
+    await Promise.all(children.map((child) => child.stop()));
   }
 }
+
+/** An SDK v2 client on Streamable HTTP, negotiating the era as the gateway's bridge does. */
+async function connectHttpClient(url: string): Promise<Client> {
+  const client = new Client({ name: 'mcp-gateway-bench-direct', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+const timeCall = (client: Client) =>
+  client.request({ method: 'tools/call', params: { name: 'get_current_time', arguments: { timezone: 'UTC' } } });
 
 /** The protocol revision the gateway's client negotiated with each route's upstream (read last: the status page lists tools). */
 async function negotiatedVersions(gateway: Child): Promise<BridgeThroughputResult['protocolVersions']> {
