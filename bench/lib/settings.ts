@@ -35,6 +35,12 @@ export interface BenchSettings {
   readonly bridgeConcurrency: readonly number[];
   /** The bridge measurements' targets, in the order of the first round. */
   readonly bridgeTargets: readonly BridgeTarget[];
+  /**
+   * Seconds of load (at the most connections) before the first bridge measurement of each target:
+   * a bridged request runs more code than a module's, and its p50 needs a few thousand requests
+   * of JIT before it settles.
+   */
+  readonly bridgeWarmup: number;
   /** Bridged sessions held open at once for the memory reading (each one a child process). */
   readonly bridgeSessions: number;
   /** Cold sessions (spawn to first answer) per target, for the median. */
@@ -65,6 +71,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
         abandonWarmUp: 500,
         bridgeConcurrency: [1, 10],
         bridgeTargets: ['gateway', 'gateway-module', 'supergateway', 'direct', 'remote', 'remote-modern', 'upstream', 'upstream-client'],
+        bridgeWarmup: 1.5,
         bridgeSessions: 5,
         bridgeColdSessions: 3,
         progress,
@@ -97,6 +104,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
           'remote-modern',
           'upstream',
         ],
+        bridgeWarmup: 3,
         bridgeSessions: 40,
         bridgeColdSessions: 10,
         progress,

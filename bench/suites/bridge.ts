@@ -186,7 +186,7 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
 
     for (const target of targets) {
       settings.progress(`bridge: warming up ${target}`);
-      await measures[target](most, settings.warmup);
+      await measures[target](most, settings.bridgeWarmup);
     }
 
     const best = new Map<string, BridgeCell>();
