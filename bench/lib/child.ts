@@ -161,6 +161,21 @@ export async function spawnChild(spec: ChildSpec): Promise<Child> {
   };
 }
 
+/** Children a suite starts one by one and stops all at once, however it ends. */
+export function childGroup(): { start(spawn: () => Promise<Child>): Promise<Child>; stopAll(): Promise<void> } {
+  const children: Child[] = [];
+  return {
+    async start(spawn) {
+      const child = await spawn();
+      children.push(child);
+      return child;
+    },
+    async stopAll() {
+      await Promise.all(children.map((child) => child.stop()));
+    },
+  };
+}
+
 /** Starts a child and waits until it accepts TCP connections (at most 20 s). */
 export async function startChild(spec: ChildSpec): Promise<Child> {
   const child = await spawnChild(spec);

@@ -358,16 +358,7 @@ From \`spawn\` to the first \`tools/list\` answered (initialize first, retried u
 accepts): the gateway with the project's own \`gateway.yaml\` (weather and time), the minimal SDK
 server, and the raw ceiling (Node's own start-up, the floor). Spawns alternate between them.
 
-${table(
-  ['server', 'median ms', 'spawns (ms)', 'vs minimal'],
-  results.coldStart.map((c) => [
-    c.target,
-    ms(c.median),
-    c.samples.map((s) => Math.round(s)).join(', '),
-    minimal ? ratio(c.median / minimal.median) : '–',
-  ]),
-  ['left', 'right', 'left', 'right'],
-)}`;
+${samplesTable(['server', 'median ms', 'spawns (ms)', 'vs minimal'], results.coldStart, minimal)}`;
 }
 
 function memorySection(results: BenchResults): string {
@@ -594,16 +585,25 @@ Cold session: from the \`initialize\` of a new session (when the bridge spawns i
 direct client, from spawning the server to the same answer. Sessions alternate between the
 targets; each is closed, and its child gone, before the next.
 
-${table(
-  ['target', 'median ms', 'sessions (ms)', 'vs direct'],
-  sessions.cold.map((c) => [
-    c.target,
-    ms(c.median),
-    c.samples.map((x) => Math.round(x)).join(', '),
-    directCold ? ratio(c.median / directCold.median) : '–',
-  ]),
-  ['left', 'right', 'left', 'right'],
-)}`;
+${samplesTable(['target', 'median ms', 'sessions (ms)', 'vs direct'], sessions.cold, directCold)}`;
+}
+
+/** Timed samples per target: the median, every sample, and the median over the reference's. */
+function samplesTable(
+  header: readonly string[],
+  rows: ReadonlyArray<{ target: string; median: number; samples: readonly number[] }>,
+  reference: { median: number } | undefined,
+): string {
+  return table(
+    header,
+    rows.map((r) => [
+      r.target,
+      ms(r.median),
+      r.samples.map((x) => Math.round(x)).join(', '),
+      reference ? ratio(r.median / reference.median) : '–',
+    ]),
+    ['left', 'right', 'left', 'right'],
+  );
 }
 
 const failures = (count: number) => (count === 0 ? '0' : `**${count}**`);

@@ -21,6 +21,7 @@ import {
   PROJECT_ROOT,
   STDIO_ECHO_ENTRY,
   SUPERGATEWAY_ENTRY,
+  childGroup,
   startChild,
   startGateway,
   type Child,
@@ -119,14 +120,9 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
   const cpu = settings.serverCpu;
   const most = Math.max(...settings.bridgeConcurrency);
   const targets = settings.bridgeTargets;
-  const children: Child[] = [];
+  const { start, stopAll } = childGroup();
   const direct: DirectClient[] = [];
   const clients: Client[] = [];
-  const start = async (spec: () => Promise<Child>) => {
-    const child = await spec();
-    children.push(child);
-    return child;
-  };
   try {
     const upstream = await start(() => startChild({ name: 'bridge-upstream', entry: MINIMAL_V2_ENTRY, mcpPath: '/mcp', cpu }));
     // Room for every session's child, and the one the status page lists tools with.
@@ -208,7 +204,7 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
     return { cells: [...best.values()], protocolVersions: await negotiatedVersions(gateway) };
   } finally {
     await Promise.all([...direct.map((d) => d.close()), ...clients.map((c) => c.close())]);
-    await Promise.all(children.map((child) => child.stop()));
+    await stopAll();
   }
 }
 

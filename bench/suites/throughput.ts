@@ -5,7 +5,16 @@
  * raw ceiling, all running at once (idle ones cost nothing) and measured in turns, so drift in the
  * machine's load reaches every target alike.
  */
-import { CEILING_ENTRY, MINIMAL_ENTRY, MINIMAL_NODE_ENTRY, MINIMAL_V2_ENTRY, startChild, startGateway, type Child } from '../lib/child.js';
+import {
+  CEILING_ENTRY,
+  MINIMAL_ENTRY,
+  MINIMAL_NODE_ENTRY,
+  MINIMAL_V2_ENTRY,
+  childGroup,
+  startChild,
+  startGateway,
+  type Child,
+} from '../lib/child.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import {
   expectResult,
@@ -77,12 +86,7 @@ function describeTools(answer: string): string {
 
 export async function benchThroughput(settings: BenchSettings): Promise<ThroughputCell[]> {
   const cpu = settings.serverCpu;
-  const children: Child[] = [];
-  const start = async (spec: () => Promise<Child>) => {
-    const child = await spec();
-    children.push(child);
-    return child;
-  };
+  const { start, stopAll } = childGroup();
   try {
     const most = Math.max(...settings.concurrency);
     const all = {} as Record<Target, { url: string; sessions: string[] | undefined }>;
@@ -171,6 +175,6 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
     }
     return [...best.values()];
   } finally {
-    await Promise.all(children.map((child) => child.stop()));
+    await stopAll();
   }
 }
