@@ -29,7 +29,7 @@ export function ms(value: number): string {
 }
 
 /** A difference in ms with its sign: `+0.21`, `-0.03`. */
-export const signedMs = (value: number) => `${value >= 0 ? '+' : ''}${ms(value)}`;
+export const signedMs = (value: number) => (Number.isFinite(value) ? `${value < 0 ? '-' : '+'}${ms(Math.abs(value))}` : '–');
 
 /** A ratio such as `1.04x`. */
 export const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}x` : '–');
