@@ -2,9 +2,9 @@
  * `npm run bench`: the gateway measured side by side with references on this machine, in one run.
  * Prints the tables; a full run also writes docs/benchmarks.md and docs/benchmarks.svg.
  *
- * Flags: `--quick` (under a minute, prints only), `--only=<section>,…` (throughput, weather, resume,
- * cold-start, memory), `--write` (write the docs from a quick or partial run too), `--cpu-prof`
- * (gateway children write CPU profiles to dist/bench-profiles/).
+ * Flags: `--quick` (about two minutes, prints only), `--only=<section>,…` (throughput, weather,
+ * resume, cold-start, memory, bridge, bridge-sessions), `--write` (write the docs from a quick or
+ * partial run too), `--cpu-prof` (gateway children write CPU profiles to dist/bench-profiles/).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,13 +16,15 @@ import { benchSettings } from './lib/settings.js';
 import { renderDocument, renderTables } from './report/markdown.js';
 import type { BenchResults } from './report/results.js';
 import { renderSvg } from './report/svg.js';
+import { benchBridge } from './suites/bridge.js';
+import { benchBridgeSessions } from './suites/bridge-sessions.js';
 import { benchColdStart } from './suites/cold-start.js';
 import { benchMemory } from './suites/memory.js';
 import { benchResume } from './suites/resume.js';
 import { benchThroughput } from './suites/throughput.js';
 import { benchWeather } from './suites/weather.js';
 
-const SECTIONS = ['throughput', 'weather', 'resume', 'cold-start', 'memory'] as const;
+const SECTIONS = ['throughput', 'weather', 'resume', 'cold-start', 'memory', 'bridge', 'bridge-sessions'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -77,6 +79,8 @@ try {
   if (run('resume')) results.resume = await benchResume(settings);
   if (run('cold-start')) results.coldStart = await benchColdStart(settings);
   if (run('memory')) results.memory = await benchMemory(settings);
+  if (run('bridge')) results.bridge = await benchBridge(settings);
+  if (run('bridge-sessions')) results.bridgeSessions = await benchBridgeSessions(settings);
 } finally {
   removeWorkDir();
 }

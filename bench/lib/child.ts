@@ -9,6 +9,7 @@ import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { rssKiBOf } from './processes.js';
 
 const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const PROJECT_ROOT = path.dirname(DIST);
@@ -17,6 +18,10 @@ export const MINIMAL_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-sdk-
 export const MINIMAL_NODE_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-node-server.js');
 export const MINIMAL_V2_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-v2-server.js');
 export const CEILING_ENTRY = path.join(DIST, 'bench', 'reference', 'raw-ceiling.js');
+/** The stdio server of the bridge benchmarks (not an HTTP server: spawned by a bridge or a client). */
+export const STDIO_ECHO_ENTRY = path.join(DIST, 'bench', 'reference', 'stdio-echo-server.js');
+/** supergateway's command line entry (a devDependency), the peer the stdio bridge is measured against. */
+export const SUPERGATEWAY_ENTRY = path.join(PROJECT_ROOT, 'node_modules', 'supergateway', 'dist', 'index.js');
 const GC_HOOK = pathToFileURL(path.join(DIST, 'bench', 'support', 'gc-on-signal.js')).href;
 
 /** Where children write their config and logs: made on first use, removed by {@link removeWorkDir}. */
@@ -56,6 +61,8 @@ export interface ChildSpec {
   cpu?: number;
   /** Extra node flags, e.g. `--cpu-prof`. */
   nodeArgs?: readonly string[];
+  /** Arguments after the script, given the port it is to listen on (for servers that take no PORT variable). */
+  args?: (port: number) => readonly string[];
 }
 
 export interface Child {
@@ -102,7 +109,7 @@ export async function spawnChild(spec: ChildSpec): Promise<Child> {
   const logFile = path.join(workDir(), `${spec.name}-${port}.log`);
   const memoryFile = path.join(workDir(), `${spec.name}-${port}.memory.json`);
   const out = openSync(logFile, 'w');
-  const nodeArgs = ['--expose-gc', '--import', GC_HOOK, ...(spec.nodeArgs ?? []), spec.entry];
+  const nodeArgs = ['--expose-gc', '--import', GC_HOOK, ...(spec.nodeArgs ?? []), spec.entry, ...(spec.args?.(port) ?? [])];
   const [command, args] =
     canPin && spec.cpu !== undefined ? ['taskset', ['-c', String(spec.cpu), process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   const spawnedAt = performance.now();
@@ -128,7 +135,7 @@ export async function spawnChild(spec: ChildSpec): Promise<Child> {
     url: base + spec.mcpPath,
     spawnedAt,
     process: child,
-    rssKiB: () => readRssKiB(pid),
+    rssKiB: () => rssKiBOf(pid),
     async collectGarbage() {
       const asked = Date.now();
       child.kill('SIGUSR2');
@@ -150,6 +157,21 @@ export async function spawnChild(spec: ChildSpec): Promise<Child> {
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+/** Children a suite starts one by one and stops all at once, however it ends. */
+export function childGroup(): { start(spawn: () => Promise<Child>): Promise<Child>; stopAll(): Promise<void> } {
+  const children: Child[] = [];
+  return {
+    async start(spawn) {
+      const child = await spawn();
+      children.push(child);
+      return child;
+    },
+    async stopAll() {
+      await Promise.all(children.map((child) => child.stop()));
     },
   };
 }
@@ -195,16 +217,6 @@ function canConnect(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
-}
-
-function readRssKiB(pid: number): number {
-  try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    if (match) return Number(match[1]);
-  } catch {
-    // Not Linux: ps below.
-  }
-  return Number(spawnSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim());
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

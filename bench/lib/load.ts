@@ -78,11 +78,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     });
   });
   // From the first request sent to the last answer: the run's own ticks are not that precise.
-  const seconds = (lastResponse - started) / 1000;
+  return summarize(latencies, failed + result.errors + result.timeouts, (lastResponse - started) / 1000);
+}
+
+/** A run's result from the latencies (ms) of its answered requests, its failures and its length. */
+export function summarize(latencies: number[], failed: number, seconds: number): LoadResult {
   latencies.sort((a, b) => a - b);
   return {
     ok: latencies.length,
-    failed: failed + result.errors + result.timeouts,
+    failed,
     seconds,
     rps: latencies.length / seconds,
     p50: percentile(latencies, 0.5),

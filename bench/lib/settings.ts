@@ -1,3 +1,4 @@
+import type { BridgeTarget } from '../suites/bridge.js';
 import type { Target } from '../suites/throughput.js';
 
 /** What one benchmark run does, by mode: `--quick` (under a minute) or the full run. */
@@ -30,6 +31,20 @@ export interface BenchSettings {
   readonly abandonSessions: number;
   /** Sessions opened and left to expire before that test's baseline is read (a warm gateway). */
   readonly abandonWarmUp: number;
+  /** Connections (each a session with its own stdio child, or a direct client) of the bridge measurements. */
+  readonly bridgeConcurrency: readonly number[];
+  /** The bridge measurements' targets, in the order of the first round. */
+  readonly bridgeTargets: readonly BridgeTarget[];
+  /**
+   * Seconds of load (at the most connections) before the first bridge measurement of each target:
+   * a bridged request runs more code than a module's, and its p50 needs a few thousand requests
+   * of JIT before it settles.
+   */
+  readonly bridgeWarmup: number;
+  /** Bridged sessions held open at once for the memory reading (each one a child process). */
+  readonly bridgeSessions: number;
+  /** Cold sessions (spawn to first answer) per target, for the median. */
+  readonly bridgeColdSessions: number;
   /** Log progress to stderr. */
   readonly progress: (message: string) => void;
 }
@@ -54,6 +69,11 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
         memorySessions: [500],
         abandonSessions: 1_000,
         abandonWarmUp: 500,
+        bridgeConcurrency: [1, 10],
+        bridgeTargets: ['gateway', 'gateway-module', 'supergateway', 'direct', 'remote', 'remote-modern', 'upstream', 'upstream-client'],
+        bridgeWarmup: 1.5,
+        bridgeSessions: 5,
+        bridgeColdSessions: 3,
         progress,
       }
     : {
@@ -83,6 +103,20 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
         memorySessions: [1_000, 10_000],
         abandonSessions: 100_000,
         abandonWarmUp: 2_000,
+        bridgeConcurrency: [1, 10],
+        bridgeTargets: [
+          'gateway',
+          'gateway-module',
+          'supergateway',
+          'supergateway-logged',
+          'direct',
+          'remote',
+          'remote-modern',
+          'upstream',
+        ],
+        bridgeWarmup: 3,
+        bridgeSessions: 40,
+        bridgeColdSessions: 10,
         progress,
       };
 }

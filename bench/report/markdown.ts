@@ -2,13 +2,13 @@
  * The run as Markdown: `docs/benchmarks.md` (with the method and notes around it) and the tables
  * printed on stdout.
  */
-import type { LoadResult } from '../lib/load.js';
+import { median, type LoadResult } from '../lib/load.js';
 import type { Method, Target } from '../suites/throughput.js';
 import { UPSTREAM_LATENCY_MS, WEATHER_CONNECTIONS } from '../suites/weather.js';
 import { ABANDON_IDLE_TIMEOUT_S } from '../suites/memory.js';
 import { RESUME_CONNECTIONS } from '../suites/resume.js';
-import { cell, goals, type BenchResults } from './results.js';
-import { mib, ms, ratio, rps, table } from './table.js';
+import { bridgeCell, bridgeConcurrencies, cell, goals, type BenchResults } from './results.js';
+import { mib, ms, ratio, rps, signedMs, table } from './table.js';
 
 const METHODS: readonly Method[] = ['tools/call', 'tools/list'];
 
@@ -41,8 +41,11 @@ session, serving the same time server), the same server on \`node:http\` without
 (\`bench/reference/minimal-node-server.ts\`, full runs only), a minimal SDK v2 server speaking MCP
 2026-07-28 (\`bench/reference/minimal-v2-server.ts\`: \`createMcpHandler\` on \`node:http\`, the
 same tools), and a raw \`node:http\` server answering a fixed JSON-RPC body
-(\`bench/reference/raw-ceiling.ts\`), the ceiling of this machine's HTTP stack. Read the ratios;
-the absolute times belong to this (small, shared) machine.
+(\`bench/reference/raw-ceiling.ts\`), the ceiling of this machine's HTTP stack. Bridged routes
+(\`command:\` and \`url:\`) are measured against [supergateway](https://github.com/supercorp-ai/supergateway)
+4.0.0 in front of the same stdio server (\`bench/reference/stdio-echo-server.ts\`), an SDK client
+talking to that server directly over stdio, and the SDK v2 reference called directly. Read the
+ratios; the absolute times belong to this (small, shared) machine.
 
 How: each server is its own child process, pinned to one CPU when \`taskset\` exists, with the
 load generator ([autocannon](https://github.com/mcollina/autocannon)) in the benchmark process on
@@ -53,10 +56,11 @@ and headers, and is answered with JSON. Latencies are per response, from autocan
 cells are the best of the rounds (the targets take turns, in a different order each round), since
 noise on a shared machine only slows things down. The gateway logs one line per request at \`info\`, as deployed, to a file.
 
-\`npm run bench\` builds (\`tsc -p bench/tsconfig.json\`) and runs everything, writing this file and
-\`benchmarks.svg\`; \`npm run bench -- --quick\` takes under a minute and only prints;
-\`--only=throughput,weather,resume,cold-start,memory\` picks sections; \`--write\` writes the docs
-from a quick or partial run too; \`--cpu-prof\` writes CPU profiles of the gateway children.`;
+\`npm run bench\` builds (the gateway, then \`tsc -p bench/tsconfig.json\`) and runs everything,
+writing this file and \`benchmarks.svg\`; \`npm run bench -- --quick\` takes about two minutes and
+only prints; \`--only=throughput,weather,resume,cold-start,memory,bridge,bridge-sessions\` picks
+sections; \`--write\` writes the docs from a quick or partial run too; \`--cpu-prof\` writes CPU
+profiles of the gateway children.`;
 
 function runSection({ info }: BenchResults): string {
   const facts: Array<[string, string]> = [
@@ -102,6 +106,9 @@ function sections(results: BenchResults): string[] {
     resumeSection(results),
     coldStartSection(results),
     memorySection(results),
+    bridgeStdioSection(results),
+    bridgeRemoteSection(results),
+    bridgeSessionsSection(results),
   ];
 }
 
@@ -373,16 +380,7 @@ From \`spawn\` to the first \`tools/list\` answered (initialize first, retried u
 accepts): the gateway with the project's own \`gateway.yaml\` (weather and time), the minimal SDK
 server, and the raw ceiling (Node's own start-up, the floor). Spawns alternate between them.
 
-${table(
-  ['server', 'median ms', 'spawns (ms)', 'vs minimal'],
-  results.coldStart.map((c) => [
-    c.target,
-    ms(c.median),
-    c.samples.map((s) => Math.round(s)).join(', '),
-    minimal ? ratio(c.median / minimal.median) : '–',
-  ]),
-  ['left', 'right', 'left', 'right'],
-)}`;
+${samplesTable(['server', 'median ms', 'spawns (ms)', 'vs minimal'], results.coldStart, minimal)}`;
 }
 
 function memorySection(results: BenchResults): string {
@@ -434,6 +432,200 @@ ${table(
 
 function concurrencies(results: BenchResults): number[] {
   return [...new Set((results.throughput ?? []).map((c) => c.connections))].sort((a, b) => a - b);
+}
+
+function bridgeStdioSection(results: BenchResults): string {
+  const rows: string[][] = [];
+  const logged: string[][] = [];
+  for (const connections of bridgeConcurrencies(results)) {
+    const gateway = bridgeCell(results, 'gateway', connections)?.result;
+    const peer = bridgeCell(results, 'supergateway', connections)?.result;
+    const direct = bridgeCell(results, 'direct', connections)?.result;
+    const module = bridgeCell(results, 'gateway-module', connections)?.result;
+    if (!gateway || !peer || !direct) continue;
+    rows.push([
+      String(connections),
+      rps(gateway.rps),
+      ms(gateway.p50),
+      ms(gateway.p99),
+      rps(peer.rps),
+      ms(peer.p50),
+      ms(peer.p99),
+      rps(direct.rps),
+      ms(direct.p50),
+      ms(direct.p99),
+      `**${ratio(gateway.rps / peer.rps)}**`,
+      `**${signedMs(gateway.p50 - direct.p50)}**`,
+      module ? ms(module.p50) : '–',
+      failures(gateway.failed + peer.failed + direct.failed + (module?.failed ?? 0)),
+    ]);
+    const info = bridgeCell(results, 'supergateway-logged', connections)?.result;
+    if (info) logged.push([String(connections), rps(info.rps), ms(info.p50), ratio(info.rps / peer.rps), ratio(gateway.rps / info.rps)]);
+  }
+  if (rows.length === 0) return '';
+  const versions = results.bridge?.protocolVersions.stdio;
+  return `## Bridged stdio routes: gateway vs supergateway vs a direct client
+
+\`tools/call echo\` on one stdio server (\`bench/reference/stdio-echo-server.ts\`: \`McpServer\` and
+\`StdioServerTransport\` of the v1 SDK, as most published servers are written) three ways: through
+the gateway's \`command:\` route (\`isolation: session\`, the default, so a child per session),
+through [supergateway](https://github.com/supercorp-ai/supergateway) 4.0.0
+(\`--stdio … --outputTransport streamableHttp --stateful --logLevel none\`, also a child per
+session), and from the SDK v2 \`Client\` talking to its own child over \`StdioClientTransport\`,
+no HTTP (requests one at a time per client, timed in the benchmark process). Each connection
+has its own session, so its own child; the bridges and their children share one CPU, the direct
+clients' children run on that CPU too. The gateway's client negotiated ${versions ?? 'a 2025 revision'} with
+the server (it first asks \`server/discover\`, which a v1 server does not know). Columns: the
+gateway over supergateway (goal 1.5x), the gateway's p50 minus the direct client's (goal at most
+0.5 ms at 1 connection), and the p50 of the same tool served by the same gateway as a module
+(\`bench/reference/echo-module.ts\`, measured in the same rounds): what HTTP and the gateway cost
+without a bridge, so the gateway's p50 minus that one is what the bridge adds (the SDK \`Client\`,
+the pipe and the child).
+
+${table(
+  [
+    'conn.',
+    'gateway req/s',
+    'p50',
+    'p99',
+    'supergateway req/s',
+    'p50',
+    'p99',
+    'direct req/s',
+    'p50',
+    'p99',
+    'gateway / supergateway',
+    'added p50 ms',
+    'as a module p50',
+    'errors',
+  ],
+  rows,
+  'numbers',
+)}${
+    logged.length === 0
+      ? ''
+      : `
+
+supergateway at its default log level (\`info\`, which logs every message both ways; to a file here), measured in the same rounds:
+
+${table(['conn.', 'req/s', 'p50', 'vs --logLevel none', 'gateway / this'], logged, 'numbers')}`
+  }`;
+}
+
+function bridgeRemoteSection(results: BenchResults): string {
+  const rows: string[][] = [];
+  const eras = [
+    ['2025 sessions', 'remote'],
+    ['2026-07-28', 'remote-modern'],
+  ] as const;
+  for (const [era, target] of eras) {
+    for (const connections of bridgeConcurrencies(results)) {
+      const remote = bridgeCell(results, target, connections)?.result;
+      const upstream = bridgeCell(results, 'upstream', connections)?.result;
+      const client = bridgeCell(results, 'upstream-client', connections)?.result;
+      if (!remote || !upstream) continue;
+      rows.push([
+        era,
+        String(connections),
+        rps(remote.rps),
+        ms(remote.p50),
+        ms(remote.p99),
+        rps(upstream.rps),
+        ms(upstream.p50),
+        ms(upstream.p99),
+        `**${ratio(remote.p50 / upstream.p50)}**`,
+        signedMs(remote.p50 - upstream.p50),
+        client ? ms(client.p50) : '–',
+        failures(remote.failed + upstream.failed + (client?.failed ?? 0)),
+      ]);
+    }
+  }
+  if (rows.length === 0) return '';
+  const version = results.bridge?.protocolVersions.remote;
+  return `## Remote routes: gateway in front of the SDK v2 reference vs calling it directly
+
+\`tools/call get_current_time\` on a \`url:\` route whose upstream is the SDK v2 reference
+(\`bench/reference/minimal-v2-server.ts\`) on loopback, from 2025 sessions (the gateway keeps
+one upstream connection per session) and from 2026-07-28 requests (no session: one connection
+per caller), against the same 2026-07-28 requests sent to the upstream directly (its rows repeat
+in each era). The gateway's client negotiated ${version ?? '?'} with it. Gateway and upstream share one
+CPU. Then the route's p50 over the upstream's (goal at most 1.3x at 1 connection), and the
+difference; the load generator is autocannon in both. The last column is the p50 of SDK v2
+\`Client\`s (\`StreamableHTTPClientTransport\`, as the bridge uses) calling the upstream directly
+from the benchmark process: the part of the difference that is the SDK client's own cost of a
+request, which the bridge pays too.
+
+${table(
+  [
+    'client era',
+    'conn.',
+    'route req/s',
+    'p50',
+    'p99',
+    'upstream req/s',
+    'p50',
+    'p99',
+    'p50 / upstream',
+    'added p50 ms',
+    'SDK client to upstream p50',
+    'errors',
+  ],
+  rows,
+  'numbers',
+)}`;
+}
+
+function bridgeSessionsSection(results: BenchResults): string {
+  const sessions = results.bridgeSessions;
+  if (!sessions) return '';
+  const directChild = sessions.memory.find((m) => m.target === 'direct');
+  const directCold = sessions.cold.find((c) => c.target === 'direct');
+  return `## Bridged sessions: memory and cold start
+
+The same echo server, one child per session. Memory: ${sessions.memory[0]?.sessions ?? '?'} sessions
+held open at once, each after one \`tools/call\`; each session's processes' RSS (VmRSS: its
+server, and the shell supergateway starts it with, where that shell stays), and the bridge
+process's own RSS growth per session after a full GC, over its RSS with one session open.
+The direct row is the same server spawned by an SDK client, for comparison.
+
+${table(
+  ['target', 'sessions', 'processes per session', 'child RSS MiB (median)', 'bridge RSS MiB', 'bridge KiB per session', 'vs direct child'],
+  sessions.memory.map((m) => [
+    m.target,
+    String(m.sessions),
+    m.processesPerSession.toFixed(0),
+    mib(median(m.childKiB)),
+    m.bridge ? mib(m.bridge.baselineKiB) : '–',
+    m.bridge ? m.bridge.perSessionKiB.toFixed(0) : '–',
+    directChild ? ratio(median(m.childKiB) / median(directChild.childKiB)) : '–',
+  ]),
+  'numbers',
+)}
+
+Cold session: from the \`initialize\` of a new session (when the bridge spawns its child) through
+\`notifications/initialized\` to the first \`tools/call\` answered, on a running, warm bridge; for the
+direct client, from spawning the server to the same answer. Sessions alternate between the
+targets; each is closed, and its child gone, before the next.
+
+${samplesTable(['target', 'median ms', 'sessions (ms)', 'vs direct'], sessions.cold, directCold)}`;
+}
+
+/** Timed samples per target: the median, every sample, and the median over the reference's. */
+function samplesTable(
+  header: readonly string[],
+  rows: ReadonlyArray<{ target: string; median: number; samples: readonly number[] }>,
+  reference: { median: number } | undefined,
+): string {
+  return table(
+    header,
+    rows.map((r) => [
+      r.target,
+      ms(r.median),
+      r.samples.map((x) => Math.round(x)).join(', '),
+      reference ? ratio(r.median / reference.median) : '–',
+    ]),
+    ['left', 'right', 'left', 'right'],
+  );
 }
 
 const failures = (count: number) => (count === 0 ? '0' : `**${count}**`);

@@ -1,11 +1,13 @@
 /** Everything one run measured, and the issue's goals judged against it. */
 import type { RunInfo } from '../lib/environment.js';
+import type { BridgeSessionsResult } from '../suites/bridge-sessions.js';
+import type { BridgeCell, BridgeTarget, BridgeThroughputResult } from '../suites/bridge.js';
 import type { ColdStartResult } from '../suites/cold-start.js';
 import type { MemoryResult } from '../suites/memory.js';
 import type { ResumeResult } from '../suites/resume.js';
 import type { Method, Target, ThroughputCell } from '../suites/throughput.js';
 import type { WeatherResult } from '../suites/weather.js';
-import { ms, ratio } from './table.js';
+import { ms, ratio, signedMs } from './table.js';
 
 export interface BenchResults {
   info: RunInfo;
@@ -14,6 +16,8 @@ export interface BenchResults {
   resume?: ResumeResult;
   coldStart?: ColdStartResult[];
   memory?: MemoryResult;
+  bridge?: BridgeThroughputResult;
+  bridgeSessions?: BridgeSessionsResult;
 }
 
 export interface Goal {
@@ -24,6 +28,15 @@ export interface Goal {
 
 export function cell(results: BenchResults, target: Target, method: Method, connections: number): ThroughputCell | undefined {
   return results.throughput?.find((c) => c.target === target && c.method === method && c.connections === connections);
+}
+
+export function bridgeCell(results: BenchResults, target: BridgeTarget, connections: number): BridgeCell | undefined {
+  return results.bridge?.cells.find((c) => c.target === target && c.connections === connections);
+}
+
+/** The connection counts the bridge suite measured, lowest first. */
+export function bridgeConcurrencies(results: BenchResults): number[] {
+  return [...new Set((results.bridge?.cells ?? []).map((c) => c.connections))].sort((a, b) => a - b);
 }
 
 /** The lowest requests/s ratio of `target` over `reference` across methods and concurrencies, as a goal of at least `least` (1.0x). */
@@ -95,6 +108,54 @@ export function goals(results: BenchResults): Goal[] {
         `${ratio(value)} the baseline RSS (${ratio(last.rssBeforeGcKiB / abandon.baseline.rssKiB)} before the forced GC); ` +
         `V8 heap in use ${ratio(last.heapUsedKiB / abandon.baseline.heapUsedKiB)} the baseline`,
       met: value <= 1.2,
+    });
+  }
+  list.push(...bridgeGoals(results));
+  return list;
+}
+
+/**
+ * Issue #14's goals: a stdio route serves at least 1.5x supergateway's requests/s at every
+ * concurrency and adds at most 0.5 ms to a direct client's p50; a remote route's p50 is within
+ * 1.3x of calling its upstream directly. Latency goals are judged at 1 connection, where p50 is
+ * the cost of one request rather than of the queue in front of it.
+ */
+function bridgeGoals(results: BenchResults): Goal[] {
+  const list: Goal[] = [];
+  const ratios = bridgeConcurrencies(results).flatMap((connections) => {
+    const gateway = bridgeCell(results, 'gateway', connections)?.result;
+    const peer = bridgeCell(results, 'supergateway', connections)?.result;
+    return gateway && peer ? [{ connections, value: gateway.rps / peer.rps }] : [];
+  });
+  if (ratios.length > 0) {
+    const worst = Math.min(...ratios.map((r) => r.value));
+    list.push({
+      goal: 'stdio route tools/call requests/s >= 1.5x supergateway 4 (`--stateful`) at every concurrency',
+      measured: `${ratios.map((r) => `c=${r.connections} ${ratio(r.value)}`).join(', ')}; lowest ${ratio(worst)}`,
+      met: worst >= 1.5,
+    });
+  }
+  const gateway = bridgeCell(results, 'gateway', 1)?.result;
+  const direct = bridgeCell(results, 'direct', 1)?.result;
+  if (gateway && direct) {
+    const added = gateway.p50 - direct.p50;
+    list.push({
+      goal: 'stdio route tools/call p50 at most 0.5 ms over an SDK client talking to the same server directly (1 connection)',
+      measured: `${ms(gateway.p50)} ms vs ${ms(direct.p50)} ms: ${signedMs(added)} ms`,
+      met: added <= 0.5,
+    });
+  }
+  const upstream = bridgeCell(results, 'upstream', 1)?.result;
+  const remote = (['remote', 'remote-modern'] as const).flatMap((target) => {
+    const result = bridgeCell(results, target, 1)?.result;
+    return result && upstream ? [{ era: target === 'remote' ? '2025 sessions' : '2026-07-28', value: result.p50 / upstream.p50 }] : [];
+  });
+  if (upstream && remote.length > 0) {
+    const worst = Math.max(...remote.map((r) => r.value));
+    list.push({
+      goal: 'remote route tools/call p50 within 1.3x of calling its upstream directly (1 connection, both client eras)',
+      measured: `${remote.map((r) => `${r.era} ${ratio(r.value)}`).join(', ')} of ${ms(upstream.p50)} ms; highest ${ratio(worst)}`,
+      met: worst <= 1.3,
     });
   }
   return list;

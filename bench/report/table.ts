@@ -28,6 +28,9 @@ export function ms(value: number): string {
   return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : Math.round(value).toString();
 }
 
+/** A difference in ms with its sign: `+0.21`, `-0.03`. */
+export const signedMs = (value: number) => (Number.isFinite(value) ? `${value < 0 ? '-' : '+'}${ms(Math.abs(value))}` : '–');
+
 /** A ratio such as `1.04x`. */
 export const ratio = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}x` : '–');
 

@@ -5,7 +5,16 @@
  * raw ceiling, all running at once (idle ones cost nothing) and measured in turns, so drift in the
  * machine's load reaches every target alike.
  */
-import { CEILING_ENTRY, MINIMAL_ENTRY, MINIMAL_NODE_ENTRY, MINIMAL_V2_ENTRY, startChild, startGateway, type Child } from '../lib/child.js';
+import {
+  CEILING_ENTRY,
+  MINIMAL_ENTRY,
+  MINIMAL_NODE_ENTRY,
+  MINIMAL_V2_ENTRY,
+  childGroup,
+  startChild,
+  startGateway,
+  type Child,
+} from '../lib/child.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import {
   expectResult,
@@ -88,13 +97,8 @@ function describeTools(answer: string): string {
 
 export async function benchThroughput(settings: BenchSettings): Promise<ThroughputCell[]> {
   const cpu = settings.serverCpu;
-  const children: Child[] = [];
+  const { start, stopAll } = childGroup();
   let sink: OtlpSink | undefined;
-  const start = async (spec: () => Promise<Child>) => {
-    const child = await spec();
-    children.push(child);
-    return child;
-  };
   try {
     const most = Math.max(...settings.concurrency);
     const all = {} as Record<Target, { url: string; sessions: string[] | undefined }>;
@@ -190,7 +194,7 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
       settings.progress(`gateway-otel exported ${JSON.stringify(sink.received.exports)} (${Math.round(sink.received.bytes / 1024)} KiB)`);
     return [...best.values()];
   } finally {
-    await Promise.all(children.map((child) => child.stop()));
+    await stopAll();
     await sink?.close();
   }
 }
