@@ -25,8 +25,17 @@ import { TIME_MODULE } from './modules.js';
  * `minimal-v2`: the SDK v2 reference (`createMcpHandler` on `node:http`), measured in the modern era.
  * `gateway-modern`: the gateway's `/mcp/time` (the same process as `gateway`) in the modern era.
  */
-export type Target =
-  'gateway' | 'gateway-modern' | 'gateway-stateless' | 'gateway-quiet' | 'minimal' | 'minimal-node' | 'minimal-v2' | 'ceiling';
+export const TARGETS = [
+  'gateway',
+  'gateway-modern',
+  'gateway-stateless',
+  'gateway-quiet',
+  'minimal',
+  'minimal-node',
+  'minimal-v2',
+  'ceiling',
+] as const;
+export type Target = (typeof TARGETS)[number];
 export type Method = 'tools/call' | 'tools/list';
 export const METHODS: readonly Method[] = ['tools/call', 'tools/list'];
 
