@@ -14,9 +14,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import {
+  classifyInboundRequest,
   createMcpHandler,
   InMemoryServerEventBus,
-  isLegacyRequest,
   PROTOCOL_VERSION_META_KEY,
   type AuthInfo,
   type JSONRPCMessage,
@@ -68,16 +68,25 @@ export interface ModernEra {
 }
 
 /**
- * Whether a request belongs to the 2026-07-28 era, by the SDK's own rule (`isLegacyRequest`).
- * Most traffic today is 2025-era: a POST that carries no modern version (in `_meta` or the
- * `MCP-Protocol-Version` header) is legacy without building a web Request to ask the SDK.
+ * Whether a request belongs to the 2026-07-28 era, by the SDK's own rule: `classifyInboundRequest`,
+ * the classifier that `isLegacyRequest` and `createMcpHandler`'s routing run, fed what they feed it
+ * (the HTTP method, the three protocol headers, the parsed body) from the Node request, so no web
+ * Request is built just to be classified. Most traffic today is 2025-era: a POST that carries no
+ * modern version (in `_meta` or the `MCP-Protocol-Version` header) is legacy without asking.
  */
 export async function isModernRequest(req: IncomingMessage, body: JSONRPCMessage | JSONRPCMessage[] | undefined): Promise<boolean> {
   if (req.method !== 'POST' || body === undefined) return false;
   const header = req.headers['mcp-protocol-version'];
   const modernHeader = typeof header === 'string' && header >= FIRST_MODERN_VERSION;
   if (!modernHeader && !(Array.isArray(body) ? body.some(claimsVersion) : claimsVersion(body))) return false;
-  return !(await isLegacyRequest(headersOnlyRequest(req), body));
+  const outcome = classifyInboundRequest({
+    httpMethod: req.method,
+    protocolVersionHeader: headerValue(req, 'mcp-protocol-version'),
+    mcpMethodHeader: headerValue(req, 'mcp-method'),
+    mcpNameHeader: headerValue(req, 'mcp-name'),
+    body,
+  });
+  return outcome.kind !== 'legacy';
 }
 
 function claimsVersion(message: JSONRPCMessage): boolean {
@@ -85,14 +94,10 @@ function claimsVersion(message: JSONRPCMessage): boolean {
   return meta !== undefined && meta !== null && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta;
 }
 
-/** What the SDK's classifier reads: method, URL and headers (the body is passed parsed). */
-function headersOnlyRequest(req: IncomingMessage): Request {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
-  }
-  return new Request(`http://gateway.internal${req.url ?? '/'}`, { method: req.method, headers });
+/** A header as the SDK reads it from a web Request (`Headers.get`): repeated fields joined with `, `. */
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 export function createModernEra(options: ModernEraOptions): ModernEra {
