@@ -11,8 +11,9 @@
  * the gateway decides (`ttlMs` from gateway.yaml; `cacheScope: public` only where no answer can
  * depend on the caller).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import {
   classifyInboundRequest,
   createMcpHandler,
@@ -120,7 +121,12 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   const idleWaiters: Array<() => void> = [];
   let draining = false;
 
-  async function answer(entry: McpHttpHandler, webRequest: Request, { body, authInfo }: ModernRequest, call?: Call): Promise<Response> {
+  async function answer(
+    entry: McpHttpHandler,
+    webRequest: Request,
+    { res, body, authInfo }: ModernRequest,
+    call?: Call,
+  ): Promise<Response> {
     const method = 'method' in body ? body.method : undefined;
     const id = 'id' in body ? (body.id as RequestId) : undefined;
     if (method === 'tools/call' && filtering && id !== undefined) {
@@ -131,18 +137,33 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
     }
     const served = entry.fetch(webRequest, { parsedBody: body, ...(authInfo ? { authInfo } : {}) });
     const response = await (call ? Promise.race([served, call.cutShort]) : served);
-    if (method !== undefined && CACHEABLE_METHODS.has(method)) return rewriteResult(response, method);
+    if (method !== undefined && CACHEABLE_METHODS.has(method)) return rewriteResult(response, method, res);
     return call && isEventStream(response) ? call.interruptible(response) : response;
   }
 
-  /** Sets the gateway's caching hints (and leaves hidden tools out of `tools/list`). */
-  async function rewriteResult(response: Response, method: string): Promise<Response> {
+  /**
+   * Sets the gateway's caching hints (and leaves hidden tools out of `tools/list`), and writes the
+   * answer to `res` itself: the rewritten text is already whole, so it goes out in one write with
+   * its length, instead of through a second web Response (and a copy of its Headers) that the
+   * Node bridge would read back as a stream.
+   */
+  async function rewriteResult(response: Response, method: string, res: ServerResponse): Promise<Response> {
     if (!(response.headers.get('content-type') ?? '').includes('application/json')) return response;
     const text = await response.text();
-    const headers = new Headers(response.headers);
-    headers.delete('content-length');
     const fast = !(method === 'tools/list' && filtering) ? withHints(text, listTtl, cacheScope) : undefined;
-    if (fast !== undefined) return new Response(fast, { status: response.status, headers });
+    const body = fast ?? reserialize(text, method);
+    const headers: OutgoingHttpHeaders = {};
+    response.headers.forEach((value, name) => {
+      if (name !== 'content-length' && name !== 'set-cookie') headers[name] = value;
+    });
+    const cookies = response.headers.getSetCookie();
+    if (cookies.length > 0) headers['set-cookie'] = cookies;
+    headers['content-length'] = Buffer.byteLength(body);
+    res.writeHead(response.status, headers).end(body);
+    return RESPONSE_ALREADY_SENT;
+  }
+
+  function reserialize(text: string, method: string): string {
     const message = JSON.parse(text) as { result?: Record<string, unknown> };
     if (message.result && typeof message.result === 'object') {
       if (method === 'tools/list' && filtering && Array.isArray(message.result.tools)) {
@@ -151,7 +172,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       message.result.ttlMs = listTtl;
       message.result.cacheScope = cacheScope;
     }
-    return new Response(JSON.stringify(message), { status: response.status, headers });
+    return JSON.stringify(message);
   }
 
   return {
