@@ -3,8 +3,10 @@
  * Prints the tables; a full run also writes docs/benchmarks.md and docs/benchmarks.svg.
  *
  * Flags: `--quick` (about two minutes, prints only), `--only=<section>,…` (throughput, weather,
- * resume, cold-start, memory, bridge, bridge-sessions), `--write` (write the docs from a quick or
- * partial run too), `--cpu-prof` (gateway children write CPU profiles to dist/bench-profiles/).
+ * resume, cold-start, memory, bridge, bridge-sessions), `--targets=<target>,…` (the throughput
+ * servers to measure, e.g. `gateway-modern,minimal-v2` for the modern-era table alone), `--write`
+ * (write the docs from a quick or partial run too), `--cpu-prof` (gateway children write CPU
+ * profiles to dist/bench-profiles/).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -21,7 +23,7 @@ import { benchBridgeSessions } from './suites/bridge-sessions.js';
 import { benchColdStart } from './suites/cold-start.js';
 import { benchMemory } from './suites/memory.js';
 import { benchResume } from './suites/resume.js';
-import { benchThroughput } from './suites/throughput.js';
+import { benchThroughput, TARGETS, type Target } from './suites/throughput.js';
 import { benchWeather } from './suites/weather.js';
 
 const SECTIONS = ['throughput', 'weather', 'resume', 'cold-start', 'memory', 'bridge', 'bridge-sessions'] as const;
@@ -31,6 +33,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    targets: { type: 'string' },
     write: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
   },
@@ -42,10 +45,17 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const run = (section: Section) => only.includes(section);
+const targets = values.targets?.split(',').map((s) => s.trim());
+const unknownTargets = targets?.filter((t) => !TARGETS.includes(t as Target)) ?? [];
+if (unknownTargets.length > 0) {
+  process.stderr.write(`unknown target(s) ${unknownTargets.join(', ')}; targets: ${TARGETS.join(', ')}\n`);
+  process.exit(2);
+}
 
 // Servers on CPU 0, this process (the load generator, the fake NWS) on CPU 1.
 const pinned = os.cpus().length >= 2 && canPin && pinSelf(1);
-const settings = benchSettings(values.quick, pinned ? 0 : undefined);
+const defaults = benchSettings(values.quick, pinned ? 0 : undefined);
+const settings = targets ? { ...defaults, targets: targets as Target[] } : defaults;
 if (values['cpu-prof']) {
   const dir = path.join(PROJECT_ROOT, 'dist', 'bench-profiles');
   mkdirSync(dir, { recursive: true });
@@ -88,7 +98,7 @@ info.seconds = (performance.now() - started) / 1000;
 info.loadEnd = os.loadavg()[0];
 
 process.stdout.write(`${renderTables(results)}\n`);
-const full = !values.quick && only.length === SECTIONS.length;
+const full = !values.quick && only.length === SECTIONS.length && !targets;
 if (full || values.write) {
   const docs = path.join(PROJECT_ROOT, 'docs');
   mkdirSync(docs, { recursive: true });

@@ -59,8 +59,10 @@ noise on a shared machine only slows things down. The gateway logs one line per 
 \`npm run bench\` builds (the gateway, then \`tsc -p bench/tsconfig.json\`) and runs everything,
 writing this file and \`benchmarks.svg\`; \`npm run bench -- --quick\` takes about two minutes and
 only prints; \`--only=throughput,weather,resume,cold-start,memory,bridge,bridge-sessions\` picks
-sections; \`--write\` writes the docs from a quick or partial run too; \`--cpu-prof\` writes CPU
-profiles of the gateway children.`;
+sections; \`--targets=<target>,…\` picks the servers the throughput section measures
+(\`--only=throughput --targets=gateway-modern,minimal-v2\` is the modern-era table alone);
+\`--write\` writes the docs from a quick or partial run too; \`--cpu-prof\` writes CPU profiles of
+the gateway children.`;
 
 function runSection({ info }: BenchResults): string {
   const facts: Array<[string, string]> = [

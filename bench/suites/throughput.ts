@@ -37,16 +37,18 @@ import { TIME_MODULE } from './modules.js';
  * `gateway-otel`: the same gateway exporting traces and metrics over OTLP/HTTP (protobuf, the
  * default) to a loopback endpoint in the benchmark process (bench/lib/otlp-sink.ts).
  */
-export type Target =
-  | 'gateway'
-  | 'gateway-modern'
-  | 'gateway-stateless'
-  | 'gateway-quiet'
-  | 'gateway-otel'
-  | 'minimal'
-  | 'minimal-node'
-  | 'minimal-v2'
-  | 'ceiling';
+export const TARGETS = [
+  'gateway',
+  'gateway-modern',
+  'gateway-stateless',
+  'gateway-quiet',
+  'gateway-otel',
+  'minimal',
+  'minimal-node',
+  'minimal-v2',
+  'ceiling',
+] as const;
+export type Target = (typeof TARGETS)[number];
 export type Method = 'tools/call' | 'tools/list';
 export const METHODS: readonly Method[] = ['tools/call', 'tools/list'];
 

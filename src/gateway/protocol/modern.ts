@@ -12,12 +12,13 @@
  * depend on the caller). Telemetry sees each request here too (observed-wire.ts): its span is
  * active while the SDK serves it, and the server's answer ends it.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import {
+  classifyInboundRequest,
   createMcpHandler,
   InMemoryServerEventBus,
-  isLegacyRequest,
   PROTOCOL_VERSION_META_KEY,
   type AuthInfo,
   type JSONRPCMessage,
@@ -75,16 +76,25 @@ export interface ModernEra {
 }
 
 /**
- * Whether a request belongs to the 2026-07-28 era, by the SDK's own rule (`isLegacyRequest`).
- * Most traffic today is 2025-era: a POST that carries no modern version (in `_meta` or the
- * `MCP-Protocol-Version` header) is legacy without building a web Request to ask the SDK.
+ * Whether a request belongs to the 2026-07-28 era, by the SDK's own rule: `classifyInboundRequest`,
+ * the classifier that `isLegacyRequest` and `createMcpHandler`'s routing run, fed what they feed it
+ * (the HTTP method, the three protocol headers, the parsed body) from the Node request, so no web
+ * Request is built just to be classified. Most traffic today is 2025-era: a POST that carries no
+ * modern version (in `_meta` or the `MCP-Protocol-Version` header) is legacy without asking.
  */
 export async function isModernRequest(req: IncomingMessage, body: JSONRPCMessage | JSONRPCMessage[] | undefined): Promise<boolean> {
   if (req.method !== 'POST' || body === undefined) return false;
   const header = req.headers['mcp-protocol-version'];
   const modernHeader = typeof header === 'string' && header >= FIRST_MODERN_VERSION;
   if (!modernHeader && !(Array.isArray(body) ? body.some(claimsVersion) : claimsVersion(body))) return false;
-  return !(await isLegacyRequest(headersOnlyRequest(req), body));
+  const outcome = classifyInboundRequest({
+    httpMethod: req.method,
+    protocolVersionHeader: headerValue(req, 'mcp-protocol-version'),
+    mcpMethodHeader: headerValue(req, 'mcp-method'),
+    mcpNameHeader: headerValue(req, 'mcp-name'),
+    body,
+  });
+  return outcome.kind !== 'legacy';
 }
 
 function claimsVersion(message: JSONRPCMessage): boolean {
@@ -92,14 +102,10 @@ function claimsVersion(message: JSONRPCMessage): boolean {
   return meta !== undefined && meta !== null && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta;
 }
 
-/** What the SDK's classifier reads: method, URL and headers (the body is passed parsed). */
-function headersOnlyRequest(req: IncomingMessage): Request {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
-  }
-  return new Request(`http://gateway.internal${req.url ?? '/'}`, { method: req.method, headers });
+/** A header as the SDK reads it from a web Request (`Headers.get`): repeated fields joined with `, `. */
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 export function createModernEra(options: ModernEraOptions): ModernEra {
@@ -134,7 +140,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   async function answer(
     entry: McpHttpHandler,
     webRequest: Request,
-    { body, authInfo, owner }: ModernRequest,
+    { res, body, authInfo, owner }: ModernRequest,
     call?: Call,
     operation?: Operation,
   ): Promise<Response> {
@@ -155,18 +161,33 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
     const response = await (call ? Promise.race([served, call.cutShort]) : served);
     // Refused before a server was built (a version or header mismatch, a missing capability).
     if (operation && !observed.get(webRequest)?.watch?.connected) operation.end(await refusalOutcome(response));
-    if (method !== undefined && CACHEABLE_METHODS.has(method)) return rewriteResult(response, method);
+    if (method !== undefined && CACHEABLE_METHODS.has(method)) return rewriteResult(response, method, res);
     return call && isEventStream(response) ? call.interruptible(response) : response;
   }
 
-  /** Sets the gateway's caching hints (and leaves hidden tools out of `tools/list`). */
-  async function rewriteResult(response: Response, method: string): Promise<Response> {
+  /**
+   * Sets the gateway's caching hints (and leaves hidden tools out of `tools/list`), and writes the
+   * answer to `res` itself: the rewritten text is already whole, so it goes out in one write with
+   * its length, instead of through a second web Response (and a copy of its Headers) that the
+   * Node bridge would read back as a stream.
+   */
+  async function rewriteResult(response: Response, method: string, res: ServerResponse): Promise<Response> {
     if (!(response.headers.get('content-type') ?? '').includes('application/json')) return response;
     const text = await response.text();
-    const headers = new Headers(response.headers);
-    headers.delete('content-length');
     const fast = !(method === 'tools/list' && filtering) ? withHints(text, listTtl, cacheScope) : undefined;
-    if (fast !== undefined) return new Response(fast, { status: response.status, headers });
+    const body = fast ?? reserialize(text, method);
+    const headers: OutgoingHttpHeaders = {};
+    response.headers.forEach((value, name) => {
+      if (name !== 'content-length' && name !== 'set-cookie') headers[name] = value;
+    });
+    const cookies = response.headers.getSetCookie();
+    if (cookies.length > 0) headers['set-cookie'] = cookies;
+    headers['content-length'] = Buffer.byteLength(body);
+    res.writeHead(response.status, headers).end(body);
+    return RESPONSE_ALREADY_SENT;
+  }
+
+  function reserialize(text: string, method: string): string {
     const message = JSON.parse(text) as { result?: Record<string, unknown> };
     if (message.result && typeof message.result === 'object') {
       if (method === 'tools/list' && filtering && Array.isArray(message.result.tools)) {
@@ -175,7 +196,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       message.result.ttlMs = listTtl;
       message.result.cacheScope = cacheScope;
     }
-    return new Response(JSON.stringify(message), { status: response.status, headers });
+    return JSON.stringify(message);
   }
 
   return {

@@ -1,0 +1,61 @@
+/**
+ * The era classifier: the gateway asks the SDK's classifier (`classifyInboundRequest`) straight
+ * from the Node request, and must answer as the SDK's own predicate (`isLegacyRequest`) does.
+ */
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { describe, it } from 'node:test';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  isLegacyRequest,
+  PROTOCOL_VERSION_META_KEY,
+  type JSONRPCMessage,
+} from '@modelcontextprotocol/server';
+import { isModernRequest } from '../../src/gateway/protocol/modern.js';
+
+const MODERN = '2026-07-28';
+const envelope = {
+  [PROTOCOL_VERSION_META_KEY]: MODERN,
+  [CLIENT_CAPABILITIES_META_KEY]: {},
+  [CLIENT_INFO_META_KEY]: { name: 't', version: '1' },
+};
+
+describe('isModernRequest', () => {
+  const call = (meta: Record<string, unknown> | undefined, method = 'tools/list'): JSONRPCMessage => ({
+    jsonrpc: '2.0',
+    id: 1,
+    method,
+    params: meta === undefined ? {} : { _meta: meta },
+  });
+  const modernHeaders = (method: string, name?: string) => ({
+    'mcp-protocol-version': MODERN,
+    'mcp-method': method,
+    ...(name ? { 'mcp-name': name } : {}),
+  });
+  // What it is, its HTTP method, headers and body, and whether the modern era answers it.
+  const cases: Array<[string, string, Record<string, string>, JSONRPCMessage | JSONRPCMessage[], boolean]> = [
+    ['a 2025 request', 'POST', {}, call(undefined), false],
+    ['a 2025 initialize', 'POST', {}, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25' } }, false],
+    ['a modern request', 'POST', modernHeaders('tools/list'), call(envelope), true],
+    ['a modern request without its headers', 'POST', {}, call(envelope), true],
+    ['a modern version header without the envelope', 'POST', { 'mcp-protocol-version': MODERN }, call(undefined), true],
+    ['a mismatched Mcp-Method', 'POST', modernHeaders('prompts/list'), call(envelope), true],
+    ['a mismatched Mcp-Name', 'POST', modernHeaders('tools/call', 'b'), call(envelope, 'tools/call'), true],
+    ['headers padded with spaces', 'POST', { 'mcp-protocol-version': ` ${MODERN} `, 'mcp-method': ' tools/list ' }, call(envelope), true],
+    ['an unsupported version', 'POST', {}, call({ ...envelope, [PROTOCOL_VERSION_META_KEY]: '2099-01-01' }), true],
+    ['a modern notification', 'POST', {}, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { _meta: envelope } }, true],
+    ['a posted response', 'POST', { 'mcp-protocol-version': MODERN }, { jsonrpc: '2.0', id: 1, result: {} }, false],
+    ['a batch holding a modern request', 'POST', {}, [call(envelope), call(undefined)], true],
+    ['a GET with a modern version header', 'GET', { 'mcp-protocol-version': MODERN }, call(envelope), false],
+  ];
+
+  for (const [what, method, headers, body, modern] of cases) {
+    it(`says ${modern ? 'modern' : 'legacy'} for ${what}, as the SDK's isLegacyRequest does`, async () => {
+      const req = { method, headers } as unknown as IncomingMessage;
+      const web = new Request('http://gateway.test/mcp/x', { method, headers });
+      assert.equal(await isModernRequest(req, body), modern);
+      assert.equal(await isLegacyRequest(web, method === 'POST' ? body : undefined), !modern);
+    });
+  }
+});
