@@ -11,7 +11,7 @@
 import { SSEClientTransport, SdkError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Logger } from '../logger.js';
 import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
-import type { Connector } from './upstream.js';
+import type { Connector } from './bridged.js';
 
 export interface RemoteConnectorOptions {
   readonly route: string;

@@ -6,7 +6,7 @@ import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { Logger } from '../logger.js';
 import { ChildProcessTransport, type ChildCommand, type ChildExit } from './child-process.js';
 import { UpstreamConnection } from './connection.js';
-import type { Connector } from './upstream.js';
+import type { Connector } from './bridged.js';
 
 export interface StdioConnectorOptions {
   readonly route: string;

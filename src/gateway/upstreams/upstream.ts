@@ -3,21 +3,14 @@
  * `module:` (a factory in process), `command:` (a stdio child) and `url:` (a remote server). The
  * route asks for a new server per 2025 session and per 2026-07-28 request, and closes it when
  * the session or the request ends; what that costs upstream (a child, a connection) is decided
- * here, by the route's `isolation`.
+ * by the route's `isolation` (bridged.ts).
  */
-import { InMemoryTransport } from '@modelcontextprotocol/client';
 import { McpServer, type ClientCapabilities, type Implementation, type ServerNotifier } from '@modelcontextprotocol/server';
-import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ServerContext, ServerModule } from '../module-contract.js';
-import path from 'node:path';
 import type { Telemetry } from '../telemetry/telemetry.js';
-import { createBridgeServer, type BridgeOptions } from './bridge.js';
 import type { LoadedServer } from './modules.js';
-import { remoteConnector } from './remote.js';
-import { stdioConnector } from './stdio.js';
-import { refusedProtocolVersion, UpstreamConnection, type UpstreamDescription } from './connection.js';
-import { ConnectionPool, type ConnectionInit, type PoolStatus } from './pool.js';
+import type { PoolStatus } from './pool.js';
 import { ToolIndex } from './tool-index.js';
 
 export type UpstreamKind = 'module' | 'command' | 'url';
@@ -75,41 +68,29 @@ export interface UpstreamEnvironment {
 
 /** The upstream a route's gateway.yaml entry declares. */
 export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): Upstream {
-  const { entry, name } = loaded;
-  if (loaded.module) return moduleUpstream(loaded.module, env, name);
-  const connector =
-    entry.command !== undefined
-      ? stdioConnector({
-          route: name,
-          command: { command: entry.command, args: entry.args, env: entry.env, cwd: path.resolve(env.configDir, entry.cwd ?? '.') },
-          startTimeout: entry.startTimeout,
-          logger: env.logger,
-        })
-      : remoteConnector({
-          route: name,
-          url: new URL(entry.url!),
-          headers: entry.headers,
-          connectTimeout: entry.callTimeout,
-          logger: env.logger,
-        });
-  return bridgedUpstream({
-    route: name,
-    connector,
-    isolation: entry.isolation,
-    maxConnections: entry.command !== undefined ? entry.maxProcesses : Number.POSITIVE_INFINITY,
-    idleTimeout: env.idleTimeout,
-    backoff: env.backoff,
-    callTimeout: entry.callTimeout,
-    clientInfo: env.clientInfo,
-    ...(env.telemetry
-      ? {
-          trace: (message: { method: string; params?: unknown }) =>
-            env.telemetry!.bridged(message, { route: name, kind: connector.kind, ...(entry.url ? { url: new URL(entry.url) } : {}) }),
-        }
-      : {}),
-    listeners: env.listeners,
-    logger: env.logger,
-  });
+  if (loaded.module) return moduleUpstream(loaded.module, env, loaded.name);
+  // The bridge (and the SDK's client) load with the first server a command or url route opens.
+  const { entry } = loaded;
+  const kind = entry.command !== undefined ? 'command' : 'url';
+  let bridged: Promise<Upstream> | undefined;
+  let ready: Upstream | undefined;
+  const load = () => (bridged ??= import('./bridged.js').then(({ createBridgedUpstream }) => (ready = createBridgedUpstream(loaded, env))));
+  return {
+    kind,
+    open: async (request) => (await load()).open(request),
+    status: () =>
+      ready?.status() ?? {
+        kind,
+        isolation: entry.isolation,
+        open: 0,
+        max: kind === 'command' ? entry.maxProcesses : Number.POSITIVE_INFINITY,
+        started: 0,
+        restarts: 0,
+      },
+    close: async () => {
+      if (bridged) await (await bridged).close();
+    },
+  };
 }
 
 /**
@@ -119,14 +100,18 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
  * as a 2.x server would be.
  */
 export function moduleUpstream(module: ServerModule, env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>, route: string): Upstream {
-  /** A 1.x module's tools, for the 2026-07-28 requests' own bridge servers (tool-index.ts). */
-  const tools = new ToolIndex(env.logger);
+  /** The bridge for a 1.x module, loaded on its first server (bridged.ts). */
+  let bridged: Promise<typeof import('./bridged.js')> | undefined;
+  let tools: ToolIndex | undefined;
   return {
     kind: 'module',
     async open(request) {
       const made: unknown = module.createServer(request.context as ServerContext);
       if (isSdkServer(made)) return { server: made };
       if (!isV1Server(made)) throw new Error(`the createServer of route "${route}" returned something that is not an MCP server`);
+      bridged ??= import('./bridged.js');
+      const { bridgeV1 } = await bridged;
+      tools ??= new ToolIndex(env.logger);
       return { server: await bridgeV1(made, request, env, route, tools) };
     },
     status: () => undefined,
@@ -135,7 +120,7 @@ export function moduleUpstream(module: ServerModule, env: Pick<UpstreamEnvironme
 }
 
 /** What the gateway needs of an SDK 1.x `McpServer` (or its low-level `Server`). */
-interface V1Server {
+export interface V1Server {
   connect(transport: unknown): Promise<void>;
   close(): Promise<void>;
 }
@@ -147,215 +132,4 @@ function isSdkServer(value: unknown): value is McpServer {
 function isV1Server(value: unknown): value is V1Server {
   const candidate = value as Partial<V1Server> | null;
   return typeof candidate?.connect === 'function' && typeof candidate.close === 'function';
-}
-
-async function bridgeV1(
-  made: V1Server,
-  request: OpenRequest,
-  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>,
-  route: string,
-  tools: ToolIndex,
-): Promise<McpServer> {
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await made.connect(serverSide);
-  const connection = await UpstreamConnection.open({
-    transport: clientSide,
-    capabilities: request.session?.capabilities ?? {},
-    clientInfo: request.session?.clientInfo ?? env.clientInfo,
-    // A 1.x server speaks 2025 only: no server/discover probe.
-    negotiation: 'legacy',
-    resumed: false,
-    timeout: IN_PROCESS_TIMEOUT,
-    logger: env.logger,
-  });
-  const description = connection.describe();
-  connection.attach({
-    toolsChanged: () => tools.invalidate(),
-    promptsChanged: () => undefined,
-    resourcesChanged: () => undefined,
-    resourceUpdated: () => undefined,
-    log: () => undefined,
-    relay: undefined,
-  });
-  if (request.era === 'modern' && description.capabilities.tools) await tools.ensure(connection);
-  const server = createBridgeServer({
-    description,
-    era: request.era,
-    tools,
-    connection: async () => connection,
-    callTimeout: IN_PROCESS_TIMEOUT,
-    describeUpstream: `the SDK 1.x server of route "${route}"`,
-  });
-  const previous = server.server.onclose;
-  server.server.onclose = () => {
-    void connection.close().then(() => made.close().catch(() => undefined));
-    previous?.();
-  };
-  return server;
-}
-
-/** An in-process server's calls take as long as they take, as a 2.x module's do (a day at most). */
-const IN_PROCESS_TIMEOUT = 24 * 3_600_000;
-
-/** How a bridged route reaches its upstream. */
-export interface Connector {
-  readonly kind: Exclude<UpstreamKind, 'module'>;
-  /** `the server process of route "x"` / `the remote server of route "x"`. */
-  readonly describe: string;
-  open(init: ConnectionInit): Promise<UpstreamConnection>;
-  /** The connection's state to seal in a session id, for a connection a session owns. */
-  seal?(connection: UpstreamConnection): string | undefined;
-}
-
-export interface BridgedUpstreamOptions {
-  readonly route: string;
-  readonly connector: Connector;
-  readonly isolation: Isolation;
-  readonly maxConnections: number;
-  /** A shared or per-caller connection nobody holds is stopped after this long. */
-  readonly idleTimeout: number;
-  readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
-  readonly callTimeout: number;
-  readonly clientInfo: Implementation;
-  readonly trace?: BridgeOptions['trace'];
-  /** The route's 2026-07-28 listeners, told of list changes from shared connections. */
-  readonly listeners: () => ServerNotifier;
-  readonly logger: Logger;
-}
-
-/** A `command:` or `url:` route: bridge servers in front of pooled upstream connections. */
-export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
-  const { connector, isolation, logger: log } = options;
-  let sessions = 0;
-  /** The last description a fresh connection gave: resumed ones skip the handshake. */
-  let described: UpstreamDescription | undefined;
-  const tools = new ToolIndex(log);
-  const pool = new ConnectionPool({
-    max: options.maxConnections,
-    idleTimeout: options.idleTimeout,
-    backoff: options.backoff,
-    log,
-    describeUpstream: connector.describe,
-    open: async (_key, init) => {
-      const connection = await openConnection(init);
-      if (init.resume === undefined) {
-        described = connection.describe();
-        wireListeners(connection);
-      }
-      return connection;
-    },
-  });
-
-  /** The upstream refused the 2025 handshake's version: it speaks 2026-07-28 only. */
-  let modernOnly = false;
-  /** A 2025 session's own connection speaks 2025 upstream, unless the upstream refuses that era. */
-  async function openConnection(init: ConnectionInit): Promise<UpstreamConnection> {
-    if (!init.legacy || modernOnly) return connector.open({ ...init, legacy: false });
-    try {
-      return await connector.open(init);
-    } catch (error) {
-      if (!refusedProtocolVersion(error)) throw error;
-      modernOnly = true;
-      log.info('the upstream refused the 2025 handshake; 2025 sessions reach it in its own era');
-      return connector.open({ ...init, legacy: false });
-    }
-  }
-
-  /** List changes on a connection 2026-07-28 requests use reach the route's listeners too. */
-  function wireListeners(connection: UpstreamConnection): void {
-    connection.attach({
-      toolsChanged: () => {
-        tools.invalidate();
-        options.listeners().toolsChanged();
-      },
-      promptsChanged: () => options.listeners().promptsChanged(),
-      resourcesChanged: () => options.listeners().resourcesChanged(),
-      resourceUpdated: (uri) => options.listeners().resourceUpdated(uri),
-      log: () => undefined,
-      relay: undefined,
-    });
-  }
-
-  async function describe(connection: UpstreamConnection, init: ConnectionInit): Promise<UpstreamDescription> {
-    if (init.resume === undefined) return connection.describe();
-    if (described) return described;
-    // A session resumed on an instance that has not met the upstream yet: ask it once.
-    const probe = await openConnection({ ...init, resume: undefined });
-    described = probe.describe();
-    await probe.close();
-    return described;
-  }
-
-  return {
-    kind: connector.kind,
-    async open(request) {
-      const own = request.session !== undefined && isolation === 'session';
-      const key = own ? `session:${++sessions}` : isolation === 'shared' ? 'shared' : `principal:${request.owner}`;
-      const init: ConnectionInit = {
-        legacy: own,
-        capabilities: own ? request.session!.capabilities : {},
-        clientInfo: own ? request.session!.clientInfo : options.clientInfo,
-        resume: own ? request.session!.resume : undefined,
-      };
-      const lease = pool.lease(key, init);
-      let connection: UpstreamConnection;
-      let description: UpstreamDescription;
-      try {
-        connection = await lease.connection();
-        description = await describe(connection, init);
-        // A 2026-07-28 request's server is built before its request is read: its tools must be known.
-        if (request.era === 'modern' && description.capabilities.tools) await tools.ensure(connection);
-      } catch (error) {
-        lease.release();
-        throw asGatewayError(error, connector.describe);
-      }
-      const server = createBridgeServer({
-        description,
-        era: request.era,
-        tools,
-        connection: () => lease.connection(),
-        callTimeout: options.callTimeout,
-        describeUpstream: connector.describe,
-        ...(options.trace ? { trace: options.trace } : {}),
-        onAnswered: () => pool.answered(),
-        busy: lease.busy,
-        ...(connector.kind === 'url'
-          ? {
-              renew: lease.renew,
-              onRenewed: () => log.info('the remote server forgot its session; the gateway opened a new one'),
-              backoff: { holdingBack: () => pool.holdingBack(), unreachable: () => pool.unreachable() },
-            }
-          : {}),
-      });
-      const previous = server.server.onclose;
-      server.server.onclose = () => {
-        lease.release();
-        previous?.();
-      };
-      const seal = own ? connector.seal?.(connection) : undefined;
-      return { server, ...(seal === undefined ? {} : { seal }) };
-    },
-    status() {
-      return {
-        kind: connector.kind,
-        isolation,
-        ...pool.status(),
-        ...(described ? { serverInfo: described.serverInfo, protocolVersion: described.protocolVersion } : {}),
-      };
-    },
-    close: () => pool.close(),
-  };
-}
-
-/** Errors before any stream is open become the gateway's HTTP errors. */
-function asGatewayError(error: unknown, describe: string): Error {
-  if (error instanceof GatewayError) return error;
-  const data = (error as { data?: { code?: unknown } }).data;
-  if (data?.code === 'processes_full' || data?.code === 'upstream_unavailable') {
-    return new GatewayError(data.code, (error as Error).message);
-  }
-  return new GatewayError(
-    'upstream_unavailable',
-    `${describe} is unavailable: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`,
-  );
 }
