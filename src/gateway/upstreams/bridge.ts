@@ -57,6 +57,8 @@ export interface BridgeOptions {
    * failure.
    */
   readonly backoff?: { readonly holdingBack: () => number; readonly unreachable: () => void };
+  /** A forwarded request got no answer (not a JSON-RPC error: a failure to reach the upstream, a timeout, an exit). */
+  readonly onFailure?: (method: string, error: unknown) => void;
   /** Starts the CLIENT span of a forwarded request (telemetry on); its trace context goes upstream. */
   readonly trace?: (message: { method: string; params?: unknown }) => BridgedCall | undefined;
   /** How the route names its server in errors: `the server process of route "x"`. */
@@ -211,6 +213,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
           throw error;
         }
         traced?.end(undefined, failureType(error));
+        options.onFailure?.(request.method, error);
         if (mayRetry && options.renew && sessionForgotten(error)) {
           await options.renew(connection);
           options.onRenewed?.();
@@ -298,7 +301,8 @@ function failureType(error: unknown): string {
 /** The request never got an answer from the upstream: a network failure or a 5xx, not a timeout. */
 function unreachable(error: unknown): boolean {
   if (error instanceof SdkError) {
-    if (error.code === SdkErrorCode.RequestTimeout) return false;
+    // A connection that closed is counted by the pool, once, as it reopens it: not per call.
+    if (error.code === SdkErrorCode.RequestTimeout || error.code === SdkErrorCode.ConnectionClosed) return false;
     const status = (error.data as { status?: unknown } | undefined)?.status;
     return typeof status !== 'number' || status >= 500 || status === 429;
   }

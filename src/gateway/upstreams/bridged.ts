@@ -223,6 +223,8 @@ export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         callTimeout: options.callTimeout,
         describeUpstream: connector.describe,
         ...(options.trace ? { trace: options.trace } : {}),
+        onFailure: (method, error) =>
+          log.warn({ method, err: (error instanceof Error ? error.message : String(error)).split('\n')[0] }, 'upstream request failed'),
         onAnswered: () => pool.answered(),
         busy: lease.busy,
         ...(connector.kind === 'url'
