@@ -212,6 +212,11 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
           traced?.end({ error: { code: error.code, message: error.message } });
           throw error;
         }
+        if (ctx.mcpReq.signal.aborted) {
+          // The caller cancelled, or went away mid-call: the client sent the upstream a cancellation.
+          traced?.end(undefined, 'cancelled');
+          throw error;
+        }
         traced?.end(undefined, failureType(error));
         options.onFailure?.(request.method, error);
         if (mayRetry && options.renew && sessionForgotten(error)) {
