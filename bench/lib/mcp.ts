@@ -121,3 +121,24 @@ export async function expectResult(
   }
   return text;
 }
+
+/**
+ * Requests a gateway route answered with an error (a JSON-RPC error inside a 200 included), as the
+ * gateway's own status page counts them over its window, from the route's URL (`…/mcp/<route>`).
+ */
+export async function routeErrors(routeUrl: string): Promise<number> {
+  const url = new URL(routeUrl);
+  const route = url.pathname.split('/').filter(Boolean).pop();
+  const status = (await (await fetch(`${url.origin}/status.json`)).json()) as {
+    routes: Array<{ name: string; traffic?: { errors?: number } }>;
+  };
+  return status.routes.find((r) => r.name === route)?.traffic?.errors ?? 0;
+}
+
+/** A run with the JSON-RPC errors the gateway counted meanwhile added to its failures. */
+export async function withRouteErrors<T extends { failed: number }>(routeUrl: string | undefined, run: () => Promise<T>): Promise<T> {
+  if (routeUrl === undefined) return run();
+  const before = await routeErrors(routeUrl);
+  const result = await run();
+  return { ...result, failed: result.failed + Math.max(0, (await routeErrors(routeUrl)) - before) };
+}

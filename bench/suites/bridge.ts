@@ -29,7 +29,16 @@ import {
 } from '../lib/child.js';
 import { connectDirect, runClientLoad, type DirectClient } from '../lib/direct-client.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
-import { expectResult, modernHeaders, modernTimeCallBody, openSessions, timeCallBody, toolCallBody } from '../lib/mcp.js';
+import {
+  expectResult,
+  modernHeaders,
+  modernTimeCallBody,
+  openSessions,
+  routeErrors,
+  timeCallBody,
+  toolCallBody,
+  withRouteErrors,
+} from '../lib/mcp.js';
 import type { BenchSettings } from '../lib/settings.js';
 
 /**
@@ -186,19 +195,17 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
     }
 
     // The first look at the status page lists each route's tools (a child of its own on `echo`): not in a round.
-    await routeErrors(gateway, 'echo');
+    await routeErrors(`${gateway.base}/mcp/echo`);
     const best = new Map<string, BridgeCell>();
     for (let round = 0; round < settings.rounds; round++) {
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
       for (const connections of settings.bridgeConcurrency) {
         for (const target of order) {
           const route = GATEWAY_ROUTE[target];
-          const errorsBefore = route ? await routeErrors(gateway, route) : 0;
-          const measured = await measures[target](connections, settings.duration);
           // A 200 can carry a JSON-RPC error (an upstream backing off answers fast): the gateway counts them.
-          const result = route
-            ? { ...measured, failed: measured.failed + Math.max(0, (await routeErrors(gateway, route)) - errorsBefore) }
-            : measured;
+          const result = await withRouteErrors(route && `${gateway.base}/mcp/${route}`, () =>
+            measures[target](connections, settings.duration),
+          );
           settings.progress(
             `bridge round ${round + 1} ${target} c=${connections}: ${Math.round(result.rps)} req/s, p50 ${result.p50.toFixed(2)} ms` +
               (result.failed ? `, ${result.failed} FAILED` : ''),
@@ -226,14 +233,6 @@ const GATEWAY_ROUTE: Partial<Record<BridgeTarget, string>> = {
   remote: 'remote',
   'remote-modern': 'remote',
 };
-
-/** Requests of `route` the gateway answered with an error, in its status page's window. */
-async function routeErrors(gateway: Child, route: string): Promise<number> {
-  const status = (await (await fetch(`${gateway.base}/status.json`)).json()) as {
-    routes: Array<{ name: string; traffic?: { errors?: number } }>;
-  };
-  return status.routes.find((r) => r.name === route)?.traffic?.errors ?? 0;
-}
 
 /** An SDK v2 client on Streamable HTTP, negotiating the era as the gateway's bridge does. */
 async function connectHttpClient(url: string): Promise<Client> {
