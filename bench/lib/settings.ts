@@ -1,5 +1,5 @@
 import type { BridgeTarget } from '../suites/bridge.js';
-import type { Target } from '../suites/throughput.js';
+import { TARGETS, type Target } from '../suites/throughput.js';
 
 /** What one benchmark run does, by mode: `--quick` (under a minute) or the full run. */
 export interface BenchSettings {
@@ -85,17 +85,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
         rounds: 3,
         concurrency: [1, 10, 50],
         methods: ['tools/call', 'tools/list'],
-        targets: [
-          'gateway',
-          'gateway-stateless',
-          'gateway-quiet',
-          'gateway-otel',
-          'minimal',
-          'minimal-node',
-          'minimal-v2',
-          'gateway-modern',
-          'ceiling',
-        ],
+        targets: [...TARGETS],
         warmup: 2,
         resumeSequential: 300,
         resumeRate: 5_000,

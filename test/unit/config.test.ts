@@ -110,6 +110,56 @@ describe('parseConfig', () => {
     assert.deepEqual(config.servers.w!.options, { a: 'from-env', b: 'fallback', c: 'cost: $5 from-env' });
   });
 
+  it('reads command and url servers, and refuses what does not fit their kind', () => {
+    const config = parseConfig(
+      'servers:\n  s:\n    command: node\n    args: [server.js]\n    env: { TOKEN: "${T}" }\n    isolation: shared\n    maxProcesses: 4\n    startTimeout: 5s\n  r:\n    url: https://mcp.example.com/mcp\n    headers: { Authorization: "Bearer x" }\n    callTimeout: 2m\n',
+      'gateway.yaml',
+      { T: 'secret' },
+    );
+    assert.deepEqual(
+      [
+        config.servers.s!.kind,
+        config.servers.s!.args,
+        config.servers.s!.env,
+        config.servers.s!.isolation,
+        config.servers.s!.maxProcesses,
+        config.servers.s!.startTimeout,
+      ],
+      ['command', ['server.js'], { TOKEN: 'secret' }, 'shared', 4, 5000],
+    );
+    assert.deepEqual(
+      [config.servers.r!.kind, config.servers.r!.headers, config.servers.r!.isolation, config.servers.r!.callTimeout],
+      ['url', { Authorization: 'Bearer x' }, 'session', 120_000],
+    );
+    assert.deepEqual(
+      problemsOf(
+        [
+          'servers:',
+          '  both:',
+          '    module: ./a',
+          '    url: https://x.example/mcp',
+          '  cmd:',
+          '    command: node',
+          '    headers: { a: b }',
+          '    options: { x: 1 }',
+          '  mod:',
+          '    module: ./m',
+          '    isolation: shared',
+          '  ftp:',
+          '    url: ftp://x.example/mcp',
+          '',
+        ].join('\n'),
+      ),
+      [
+        '4:10 servers.both.url: a server has exactly one of module, command or url; this one has module and url',
+        '7:14 servers.cmd.headers: headers applies to url servers only, not to a command server',
+        '8:14 servers.cmd.options: options applies to module servers only, not to a command server',
+        '11:16 servers.mod.isolation: isolation applies to command and url servers only, not to a module server',
+        '13:10 servers.ftp.url: url must be an http:// or https:// URL',
+      ],
+    );
+  });
+
   it('reports every problem at once, each at file:line:col key.path, in file order', () => {
     const problems = problemsOf(
       [

@@ -125,7 +125,8 @@ const serverSchema = z
     kind: UPSTREAM_KINDS.find((kind) => server[kind] !== undefined)!,
   }));
 
-function isHttpUrl(value: string): boolean {
+/** An absolute http:// or https:// URL (gateway.yaml's `url:`, telemetry endpoints). */
+export function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
     return url.protocol === 'https:' || url.protocol === 'http:';

@@ -108,6 +108,14 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/** A 2026-07-28 request while it is served (see `requests` in {@link createModernEra}). */
+interface ServedRequest {
+  readonly owner: string;
+  readonly id?: RequestId;
+  readonly operation?: Operation;
+  watch?: AnswerWatch;
+}
+
 export function createModernEra(options: ModernEraOptions): ModernEra {
   const { route, tools, listTtl, cacheScope, logger } = options;
   const log = logger.child({ route, era: 'modern' });
@@ -116,14 +124,15 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   // untyped. Each request's own log line carries its status, so the details stay at debug level
   // instead of letting a misbehaving client fill the log with warnings.
   const onerror = (error: Error) => log.debug({ err: error }, 'the SDK refused or failed a 2026-07-28 request');
-  /** The requests telemetry follows, by the web Request the SDK hands the factory. */
-  const observed = new WeakMap<Request, { id: RequestId; operation: Operation; watch?: AnswerWatch }>();
-  /** Who sent each request (the factory's `owner`), by the same web Request. */
-  const owners = new WeakMap<Request, string>();
+  /**
+   * Each request being served, by the web Request the SDK hands the factory: who sent it (the
+   * factory's `owner`) and, when telemetry follows it, its operation and the watch on its answer.
+   */
+  const requests = new WeakMap<Request, ServedRequest>();
   const factory = async ({ requestInfo }: McpRequestContext) => {
-    const server = await options.createServer((requestInfo && owners.get(requestInfo)) ?? '');
-    const seen = requestInfo && observed.get(requestInfo);
-    if (seen) seen.watch = watchAnswer(server, seen.id, seen.operation);
+    const seen = requestInfo && requests.get(requestInfo);
+    const server = await options.createServer(seen?.owner ?? '');
+    if (seen?.operation) seen.watch = watchAnswer(server, seen.id!, seen.operation);
     return server;
   };
   const bus = new InMemoryServerEventBus((error) => onerror(error));
@@ -155,12 +164,12 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
         return jsonResponse(refusal);
       }
     }
-    if (operation) observed.set(webRequest, { id: id!, operation });
-    owners.set(webRequest, owner);
+    const seen: ServedRequest = operation ? { owner, id: id!, operation } : { owner };
+    requests.set(webRequest, seen);
     const served = entry.fetch(webRequest, { parsedBody: body, ...(authInfo ? { authInfo } : {}) });
     const response = await (call ? Promise.race([served, call.cutShort]) : served);
     // Refused before a server was built (a version or header mismatch, a missing capability).
-    if (operation && !observed.get(webRequest)?.watch?.connected) operation.end(await refusalOutcome(response));
+    if (operation && !seen.watch?.connected) operation.end(await refusalOutcome(response));
     if (method !== undefined && CACHEABLE_METHODS.has(method)) return rewriteResult(response, method, res);
     return call && isEventStream(response) ? call.interruptible(response) : response;
   }

@@ -24,6 +24,7 @@
  * - `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`: the opt-in for tool arguments and
  *   results (and resource URIs) on spans. Off by default: they may hold anything a user typed.
  */
+import { isHttpUrl } from '../config/config.js';
 
 /** The OTLP encodings over HTTP the gateway can send. */
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
@@ -200,15 +201,6 @@ function flag(env: Env, name: string, problems: string[]): boolean {
 function value(env: Env, name: string): string | undefined {
   const text = env[name]?.trim();
   return text ? text : undefined;
-}
-
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

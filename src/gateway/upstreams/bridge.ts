@@ -159,77 +159,75 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     ctx: SdkServerContext,
     mayRetry: boolean,
   ): Promise<unknown> {
-    {
-      const wait = options.backoff?.holdingBack() ?? 0;
-      if (wait > 0) {
-        throw upstreamError(
-          'upstream_unavailable',
-          `${options.describeUpstream} is unavailable (backing off after repeated failures); the gateway will try it again in ${Math.ceil(wait / 1000)} s`,
-        );
-      }
-      const connection = await connect();
-      const { _meta: meta, ...params } = request.params ?? {};
-      const { progressToken, ...rest } = (meta ?? {}) as Record<string, unknown>;
-      const modern = options.era === 'modern' && connection.modern;
-      const lifted = modern ? liftedWireMaterial(ctx) : { meta: {}, params: {} };
-      const passedMeta = {
-        ...Object.fromEntries(Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX))),
-        ...lifted.meta,
-      };
-      const traced = options.trace?.(request);
-      // The gateway's span is the upstream request's parent now (SEP-414).
-      if (traced) Object.assign(passedMeta, traced.meta);
-      const forwarded = {
-        method: request.method,
-        params: { ...params, ...lifted.params, ...(Object.keys(passedMeta).length > 0 ? { _meta: passedMeta } : {}) },
-      };
-      // Progress sent downstream before the answer: the answer ends the request's stream.
-      const notified: Array<Promise<void>> = [];
-      try {
-        const result = await connection.client.request(forwarded as { method: 'ping' }, {
-          signal: ctx.mcpReq.signal,
-          timeout: options.callTimeout,
-          resetTimeoutOnProgress: true,
-          // The downstream client answers the upstream's questions itself, on its next round.
-          ...(modern ? { allowInputRequired: true } : {}),
-          ...(progressToken === undefined
-            ? {}
-            : {
-                onprogress: (progress: Progress) =>
-                  void notified.push(
-                    ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined),
-                  ),
-              }),
-        });
+    const wait = options.backoff?.holdingBack() ?? 0;
+    if (wait > 0) {
+      throw upstreamError(
+        'upstream_unavailable',
+        `${options.describeUpstream} is unavailable (backing off after repeated failures); the gateway will try it again in ${Math.ceil(wait / 1000)} s`,
+      );
+    }
+    const connection = await connect();
+    const { _meta: meta, ...params } = request.params ?? {};
+    const { progressToken, ...rest } = (meta ?? {}) as Record<string, unknown>;
+    const modern = options.era === 'modern' && connection.modern;
+    const lifted = modern ? liftedWireMaterial(ctx) : { meta: {}, params: {} };
+    const passedMeta = {
+      ...Object.fromEntries(Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX))),
+      ...lifted.meta,
+    };
+    const traced = options.trace?.(request);
+    // The gateway's span is the upstream request's parent now (SEP-414).
+    if (traced) Object.assign(passedMeta, traced.meta);
+    const forwarded = {
+      method: request.method,
+      params: { ...params, ...lifted.params, ...(Object.keys(passedMeta).length > 0 ? { _meta: passedMeta } : {}) },
+    };
+    // Progress sent downstream before the answer: the answer ends the request's stream.
+    const notified: Array<Promise<void>> = [];
+    try {
+      const result = await connection.client.request(forwarded as { method: 'ping' }, {
+        signal: ctx.mcpReq.signal,
+        timeout: options.callTimeout,
+        resetTimeoutOnProgress: true,
+        // The downstream client answers the upstream's questions itself, on its next round.
+        ...(modern ? { allowInputRequired: true } : {}),
+        ...(progressToken === undefined
+          ? {}
+          : {
+              onprogress: (progress: Progress) =>
+                void notified.push(
+                  ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined),
+                ),
+            }),
+      });
+      options.onAnswered?.();
+      traced?.end({ result });
+      // Every progress the upstream sent before answering has been handed over (connection.ts).
+      if (notified.length > 0) await Promise.all(notified);
+      return result;
+    } catch (error) {
+      if (error instanceof ProtocolError) {
         options.onAnswered?.();
-        traced?.end({ result });
-        // Every progress the upstream sent before answering has been handed over (connection.ts).
-        if (notified.length > 0) await Promise.all(notified);
-        return result;
-      } catch (error) {
-        if (error instanceof ProtocolError) {
-          options.onAnswered?.();
-          traced?.end({ error: { code: error.code, message: error.message } });
-          throw error;
-        }
-        if (ctx.mcpReq.signal.aborted) {
-          // The caller cancelled, or went away mid-call: the client sent the upstream a cancellation.
-          traced?.end(undefined, 'cancelled');
-          throw error;
-        }
-        traced?.end(undefined, failureType(error));
-        options.onFailure?.(request.method, error);
-        if (mayRetry && options.renew && sessionForgotten(error)) {
-          await options.renew(connection);
-          options.onRenewed?.();
-          return send(request, ctx, false);
-        }
-        if (options.backoff && unreachable(error)) {
-          options.backoff.unreachable();
-          if (mayRetry && IDEMPOTENT.has(request.method) && !ctx.mcpReq.signal.aborted) return send(request, ctx, false);
-        }
-        throw translate(error, connection);
+        traced?.end({ error: { code: error.code, message: error.message } });
+        throw error;
       }
+      if (ctx.mcpReq.signal.aborted) {
+        // The caller cancelled, or went away mid-call: the client sent the upstream a cancellation.
+        traced?.end(undefined, 'cancelled');
+        throw error;
+      }
+      traced?.end(undefined, failureType(error));
+      options.onFailure?.(request.method, error);
+      if (mayRetry && options.renew && sessionForgotten(error)) {
+        await options.renew(connection);
+        options.onRenewed?.();
+        return send(request, ctx, false);
+      }
+      if (options.backoff && unreachable(error)) {
+        options.backoff.unreachable();
+        if (mayRetry && IDEMPOTENT.has(request.method) && !ctx.mcpReq.signal.aborted) return send(request, ctx, false);
+      }
+      throw translate(error, connection);
     }
   }
 

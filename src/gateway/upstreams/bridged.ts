@@ -113,7 +113,7 @@ export interface Connector {
   seal?(connection: UpstreamConnection): string | undefined;
 }
 
-export interface BridgedUpstreamOptions {
+interface BridgedUpstreamOptions {
   readonly route: string;
   readonly connector: Connector;
   readonly isolation: Isolation;
@@ -130,7 +130,7 @@ export interface BridgedUpstreamOptions {
 }
 
 /** A `command:` or `url:` route: bridge servers in front of pooled upstream connections. */
-export function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
+function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
   const { connector, isolation, logger: log } = options;
   let sessions = 0;
   /** The last description a fresh connection gave: resumed ones skip the handshake. */

@@ -99,7 +99,7 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
  * its server is connected to an SDK client over an in-memory link, one per session or request,
  * as a 2.x server would be.
  */
-export function moduleUpstream(module: ServerModule, env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>, route: string): Upstream {
+function moduleUpstream(module: ServerModule, env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>, route: string): Upstream {
   /** The bridge for a 1.x module, loaded on its first server (bridged.ts). */
   let bridged: Promise<typeof import('./bridged.js')> | undefined;
   let tools: ToolIndex | undefined;
