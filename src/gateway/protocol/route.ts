@@ -164,9 +164,24 @@ export function createRoute(options: RouteOptions): Route {
     telemetry: options.telemetry,
     logger: log,
   });
-  const base = { route: name, options: loaded.options, fetch, logger: log, notify, requestState };
-  const context: ServerContext<unknown> = Object.freeze({ ...base, era: 'legacy' as const });
-  const modernContext: ServerContext<unknown> = Object.freeze({ ...base, era: 'modern' as const });
+  const base = { route: name, options: loaded.options, logger: log, notify, requestState };
+  /**
+   * A module that takes `ctx.fetch` can make upstream requests, whose spans are children of the
+   * request that made them: from then on, telemetry carries each request's span through its
+   * asynchronous work (telemetry/context-on-demand.ts).
+   */
+  const withFetch = (era: 'legacy' | 'modern'): ServerContext<unknown> =>
+    Object.freeze(
+      Object.defineProperty({ ...base, era } as Omit<ServerContext<unknown>, 'fetch'>, 'fetch', {
+        enumerable: true,
+        get: () => {
+          telemetry.carryContext();
+          return fetch;
+        },
+      }) as ServerContext<unknown>,
+    );
+  const context = withFetch('legacy');
+  const modernContext = withFetch('modern');
 
   /** A change, told to every 2025 session held here and to this instance's 2026-07-28 listeners. */
   function announce(toSession: (server: McpServer) => void, toListeners: () => void): void {

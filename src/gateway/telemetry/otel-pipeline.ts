@@ -4,9 +4,10 @@
  * OTLP collector, Azure Monitor, or both), and the W3C trace context propagator.
  *
  * The spans are the gateway's own (telemetry.ts says what they hold): no module is patched, so
- * nothing here depends on being loaded before other modules. The context manager
- * (AsyncLocalStorage) carries a request's span into the module's tool handler, so that the
- * upstream requests it makes through the cache are its children. What the SDK reads from the
+ * nothing here depends on being loaded before other modules. The context manager carries a
+ * request's span into the module's tool handler, so that the upstream requests it makes through
+ * the cache (and a bridged route's forwarded requests) are its children: AsyncLocalStorage, from
+ * the first route that can make such requests on (context-on-demand.ts). What the SDK reads from the
  * environment itself, it reads: the OTLP endpoint, headers, timeout and compression variables,
  * `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_BSP_*`.
  */
@@ -24,12 +25,12 @@ import {
   type Link,
   type TextMapGetter,
 } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from '../logger.js';
+import { OnDemandContextManager } from './context-on-demand.js';
 import type { Attributes } from './mcp-semconv.js';
 import type { ExportPipeline, GaugeSources, ParentCarriers } from './telemetry.js';
 import type { OtlpProtocol, TelemetrySettings } from './telemetry-settings.js';
@@ -88,7 +89,8 @@ export async function createOtelPipeline(settings: EnabledSettings, options: Ote
         }),
     ),
   });
-  const contextManager = new AsyncLocalStorageContextManager().enable();
+  // Synchronous until a route needs a request's span to follow it through awaits (context-on-demand.ts).
+  const contextManager = new OnDemandContextManager().enable();
   const propagator = new W3CTraceContextPropagator();
   if (options.register) {
     context.setGlobalContextManager(contextManager);
@@ -151,6 +153,10 @@ export async function createOtelPipeline(settings: EnabledSettings, options: Ote
           span.end();
         },
       };
+    },
+
+    carryContext() {
+      contextManager.carry();
     },
 
     recordOperation(seconds, attributes: Attributes) {

@@ -76,6 +76,12 @@ export interface Telemetry {
    * by the MCP conventions, child of the request's SERVER span; undefined when not exporting.
    */
   bridged(message: RequestMessage, context: BridgedContext): BridgedCall | undefined;
+  /**
+   * A route's servers can make requests of their own (a module took `ctx.fetch`; a bridged route):
+   * from now on each request's span follows its asynchronous work, so that their spans are its
+   * children. Until some route says so, the span is current only synchronously (context-on-demand.ts).
+   */
+  carryContext(): void;
   /** Gives the exported gauges their sources; call once. */
   observe(sources: GaugeSources): void;
   /** The last minutes of a route's requests, by method and tool. */
@@ -123,6 +129,8 @@ export interface ExportPipeline {
   readonly exporters: readonly string[];
   startServerSpan(name: string, attributes: Attributes, parents: ParentCarriers): ServerSpan;
   startClientSpan(name: string, attributes: Attributes): ClientSpan;
+  /** {@link Telemetry.carryContext}. */
+  carryContext(): void;
   /** A point of `mcp.server.operation.duration`. */
   recordOperation(seconds: number, attributes: Attributes): void;
   /** A point of `http.client.request.duration`. */
@@ -295,6 +303,9 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
     operation,
     upstream,
     bridged,
+    carryContext() {
+      pipeline?.carryContext();
+    },
     observe(sources) {
       pipeline?.observe(sources);
     },

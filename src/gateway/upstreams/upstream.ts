@@ -60,8 +60,8 @@ export interface UpstreamEnvironment {
   /** `cache.backoff`: how a failing upstream is left alone. */
   readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
   readonly listeners: () => ServerNotifier;
-  /** Telemetry: a CLIENT span for each request forwarded to a command or url server. */
-  readonly telemetry?: Pick<Telemetry, 'bridged'>;
+  /** Telemetry: a CLIENT span for each request forwarded to a command or url server (or an SDK 1.x module). */
+  readonly telemetry?: Pick<Telemetry, 'bridged' | 'carryContext'>;
   /** The route's logger. */
   readonly logger: Logger;
 }
@@ -69,6 +69,8 @@ export interface UpstreamEnvironment {
 /** The upstream a route's gateway.yaml entry declares. */
 export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): Upstream {
   if (loaded.module) return moduleUpstream(loaded.module, env, loaded.name);
+  // Every request is forwarded: its CLIENT span is a child of the request's, after awaits.
+  env.telemetry?.carryContext();
   // The bridge (and the SDK's client) load with the first server a command or url route opens.
   const { entry } = loaded;
   const kind = entry.command !== undefined ? 'command' : 'url';
@@ -99,7 +101,11 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
  * its server is connected to an SDK client over an in-memory link, one per session or request,
  * as a 2.x server would be.
  */
-function moduleUpstream(module: ServerModule, env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>, route: string): Upstream {
+function moduleUpstream(
+  module: ServerModule,
+  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger' | 'telemetry'>,
+  route: string,
+): Upstream {
   /** The bridge for a 1.x module, loaded on its first server (bridged.ts). */
   let bridged: Promise<typeof import('./bridged.js')> | undefined;
   let tools: ToolIndex | undefined;
@@ -109,6 +115,8 @@ function moduleUpstream(module: ServerModule, env: Pick<UpstreamEnvironment, 'cl
       const made: unknown = module.createServer(request.context as ServerContext);
       if (isSdkServer(made)) return { server: made };
       if (!isV1Server(made)) throw new Error(`the createServer of route "${route}" returned something that is not an MCP server`);
+      // Its requests are forwarded through the bridge, as a command route's are.
+      env.telemetry?.carryContext();
       bridged ??= import('./bridged.js');
       const { bridgeV1 } = await bridged;
       tools ??= new ToolIndex(env.logger);
