@@ -1,7 +1,7 @@
 /**
  * `command:` and `url:` routes: real stdio servers as child processes (server-everything from
- * npm, and a v1-SDK probe server), and remote servers (a second gateway, a v1-SDK Streamable HTTP
- * server), reached through the real gateway by the SDK's own clients of both eras.
+ * npm, and a v1-SDK probe server), and remote servers (a second gateway, v1-SDK Streamable HTTP
+ * and HTTP+SSE servers), reached through the real gateway by the SDK's own clients of both eras.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -13,6 +13,7 @@ import { getRequestListener } from '@hono/node-server';
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
 import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { SSEServerTransport as V1SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
@@ -537,7 +538,115 @@ describe('url routes', () => {
     }
     await client.close();
   });
+
+  test('give every request to the remote server an abort signal of its own, and ending the session still ends its streams', async () => {
+    // The SDK's transport would pass its one signal to every request of a 2025 connection, and
+    // Node's fetch leaves a listener on it per request (MaxListenersExceededWarning after 1500).
+    const sent = await requestsTo(upstreamGateway.url, async () => {
+      for (const [era, calls] of [
+        ['legacy', 300],
+        ['auto', 50],
+      ] as const) {
+        const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/echo-remote`));
+        const client = new Client({ name: 'long-lived', version: '1.0.0' }, { versionNegotiation: { mode: era } });
+        await client.connect(transport);
+        const name = (await client.listTools()).tools[0]!.name;
+        for (let i = 0; i < calls; i++) await client.callTool({ name, arguments: { text: String(i) } });
+        await transport.terminateSession();
+        await client.close();
+      }
+    });
+    assert.ok(sent.length > 350, `${sent.length} requests`);
+    assert.equal(new Set(sent.map((request) => request.signal)).size, sent.length, 'no two requests share a signal');
+    // The 2025 session's upstream connection listened on a GET stream, closed with the session.
+    const listen = sent.filter((request) => request.method === 'GET');
+    assert.ok(listen.length >= 1);
+    await until(() => listen.every((request) => request.signal.aborted), 'the listen stream to be aborted');
+  });
 });
+
+/** A v1-SDK server that speaks only the 2024 HTTP+SSE protocol: GET /sse, then POST /messages. */
+async function startV1SseServer(): Promise<{ url: string; streams(): number; close(): Promise<void> }> {
+  const transports = new Map<string, V1SSEServerTransport>();
+  const server: Server = createHttpServer(async (req, res) => {
+    const url = new URL(req.url!, 'http://127.0.0.1');
+    if (req.method === 'GET' && url.pathname === '/sse') {
+      const transport = new V1SSEServerTransport('/messages', res);
+      transports.set(transport.sessionId, transport);
+      res.once('close', () => transports.delete(transport.sessionId));
+      const mcp = new V1McpServer({ name: 'v1-sse', version: '1.0.0' });
+      mcp.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+      await mcp.connect(transport);
+      return;
+    }
+    const transport = transports.get(url.searchParams.get('sessionId') ?? '');
+    if (req.method === 'POST' && url.pathname === '/messages' && transport) return transport.handlePostMessage(req, res);
+    res.writeHead(req.method === 'POST' ? 405 : 404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sse`,
+    streams: () => transports.size,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('a url route whose server speaks only HTTP+SSE', () => {
+  test('falls back to it, gives each request its own abort signal, and ending the session ends the stream', async () => {
+    const sse = await startV1SseServer();
+    const gw = await startInProcessGateway(`servers:\n  old:\n    url: ${sse.url}\n`);
+    try {
+      const sent = await requestsTo(sse.url.replace(/\/sse$/, ''), async () => {
+        for (const era of ERAS) {
+          const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/old`));
+          const client = new Client({ name: 'sse-test', version: '1.0.0' }, { versionNegotiation: { mode: era } });
+          await client.connect(transport);
+          for (let i = 0; i < 20; i++)
+            assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: `${era} ${i}` } })), `${era} ${i}`);
+          await transport.terminateSession();
+          await client.close();
+        }
+      });
+      assert.ok(gw.logs.some((line) => line.msg === 'the remote server refused Streamable HTTP; using HTTP+SSE'));
+      const posts = sent.filter((request) => request.method === 'POST' && request.url.includes('/messages'));
+      assert.ok(posts.length >= 40, `${posts.length} POSTs`);
+      assert.equal(new Set(sent.map((request) => request.signal)).size, sent.length, 'no two requests share a signal');
+      // The 2025 session's own connection (its event stream) is closed with the session; the 2026-07-28 one is the route's.
+      await until(() => sse.streams() === 1, 'the 2025 session stream to close');
+    } finally {
+      await gw.close();
+      await sse.close();
+    }
+  });
+});
+
+/** The requests `run` made (through the global fetch, as the gateway's url routes do) to URLs under `prefix`. */
+async function requestsTo(prefix: string, run: () => Promise<void>): Promise<Array<{ url: string; method: string; signal: AbortSignal }>> {
+  const sent: Array<{ url: string; method: string; signal: AbortSignal }> = [];
+  const warnings: Error[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning);
+  const original = globalThis.fetch;
+  globalThis.fetch = (input, init) => {
+    const url = String(input);
+    if (url.startsWith(prefix) && init?.signal) sent.push({ url, method: init.method ?? 'GET', signal: init.signal });
+    return original(input, init);
+  };
+  process.on('warning', onWarning);
+  try {
+    await run();
+  } finally {
+    globalThis.fetch = original;
+    process.off('warning', onWarning);
+  }
+  assert.deepEqual(
+    warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning'),
+    [],
+  );
+  return sent;
+}
 
 describe('a url route whose server goes down', () => {
   test('fails calls fast and clearly, retries a list once, and leaves the server alone for a while', async () => {

@@ -7,11 +7,16 @@
  * and protocol version), so the instance that resumes the session reaches the same upstream
  * session without a handshake. When the upstream has forgotten it (404), the bridge opens a new
  * one and says so in the log.
+ *
+ * Both transports fetch through upstream-fetch.ts, which gives each request an abort signal of its
+ * own: the SDK passes one signal to all of a connection's requests, and Node's fetch would leave a
+ * listener on it per request.
  */
 import { SSEClientTransport, SdkError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Logger } from '../logger.js';
 import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
 import type { Connector } from './bridged.js';
+import { upstreamFetch } from './upstream-fetch.js';
 
 export interface RemoteConnectorOptions {
   readonly route: string;
@@ -61,6 +66,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       if (!sseOnly) {
         const transport = new StreamableHTTPClientTransport(options.url, {
           requestInit,
+          fetch: upstreamFetch,
           ...(sealed ? { sessionId: sealed.s } : {}),
         });
         if (sealed?.v) transport.setProtocolVersion(sealed.v);
@@ -76,7 +82,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
           sseOnly = true;
         }
       }
-      const transport = new SSEClientTransport(options.url, { requestInit });
+      const transport = new SSEClientTransport(options.url, { requestInit, fetch: upstreamFetch });
       try {
         return await connect(init, transport, false);
       } catch (error) {
