@@ -4,6 +4,12 @@
  * read and parsed by hand. Not how the SDK's examples are written (they use express); here to
  * show what the SDK's transport itself costs, and so what the gateway adds to it.
  *
+ * With `BENCH_OTEL=1` (and `OTEL_EXPORTER_OTLP_ENDPOINT`) it also makes, per POSTed request, what
+ * the gateway makes with export on: a SERVER span with the MCP conventions' attributes and a point
+ * of `mcp.server.operation.duration`, exported over OTLP/HTTP protobuf by the same SDK packages
+ * (otel-instrument.ts). Measured against itself without, that is what OpenTelemetry's JS SDK
+ * costs a server this cheap: the floor under the gateway's own telemetry cost.
+ *
  * Run as its own process by the benchmarks: `PORT=0 node dist/bench/reference/minimal-node-server.js`
  * prints `listening http://127.0.0.1:<port>/mcp` once it accepts connections.
  */
@@ -13,6 +19,10 @@ import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { createTimeServer } from '../../servers/time/index.js';
+import { instrument } from './otel-instrument.js';
+
+/** The span and point of one request, when `BENCH_OTEL=1`. */
+const observe = process.env.BENCH_OTEL === '1' ? await instrument() : undefined;
 
 const transports = new Map<string, StreamableHTTPServerTransport>();
 
@@ -37,6 +47,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return existing.handleRequest(req, res);
   }
   const body = await readJson(req);
+  if (observe) observe(body, sessionId, res);
   if (existing) return existing.handleRequest(req, res, body);
   if (sessionId || !isInitializeRequest(body)) return refuse(res, sessionId ? 404 : 400, 'Bad Request: No valid session ID provided');
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({

@@ -38,7 +38,8 @@ described, against references running on the same machine in the same run: a min
 server written the way the SDK's examples write one (\`bench/reference/minimal-sdk-server.ts\`:
 \`createMcpExpressApp\`, one session map, a \`StreamableHTTPServerTransport\` and \`McpServer\` per
 session, serving the same time server), the same server on \`node:http\` without express
-(\`bench/reference/minimal-node-server.ts\`, full runs only), a minimal SDK v2 server speaking MCP
+(\`bench/reference/minimal-node-server.ts\`), the same again exporting a span and a metric point per
+request as the gateway does (\`bench/reference/otel-instrument.ts\`), a minimal SDK v2 server speaking MCP
 2026-07-28 (\`bench/reference/minimal-v2-server.ts\`: \`createMcpHandler\` on \`node:http\`, the
 same tools), and a raw \`node:http\` server answering a fixed JSON-RPC body
 (\`bench/reference/raw-ceiling.ts\`), the ceiling of this machine's HTTP stack. Bridged routes
@@ -202,13 +203,19 @@ ${table(['method', 'conn.', 'gateway req/s', 'LOG_LEVEL=warn req/s', 'warn / inf
 }
 
 function telemetrySection(results: BenchResults): string {
-  const rows = rowsPerCell(results, ['gateway', 'gateway-otel'], ([off, on]) => [
+  const floor = (method: Method, connections: number) => {
+    const off = cell(results, 'minimal-node', method, connections)?.result;
+    const on = cell(results, 'minimal-node-otel', method, connections)?.result;
+    return off && on ? [rps(off.rps), rps(on.rps), ratio(on.rps / off.rps)] : ['–', '–', '–'];
+  };
+  const rows = rowsPerCell(results, ['gateway', 'gateway-otel'], ([off, on], method, connections) => [
     rps(off.rps),
     ms(off.p50),
     rps(on.rps),
     ms(on.p50),
     ms(on.p99),
     `**${ratio(on.rps / off.rps)}**`,
+    ...floor(method, connections),
   ]);
   if (rows.length === 0) return '';
   return `## Telemetry on vs off
@@ -219,7 +226,14 @@ settings) to a loopback endpoint in the benchmark process that reads and drops e
 (\`bench/lib/otlp-sink.ts\`), measured in the same rounds as the gateway with telemetry off (the
 default, which still keeps the status page's numbers). Goal: at least 0.9x.
 
-${table(['method', 'conn.', 'off req/s', 'p50', 'on req/s', 'p50', 'p99', 'on / off'], rows, 'numbers')}`;
+The last three columns are the floor under that: the minimal SDK server on \`node:http\` (the
+"Without express" table's) with and without what the gateway exports per request, one SERVER
+span with the same attributes and one \`mcp.server.operation.duration\` point, made by the same
+SDK packages with the same settings and exported to the same endpoint, and nothing else
+(\`bench/reference/otel-instrument.ts\`): what OpenTelemetry's JS SDK itself costs a server that
+answers in a fifth of a millisecond.
+
+${table(['method', 'conn.', 'off req/s', 'p50', 'on req/s', 'p50', 'p99', 'on / off', 'minimal off req/s', 'minimal on req/s', 'minimal on / off'], rows, 'numbers')}`;
 }
 
 function frameworkSection(results: BenchResults): string {
@@ -309,14 +323,14 @@ ${table(
 function rowsPerCell<const T extends readonly Target[]>(
   results: BenchResults,
   targets: T,
-  columns: (measured: { [K in keyof T]: LoadResult }) => string[],
+  columns: (measured: { [K in keyof T]: LoadResult }, method: Method, connections: number) => string[],
 ): string[][] {
   const rows: string[][] = [];
   for (const method of METHODS) {
     for (const connections of concurrencies(results)) {
       const measured = targets.map((target) => cell(results, target, method, connections)?.result);
       if (measured.some((result) => result === undefined)) continue;
-      rows.push([method, String(connections), ...columns(measured as { [K in keyof T]: LoadResult })]);
+      rows.push([method, String(connections), ...columns(measured as { [K in keyof T]: LoadResult }, method, connections)]);
     }
   }
   return rows;

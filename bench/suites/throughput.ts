@@ -32,7 +32,10 @@ import { TIME_MODULE } from './modules.js';
 
 /**
  * `gateway-quiet`: the same gateway with LOG_LEVEL=warn, i.e. without its per-request log line.
- * `minimal-node`: the minimal SDK server on `node:http`, without express.
+ * `minimal-node`: the minimal SDK server on `node:http`, without express. `minimal-node-otel`: the
+ * same with a span and a metric point per request exported like the gateway's (`BENCH_OTEL=1`,
+ * bench/reference/otel-instrument.ts), to the same loopback endpoint: what OpenTelemetry's SDK
+ * itself costs a server this cheap.
  * `minimal-v2`: the SDK v2 reference (`createMcpHandler` on `node:http`), measured in the modern era.
  * `gateway-modern`: the gateway's `/mcp/time` (the same process as `gateway`) in the modern era.
  * `gateway-otel`: the same gateway exporting traces and metrics over OTLP/HTTP (protobuf, the
@@ -46,6 +49,7 @@ export const TARGETS = [
   'gateway-otel',
   'minimal',
   'minimal-node',
+  'minimal-node-otel',
   'minimal-v2',
   'ceiling',
 ] as const;
@@ -117,10 +121,15 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
               ? { url: gateway.url, sessions: undefined }
               : { url: `${gateway.base}/mcp/time-stateless`, sessions: undefined };
       } else if (target === 'gateway-otel') {
-        sink = await startOtlpSink();
+        sink ??= await startOtlpSink();
         const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
         const traced = await start(() => startGateway('throughput-otel', THROUGHPUT_YAML, 'time', { cpu, env }));
         all[target] = { url: traced.url, sessions: await openSessions(traced.url, most) };
+      } else if (target === 'minimal-node-otel') {
+        sink ??= await startOtlpSink();
+        const env = { BENCH_OTEL: '1', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
+        const child = await start(() => startChild({ name: target, entry: MINIMAL_NODE_ENTRY, mcpPath: '/mcp', cpu, env }));
+        all[target] = { url: child.url, sessions: await openSessions(child.url, most) };
       } else if (target === 'gateway-quiet') {
         const quiet = await start(() => startGateway('throughput-quiet', THROUGHPUT_YAML, 'time', { cpu, env: { LOG_LEVEL: 'warn' } }));
         all[target] = { url: quiet.url, sessions: await openSessions(quiet.url, most) };
@@ -192,7 +201,7 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
       }
     }
     if (sink)
-      settings.progress(`gateway-otel exported ${JSON.stringify(sink.received.exports)} (${Math.round(sink.received.bytes / 1024)} KiB)`);
+      settings.progress(`OTLP endpoint received ${JSON.stringify(sink.received.exports)} (${Math.round(sink.received.bytes / 1024)} KiB)`);
     return [...best.values()];
   } finally {
     await stopAll();
