@@ -6,7 +6,8 @@
  * resume, cold-start, memory, bridge, bridge-sessions), `--targets=<target>,…` (the throughput
  * servers to measure, e.g. `gateway-modern,minimal-v2` for the modern-era table alone), `--write`
  * (write the docs from a quick or partial run too), `--cpu-prof` (gateway children write CPU
- * profiles to dist/bench-profiles/).
+ * profiles to dist/bench-profiles/), `--previous=<commit>` (the previous release the gateway with
+ * telemetry off is compared with; default bench/lib/previous-release.ts `PREVIOUS_RELEASE`).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     targets: { type: 'string' },
     write: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    previous: { type: 'string' },
   },
 });
 const only = values.only?.split(',').map((s) => s.trim()) ?? [...SECTIONS];
@@ -54,7 +56,7 @@ if (unknownTargets.length > 0) {
 
 // Servers on CPU 0, this process (the load generator, the fake NWS) on CPU 1.
 const pinned = os.cpus().length >= 2 && canPin && pinSelf(1);
-const defaults = benchSettings(values.quick, pinned ? 0 : undefined);
+const defaults = benchSettings(values.quick, pinned ? 0 : undefined, values.previous);
 const settings = targets ? { ...defaults, targets: targets as Target[] } : defaults;
 if (values['cpu-prof']) {
   const dir = path.join(PROJECT_ROOT, 'dist', 'bench-profiles');
@@ -85,6 +87,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 try {
   if (run('throughput')) results.throughput = await benchThroughput(settings);
+  if (results.throughput?.some((c) => c.target === 'gateway-previous')) results.previousRelease = settings.previousRelease;
   if (run('weather')) results.weather = await benchWeather(settings);
   if (run('resume')) results.resume = await benchResume(settings);
   if (run('cold-start')) results.coldStart = await benchColdStart(settings);

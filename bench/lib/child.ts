@@ -27,6 +27,8 @@ const GC_HOOK = pathToFileURL(path.join(DIST, 'bench', 'support', 'gc-on-signal.
 /** Where children write their config and logs: made on first use, removed by {@link removeWorkDir}. */
 let workDirPath: string | undefined;
 const workDir = () => (workDirPath ??= mkdtempSync(path.join(tmpdir(), 'mcp-gateway-bench-')));
+/** A path inside the run's work directory (removed with it). */
+export const workPath = (name: string): string => path.join(workDir(), name);
 export function removeWorkDir(): void {
   if (workDirPath) rmSync(workDirPath, { recursive: true, force: true });
   workDirPath = undefined;

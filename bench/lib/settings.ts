@@ -1,5 +1,6 @@
 import type { BridgeTarget } from '../suites/bridge.js';
 import { TARGETS, type Target } from '../suites/throughput.js';
+import { PREVIOUS_RELEASE } from './previous-release.js';
 
 /** What one benchmark run does, by mode: `--quick` (under a minute) or the full run. */
 export interface BenchSettings {
@@ -45,11 +46,13 @@ export interface BenchSettings {
   readonly bridgeSessions: number;
   /** Cold sessions (spawn to first answer) per target, for the median. */
   readonly bridgeColdSessions: number;
+  /** The commit `gateway-previous` is built from (bench/lib/previous-release.ts). */
+  readonly previousRelease: string;
   /** Log progress to stderr. */
   readonly progress: (message: string) => void;
 }
 
-export function benchSettings(quick: boolean, serverCpu: number | undefined): BenchSettings {
+export function benchSettings(quick: boolean, serverCpu: number | undefined, previousRelease = PREVIOUS_RELEASE): BenchSettings {
   const progress = (message: string) => process.stderr.write(`[bench] ${message}\n`);
   return quick
     ? {
@@ -84,6 +87,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
         bridgeWarmup: 1.5,
         bridgeSessions: 5,
         bridgeColdSessions: 3,
+        previousRelease,
         progress,
       }
     : {
@@ -117,6 +121,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined): Be
         bridgeWarmup: 3,
         bridgeSessions: 40,
         bridgeColdSessions: 10,
+        previousRelease,
         progress,
       };
 }

@@ -208,6 +208,10 @@ function telemetrySection(results: BenchResults): string {
     const on = cell(results, 'minimal-node-otel', method, connections)?.result;
     return off && on ? [rps(off.rps), rps(on.rps), ratio(on.rps / off.rps)] : ['–', '–', '–'];
   };
+  const previous = (method: Method, connections: number, off: LoadResult) => {
+    const before = cell(results, 'gateway-previous', method, connections)?.result;
+    return before ? [rps(before.rps), `**${ratio(off.rps / before.rps)}**`] : ['–', '–'];
+  };
   const rows = rowsPerCell(results, ['gateway', 'gateway-otel'], ([off, on], method, connections) => [
     rps(off.rps),
     ms(off.p50),
@@ -216,6 +220,7 @@ function telemetrySection(results: BenchResults): string {
     ms(on.p99),
     `**${ratio(on.rps / off.rps)}**`,
     ...floor(method, connections),
+    ...previous(method, connections, off),
   ]);
   if (rows.length === 0) return '';
   return `## Telemetry on vs off
@@ -233,7 +238,12 @@ SDK packages with the same settings and exported to the same endpoint, and nothi
 (\`bench/reference/otel-instrument.ts\`): what OpenTelemetry's JS SDK itself costs a server that
 answers in a fifth of a millisecond.
 
-${table(['method', 'conn.', 'off req/s', 'p50', 'on req/s', 'p50', 'p99', 'on / off', 'minimal off req/s', 'minimal on req/s', 'minimal on / off'], rows, 'numbers')}`;
+The last two: the previous release, main as it last landed before telemetry
+(${results.previousRelease ? `\`${results.previousRelease.slice(0, 12)}\`` : 'not built in this run'}, \`bench/lib/previous-release.ts\`), built for this run and measured
+in the same rounds, and the gateway with telemetry off over it (goal: within noise, at least
+0.95x). Telemetry off still keeps the status page's numbers, which the previous release did not.
+
+${table(['method', 'conn.', 'off req/s', 'p50', 'on req/s', 'p50', 'p99', 'on / off', 'minimal off req/s', 'minimal on req/s', 'minimal on / off', 'previous release req/s', 'off / previous'], rows, 'numbers')}`;
 }
 
 function frameworkSection(results: BenchResults): string {

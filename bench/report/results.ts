@@ -18,6 +18,8 @@ export interface BenchResults {
   memory?: MemoryResult;
   bridge?: BridgeThroughputResult;
   bridgeSessions?: BridgeSessionsResult;
+  /** The commit `gateway-previous` was built from, when it was. */
+  previousRelease?: string;
 }
 
 export interface Goal {
@@ -75,6 +77,13 @@ export function goals(results: BenchResults): Goal[] {
       'gateway',
       'gateway requests/s with telemetry exported (OTLP to a loopback endpoint) >= 0.9x with telemetry off, at every concurrency',
       0.9,
+    ),
+    throughputGoal(
+      results,
+      'gateway',
+      'gateway-previous',
+      'gateway requests/s with telemetry off >= 0.95x the previous release (main before telemetry, built for the run), at every concurrency: within noise',
+      0.95,
     ),
   ]) {
     if (goal) list.push(goal);

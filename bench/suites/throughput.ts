@@ -13,8 +13,10 @@ import {
   childGroup,
   startChild,
   startGateway,
+  writeGatewayConfig,
   type Child,
 } from '../lib/child.js';
+import { buildPrevious } from '../lib/previous-release.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import {
   expectResult,
@@ -40,6 +42,9 @@ import { TIME_MODULE } from './modules.js';
  * `gateway-modern`: the gateway's `/mcp/time` (the same process as `gateway`) in the modern era.
  * `gateway-otel`: the same gateway exporting traces and metrics over OTLP/HTTP (protobuf, the
  * default) to a loopback endpoint in the benchmark process (bench/lib/otlp-sink.ts).
+ * `gateway-previous`: the gateway of the previous release (bench/lib/previous-release.ts), built
+ * for the run, telemetry off, on its own time module: what today's gateway with telemetry off is
+ * compared with (full runs).
  */
 export const TARGETS = [
   'gateway',
@@ -47,6 +52,7 @@ export const TARGETS = [
   'gateway-stateless',
   'gateway-quiet',
   'gateway-otel',
+  'gateway-previous',
   'minimal',
   'minimal-node',
   'minimal-node-otel',
@@ -80,17 +86,18 @@ const REQUESTS: Record<Era, Record<Method, { body: (id: number) => string; heade
 };
 
 /** The bench gateway.yaml: the time module twice, stateful and stateless. */
-export const THROUGHPUT_YAML = `
+export const throughputYaml = (timeModule: string) => `
 servers:
   time:
-    module: ${TIME_MODULE}
+    module: ${timeModule}
   time-stateless:
-    module: ${TIME_MODULE}
+    module: ${timeModule}
     sessions: stateless
 sessions:
   idleTimeout: 30m
   maxPerRoute: 10000
 `;
+export const THROUGHPUT_YAML = throughputYaml(TIME_MODULE);
 
 /**
  * Names, titles, descriptions and annotations of the tools a `tools/list` answer (JSON or SSE)
@@ -104,6 +111,8 @@ function describeTools(answer: string): string {
 
 export async function benchThroughput(settings: BenchSettings): Promise<ThroughputCell[]> {
   const cpu = settings.serverCpu;
+  if (settings.targets.includes('gateway-previous')) settings.progress(`building the previous release (${settings.previousRelease})`);
+  const previous = settings.targets.includes('gateway-previous') ? buildPrevious(settings.previousRelease) : undefined;
   const { start, stopAll } = childGroup();
   let sink: OtlpSink | undefined;
   try {
@@ -125,6 +134,15 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
         const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
         const traced = await start(() => startGateway('throughput-otel', THROUGHPUT_YAML, 'time', { cpu, env }));
         all[target] = { url: traced.url, sessions: await openSessions(traced.url, most) };
+      } else if (target === 'gateway-previous') {
+        const built = previous ?? { skipped: 'no previous release given' };
+        if ('skipped' in built) {
+          settings.progress(`gateway-previous skipped: ${built.skipped}`);
+          continue;
+        }
+        const env = { GATEWAY_CONFIG: writeGatewayConfig('throughput-previous', throughputYaml(built.timeModule)) };
+        const child = await start(() => startChild({ name: target, entry: built.entry, mcpPath: '/mcp/time', cpu, env }));
+        all[target] = { url: child.url, sessions: await openSessions(child.url, most) };
       } else if (target === 'minimal-node-otel') {
         sink ??= await startOtlpSink();
         const env = { BENCH_OTEL: '1', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
@@ -146,7 +164,8 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
       }
     }
 
-    const targets = settings.targets;
+    // A target that could not be set up (the previous release without git history) is left out.
+    const targets = settings.targets.filter((target) => all[target] !== undefined);
     let tools: { target: Target; listed: string } | undefined;
     for (const target of targets) {
       const { url, sessions } = all[target];
