@@ -524,6 +524,7 @@ function bridgeRemoteSection(results: BenchResults): string {
     for (const connections of bridgeConcurrencies(results)) {
       const remote = bridgeCell(results, target, connections)?.result;
       const upstream = bridgeCell(results, 'upstream', connections)?.result;
+      const proxy = bridgeCell(results, 'upstream-proxy', connections)?.result;
       const client = bridgeCell(results, 'upstream-client', connections)?.result;
       if (!remote || !upstream) continue;
       rows.push([
@@ -536,9 +537,11 @@ function bridgeRemoteSection(results: BenchResults): string {
         ms(upstream.p50),
         ms(upstream.p99),
         `**${ratio(remote.p50 / upstream.p50)}**`,
+        proxy ? ms(proxy.p50) : '–',
+        proxy ? `**${ratio(proxy.p50 / upstream.p50)}**` : '–',
         signedMs(remote.p50 - upstream.p50),
         client ? ms(client.p50) : '–',
-        failures(remote.failed + upstream.failed + (client?.failed ?? 0)),
+        failures(remote.failed + upstream.failed + (proxy?.failed ?? 0) + (client?.failed ?? 0)),
       ]);
     }
   }
@@ -551,11 +554,18 @@ function bridgeRemoteSection(results: BenchResults): string {
 one upstream connection per session) and from 2026-07-28 requests (no session: one connection
 per caller), against the same 2026-07-28 requests sent to the upstream directly (its rows repeat
 in each era). The gateway's client negotiated ${version ?? '?'} with it. Gateway and upstream share one
-CPU. Then the route's p50 over the upstream's (goal at most 1.3x at 1 connection), and the
-difference; the load generator is autocannon in both. The last column is the p50 of SDK v2
-\`Client\`s (\`StreamableHTTPClientTransport\`, as the bridge uses) calling the upstream directly
-from the benchmark process: the part of the difference that is the SDK client's own cost of a
-request, which the bridge pays too.
+CPU. Then the route's p50 over the upstream's (goal at most 1.3x at 1 connection), and next to
+it the floor of that ratio: the same requests sent through a pass-through HTTP proxy
+(\`bench/reference/passthrough-proxy.ts\`: \`node:http\` forwarding method, path, headers and body
+over a keep-alive agent and streaming the answer back, with no MCP and no parsing), on the same
+CPU as the upstream, its p50 and its p50 over the upstream's. Any \`url:\` route is such a hop and
+more (an MCP server downstream, an SDK client upstream), so no route can be under the proxy's
+ratio on this machine: where the proxy's alone is above 1.3x, the goal is out of reach of any
+gateway, and the route's ratio over the proxy's is what this one's own work adds. Then the
+route's added p50; the load generator is autocannon for all three. The last column is the p50 of
+SDK v2 \`Client\`s (\`StreamableHTTPClientTransport\`, as the bridge uses) calling the upstream
+directly from the benchmark process: the part of the difference that is the SDK client's own cost
+of a request, which the bridge pays too.
 
 ${table(
   [
@@ -568,6 +578,8 @@ ${table(
     'p50',
     'p99',
     'p50 / upstream',
+    'proxy p50',
+    'proxy / upstream',
     'added p50 ms',
     'SDK client to upstream p50',
     'errors',

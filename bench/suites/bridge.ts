@@ -9,7 +9,8 @@
  *   direct client.
  * - remote: the gateway's `url:` route in front of the SDK v2 reference (time server) on
  *   loopback, from 2025 sessions and from 2026-07-28 requests, vs the same requests sent to that
- *   upstream directly.
+ *   upstream directly, and through a pass-through HTTP proxy (bench/reference/passthrough-proxy.ts):
+ *   the least any HTTP hop in front of that upstream costs on this machine.
  *
  * Everything is started once and measured in turns (a different order each round, the best
  * round kept), as the throughput suite does; servers and their children share one CPU.
@@ -18,6 +19,7 @@ import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
   MINIMAL_V2_ENTRY,
+  PASSTHROUGH_PROXY_ENTRY,
   PROJECT_ROOT,
   STDIO_ECHO_ENTRY,
   SUPERGATEWAY_ENTRY,
@@ -48,8 +50,9 @@ import type { BenchSettings } from '../lib/settings.js';
  * both ways (full runs). `direct`: SDK clients on their own stdio children. `remote` and
  * `remote-modern`: the gateway's `url:` route, 2025 sessions and 2026-07-28 requests.
  * `upstream`: the remote route's upstream, called directly (autocannon, as the route is);
- * `upstream-client`: the same through SDK v2 `Client`s (`StreamableHTTPClientTransport`, which the
- * route's bridge uses too), one request at a time each.
+ * `upstream-proxy`: the same requests through the pass-through proxy, on the same CPU (the floor of
+ * any route's ratio to `upstream`). `upstream-client`: the same through SDK v2 `Client`s
+ * (`StreamableHTTPClientTransport`, which the route's bridge uses too), one request at a time each.
  */
 export type BridgeTarget =
   | 'gateway'
@@ -60,6 +63,7 @@ export type BridgeTarget =
   | 'remote'
   | 'remote-modern'
   | 'upstream'
+  | 'upstream-proxy'
   | 'upstream-client';
 
 export interface BridgeCell {
@@ -179,6 +183,19 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
         case 'upstream':
           measures[target] = await overHttp(upstream.url, modernTimeCallBody, modernTime);
           break;
+        case 'upstream-proxy': {
+          const proxy = await start(() =>
+            startChild({
+              name: 'bridge-proxy',
+              entry: PASSTHROUGH_PROXY_ENTRY,
+              mcpPath: '/mcp',
+              cpu,
+              env: { UPSTREAM_URL: upstream.base },
+            }),
+          );
+          measures[target] = await overHttp(proxy.url, modernTimeCallBody, modernTime);
+          break;
+        }
         case 'upstream-client': {
           for (let i = 0; i < most; i++) clients.push(await connectHttpClient(upstream.url));
           await timeCall(clients[0]!);
