@@ -8,7 +8,7 @@ import { UPSTREAM_LATENCY_MS, WEATHER_CONNECTIONS } from '../suites/weather.js';
 import { ABANDON_IDLE_TIMEOUT_S } from '../suites/memory.js';
 import { RESUME_CONNECTIONS } from '../suites/resume.js';
 import { bridgeCell, bridgeConcurrencies, cell, goals, type BenchResults } from './results.js';
-import { mib, ms, ratio, rps, signedMs, table } from './table.js';
+import { mib, ms, ratio, rps, signedMs, table, type Align } from './table.js';
 
 const METHODS: readonly Method[] = ['tools/call', 'tools/list'];
 
@@ -465,6 +465,7 @@ function bridgeStdioSection(results: BenchResults): string {
     if (info) logged.push([String(connections), rps(info.rps), ms(info.p50), ratio(info.rps / peer.rps), ratio(gateway.rps / info.rps)]);
   }
   if (rows.length === 0) return '';
+  const cpu = bridgeCpuRows(results);
   const versions = results.bridge?.protocolVersions.stdio;
   return `## Bridged stdio routes: gateway vs supergateway vs a direct client
 
@@ -503,7 +504,27 @@ ${table(
   ],
   rows,
   'numbers',
-)}${
+)}
+
+CPU time per answered request in the same runs (the rounds kept above), from \`/proc/<pid>/stat\`
+(user + system time of all of a process's threads, in clock ticks of 1/\`CLK_TCK\` s, 10 ms on
+Linux's usual 100) read just before and just after each run: the bridge process's own, and that of
+every process it started (its sessions' children, and the shell supergateway starts each one
+with), found anew at each reading, with the time of any that ended meanwhile (the kernel adds it
+to its parent's); for the direct clients, their children's. "as a module" is the same gateway
+serving the tool with no bridge and no child: its own cost of a request. "CPU used" is the two
+together times the requests/s: near 100% the run was bound by that one CPU (below, the CPU was
+idle or busy with something else part of the time: at 1 connection while the load generator
+sends the next request, and on a shared machine with other work). The bridge's
+own CPU is the part a bridge can change; the children's is the same stdio server's under any
+bridge, and it grows with the connections for every bridge alike (more processes taking turns on
+one CPU, each finding the caches cold after the others ran). Where both runs are bound by the
+CPU, two bridges' requests/s are in about the inverse ratio of their "together" columns, which
+both include the children's: 1.5x supergateway's needs the gateway's together under two thirds
+of supergateway's, so its own CPU under two thirds of supergateway's together minus its
+children's. Without /proc (not Linux) these columns are –.
+
+${table(['conn.', 'target', 'req/s', 'bridge CPU µs/req', 'children CPU µs/req', 'together µs/req', 'CPU used'], cpu, CPU_COLUMNS)}${
     logged.length === 0
       ? ''
       : `
@@ -513,6 +534,44 @@ supergateway at its default log level (\`info\`, which logs every message both w
 ${table(['conn.', 'req/s', 'p50', 'vs --logLevel none', 'gateway / this'], logged, 'numbers')}`
   }`;
 }
+
+/** The stdio section's CPU table: per connection count, each bridge's CPU per answered request, its own and its children's. */
+function bridgeCpuRows(results: BenchResults): string[][] {
+  const targets = [
+    ['gateway', 'gateway'],
+    ['gateway-module', 'gateway, as a module'],
+    ['supergateway', 'supergateway'],
+    ['supergateway-logged', 'supergateway, info log'],
+    ['direct', 'direct client'],
+  ] as const;
+  return bridgeConcurrencies(results).flatMap((connections) =>
+    targets.flatMap(([target, label]) => {
+      const measured = bridgeCell(results, target, connections);
+      if (!measured) return [];
+      const { bridgeUs, childrenUs } = measured.cpu ?? {};
+      // The direct clients have no bridge process (their client is the benchmark process, on another CPU): no sum.
+      const together = bridgeUs === undefined || childrenUs === undefined ? undefined : bridgeUs + childrenUs;
+      return [
+        [
+          String(connections),
+          label,
+          rps(measured.result.rps),
+          micros(bridgeUs),
+          micros(childrenUs),
+          micros(together),
+          together === undefined ? '–' : `${Math.round((measured.result.rps * together) / 1e4)}%`,
+        ],
+      ];
+    }),
+  );
+}
+
+/** The CPU table's columns: the target's name left, numbers right. */
+const CPU_COLUMNS: readonly Align[] = ['right', 'left', 'right', 'right', 'right', 'right', 'right'];
+
+/** Whole µs, or – when not measured. */
+const micros = (value: number | undefined) =>
+  value === undefined || !Number.isFinite(value) ? '–' : Math.round(value).toLocaleString('en-US');
 
 function bridgeRemoteSection(results: BenchResults): string {
   const rows: string[][] = [];
