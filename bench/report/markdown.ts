@@ -44,8 +44,9 @@ same tools), and a raw \`node:http\` server answering a fixed JSON-RPC body
 (\`bench/reference/raw-ceiling.ts\`), the ceiling of this machine's HTTP stack. Bridged routes
 (\`command:\` and \`url:\`) are measured against [supergateway](https://github.com/supercorp-ai/supergateway)
 4.0.0 in front of the same stdio server (\`bench/reference/stdio-echo-server.ts\`), an SDK client
-talking to that server directly over stdio, and the SDK v2 reference called directly. Read the
-ratios; the absolute times belong to this (small, shared) machine.
+talking to that server directly over stdio, and the SDK v2 reference called directly and through
+a pass-through HTTP proxy (\`bench/reference/passthrough-proxy.ts\`, the floor of any HTTP hop in
+front of it). Read the ratios; the absolute times belong to this (small, shared) machine.
 
 How: each server is its own child process, pinned to one CPU when \`taskset\` exists, with the
 load generator ([autocannon](https://github.com/mcollina/autocannon)) in the benchmark process on
