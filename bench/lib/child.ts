@@ -18,6 +18,8 @@ export const MINIMAL_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-sdk-
 export const MINIMAL_NODE_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-node-server.js');
 export const MINIMAL_V2_ENTRY = path.join(DIST, 'bench', 'reference', 'minimal-v2-server.js');
 export const CEILING_ENTRY = path.join(DIST, 'bench', 'reference', 'raw-ceiling.js');
+/** The floor of a remote route: an HTTP proxy that only passes requests to its `UPSTREAM_URL` and answers back. */
+export const PASSTHROUGH_PROXY_ENTRY = path.join(DIST, 'bench', 'reference', 'passthrough-proxy.js');
 /** The stdio server of the bridge benchmarks (not an HTTP server: spawned by a bridge or a client). */
 export const STDIO_ECHO_ENTRY = path.join(DIST, 'bench', 'reference', 'stdio-echo-server.js');
 /** supergateway's command line entry (a devDependency), the peer the stdio bridge is measured against. */

@@ -8,7 +8,7 @@ import { UPSTREAM_LATENCY_MS, WEATHER_CONNECTIONS } from '../suites/weather.js';
 import { ABANDON_IDLE_TIMEOUT_S } from '../suites/memory.js';
 import { RESUME_CONNECTIONS } from '../suites/resume.js';
 import { bridgeCell, bridgeConcurrencies, cell, goals, type BenchResults } from './results.js';
-import { mib, ms, ratio, rps, signedMs, table } from './table.js';
+import { mib, ms, ratio, rps, signedMs, table, type Align } from './table.js';
 
 const METHODS: readonly Method[] = ['tools/call', 'tools/list'];
 
@@ -45,8 +45,9 @@ same tools), and a raw \`node:http\` server answering a fixed JSON-RPC body
 (\`bench/reference/raw-ceiling.ts\`), the ceiling of this machine's HTTP stack. Bridged routes
 (\`command:\` and \`url:\`) are measured against [supergateway](https://github.com/supercorp-ai/supergateway)
 4.0.0 in front of the same stdio server (\`bench/reference/stdio-echo-server.ts\`), an SDK client
-talking to that server directly over stdio, and the SDK v2 reference called directly. Read the
-ratios; the absolute times belong to this (small, shared) machine.
+talking to that server directly over stdio, and the SDK v2 reference called directly and through
+a pass-through HTTP proxy (\`bench/reference/passthrough-proxy.ts\`, the floor of any HTTP hop in
+front of it). Read the ratios; the absolute times belong to this (small, shared) machine.
 
 How: each server is its own child process, pinned to one CPU when \`taskset\` exists, with the
 load generator ([autocannon](https://github.com/mcollina/autocannon)) in the benchmark process on
@@ -489,6 +490,7 @@ function bridgeStdioSection(results: BenchResults): string {
     if (info) logged.push([String(connections), rps(info.rps), ms(info.p50), ratio(info.rps / peer.rps), ratio(gateway.rps / info.rps)]);
   }
   if (rows.length === 0) return '';
+  const cpu = bridgeCpuRows(results);
   const versions = results.bridge?.protocolVersions.stdio;
   return `## Bridged stdio routes: gateway vs supergateway vs a direct client
 
@@ -527,7 +529,27 @@ ${table(
   ],
   rows,
   'numbers',
-)}${
+)}
+
+CPU time per answered request in the same runs (the rounds kept above), from \`/proc/<pid>/stat\`
+(user + system time of all of a process's threads, in clock ticks of 1/\`CLK_TCK\` s, 10 ms on
+Linux's usual 100) read just before and just after each run: the bridge process's own, and that of
+every process it started (its sessions' children, and the shell supergateway starts each one
+with), found anew at each reading, with the time of any that ended meanwhile (the kernel adds it
+to its parent's); for the direct clients, their children's. "as a module" is the same gateway
+serving the tool with no bridge and no child: its own cost of a request. "CPU used" is the two
+together times the requests/s: near 100% the run was bound by that one CPU (below, the CPU was
+idle or busy with something else part of the time: at 1 connection while the load generator
+sends the next request, and on a shared machine with other work). The bridge's
+own CPU is the part a bridge can change; the children's is the same stdio server's under any
+bridge, and it grows with the connections for every bridge alike (more processes taking turns on
+one CPU, each finding the caches cold after the others ran). Where both runs are bound by the
+CPU, two bridges' requests/s are in about the inverse ratio of their "together" columns, which
+both include the children's: 1.5x supergateway's needs the gateway's together under two thirds
+of supergateway's, so its own CPU under two thirds of supergateway's together minus its
+children's. Without /proc (not Linux) these columns are –.
+
+${table(['conn.', 'target', 'req/s', 'bridge CPU µs/req', 'children CPU µs/req', 'together µs/req', 'CPU used'], cpu, CPU_COLUMNS)}${
     logged.length === 0
       ? ''
       : `
@@ -537,6 +559,44 @@ supergateway at its default log level (\`info\`, which logs every message both w
 ${table(['conn.', 'req/s', 'p50', 'vs --logLevel none', 'gateway / this'], logged, 'numbers')}`
   }`;
 }
+
+/** The stdio section's CPU table: per connection count, each bridge's CPU per answered request, its own and its children's. */
+function bridgeCpuRows(results: BenchResults): string[][] {
+  const targets = [
+    ['gateway', 'gateway'],
+    ['gateway-module', 'gateway, as a module'],
+    ['supergateway', 'supergateway'],
+    ['supergateway-logged', 'supergateway, info log'],
+    ['direct', 'direct client'],
+  ] as const;
+  return bridgeConcurrencies(results).flatMap((connections) =>
+    targets.flatMap(([target, label]) => {
+      const measured = bridgeCell(results, target, connections);
+      if (!measured) return [];
+      const { bridgeUs, childrenUs } = measured.cpu ?? {};
+      // The direct clients have no bridge process (their client is the benchmark process, on another CPU): no sum.
+      const together = bridgeUs === undefined || childrenUs === undefined ? undefined : bridgeUs + childrenUs;
+      return [
+        [
+          String(connections),
+          label,
+          rps(measured.result.rps),
+          micros(bridgeUs),
+          micros(childrenUs),
+          micros(together),
+          together === undefined ? '–' : `${Math.round((measured.result.rps * together) / 1e4)}%`,
+        ],
+      ];
+    }),
+  );
+}
+
+/** The CPU table's columns: the target's name left, numbers right. */
+const CPU_COLUMNS: readonly Align[] = ['right', 'left', 'right', 'right', 'right', 'right', 'right'];
+
+/** Whole µs, or – when not measured. */
+const micros = (value: number | undefined) =>
+  value === undefined || !Number.isFinite(value) ? '–' : Math.round(value).toLocaleString('en-US');
 
 function bridgeRemoteSection(results: BenchResults): string {
   const rows: string[][] = [];
@@ -548,6 +608,7 @@ function bridgeRemoteSection(results: BenchResults): string {
     for (const connections of bridgeConcurrencies(results)) {
       const remote = bridgeCell(results, target, connections)?.result;
       const upstream = bridgeCell(results, 'upstream', connections)?.result;
+      const proxy = bridgeCell(results, 'upstream-proxy', connections)?.result;
       const client = bridgeCell(results, 'upstream-client', connections)?.result;
       if (!remote || !upstream) continue;
       rows.push([
@@ -560,9 +621,11 @@ function bridgeRemoteSection(results: BenchResults): string {
         ms(upstream.p50),
         ms(upstream.p99),
         `**${ratio(remote.p50 / upstream.p50)}**`,
+        proxy ? ms(proxy.p50) : '–',
+        proxy ? `**${ratio(proxy.p50 / upstream.p50)}**` : '–',
         signedMs(remote.p50 - upstream.p50),
         client ? ms(client.p50) : '–',
-        failures(remote.failed + upstream.failed + (client?.failed ?? 0)),
+        failures(remote.failed + upstream.failed + (proxy?.failed ?? 0) + (client?.failed ?? 0)),
       ]);
     }
   }
@@ -575,11 +638,18 @@ function bridgeRemoteSection(results: BenchResults): string {
 one upstream connection per session) and from 2026-07-28 requests (no session: one connection
 per caller), against the same 2026-07-28 requests sent to the upstream directly (its rows repeat
 in each era). The gateway's client negotiated ${version ?? '?'} with it. Gateway and upstream share one
-CPU. Then the route's p50 over the upstream's (goal at most 1.3x at 1 connection), and the
-difference; the load generator is autocannon in both. The last column is the p50 of SDK v2
-\`Client\`s (\`StreamableHTTPClientTransport\`, as the bridge uses) calling the upstream directly
-from the benchmark process: the part of the difference that is the SDK client's own cost of a
-request, which the bridge pays too.
+CPU. Then the route's p50 over the upstream's (goal at most 1.3x at 1 connection), and next to
+it the floor of that ratio: the same requests sent through a pass-through HTTP proxy
+(\`bench/reference/passthrough-proxy.ts\`: \`node:http\` forwarding method, path, headers and body
+over a keep-alive agent and streaming the answer back, with no MCP and no parsing), on the same
+CPU as the upstream, its p50 and its p50 over the upstream's. Any \`url:\` route is such a hop and
+more (an MCP server downstream, an SDK client upstream), so no route can be under the proxy's
+ratio on this machine: where the proxy's alone is above 1.3x, the goal is out of reach of any
+gateway, and the route's ratio over the proxy's is what this one's own work adds. Then the
+route's added p50; the load generator is autocannon for all three. The last column is the p50 of
+SDK v2 \`Client\`s (\`StreamableHTTPClientTransport\`, as the bridge uses) calling the upstream
+directly from the benchmark process: the part of the difference that is the SDK client's own cost
+of a request, which the bridge pays too.
 
 ${table(
   [
@@ -592,6 +662,8 @@ ${table(
     'p50',
     'p99',
     'p50 / upstream',
+    'proxy p50',
+    'proxy / upstream',
     'added p50 ms',
     'SDK client to upstream p50',
     'errors',

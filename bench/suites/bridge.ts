@@ -9,7 +9,14 @@
  *   direct client.
  * - remote: the gateway's `url:` route in front of the SDK v2 reference (time server) on
  *   loopback, from 2025 sessions and from 2026-07-28 requests, vs the same requests sent to that
- *   upstream directly.
+ *   upstream directly, and through a pass-through HTTP proxy (bench/reference/passthrough-proxy.ts):
+ *   the least any HTTP hop in front of that upstream costs on this machine.
+ *
+ * For the stdio bridges (and the module route, and the direct clients' children), the CPU time
+ * each run used per answered request, in the bridge process and in the processes it started,
+ * from /proc: at more connections the children's share grows (more processes taking turns on one
+ * CPU) for every bridge alike, which the requests/s alone do not tell apart from the bridges' own
+ * cost.
  *
  * Everything is started once and measured in turns (a different order each round, the best
  * round kept), as the throughput suite does; servers and their children share one CPU.
@@ -18,6 +25,7 @@ import path from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
   MINIMAL_V2_ENTRY,
+  PASSTHROUGH_PROXY_ENTRY,
   PROJECT_ROOT,
   STDIO_ECHO_ENTRY,
   SUPERGATEWAY_ENTRY,
@@ -39,6 +47,7 @@ import {
   toolCallBody,
   withRouteErrors,
 } from '../lib/mcp.js';
+import { cpuSince, processesCpu, treeCpu, type CpuUse } from '../lib/processes.js';
 import type { BenchSettings } from '../lib/settings.js';
 
 /**
@@ -48,8 +57,9 @@ import type { BenchSettings } from '../lib/settings.js';
  * both ways (full runs). `direct`: SDK clients on their own stdio children. `remote` and
  * `remote-modern`: the gateway's `url:` route, 2025 sessions and 2026-07-28 requests.
  * `upstream`: the remote route's upstream, called directly (autocannon, as the route is);
- * `upstream-client`: the same through SDK v2 `Client`s (`StreamableHTTPClientTransport`, which the
- * route's bridge uses too), one request at a time each.
+ * `upstream-proxy`: the same requests through the pass-through proxy, on the same CPU (the floor of
+ * any route's ratio to `upstream`). `upstream-client`: the same through SDK v2 `Client`s
+ * (`StreamableHTTPClientTransport`, which the route's bridge uses too), one request at a time each.
  */
 export type BridgeTarget =
   | 'gateway'
@@ -60,12 +70,19 @@ export type BridgeTarget =
   | 'remote'
   | 'remote-modern'
   | 'upstream'
+  | 'upstream-proxy'
   | 'upstream-client';
 
 export interface BridgeCell {
   target: BridgeTarget;
   connections: number;
   result: LoadResult;
+  /**
+   * CPU time per answered request, µs, of the same run (`gateway`, `gateway-module`,
+   * `supergateway`, `supergateway-logged`: the bridge process and its descendants; `direct`: the
+   * clients' children); none for the other targets, or where there is no /proc.
+   */
+  cpu?: CpuUse;
 }
 
 export interface BridgeThroughputResult {
@@ -125,6 +142,21 @@ export function supergatewaySpec(name: string, cpu: number | undefined, logged: 
 
 type Measure = (connections: number, duration: number) => Promise<LoadResult>;
 
+/** Starts a CPU reading of a target's processes for a run at `connections` (see {@link cpuSince}). */
+type CpuReading = (connections: number) => ReturnType<typeof cpuSince>;
+
+/** `, CPU µs/req bridge 340 children 60` for the progress line. */
+function cpuNote(use: CpuUse | undefined): string {
+  if (!use) return '';
+  return `, CPU µs/req ${use.bridgeUs === undefined ? '' : `bridge ${Math.round(use.bridgeUs)} `}children ${Math.round(use.childrenUs)}`;
+}
+
+/** CPU time per answered request, from a run's totals. */
+function perRequest(use: CpuUse | undefined, answered: number): CpuUse | undefined {
+  if (!use || answered === 0) return undefined;
+  return { ...(use.bridgeUs === undefined ? {} : { bridgeUs: use.bridgeUs / answered }), childrenUs: use.childrenUs / answered };
+}
+
 export async function benchBridge(settings: BenchSettings): Promise<BridgeThroughputResult> {
   const cpu = settings.serverCpu;
   const most = Math.max(...settings.bridgeConcurrency);
@@ -139,6 +171,8 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
     const remoteUrl = `${gateway.base}/mcp/remote`;
 
     const measures = {} as Record<BridgeTarget, Measure>;
+    // A bridge's descendants are found again at each reading: its children are its sessions'.
+    const cpuReadings: Partial<Record<BridgeTarget, CpuReading>> = {};
     /** autocannon on `url`, from `most` sessions (2025) opened up front, or from none (2026-07-28). */
     const overHttp = async (url: string, body: (id: number) => string, modern?: Record<string, string>): Promise<Measure> => {
       const sessions = modern ? undefined : await openSessions(url, most);
@@ -152,14 +186,17 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
       switch (target) {
         case 'gateway':
           measures[target] = await overHttp(gateway.url, echoCallBody);
+          cpuReadings[target] = () => cpuSince(() => treeCpu(gateway.pid));
           break;
         case 'gateway-module':
           measures[target] = await overHttp(`${gateway.base}/mcp/echo-module`, echoCallBody);
+          cpuReadings[target] = () => cpuSince(() => treeCpu(gateway.pid));
           break;
         case 'supergateway':
         case 'supergateway-logged': {
           const child = await start(() => startChild(supergatewaySpec(target, cpu, target === 'supergateway-logged')));
           measures[target] = await overHttp(child.url, echoCallBody);
+          cpuReadings[target] = () => cpuSince(() => treeCpu(child.pid));
           break;
         }
         case 'direct': {
@@ -168,6 +205,8 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
           if (JSON.stringify(answer).indexOf(ECHO_MESSAGE) === -1) throw new Error(`the direct client got ${JSON.stringify(answer)}`);
           measures[target] = (connections, duration) =>
             runClientLoad({ clients: direct.slice(0, connections).map((d) => d.client), duration, request: echoCall });
+          const children = direct.map((d) => d.pid);
+          cpuReadings[target] = (connections) => cpuSince(() => processesCpu(children.slice(0, connections)));
           break;
         }
         case 'remote':
@@ -179,6 +218,19 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
         case 'upstream':
           measures[target] = await overHttp(upstream.url, modernTimeCallBody, modernTime);
           break;
+        case 'upstream-proxy': {
+          const proxy = await start(() =>
+            startChild({
+              name: 'bridge-proxy',
+              entry: PASSTHROUGH_PROXY_ENTRY,
+              mcpPath: '/mcp',
+              cpu,
+              env: { UPSTREAM_URL: upstream.base },
+            }),
+          );
+          measures[target] = await overHttp(proxy.url, modernTimeCallBody, modernTime);
+          break;
+        }
         case 'upstream-client': {
           for (let i = 0; i < most; i++) clients.push(await connectHttpClient(upstream.url));
           await timeCall(clients[0]!);
@@ -202,12 +254,18 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
       for (const connections of settings.bridgeConcurrency) {
         for (const target of order) {
           const route = GATEWAY_ROUTE[target];
+          let perAnswer: CpuUse | undefined;
           // A 200 can carry a JSON-RPC error (an upstream backing off answers fast): the gateway counts them.
-          const result = await withRouteErrors(route && `${gateway.base}/mcp/${route}`, () =>
-            measures[target](connections, settings.duration),
-          );
+          const result = await withRouteErrors(route && `${gateway.base}/mcp/${route}`, async () => {
+            // Read around the load alone, not the status page reads.
+            const since = cpuReadings[target]?.(connections);
+            const run = await measures[target](connections, settings.duration);
+            perAnswer = perRequest(since?.(), run.ok);
+            return run;
+          });
           settings.progress(
             `bridge round ${round + 1} ${target} c=${connections}: ${Math.round(result.rps)} req/s, p50 ${result.p50.toFixed(2)} ms` +
+              cpuNote(perAnswer) +
               (result.failed ? `, ${result.failed} FAILED` : ''),
           );
           const key = `${target} ${connections}`;
@@ -215,7 +273,8 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
           // A run that got no answer at all (a stall) has NaN requests/s: any other run beats it.
           // A run with errors is kept only when no round of the cell had none.
           const rate = (r: LoadResult) => (Number.isFinite(r.rps) ? r.rps : -1) - (r.failed > 0 ? 1e9 : 0);
-          if (!previous || rate(result) > rate(previous.result)) best.set(key, { target, connections, result });
+          if (!previous || rate(result) > rate(previous.result))
+            best.set(key, { target, connections, result, ...(perAnswer ? { cpu: perAnswer } : {}) });
         }
       }
     }
