@@ -60,7 +60,7 @@ export interface TrafficStatus {
 
 /** A route's traffic, in all and per operation (a method, or `tools/call` of one tool). */
 export interface RouteTraffic extends TrafficStatus {
-  /** Requests by `error.type`: a JSON-RPC code, or `tool_error`. */
+  /** Requests by `error.type`: a JSON-RPC code, `tool_error`, or `cancelled` (the client went away before the answer: not counted in `errors`). */
   errorTypes: Record<string, number>;
   /** Requests and errors per minute, oldest first, the current minute last. */
   perMinute: Array<{ requests: number; errors: number }>;

@@ -6,7 +6,11 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
-import { connectClient, shippedModule, startInProcessGateway } from '../helpers/gateway.js';
+import { CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/client';
+import { connectClient, fixtureModule, MCP_POST_HEADERS, shippedModule, startInProcessGateway } from '../helpers/gateway.js';
+
+const MODERN = '2026-07-28';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('telemetry off (the default)', () => {
   it('counts requests for the status page without loading any OpenTelemetry or Azure Monitor package', async () => {
@@ -27,5 +31,58 @@ describe('telemetry off (the default)', () => {
       /[\\/]node_modules[\\/](@opentelemetry|@azure)[\\/]/.test(file),
     );
     assert.deepEqual(loaded, []);
+  });
+
+  it('counts a call its client gave up on as cancelled, not as an error, in both eras', async () => {
+    const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
+    const traffic = async () => (await gw.gateway.status('http://x')).routes[0]!.traffic;
+    try {
+      // 2026-07-28: the client aborts while the tool is still running; the SDK cancels the call.
+      const gone = new AbortController();
+      const modern = fetch(`${gw.url}/mcp/echo`, {
+        method: 'POST',
+        signal: gone.signal,
+        headers: { ...MCP_POST_HEADERS, 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'slow' },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: {
+            name: 'slow',
+            arguments: { ms: 2000, text: 'late' },
+            _meta: {
+              [PROTOCOL_VERSION_META_KEY]: MODERN,
+              [CLIENT_CAPABILITIES_META_KEY]: {},
+              [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1' },
+            },
+          },
+        }),
+      });
+      await sleep(150);
+      gone.abort();
+      await assert.rejects(modern, { name: 'AbortError' });
+      let seen = await traffic();
+      for (let i = 0; i < 50 && seen.requests < 1; i++) seen = (await sleep(20), await traffic());
+      assert.equal(seen.requests, 1);
+      assert.equal(seen.errors, 0, 'the client went away: not an error of the server');
+      assert.deepEqual(seen.errorTypes, { cancelled: 1 });
+      assert.equal(seen.p50Ms, null, 'nor a latency of the server');
+      const page = await (await fetch(`${gw.url}/`)).text();
+      assert.match(page, /0 errors<\/span> · 1 cancelled/);
+
+      // A 2025 session: the call goes on without its POST's connection and is answered normally.
+      const { client } = await connectClient(`${gw.url}/mcp/echo`);
+      const dropped = new AbortController();
+      const call = client.callTool({ name: 'slow', arguments: { ms: 300, text: 'x' } }, { signal: dropped.signal });
+      await sleep(100);
+      dropped.abort();
+      await assert.rejects(call);
+      for (let i = 0; i < 50 && (await traffic()).requests < 3; i++) await sleep(20);
+      seen = await traffic();
+      assert.equal(seen.errors, 0, JSON.stringify(seen.errorTypes));
+      await client.close();
+    } finally {
+      await gw.close();
+    }
   });
 });

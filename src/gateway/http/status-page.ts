@@ -12,6 +12,7 @@
  */
 import type { GatewayStatus, RouteStatus, RouteTraffic, UpstreamTraffic } from '../gateway.js';
 import type { UpstreamStatus } from '../cache/upstream-cache.js';
+import { CANCELLED } from '../telemetry/telemetry.js';
 
 const escape = (text: unknown): string =>
   String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -90,19 +91,24 @@ ${renderConnect(route)}
 </section>`;
 }
 
-/** `12 calls · 1 error (tool_error 1) · p50 1.2 ms · p95 4 ms`. */
+/** The `error.type`s that are errors: all but `cancelled`. */
+const errorEntries = (types: Record<string, number>) => Object.entries(types).filter(([type]) => type !== CANCELLED);
+
+/** `12 calls · 1 error (tool_error 1) · 2 cancelled · p50 1.2 ms · p95 4 ms`. */
 function renderTotals(
   totals: Pick<RouteTraffic, 'requests' | 'errors' | 'p50Ms' | 'p95Ms'> & { errorTypes?: Record<string, number> },
   noun: 'call' | 'request',
 ): string {
   const types =
     totals.errorTypes && totals.errors > 0
-      ? ` (${Object.entries(totals.errorTypes)
+      ? ` (${errorEntries(totals.errorTypes)
           .map(([type, n]) => `${escape(type)} ${n}`)
           .join(', ')})`
       : '';
   const errors = `<span${totals.errors > 0 ? ' class="error"' : ''}>${plural(totals.errors, 'error')}${types}</span>`;
-  return `<p class="totals"><b data-stat="requests">${totals.requests}</b> ${totals.requests === 1 ? noun : `${noun}s`} · ${errors} · p50 ${formatMs(totals.p50Ms)} · p95 ${formatMs(totals.p95Ms)}</p>`;
+  // Calls whose client went away before the answer: neither errors nor latencies of the server.
+  const gone = totals.errorTypes?.[CANCELLED] ? ` · ${totals.errorTypes[CANCELLED]} cancelled` : '';
+  return `<p class="totals"><b data-stat="requests">${totals.requests}</b> ${totals.requests === 1 ? noun : `${noun}s`} · ${errors}${gone} · p50 ${formatMs(totals.p50Ms)} · p95 ${formatMs(totals.p95Ms)}</p>`;
 }
 
 function renderTools(route: RouteStatus): string {
@@ -132,7 +138,7 @@ function operationRow(label: string, seen: RouteTraffic['operations'][number] | 
   const errors =
     seen && seen.errors > 0
       ? `<span class="error" title="${escape(
-          Object.entries(seen.errorTypes)
+          errorEntries(seen.errorTypes)
             .map(([t, n]) => `${t}: ${n}`)
             .join(', '),
         )}">${seen.errors}</span>`

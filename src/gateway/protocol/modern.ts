@@ -214,6 +214,8 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       const listen = 'method' in body && body.method === 'subscriptions/listen';
       const id = 'method' in body && 'id' in body ? (body.id as RequestId) : undefined;
       let operation: Operation | undefined;
+      /** The web Request's signal: the Node bridge aborts it when the connection closes before the answer is written. */
+      let signal: AbortSignal | undefined;
       const onShutdown = () => {
         request.onShutdown?.();
         operation?.end({ error: shuttingDownError(CUT_SHORT) });
@@ -222,12 +224,16 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       if (call) {
         if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
         calls.add(call);
-        operation = observe(options.telemetry, route, request);
+        operation = observe(options.telemetry, route, request, () => signal?.aborted === true);
       }
       try {
-        const nodeListener = getRequestListener((webRequest) => answer(listen ? listener : handler, webRequest, request, call, operation), {
-          overrideGlobalObjects: false,
-        });
+        const nodeListener = getRequestListener(
+          (webRequest) => {
+            signal = webRequest.signal;
+            return answer(listen ? listener : handler, webRequest, request, call, operation);
+          },
+          { overrideGlobalObjects: false },
+        );
         await (operation ? operation.run(() => nodeListener(req, res)) : nodeListener(req, res));
       } finally {
         operation?.end(UNANSWERED);
@@ -269,7 +275,7 @@ interface Call {
 }
 
 /** The operation of one modern request (listen streams and notifications have none). */
-function observe(telemetry: Telemetry, route: string, { req, body }: ModernRequest): Operation {
+function observe(telemetry: Telemetry, route: string, { req, body }: ModernRequest, clientGone: () => boolean): Operation {
   const meta = (body as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
   const version = meta?.[PROTOCOL_VERSION_META_KEY] ?? req.headers['mcp-protocol-version'];
   return telemetry.operation({
@@ -281,6 +287,7 @@ function observe(telemetry: Telemetry, route: string, { req, body }: ModernReque
       return Array.isArray(value) ? value[0] : value;
     },
     protocolVersion: typeof version === 'string' ? version : undefined,
+    clientGone,
   });
 }
 

@@ -49,6 +49,7 @@ export class ObservedWire extends ForwardingTransport {
       return;
     }
     const headers = extra?.request?.headers;
+    const signal = extra?.request?.signal;
     const params = message.params as { protocolVersion?: unknown } | undefined;
     const operation = this.options.telemetry.operation({
       route: this.options.route,
@@ -60,6 +61,8 @@ export class ObservedWire extends ForwardingTransport {
           ? params.protocolVersion
           : (headers?.get('mcp-protocol-version') ?? this.negotiated),
       session: sessionTag(this.inner.sessionId),
+      // The Node bridge aborts the request's signal when its connection closes before the answer.
+      clientGone: () => signal?.aborted === true,
     });
     this.pending.set(message.id, operation);
     operation.run(() => super.receive(message, extra));

@@ -36,6 +36,12 @@ export interface OperationStart {
   readonly protocolVersion?: string | undefined;
   /** The session's tag (logger.ts `sessionTag`), never its id. */
   readonly session?: string | undefined;
+  /**
+   * Whether the client went away before the answer (its HTTP request ended first). An error
+   * answer then is the request's cancellation, not a failure: `error.type` is `cancelled`, the span
+   * is not marked failed, and the status page counts it apart from errors.
+   */
+  readonly clientGone?: () => boolean;
 }
 
 /** One MCP request in flight. */
@@ -153,6 +159,8 @@ export interface TelemetryOptions {
 /** The header the Functions host adds to each request it forwards to a custom handler. */
 export const INVOCATION_ID_HEADER = 'x-ms-invocation-id';
 const UPSTREAM_GROUP = '\u0000upstream';
+/** `error.type` of a request its client gave up on before the answer. */
+export const CANCELLED = 'cancelled';
 /** Distinct client-chosen names (tools, prompts, protocol versions, error codes) kept as metric attributes before new ones are `_OTHER`. */
 const MAX_NAMES = 256;
 
@@ -189,23 +197,26 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
         if (ended) return;
         ended = true;
         const ms = now() - began;
-        const errorType = errorTypeOf(outcome);
+        const answered = errorTypeOf(outcome);
+        const cancelled = answered !== undefined && start.clientGone?.() === true;
+        const errorType = cancelled ? CANCELLED : answered;
         const rpcError = 'error' in outcome;
         // Client-chosen names become known once the gateway answered them without a JSON-RPC
         // error (an unknown tool is -32602): they are the metrics' and the page's keys.
         const target = described.tool ?? described.prompt;
         const boundedTarget = target === undefined ? undefined : names(`${start.route}\u0000${target}`, target, !rpcError);
         const method = metricMethod(described.method);
-        traffic.record(start.route, boundedTarget === undefined ? method : `${method} ${boundedTarget}`, {
-          ms,
-          error: errorType !== undefined,
-          ...(errorType === undefined ? {} : { tag: errorType }),
-        });
+        traffic.record(
+          start.route,
+          boundedTarget === undefined ? method : `${method} ${boundedTarget}`,
+          // A cancelled request is neither an error nor a latency of the server's.
+          cancelled ? { tag: CANCELLED } : { ms, error: errorType !== undefined, ...(errorType === undefined ? {} : { tag: errorType }) },
+        );
         if (!pipeline) return;
-        const result = outcomeAttributes(outcome, errorType);
+        const result: Attributes = cancelled ? { 'error.type': CANCELLED } : outcomeAttributes(outcome, errorType);
         span?.end(
           captureContent ? { ...result, ...contentAttributes(start.message, outcome) } : result,
-          errorType === undefined ? undefined : { message: errorMessageOf(outcome) },
+          errorType === undefined || cancelled ? undefined : { message: errorMessageOf(outcome) },
         );
         // Few attributes: the SDK hashes them on every point (network.* would be the same on all).
         const point: Attributes = { 'mcp.method.name': method, 'mcp.gateway.route': start.route, 'mcp.gateway.era': start.era };
@@ -218,7 +229,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
           point['mcp.protocol.version'] = names(`\u0000version\u0000${start.protocolVersion}`, start.protocolVersion, !rpcError);
         if (errorType !== undefined) {
           point['error.type'] = names(`\u0000error\u0000${errorType}`, errorType, true);
-          if (rpcError) point['rpc.response.status_code'] = point['error.type'];
+          if (rpcError && !cancelled) point['rpc.response.status_code'] = point['error.type'];
         }
         pipeline.recordOperation(ms / 1000, point);
       },
