@@ -30,7 +30,7 @@ import {
 } from '../lib/mcp.js';
 import { startOtlpSink, type OtlpSink } from '../lib/otlp-sink.js';
 import type { BenchSettings } from '../lib/settings.js';
-import { TIME_MODULE } from './modules.js';
+import { TIME_MODULE, WEATHER_MODULE } from './modules.js';
 
 /**
  * `gateway-quiet`: the same gateway with LOG_LEVEL=warn, i.e. without its per-request log line.
@@ -42,6 +42,9 @@ import { TIME_MODULE } from './modules.js';
  * `gateway-modern`: the gateway's `/mcp/time` (the same process as `gateway`) in the modern era.
  * `gateway-otel`: the same gateway exporting traces and metrics over OTLP/HTTP (protobuf, the
  * default) to a loopback endpoint in the benchmark process (bench/lib/otlp-sink.ts).
+ * `gateway-otel-carried`: the same with a weather route mounted (and one session opened on it), so
+ * that the process carries each request's context through awaits, as a gateway whose modules make
+ * upstream requests does (telemetry/context-on-demand.ts); measured on its time route.
  * `gateway-previous`: the gateway of the previous release (bench/lib/previous-release.ts), built
  * for the run, telemetry off, on its own time module: what today's gateway with telemetry off is
  * compared with (full runs).
@@ -52,6 +55,7 @@ export const TARGETS = [
   'gateway-stateless',
   'gateway-quiet',
   'gateway-otel',
+  'gateway-otel-carried',
   'gateway-previous',
   'minimal',
   'minimal-node',
@@ -133,6 +137,15 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
         sink ??= await startOtlpSink();
         const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
         const traced = await start(() => startGateway('throughput-otel', THROUGHPUT_YAML, 'time', { cpu, env }));
+        all[target] = { url: traced.url, sessions: await openSessions(traced.url, most) };
+      } else if (target === 'gateway-otel-carried') {
+        // The same, with a route whose module takes ctx.fetch (weather, never called here): from its
+        // first session on, every request's span follows it through awaits (AsyncLocalStorage).
+        sink ??= await startOtlpSink();
+        const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
+        const yaml = `${THROUGHPUT_YAML.replace('servers:\n', `servers:\n  weather:\n    module: ${WEATHER_MODULE}\n`)}`;
+        const traced = await start(() => startGateway('throughput-otel-carried', yaml, 'time', { cpu, env }));
+        await openSessions(`${traced.base}/mcp/weather`, 1);
         all[target] = { url: traced.url, sessions: await openSessions(traced.url, most) };
       } else if (target === 'gateway-previous') {
         const built = previous ?? { skipped: 'no previous release given' };
