@@ -214,8 +214,12 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       const listen = 'method' in body && body.method === 'subscriptions/listen';
       const id = 'method' in body && 'id' in body ? (body.id as RequestId) : undefined;
       let operation: Operation | undefined;
-      /** The web Request's signal: the Node bridge aborts it when the connection closes before the answer is written. */
-      let signal: AbortSignal | undefined;
+      /**
+       * The web Request: the Node bridge aborts its signal when the connection closes before the
+       * answer is written (read only then: the bridge makes the signal on first use, and remembers an
+       * abort until then).
+       */
+      let webRequest: Request | undefined;
       const onShutdown = () => {
         request.onShutdown?.();
         operation?.end({ error: shuttingDownError(CUT_SHORT) });
@@ -224,13 +228,13 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       if (call) {
         if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
         calls.add(call);
-        operation = observe(options.telemetry, route, request, () => signal?.aborted === true);
+        operation = observe(options.telemetry, route, request, () => webRequest?.signal.aborted === true);
       }
       try {
         const nodeListener = getRequestListener(
-          (webRequest) => {
-            signal = webRequest.signal;
-            return answer(listen ? listener : handler, webRequest, request, call, operation);
+          (received) => {
+            webRequest = received;
+            return answer(listen ? listener : handler, received, request, call, operation);
           },
           { overrideGlobalObjects: false },
         );

@@ -48,8 +48,8 @@ export class ObservedWire extends ForwardingTransport {
       super.receive(message, extra);
       return;
     }
-    const headers = extra?.request?.headers;
-    const signal = extra?.request?.signal;
+    const request = extra?.request;
+    const headers = request?.headers;
     const params = message.params as { protocolVersion?: unknown } | undefined;
     const operation = this.options.telemetry.operation({
       route: this.options.route,
@@ -61,8 +61,9 @@ export class ObservedWire extends ForwardingTransport {
           ? params.protocolVersion
           : (headers?.get('mcp-protocol-version') ?? this.negotiated),
       session: sessionTag(this.inner.sessionId),
-      // The Node bridge aborts the request's signal when its connection closes before the answer.
-      clientGone: () => signal?.aborted === true,
+      // The Node bridge aborts the request's signal when its connection closes before the answer
+      // (read only then: the bridge makes the signal on first use, and remembers an abort until then).
+      clientGone: () => request?.signal.aborted === true,
     });
     this.pending.set(message.id, operation);
     operation.run(() => super.receive(message, extra));

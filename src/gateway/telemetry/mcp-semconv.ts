@@ -71,10 +71,7 @@ export function describeRequest(
   message: RequestMessage,
   context: { readonly route: string; readonly era: Era; readonly protocolVersion: string | undefined },
 ): RequestDescription {
-  const method = cut(message.method);
-  const params = isObject(message.params) ? message.params : undefined;
-  const tool = method === 'tools/call' && typeof params?.name === 'string' ? cut(params.name) : undefined;
-  const prompt = method === 'prompts/get' && typeof params?.name === 'string' ? cut(params.name) : undefined;
+  const { method, tool, prompt } = requestNames(message);
   const attributes: Attributes = {
     'mcp.method.name': method,
     'mcp.gateway.route': context.route,
@@ -91,6 +88,15 @@ export function describeRequest(
   if (prompt !== undefined) attributes['gen_ai.prompt.name'] = prompt;
   const target = tool ?? prompt;
   return { spanName: target === undefined ? method : `${method} ${target}`, method, tool, prompt, attributes };
+}
+
+/** What a request names, cut to length: its method, and the tool (`tools/call`) or prompt (`prompts/get`). */
+export function requestNames(message: RequestMessage): Pick<RequestDescription, 'method' | 'tool' | 'prompt'> {
+  const method = cut(message.method);
+  const params = isObject(message.params) ? message.params : undefined;
+  const tool = method === 'tools/call' && typeof params?.name === 'string' ? cut(params.name) : undefined;
+  const prompt = method === 'prompts/get' && typeof params?.name === 'string' ? cut(params.name) : undefined;
+  return { method, tool, prompt };
 }
 
 /**

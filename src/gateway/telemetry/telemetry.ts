@@ -16,6 +16,7 @@ import {
   metaTraceContext,
   metricMethod,
   outcomeAttributes,
+  requestNames,
   type Attributes,
   type Era,
   type Outcome,
@@ -181,14 +182,18 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
 
   function operation(start: OperationStart): Operation {
     const began = now();
-    const described = describeRequest(start.message, { route: start.route, era: start.era, protocolVersion: start.protocolVersion });
+    // The span's attributes only when exporting: the status page needs the names alone.
+    const full = pipeline
+      ? describeRequest(start.message, { route: start.route, era: start.era, protocolVersion: start.protocolVersion })
+      : undefined;
+    const described = full ?? requestNames(start.message);
     let span: ServerSpan | undefined;
-    if (pipeline) {
-      const attributes = { ...described.attributes };
+    if (pipeline && full) {
+      const attributes = full.attributes;
       if (start.session) attributes['mcp.gateway.session'] = start.session;
       const invocation = start.header(INVOCATION_ID_HEADER);
       if (invocation) attributes['faas.invocation_id'] = invocation.slice(0, 64);
-      span = pipeline.startServerSpan(described.spanName, attributes, { meta: metaTraceContext(start.message), header: start.header });
+      span = pipeline.startServerSpan(full.spanName, attributes, { meta: metaTraceContext(start.message), header: start.header });
     }
     let ended = false;
     return {
