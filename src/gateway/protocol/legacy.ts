@@ -1,0 +1,437 @@
+/**
+ * The 2025 era on a route: `initialize`, then a protocol session (or, on a `sessions: stateless`
+ * route, a fresh server and transport for every request), served by the SDK's web-standard
+ * Streamable HTTP transport. Owns the route's session map: sessions are capped per route and per
+ * caller, bound to the principal that opened them, and resumed from their sealed ids on any
+ * instance (a fresh server initialized with what the id carries). Requests in flight are tracked
+ * by id on each session's wire, so a duplicate id is refused and the drain can answer what is
+ * left. The HTTP details of MCP's Streamable HTTP transport stay in the SDK's transport.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
+import { getRequestListener } from '@hono/node-server';
+import {
+  WebStandardStreamableHTTPServerTransport,
+  isInitializeRequest,
+  LATEST_PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/server';
+import type { McpServer, AuthInfo, InitializeRequest, JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
+import { LRUCache } from 'lru-cache';
+import type { ServerEntry, SessionsConfig } from '../config/config.js';
+import { GatewayError, JSONRPC, toJsonRpcBody } from '../errors.js';
+import { sessionTag, type Logger } from '../logger.js';
+import type { ServerContext } from '../module-contract.js';
+import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
+import { ObservedWire } from './observed-wire.js';
+import { RequestTracker, requestIdsOf } from './request-tracker.js';
+import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
+import type { SessionClaims, SessionTokens } from '../sessions/session-token.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
+import { filterTools } from './tool-filter.js';
+
+/** A live session of a stateful route. */
+export interface RouteSession extends Session {
+  readonly transport: WebStandardStreamableHTTPServerTransport;
+  /** The session's requests in flight, by id (between transport and server). */
+  readonly tracker: RequestTracker;
+  /** When the id stops being valid (wall clock, ms), whichever instance holds it: issue time + maxAge. */
+  readonly expiresAt: number;
+  /** The principal the session is bound to; undefined on a route without authentication. */
+  readonly principal: string | undefined;
+}
+
+/** What the 2025 era needs from the HTTP layer for one request. */
+export interface LegacyRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The parsed JSON-RPC body of a POST (already validated as JSON-RPC). */
+  body?: JSONRPCMessage | JSONRPCMessage[];
+  /** The caller as tools see it (`extra.authInfo`), on a route that authenticates. */
+  authInfo?: AuthInfo;
+  /**
+   * Who the caller is (auth/outcome.ts), on a route that authenticates: a session is bound to the
+   * principal that opened it, and refused (404) to any other.
+   */
+  principal?: string;
+  /**
+   * Whom a new session counts against for `sessions.maxPerPrincipal`: the principal on a route
+   * with authentication, else the client's address.
+   */
+  owner: string;
+  /** Told which session serves the request, once known (a new one's id on initialize), for the log. */
+  onSession?: (sessionId: string) => void;
+  /** Told when the gateway stopped before the request was answered (and answered it with an error). */
+  onShutdown?: () => void;
+}
+
+export interface LegacyEraOptions {
+  route: string;
+  entry: Pick<ServerEntry, 'sessions' | 'tools'>;
+  sessions: SessionsConfig;
+  upstream: Upstream;
+  /** The context the route's servers of this era are built with. */
+  context: ServerContext<unknown>;
+  /** Issues and verifies the self-contained session ids that let any instance resume a session. */
+  tokens: SessionTokens;
+  /** Wall clock in ms since the epoch, the one `tokens` uses. */
+  wallClock: () => number;
+  /** Clock for idle expiry; default `performance.now`. */
+  now?: () => number;
+  telemetry: Telemetry;
+  /** The route's logger. */
+  logger: Logger;
+}
+
+export interface LegacyEra {
+  serve(request: LegacyRequest): Promise<void>;
+  /** The sessions this instance holds. */
+  readonly sessions: SessionStore<RouteSession>;
+  /** POSTs carrying requests being answered now (GET streams are not counted). */
+  readonly inFlight: number;
+  /**
+   * Ends GET streams now, refuses new requests, lets calls finish until `deadline` aborts, answers
+   * the rest `shutting_down` on their own streams, then closes every session.
+   */
+  drain(deadline: AbortSignal): Promise<{ inFlight: number; answered: number }>;
+}
+
+export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
+  const { route: name, entry, upstream, context, tokens, wallClock, telemetry, logger: log } = options;
+  const maxAge = options.sessions.maxAge;
+  const mode = entry.sessions;
+
+  const sessions = createSessionStore<RouteSession>({
+    maxSessions: options.sessions.maxPerRoute,
+    maxPerOwner: options.sessions.maxPerPrincipal,
+    idleTimeout: options.sessions.idleTimeout,
+    now: options.now,
+    onEnd: (_session, reason) => log.debug({ reason }, 'session ended'),
+  });
+  /**
+   * Ids DELETEd here, by digest: their tokens stay valid until maxAge, but this instance will not
+   * resume them. Bounded, so that creating and deleting sessions cannot grow memory without end:
+   * the oldest deletions are forgotten first. Other instances cannot know (there is no shared
+   * store); clients do not reuse a deleted id.
+   */
+  const deleted = new LRUCache<string, true>({ max: MAX_REMEMBERED_DELETIONS, ttl: maxAge, ttlResolution: 1000 });
+  /** Resumes in progress, so concurrent first requests for one id share one server. */
+  const resuming = new Map<string, Promise<RouteSession>>();
+
+  /** Requests in flight on this route (stateless ones too), for the drain. */
+  const calls = new Set<{ readonly tracker: RequestTracker; readonly onShutdown: (() => void) | undefined }>();
+  const idleWaiters: Array<() => void> = [];
+  let draining = false;
+
+  /** A new server for one client, connected to a new transport. */
+  async function open(
+    sessionId: (() => string) | undefined,
+    owner: string,
+    session?: OpenRequest['session'],
+  ): Promise<{ server: McpServer; transport: WebStandardStreamableHTTPServerTransport; tracker: RequestTracker; seal?: string }> {
+    const { server, seal } = await upstream.open({ era: 'legacy', context, owner, ...(session ? { session } : {}) });
+    const transport = new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: sessionId,
+      keepAliveMs: options.sessions.keepAlive,
+      onsessionclosed: (id) => {
+        deleted.set(digest(id), true);
+        sessions.end(id, 'deleted');
+      },
+    });
+    const tracker = new RequestTracker(new ObservedWire(transport, { telemetry, route: name, internal: (id) => id === RESUME_ID }));
+    const wire = filterTools(tracker, entry.tools);
+    // The server chains its own close handler after this one.
+    if (sessionId !== undefined) wire.onclose = () => sessions.end(sessionId(), 'closed');
+    await server.connect(wire);
+    return { server, transport, tracker, ...(seal === undefined ? {} : { seal }) };
+  }
+
+  async function serve(
+    transport: WebStandardStreamableHTTPServerTransport,
+    tracker: RequestTracker,
+    { req, res, body, authInfo, onShutdown }: LegacyRequest,
+  ): Promise<void> {
+    const ids = body === undefined ? [] : requestIdsOf(Array.isArray(body) ? body : [body]);
+    let call: { tracker: RequestTracker; onShutdown: (() => void) | undefined } | undefined;
+    if (ids.length > 0) {
+      if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+      const duplicate = tracker.begin(ids);
+      if (duplicate !== undefined) throw duplicateId(duplicate);
+      call = { tracker, onShutdown };
+      calls.add(call);
+    }
+    try {
+      // The same bridge the SDK's Node transport uses: Node request in, web Response streamed out.
+      const listener = getRequestListener((webRequest) => transport.handleRequest(webRequest, { parsedBody: body, authInfo }), {
+        overrideGlobalObjects: false,
+      });
+      // Resolves once the response has ended (streams included): the ids are free again before
+      // the client can send its next request.
+      await listener(req, res);
+    } finally {
+      if (call) {
+        tracker.end(ids);
+        calls.delete(call);
+        if (calls.size === 0) for (const wake of idleWaiters.splice(0)) wake();
+      }
+    }
+  }
+
+  async function serveSession(session: RouteSession, request: LegacyRequest): Promise<void> {
+    const release = sessions.use(session);
+    request.res.once('close', release);
+    try {
+      await serve(session.transport, session.tracker, request);
+    } finally {
+      release();
+    }
+  }
+
+  async function handleStateful(request: LegacyRequest): Promise<void> {
+    const { req, body, principal, owner } = request;
+    const sessionId = header(req, 'mcp-session-id');
+    if (sessionId !== undefined) {
+      const session = await findSession(sessionId, principal, owner);
+      return serveSession(session, request);
+    }
+
+    const messages = body === undefined ? [] : Array.isArray(body) ? body : [body];
+    const initialize = messages.find((m): m is InitializeRequest & JSONRPCMessage => isInitializeRequest(m));
+    if (req.method !== 'POST' || !initialize) {
+      throw new GatewayError('session_required', 'Bad Request: Mcp-Session-Id header is required');
+    }
+    if (messages.length > 1) {
+      throw new GatewayError('invalid_request', 'Invalid Request: initialize must be sent alone, not in a batch');
+    }
+
+    const { protocolVersion, capabilities, clientInfo } = initialize.params;
+    if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+    const place = sessions.reserve(owner);
+    if (!place.ok) throw sessionsFull(place);
+    let opened: Awaited<ReturnType<typeof open>>;
+    let id = '';
+    try {
+      // The id is issued once the upstream is open: a remote's own session is sealed inside it.
+      opened = await open(() => id, owner, { capabilities, clientInfo });
+      id = tokens.issue({
+        route: name,
+        // The version the SDK's server will answer with: the client's when supported, else the latest.
+        protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion) ? protocolVersion : LATEST_PROTOCOL_VERSION,
+        clientCapabilities: capabilities,
+        clientInfo,
+        ...(principal === undefined ? {} : { principal }),
+        ...(opened.seal === undefined ? {} : { upstream: opened.seal }),
+      });
+    } catch (error) {
+      place.cancel();
+      throw error;
+    }
+    const { server, transport, tracker } = opened;
+    const session: RouteSession = { id, server, transport, tracker, owner, active: 0, expiresAt: wallClock() + maxAge, principal };
+    place.add(session);
+    request.onSession?.(id);
+    try {
+      await serveSession(session, request);
+    } finally {
+      // An initialize the transport refused (bad Accept, bad version) leaves no usable session.
+      if (transport.sessionId === undefined) sessions.end(id, 'closed');
+    }
+  }
+
+  /**
+   * The live session for an id, if `principal` opened it: held here, or resumed from the id
+   * itself. 404 otherwise; a session is never touched (or resumed) for another principal.
+   */
+  async function findSession(id: string, principal: string | undefined, owner: string): Promise<RouteSession> {
+    const held = sessions.get(id);
+    if (held) {
+      if (held.principal !== principal) throw wrongPrincipal(id);
+      if (wallClock() <= held.expiresAt) return held;
+      sessions.end(id, 'expired');
+      throw sessionNotFound('expired');
+    }
+    if (deleted.has(digest(id))) throw sessionNotFound('deleted');
+    let pending = resuming.get(id);
+    if (!pending) {
+      const verified = tokens.verify(id, name);
+      if (!verified.ok) throw sessionNotFound(verified.reason);
+      if (verified.claims.principal !== principal) throw wrongPrincipal(id);
+      if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+      pending = resume(id, verified.claims, owner).finally(() => resuming.delete(id));
+      resuming.set(id, pending);
+    }
+    const session = await pending;
+    // A resume started for another request of the same id: its principal is checked here.
+    if (session.principal !== principal) throw wrongPrincipal(id);
+    return session;
+  }
+
+  function wrongPrincipal(id: string): GatewayError {
+    log.warn({ session: sessionTag(id) }, 'session id presented by another principal');
+    return sessionNotFound('wrong_principal');
+  }
+
+  /**
+   * Recreates a session this instance does not hold (another instance issued it, or this one
+   * restarted or let it idle out): a fresh server, initialized with the parameters the id carries
+   * as if the client's initialize had happened here.
+   */
+  async function resume(id: string, claims: SessionClaims, owner: string): Promise<RouteSession> {
+    if (!SUPPORTED_PROTOCOL_VERSIONS.includes(claims.protocolVersion)) throw sessionNotFound('unsupported_protocol_version');
+    const place = sessions.reserve(owner);
+    if (!place.ok) throw sessionsFull(place);
+    let opened: Awaited<ReturnType<typeof open>>;
+    try {
+      opened = await open(() => id, owner, {
+        capabilities: claims.clientCapabilities,
+        clientInfo: claims.clientInfo,
+        ...(claims.upstream === undefined ? {} : { resume: claims.upstream }),
+      });
+    } catch (error) {
+      place.cancel();
+      throw error;
+    }
+    const { server, transport, tracker } = opened;
+    const session: RouteSession = {
+      id,
+      server,
+      transport,
+      tracker,
+      owner,
+      active: 0,
+      expiresAt: claims.issuedAt + maxAge,
+      principal: claims.principal,
+    };
+    try {
+      const initialize = await transport.handleRequest(
+        internalPost(name, {
+          jsonrpc: '2.0',
+          id: RESUME_ID,
+          method: 'initialize',
+          params: { protocolVersion: claims.protocolVersion, capabilities: claims.clientCapabilities, clientInfo: claims.clientInfo },
+        }),
+      );
+      const answer = await initialize.text();
+      if (initialize.status !== 200 || !answer.includes('"result"'))
+        throw new Error(`initialize answered ${initialize.status}: ${answer.slice(0, 200)}`);
+      const initialized = await transport.handleRequest(
+        internalPost(
+          name,
+          { jsonrpc: '2.0', method: 'notifications/initialized' },
+          { 'mcp-session-id': id, 'mcp-protocol-version': claims.protocolVersion },
+        ),
+      );
+      if (initialized.status !== 202) throw new Error(`notifications/initialized answered ${initialized.status}`);
+    } catch (error) {
+      place.cancel();
+      await server.close().catch(() => undefined);
+      throw error;
+    }
+    place.add(session);
+    log.info({ age: Math.round((wallClock() - claims.issuedAt) / 1000) }, 'session resumed');
+    return session;
+  }
+
+  async function handleStateless(request: LegacyRequest): Promise<void> {
+    const { req, res } = request;
+    if (req.method !== 'POST') {
+      throw new GatewayError(
+        'method_not_allowed',
+        `Method not allowed: the stateless route /mcp/${name} takes POST only`,
+        {},
+        { Allow: 'POST' },
+      );
+    }
+    const { server, transport, tracker } = await open(undefined, request.owner);
+    res.once('close', () => {
+      void server.close().catch(() => undefined);
+    });
+    await serve(transport, tracker, request);
+  }
+
+  async function drainLegacy(deadline: AbortSignal): Promise<{ inFlight: number; answered: number }> {
+    draining = true;
+    // A GET stream carries nothing an answer needs: it ends now, and the client opens its next one
+    // elsewhere (this instance refuses it).
+    for (const session of sessions.values()) session.transport.closeStandaloneSSEStream();
+    const inFlight = calls.size;
+    if (calls.size > 0 && !deadline.aborted) {
+      await new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        deadline.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    let answered = 0;
+    const left = [...calls];
+    for (const call of left) call.onShutdown?.();
+    for (const tracker of new Set(left.map((call) => call.tracker))) answered += await tracker.answerPending(shuttingDownAnswer);
+    await sessions.closeAll('shutdown');
+    return { inFlight, answered };
+  }
+
+  return {
+    serve: (request) => (mode === 'stateless' ? handleStateless(request) : handleStateful(request)),
+    sessions,
+    get inFlight() {
+      return calls.size;
+    },
+    drain: drainLegacy,
+  };
+}
+
+/** The id of the initialize the gateway sends a resumed session's server itself (not a client's request). */
+const RESUME_ID = 'gateway-resume';
+
+/** How many DELETEd ids a route remembers (about 100 bytes each). */
+const MAX_REMEMBERED_DELETIONS = 100_000;
+
+/** A deleted id as remembered: 128 bits of its SHA-256, not the id (a bearer credential) itself. */
+function digest(id: string): string {
+  return createHash('sha256').update(id).digest().subarray(0, 16).toString('base64url');
+}
+
+function duplicateId(id: RequestId): GatewayError {
+  return new GatewayError(
+    'invalid_request',
+    `Invalid Request: a request with id ${JSON.stringify(id)} is already in flight on this session; use a new id`,
+    { id },
+  );
+}
+
+function sessionsFull(refusal: Refusal): GatewayError {
+  const whose = refusal.full === 'route' ? 'this route' : 'this caller';
+  return new GatewayError(
+    'sessions_full',
+    `Too many sessions: all ${refusal.limit} sessions of ${whose} are busy; retry shortly`,
+    { scope: refusal.full === 'route' ? 'route' : 'principal', limit: refusal.limit },
+    { 'Retry-After': '1' },
+  );
+}
+
+/** The answer to a request the gateway stopped before its server answered. */
+function shuttingDownAnswer(id: RequestId): JSONRPCMessage {
+  return toJsonRpcBody(
+    JSONRPC.SERVER_ERROR,
+    'The gateway is shutting down: the call did not finish within its grace period; retry it',
+    { code: 'shutting_down' },
+    id,
+  ) as JSONRPCMessage;
+}
+
+function sessionNotFound(reason: string): GatewayError {
+  return new GatewayError('session_not_found', 'Session not found: initialize a new session', { reason });
+}
+
+/** A request the gateway makes to a session's transport itself (never reaches the network). */
+function internalPost(route: string, message: JSONRPCMessage, headers: Record<string, string> = {}): Request {
+  return new Request(`http://gateway.internal/mcp/${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify(message),
+  });
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
