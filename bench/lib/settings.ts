@@ -86,6 +86,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined, pre
         bridgeTargets: [
           'gateway',
           'gateway-module',
+          'gateway-shared',
           'supergateway',
           'direct',
           'remote',
@@ -121,6 +122,7 @@ export function benchSettings(quick: boolean, serverCpu: number | undefined, pre
         bridgeTargets: [
           'gateway',
           'gateway-module',
+          'gateway-shared',
           'supergateway',
           'supergateway-logged',
           'direct',

@@ -559,7 +559,10 @@ one CPU, each finding the caches cold after the others ran). Where both runs are
 CPU, two bridges' requests/s are in about the inverse ratio of their "together" columns, which
 both include the children's: 1.5x supergateway's needs the gateway's together under two thirds
 of supergateway's, so its own CPU under two thirds of supergateway's together minus its
-children's. Without /proc (not Linux) these columns are –.
+children's. "isolation: shared" is a second \`command:\` route of the same gateway on the same
+server, one child for every session (for servers that keep no state per client; supergateway has
+no such mode): what the same bridge costs when no child per session shares the CPU. Without /proc
+(not Linux) these columns are –.
 
 ${table(['conn.', 'target', 'req/s', 'bridge CPU µs/req', 'children CPU µs/req', 'together µs/req', 'CPU used'], cpu, CPU_COLUMNS)}${
     logged.length === 0
@@ -577,6 +580,7 @@ function bridgeCpuRows(results: BenchResults): string[][] {
   const targets = [
     ['gateway', 'gateway'],
     ['gateway-module', 'gateway, as a module'],
+    ['gateway-shared', 'gateway, isolation: shared'],
     ['supergateway', 'supergateway'],
     ['supergateway-logged', 'supergateway, info log'],
     ['direct', 'direct client'],

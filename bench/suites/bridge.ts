@@ -64,6 +64,7 @@ import type { BenchSettings } from '../lib/settings.js';
 export type BridgeTarget =
   | 'gateway'
   | 'gateway-module'
+  | 'gateway-shared'
   | 'supergateway'
   | 'supergateway-logged'
   | 'direct'
@@ -110,6 +111,10 @@ servers:
     command: ${JSON.stringify(process.execPath)}
     args: [${JSON.stringify(STDIO_ECHO_ENTRY)}]
     maxProcesses: ${maxProcesses}
+  echo-shared:
+    command: ${JSON.stringify(process.execPath)}
+    args: [${JSON.stringify(STDIO_ECHO_ENTRY)}]
+    isolation: shared
   echo-module:
     module: ${JSON.stringify(ECHO_MODULE)}
 ${upstreamUrl ? `  remote:\n    url: ${JSON.stringify(upstreamUrl)}\n` : ''}sessions:
@@ -190,6 +195,10 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
           break;
         case 'gateway-module':
           measures[target] = await overHttp(`${gateway.base}/mcp/echo-module`, echoCallBody);
+          cpuReadings[target] = () => cpuSince(() => treeCpu(gateway.pid));
+          break;
+        case 'gateway-shared':
+          measures[target] = await overHttp(`${gateway.base}/mcp/echo-shared`, echoCallBody);
           cpuReadings[target] = () => cpuSince(() => treeCpu(gateway.pid));
           break;
         case 'supergateway':
@@ -289,6 +298,7 @@ export async function benchBridge(settings: BenchSettings): Promise<BridgeThroug
 const GATEWAY_ROUTE: Partial<Record<BridgeTarget, string>> = {
   gateway: 'echo',
   'gateway-module': 'echo-module',
+  'gateway-shared': 'echo-shared',
   remote: 'remote',
   'remote-modern': 'remote',
 };
