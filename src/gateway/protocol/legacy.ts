@@ -23,6 +23,7 @@ import { GatewayError, JSONRPC, toJsonRpcBody } from '../errors.js';
 import { sessionTag, type Logger } from '../logger.js';
 import type { ServerContext } from '../module-contract.js';
 import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
+import { firstHeader } from './headers.js';
 import { ObservedWire } from './observed-wire.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
 import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
@@ -189,7 +190,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
 
   async function handleStateful(request: LegacyRequest): Promise<void> {
     const { req, body, principal, owner } = request;
-    const sessionId = header(req, 'mcp-session-id');
+    const sessionId = firstHeader(req, 'mcp-session-id');
     if (sessionId !== undefined) {
       const session = await findSession(sessionId, principal, owner);
       return serveSession(session, request);
@@ -429,9 +430,4 @@ function internalPost(route: string, message: JSONRPCMessage, headers: Record<st
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
     body: JSON.stringify(message),
   });
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }

@@ -32,6 +32,7 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Milliseconds } from '../config/units.js';
 import type { Operation, Telemetry } from '../telemetry/telemetry.js';
+import { firstHeader, joinedHeader } from './headers.js';
 import { refusalOutcome, watchAnswer, type AnswerWatch } from './observed-wire.js';
 import { isToolVisible, type ToolLists } from './tool-filter.js';
 
@@ -89,9 +90,9 @@ export async function isModernRequest(req: IncomingMessage, body: JSONRPCMessage
   if (!modernHeader && !(Array.isArray(body) ? body.some(claimsVersion) : claimsVersion(body))) return false;
   const outcome = classifyInboundRequest({
     httpMethod: req.method,
-    protocolVersionHeader: headerValue(req, 'mcp-protocol-version'),
-    mcpMethodHeader: headerValue(req, 'mcp-method'),
-    mcpNameHeader: headerValue(req, 'mcp-name'),
+    protocolVersionHeader: joinedHeader(req, 'mcp-protocol-version'),
+    mcpMethodHeader: joinedHeader(req, 'mcp-method'),
+    mcpNameHeader: joinedHeader(req, 'mcp-name'),
     body,
   });
   return outcome.kind !== 'legacy';
@@ -100,12 +101,6 @@ export async function isModernRequest(req: IncomingMessage, body: JSONRPCMessage
 function claimsVersion(message: JSONRPCMessage): boolean {
   const meta = (message as { params?: { _meta?: Record<string, unknown> } }).params?._meta;
   return meta !== undefined && meta !== null && typeof meta === 'object' && PROTOCOL_VERSION_META_KEY in meta;
-}
-
-/** A header as the SDK reads it from a web Request (`Headers.get`): repeated fields joined with `, `. */
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /** A 2026-07-28 request while it is served (see `requests` in {@link createModernEra}). */
@@ -286,10 +281,7 @@ function observe(telemetry: Telemetry, route: string, { req, body }: ModernReque
     route,
     era: 'modern',
     message: body as { method: string; id: RequestId },
-    header: (name) => {
-      const value = req.headers[name];
-      return Array.isArray(value) ? value[0] : value;
-    },
+    header: (name) => firstHeader(req, name),
     protocolVersion: typeof version === 'string' ? version : undefined,
     clientGone,
   });

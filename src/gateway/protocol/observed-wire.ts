@@ -15,6 +15,7 @@ import { GatewayError } from '../errors.js';
 import { sessionTag } from '../logger.js';
 import type { Era, Operation, Telemetry } from '../telemetry/telemetry.js';
 import { ForwardingTransport } from './forwarding-transport.js';
+import { firstHeader } from './headers.js';
 
 /** What a request gets when its session closes before it was answered. */
 const UNANSWERED = { error: { code: -32000, message: 'the session closed before the request was answered' } } as const;
@@ -134,10 +135,7 @@ export function observeRefusal(
 ): void {
   const { code, message } = (error instanceof GatewayError ? error : new GatewayError('internal_error', 'Internal error')).toJsonRpcBody()
     .error;
-  const header = (name: string) => {
-    const value = refused.req.headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
+  const header = (name: string) => firstHeader(refused.req, name);
   for (const item of Array.isArray(refused.body) ? refused.body : [refused.body]) {
     if (!('method' in item) || !('id' in item) || item.id === undefined) continue;
     const { route, era } = refused;

@@ -5,7 +5,6 @@
  * share lives here: the route's upstream (where its server lives), the contexts its servers are
  * built with, change notices to every client of either era, the drain, the tool list.
  */
-import type { IncomingMessage } from 'node:http';
 import type { McpServer, JSONRPCMessage } from '@modelcontextprotocol/server';
 import type { SessionsConfig } from '../config/config.js';
 import { GatewayError } from '../errors.js';
@@ -13,6 +12,7 @@ import type { Logger } from '../logger.js';
 import type { ChangeNotifier, FetchLike, ServerContext } from '../module-contract.js';
 import type { LoadedServer } from '../upstreams/modules.js';
 import { createUpstream, type Upstream, type UpstreamStatus } from '../upstreams/upstream.js';
+import { firstHeader } from './headers.js';
 import { createLegacyEra, type LegacyRequest, type RouteSession } from './legacy.js';
 import { createModernEra, FIRST_MODERN_VERSION, isModernRequest } from './modern.js';
 import { observeRefusal } from './observed-wire.js';
@@ -213,8 +213,13 @@ export function createRoute(options: RouteOptions): Route {
     }
     served.legacy++;
     request.onEra?.('legacy');
-    const version = header(req, 'mcp-protocol-version');
-    if (req.method !== 'POST' && version !== undefined && version >= FIRST_MODERN_VERSION && header(req, 'mcp-session-id') === undefined) {
+    const version = firstHeader(req, 'mcp-protocol-version');
+    if (
+      req.method !== 'POST' &&
+      version !== undefined &&
+      version >= FIRST_MODERN_VERSION &&
+      firstHeader(req, 'mcp-session-id') === undefined
+    ) {
       // The 2026-07-28 era has no session to stream from or to end: it is POST only.
       throw new GatewayError('method_not_allowed', `Method not allowed: ${version} requests are POST only`, {}, { Allow: 'POST' });
     }
@@ -277,9 +282,4 @@ async function listTools(upstream: Upstream, context: ServerContext<unknown>): P
     await client.close().catch(() => undefined);
     await server.close().catch(() => undefined);
   }
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
