@@ -1,6 +1,7 @@
 /**
  * OpenTelemetry for the minimal node:http reference (`BENCH_OTEL=1`): per POSTed JSON-RPC request,
- * one SERVER span with the attributes the gateway's spans have (telemetry/mcp-semconv.ts) and one
+ * one SERVER span with the attributes the gateway's spans have (`describeRequest` of
+ * telemetry/mcp-semconv.ts) and one
  * point of `mcp.server.operation.duration`, ended when the response is finished, exported over
  * OTLP/HTTP protobuf (the endpoint from `OTEL_EXPORTER_OTLP_ENDPOINT`) by the SDK's batch span
  * processor and periodic metric reader with their defaults: the same packages and settings as the
@@ -14,6 +15,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { describeRequest, type RequestMessage } from '../../src/gateway/telemetry/mcp-semconv.js';
 
 const BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300];
 
@@ -34,24 +36,15 @@ export async function instrument(): Promise<(body: unknown, session: string | un
     const message = body as Message | undefined;
     if (!message || typeof message.method !== 'string' || message.id === undefined) return;
     const began = performance.now();
-    const method = message.method;
-    const tool = method === 'tools/call' && typeof message.params?.name === 'string' ? message.params.name : undefined;
-    if (method === 'initialize' && typeof message.params?.protocolVersion === 'string') version = message.params.protocolVersion;
-    const attributes: Record<string, string> = {
-      'mcp.method.name': method,
-      'mcp.gateway.route': 'time',
-      'mcp.gateway.era': 'legacy',
-      'network.transport': 'tcp',
-      'network.protocol.name': 'http',
-      'jsonrpc.request.id': String(message.id),
-      'mcp.protocol.version': version,
-    };
-    if (tool) {
-      attributes['gen_ai.tool.name'] = tool;
-      attributes['gen_ai.operation.name'] = 'execute_tool';
-    }
+    if (message.method === 'initialize' && typeof message.params?.protocolVersion === 'string') version = message.params.protocolVersion;
+    // The attributes the gateway's own spans carry, made by the same function.
+    const { spanName, method, tool, attributes } = describeRequest(message as RequestMessage, {
+      route: 'time',
+      era: 'legacy',
+      protocolVersion: version,
+    });
     if (session) attributes['mcp.gateway.session'] = session.slice(0, 12);
-    const span = tracer.startSpan(tool ? `${method} ${tool}` : method, { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT);
+    const span = tracer.startSpan(spanName, { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT);
     res.once('finish', () => {
       if (res.statusCode >= 400) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();

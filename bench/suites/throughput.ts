@@ -143,7 +143,7 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
         // first session on, every request's span follows it through awaits (AsyncLocalStorage).
         sink ??= await startOtlpSink();
         const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
-        const yaml = `${THROUGHPUT_YAML.replace('servers:\n', `servers:\n  weather:\n    module: ${WEATHER_MODULE}\n`)}`;
+        const yaml = THROUGHPUT_YAML.replace('servers:\n', `servers:\n  weather:\n    module: ${WEATHER_MODULE}\n`);
         const traced = await start(() => startGateway('throughput-otel-carried', yaml, 'time', { cpu, env }));
         await openSessions(`${traced.base}/mcp/weather`, 1);
         all[target] = { url: traced.url, sessions: await openSessions(traced.url, most) };

@@ -174,6 +174,13 @@ function only<T>(items: T[], what: string): T {
   return items[0]!;
 }
 
+/** The one span of the request with JSON-RPC id `id`. */
+const spanOfRequest = (id: string, what: string) =>
+  only(
+    collector.spans.filter((s) => s.attributes['jsonrpc.request.id'] === id),
+    what,
+  );
+
 describe('telemetry over OTLP/HTTP JSON', () => {
   it('names and attributes a tool call by the MCP conventions, parented by the HTTP traceparent', () => {
     const [first] = servers('tools/call get_forecast').filter((s) => s.traceId === header.traceId);
@@ -299,20 +306,14 @@ describe('telemetry over OTLP/HTTP JSON', () => {
   });
 
   it('records a request refused before any server with the error the client got', () => {
-    const refused = only(
-      collector.spans.filter((s) => s.attributes['jsonrpc.request.id'] === 'refused-1'),
-      'refused request',
-    );
+    const refused = spanOfRequest('refused-1', 'refused request');
     assert.equal(refused.name, 'tools/list');
     assert.equal(refused.attributes['error.type'], '-32001');
     assert.equal(refused.status.code, 'error');
   });
 
   it('serves the 2026-07-28 era alike: parent from _meta, the HTTP context linked', () => {
-    const call = only(
-      collector.spans.filter((s) => s.attributes['jsonrpc.request.id'] === 'modern-1'),
-      'modern call',
-    );
+    const call = spanOfRequest('modern-1', 'modern call');
     assert.equal(call.name, 'tools/call get_forecast');
     assert.equal(call.attributes['mcp.gateway.era'], 'modern');
     assert.equal(call.attributes['mcp.protocol.version'], MODERN);
