@@ -29,7 +29,7 @@ export interface GatewayOptions {
   logger: Logger;
   /** The network, behind the cache; default `globalThis.fetch`. */
   fetch?: FetchLike;
-  /** Clock in ms for session idle expiry and cache freshness; default `performance.now`. */
+  /** Clock in ms for session idle expiry, cache freshness and backoff (the cache's hosts, command and url routes); default `performance.now`. */
   now?: () => number;
   importModule?: ModuleImporter;
   /**

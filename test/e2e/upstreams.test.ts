@@ -5,8 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { getRequestListener } from '@hono/node-server';
@@ -17,13 +19,16 @@ import { SSEServerTransport as V1SSEServerTransport } from '@modelcontextprotoco
 import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
+import type { BackoffState } from '../../src/gateway/backoff-schedule.js';
 import { childEnvironment } from '../../src/gateway/upstreams/child-process.js';
+import { fakeClock } from '../helpers/fake-upstream.js';
 import { fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 
 const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
 const PROBE = fixturePath('stdio', 'probe-server.mjs');
+const GATED = fixturePath('stdio', 'gated-server.mjs');
 const ERAS = ['legacy', 'auto'] as const;
 
 /** A route running the probe server, its processes findable by a marker argument. */
@@ -47,6 +52,31 @@ async function connect(url: string, era: (typeof ERAS)[number], capabilities = {
 
 async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
   return JSON.parse(textOf(await client.callTool({ name, arguments: args }))) as Record<string, unknown>;
+}
+
+/** A route's upstream on /status.json: its retry time and its backoff. */
+async function upstreamStatus(gw: InProcessGateway, route: string): Promise<{ retryInSeconds?: number; backoff: BackoffState }> {
+  const status = (await (await fetch(`${gw.url}/status.json`)).json()) as {
+    routes: Array<{ name: string; upstream: { retryInSeconds?: number; backoff: BackoffState } }>;
+  };
+  const { retryInSeconds, backoff } = status.routes.find((r) => r.name === route)!.upstream;
+  return { ...(retryInSeconds === undefined ? {} : { retryInSeconds }), backoff };
+}
+
+/** A 2025 `initialize` posted as it is, and what came back: the HTTP status, the gateway's error code and message. */
+async function initialize(url: string): Promise<{ status: number; code?: string; message?: string }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: MCP_POST_HEADERS,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
+  });
+  const body = (await response.json()) as { error?: { message: string; data?: { code?: string } } };
+  return { status: response.status, code: body.error?.data?.code, message: body.error?.message };
 }
 
 describe('a command route running server-everything from npm', () => {
@@ -383,9 +413,9 @@ describe('command routes that cannot start', () => {
     assert.match(messages[2]!, /keeps stopping before it answers; the gateway will start it again in 1 s/);
   });
 
-  for (const [route, why] of [
-    ['missing', /could not start \/no\/such\/program: spawn \/no\/such\/program ENOENT/],
-    ['silent', /did not answer its first request within 0.5 s \(startTimeout\)/],
+  for (const [route, why, lastError] of [
+    ['missing', /could not start \/no\/such\/program: spawn \/no\/such\/program ENOENT/, 'ENOENT'],
+    ['silent', /did not answer its first request within 0.5 s \(startTimeout\)/, 'timeout'],
   ] as const) {
     test(`answers initialize on "${route}" with 502 upstream_unavailable and a reason`, async () => {
       const response = await initialize(route);
@@ -393,8 +423,85 @@ describe('command routes that cannot start', () => {
       const body = (await response.json()) as { error: { message: string; data: { code: string } } };
       assert.equal(body.error.data.code, 'upstream_unavailable');
       assert.match(body.error.message, why);
+      // The status page names the failure without the command's path.
+      assert.equal((await upstreamStatus(gw, route)).backoff.lastError, lastError);
     });
   }
+});
+
+describe('a command route whose server keeps exiting before it answers', () => {
+  const marker = `gated-${randomUUID()}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'gated-'));
+  /** What the route's next child does at start: exit, hold (answer nothing until told) or serve. */
+  const steer = (mode: 'exit' | 'hold' | 'serve') => {
+    writeFileSync(path.join(dir, 'next'), mode);
+    renameSync(path.join(dir, 'next'), path.join(dir, 'mode'));
+  };
+  const clock = fakeClock();
+  let gw: InProcessGateway;
+  const url = () => `${gw.url}/mcp/gated`;
+  /** Children that failed to start, by the gateway's log. */
+  const failedStarts = () => gw.logs.filter((line) => line.msg === 'server process failed to start').length;
+  before(async () => {
+    steer('exit');
+    gw = await startInProcessGateway(
+      `servers:\n  gated:\n    command: ${process.execPath}\n    args: [${JSON.stringify(GATED)}, ${JSON.stringify(path.join(dir, 'mode'))}, ${JSON.stringify(marker)}]\n`,
+      { now: clock.now },
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('starts one child as the probe once the interval has passed, refuses the others meanwhile, and doubles the interval when it fails', async () => {
+    for (let attempt = 0; attempt < 2; attempt++) assert.match((await initialize(url())).message!, /exited with code 1/);
+    const refused = await initialize(url());
+    assert.deepEqual([refused.status, refused.code], [502, 'upstream_unavailable']);
+    assert.match(refused.message!, /keeps stopping before it answers; the gateway will start it again in 1 s/);
+    assert.equal(failedStarts(), 2, 'no child was started for the refused request');
+    assert.deepEqual(await upstreamStatus(gw, 'gated'), {
+      retryInSeconds: 1,
+      backoff: { state: 'backingOff', consecutiveFailures: 2, retryInSeconds: 1, intervalSeconds: 1, lastError: 'exited with code 1' },
+    });
+
+    steer('hold');
+    clock.advance(1000);
+    const probe = initialize(url());
+    await until(() => processesWith(marker).length === 1, 'the probe child to start');
+    const meanwhile = await initialize(url());
+    assert.deepEqual([meanwhile.status, meanwhile.code], [502, 'upstream_unavailable']);
+    assert.match(meanwhile.message!, /keeps stopping before it answers; the gateway will start it again in 1 s/);
+    assert.equal((await upstreamStatus(gw, 'gated')).backoff.state, 'probing');
+    assert.match(await (await fetch(`${gw.url}/`)).text(), /probing: one request is trying it \(interval 1 s\) · 2 consecutive failures/);
+    assert.equal(processesWith(marker).length, 1, 'one child: the probe');
+
+    steer('exit');
+    assert.match((await probe).message!, /exited with code 1/);
+    assert.deepEqual(await upstreamStatus(gw, 'gated'), {
+      retryInSeconds: 2,
+      backoff: { state: 'backingOff', consecutiveFailures: 3, retryInSeconds: 2, intervalSeconds: 2, lastError: 'exited with code 1' },
+    });
+    assert.equal(failedStarts(), 3);
+  });
+
+  test('holds the probe until its child answers a call, not just initialize, then serves everyone again', async () => {
+    steer('serve');
+    clock.advance(2000);
+    const client = await connect(url(), 'legacy');
+    // A child that answers initialize and then crashes on every call is failing all the same.
+    assert.equal((await upstreamStatus(gw, 'gated')).backoff.state, 'probing');
+    assert.match((await initialize(url())).message!, /keeps stopping before it answers/);
+    assert.ok((await call(client, 'pid')).pid);
+    assert.deepEqual(await upstreamStatus(gw, 'gated'), {
+      backoff: { state: 'ok', consecutiveFailures: 0, lastError: 'exited with code 1' },
+    });
+    const other = await connect(url(), 'legacy');
+    assert.notEqual((await call(other, 'pid')).pid, (await call(client, 'pid')).pid);
+    const page = await (await fetch(`${gw.url}/`)).text();
+    assert.match(page, /<dt>Server health<\/dt><dd><span>ok · 0 consecutive failures · last error exited with code 1<\/span><\/dd>/);
+    await Promise.all([client.close(), other.close()]);
+  });
 });
 
 describe('resuming a command-route session on another instance', () => {
@@ -424,11 +531,35 @@ describe('resuming a command-route session on another instance', () => {
 });
 
 /** A v1-SDK Streamable HTTP server with sessions, as many remote MCP servers are; `forget()` drops them all. */
-async function startV1HttpServer(): Promise<{ url: string; forget(): void; sessions(): number; close(): Promise<void> }> {
+interface V1HttpServer {
+  url: string;
+  forget(): void;
+  sessions(): number;
+  /**
+   * While not `none`, every POST gets a 503 instead of an MCP answer: at once, or (`hold`) once
+   * {@link release} is called. {@link outaged} counts the POSTs that got one, held ones included.
+   */
+  outage(mode: 'none' | '503' | 'hold'): void;
+  outaged(): number;
+  held(): number;
+  release(): void;
+  close(): Promise<void>;
+}
+
+async function startV1HttpServer(): Promise<V1HttpServer> {
   const transports = new Map<string, V1StreamableHTTPServerTransport>();
+  let outage: 'none' | '503' | 'hold' = 'none';
+  let outaged = 0;
+  let held: Array<() => void> = [];
   const server: Server = createHttpServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (outage !== 'none' && req.method === 'POST') {
+      outaged++;
+      if (outage === 'hold') await new Promise<void>((resolve) => held.push(resolve));
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('down for maintenance');
+      return;
+    }
     const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
     const id = req.headers['mcp-session-id'];
     let transport = typeof id === 'string' ? transports.get(id) : undefined;
@@ -462,6 +593,13 @@ async function startV1HttpServer(): Promise<{ url: string; forget(): void; sessi
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
     forget: () => transports.clear(),
     sessions: () => transports.size,
+    outage: (mode) => void (outage = mode),
+    outaged: () => outaged,
+    held: () => held.length,
+    release: () => {
+      for (const resolve of held) resolve();
+      held = [];
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -671,6 +809,58 @@ describe('a url route whose server goes down', () => {
       await client.close();
     } finally {
       await gw.close();
+    }
+  });
+});
+
+describe('a url route whose server keeps failing', () => {
+  test('lets one request through as the probe once the interval has passed, refuses the others meanwhile, and resets on its answer', async () => {
+    const clock = fakeClock();
+    const v1 = await startV1HttpServer();
+    const gw = await startInProcessGateway(`servers:\n  flaky:\n    url: ${v1.url}\n`, { now: clock.now });
+    const count = { name: 'count', arguments: {} };
+    const backingOff = /is unavailable \(backing off after repeated failures\); the gateway will try it again in 1 s/;
+    try {
+      const client = await connect(`${gw.url}/mcp/flaky`, 'legacy');
+      assert.equal(textOf(await client.callTool(count)), '1');
+      v1.outage('503');
+      // tools/call changes something: not sent again, so two calls are two failures in a row.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        await assert.rejects(
+          client.callTool(count),
+          /the remote server of route "flaky" failed: Error POSTing to endpoint: down for maintenance/,
+        );
+      }
+      await assert.rejects(client.callTool(count), backingOff);
+      assert.equal(v1.outaged(), 2, 'the refused call never reached the server');
+      assert.deepEqual(await upstreamStatus(gw, 'flaky'), {
+        retryInSeconds: 1,
+        backoff: { state: 'backingOff', consecutiveFailures: 2, retryInSeconds: 1, intervalSeconds: 1, lastError: '503' },
+      });
+
+      v1.outage('hold');
+      clock.advance(1000);
+      const probe = client.callTool(count);
+      await until(() => v1.held() === 1, 'the probe to reach the server');
+      await assert.rejects(client.callTool(count), backingOff);
+      await assert.rejects(client.listTools(), backingOff);
+      assert.equal((await upstreamStatus(gw, 'flaky')).backoff.state, 'probing');
+      assert.equal(v1.outaged(), 3, 'only the probe reached the server');
+      v1.release();
+      await assert.rejects(probe, /the remote server of route "flaky" failed/);
+      assert.deepEqual(await upstreamStatus(gw, 'flaky'), {
+        retryInSeconds: 2,
+        backoff: { state: 'backingOff', consecutiveFailures: 3, retryInSeconds: 2, intervalSeconds: 2, lastError: '503' },
+      });
+
+      v1.outage('none');
+      clock.advance(2000);
+      assert.equal(textOf(await client.callTool(count)), '2');
+      assert.deepEqual(await upstreamStatus(gw, 'flaky'), { backoff: { state: 'ok', consecutiveFailures: 0, lastError: '503' } });
+      await client.close();
+    } finally {
+      await gw.close();
+      await v1.close();
     }
   });
 });

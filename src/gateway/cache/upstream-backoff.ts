@@ -4,67 +4,44 @@
  * {@link UpstreamBackoff.admit} before a request leaves and reports what came back with
  * {@link UpstreamBackoff.settle}; what to answer instead of a request not admitted is the cache's.
  *
- * The rule, per origin (scheme, host and port):
+ * Each origin (scheme, host and port) has its own schedule, by the rule of backoff-schedule.ts
+ * (after `afterFailures` failures in a row, one probe per interval, doubling up to `max`, any
+ * success resets). What is HTTP's is here:
  * - A failure is a 5xx or a 429 answer, or a request that timed out, was aborted or could not
- *   connect. Any other answer (2xx to 4xx) is a success: the host is up and answering.
- * - After `afterFailures` consecutive failures the host is backed off for `initial`. A 429 or 503
- *   with `Retry-After` backs it off at once, for what it asks if that is longer (up to `max`):
- *   the host has said when it wants to be asked again.
- * - While backed off, no request goes to the host. Once the interval has passed, the next request
- *   goes out as the probe; until the probe settles every other request is still refused.
- * - A failed probe doubles the interval (1 s, 2 s, 4 s … with the defaults), up to `max`.
- * - Any success resets the host: no backoff, no failures counted.
- *
- * No jitter: jitter spreads the retries of many independent clients that would otherwise arrive
- * in lockstep. Here each gateway instance sends one probe per interval whatever its callers do,
- * so even a scaled-out deployment sends a handful of requests per interval, not a herd; and a
- * fixed schedule lets a tool tell its user exactly when the host will be tried again.
+ *   connect. Any other answer (2xx to 4xx) is a success: the host is up and answering. A request
+ *   fetch refused to send (a GET with a body) is neither: it is the module's mistake.
+ * - A 429 or 503 with `Retry-After` backs the host off at once, for what it asks if that is longer
+ *   (up to `max`): the host has said when it wants to be asked again.
+ * - The hosts asked recently are kept in a bounded LRU, by origin; the status page lists them.
  */
 import { LRUCache } from 'lru-cache';
 import type { Milliseconds } from '../config/units.js';
+import {
+  createBackoffSchedule,
+  type BackoffSchedule,
+  type BackoffSettings,
+  type BackoffState,
+  type Refusal,
+  type Ticket as ScheduleTicket,
+  type Verdict,
+} from '../backoff-schedule.js';
 
-/** The cache's validated backoff options and its clock. */
-export interface BackoffSettings {
-  /** Consecutive failures that start the backoff. */
-  readonly afterFailures: number;
-  /** The first interval; each failed probe doubles it. */
-  readonly initial: Milliseconds;
-  /** The longest interval, and the cap on what a `Retry-After` can ask for. */
-  readonly max: Milliseconds;
-  readonly now: () => number;
-}
+export type { BackoffSettings };
 
 /** One upstream host as the status page shows it. Only the origin: never a path or a query. */
-export interface UpstreamStatus {
+export interface UpstreamStatus extends BackoffState {
   /** e.g. `https://api.weather.gov`. */
   readonly origin: string;
-  /** `backingOff`: requests are answered without calling it; `probing`: one request is trying it. */
-  readonly state: 'ok' | 'backingOff' | 'probing';
-  readonly consecutiveFailures: number;
-  /** While backing off: whole seconds until the next request is let through as the probe. */
-  readonly retryInSeconds?: number;
-  /** While backing off or probing: the current interval, in seconds. */
-  readonly intervalSeconds?: number;
-  /** What the last failure was: the status code (`"503"`) or the kind of error (`"timeout"`, `"ECONNREFUSED"`). */
-  readonly lastError?: string;
 }
 
 /** Whether a request may go to its host now. */
-export type Admission =
-  | { readonly kind: 'go'; readonly ticket: Ticket }
-  | {
-      readonly kind: 'refused';
-      /** When to ask again, in whole seconds, at least 1 (a `Retry-After` value). */
-      readonly retryAfterSeconds: number;
-      readonly consecutiveFailures: number;
-      readonly lastError?: string;
-    };
+export type Admission = { readonly kind: 'go'; readonly ticket: Ticket } | Refusal;
 
 /** What a request admitted to its host must hand back to {@link UpstreamBackoff.settle}. */
 export interface Ticket {
   readonly origin: string;
-  /** Set on the probe: only the current probe's failure lengthens the interval. */
-  readonly probe?: Probe;
+  /** The host's schedule's ticket; none when the host had no schedule yet (it was not backing off). */
+  readonly schedule?: ScheduleTicket;
 }
 
 /** What an admitted request came to: an answer (its status and headers are read), or the error fetch threw. */
@@ -77,26 +54,6 @@ export interface UpstreamBackoff {
   /** Every host asked recently, by origin. */
   hosts(): UpstreamStatus[];
 }
-
-interface Probe {
-  readonly startedAt: number;
-}
-
-interface Host {
-  failures: number;
-  lastError?: string;
-  /** The current interval while backing off, else undefined. */
-  interval?: Milliseconds;
-  /** The clock reading from which the next probe may go. */
-  until: number;
-  probe?: Probe;
-}
-
-/** A failure, or a success, or neither (a request fetch refused to send says nothing of the host). */
-type Verdict =
-  | { readonly kind: 'success' }
-  | { readonly kind: 'failure'; readonly error: string; readonly retryAfter?: Milliseconds }
-  | { readonly kind: 'neutral' };
 
 // Hosts a module asks are few; the bound only keeps a module that fetches arbitrary hosts from
 // growing the map without end. Every request touches its host, so one backing off stays in it.
@@ -117,64 +74,28 @@ const MAX_HOSTS = 100;
  * ```
  */
 export function createUpstreamBackoff(settings: BackoffSettings): UpstreamBackoff {
-  const { now, afterFailures, initial, max } = settings;
-  const hosts = new LRUCache<string, Host>({ max: MAX_HOSTS });
+  const hosts = new LRUCache<string, BackoffSchedule>({ max: MAX_HOSTS });
 
   function admit(origin: string): Admission {
     const host = hosts.get(origin);
-    if (host?.interval === undefined) return { kind: 'go', ticket: { origin } };
-    const t = now();
-    // A probe that has not settled within `max` was sent by a caller with no timeout to an
-    // upstream that does not answer; another may go, or the host would stay refused for good.
-    const probing = host.probe !== undefined && t - host.probe.startedAt < max;
-    if (t < host.until || probing) {
-      const retryAfterSeconds = Math.max(1, Math.ceil((host.until - t) / 1000));
-      return { kind: 'refused', retryAfterSeconds, consecutiveFailures: host.failures, lastError: host.lastError };
-    }
-    const probe: Probe = { startedAt: t };
-    host.probe = probe;
-    return { kind: 'go', ticket: { origin, probe } };
+    // A host is remembered from its first answer on (settle): until then nothing holds it back.
+    if (!host) return { kind: 'go', ticket: { origin } };
+    const admission = host.admit();
+    return admission.kind === 'go' ? { kind: 'go', ticket: { origin, schedule: admission.ticket } } : admission;
   }
 
   function settle(ticket: Ticket, settlement: Settlement): void {
-    const verdict = verdictOf(settlement);
-    const host = hosts.get(ticket.origin) ?? { failures: 0, until: 0 };
-    hosts.set(ticket.origin, host);
-    const isProbe = ticket.probe !== undefined && ticket.probe === host.probe;
-    if (isProbe) host.probe = undefined;
-    if (verdict.kind === 'neutral') return;
-    if (verdict.kind === 'success') {
-      host.failures = 0;
-      host.interval = undefined;
-      host.probe = undefined;
-      return;
+    let host = hosts.get(ticket.origin);
+    if (!host) {
+      host = createBackoffSchedule(settings);
+      hosts.set(ticket.origin, host);
     }
-    host.failures++;
-    host.lastError = verdict.error;
-    const asked = Math.min(max, verdict.retryAfter ?? 0);
-    if (isProbe) {
-      back(host, Math.max(Math.min(max, host.interval! * 2), asked));
-    } else if (host.interval === undefined && (host.failures >= afterFailures || verdict.retryAfter !== undefined)) {
-      back(host, Math.max(initial, asked));
-    }
-    // Otherwise the host is below the threshold, or a request sent before the backoff began (or a
-    // probe given up on) has failed too: counted, and the schedule kept.
-  }
-
-  function back(host: Host, interval: Milliseconds): void {
-    host.interval = interval;
-    host.until = now() + interval;
+    host.settle(verdictOf(settlement), ticket.schedule);
   }
 
   function list(): UpstreamStatus[] {
-    const t = now();
     return [...hosts.entries()]
-      .map(([origin, host]): UpstreamStatus => {
-        const base = { origin, consecutiveFailures: host.failures, ...(host.lastError ? { lastError: host.lastError } : {}) };
-        if (host.interval === undefined) return { ...base, state: 'ok' };
-        const timing = { retryInSeconds: Math.max(0, Math.ceil((host.until - t) / 1000)), intervalSeconds: host.interval / 1000 };
-        return { ...base, state: host.probe && t - host.probe.startedAt < max ? 'probing' : 'backingOff', ...timing };
-      })
+      .map(([origin, host]): UpstreamStatus => ({ origin, ...host.state() }))
       .sort((a, b) => (a.origin < b.origin ? -1 : 1));
   }
 

@@ -199,7 +199,7 @@ const cacheSchema = z
     defaultMaxAge: duration.default(5 * 60_000),
     staleIfError: duration.default(24 * 3_600_000),
     notFoundTtl: duration.default(10 * 60_000),
-    /** An upstream host that keeps failing is not called for a while (upstream-backoff.ts). */
+    /** An upstream host, or a command or url route's server, that keeps failing is not called for a while (backoff-schedule.ts). */
     backoff: backoffSchema.default(() => backoffSchema.parse({})),
   })
   .strict();

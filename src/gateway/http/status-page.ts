@@ -1,17 +1,18 @@
 /**
  * The HTML status page at `/`, a live dashboard of this instance: per route its calls, errors and
- * latency over the last minutes (per tool, and a chart per minute), its sessions, tools and the
- * ways to connect to it (a VS Code install link, an `mcp.json` entry, an Inspector command); the
- * upstream cache and each upstream host's health. Everything comes from {@link GatewayStatus} (the
- * same data as `/status.json`, and the same numbers telemetry exports) and is rendered on the
- * server, so the numbers need no JavaScript. A small script only refreshes the page in place
- * while it is visible, and adds copy buttons. Nothing secret is on it.
+ * latency over the last minutes (per tool, and a chart per minute), its sessions, tools, the
+ * health of its server (a command or url route's backoff) and the ways to connect to it (a VS
+ * Code install link, an `mcp.json` entry, an Inspector command); the upstream cache and each
+ * upstream host's health. Everything comes from {@link GatewayStatus} (the same data as
+ * `/status.json`, and the same numbers telemetry exports) and is rendered on the server, so the
+ * numbers need no JavaScript. A small script only refreshes the page in place while it is
+ * visible, and adds copy buttons. Nothing secret is on it.
  *
  * A route's facts are rows of {@link ROUTE_FACTS}: a new per-route field of RouteStatus is shown
  * by adding one row there.
  */
 import type { GatewayStatus, RouteStatus, RouteTraffic, UpstreamTraffic } from '../gateway.js';
-import type { UpstreamStatus } from '../cache/upstream-cache.js';
+import type { BackoffState } from '../backoff-schedule.js';
 import { CANCELLED } from '../telemetry/telemetry.js';
 
 const escape = (text: unknown): string =>
@@ -36,6 +37,13 @@ export const ROUTE_FACTS: readonly RouteFact[] = [
         : 'stateless: no sessions',
   },
   { label: 'Server', html: (route) => describeRouteUpstream(route.upstream) },
+  {
+    label: 'Server health',
+    html: (route) =>
+      route.upstream.kind === 'module'
+        ? undefined
+        : `<span${route.upstream.backoff.state === 'ok' ? '' : ' class="error"'}>${escape(describeBackoff(route.upstream.backoff))}</span>`,
+  },
   { label: 'In flight', html: (route) => String(route.inFlight) },
   { label: 'Served since start', html: (route) => `${route.served.legacy} on 2025 sessions · ${route.served.modern} in 2026-07-28` },
 ];
@@ -52,7 +60,6 @@ function describeRouteUpstream(upstream: RouteStatus['upstream']): string | unde
     `${upstream.started} started, ${plural(upstream.restarts, 'restart')}`,
   ];
   if (upstream.serverInfo) parts.push(escape(`${upstream.serverInfo.name} ${upstream.serverInfo.version}`));
-  if (upstream.retryInSeconds !== undefined) parts.push(`failing: next try in ${upstream.retryInSeconds} s`);
   return parts.join(' · ');
 }
 
@@ -183,7 +190,7 @@ function renderUpstreams(cache: GatewayStatus['cache']): string {
           .map(([outcome, n]) => `${escape(outcome)} ${n}`)
           .join(', ')
       : '';
-    const health = state ? `<code>${escape(origin)}</code> ${escape(describeUpstream(state))}` : `<code>${escape(origin)}</code>`;
+    const health = state ? `<code>${escape(origin)}</code> ${escape(describeBackoff(state))}` : `<code>${escape(origin)}</code>`;
     return `<tr class="${state && state.state !== 'ok' ? 'error' : ''}"><td>${health}</td><td data-stat="requests">${seen?.requests ?? 0}</td><td>${outcomes}</td><td>${seen?.errors ?? 0}</td><td>${formatMs(seen?.p50Ms ?? null)}</td><td>${formatMs(seen?.p95Ms ?? null)}</td></tr>`;
   });
   const table =
@@ -227,8 +234,11 @@ function describeAuth(auth: RouteStatus['auth']): string {
   }
 }
 
-/** A host's state in words, e.g. "backing off: next attempt in 8 s (interval 16 s) · 5 consecutive failures · last error 503". */
-function describeUpstream(upstream: UpstreamStatus): string {
+/**
+ * An upstream host's or a route's server's backoff in words, e.g. "backing off: next attempt in
+ * 8 s (interval 16 s) · 5 consecutive failures · last error 503".
+ */
+function describeBackoff(upstream: BackoffState): string {
   const state =
     upstream.state === 'ok'
       ? 'ok'

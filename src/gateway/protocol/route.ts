@@ -29,7 +29,7 @@ export interface RouteOptions {
   /** The upstream fetch handed to the module (the shared cache). */
   fetch: FetchLike;
   logger: Logger;
-  /** Clock for idle expiry; default `performance.now`. */
+  /** Clock for idle expiry and the upstream's backoff; default `performance.now`. */
   now?: () => number;
   /** Issues and verifies the self-contained session ids that let any instance resume a session. */
   tokens: SessionTokens;
@@ -121,6 +121,7 @@ export function createRoute(options: RouteOptions): Route {
     clientInfo: options.clientInfo,
     idleTimeout: options.sessions.idleTimeout,
     backoff: options.backoff,
+    ...(options.now ? { now: options.now } : {}),
     listeners: () => modern.notify,
     telemetry: options.telemetry,
     logger: log,

@@ -27,6 +27,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
+import type { RequestOutcome } from './pool.js';
 import type { BridgedCall } from '../telemetry/telemetry.js';
 import type { ToolIndex } from './tool-index.js';
 
@@ -40,8 +41,6 @@ export interface BridgeOptions {
   readonly connection: () => Promise<UpstreamConnection>;
   /** How long a forwarded request may go unanswered (progress restarts it). */
   readonly callTimeout: number;
-  /** A call that got an answer (or a JSON-RPC error) from the upstream: it is up. */
-  readonly onAnswered?: () => void;
   /** Marks a call in flight (so its connection is not stopped to make room); returns the end. */
   readonly busy?: () => () => void;
   /**
@@ -51,12 +50,15 @@ export interface BridgeOptions {
   readonly renew?: (stale: UpstreamConnection) => Promise<void>;
   readonly onRenewed?: () => void;
   /**
-   * Remote routes: ms to leave a failing upstream alone (calls meanwhile get a fast
-   * `upstream_unavailable`), and where to report a request that could not reach it. A request
-   * that changes nothing (lists, reads, prompts, completions) is sent again once after such a
-   * failure.
+   * The route's backoff (pool.ts): asked before each request is forwarded (it throws a fast
+   * `upstream_unavailable` while the upstream is left alone), and told what the request came to.
    */
-  readonly backoff?: { readonly holdingBack: () => number; readonly unreachable: () => void };
+  readonly backoff?: { readonly pass: () => (outcome: RequestOutcome) => void };
+  /**
+   * Remote routes: a request that changes nothing (lists, reads, prompts, completions) is sent
+   * again once after a failure to reach the upstream.
+   */
+  readonly retryUnreachable?: boolean;
   /** A forwarded request got no answer (not a JSON-RPC error: a failure to reach the upstream, a timeout, an exit). */
   readonly onFailure?: (method: string, error: unknown) => void;
   /** Starts the CLIENT span of a forwarded request (telemetry on); its trace context goes upstream. */
@@ -159,13 +161,6 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     ctx: SdkServerContext,
     mayRetry: boolean,
   ): Promise<unknown> {
-    const wait = options.backoff?.holdingBack() ?? 0;
-    if (wait > 0) {
-      throw upstreamError(
-        'upstream_unavailable',
-        `${options.describeUpstream} is unavailable (backing off after repeated failures); the gateway will try it again in ${Math.ceil(wait / 1000)} s`,
-      );
-    }
     const connection = await connect();
     const { _meta: meta, ...params } = request.params ?? {};
     const { progressToken, ...rest } = (meta ?? {}) as Record<string, unknown>;
@@ -175,6 +170,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
       ...Object.fromEntries(Object.entries(rest).filter(([key]) => !key.startsWith(ENVELOPE_PREFIX))),
       ...lifted.meta,
     };
+    // Refused at once while the upstream is left alone; else the answer, or its absence, is told.
+    const told = options.backoff?.pass() ?? ignore;
     const traced = options.trace?.(request);
     // The gateway's span is the upstream request's parent now (SEP-414).
     if (traced) Object.assign(passedMeta, traced.meta);
@@ -200,17 +197,19 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
                 ),
             }),
       });
-      options.onAnswered?.();
+      told(ANSWERED);
       traced?.end({ result });
       // Every progress the upstream sent before answering has been handed over (connection.ts).
       if (notified.length > 0) await Promise.all(notified);
       return result;
     } catch (error) {
       if (error instanceof ProtocolError) {
-        options.onAnswered?.();
+        told(ANSWERED);
         traced?.end({ error: { code: error.code, message: error.message } });
         throw error;
       }
+      const lost = !ctx.mcpReq.signal.aborted && unreachable(error);
+      told(lost ? { kind: 'unreachable', error } : NEITHER);
       if (ctx.mcpReq.signal.aborted) {
         // The caller cancelled, or went away mid-call: the client sent the upstream a cancellation.
         traced?.end(undefined, 'cancelled');
@@ -223,10 +222,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
         options.onRenewed?.();
         return send(request, ctx, false);
       }
-      if (options.backoff && unreachable(error)) {
-        options.backoff.unreachable();
-        if (mayRetry && IDEMPOTENT.has(request.method) && !ctx.mcpReq.signal.aborted) return send(request, ctx, false);
-      }
+      if (lost && options.retryUnreachable && mayRetry && IDEMPOTENT.has(request.method)) return send(request, ctx, false);
       throw translate(error, connection);
     }
   }
@@ -295,6 +291,10 @@ function liftedWireMaterial(ctx: SdkServerContext): { meta: Record<string, unkno
   };
 }
 
+const ANSWERED: RequestOutcome = { kind: 'answered' };
+const NEITHER: RequestOutcome = { kind: 'neither' };
+const ignore = (): void => undefined;
+
 /** `error.type` of a forwarded request that got no answer. */
 function failureType(error: unknown): string {
   if (error instanceof SdkError) return error.code === SdkErrorCode.RequestTimeout ? 'timeout' : String(error.code);
@@ -304,7 +304,7 @@ function failureType(error: unknown): string {
 /** The request never got an answer from the upstream: a network failure or a 5xx, not a timeout. */
 function unreachable(error: unknown): boolean {
   if (error instanceof SdkError) {
-    // A connection that closed is counted by the pool, once, as it reopens it: not per call.
+    // A connection that closed is counted by the pool, once, where it closed: not per call.
     if (error.code === SdkErrorCode.RequestTimeout || error.code === SdkErrorCode.ConnectionClosed) return false;
     const status = (error.data as { status?: unknown } | undefined)?.status;
     return typeof status !== 'number' || status >= 500 || status === 429;

@@ -42,6 +42,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
     maxConnections: entry.command !== undefined ? entry.maxProcesses : Number.POSITIVE_INFINITY,
     idleTimeout: env.idleTimeout,
     backoff: env.backoff,
+    ...(env.now ? { now: env.now } : {}),
     callTimeout: entry.callTimeout,
     clientInfo: env.clientInfo,
     ...(env.telemetry
@@ -121,6 +122,7 @@ interface BridgedUpstreamOptions {
   /** A shared or per-caller connection nobody holds is stopped after this long. */
   readonly idleTimeout: number;
   readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
+  readonly now?: () => number;
   readonly callTimeout: number;
   readonly clientInfo: Implementation;
   readonly trace?: BridgeOptions['trace'];
@@ -140,6 +142,8 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     max: options.maxConnections,
     idleTimeout: options.idleTimeout,
     backoff: options.backoff,
+    admitRequests: connector.kind === 'url',
+    ...(options.now ? { now: options.now } : {}),
     log,
     describeUpstream: connector.describe,
     open: async (_key, init) => {
@@ -225,13 +229,13 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         ...(options.trace ? { trace: options.trace } : {}),
         onFailure: (method, error) =>
           log.warn({ method, err: (error instanceof Error ? error.message : String(error)).split('\n')[0] }, 'upstream request failed'),
-        onAnswered: () => pool.answered(),
+        backoff: { pass: () => pool.pass() },
         busy: lease.busy,
         ...(connector.kind === 'url'
           ? {
               renew: lease.renew,
               onRenewed: () => log.info('the remote server forgot its session; the gateway opened a new one'),
-              backoff: { holdingBack: () => pool.holdingBack(), unreachable: () => pool.unreachable() },
+              retryUnreachable: true,
             }
           : {}),
       });

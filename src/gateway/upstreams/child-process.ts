@@ -126,7 +126,7 @@ export class ChildProcessTransport implements Transport {
       });
       child.once('error', (error) => {
         // A command that cannot be started (ENOENT, EACCES) never spawns.
-        if (child.pid === undefined) reject(new Error(`could not start ${this.spec.command}: ${error.message}`));
+        if (child.pid === undefined) reject(new Error(`could not start ${this.spec.command}: ${error.message}`, { cause: error }));
         else this.onerror?.(error);
       });
       child.once('exit', (code, signal) => {

@@ -65,6 +65,22 @@ const CAPABILITY_OF: Record<(typeof SERVER_TO_CLIENT)[number], keyof ClientCapab
   'roots/list': 'roots',
 };
 
+/**
+ * A connection that could not be opened, with how in a few words safe for the status page
+ * (`exited with code 1`): the message may name the command or the URL, the reason never does.
+ */
+export class UpstreamOpenError extends Error {
+  override readonly name = 'UpstreamOpenError';
+
+  constructor(
+    message: string,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
 export class UpstreamConnection {
   readonly peers = new Set<DownstreamPeer>();
   /** Resolves when the upstream went away (or was closed). */

@@ -9,14 +9,50 @@
  *   ask. When every one is busy, the newcomer gets 503 `processes_full`.
  * - A session's connection is stopped when the session ends; a shared or per-caller one when it
  *   has had no holder for `idleTimeout`.
- * - An upstream that goes away unasked (or cannot be reached) `backoff.afterFailures` times in a
- *   row without answering anything in between is left alone for a while (`cache.backoff`: 1 s,
- *   doubling to 30 s by default); requests meanwhile get a fast `upstream_unavailable` that says
- *   when it will be tried again. Any answer resets it.
+ * - An upstream that goes away unasked, cannot be opened or (a remote) cannot be reached
+ *   `backoff.afterFailures` times in a row without answering anything in between is left alone
+ *   for a while, by the rule the cache applies to its upstream hosts (backoff-schedule.ts, with
+ *   the route as the one key: 1 s, doubling to 30 s by default); requests meanwhile get a fast
+ *   `upstream_unavailable` that says when it will be tried again. Once the interval has passed,
+ *   one attempt tries the upstream (the probe) while the others still get that error; any answer
+ *   resets it.
+ *
+ * What counts as what, for the schedule:
+ * - A failure: a connection that could not be opened (a child that exited or did not answer its
+ *   first request in time, a remote that refused), one that went away unasked, and on a `url:`
+ *   route a forwarded request that could not reach the upstream (a network failure, a 5xx).
+ * - A success: an answer to a forwarded request, a result or a JSON-RPC error alike. Opening a
+ *   connection is not one: a child that answers `initialize` and crashes on every call is a
+ *   failing server, and its restarts must be held back.
+ * - Neither: a request cancelled or timed out, a connection the pool stopped itself, and on a
+ *   `command:` route a request that failed as its child went away (the loss counts once, where
+ *   the connection closed).
+ *
+ * Where the probe is, by kind (see {@link PoolOptions.admitRequests}):
+ * - `command:` calls go to a running child, so only starting one asks the schedule, and the
+ *   probe is a child: started after the interval, it stays the probe until it answers a call
+ *   (success), goes away (failure: the interval doubles) or is stopped by the pool (its turn
+ *   goes back). Meanwhile no other child starts, and the children already running go on serving.
+ * - `url:` every forwarded request reaches the remote anew, so every request asks too, and the
+ *   probe is one request. Opening a connection asks as well (it reaches the remote), and gives its
+ *   turn back once open: the requests on it say whether the remote answers.
+ *
+ * Where this differs from the cache's upstream hosts, on purpose:
+ * - A forwarded request that times out (`callTimeout`) is neither: a tool call may take long and
+ *   still be answered; the cache's callers set short timeouts for requests that answer at once.
+ * - A 4xx answer other than 429 is neither, not a success: the SDK's client reports it as an
+ *   error with the status only (a remote's 404 for a forgotten session renews it, bridge.ts).
+ * - No `Retry-After`: the SDK's client does not hand over an answer's headers, so a remote's 429
+ *   or 503 counts as a failure like any other.
+ * - Once backing off, more failures of attempts that went before it began do not lengthen the
+ *   interval (only a failed probe does), as for the cache: a burst of calls that failed together
+ *   is one outage, not several.
  */
+import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { createBackoffSchedule, type BackoffSchedule, type BackoffState, type Ticket, type Verdict } from '../backoff-schedule.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { UpstreamConnection } from './connection.js';
+import { UpstreamOpenError, type UpstreamConnection } from './connection.js';
 import { upstreamError } from './bridge.js';
 
 export interface PoolOptions {
@@ -29,8 +65,24 @@ export interface PoolOptions {
   readonly describeUpstream: string;
   /** gateway.yaml's `cache.backoff`: the same rule as for the cache's upstream hosts. */
   readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
+  /**
+   * Whether each forwarded request asks the backoff too ({@link ConnectionPool.pass}), as on a
+   * `url:` route, where every request reaches the remote anew; else (a `command:` route) only
+   * opening a connection does, and a request's failure to reach its child is that child's loss.
+   */
+  readonly admitRequests: boolean;
+  /** Monotonic clock in ms, for the backoff and for which connection was used last; default `performance.now`. */
   readonly now?: () => number;
 }
+
+/** What a forwarded request came to, as {@link ConnectionPool.pass} is told. */
+export type RequestOutcome =
+  /** A result or a JSON-RPC error: the upstream is up. */
+  | { readonly kind: 'answered' }
+  /** No answer because the upstream could not be reached: a network failure, a 5xx. */
+  | { readonly kind: 'unreachable'; readonly error: unknown }
+  /** Cancelled, timed out, or its connection closed (which counts where it closed). */
+  | { readonly kind: 'neither' };
 
 /** What a connection is opened with: the first holder's client details and resume state. */
 export interface ConnectionInit {
@@ -62,8 +114,10 @@ export interface PoolStatus {
   /** Connections opened since start, and how many of those replaced one that went away unasked. */
   readonly started: number;
   readonly restarts: number;
-  /** While restarts are held back: whole seconds until the next try. */
+  /** While the upstream is left alone: whole seconds until the next try (as in {@link backoff}). */
   readonly retryInSeconds?: number;
+  /** The route's backoff, in the shape of each of the cache's upstream hosts (without an origin: the route is the one key). */
+  readonly backoff: BackoffState;
 }
 
 interface Slot {
@@ -85,14 +139,13 @@ export class ConnectionPool {
   private readonly slots = new Map<string, Slot>();
   private started = 0;
   private restarts = 0;
-  private failures = 0;
-  private holdUntil = 0;
-  private interval = 0;
   private closed = false;
   private readonly now: () => number;
+  private readonly backoff: BackoffSchedule;
 
   constructor(private readonly options: PoolOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => performance.now());
+    this.backoff = createBackoffSchedule({ ...options.backoff, now: this.now });
   }
 
   /** A hold on a key's connection, until {@link Lease.release}. */
@@ -146,34 +199,35 @@ export class ConnectionPool {
   }
 
   /**
-   * A request could not reach the upstream (a remote's network failure): counted like a lost
-   * connection, so a remote that keeps failing is left alone for a while.
+   * Before a request is forwarded. With {@link PoolOptions.admitRequests}, throws a fast
+   * `upstream_unavailable` while the upstream is left alone (or another request is probing it).
+   * Returns where to say what the request came to; the first call counts, later ones are ignored.
    */
-  unreachable(): void {
-    this.failed();
-  }
-
-  /** While the upstream is left alone: ms until it is tried again; else 0. */
-  holdingBack(): number {
-    return Math.max(0, this.holdUntil - this.now());
-  }
-
-  /** The upstream answered: it is up, so restarts are not held back. */
-  answered(): void {
-    this.failures = 0;
-    this.interval = 0;
-    this.holdUntil = 0;
+  pass(): (outcome: RequestOutcome) => void {
+    let ticket: Ticket | undefined;
+    if (this.options.admitRequests) {
+      const admission = this.backoff.admit();
+      if (admission.kind === 'refused') throw this.unavailable(admission.retryAfterSeconds);
+      ticket = admission.ticket;
+    }
+    let told = false;
+    return (outcome) => {
+      if (told) return;
+      told = true;
+      this.backoff.settle(this.verdictOf(outcome), ticket);
+    };
   }
 
   status(): PoolStatus {
     const open = [...this.slots.values()].filter((slot) => slot.connection?.isOpen || slot.opening).length;
-    const wait = this.holdUntil - this.now();
+    const backoff = this.backoff.state();
     return {
       open,
       max: this.options.max,
       started: this.started,
       restarts: this.restarts,
-      ...(wait > 0 ? { retryInSeconds: Math.ceil(wait / 1000) } : {}),
+      ...(backoff.state === 'backingOff' && backoff.retryInSeconds! > 0 ? { retryInSeconds: backoff.retryInSeconds } : {}),
+      backoff,
     };
   }
 
@@ -194,14 +248,15 @@ export class ConnectionPool {
 
   private async open(slot: Slot): Promise<UpstreamConnection> {
     if (this.closed) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
-    const wait = this.holdUntil - this.now();
-    if (wait > 0) {
-      throw upstreamError(
-        'upstream_unavailable',
-        `${this.options.describeUpstream} keeps stopping before it answers; the gateway will start it again in ${Math.ceil(wait / 1000)} s`,
-      );
+    const admission = this.backoff.admit();
+    if (admission.kind === 'refused') throw this.unavailable(admission.retryAfterSeconds);
+    const { ticket } = admission;
+    try {
+      this.makeRoom(slot);
+    } catch (error) {
+      this.backoff.settle(NEUTRAL, ticket);
+      throw error;
     }
-    this.makeRoom(slot);
     const init = slot.init;
     // A session resumed from its id reaches its upstream session once; a reopen starts afresh.
     slot.init = { ...init, resume: undefined };
@@ -209,9 +264,11 @@ export class ConnectionPool {
     try {
       connection = await this.options.open(slot.key, init);
     } catch (error) {
-      this.failed();
+      this.backoff.settle({ kind: 'failure', error: failureLabel(error) }, ticket);
       throw error;
     }
+    // A remote's requests each ask for themselves; a child stays the probe (if it is) until it answers a call.
+    if (this.options.admitRequests) this.backoff.settle(NEUTRAL, ticket);
     this.started++;
     if (slot.lost) this.restarts++;
     slot.lost = false;
@@ -219,9 +276,12 @@ export class ConnectionPool {
     slot.lastUsed = this.now();
     void connection.closed.then(() => {
       if (slot.connection === connection) slot.connection = undefined;
-      if (slot.stopping.delete(connection)) return;
+      if (slot.stopping.delete(connection)) {
+        this.backoff.settle(NEUTRAL, ticket);
+        return;
+      }
       slot.lost = true;
-      this.failed();
+      this.backoff.settle({ kind: 'failure', error: connection.exitDescription() }, ticket);
       this.options.log.warn({ key: keyKind(slot.key), how: connection.exitDescription() }, 'upstream went away');
       if (slot.holders === 0) this.slots.delete(slot.key);
     });
@@ -232,12 +292,20 @@ export class ConnectionPool {
     return connection;
   }
 
-  private failed(): void {
-    this.failures++;
-    const { afterFailures, initial, max } = this.options.backoff;
-    if (this.failures < afterFailures) return;
-    this.interval = this.interval === 0 ? initial : Math.min(max, this.interval * 2);
-    this.holdUntil = this.now() + this.interval;
+  /** The fast answer while the upstream is left alone: a child that is not started, a remote that is not asked. */
+  private unavailable(retryAfterSeconds: number): Error {
+    return upstreamError(
+      'upstream_unavailable',
+      this.options.admitRequests
+        ? `${this.options.describeUpstream} is unavailable (backing off after repeated failures); the gateway will try it again in ${retryAfterSeconds} s`
+        : `${this.options.describeUpstream} keeps stopping before it answers; the gateway will start it again in ${retryAfterSeconds} s`,
+    );
+  }
+
+  private verdictOf(outcome: RequestOutcome): Verdict {
+    if (outcome.kind === 'answered') return SUCCESS;
+    if (outcome.kind === 'unreachable' && this.options.admitRequests) return { kind: 'failure', error: failureLabel(outcome.error) };
+    return NEUTRAL;
   }
 
   /** At the cap, stops the least recently used connection with no call in flight. */
@@ -270,6 +338,28 @@ export class ConnectionPool {
     if (slot.connection === connection) slot.connection = undefined;
     await connection.close();
   }
+}
+
+const SUCCESS: Verdict = { kind: 'success' };
+const NEUTRAL: Verdict = { kind: 'neutral' };
+
+/**
+ * A failure as the status page names it (`lastError`): how a child ended, an HTTP status, a
+ * network error code, `timeout`. Never a message, which may carry the command's path, the URL
+ * (with a key in its query) or the upstream's own words.
+ */
+function failureLabel(error: unknown): string {
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof UpstreamOpenError) return cause.reason;
+    if (cause instanceof SdkError) {
+      if (cause.code === SdkErrorCode.RequestTimeout) return 'timeout';
+      const status = (cause.data as { status?: unknown } | undefined)?.status;
+      if (typeof status === 'number') return String(status);
+    }
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code)) return code;
+  }
+  return 'error';
 }
 
 /** What a key is, for logs: never the session or the caller it names. */

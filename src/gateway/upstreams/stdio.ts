@@ -5,7 +5,7 @@
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { Logger } from '../logger.js';
 import { ChildProcessTransport, type ChildCommand, type ChildExit } from './child-process.js';
-import { UpstreamConnection } from './connection.js';
+import { UpstreamConnection, UpstreamOpenError } from './connection.js';
 import type { Connector } from './bridged.js';
 
 export interface StdioConnectorOptions {
@@ -45,7 +45,9 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
             ? `did not answer its first request within ${options.startTimeout / 1000} s (startTimeout)`
             : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
         log.warn({ command: options.command.command, why }, 'server process failed to start');
-        throw new Error(`${options.command.command} ${why}`, { cause: error });
+        const message = `${options.command.command} ${why}`;
+        if (exit) throw new UpstreamOpenError(message, describeExit(exit), { cause: error });
+        throw new Error(message, { cause: error });
       }
     },
   };

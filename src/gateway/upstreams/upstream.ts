@@ -59,6 +59,8 @@ export interface UpstreamEnvironment {
   readonly idleTimeout: number;
   /** `cache.backoff`: how a failing upstream is left alone. */
   readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
+  /** Monotonic clock in ms for the backoff; default `performance.now`. */
+  readonly now?: () => number;
   readonly listeners: () => ServerNotifier;
   /** Telemetry: a CLIENT span for each request forwarded to a command or url server (or an SDK 1.x module). */
   readonly telemetry?: Pick<Telemetry, 'bridged' | 'carryContext'>;
@@ -88,6 +90,7 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
         max: kind === 'command' ? entry.maxProcesses : Number.POSITIVE_INFINITY,
         started: 0,
         restarts: 0,
+        backoff: { state: 'ok', consecutiveFailures: 0 },
       },
     close: async () => {
       if (bridged) await (await bridged).close();
