@@ -334,6 +334,11 @@ describe('routes whose server speaks only 2026-07-28', () => {
     }
     const refused = gw.logs.filter((line) => line.msg === 'the upstream refused the 2025 handshake; 2025 sessions reach it in its own era');
     assert.deepEqual(refused.map((line) => line.route).sort(), [...ROUTES]);
+    // The refusal is an answer from a server that started: nothing says it failed.
+    assert.deepEqual(
+      gw.logs.filter((line) => line.level === 'warn' || line.level === 'error').map((line) => line.msg),
+      [],
+    );
     assert.ok(!gw.logs.some((line) => line.msg === 'the remote server refused Streamable HTTP; using HTTP+SSE'));
   });
 });
