@@ -7,7 +7,8 @@
  * The client assigns its own ids upstream and answers come back through the request that asked,
  * so no answer can reach another client. Progress is forwarded with the downstream's own token,
  * cancellation travels as the request's abort signal, and `_meta` is passed on without the
- * downstream era's envelope (the client writes its own for the upstream's era). Between a
+ * downstream era's envelope (the client writes its own for the upstream's era); a result's, without
+ * the upstream's name for itself (the route is the server its clients talk to). Between a
  * 2026-07-28 client and a 2026-07-28 upstream the request's own envelope (the client's
  * capabilities, info and log level, which that era sends per request) goes through, and an
  * `input_required` result comes back as it is: the client answers it, and its next round, with
@@ -19,6 +20,7 @@ import {
   CLIENT_INFO_META_KEY,
   LOG_LEVEL_META_KEY,
   McpServer,
+  SERVER_INFO_META_KEY,
   type CallToolResult,
   type ListToolsResult,
   type Progress,
@@ -147,7 +149,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     calls.add(ctx);
     const idle = options.busy?.();
     try {
-      return await send(request, ctx, true);
+      return withoutUpstreamIdentity(await send(request, ctx, true));
     } finally {
       idle?.();
       calls.delete(ctx);
@@ -293,6 +295,21 @@ function liftedWireMaterial(ctx: SdkServerContext): { meta: Record<string, unkno
       ...(state === undefined ? {} : { requestState: state }),
     },
   };
+}
+
+/**
+ * A 2026-07-28 upstream names itself in every result's `_meta` (`io.modelcontextprotocol/serverInfo`).
+ * The server a client talks to is the route's: a 2025 client's era has no such key, and a
+ * 2026-07-28 client's server stamps its own where the result has none (the SDK keeps one that is
+ * there), so the upstream's is taken off both.
+ */
+function withoutUpstreamIdentity(result: unknown): unknown {
+  const meta = (result as { _meta?: unknown } | null)?._meta;
+  if (typeof meta !== 'object' || meta === null || !(SERVER_INFO_META_KEY in meta)) return result;
+  const kept: Record<string, unknown> = { ...meta };
+  delete kept[SERVER_INFO_META_KEY];
+  const { _meta: _upstreamMeta, ...fields } = result as Record<string, unknown>;
+  return Object.keys(kept).length > 0 ? { ...fields, _meta: kept } : fields;
 }
 
 /** `error.type` of a forwarded request that got no answer. */
