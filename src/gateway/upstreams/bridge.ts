@@ -65,6 +65,12 @@ export interface BridgeOptions {
   readonly trace?: (message: { method: string; params?: unknown }) => BridgedCall | undefined;
   /** How the route names its server in errors: `the server process of route "x"`. */
   readonly describeUpstream: string;
+  /**
+   * The connection is this client's alone (a 2025 session's own): what it subscribes to goes
+   * upstream as it is, and every update the upstream sends is its. Else subscriptions are counted
+   * on the connection with everyone else's, and a client gets updates only of what it subscribed to.
+   */
+  readonly ownsConnection?: boolean;
 }
 
 /** Methods forwarded, by the capability that makes the upstream answer them. */
@@ -107,12 +113,19 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   // which knows only the tools registered on it): these are the upstream's.
   server.toolInputSchemaJson = (name) => options.tools.get(name)?.inputSchema;
   let attached: { connection: UpstreamConnection; detach: () => void } | undefined;
+  /** What this client subscribed to on a connection it does not own, by URI: the end of each hold. */
+  const subscribed = new Map<string, () => void>();
+  /** Subscriptions go upstream as they are: the client's own connection, in the 2025 era it speaks. */
+  const passesSubscriptions = (connection: UpstreamConnection) => options.ownsConnection === true && !connection.modern;
 
   const peer: DownstreamPeer = {
     toolsChanged: () => whenConnected(() => server.sendToolListChanged()),
     promptsChanged: () => whenConnected(() => server.sendPromptListChanged()),
     resourcesChanged: () => whenConnected(() => server.sendResourceListChanged()),
-    resourceUpdated: (uri) => whenConnected(() => void low.sendResourceUpdated({ uri }).catch(() => undefined)),
+    resourceUpdated: (uri) => {
+      if (!subscribed.has(uri) && !(attached && passesSubscriptions(attached.connection))) return;
+      whenConnected(() => void low.sendResourceUpdated({ uri }).catch(() => undefined));
+    },
     log: (params) => whenConnected(() => void low.sendLoggingMessage(params).catch(() => undefined)),
     get relay() {
       if (calls.size !== 1) return undefined;
@@ -140,9 +153,42 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     }
     if (attached?.connection !== connection) {
       attached?.detach();
+      // Subscriptions held on a connection that went away went with it, as a child's own do.
+      letGoOfSubscriptions();
       attached = { connection, detach: connection.attach(peer) };
     }
     return connection;
+  }
+
+  function letGoOfSubscriptions(): void {
+    for (const release of subscribed.values()) release();
+    subscribed.clear();
+  }
+
+  /** `resources/subscribe` on a connection others share (or that speaks 2026-07-28): held, counted with theirs. */
+  async function subscribe(request: { method: string; params: { uri: string } }, ctx: SdkServerContext): Promise<unknown> {
+    const connection = await connect();
+    if (passesSubscriptions(connection)) return forward(request, ctx);
+    const { uri } = request.params;
+    if (subscribed.has(uri)) return {};
+    let release: () => void;
+    try {
+      release = await connection.resources.hold([uri]);
+    } catch (error) {
+      throw error instanceof ProtocolError ? error : translate(error, connection);
+    }
+    // The client went away, or the connection did, or a second subscribe to the URI came first.
+    if (attached?.connection !== connection || !server.isConnected() || subscribed.has(uri)) release();
+    else subscribed.set(uri, release);
+    return {};
+  }
+
+  async function unsubscribe(request: { method: string; params: { uri: string } }, ctx: SdkServerContext): Promise<unknown> {
+    const connection = await connect();
+    if (passesSubscriptions(connection)) return forward(request, ctx);
+    subscribed.get(request.params.uri)?.();
+    subscribed.delete(request.params.uri);
+    return {};
   }
 
   async function forward(request: { method: string; params?: Record<string, unknown> }, ctx: SdkServerContext): Promise<unknown> {
@@ -261,9 +307,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     }
   }
   if (capabilities.resources?.subscribe) {
-    for (const method of ['resources/subscribe', 'resources/unsubscribe'] as const) {
-      low.setRequestHandler(method, (request, ctx) => forward(request, ctx) as never);
-    }
+    low.setRequestHandler('resources/subscribe', (request, ctx) => subscribe(request, ctx) as never);
+    low.setRequestHandler('resources/unsubscribe', (request, ctx) => unsubscribe(request, ctx) as never);
   }
   low.setNotificationHandler('notifications/roots/list_changed', () => {
     const connection = attached?.connection;
@@ -272,6 +317,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
 
   const previous = low.onclose;
   low.onclose = () => {
+    letGoOfSubscriptions();
     attached?.detach();
     attached = undefined;
     previous?.();
