@@ -104,21 +104,24 @@ describe('a 2025 stdio server behind a command route', () => {
   test('counts 2025 sessions and 2026-07-28 listeners on a shared child together: updates reach only those who asked', async () => {
     const url = `${gw.url}/mcp/shared`;
     const [a, b, listener] = await Promise.all([connect(url, 'legacy'), connect(url, 'legacy'), connect(url, 'auto')]);
-    await a.client.subscribeResource({ uri: 'probe://a' });
-    await b.client.subscribeResource({ uri: 'probe://e' });
-    const stream = await listener.client.listen({ resourceSubscriptions: ['probe://a', 'probe://e'] });
-    for (const uri of ['probe://a', 'probe://e']) await call(a.client, 'touch', { uri });
-    await until(() => a.heard.length + b.heard.length === 2 && listener.heard.length === 2, 'the updates');
-    assert.deepEqual(a.heard, ['probe://a']);
-    assert.deepEqual(b.heard, ['probe://e']);
-    assert.deepEqual(listener.heard, ['probe://a', 'probe://e']);
+    for (const uri of ['probe://a', 'probe://d']) await a.client.subscribeResource({ uri });
+    for (const uri of ['probe://e', 'probe://d']) await b.client.subscribeResource({ uri });
+    const stream = await listener.client.listen({ resourceSubscriptions: ['probe://a', 'probe://e', 'probe://d'] });
+    for (const uri of ['probe://a', 'probe://e', 'probe://d']) await call(a.client, 'touch', { uri });
+    // Every client asked for d, touched last: once each has heard of it, it has heard of all it will.
+    await until(() => [a, b, listener].every(({ heard }) => heard.includes('probe://d')), 'every client to hear of d');
+    assert.deepEqual(a.heard, ['probe://a', 'probe://d']);
+    assert.deepEqual(b.heard, ['probe://e', 'probe://d']);
+    assert.deepEqual(listener.heard, ['probe://a', 'probe://e', 'probe://d']);
 
     // One client letting go leaves the others' subscriptions upstream; a session that ends lets go of its own.
     await a.client.unsubscribeResource({ uri: 'probe://a' });
     await b.transport.terminateSession();
-    assert.deepEqual(await subscribedUpstream(a.client), ['probe://a', 'probe://e']);
+    assert.deepEqual(await subscribedUpstream(a.client), ['probe://a', 'probe://d', 'probe://e']);
     await stream.close();
-    await until(async () => (await subscribedUpstream(a.client)).length === 0, 'the listener to let go');
+    await until(async () => (await subscribedUpstream(a.client)).join() === 'probe://d', 'the listener to let go');
+    await a.client.unsubscribeResource({ uri: 'probe://d' });
+    assert.deepEqual(await subscribedUpstream(a.client), []);
     for (const { client } of [a, b, listener]) await client.close();
   });
 

@@ -114,7 +114,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   server.toolInputSchemaJson = (name) => options.tools.get(name)?.inputSchema;
   let attached: { connection: UpstreamConnection; detach: () => void } | undefined;
   /** What this client subscribed to on a connection it does not own, by URI: the end of each hold. */
-  const subscribed = new Map<string, () => void>();
+  const subscribed = new Map<string, () => Promise<void>>();
   /** Subscriptions go upstream as they are: the client's own connection, in the 2025 era it speaks. */
   const passesSubscriptions = (connection: UpstreamConnection) => options.ownsConnection === true && !connection.modern;
 
@@ -161,7 +161,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   }
 
   function letGoOfSubscriptions(): void {
-    for (const release of subscribed.values()) release();
+    for (const release of subscribed.values()) void release();
     subscribed.clear();
   }
 
@@ -171,14 +171,14 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     if (passesSubscriptions(connection)) return forward(request, ctx);
     const { uri } = request.params;
     if (subscribed.has(uri)) return {};
-    let release: () => void;
+    let release: () => Promise<void>;
     try {
       release = await connection.resources.hold([uri]);
     } catch (error) {
       throw error instanceof ProtocolError ? error : translate(error, connection);
     }
     // The client went away, or the connection did, or a second subscribe to the URI came first.
-    if (attached?.connection !== connection || !server.isConnected() || subscribed.has(uri)) release();
+    if (attached?.connection !== connection || !server.isConnected() || subscribed.has(uri)) void release();
     else subscribed.set(uri, release);
     return {};
   }
@@ -186,8 +186,9 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   async function unsubscribe(request: { method: string; params: { uri: string } }, ctx: SdkServerContext): Promise<unknown> {
     const connection = await connect();
     if (passesSubscriptions(connection)) return forward(request, ctx);
-    subscribed.get(request.params.uri)?.();
+    const release = subscribed.get(request.params.uri);
     subscribed.delete(request.params.uri);
+    await release?.();
     return {};
   }
 

@@ -277,7 +277,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         letGo();
         return () => undefined;
       }
-      let release: () => void;
+      let release: () => Promise<void>;
       try {
         release = await connection.resources.hold(uris);
       } catch (error) {
@@ -297,7 +297,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
           if (left > 0) counts.set(uri, left);
           else counts.delete(uri);
         }
-        release();
+        void release();
         letGo();
       };
       void connection.closed.then(() => {

@@ -54,11 +54,12 @@ export class ResourceSubscriptions {
   }
 
   /**
-   * Holds `uris` subscribed upstream until the returned function is called. Resolves once the
-   * upstream has them; rejects, holding none of them, when it refuses one (its own JSON-RPC error)
-   * or the connection would hold more than the cap.
+   * Holds `uris` subscribed upstream until the returned function is called (which resolves once
+   * the upstream has let go of those no one else holds). Resolves once the upstream has them;
+   * rejects, holding none of them, when it refuses one (its own JSON-RPC error) or the connection
+   * would hold more than the cap.
    */
-  async hold(uris: readonly string[]): Promise<() => void> {
+  async hold(uris: readonly string[]): Promise<() => Promise<void>> {
     const wanted = [...new Set(uris)];
     const fresh = wanted.filter((uri) => !this.held.has(uri)).length;
     if (this.held.size + fresh > this.max) {
@@ -70,7 +71,7 @@ export class ResourceSubscriptions {
     }
     for (const uri of wanted) this.held.set(uri, (this.held.get(uri) ?? 0) + 1);
     let released = false;
-    const release = () => {
+    const release = async () => {
       if (released) return;
       released = true;
       for (const uri of wanted) {
@@ -81,13 +82,13 @@ export class ResourceSubscriptions {
           this.refused.delete(uri);
         }
       }
-      void this.reconcile();
+      await this.reconcile();
     };
     await this.reconcile();
     const missing = wanted.find((uri) => !this.subscribed.has(uri));
     if (missing !== undefined) {
       const why = this.closed ? new Error('the connection closed') : this.refused.get(missing);
-      release();
+      await release();
       if (why instanceof ProtocolError) throw why;
       throw new ProtocolError(
         JSONRPC.SERVER_ERROR,
