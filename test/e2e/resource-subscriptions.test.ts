@@ -91,13 +91,21 @@ describe('a 2025 stdio server behind a command route', () => {
     const url = `${gw.url}/mcp/shared`;
     const { client } = await connect(url, 'auto');
     const uris = Array.from({ length: MAX_SUBSCRIBED_RESOURCES + 1 }, (_, i) => `probe://many/${i}`);
-    await assert.rejects(client.listen({ resourceSubscriptions: uris }), (error: unknown) => {
+    const full = (more: number) => (error: unknown) => {
       assert.ok(error instanceof ProtocolError, String(error));
       assert.equal((error.data as { code?: string }).code, 'subscriptions_full');
-      assert.match(error.message, /at most 100 resources, and 101 more were asked for/);
+      assert.match(error.message, new RegExp(`at most ${MAX_SUBSCRIBED_RESOURCES} resources, and ${more} more were asked for`));
       return true;
-    });
+    };
+    await assert.rejects(client.listen({ resourceSubscriptions: uris }), full(MAX_SUBSCRIBED_RESOURCES + 1));
     assert.deepEqual(await subscribedUpstream(client), []);
+    // The cap is the connection's: one listener may take it all, and then others only what it holds.
+    const all = await client.listen({ resourceSubscriptions: uris.slice(0, MAX_SUBSCRIBED_RESOURCES) });
+    assert.equal((await subscribedUpstream(client)).length, MAX_SUBSCRIBED_RESOURCES);
+    await assert.rejects(client.listen({ resourceSubscriptions: [uris[0]!, uris.at(-1)!] }), full(1));
+    const some = await client.listen({ resourceSubscriptions: [uris[0]!] });
+    await Promise.all([all.close(), some.close()]);
+    await until(async () => (await subscribedUpstream(client)).length === 0, 'every resource to be let go');
     await client.close();
   });
 

@@ -115,25 +115,28 @@ export class ResourceSubscriptions {
     return this.queue;
   }
 
+  /** A 2025 upstream: one request per URI that changed, all at once (a listener may bring a hundred). */
   private async resubscribe(): Promise<void> {
     const { timeout, log } = this.options;
-    for (const uri of this.held.keys()) {
-      if (this.subscribed.has(uri)) continue;
-      try {
-        await this.client.subscribeResource({ uri }, { timeout });
-        this.subscribed.add(uri);
-        this.refused.delete(uri);
-      } catch (error) {
-        this.refused.set(uri, error);
-      }
-    }
-    for (const uri of [...this.subscribed]) {
-      if (this.held.has(uri)) continue;
-      this.subscribed.delete(uri);
-      await this.client.unsubscribeResource({ uri }, { timeout }).catch((error: unknown) => {
-        log.debug({ err: error }, 'the upstream refused resources/unsubscribe');
-      });
-    }
+    const fresh = [...this.held.keys()].filter((uri) => !this.subscribed.has(uri));
+    const stale = [...this.subscribed].filter((uri) => !this.held.has(uri));
+    for (const uri of stale) this.subscribed.delete(uri);
+    await Promise.all([
+      ...fresh.map(async (uri) => {
+        try {
+          await this.client.subscribeResource({ uri }, { timeout });
+          this.subscribed.add(uri);
+          this.refused.delete(uri);
+        } catch (error) {
+          this.refused.set(uri, error);
+        }
+      }),
+      ...stale.map((uri) =>
+        this.client.unsubscribeResource({ uri }, { timeout }).catch((error: unknown) => {
+          log.debug({ err: error }, 'the upstream refused resources/unsubscribe');
+        }),
+      ),
+    ]);
   }
 
   private async relisten(): Promise<void> {
