@@ -95,6 +95,12 @@ export const GATEWAY_ERRORS = {
     rpc: JSONRPC.SERVER_ERROR,
     summary: 'A command route already runs maxProcesses server processes and every one is busy; Retry-After says when to retry.',
   },
+  subscriptions_full: {
+    status: 503,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary:
+      "A command or url route's upstream connection is already subscribed to 100 resources (for its 2026-07-28 listeners and 2025 sessions together): a subscriptions/listen or resources/subscribe asking for more gets this as its JSON-RPC error and holds none of them.",
+  },
   shutting_down: {
     status: 503,
     rpc: JSONRPC.SERVER_ERROR,

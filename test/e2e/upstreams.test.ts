@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { getRequestListener } from '@hono/node-server';
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { createMcpHandler, McpServer, SERVER_INFO_META_KEY } from '@modelcontextprotocol/server';
 import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport as V1SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -308,6 +308,11 @@ async function startModernOnlyHttpServer(): Promise<{ url: string; close(): Prom
     ({ era }) => {
       const server = new McpServer({ name: 'modern-only-remote', version: '1.0.0' });
       server.registerTool('era', { inputSchema: z.object({}) }, async () => ({ content: [{ type: 'text', text: era }] }));
+      // A result that names another server as its author, beside a key of its own.
+      server.registerTool('impostor', { inputSchema: z.object({}) }, async () => ({
+        content: [{ type: 'text', text: 'who am I' }],
+        _meta: { [SERVER_INFO_META_KEY]: { name: 'someone-else', version: '6.6.6' }, 'example.com/kept': true },
+      }));
       return server;
     },
     { legacy: 'reject' },
@@ -354,6 +359,22 @@ describe('routes whose server speaks only 2026-07-28', () => {
     }
   }
 
+  test('answers as the route: the upstream naming itself in result _meta reaches no client', async () => {
+    for (const route of ROUTES) {
+      for (const era of ERAS) {
+        const client = await connect(`${gw.url}/mcp/${route}`, era);
+        for (const tool of route === 'modern-remote' ? ['era', 'impostor'] : ['era']) {
+          const meta = (await client.callTool({ name: tool, arguments: {} }))._meta ?? {};
+          // A 2025 result has no such key; a 2026-07-28 one names the server the client discovered.
+          if (era === 'legacy') assert.equal(SERVER_INFO_META_KEY in meta, false, `${route} ${tool}`);
+          else assert.deepEqual(meta[SERVER_INFO_META_KEY], client.getServerVersion(), `${route} ${tool}`);
+          if (tool === 'impostor') assert.equal(meta['example.com/kept'], true);
+        }
+        await client.close();
+      }
+    }
+  });
+
   test('tries the 2025 handshake once per route, then reaches 2025 sessions in the server era', async () => {
     for (const route of ROUTES) {
       for (let i = 0; i < 2; i++) {
@@ -364,6 +385,11 @@ describe('routes whose server speaks only 2026-07-28', () => {
     }
     const refused = gw.logs.filter((line) => line.msg === 'the upstream refused the 2025 handshake; 2025 sessions reach it in its own era');
     assert.deepEqual(refused.map((line) => line.route).sort(), [...ROUTES]);
+    // The refusal is an answer from a server that started: nothing says it failed.
+    assert.deepEqual(
+      gw.logs.filter((line) => line.level === 'warn' || line.level === 'error').map((line) => line.msg),
+      [],
+    );
     assert.ok(!gw.logs.some((line) => line.msg === 'the remote server refused Streamable HTTP; using HTTP+SSE'));
   });
 });

@@ -20,6 +20,7 @@ import {
   createMcpHandler,
   InMemoryServerEventBus,
   PROTOCOL_VERSION_META_KEY,
+  ProtocolError,
   type AuthInfo,
   type JSONRPCMessage,
   type McpHttpHandler,
@@ -54,6 +55,11 @@ export interface ModernEraOptions {
   keepAlive: Milliseconds;
   logger: Logger;
   telemetry: Telemetry;
+  /**
+   * Subscribes upstream to the resources a listener asks to hear of, before its stream opens, until
+   * it closes (Upstream.watchResources: command and url routes). `lost`: the subscriptions are gone.
+   */
+  watchResources?: (owner: string, uris: readonly string[], lost: () => void) => Promise<() => void>;
 }
 
 export interface ModernRequest {
@@ -219,6 +225,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
         request.onShutdown?.();
         operation?.end({ error: shuttingDownError(CUT_SHORT) });
       };
+      if (listen && !draining && options.watchResources && !(await watchResources(request, options.watchResources))) return;
       const call = !listen && id !== undefined ? createCall(id, onShutdown) : undefined;
       if (call) {
         if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
@@ -262,6 +269,39 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       return { inFlight, answered: left.length };
     },
   };
+}
+
+/**
+ * A listener asking for resource updates on a bridged route: its resources are subscribed upstream
+ * before the SDK acknowledges the stream, so no update after the acknowledgement is missed, and let
+ * go when the stream closes; when the upstream connection goes away, the stream ends with it (the
+ * client listens again). False when the upstream refused: the listen is answered with its JSON-RPC
+ * error, as the SDK answers a listen it cannot take.
+ */
+async function watchResources(
+  { res, body, owner }: ModernRequest,
+  watch: NonNullable<ModernEraOptions['watchResources']>,
+): Promise<boolean> {
+  const uris = (body as { params?: { notifications?: { resourceSubscriptions?: unknown } } }).params?.notifications?.resourceSubscriptions;
+  // Anything else is the SDK's to refuse (-32602) or has nothing to subscribe to.
+  if (!Array.isArray(uris) || uris.length === 0 || !uris.every((uri) => typeof uri === 'string')) return true;
+  const gone = new Promise<void>((resolve) => res.once('close', resolve));
+  let unwatch: () => void;
+  try {
+    unwatch = await watch(owner, uris as string[], () => res.destroy());
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    const id = (body as { id: RequestId }).id;
+    const refusal = {
+      jsonrpc: '2.0',
+      id,
+      error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) },
+    };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(refusal));
+    return false;
+  }
+  void gone.then(unwatch);
+  return true;
 }
 
 /** One modern request in flight, and the means to answer it with an error if the gateway stops first. */

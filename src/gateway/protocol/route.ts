@@ -184,6 +184,7 @@ export function createRoute(options: RouteOptions): Route {
     keepAlive: options.sessions.keepAlive,
     logger,
     telemetry,
+    ...(upstream.watchResources ? { watchResources: upstream.watchResources.bind(upstream) } : {}),
   });
 
   async function handle(request: RouteRequest): Promise<void> {

@@ -7,7 +7,8 @@
  * The client assigns its own ids upstream and answers come back through the request that asked,
  * so no answer can reach another client. Progress is forwarded with the downstream's own token,
  * cancellation travels as the request's abort signal, and `_meta` is passed on without the
- * downstream era's envelope (the client writes its own for the upstream's era). Between a
+ * downstream era's envelope (the client writes its own for the upstream's era); a result's, without
+ * the upstream's name for itself (the route is the server its clients talk to). Between a
  * 2026-07-28 client and a 2026-07-28 upstream the request's own envelope (the client's
  * capabilities, info and log level, which that era sends per request) goes through, and an
  * `input_required` result comes back as it is: the client answers it, and its next round, with
@@ -19,6 +20,7 @@ import {
   CLIENT_INFO_META_KEY,
   LOG_LEVEL_META_KEY,
   McpServer,
+  SERVER_INFO_META_KEY,
   type CallToolResult,
   type ListToolsResult,
   type Progress,
@@ -65,6 +67,12 @@ export interface BridgeOptions {
   readonly trace?: (message: { method: string; params?: unknown }) => BridgedCall | undefined;
   /** How the route names its server in errors: `the server process of route "x"`. */
   readonly describeUpstream: string;
+  /**
+   * The connection is this client's alone (a 2025 session's own): what it subscribes to goes
+   * upstream as it is, and every update the upstream sends is its. Else subscriptions are counted
+   * on the connection with everyone else's, and a client gets updates only of what it subscribed to.
+   */
+  readonly ownsConnection?: boolean;
 }
 
 /** Methods forwarded, by the capability that makes the upstream answer them. */
@@ -107,12 +115,19 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   // which knows only the tools registered on it): these are the upstream's.
   server.toolInputSchemaJson = (name) => options.tools.get(name)?.inputSchema;
   let attached: { connection: UpstreamConnection; detach: () => void } | undefined;
+  /** What this client subscribed to on a connection it does not own, by URI: the end of each hold. */
+  const subscribed = new Map<string, () => Promise<void>>();
+  /** Subscriptions go upstream as they are: the client's own connection, in the 2025 era it speaks. */
+  const passesSubscriptions = (connection: UpstreamConnection) => options.ownsConnection === true && !connection.modern;
 
   const peer: DownstreamPeer = {
     toolsChanged: () => whenConnected(() => server.sendToolListChanged()),
     promptsChanged: () => whenConnected(() => server.sendPromptListChanged()),
     resourcesChanged: () => whenConnected(() => server.sendResourceListChanged()),
-    resourceUpdated: (uri) => whenConnected(() => void low.sendResourceUpdated({ uri }).catch(() => undefined)),
+    resourceUpdated: (uri) => {
+      if (!subscribed.has(uri) && !(attached && passesSubscriptions(attached.connection))) return;
+      whenConnected(() => void low.sendResourceUpdated({ uri }).catch(() => undefined));
+    },
     log: (params) => whenConnected(() => void low.sendLoggingMessage(params).catch(() => undefined)),
     get relay() {
       if (calls.size !== 1) return undefined;
@@ -140,16 +155,50 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     }
     if (attached?.connection !== connection) {
       attached?.detach();
+      // Subscriptions held on a connection that went away went with it, as a child's own do.
+      letGoOfSubscriptions();
       attached = { connection, detach: connection.attach(peer) };
     }
     return connection;
+  }
+
+  function letGoOfSubscriptions(): void {
+    for (const release of subscribed.values()) void release();
+    subscribed.clear();
+  }
+
+  /** `resources/subscribe` on a connection others share (or that speaks 2026-07-28): held, counted with theirs. */
+  async function subscribe(request: { method: string; params: { uri: string } }, ctx: SdkServerContext): Promise<unknown> {
+    const connection = await connect();
+    if (passesSubscriptions(connection)) return forward(request, ctx);
+    const { uri } = request.params;
+    if (subscribed.has(uri)) return {};
+    let release: () => Promise<void>;
+    try {
+      release = await connection.resources.hold([uri]);
+    } catch (error) {
+      throw error instanceof ProtocolError ? error : translate(error, connection);
+    }
+    // The client went away, or the connection did, or a second subscribe to the URI came first.
+    if (attached?.connection !== connection || !server.isConnected() || subscribed.has(uri)) void release();
+    else subscribed.set(uri, release);
+    return {};
+  }
+
+  async function unsubscribe(request: { method: string; params: { uri: string } }, ctx: SdkServerContext): Promise<unknown> {
+    const connection = await connect();
+    if (passesSubscriptions(connection)) return forward(request, ctx);
+    const release = subscribed.get(request.params.uri);
+    subscribed.delete(request.params.uri);
+    await release?.();
+    return {};
   }
 
   async function forward(request: { method: string; params?: Record<string, unknown> }, ctx: SdkServerContext): Promise<unknown> {
     calls.add(ctx);
     const idle = options.busy?.();
     try {
-      return await send(request, ctx, true);
+      return withoutUpstreamIdentity(await send(request, ctx, true));
     } finally {
       idle?.();
       calls.delete(ctx);
@@ -255,9 +304,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     }
   }
   if (capabilities.resources?.subscribe) {
-    for (const method of ['resources/subscribe', 'resources/unsubscribe'] as const) {
-      low.setRequestHandler(method, (request, ctx) => forward(request, ctx) as never);
-    }
+    low.setRequestHandler('resources/subscribe', (request, ctx) => subscribe(request, ctx) as never);
+    low.setRequestHandler('resources/unsubscribe', (request, ctx) => unsubscribe(request, ctx) as never);
   }
   low.setNotificationHandler('notifications/roots/list_changed', () => {
     const connection = attached?.connection;
@@ -266,6 +314,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
 
   const previous = low.onclose;
   low.onclose = () => {
+    letGoOfSubscriptions();
     attached?.detach();
     attached = undefined;
     previous?.();
@@ -294,6 +343,21 @@ function liftedWireMaterial(ctx: SdkServerContext): { meta: Record<string, unkno
 const ANSWERED: RequestOutcome = { kind: 'answered' };
 const NEITHER: RequestOutcome = { kind: 'neither' };
 const ignore = (): void => undefined;
+
+/**
+ * A 2026-07-28 upstream names itself in every result's `_meta` (`io.modelcontextprotocol/serverInfo`).
+ * The server a client talks to is the route's: a 2025 client's era has no such key, and a
+ * 2026-07-28 client's server stamps its own where the result has none (the SDK keeps one that is
+ * there), so the upstream's is taken off both.
+ */
+function withoutUpstreamIdentity(result: unknown): unknown {
+  const meta = (result as { _meta?: unknown } | null)?._meta;
+  if (typeof meta !== 'object' || meta === null || !(SERVER_INFO_META_KEY in meta)) return result;
+  const kept: Record<string, unknown> = { ...meta };
+  delete kept[SERVER_INFO_META_KEY];
+  const { _meta: _upstreamMeta, ...fields } = result as Record<string, unknown>;
+  return Object.keys(kept).length > 0 ? { ...fields, _meta: kept } : fields;
+}
 
 /** `error.type` of a forwarded request that got no answer. */
 function failureType(error: unknown): string {

@@ -4,7 +4,7 @@
  * when a route needs it (upstream.ts), so a gateway of 2.x modules starts without the client.
  */
 import path from 'node:path';
-import { InMemoryTransport } from '@modelcontextprotocol/client';
+import { InMemoryTransport, ProtocolError } from '@modelcontextprotocol/client';
 import type { Implementation, McpServer, ServerNotifier } from '@modelcontextprotocol/server';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -92,6 +92,7 @@ export async function bridgeV1(
     connection: async () => connection,
     callTimeout: IN_PROCESS_TIMEOUT,
     describeUpstream: `the SDK 1.x server of route "${route}"`,
+    ownsConnection: true,
   });
   const previous = server.server.onclose;
   server.server.onclose = () => {
@@ -171,7 +172,13 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     }
   }
 
-  /** List changes on a connection 2026-07-28 requests use reach the route's listeners too. */
+  /**
+   * The resources the route's 2026-07-28 listeners watch on each connection, with how many
+   * listeners each ({@link Upstream.watchResources}): only their updates reach the listeners.
+   */
+  const watched = new WeakMap<UpstreamConnection, Map<string, number>>();
+
+  /** List changes on a connection 2026-07-28 requests use reach the route's listeners too, and updates of what they watch. */
   function wireListeners(connection: UpstreamConnection): void {
     connection.attach({
       toolsChanged: () => {
@@ -180,11 +187,16 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       },
       promptsChanged: () => options.listeners().promptsChanged(),
       resourcesChanged: () => options.listeners().resourcesChanged(),
-      resourceUpdated: (uri) => options.listeners().resourceUpdated(uri),
+      resourceUpdated: (uri) => {
+        if (watched.get(connection)?.has(uri)) options.listeners().resourceUpdated(uri);
+      },
       log: () => undefined,
       relay: undefined,
     });
   }
+
+  /** The key of the connection a caller's requests share: all but a 2025 session's own (the route's one with `shared`). */
+  const modernKey = (owner: string) => (isolation === 'shared' ? 'shared' : `principal:${owner}`);
 
   async function describe(connection: UpstreamConnection, init: ConnectionInit): Promise<UpstreamDescription> {
     if (init.resume === undefined) return connection.describe();
@@ -200,7 +212,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     kind: connector.kind,
     async open(request) {
       const own = request.session !== undefined && isolation === 'session';
-      const key = own ? `session:${++sessions}` : isolation === 'shared' ? 'shared' : `principal:${request.owner}`;
+      const key = own ? `session:${++sessions}` : modernKey(request.owner);
       const init: ConnectionInit = {
         legacy: own,
         capabilities: own ? request.session!.capabilities : {},
@@ -226,6 +238,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         connection: () => lease.connection(),
         callTimeout: options.callTimeout,
         describeUpstream: connector.describe,
+        ownsConnection: own,
         ...(options.trace ? { trace: options.trace } : {}),
         onFailure: (method, error) =>
           log.warn({ method, err: (error instanceof Error ? error.message : String(error)).split('\n')[0] }, 'upstream request failed'),
@@ -246,6 +259,57 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       };
       const seal = own ? connector.seal?.(connection) : undefined;
       return { server, ...(seal === undefined ? {} : { seal }) };
+    },
+    async watchResources(owner, uris, lost) {
+      // The stream holds its caller's connection, as a call in flight does: not stopped when idle
+      // or to make room while it is open.
+      const lease = pool.lease(modernKey(owner), { legacy: false, capabilities: {}, clientInfo: options.clientInfo, resume: undefined });
+      const idle = lease.busy();
+      const letGo = () => {
+        idle();
+        lease.release();
+      };
+      let connection: UpstreamConnection;
+      try {
+        connection = await lease.connection();
+      } catch (error) {
+        letGo();
+        throw asGatewayError(error, connector.describe);
+      }
+      // A server that takes no subscriptions: the SDK leaves them out of the acknowledgement too.
+      if (!connection.describe().capabilities.resources?.subscribe) {
+        letGo();
+        return () => undefined;
+      }
+      let release: () => Promise<void>;
+      try {
+        release = await connection.resources.hold(uris);
+      } catch (error) {
+        letGo();
+        throw error instanceof ProtocolError ? error : asGatewayError(error, connector.describe);
+      }
+      const counts = watched.get(connection) ?? new Map<string, number>();
+      watched.set(connection, counts);
+      const unique = [...new Set(uris)];
+      for (const uri of unique) counts.set(uri, (counts.get(uri) ?? 0) + 1);
+      let ended = false;
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        for (const uri of unique) {
+          const left = counts.get(uri)! - 1;
+          if (left > 0) counts.set(uri, left);
+          else counts.delete(uri);
+        }
+        void release();
+        letGo();
+      };
+      void connection.closed.then(() => {
+        if (ended) return;
+        end();
+        lost();
+      });
+      return end;
     },
     status() {
       return {

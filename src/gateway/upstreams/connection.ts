@@ -8,7 +8,9 @@
  * (`logging/setLevel`, `resources/subscribe`, server-to-client requests) then reaches a server
  * that serves both eras. What the upstream sends on its
  * own goes to the downstream servers attached to this connection ({@link DownstreamPeer}):
- * list changes and resource updates to all of them, log messages and server-to-client requests
+ * list changes and resource updates to all of them (each passes on the updates of what its
+ * clients subscribed to; the subscriptions are counted for everyone who shares the connection, in
+ * resource-subscriptions.ts), log messages and server-to-client requests
  * (sampling, elicitation, roots) only where they have exactly one owner: the one peer with a call
  * in flight. Anything else would hand one client another client's question.
  */
@@ -22,6 +24,7 @@ import type {
 } from '@modelcontextprotocol/server';
 import type { Logger } from '../logger.js';
 import { FIRST_MODERN_VERSION } from '../protocol/modern.js';
+import { ResourceSubscriptions } from './resource-subscriptions.js';
 
 /** What a downstream server exposes to the connection feeding it. */
 export interface DownstreamPeer {
@@ -87,12 +90,14 @@ export class UpstreamConnection {
   readonly closed: Promise<void>;
   private markClosed!: () => void;
   private ended = false;
+  private subscriptions: ResourceSubscriptions | undefined;
 
   private constructor(
     readonly client: Client,
     readonly transport: Transport,
     private readonly log: Logger,
     private readonly describeEnd: (() => string) | undefined,
+    private readonly timeout: number,
   ) {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }
@@ -111,7 +116,7 @@ export class UpstreamConnection {
       capabilities: options.capabilities,
       versionNegotiation: { mode: options.negotiation },
     });
-    const connection = new UpstreamConnection(client, options.transport, options.logger, options.describeEnd);
+    const connection = new UpstreamConnection(client, options.transport, options.logger, options.describeEnd, options.timeout);
     connection.wire(options.capabilities);
     client.onclose = () => connection.end();
     client.onerror = (error) => options.logger.debug({ err: error }, 'upstream connection error');
@@ -122,6 +127,12 @@ export class UpstreamConnection {
     answerAfterNotifications(options.transport);
     if (connection.modern) await connection.listenForListChanges(options.timeout);
     return connection;
+  }
+
+  /** The resources this connection is subscribed to upstream, counted for everyone who shares it. */
+  get resources(): ResourceSubscriptions {
+    this.subscriptions ??= new ResourceSubscriptions(this.client, { modern: this.modern, timeout: this.timeout, log: this.log });
+    return this.subscriptions;
   }
 
   describe(): UpstreamDescription {
@@ -171,6 +182,7 @@ export class UpstreamConnection {
   private end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.subscriptions?.close();
     this.markClosed();
   }
 

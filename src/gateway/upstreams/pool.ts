@@ -316,7 +316,7 @@ export class ConnectionPool {
     if (!idle) {
       throw new GatewayError(
         'processes_full',
-        `Route busy: all ${this.options.max} upstream connections (maxProcesses) have calls in flight; retry shortly`,
+        `Route busy: all ${this.options.max} upstream connections (maxProcesses) are busy (a call in flight, or a listen stream watching resources); retry shortly`,
         {},
         { 'Retry-After': '1' },
       );

@@ -5,7 +5,7 @@
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { Logger } from '../logger.js';
 import { ChildProcessTransport, type ChildCommand, type ChildExit } from './child-process.js';
-import { UpstreamConnection, UpstreamOpenError } from './connection.js';
+import { refusedProtocolVersion, UpstreamConnection, UpstreamOpenError } from './connection.js';
 import type { Connector } from './bridged.js';
 
 export interface StdioConnectorOptions {
@@ -39,6 +39,9 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
         // How it failed, not how it was stopped after (the client closes it on a failed connect).
         const exit = transport.exit?.asked ? undefined : transport.exit;
         await transport.close();
+        // It started and answered, refusing the era it was offered: the route asks again in the
+        // server's own (bridged.ts), and logs that, so this is no failure to start.
+        if (refusedProtocolVersion(error)) throw error;
         const why = exit
           ? describeExit(exit)
           : error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout

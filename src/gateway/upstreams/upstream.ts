@@ -48,6 +48,14 @@ export interface Upstream {
   /** A new, unconnected server for one session or one request. */
   open(request: OpenRequest): Promise<OpenedServer>;
   status(): UpstreamStatus | undefined;
+  /**
+   * Subscribes upstream to the resources a 2026-07-28 listener from `owner` asked to hear of, on
+   * the connection that caller's requests use (command and url routes; a module tells its
+   * listeners itself). Resolves once the upstream has them, with the function that lets them go;
+   * `lost` is called if that connection goes away first (its subscriptions went with it). Rejects
+   * with the upstream's JSON-RPC error when it refuses one, `subscriptions_full` past the cap.
+   */
+  watchResources?(owner: string, uris: readonly string[], lost: () => void): Promise<() => void>;
   /** Stops whatever is running upstream (children, connections): the gateway is stopping. */
   close(): Promise<void>;
 }
@@ -92,6 +100,7 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
         restarts: 0,
         backoff: { state: 'ok', consecutiveFailures: 0 },
       },
+    watchResources: async (owner, uris, lost) => (await load()).watchResources!(owner, uris, lost),
     close: async () => {
       if (bridged) await (await bridged).close();
     },

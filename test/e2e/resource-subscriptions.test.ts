@@ -1,0 +1,288 @@
+/**
+ * Resource subscriptions through `command:` and `url:` routes: a 2026-07-28 listener's
+ * `resourceSubscriptions` are subscribed upstream (2025 `resources/subscribe` on a 2025 server, a
+ * listen stream's filter on a 2026-07-28 one) while someone listens, counted with the 2025
+ * sessions' on a connection they share, and the upstream's `notifications/resources/updated`
+ * reaches exactly the clients that asked for that URI. Real servers: the v1-SDK probe server and
+ * server-everything from npm on stdio, a 2026-07-28 SDK server over HTTP.
+ */
+import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { getRequestListener } from '@hono/node-server';
+import { Client, ProtocolError, StreamableHTTPClientTransport, type SubscriptionFilter } from '@modelcontextprotocol/client';
+import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { MAX_SUBSCRIBED_RESOURCES } from '../../src/gateway/upstreams/resource-subscriptions.js';
+import { startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
+
+const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
+const PROBE = fixturePath('stdio', 'probe-server.mjs');
+
+function probeRoute(name: string, isolation: string): string {
+  return `  ${name}:\n    command: ${process.execPath}\n    args: [${JSON.stringify(PROBE)}]\n    isolation: ${isolation}\n`;
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A client of either era, and the resource URIs it has been told changed, in order. */
+async function connect(
+  url: string,
+  era: 'legacy' | 'auto',
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport; heard: string[] }> {
+  const client = new Client({ name: 'subscriber', version: '1.0.0' }, { versionNegotiation: { mode: era } });
+  const heard: string[] = [];
+  client.setNotificationHandler('notifications/resources/updated', (notification) => void heard.push(notification.params.uri));
+  const transport = new StreamableHTTPClientTransport(new URL(url));
+  await client.connect(transport);
+  return { client, transport, heard };
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  return JSON.parse(textOf(await client.callTool({ name, arguments: args }))) as Record<string, unknown>;
+}
+
+/** What the probe server behind a route is subscribed to. */
+async function subscribedUpstream(client: Client): Promise<string[]> {
+  return (await call(client, 'subscriptions')).subscribed as string[];
+}
+
+describe('a 2025 stdio server behind a command route', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', probeRoute('shared', 'shared'), probeRoute('mine', 'principal')].join('\n'));
+  });
+  after(() => gw.close());
+
+  test('tells each 2026-07-28 listener of exactly the resources it asked for, subscribed upstream while it listens', async () => {
+    const url = `${gw.url}/mcp/shared`;
+    const [first, second, caller] = await Promise.all([connect(url, 'auto'), connect(url, 'auto'), connect(url, 'auto')]);
+    const one = await first.client.listen({ resourceSubscriptions: ['probe://a', 'probe://c'] });
+    const two = await second.client.listen({ resourceSubscriptions: ['probe://b', 'probe://c'] });
+    assert.deepEqual(one.honoredFilter.resourceSubscriptions, ['probe://a', 'probe://c']);
+    // Subscribed before the acknowledgement: the union of what the listeners want.
+    assert.deepEqual(await subscribedUpstream(caller.client), ['probe://a', 'probe://b', 'probe://c']);
+
+    for (const uri of ['probe://a', 'probe://b', 'probe://c'])
+      assert.deepEqual(await call(caller.client, 'touch', { uri }), { sent: true });
+    // Each stream keeps the order the updates were sent in: once c arrived, a or b would have too.
+    await until(() => first.heard.includes('probe://c') && second.heard.includes('probe://c'), 'both listeners to hear of c');
+    assert.deepEqual(first.heard, ['probe://a', 'probe://c']);
+    assert.deepEqual(second.heard, ['probe://b', 'probe://c']);
+    assert.deepEqual(caller.heard, []);
+
+    // A listener that goes away lets go of what no one else wants.
+    await one.close();
+    await until(async () => (await subscribedUpstream(caller.client)).join() === 'probe://b,probe://c', 'a to be unsubscribed upstream');
+    await two.close();
+    await until(async () => (await subscribedUpstream(caller.client)).length === 0, 'every resource to be unsubscribed upstream');
+    for (const { client } of [first, second, caller]) await client.close();
+  });
+
+  test('refuses a listener that asks for more resources than a connection holds, holding none of them', async () => {
+    const url = `${gw.url}/mcp/shared`;
+    const { client } = await connect(url, 'auto');
+    const uris = Array.from({ length: MAX_SUBSCRIBED_RESOURCES + 1 }, (_, i) => `probe://many/${i}`);
+    const full = (more: number) => (error: unknown) => {
+      assert.ok(error instanceof ProtocolError, String(error));
+      assert.equal((error.data as { code?: string }).code, 'subscriptions_full');
+      assert.match(error.message, new RegExp(`at most ${MAX_SUBSCRIBED_RESOURCES} resources, and ${more} more were asked for`));
+      return true;
+    };
+    await assert.rejects(client.listen({ resourceSubscriptions: uris }), full(MAX_SUBSCRIBED_RESOURCES + 1));
+    assert.deepEqual(await subscribedUpstream(client), []);
+    // The cap is the connection's: one listener may take it all, and then others only what it holds.
+    const all = await client.listen({ resourceSubscriptions: uris.slice(0, MAX_SUBSCRIBED_RESOURCES) });
+    assert.equal((await subscribedUpstream(client)).length, MAX_SUBSCRIBED_RESOURCES);
+    await assert.rejects(client.listen({ resourceSubscriptions: [uris[0]!, uris.at(-1)!] }), full(1));
+    const some = await client.listen({ resourceSubscriptions: [uris[0]!] });
+    await Promise.all([all.close(), some.close()]);
+    await until(async () => (await subscribedUpstream(client)).length === 0, 'every resource to be let go');
+    await client.close();
+  });
+
+  test('counts 2025 sessions and 2026-07-28 listeners on a shared child together: updates reach only those who asked', async () => {
+    const url = `${gw.url}/mcp/shared`;
+    const [a, b, listener] = await Promise.all([connect(url, 'legacy'), connect(url, 'legacy'), connect(url, 'auto')]);
+    for (const uri of ['probe://a', 'probe://d']) await a.client.subscribeResource({ uri });
+    for (const uri of ['probe://e', 'probe://d']) await b.client.subscribeResource({ uri });
+    const stream = await listener.client.listen({ resourceSubscriptions: ['probe://a', 'probe://e', 'probe://d'] });
+    for (const uri of ['probe://a', 'probe://e', 'probe://d']) await call(a.client, 'touch', { uri });
+    // Every client asked for d, touched last: once each has heard of it, it has heard of all it will.
+    await until(() => [a, b, listener].every(({ heard }) => heard.includes('probe://d')), 'every client to hear of d');
+    assert.deepEqual(a.heard, ['probe://a', 'probe://d']);
+    assert.deepEqual(b.heard, ['probe://e', 'probe://d']);
+    assert.deepEqual(listener.heard, ['probe://a', 'probe://e', 'probe://d']);
+
+    // One client letting go leaves the others' subscriptions upstream; a session that ends lets go of its own.
+    await a.client.unsubscribeResource({ uri: 'probe://a' });
+    await b.transport.terminateSession();
+    assert.deepEqual(await subscribedUpstream(a.client), ['probe://a', 'probe://d', 'probe://e']);
+    await stream.close();
+    await until(async () => (await subscribedUpstream(a.client)).join() === 'probe://d', 'the listener to let go');
+    await a.client.unsubscribeResource({ uri: 'probe://d' });
+    assert.deepEqual(await subscribedUpstream(a.client), []);
+    for (const { client } of [a, b, listener]) await client.close();
+  });
+
+  test('ends a listener stream whose upstream process went away, so its client listens again', async () => {
+    const url = `${gw.url}/mcp/mine`;
+    const [listener, caller] = await Promise.all([connect(url, 'auto'), connect(url, 'auto')]);
+    const stream = await listener.client.listen({ resourceSubscriptions: ['probe://a'] });
+    assert.deepEqual(await subscribedUpstream(caller.client), ['probe://a']);
+    await assert.rejects(caller.client.callTool({ name: 'crash', arguments: {} }));
+    assert.equal(await stream.closed, 'remote');
+    // Listening again subscribes on the new process.
+    const again = await listener.client.listen({ resourceSubscriptions: ['probe://a'] });
+    assert.deepEqual(await subscribedUpstream(caller.client), ['probe://a']);
+    await again.close();
+    for (const { client } of [listener, caller]) await client.close();
+  });
+});
+
+describe('server-everything from npm behind a command route', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(`servers:\n  everything:\n    command: node\n    args: [${JSON.stringify(EVERYTHING)}, stdio]\n`);
+  });
+  after(() => gw.close());
+
+  test('tells a 2026-07-28 listener of the updates it sends its subscribers', async () => {
+    const url = `${gw.url}/mcp/everything`;
+    const [listener, caller] = await Promise.all([connect(url, 'auto'), connect(url, 'auto')]);
+    const [watched, other] = (await caller.client.listResources()).resources.map((resource) => resource.uri);
+    const stream = await listener.client.listen({ resourceSubscriptions: [watched!] });
+    // It sends every subscriber an update of each resource it subscribed to when this is turned on, then every 5 s.
+    assert.match(textOf(await caller.client.callTool({ name: 'toggle-subscriber-updates', arguments: {} })), /^Started/);
+    await until(() => listener.heard.length > 0, 'an update');
+    assert.deepEqual(new Set(listener.heard), new Set([watched]));
+    assert.ok(!listener.heard.includes(other!));
+    await stream.close();
+    for (const { client } of [listener, caller]) await client.close();
+  });
+});
+
+/**
+ * A Streamable HTTP server of the SDK that speaks only 2026-07-28, whose resources take
+ * subscriptions: it records the filter of every listen stream opened on it, counts those open, and
+ * tells its listeners a resource changed when the test says so.
+ */
+async function startSubscribableServer() {
+  const filters: SubscriptionFilter[] = [];
+  let open = 0;
+  const handler = createMcpHandler(
+    () => {
+      const server = new McpServer({ name: 'subscribable-remote', version: '1.0.0' }, { capabilities: { resources: { subscribe: true } } });
+      for (const name of ['x', 'y', 'z']) {
+        server.registerResource(name, `remote://${name}`, {}, async (uri) => ({ contents: [{ uri: uri.href, text: name }] }));
+      }
+      return server;
+    },
+    { legacy: 'reject' },
+  );
+  const server = createHttpServer(
+    getRequestListener(async (request) => {
+      const body =
+        request.method === 'POST'
+          ? ((await request.clone().json()) as { method?: string; params?: { notifications?: SubscriptionFilter } })
+          : {};
+      const filter = body.method === 'subscriptions/listen' ? body.params!.notifications! : undefined;
+      if (filter) filters.push(filter);
+      const response = await handler.fetch(request);
+      return filter?.resourceSubscriptions ? counted(response) : response;
+    }),
+  );
+  /** A listen stream for resources, counted while it is open. */
+  function counted(response: Response): Response {
+    const reader = response.body!.getReader();
+    let ended = false;
+    const end = () => {
+      if (!ended) open--;
+      ended = true;
+    };
+    open++;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          end();
+          controller.close();
+        } else controller.enqueue(chunk.value);
+      },
+      cancel(reason) {
+        end();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    /** The resources the newest listen stream asking for any watches. */
+    watched: () => filters.filter((filter) => filter.resourceSubscriptions).at(-1)?.resourceSubscriptions ?? [],
+    /** Listen streams for resources open on it now. */
+    streams: () => open,
+    touch: (uri: string) => handler.notify.resourceUpdated(uri),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('a 2026-07-28 server behind a url route', () => {
+  let remote: Awaited<ReturnType<typeof startSubscribableServer>>;
+  let gw: InProcessGateway;
+  before(async () => {
+    remote = await startSubscribableServer();
+    gw = await startInProcessGateway(`servers:\n  remote:\n    url: ${remote.url}\n`);
+  });
+  after(async () => {
+    await gw.close();
+    await remote.close();
+  });
+
+  test('gets one listen stream for what the route listeners watch, opened anew as that changes', async () => {
+    const url = `${gw.url}/mcp/remote`;
+    const [first, second] = await Promise.all([connect(url, 'auto'), connect(url, 'auto')]);
+    const one = await first.client.listen({ resourceSubscriptions: ['remote://x', 'remote://z'] });
+    const two = await second.client.listen({ resourceSubscriptions: ['remote://y', 'remote://z'] });
+    assert.deepEqual([...remote.watched()].sort(), ['remote://x', 'remote://y', 'remote://z']);
+    // The previous filter's stream closes once the new one is acknowledged.
+    await until(() => remote.streams() === 1, 'one resource stream upstream');
+
+    for (const uri of ['remote://x', 'remote://y', 'remote://z']) remote.touch(uri);
+    await until(() => first.heard.includes('remote://z') && second.heard.includes('remote://z'), 'both listeners to hear of z');
+    assert.deepEqual(first.heard, ['remote://x', 'remote://z']);
+    assert.deepEqual(second.heard, ['remote://y', 'remote://z']);
+
+    await one.close();
+    await until(() => [...remote.watched()].sort().join() === 'remote://y,remote://z' && remote.streams() === 1, 'x to be let go');
+    await two.close();
+    await until(() => remote.streams() === 0, 'the resource stream to close');
+    for (const { client } of [first, second]) await client.close();
+  });
+
+  test('serves resources/subscribe to a 2025 session, through the server era listen stream', async () => {
+    const session = await connect(`${gw.url}/mcp/remote`, 'legacy');
+    await session.client.subscribeResource({ uri: 'remote://y' });
+    assert.deepEqual(remote.watched(), ['remote://y']);
+    remote.touch('remote://x');
+    remote.touch('remote://y');
+    await until(() => session.heard.length > 0, 'the update');
+    assert.deepEqual(session.heard, ['remote://y']);
+    await session.client.unsubscribeResource({ uri: 'remote://y' });
+    await until(() => remote.streams() === 0, 'the resource stream to close');
+    await session.transport.terminateSession();
+    await session.client.close();
+  });
+});
