@@ -106,6 +106,7 @@ function sections(results: BenchResults): string[] {
     telemetrySection(results),
     frameworkSection(results),
     modernEraSection(results),
+    cpuSection(results),
     weatherSection(results),
     resumeSection(results),
     coldStartSection(results),
@@ -333,6 +334,67 @@ ${table(
     'gateway / reference',
     'modern / 2025 sessions',
     'errors',
+  ],
+  rows,
+  'numbers',
+)}`;
+}
+
+/** CPU time per request of the servers the goals compare, and what it makes of their ratios. */
+function cpuSection(results: BenchResults): string {
+  const us = (target: Target, method: Method, connections: number) => cell(results, target, method, connections)?.cpuUsPerRequest;
+  const rows: string[][] = [];
+  for (const method of METHODS) {
+    for (const connections of concurrencies(results)) {
+      const [gateway, minimal, modern, v2, traced] = (['gateway', 'minimal', 'gateway-modern', 'minimal-v2', 'gateway-otel'] as const).map(
+        (target) => us(target, method, connections),
+      );
+      if (gateway === undefined && modern === undefined) continue;
+      const micros = (value: number | undefined) => (value === undefined ? '–' : Math.round(value).toString());
+      const over = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '–' : ratio(a / b));
+      const added = gateway !== undefined && traced !== undefined ? `+${Math.round(traced - gateway)}` : '–';
+      rows.push([
+        method,
+        String(connections),
+        micros(gateway),
+        micros(minimal),
+        over(minimal, gateway),
+        micros(modern),
+        micros(v2),
+        `**${over(v2, modern)}**`,
+        micros(traced),
+        added,
+        `**${over(gateway, traced)}**`,
+      ]);
+    }
+  }
+  if (rows.length === 0) return '';
+  return `## CPU per request
+
+Requests/s on this shared machine move by several per cent from run to run, and the best round of
+one server can meet a worse round of another. A second measure of the same runs: the CPU time
+each server process spends per response (user and system time of all its threads, read from
+\`/proc/<pid>/stat\` around each measured run, divided by the responses; the median of the
+rounds). It does not count time spent waiting for the CPU, so it moves less with other work on the
+machine (though not at all is too much to say: a busy neighbour still costs cache misses), and it
+says what a requests/s ratio would be if both servers were held to the same CPU. The ratio columns
+are the reference's CPU per request over the measured server's (above 1.0x: the measured server
+does more with the same CPU). In µs per request, at the same methods and connections as the
+tables above; at one connection a server also pays for waking up for every request.
+
+${table(
+  [
+    'method',
+    'conn.',
+    'gateway (2025 sessions)',
+    'minimal',
+    'minimal / gateway',
+    'gateway, 2026-07-28',
+    'v2 reference',
+    'reference / gateway',
+    'telemetry on',
+    'added',
+    'off / on',
   ],
   rows,
   'numbers',

@@ -17,7 +17,7 @@ import {
   type Child,
 } from '../lib/child.js';
 import { buildPrevious } from '../lib/previous-release.js';
-import { runLoad, type LoadResult } from '../lib/load.js';
+import { median, runLoad, type LoadResult } from '../lib/load.js';
 import {
   expectResult,
   modernHeaders,
@@ -29,6 +29,7 @@ import {
   withRouteErrors,
 } from '../lib/mcp.js';
 import { startOtlpSink, type OtlpSink } from '../lib/otlp-sink.js';
+import { cpuTimesOf } from '../lib/processes.js';
 import type { BenchSettings } from '../lib/settings.js';
 import { TIME_MODULE, WEATHER_MODULE } from './modules.js';
 
@@ -72,6 +73,13 @@ export interface ThroughputCell {
   method: Method;
   connections: number;
   result: LoadResult;
+  /**
+   * The server process's CPU time per response (user and system, all its threads, from /proc),
+   * the median of the rounds: it leaves out time spent waiting for the CPU, so other work on a
+   * shared machine moves it less than requests/s.
+   * Absent where there is no /proc.
+   */
+  cpuUsPerRequest?: number;
 }
 
 /** The protocol era a target is measured in: 2025 (initialize, sessions) or 2026-07-28 ("modern": no session). */
@@ -121,7 +129,7 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
   let sink: OtlpSink | undefined;
   try {
     const most = Math.max(...settings.concurrency);
-    const all = {} as Record<Target, { url: string; sessions: string[] | undefined }>;
+    const all = {} as Record<Target, { url: string; sessions: string[] | undefined; pid: number }>;
     // One gateway serves both of its routes (the bench gateway.yaml mounts the time module twice).
     let gateway: Child | undefined;
     for (const target of settings.targets) {
@@ -129,15 +137,15 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
         gateway ??= await start(() => startGateway('throughput', THROUGHPUT_YAML, 'time', { cpu }));
         all[target] =
           target === 'gateway'
-            ? { url: gateway.url, sessions: await openSessions(gateway.url, most) }
+            ? { url: gateway.url, sessions: await openSessions(gateway.url, most), pid: gateway.pid }
             : target === 'gateway-modern'
-              ? { url: gateway.url, sessions: undefined }
-              : { url: `${gateway.base}/mcp/time-stateless`, sessions: undefined };
+              ? { url: gateway.url, sessions: undefined, pid: gateway.pid }
+              : { url: `${gateway.base}/mcp/time-stateless`, sessions: undefined, pid: gateway.pid };
       } else if (target === 'gateway-otel') {
         sink ??= await startOtlpSink();
         const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
         const traced = await start(() => startGateway('throughput-otel', THROUGHPUT_YAML, 'time', { cpu, env }));
-        all[target] = { url: traced.url, sessions: await openSessions(traced.url, most) };
+        all[target] = { url: traced.url, sessions: await openSessions(traced.url, most), pid: traced.pid };
       } else if (target === 'gateway-otel-carried') {
         // The same, with a route whose module takes ctx.fetch (weather, never called here): from its
         // first session on, every request's span follows it through awaits (AsyncLocalStorage).
@@ -146,7 +154,7 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
         const yaml = THROUGHPUT_YAML.replace('servers:\n', `servers:\n  weather:\n    module: ${WEATHER_MODULE}\n`);
         const traced = await start(() => startGateway('throughput-otel-carried', yaml, 'time', { cpu, env }));
         await openSessions(`${traced.base}/mcp/weather`, 1);
-        all[target] = { url: traced.url, sessions: await openSessions(traced.url, most) };
+        all[target] = { url: traced.url, sessions: await openSessions(traced.url, most), pid: traced.pid };
       } else if (target === 'gateway-previous') {
         const built = previous ?? { skipped: 'no previous release given' };
         if ('skipped' in built) {
@@ -155,15 +163,15 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
         }
         const env = { GATEWAY_CONFIG: writeGatewayConfig('throughput-previous', throughputYaml(built.timeModule)) };
         const child = await start(() => startChild({ name: target, entry: built.entry, mcpPath: '/mcp/time', cpu, env }));
-        all[target] = { url: child.url, sessions: await openSessions(child.url, most) };
+        all[target] = { url: child.url, sessions: await openSessions(child.url, most), pid: child.pid };
       } else if (target === 'minimal-node-otel') {
         sink ??= await startOtlpSink();
         const env = { BENCH_OTEL: '1', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url };
         const child = await start(() => startChild({ name: target, entry: MINIMAL_NODE_ENTRY, mcpPath: '/mcp', cpu, env }));
-        all[target] = { url: child.url, sessions: await openSessions(child.url, most) };
+        all[target] = { url: child.url, sessions: await openSessions(child.url, most), pid: child.pid };
       } else if (target === 'gateway-quiet') {
         const quiet = await start(() => startGateway('throughput-quiet', THROUGHPUT_YAML, 'time', { cpu, env: { LOG_LEVEL: 'warn' } }));
-        all[target] = { url: quiet.url, sessions: await openSessions(quiet.url, most) };
+        all[target] = { url: quiet.url, sessions: await openSessions(quiet.url, most), pid: quiet.pid };
       } else {
         const entry = {
           minimal: MINIMAL_ENTRY,
@@ -173,7 +181,7 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
         }[target];
         const child = await start(() => startChild({ name: target, entry, mcpPath: '/mcp', cpu }));
         const stateless = target === 'ceiling' || eraOf(target) === 'modern';
-        all[target] = { url: child.url, sessions: stateless ? undefined : await openSessions(child.url, most) };
+        all[target] = { url: child.url, sessions: stateless ? undefined : await openSessions(child.url, most), pid: child.pid };
       }
     }
 
@@ -207,14 +215,16 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
     }
 
     const best = new Map<string, ThroughputCell>();
+    const cpuSamples = new Map<string, number[]>();
     for (let round = 0; round < settings.rounds; round++) {
       // Each round visits the targets in a different order, so none is always first after a pause.
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
       for (const connections of settings.concurrency) {
         for (const method of settings.methods) {
           for (const target of order) {
-            const { url, sessions } = all[target];
+            const { url, sessions, pid } = all[target];
             const { body, headers } = REQUESTS[eraOf(target)][method];
+            const cpuBefore = cpuTimesOf(pid)?.own;
             // The gateway's targets: a JSON-RPC error inside a 200 counts as a failure too (its status page counts them).
             const result = await withRouteErrors(target.startsWith('gateway') ? url : undefined, () =>
               runLoad({ url, connections, duration: settings.duration, body, headers, sessions: sessions?.slice(0, connections) }),
@@ -224,6 +234,11 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
                 (result.failed ? `, ${result.failed} FAILED` : ''),
             );
             const key = `${target} ${method} ${connections}`;
+            const cpuAfter = cpuTimesOf(pid)?.own;
+            const responses = result.ok + result.failed;
+            if (cpuBefore !== undefined && cpuAfter !== undefined && responses > 0) {
+              cpuSamples.set(key, [...(cpuSamples.get(key) ?? []), (cpuAfter - cpuBefore) / responses]);
+            }
             const previous = best.get(key);
             // A round with failures is kept only when no round of the cell had none.
             const rate = (r: typeof result) => r.rps - (r.failed > 0 ? 1e9 : 0);
@@ -234,7 +249,10 @@ export async function benchThroughput(settings: BenchSettings): Promise<Throughp
     }
     if (sink)
       settings.progress(`OTLP endpoint received ${JSON.stringify(sink.received.exports)} (${Math.round(sink.received.bytes / 1024)} KiB)`);
-    return [...best.values()];
+    return [...best.entries()].map(([key, cell]) => {
+      const samples = cpuSamples.get(key);
+      return samples ? { ...cell, cpuUsPerRequest: median(samples) } : cell;
+    });
   } finally {
     await stopAll();
     await sink?.close();
