@@ -499,7 +499,10 @@ describe('a command route whose server keeps exiting before it answers', () => {
     assert.deepEqual([meanwhile.status, meanwhile.code], [502, 'upstream_unavailable']);
     assert.match(meanwhile.message!, /keeps stopping before it answers; the gateway will start it again in 1 s/);
     assert.equal((await upstreamStatus(gw, 'gated')).backoff.state, 'probing');
-    assert.match(await (await fetch(`${gw.url}/`)).text(), /probing: one request is trying it \(interval 1 s\) · 2 consecutive failures/);
+    assert.match(
+      await (await fetch(`${gw.url}/`)).text(),
+      /probing: one new server process is trying it \(interval 1 s\) · 2 consecutive failures/,
+    );
     assert.equal(processesWith(marker).length, 1, 'one child: the probe');
 
     steer('exit');
