@@ -189,7 +189,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         if (route.mode === 'stateful') yield { route: route.name, era: 'legacy', active: route.sessions.size };
     },
     cache: () => cache.stats(),
+    // The same states the status page shows: the cache's hosts, and each route's server health.
     upstreams: () => cache.upstreams(),
+    *routeUpstreams() {
+      for (const route of routes.values()) {
+        const upstream = route.upstream();
+        if (upstream) yield { route: route.name, kind: upstream.kind, ...upstream.backoff };
+      }
+    },
   });
   const startedAt = new Date();
   let shuttingDown = false;

@@ -363,10 +363,20 @@ describe('telemetry over OTLP/HTTP JSON', () => {
     const count = (outcome: string) => requests.points.find((p) => p.attributes['mcp.gateway.cache.outcome'] === outcome)?.value ?? 0;
     assert.ok(count('hit') >= 2 && count('miss') >= 3 && count('coalesced') >= 1, JSON.stringify(requests.points));
     assert.ok(collector.lastMetric('mcp.gateway.cache.stale_served'));
-    const backoff = collector.lastMetric('mcp.gateway.upstream.backing_off')!;
-    assert.deepEqual(backoff.points, [
-      { attributes: { 'server.address': '127.0.0.1', 'server.port': Number(new URL(nws.url).port), 'url.scheme': 'http' }, value: 0 },
-    ]);
+    // The cache's upstream host by its origin, the command route's server by the route and its kind.
+    for (const name of ['mcp.gateway.upstream.backing_off', 'mcp.gateway.upstream.consecutive_failures']) {
+      const points = collector.lastMetric(name)!.points;
+      assert.deepEqual(
+        points.filter((p) => p.attributes['mcp.gateway.route'] === undefined),
+        [{ attributes: { 'server.address': '127.0.0.1', 'server.port': Number(new URL(nws.url).port), 'url.scheme': 'http' }, value: 0 }],
+        name,
+      );
+      assert.deepEqual(
+        points.filter((p) => p.attributes['mcp.gateway.route'] !== undefined),
+        [{ attributes: { 'mcp.gateway.route': 'probe', 'mcp.gateway.upstream': 'command' }, value: 0 }],
+        name,
+      );
+    }
     const upstream = collector.lastMetric('http.client.request.duration')!;
     assert.ok(
       upstream.points.some((p) => p.attributes['http.response.status_code'] === 200 && p.attributes['mcp.gateway.cache'] === 'miss'),

@@ -499,7 +499,10 @@ describe('a command route whose server keeps exiting before it answers', () => {
     assert.deepEqual([meanwhile.status, meanwhile.code], [502, 'upstream_unavailable']);
     assert.match(meanwhile.message!, /keeps stopping before it answers; the gateway will start it again in 1 s/);
     assert.equal((await upstreamStatus(gw, 'gated')).backoff.state, 'probing');
-    assert.match(await (await fetch(`${gw.url}/`)).text(), /probing: one request is trying it \(interval 1 s\) · 2 consecutive failures/);
+    assert.match(
+      await (await fetch(`${gw.url}/`)).text(),
+      /probing: one new server process is trying it \(interval 1 s\) · 2 consecutive failures/,
+    );
     assert.equal(processesWith(marker).length, 1, 'one child: the probe');
 
     steer('exit');
@@ -527,6 +530,44 @@ describe('a command route whose server keeps exiting before it answers', () => {
     const page = await (await fetch(`${gw.url}/`)).text();
     assert.match(page, /<dt>Server health<\/dt><dd><span>ok · 0 consecutive failures · last error exited with code 1<\/span><\/dd>/);
     await Promise.all([client.close(), other.close()]);
+  });
+});
+
+describe('a command route whose probe child is first asked by a 2026-07-28 server/discover', () => {
+  test('counts the tool listing that discover makes upstream as the answer: the route is ok again, and other callers get children', async () => {
+    const marker = `gated-discover-${randomUUID()}`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'gated-'));
+    const mode = path.join(dir, 'mode');
+    writeFileSync(mode, 'exit');
+    const clock = fakeClock();
+    const gw = await startInProcessGateway(
+      `servers:\n  gated:\n    command: ${process.execPath}\n    args: [${JSON.stringify(GATED)}, ${JSON.stringify(mode)}, ${JSON.stringify(marker)}]\n`,
+      { now: clock.now },
+    );
+    const url = `${gw.url}/mcp/gated`;
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) assert.match((await initialize(url)).message!, /exited with code 1/);
+      assert.match((await initialize(url)).message!, /keeps stopping before it answers; the gateway will start it again in 1 s/);
+
+      writeFileSync(path.join(dir, 'next'), 'serve');
+      renameSync(path.join(dir, 'next'), mode);
+      clock.advance(1000);
+      // The SDK's 2026-07-28 client connects with server/discover alone: the gateway answers it
+      // from the probe child's handshake, after listing its tools (tool-index.ts).
+      const modern = await connect(url, 'auto');
+      assert.equal(modern.getNegotiatedProtocolVersion(), '2026-07-28');
+      assert.equal(processesWith(marker).length, 1, 'the probe child');
+      // No longer refused as while a probe is under way: a 2025 session gets a child of its own.
+      const other = await connect(url, 'legacy');
+      assert.equal(processesWith(marker).length, 2);
+      assert.deepEqual(await upstreamStatus(gw, 'gated'), {
+        backoff: { state: 'ok', consecutiveFailures: 0, lastError: 'exited with code 1' },
+      });
+      await Promise.all([modern.close(), other.close()]);
+    } finally {
+      await gw.close();
+      await until(() => processesWith(marker).length === 0, 'the children to exit');
+    }
   });
 });
 
@@ -884,6 +925,32 @@ describe('a url route whose server keeps failing', () => {
       assert.equal(textOf(await client.callTool(count)), '2');
       assert.deepEqual(await upstreamStatus(gw, 'flaky'), { backoff: { state: 'ok', consecutiveFailures: 0, lastError: '503' } });
       await client.close();
+    } finally {
+      await gw.close();
+      await v1.close();
+    }
+  });
+
+  test('lets the tool listing a 2026-07-28 request makes upstream go as the probe, and resets the route on its answer', async () => {
+    const clock = fakeClock();
+    const v1 = await startV1HttpServer();
+    const gw = await startInProcessGateway(`servers:\n  flaky:\n    url: ${v1.url}\n`, { now: clock.now });
+    const url = `${gw.url}/mcp/flaky`;
+    try {
+      v1.outage('503');
+      for (let attempt = 0; attempt < 2; attempt++) assert.equal((await initialize(url)).code, 'upstream_unavailable');
+      assert.match((await initialize(url)).message!, /backing off after repeated failures/);
+      assert.equal(v1.outaged(), 2, 'the refused initialize never reached the server');
+
+      v1.outage('none');
+      clock.advance(1000);
+      // server/discover alone: the gateway opens a connection (which gives its turn back once
+      // open: requests say whether a remote answers) and lists the tools, as the probe.
+      const modern = await connect(url, 'auto');
+      assert.equal(modern.getNegotiatedProtocolVersion(), '2026-07-28');
+      // Read in process: /status.json would list the tools itself, a request of its own.
+      assert.deepEqual(gw.gateway.routes.get('flaky')!.upstream()!.backoff, { state: 'ok', consecutiveFailures: 0, lastError: '503' });
+      await modern.close();
     } finally {
       await gw.close();
       await v1.close();

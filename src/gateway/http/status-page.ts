@@ -39,10 +39,12 @@ export const ROUTE_FACTS: readonly RouteFact[] = [
   { label: 'Server', html: (route) => describeRouteUpstream(route.upstream) },
   {
     label: 'Server health',
-    html: (route) =>
-      route.upstream.kind === 'module'
-        ? undefined
-        : `<span${route.upstream.backoff.state === 'ok' ? '' : ' class="error"'}>${escape(describeBackoff(route.upstream.backoff))}</span>`,
+    html: ({ upstream }) => {
+      if (upstream.kind === 'module') return undefined;
+      // A command route's probe is a child started for it; a url route's, one request.
+      const health = describeBackoff(upstream.backoff, upstream.kind === 'command' ? 'one new server process' : 'one request');
+      return `<span${upstream.backoff.state === 'ok' ? '' : ' class="error"'}>${escape(health)}</span>`;
+    },
   },
   { label: 'In flight', html: (route) => String(route.inFlight) },
   { label: 'Served since start', html: (route) => `${route.served.legacy} on 2025 sessions · ${route.served.modern} in 2026-07-28` },
@@ -190,7 +192,9 @@ function renderUpstreams(cache: GatewayStatus['cache']): string {
           .map(([outcome, n]) => `${escape(outcome)} ${n}`)
           .join(', ')
       : '';
-    const health = state ? `<code>${escape(origin)}</code> ${escape(describeBackoff(state))}` : `<code>${escape(origin)}</code>`;
+    const health = state
+      ? `<code>${escape(origin)}</code> ${escape(describeBackoff(state, 'one request'))}`
+      : `<code>${escape(origin)}</code>`;
     return `<tr class="${state && state.state !== 'ok' ? 'error' : ''}"><td>${health}</td><td data-stat="requests">${seen?.requests ?? 0}</td><td>${outcomes}</td><td>${seen?.errors ?? 0}</td><td>${formatMs(seen?.p50Ms ?? null)}</td><td>${formatMs(seen?.p95Ms ?? null)}</td></tr>`;
   });
   const table =
@@ -236,14 +240,15 @@ function describeAuth(auth: RouteStatus['auth']): string {
 
 /**
  * An upstream host's or a route's server's backoff in words, e.g. "backing off: next attempt in
- * 8 s (interval 16 s) · 5 consecutive failures · last error 503".
+ * 8 s (interval 16 s) · 5 consecutive failures · last error 503"; `probe` says what is trying it
+ * while it is probed.
  */
-function describeBackoff(upstream: BackoffState): string {
+function describeBackoff(upstream: BackoffState, probe: string): string {
   const state =
     upstream.state === 'ok'
       ? 'ok'
       : upstream.state === 'probing'
-        ? `probing: one request is trying it (interval ${upstream.intervalSeconds} s)`
+        ? `probing: ${probe} is trying it (interval ${upstream.intervalSeconds} s)`
         : `backing off: next attempt in ${upstream.retryInSeconds} s (interval ${upstream.intervalSeconds} s)`;
   const failures = `${upstream.consecutiveFailures} consecutive failure${upstream.consecutiveFailures === 1 ? '' : 's'}`;
   return [state, failures, ...(upstream.lastError ? [`last error ${upstream.lastError}`] : [])].join(' · ');

@@ -32,7 +32,7 @@ import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@ope
 import type { Logger } from '../logger.js';
 import { OnDemandContextManager } from './context-on-demand.js';
 import type { Attributes } from './mcp-semconv.js';
-import type { ExportPipeline, GaugeSources, ParentCarriers } from './telemetry.js';
+import type { ExportPipeline, GaugeSources, ParentCarriers, UpstreamBackoffGauge } from './telemetry.js';
 import type { OtlpProtocol, TelemetrySettings } from './telemetry-settings.js';
 
 export interface OtelPipelineOptions {
@@ -226,6 +226,8 @@ function observeGauges(meter: ReturnType<MeterProvider['getMeter']>, sources: Ga
   meter
     .createObservableGauge('mcp.gateway.cache.size', { unit: 'By', description: 'Bytes the upstream cache holds.' })
     .addCallback((result) => result.observe(sources.cache().bytes));
+  // An upstream host of the cache by its origin; a command or url route's server by the route and
+  // its kind (never the command line or the URL, which may hold a path or a key).
   const hostAttributes = (origin: string): Attributes => {
     const url = new URL(origin);
     return {
@@ -234,22 +236,29 @@ function observeGauges(meter: ReturnType<MeterProvider['getMeter']>, sources: Ga
       'url.scheme': url.protocol.slice(0, -1),
     };
   };
-  meter
-    .createObservableGauge('mcp.gateway.upstream.backing_off', {
-      unit: '1',
-      description: 'Whether the gateway is leaving an upstream host alone after repeated failures (1) or asking it (0).',
-    })
-    .addCallback((result) => {
-      for (const host of sources.upstreams()) result.observe(host.state === 'ok' ? 0 : 1, hostAttributes(host.origin));
-    });
-  meter
-    .createObservableGauge('mcp.gateway.upstream.consecutive_failures', {
-      unit: '{failure}',
-      description: 'Failures in a row of an upstream host (reset by any success).',
-    })
-    .addCallback((result) => {
-      for (const host of sources.upstreams()) result.observe(host.consecutiveFailures, hostAttributes(host.origin));
-    });
+  const backingOff = meter.createObservableGauge('mcp.gateway.upstream.backing_off', {
+    unit: '1',
+    description:
+      "Whether the gateway is leaving an upstream alone after repeated failures (1: backing off, or one probe trying it) or asking it (0): each upstream host of the cache, and each command or url route's server.",
+  });
+  const consecutiveFailures = meter.createObservableGauge('mcp.gateway.upstream.consecutive_failures', {
+    unit: '{failure}',
+    description: "Failures in a row of an upstream host of the cache, or of a command or url route's server (reset by any success).",
+  });
+  // One reading of each upstream's state for both gauges, so an export never pairs a state with
+  // another moment's failures.
+  meter.addBatchObservableCallback(
+    (result) => {
+      const observe = (upstream: UpstreamBackoffGauge, attributes: Attributes) => {
+        result.observe(backingOff, upstream.state === 'ok' ? 0 : 1, attributes);
+        result.observe(consecutiveFailures, upstream.consecutiveFailures, attributes);
+      };
+      for (const host of sources.upstreams()) observe(host, hostAttributes(host.origin));
+      for (const server of sources.routeUpstreams())
+        observe(server, { 'mcp.gateway.route': server.route, 'mcp.gateway.upstream': server.kind });
+    },
+    [backingOff, consecutiveFailures],
+  );
 }
 
 async function otlpSpanExporter(protocol: OtlpProtocol): Promise<SpanExporter> {

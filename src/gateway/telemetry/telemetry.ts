@@ -70,7 +70,19 @@ export interface GaugeSources {
   cache(): Readonly<
     Record<'hits' | 'misses' | 'coalesced' | 'staleServed' | 'upstreamErrors' | 'bypassed' | 'backedOff' | 'entries' | 'bytes', number>
   >;
-  upstreams(): Iterable<{ readonly origin: string; readonly state: 'ok' | 'backingOff' | 'probing'; readonly consecutiveFailures: number }>;
+  /** Each upstream host of the cache, with its backoff (cache/upstream-backoff.ts `UpstreamStatus`). */
+  upstreams(): Iterable<{ readonly origin: string } & UpstreamBackoffGauge>;
+  /**
+   * Each `command:` or `url:` route's server, with its backoff (upstreams/pool.ts): what the
+   * status page shows as its health.
+   */
+  routeUpstreams(): Iterable<{ readonly route: string; readonly kind: 'command' | 'url' } & UpstreamBackoffGauge>;
+}
+
+/** What the backoff gauges read of one upstream (backoff-schedule.ts `BackoffState`). */
+export interface UpstreamBackoffGauge {
+  readonly state: 'ok' | 'backingOff' | 'probing';
+  readonly consecutiveFailures: number;
 }
 
 export interface Telemetry {

@@ -257,8 +257,9 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
         traced?.end({ error: { code: error.code, message: error.message } });
         throw error;
       }
-      const lost = !ctx.mcpReq.signal.aborted && unreachable(error);
-      told(lost ? { kind: 'unreachable', error } : NEITHER);
+      const outcome = ctx.mcpReq.signal.aborted ? NEITHER : outcomeOf(error);
+      told(outcome);
+      const lost = outcome.kind === 'unreachable';
       if (ctx.mcpReq.signal.aborted) {
         // The caller cancelled, or went away mid-call: the client sent the upstream a cancellation.
         traced?.end(undefined, 'cancelled');
@@ -363,6 +364,17 @@ function withoutUpstreamIdentity(result: unknown): unknown {
 function failureType(error: unknown): string {
   if (error instanceof SdkError) return error.code === SdkErrorCode.RequestTimeout ? 'timeout' : String(error.code);
   return error instanceof Error ? error.name : 'error';
+}
+
+/**
+ * What a request to the upstream that threw came to, for the route's backoff: the upstream's
+ * JSON-RPC error is an answer; a failure to reach it (a network failure, a 5xx or 429) is none; a
+ * timeout, or its connection closing (which the pool counts once, where it closed), is neither. A
+ * request its caller cancelled is neither whatever it threw: the caller says so.
+ */
+export function outcomeOf(error: unknown): RequestOutcome {
+  if (error instanceof ProtocolError) return ANSWERED;
+  return unreachable(error) ? { kind: 'unreachable', error } : NEITHER;
 }
 
 /** The request never got an answer from the upstream: a network failure or a 5xx, not a timeout. */

@@ -157,6 +157,9 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     },
   });
 
+  /** Every request to the upstream asks the route's backoff and tells it what it came to (pool.ts). */
+  const backoff = { pass: () => pool.pass() };
+
   /** The upstream refused the 2025 handshake's version: it speaks 2026-07-28 only. */
   let modernOnly = false;
   /** A 2025 session's own connection speaks 2025 upstream, unless the upstream refuses that era. */
@@ -226,7 +229,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         connection = await lease.connection();
         description = await describe(connection, init);
         // A 2026-07-28 request's server is built before its request is read: its tools must be known.
-        if (request.era === 'modern' && description.capabilities.tools) await tools.ensure(connection);
+        if (request.era === 'modern' && description.capabilities.tools) await tools.ensure(connection, backoff);
       } catch (error) {
         lease.release();
         throw asGatewayError(error, connector.describe);
@@ -242,7 +245,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         ...(options.trace ? { trace: options.trace } : {}),
         onFailure: (method, error) =>
           log.warn({ method, err: (error instanceof Error ? error.message : String(error)).split('\n')[0] }, 'upstream request failed'),
-        backoff: { pass: () => pool.pass() },
+        backoff,
         busy: lease.busy,
         ...(connector.kind === 'url'
           ? {

@@ -21,21 +21,25 @@
  * - A failure: a connection that could not be opened (a child that exited or did not answer its
  *   first request in time, a remote that refused), one that went away unasked, and on a `url:`
  *   route a forwarded request that could not reach the upstream (a network failure, a 5xx).
- * - A success: an answer to a forwarded request, a result or a JSON-RPC error alike. Opening a
- *   connection is not one: a child that answers `initialize` and crashes on every call is a
- *   failing server, and its restarts must be held back.
+ * - A success: an answer to a request the gateway sends on an open connection, a result or a
+ *   JSON-RPC error alike: a forwarded request, or the tool listing a 2026-07-28 request makes
+ *   first (tool-index.ts), which may be all a child started for a `server/discover` is asked.
+ *   Opening a connection is not one (its handshake, `initialize` or `server/discover`): a child
+ *   that answers that and crashes on every call is a failing server, and its restarts must be
+ *   held back.
  * - Neither: a request cancelled or timed out, a connection the pool stopped itself, and on a
  *   `command:` route a request that failed as its child went away (the loss counts once, where
  *   the connection closed).
  *
  * Where the probe is, by kind (see {@link PoolOptions.admitRequests}):
  * - `command:` calls go to a running child, so only starting one asks the schedule, and the
- *   probe is a child: started after the interval, it stays the probe until it answers a call
+ *   probe is a child: started after the interval, it stays the probe until it answers a request
  *   (success), goes away (failure: the interval doubles) or is stopped by the pool (its turn
  *   goes back). Meanwhile no other child starts, and the children already running go on serving.
  * - `url:` every forwarded request reaches the remote anew, so every request asks too, and the
- *   probe is one request. Opening a connection asks as well (it reaches the remote), and gives its
- *   turn back once open: the requests on it say whether the remote answers.
+ *   probe is one request (a forwarded one, or that tool listing). Opening a connection asks as
+ *   well (it reaches the remote), and gives its turn back once open: the requests on it say
+ *   whether the remote answers.
  *
  * Where this differs from the cache's upstream hosts, on purpose:
  * - A forwarded request that times out (`callTimeout`) is neither: a tool call may take long and
@@ -267,7 +271,7 @@ export class ConnectionPool {
       this.backoff.settle({ kind: 'failure', error: failureLabel(error) }, ticket);
       throw error;
     }
-    // A remote's requests each ask for themselves; a child stays the probe (if it is) until it answers a call.
+    // A remote's requests each ask for themselves; a child stays the probe (if it is) until it answers a request.
     if (this.options.admitRequests) this.backoff.settle(NEUTRAL, ticket);
     this.started++;
     if (slot.lost) this.restarts++;
