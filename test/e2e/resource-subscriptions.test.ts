@@ -3,7 +3,8 @@
  * `resourceSubscriptions` are subscribed upstream (2025 `resources/subscribe` on a 2025 server, a
  * listen stream's filter on a 2026-07-28 one) while someone listens, counted with the 2025
  * sessions' on a connection they share, and the upstream's `notifications/resources/updated`
- * reaches exactly the clients that asked for that URI. Real servers: the v1-SDK probe server and
+ * reaches exactly the clients that asked for that URI; a change on one caller's connection (its
+ * updates, its list changes) reaches that caller's listeners only. Real servers: the v1-SDK probe server and
  * server-everything from npm on stdio, a 2026-07-28 SDK server over HTTP.
  */
 import assert from 'node:assert/strict';
@@ -33,17 +34,23 @@ async function until(check: () => boolean | Promise<boolean>, what: string, ms =
   }
 }
 
-/** A client of either era, and the resource URIs it has been told changed, in order. */
+/**
+ * A client of either era (with an API key, if given), the resource URIs it has been told changed,
+ * in order, and how many times it was told the tool list changed.
+ */
 async function connect(
   url: string,
   era: 'legacy' | 'auto',
-): Promise<{ client: Client; transport: StreamableHTTPClientTransport; heard: string[] }> {
+  key?: string,
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport; heard: string[]; toolLists: { changed: number } }> {
   const client = new Client({ name: 'subscriber', version: '1.0.0' }, { versionNegotiation: { mode: era } });
   const heard: string[] = [];
+  const toolLists = { changed: 0 };
   client.setNotificationHandler('notifications/resources/updated', (notification) => void heard.push(notification.params.uri));
-  const transport = new StreamableHTTPClientTransport(new URL(url));
+  client.setNotificationHandler('notifications/tools/list_changed', () => void toolLists.changed++);
+  const transport = new StreamableHTTPClientTransport(new URL(url), key ? { requestInit: { headers: { 'x-api-key': key } } } : {});
   await client.connect(transport);
-  return { client, transport, heard };
+  return { client, transport, heard, toolLists };
 }
 
 async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
@@ -145,6 +152,79 @@ describe('a 2025 stdio server behind a command route', () => {
     assert.deepEqual(await subscribedUpstream(caller.client), ['probe://a']);
     await again.close();
     for (const { client } of [listener, caller]) await client.close();
+  });
+});
+
+/** Two callers: each key is a principal of its own. */
+const KEYS = { KEY_A: 'listener-a-key-0123456789abcdef', KEY_B: 'listener-b-key-0123456789abcdef' };
+
+function keyedProbeRoute(name: string, isolation: string): string {
+  return `${probeRoute(name, isolation)}    auth: { kind: apiKey, keys: ["\${KEY_A}", "\${KEY_B}"] }\n`;
+}
+
+describe('2026-07-28 listeners of two callers on a command route', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(
+      ['servers:', keyedProbeRoute('own', 'principal'), keyedProbeRoute('sessions', 'session'), keyedProbeRoute('everyone', 'shared')].join(
+        '\n',
+      ),
+      { env: KEYS },
+    );
+  });
+  after(() => gw.close());
+
+  /** Both callers listening for tool list changes and for probe://a, which each one's own process takes. */
+  async function listeners(route: string) {
+    const url = `${gw.url}/mcp/${route}`;
+    const [a, b] = await Promise.all([connect(url, 'auto', KEYS.KEY_A), connect(url, 'auto', KEYS.KEY_B)]);
+    const streams = await Promise.all(
+      [a, b].map(({ client }) => client.listen({ toolsListChanged: true, resourceSubscriptions: ['probe://a'] })),
+    );
+    return { a, b, close: () => Promise.all([...streams.map((stream) => stream.close()), a.client.close(), b.client.close()]) };
+  }
+
+  /** A resource update and a tool list change, on the process `caller`'s 2026-07-28 requests use. */
+  async function change(caller: Awaited<ReturnType<typeof connect>>): Promise<void> {
+    assert.deepEqual(await call(caller.client, 'touch', { uri: 'probe://a' }), { sent: true });
+    await call(caller.client, 'grow');
+  }
+
+  for (const isolation of ['principal', 'session']) {
+    test(`on isolation: ${isolation}, tells each caller of its own process changes only`, async () => {
+      const { a, b, close } = await listeners(isolation === 'principal' ? 'own' : 'sessions');
+      await change(a);
+      await until(() => a.heard.length === 1 && a.toolLists.changed === 1, 'A to hear of its changes');
+      // A change reaches every stream it is told to at once, and a stream keeps its order: had A's
+      // reached B, B would have heard of it before its own.
+      await change(b);
+      await until(() => b.heard.length > 0 && b.toolLists.changed > 0, 'B to hear of its changes');
+      assert.deepEqual([b.heard, b.toolLists.changed], [['probe://a'], 1]);
+      await change(a);
+      await until(() => a.heard.length === 2 && a.toolLists.changed === 2, 'A to hear of its second changes');
+      assert.deepEqual([a.heard, a.toolLists.changed], [['probe://a', 'probe://a'], 2]);
+      await close();
+    });
+  }
+
+  test('on isolation: shared, tells every caller of a change on the one process', async () => {
+    const { a, b, close } = await listeners('everyone');
+    await change(a);
+    await until(() => [a, b].every(({ heard, toolLists }) => heard.length === 1 && toolLists.changed === 1), 'both to hear of the change');
+    await close();
+  });
+
+  test("ends every caller's listen stream when the gateway stops", async () => {
+    const stopping = await startInProcessGateway(['servers:', keyedProbeRoute('own', 'principal')].join('\n'), { env: KEYS });
+    const url = `${stopping.url}/mcp/own`;
+    const callers = await Promise.all([connect(url, 'auto', KEYS.KEY_A), connect(url, 'auto', KEYS.KEY_B)]);
+    const streams = await Promise.all(
+      callers.map(({ client }) => client.listen({ toolsListChanged: true, resourceSubscriptions: ['probe://a'] })),
+    );
+    const closing = stopping.close();
+    assert.deepEqual(await Promise.all(streams.map((stream) => stream.closed)), ['graceful', 'graceful']);
+    await closing;
+    for (const { client } of callers) await client.close();
   });
 });
 

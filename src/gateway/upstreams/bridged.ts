@@ -127,8 +127,8 @@ interface BridgedUpstreamOptions {
   readonly callTimeout: number;
   readonly clientInfo: Implementation;
   readonly trace?: BridgeOptions['trace'];
-  /** The route's 2026-07-28 listeners, told of list changes from shared connections. */
-  readonly listeners: () => ServerNotifier;
+  /** The route's 2026-07-28 listeners: all of them, or one owner's (UpstreamEnvironment.listeners). */
+  readonly listeners: (owner?: string) => ServerNotifier;
   readonly logger: Logger;
 }
 
@@ -147,11 +147,11 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     ...(options.now ? { now: options.now } : {}),
     log,
     describeUpstream: connector.describe,
-    open: async (_key, init) => {
+    open: async (key, init) => {
       const connection = await openConnection(init);
       if (init.resume === undefined) {
         described = connection.describe();
-        wireListeners(connection);
+        wireListeners(connection, listenersOf(key));
       }
       return connection;
     },
@@ -178,17 +178,20 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
    */
   const watched = new WeakMap<UpstreamConnection, Map<string, number>>();
 
-  /** List changes on a connection 2026-07-28 requests use reach the route's listeners too, and updates of what they watch. */
-  function wireListeners(connection: UpstreamConnection): void {
+  /**
+   * List changes on a connection 2026-07-28 requests use reach the listeners its changes concern,
+   * and updates of what they watch; a changed tool list is listed again whoever uses the connection.
+   */
+  function wireListeners(connection: UpstreamConnection, listeners: ServerNotifier | undefined): void {
     connection.attach({
       toolsChanged: () => {
         tools.invalidate();
-        options.listeners().toolsChanged();
+        listeners?.toolsChanged();
       },
-      promptsChanged: () => options.listeners().promptsChanged(),
-      resourcesChanged: () => options.listeners().resourcesChanged(),
+      promptsChanged: () => listeners?.promptsChanged(),
+      resourcesChanged: () => listeners?.resourcesChanged(),
       resourceUpdated: (uri) => {
-        if (watched.get(connection)?.has(uri)) options.listeners().resourceUpdated(uri);
+        if (watched.get(connection)?.has(uri)) listeners?.resourceUpdated(uri);
       },
       log: () => undefined,
       relay: undefined,
@@ -196,7 +199,18 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
   }
 
   /** The key of the connection a caller's requests share: all but a 2025 session's own (the route's one with `shared`). */
-  const modernKey = (owner: string) => (isolation === 'shared' ? 'shared' : `principal:${owner}`);
+  const modernKey = (owner: string) => (isolation === 'shared' ? SHARED : `${PRINCIPAL}${owner}`);
+
+  /**
+   * Whose 2026-07-28 listeners a connection's changes concern: everyone's on the route's one
+   * connection, one caller's on that caller's (a change there may be of its own doing, or of state
+   * its process keeps for it), no one's on a 2025 session's own, which no listener's requests use.
+   */
+  function listenersOf(key: string): ServerNotifier | undefined {
+    if (key === SHARED) return options.listeners();
+    if (key.startsWith(PRINCIPAL)) return options.listeners(key.slice(PRINCIPAL.length));
+    return undefined;
+  }
 
   async function describe(connection: UpstreamConnection, init: ConnectionInit): Promise<UpstreamDescription> {
     if (init.resume === undefined) return connection.describe();
@@ -322,6 +336,10 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     close: () => pool.close(),
   };
 }
+
+/** Pool keys: the route's one connection, and a caller's (a 2025 session's own is `session:<n>`). */
+const SHARED = 'shared';
+const PRINCIPAL = 'principal:';
 
 /** Errors before any stream is open become the gateway's HTTP errors. */
 function asGatewayError(error: unknown, describe: string): Error {
