@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { InMemoryTransport, ProtocolError } from '@modelcontextprotocol/client';
 import type { Implementation, McpServer, ServerNotifier } from '@modelcontextprotocol/server';
+import type { BackoffSettings } from '../backoff-schedule.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createBridgeServer, type BridgeOptions } from './bridge.js';
@@ -20,12 +21,14 @@ import type { Isolation, OpenRequest, Upstream, UpstreamEnvironment, UpstreamKin
 /** A `command:` or `url:` route's upstream, as its gateway.yaml entry declares it. */
 export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnvironment): Upstream {
   const { entry, name } = loaded;
+  const backoff = backoffSettings(env);
   const connector =
     entry.command !== undefined
       ? stdioConnector({
           route: name,
           command: { command: entry.command, args: entry.args, env: entry.env, cwd: path.resolve(env.configDir, entry.cwd ?? '.') },
           startTimeout: entry.startTimeout,
+          backoff,
           logger: env.logger,
         })
       : remoteConnector({
@@ -33,6 +36,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
           url: new URL(entry.url!),
           headers: entry.headers,
           connectTimeout: entry.callTimeout,
+          backoff,
           logger: env.logger,
         });
   return bridgedUpstream({
@@ -59,7 +63,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
 export async function bridgeV1(
   made: V1Server,
   request: OpenRequest,
-  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>,
+  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger' | 'backoff' | 'now'>,
   route: string,
   tools: ToolIndex,
 ): Promise<McpServer> {
@@ -73,6 +77,7 @@ export async function bridgeV1(
     negotiation: 'legacy',
     resumed: false,
     timeout: IN_PROCESS_TIMEOUT,
+    backoff: backoffSettings(env),
     logger: env.logger,
   });
   const description = connection.describe();
@@ -100,6 +105,11 @@ export async function bridgeV1(
     previous?.();
   };
   return server;
+}
+
+/** The route's `cache.backoff` on its clock, as backoff-schedule.ts takes it. */
+function backoffSettings(env: Pick<UpstreamEnvironment, 'backoff' | 'now'>): BackoffSettings {
+  return { ...env.backoff, now: env.now ?? (() => performance.now()) };
 }
 
 /** An in-process server's calls take as long as they take, as a 2.x module's do (a day at most). */

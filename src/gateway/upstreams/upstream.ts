@@ -119,7 +119,7 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
  */
 function moduleUpstream(
   module: ServerModule,
-  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger' | 'telemetry'>,
+  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger' | 'telemetry' | 'backoff' | 'now'>,
   route: string,
 ): Upstream {
   /** The bridge for a 1.x module, loaded on its first server (bridged.ts). */
