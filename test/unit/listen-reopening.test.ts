@@ -6,7 +6,7 @@ import { ListenReopening } from '../../src/gateway/upstreams/listen-reopening.js
 import { fakeClock } from '../helpers/fake-upstream.js';
 
 /** An upstream's listen stream as the reopening sees it: opened, and perhaps ended by the upstream. */
-function harness(answers: boolean[] = []) {
+function harness(answers: boolean[] = [], { endsAtOnce = false } = {}) {
   const clock = fakeClock();
   const lines: Array<Record<string, unknown>> = [];
   const destination = new Writable({
@@ -25,6 +25,8 @@ function harness(answers: boolean[] = []) {
       reopened++;
       const open = answers.shift() ?? true;
       if (open) ends.push(reopening.opened());
+      // The upstream ends it before the attempt that opened it is done.
+      if (open && endsAtOnce) ends.pop()!('remote');
       return open;
     },
   });
@@ -78,6 +80,16 @@ describe('ListenReopening', () => {
     await h.end();
     assert.equal(h.reopened(), 2);
     assert.deepEqual(h.waits(), []);
+  });
+
+  it('counts a stream that ended before the attempt that opened it was done', async () => {
+    const h = harness([], { endsAtOnce: true });
+    stop = () => h.reopening.stop();
+    h.open();
+    await h.end();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(h.reopened(), 1);
+    assert.deepEqual(h.waits(), [1]);
   });
 
   it('opens nothing once stopped', async () => {

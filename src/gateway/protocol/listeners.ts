@@ -88,21 +88,19 @@ export function createListeners(options: ListenersOptions): Listeners {
       streams++;
       res.once('close', () => {
         streams--;
-        // Its streams have unsubscribed from the buses as they ended: nothing else to let go.
+        // Its streams leave the buses as they end (the SDK's teardown): nothing else holds the handler.
         if (--entry.streams === 0 && owners.get(owner) === entry) owners.delete(owner);
       });
       return entry.handler;
     },
     of(owner) {
-      const tell = (act: (notify: ServerNotifier) => void) => () => {
-        const entry = owners.get(owner);
-        if (entry) act(entry.handler.notify);
-      };
+      // Looked up at each change: an owner without a stream open keeps nothing here.
+      const notify = () => owners.get(owner)?.handler.notify;
       return {
-        toolsChanged: tell((notify) => notify.toolsChanged()),
-        promptsChanged: tell((notify) => notify.promptsChanged()),
-        resourcesChanged: tell((notify) => notify.resourcesChanged()),
-        resourceUpdated: (uri) => owners.get(owner)?.handler.notify.resourceUpdated(uri),
+        toolsChanged: () => notify()?.toolsChanged(),
+        promptsChanged: () => notify()?.promptsChanged(),
+        resourcesChanged: () => notify()?.resourcesChanged(),
+        resourceUpdated: (uri) => notify()?.resourceUpdated(uri),
       };
     },
     get owners() {

@@ -13,8 +13,7 @@
  * - A stream opened again is no success by being acknowledged: a server may acknowledge and end
  *   each one. Only its lasting is.
  */
-import type { BackoffSettings, Ticket } from '../backoff-schedule.js';
-import { createBackoffSchedule } from '../backoff-schedule.js';
+import { createBackoffSchedule, type BackoffSchedule, type BackoffSettings, type Ticket } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 
 export interface ListenReopeningOptions {
@@ -31,11 +30,13 @@ export interface ListenReopeningOptions {
 }
 
 export class ListenReopening {
-  private readonly schedule;
+  private readonly schedule: BackoffSchedule;
   /** The admission of the attempt under way or of the stream it opened, until that stream ends. */
   private ticket: Ticket | undefined;
   private timer: NodeJS.Timeout | undefined;
   private attempting = false;
+  /** A stream the attempt under way opened ended before the attempt was done: try again after it. */
+  private again: { fields: Record<string, unknown>; why: string | undefined } | undefined;
   private stopped = false;
 
   constructor(private readonly options: ListenReopeningOptions) {
@@ -66,7 +67,11 @@ export class ListenReopening {
 
   /** Opens the stream again now, or sets a timer for when the schedule lets it; `why` is logged. */
   private attempt(fields: Record<string, unknown>, why?: string): void {
-    if (this.stopped || this.timer || this.attempting) return;
+    if (this.stopped || this.timer) return;
+    if (this.attempting) {
+      this.again = { fields, why };
+      return;
+    }
     const admission = this.schedule.admit();
     const { log } = this.options;
     if (admission.kind === 'refused') {
@@ -87,12 +92,18 @@ export class ListenReopening {
       .catch(() => false)
       .then((open) => {
         this.attempting = false;
-        // Taken by the stream it opened, which settles it when it ends.
-        if (this.ticket !== ticket) return;
-        this.ticket = undefined;
-        if (open) return this.schedule.settle(NEUTRAL, ticket);
-        this.schedule.settle({ kind: 'failure', error: 'refused' }, ticket);
-        this.attempt({}, `the upstream refused to open the subscriptions/listen stream of ${this.options.carries} again`);
+        const again = this.again;
+        this.again = undefined;
+        // Else taken by the stream it opened, which settles it when it ends.
+        if (this.ticket === ticket) {
+          this.ticket = undefined;
+          if (!open) {
+            this.schedule.settle({ kind: 'failure', error: 'refused' }, ticket);
+            return this.attempt({}, `the upstream refused to open the subscriptions/listen stream of ${this.options.carries} again`);
+          }
+          this.schedule.settle(NEUTRAL, ticket);
+        }
+        if (again) this.attempt(again.fields, again.why);
       });
   }
 }
