@@ -2,8 +2,10 @@
  * When to ask an upstream that keeps failing again: gateway.yaml's `cache.backoff`, for one
  * upstream. The upstream cache keeps one schedule per origin (cache/upstream-backoff.ts, which
  * says what an HTTP answer counts as); a `command:` or `url:` route keeps one for its server
- * (upstreams/pool.ts, which says what a child's exit or a forwarded request counts as). The
- * schedule only decides whether an attempt may go: what to answer instead is the caller's.
+ * (upstreams/pool.ts, which says what a child's exit or a forwarded request counts as), and each
+ * `subscriptions/listen` stream a connection keeps open on a 2026-07-28 server one of its own
+ * (upstreams/listen-reopening.ts: a stream the upstream ended is a failure). The schedule only
+ * decides whether an attempt may go: what to answer instead is the caller's.
  *
  * An attempt asks {@link BackoffSchedule.admit} before it goes, and hands what it came to back to
  * {@link BackoffSchedule.settle} as a verdict: a success (the upstream answered), a failure (with

@@ -1,16 +1,18 @@
 /**
  * Resource subscriptions through `command:` and `url:` routes: a 2026-07-28 listener's
  * `resourceSubscriptions` are subscribed upstream (2025 `resources/subscribe` on a 2025 server, a
- * listen stream's filter on a 2026-07-28 one) while someone listens, counted with the 2025
- * sessions' on a connection they share, and the upstream's `notifications/resources/updated`
- * reaches exactly the clients that asked for that URI. Real servers: the v1-SDK probe server and
- * server-everything from npm on stdio, a 2026-07-28 SDK server over HTTP.
+ * listen stream's filter on a 2026-07-28 one, opened again when the server ends it) while someone
+ * listens, counted with the 2025 sessions' on a connection they share, and the upstream's
+ * `notifications/resources/updated` reaches exactly the clients that asked for that URI; a change
+ * on one caller's connection (its updates, its list changes) reaches that caller's listeners only.
+ * Real servers: the v1-SDK probe server and server-everything from npm on stdio, a 2026-07-28 SDK
+ * server over HTTP.
  */
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { getRequestListener } from '@hono/node-server';
 import { Client, ProtocolError, StreamableHTTPClientTransport, type SubscriptionFilter } from '@modelcontextprotocol/client';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
@@ -33,17 +35,24 @@ async function until(check: () => boolean | Promise<boolean>, what: string, ms =
   }
 }
 
-/** A client of either era, and the resource URIs it has been told changed, in order. */
+/**
+ * A client of either era (with an API key, if given), the resource URIs it has been told changed,
+ * in order, and how many times it was told the tool list and the resource list changed.
+ */
 async function connect(
   url: string,
   era: 'legacy' | 'auto',
-): Promise<{ client: Client; transport: StreamableHTTPClientTransport; heard: string[] }> {
+  key?: string,
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport; heard: string[]; lists: { tools: number; resources: number } }> {
   const client = new Client({ name: 'subscriber', version: '1.0.0' }, { versionNegotiation: { mode: era } });
   const heard: string[] = [];
+  const lists = { tools: 0, resources: 0 };
   client.setNotificationHandler('notifications/resources/updated', (notification) => void heard.push(notification.params.uri));
-  const transport = new StreamableHTTPClientTransport(new URL(url));
+  client.setNotificationHandler('notifications/tools/list_changed', () => void lists.tools++);
+  client.setNotificationHandler('notifications/resources/list_changed', () => void lists.resources++);
+  const transport = new StreamableHTTPClientTransport(new URL(url), key ? { requestInit: { headers: { 'x-api-key': key } } } : {});
   await client.connect(transport);
-  return { client, transport, heard };
+  return { client, transport, heard, lists };
 }
 
 async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
@@ -148,6 +157,79 @@ describe('a 2025 stdio server behind a command route', () => {
   });
 });
 
+/** Two callers: each key is a principal of its own. */
+const KEYS = { KEY_A: 'listener-a-key-0123456789abcdef', KEY_B: 'listener-b-key-0123456789abcdef' };
+
+function keyedProbeRoute(name: string, isolation: string): string {
+  return `${probeRoute(name, isolation)}    auth: { kind: apiKey, keys: ["\${KEY_A}", "\${KEY_B}"] }\n`;
+}
+
+describe('2026-07-28 listeners of two callers on a command route', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(
+      ['servers:', keyedProbeRoute('own', 'principal'), keyedProbeRoute('sessions', 'session'), keyedProbeRoute('everyone', 'shared')].join(
+        '\n',
+      ),
+      { env: KEYS },
+    );
+  });
+  after(() => gw.close());
+
+  /** Both callers listening for tool list changes and for probe://a, which each one's own process takes. */
+  async function listeners(route: string) {
+    const url = `${gw.url}/mcp/${route}`;
+    const [a, b] = await Promise.all([connect(url, 'auto', KEYS.KEY_A), connect(url, 'auto', KEYS.KEY_B)]);
+    const streams = await Promise.all(
+      [a, b].map(({ client }) => client.listen({ toolsListChanged: true, resourceSubscriptions: ['probe://a'] })),
+    );
+    return { a, b, close: () => Promise.all([...streams.map((stream) => stream.close()), a.client.close(), b.client.close()]) };
+  }
+
+  /** A resource update and a tool list change, on the process `caller`'s 2026-07-28 requests use. */
+  async function change(caller: Awaited<ReturnType<typeof connect>>): Promise<void> {
+    assert.deepEqual(await call(caller.client, 'touch', { uri: 'probe://a' }), { sent: true });
+    await call(caller.client, 'grow');
+  }
+
+  for (const isolation of ['principal', 'session']) {
+    test(`on isolation: ${isolation}, tells each caller of its own process changes only`, async () => {
+      const { a, b, close } = await listeners(isolation === 'principal' ? 'own' : 'sessions');
+      await change(a);
+      await until(() => a.heard.length === 1 && a.lists.tools === 1, 'A to hear of its changes');
+      // A change reaches every stream it is told to at once, and a stream keeps its order: had A's
+      // reached B, B would have heard of it before its own.
+      await change(b);
+      await until(() => b.heard.length > 0 && b.lists.tools > 0, 'B to hear of its changes');
+      assert.deepEqual([b.heard, b.lists.tools], [['probe://a'], 1]);
+      await change(a);
+      await until(() => a.heard.length === 2 && a.lists.tools === 2, 'A to hear of its second changes');
+      assert.deepEqual([a.heard, a.lists.tools], [['probe://a', 'probe://a'], 2]);
+      await close();
+    });
+  }
+
+  test('on isolation: shared, tells every caller of a change on the one process', async () => {
+    const { a, b, close } = await listeners('everyone');
+    await change(a);
+    await until(() => [a, b].every(({ heard, lists }) => heard.length === 1 && lists.tools === 1), 'both to hear of the change');
+    await close();
+  });
+
+  test("ends every caller's listen stream when the gateway stops", async () => {
+    const stopping = await startInProcessGateway(['servers:', keyedProbeRoute('own', 'principal')].join('\n'), { env: KEYS });
+    const url = `${stopping.url}/mcp/own`;
+    const callers = await Promise.all([connect(url, 'auto', KEYS.KEY_A), connect(url, 'auto', KEYS.KEY_B)]);
+    const streams = await Promise.all(
+      callers.map(({ client }) => client.listen({ toolsListChanged: true, resourceSubscriptions: ['probe://a'] })),
+    );
+    const closing = stopping.close();
+    assert.deepEqual(await Promise.all(streams.map((stream) => stream.closed)), ['graceful', 'graceful']);
+    await closing;
+    for (const { client } of callers) await client.close();
+  });
+});
+
 describe('server-everything from npm behind a command route', () => {
   let gw: InProcessGateway;
   before(async () => {
@@ -170,14 +252,21 @@ describe('server-everything from npm behind a command route', () => {
   });
 });
 
+/** The two kinds of listen stream a gateway keeps open on a 2026-07-28 server. */
+type StreamKind = 'resources' | 'lists';
+
 /**
  * A Streamable HTTP server of the SDK that speaks only 2026-07-28, whose resources take
- * subscriptions: it records the filter of every listen stream opened on it, counts those open, and
- * tells its listeners a resource changed when the test says so.
+ * subscriptions: it records the filter of every listen stream opened on it, counts those opened
+ * and open of each kind (resource updates, list changes), ends the next ones of a kind just after
+ * acknowledging them when the test says so, and tells its listeners a resource, or the resource
+ * list, changed.
  */
 async function startSubscribableServer() {
   const filters: SubscriptionFilter[] = [];
-  let open = 0;
+  const opened = { resources: 0, lists: 0 };
+  const open = { resources: 0, lists: 0 };
+  const ending = { resources: 0, lists: 0 };
   const handler = createMcpHandler(
     () => {
       const server = new McpServer({ name: 'subscribable-remote', version: '1.0.0' }, { capabilities: { resources: { subscribe: true } } });
@@ -197,25 +286,36 @@ async function startSubscribableServer() {
       const filter = body.method === 'subscriptions/listen' ? body.params!.notifications! : undefined;
       if (filter) filters.push(filter);
       const response = await handler.fetch(request);
-      return filter?.resourceSubscriptions ? counted(response) : response;
+      return filter ? counted(response, filter.resourceSubscriptions ? 'resources' : 'lists') : response;
     }),
   );
-  /** A listen stream for resources, counted while it is open. */
-  function counted(response: Response): Response {
+  /** A listen stream, counted while it is open, and ended after its acknowledgement if the test asked. */
+  function counted(response: Response, kind: StreamKind): Response {
     const reader = response.body!.getReader();
     let ended = false;
     const end = () => {
-      if (!ended) open--;
+      if (!ended) open[kind]--;
       ended = true;
     };
-    open++;
+    opened[kind]++;
+    open[kind]++;
+    const endsAfterAck = ending[kind] > 0;
+    if (endsAfterAck) ending[kind]--;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         const chunk = await reader.read();
         if (chunk.done) {
           end();
           controller.close();
-        } else controller.enqueue(chunk.value);
+          return;
+        }
+        // The SDK writes the acknowledgement as the stream's first chunk.
+        controller.enqueue(chunk.value);
+        if (endsAfterAck) {
+          end();
+          controller.close();
+          await reader.cancel();
+        }
       },
       cancel(reason) {
         end();
@@ -230,8 +330,14 @@ async function startSubscribableServer() {
     /** The resources the newest listen stream asking for any watches. */
     watched: () => filters.filter((filter) => filter.resourceSubscriptions).at(-1)?.resourceSubscriptions ?? [],
     /** Listen streams for resources open on it now. */
-    streams: () => open,
+    streams: () => open.resources,
+    /** Listen streams of a kind opened since start, and open now. */
+    opened: (kind: StreamKind) => opened[kind],
+    open: (kind: StreamKind) => open[kind],
+    /** Ends the next `count` listen streams of a kind just after acknowledging them. */
+    endNext: (kind: StreamKind, count: number) => void (ending[kind] = count),
     touch: (uri: string) => handler.notify.resourceUpdated(uri),
+    listChanged: () => handler.notify.resourcesChanged(),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -284,5 +390,69 @@ describe('a 2026-07-28 server behind a url route', () => {
     await until(() => remote.streams() === 0, 'the resource stream to close');
     await session.transport.terminateSession();
     await session.client.close();
+  });
+});
+
+describe('a 2026-07-28 server behind a url route that ends listen streams', () => {
+  let remote: Awaited<ReturnType<typeof startSubscribableServer>>;
+  let own: InProcessGateway;
+  /** A remote and a gateway of the test's own: what the remote counts is this gateway's doing. */
+  async function start(yaml = ''): Promise<void> {
+    remote = await startSubscribableServer();
+    own = await startInProcessGateway(`${yaml}servers:\n  remote:\n    url: ${remote.url}\n`);
+  }
+  afterEach(async () => {
+    await own.close();
+    await remote.close();
+  });
+
+  test('opens the stream of resource updates again when the upstream ends it, and updates reach the listener again', async () => {
+    await start();
+    const listener = await connect(`${own.url}/mcp/remote`, 'auto');
+    remote.endNext('resources', 1);
+    const stream = await listener.client.listen({ resourceSubscriptions: ['remote://x'] });
+    // The first ended just after its acknowledgement: the gateway opened a second at once.
+    await until(() => remote.opened('resources') === 2 && remote.streams() === 1, 'a second resource stream upstream');
+    assert.deepEqual(remote.watched(), ['remote://x']);
+    remote.touch('remote://x');
+    await until(() => listener.heard.length > 0, 'the update');
+    assert.deepEqual(listener.heard, ['remote://x']);
+    assert.ok(
+      own.logs.some(
+        (line) =>
+          line.msg === 'the upstream ended the subscriptions/listen stream of resource updates; the gateway opens it again' &&
+          line.how === 'remote',
+      ),
+    );
+    await stream.close();
+    await listener.client.close();
+  });
+
+  test('opens the stream of list changes again when the upstream ends it', async () => {
+    await start();
+    // The connection is opened, with its list stream, by the client's first request.
+    remote.endNext('lists', 1);
+    const listener = await connect(`${own.url}/mcp/remote`, 'auto');
+    const stream = await listener.client.listen({ resourcesListChanged: true });
+    await until(() => remote.opened('lists') === 2 && remote.open('lists') === 1, 'a second list stream upstream');
+    remote.listChanged();
+    await until(() => listener.lists.resources > 0, 'the list change');
+    await stream.close();
+    await listener.client.close();
+  });
+
+  test('asks a server that ends every stream again once per backoff interval, not in a loop', async () => {
+    await start('cache:\n  backoff: { afterFailures: 2, initial: 1h, max: 1h }\n');
+    const listener = await connect(`${own.url}/mcp/remote`, 'auto');
+    remote.endNext('resources', Number.POSITIVE_INFINITY);
+    const stream = await listener.client.listen({ resourceSubscriptions: ['remote://y'] });
+    const waiting = 'the upstream ended the subscriptions/listen stream of resource updates; the gateway opens it again in 3600 s';
+    await until(() => own.logs.some((line) => line.msg === waiting), 'the gateway to back off');
+    // The listener's stream, and one opened again at once; the next waits for the interval.
+    assert.equal(remote.opened('resources'), 2);
+    assert.equal(own.logs.find((line) => line.msg === waiting)?.retryInSeconds, 3600);
+    remote.endNext('resources', 0);
+    await stream.close();
+    await listener.client.close();
   });
 });

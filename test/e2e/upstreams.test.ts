@@ -313,6 +313,10 @@ async function startModernOnlyHttpServer(): Promise<{ url: string; close(): Prom
         content: [{ type: 'text', text: 'who am I' }],
         _meta: { [SERVER_INFO_META_KEY]: { name: 'someone-else', version: '6.6.6' }, 'example.com/kept': true },
       }));
+      server.registerResource('note', 'modern://note', { mimeType: 'text/plain' }, async (uri) => ({
+        contents: [{ uri: uri.href, text: era }],
+      }));
+      server.registerPrompt('greet', {}, async () => ({ messages: [{ role: 'user', content: { type: 'text', text: 'hello' } }] }));
       return server;
     },
     { legacy: 'reject' },
@@ -339,6 +343,11 @@ describe('routes whose server speaks only 2026-07-28', () => {
         `    args: [${JSON.stringify(fixturePath('stdio', 'modern-only-server.mjs'))}]`,
         '  modern-remote:',
         `    url: ${remote.url}`,
+        // A 2025 session reaches it on the one connection, which speaks the server's era.
+        '  modern-shared:',
+        '    command: node',
+        `    args: [${JSON.stringify(fixturePath('stdio', 'modern-only-server.mjs'))}]`,
+        '    isolation: shared',
         '',
       ].join('\n'),
     );
@@ -372,6 +381,26 @@ describe('routes whose server speaks only 2026-07-28', () => {
         }
         await client.close();
       }
+    }
+  });
+
+  test('gives a 2025 client results of its own era: no 2026-07-28 caching hints or result type', async () => {
+    for (const route of [...ROUTES, 'modern-shared']) {
+      const client = await connect(`${gw.url}/mcp/${route}`, 'legacy');
+      const results: Record<string, object> = {
+        'tools/list': await client.listTools(),
+        'resources/list': await client.listResources(),
+        'resources/templates/list': await client.listResourceTemplates(),
+        'resources/read': await client.readResource({ uri: 'modern://note' }),
+        'prompts/list': await client.listPrompts(),
+        'prompts/get': await client.getPrompt({ name: 'greet' }),
+        'tools/call': await client.callTool({ name: 'era', arguments: {} }),
+      };
+      for (const [method, result] of Object.entries(results)) {
+        for (const field of ['ttlMs', 'cacheScope', 'resultType']) assert.equal(field in result, false, `${route} ${method} ${field}`);
+      }
+      assert.equal((results['resources/read'] as { contents: Array<{ text?: string }> }).contents[0]?.text, 'modern');
+      await client.close();
     }
   });
 

@@ -34,6 +34,7 @@ import type { Logger } from '../logger.js';
 import type { Milliseconds } from '../config/units.js';
 import type { Operation, Telemetry } from '../telemetry/telemetry.js';
 import { firstHeader, joinedHeader } from './headers.js';
+import { createListeners } from './listeners.js';
 import { refusalOutcome, watchAnswer, type AnswerWatch } from './observed-wire.js';
 import { isToolVisible, type ToolLists } from './tool-filter.js';
 
@@ -76,6 +77,8 @@ export interface ModernEra {
   serve(request: ModernRequest): Promise<void>;
   /** Publishes a change to this route's `subscriptions/listen` streams on this instance. */
   readonly notify: ServerNotifier;
+  /** Publishes a change to the streams of one owner only (a change on that caller's own upstream connection). */
+  notifyOwner(owner: string): ServerNotifier;
   /** Calls being answered now (`subscriptions/listen` streams are not counted). */
   readonly inFlight: number;
   /** Ends listen streams now, lets calls finish until `deadline`, answers the rest `shutting_down`. */
@@ -138,9 +141,10 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   };
   const bus = new InMemoryServerEventBus((error) => onerror(error));
   const handler = createMcpHandler(factory, { legacy: 'reject', onerror, keepAliveMs: options.keepAlive, bus });
-  // Listen streams live as long as the client keeps them: their own handler (on the same bus) is
-  // closed first when the gateway stops, without aborting calls still in flight on the other.
-  const listener = createMcpHandler(factory, { legacy: 'reject', onerror, keepAliveMs: options.keepAlive, bus });
+  // Listen streams live as long as the client keeps them: their handlers (one per owner, each
+  // hearing the route's bus too) are closed first when the gateway stops, without aborting calls
+  // still in flight on the other.
+  const listeners = createListeners({ factory, bus, keepAlive: options.keepAlive, onerror });
   const filtering = tools !== undefined && (tools.allow !== undefined || tools.deny !== undefined);
 
   const calls = new Set<Call>();
@@ -225,10 +229,19 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
         request.onShutdown?.();
         operation?.end({ error: shuttingDownError(CUT_SHORT) });
       };
-      if (listen && !draining && options.watchResources && !(await watchResources(request, options.watchResources))) return;
+      let listener: McpHttpHandler | undefined;
+      if (listen) {
+        // Refused once the drain began (its handler would outlive the drain).
+        listener = listeners.open(request.owner, res);
+        // As the SDK refuses a listen past its handler's cap, before any acknowledgement.
+        if (!listener) return void writeJson(res, { jsonrpc: '2.0', id, error: { code: -32603, message: 'Subscription limit reached' } });
+        if (options.watchResources && !(await watchResources(request, options.watchResources))) return;
+        // The drain began while the upstream took the subscriptions (let go as the answer ends).
+        if (draining) throw shuttingDown();
+      }
       const call = !listen && id !== undefined ? createCall(id, onShutdown) : undefined;
       if (call) {
-        if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+        if (draining) throw shuttingDown();
         calls.add(call);
         operation = observe(options.telemetry, route, request, () => webRequest?.signal.aborted === true);
       }
@@ -236,7 +249,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
         const nodeListener = getRequestListener(
           (received) => {
             webRequest = received;
-            return answer(listen ? listener : handler, received, request, call, operation);
+            return answer(listener ?? handler, received, request, call, operation);
           },
           { overrideGlobalObjects: false },
         );
@@ -250,12 +263,13 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       }
     },
     notify: handler.notify,
+    notifyOwner: (owner) => listeners.of(owner),
     get inFlight() {
       return calls.size;
     },
     async drain(deadline) {
       draining = true;
-      await listener.close();
+      await listeners.close();
       const inFlight = calls.size;
       if (calls.size > 0 && !deadline.aborted) {
         await new Promise<void>((resolve) => {
@@ -297,7 +311,7 @@ async function watchResources(
       id,
       error: { code: error.code, message: error.message, ...(error.data === undefined ? {} : { data: error.data }) },
     };
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(refusal));
+    writeJson(res, refusal);
     return false;
   }
   void gone.then(unwatch);
@@ -389,12 +403,20 @@ export function withHints(text: string, ttlMs: number, scope: 'public' | 'privat
 const HINTS_PREFIX = '"resultType":"complete","ttlMs":';
 const HINTS = /^"resultType":"complete","ttlMs":\d+,"cacheScope":"(?:public|private)"/;
 
+function shuttingDown(): GatewayError {
+  return new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+}
+
 function shuttingDownError(message: string) {
   return { code: -32000, message, data: { code: 'shutting_down' } };
 }
 
 function isEventStream(response: Response): boolean {
   return response.body !== null && (response.headers.get('content-type') ?? '').includes('text/event-stream');
+}
+
+function writeJson(res: ServerResponse, message: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(message));
 }
 
 function jsonResponse(message: unknown): Response {

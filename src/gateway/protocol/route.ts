@@ -122,7 +122,7 @@ export function createRoute(options: RouteOptions): Route {
     idleTimeout: options.sessions.idleTimeout,
     backoff: options.backoff,
     ...(options.now ? { now: options.now } : {}),
-    listeners: () => modern.notify,
+    listeners: (owner) => (owner === undefined ? modern.notify : modern.notifyOwner(owner)),
     telemetry: options.telemetry,
     logger: log,
   });

@@ -8,7 +8,8 @@
  * so no answer can reach another client. Progress is forwarded with the downstream's own token,
  * cancellation travels as the request's abort signal, and `_meta` is passed on without the
  * downstream era's envelope (the client writes its own for the upstream's era); a result's, without
- * the upstream's name for itself (the route is the server its clients talk to). Between a
+ * the upstream's name for itself (the route is the server its clients talk to), and a 2025 client
+ * gets a 2026-07-28 upstream's results without what only that era has (its caching hints). Between a
  * 2026-07-28 client and a 2026-07-28 upstream the request's own envelope (the client's
  * capabilities, info and log level, which that era sends per request) goes through, and an
  * `input_required` result comes back as it is: the client answers it, and its next round, with
@@ -198,7 +199,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     calls.add(ctx);
     const idle = options.busy?.();
     try {
-      return withoutUpstreamIdentity(await send(request, ctx, true));
+      const result = withoutUpstreamIdentity(await send(request, ctx, true));
+      return options.era === 'legacy' && attached?.connection.modern ? withoutModernFields(result) : result;
     } finally {
       idle?.();
       calls.delete(ctx);
@@ -358,6 +360,22 @@ function withoutUpstreamIdentity(result: unknown): unknown {
   delete kept[SERVER_INFO_META_KEY];
   const { _meta: _upstreamMeta, ...fields } = result as Record<string, unknown>;
   return Object.keys(kept).length > 0 ? { ...fields, _meta: kept } : fields;
+}
+
+/**
+ * What a 2026-07-28 result holds that a 2025 one has no place for: the SEP-2549 caching hints of
+ * lists and reads and the result type (which the SDK's client already takes off a complete result).
+ * The SDK's server sends a 2025 session's results as the handler returns them, so a 2025 client of
+ * a 2026-07-28 upstream would get them: they are taken off here. (A 2026-07-28 client's server
+ * writes its own era's, and modern.ts the route's hints on lists.)
+ */
+const MODERN_RESULT_FIELDS = ['ttlMs', 'cacheScope', 'resultType'] as const;
+
+function withoutModernFields(result: unknown): unknown {
+  if (typeof result !== 'object' || result === null || !MODERN_RESULT_FIELDS.some((field) => field in result)) return result;
+  const kept: Record<string, unknown> = { ...(result as Record<string, unknown>) };
+  for (const field of MODERN_RESULT_FIELDS) delete kept[field];
+  return kept;
 }
 
 /** `error.type` of a forwarded request that got no answer. */

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { InMemoryTransport, ProtocolError } from '@modelcontextprotocol/client';
 import type { Implementation, McpServer, ServerNotifier } from '@modelcontextprotocol/server';
+import type { BackoffSettings } from '../backoff-schedule.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createBridgeServer, type BridgeOptions } from './bridge.js';
@@ -20,12 +21,14 @@ import type { Isolation, OpenRequest, Upstream, UpstreamEnvironment, UpstreamKin
 /** A `command:` or `url:` route's upstream, as its gateway.yaml entry declares it. */
 export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnvironment): Upstream {
   const { entry, name } = loaded;
+  const backoff = backoffSettings(env);
   const connector =
     entry.command !== undefined
       ? stdioConnector({
           route: name,
           command: { command: entry.command, args: entry.args, env: entry.env, cwd: path.resolve(env.configDir, entry.cwd ?? '.') },
           startTimeout: entry.startTimeout,
+          backoff,
           logger: env.logger,
         })
       : remoteConnector({
@@ -33,6 +36,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
           url: new URL(entry.url!),
           headers: entry.headers,
           connectTimeout: entry.callTimeout,
+          backoff,
           logger: env.logger,
         });
   return bridgedUpstream({
@@ -59,7 +63,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
 export async function bridgeV1(
   made: V1Server,
   request: OpenRequest,
-  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger'>,
+  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger' | 'backoff' | 'now'>,
   route: string,
   tools: ToolIndex,
 ): Promise<McpServer> {
@@ -73,6 +77,7 @@ export async function bridgeV1(
     negotiation: 'legacy',
     resumed: false,
     timeout: IN_PROCESS_TIMEOUT,
+    backoff: backoffSettings(env),
     logger: env.logger,
   });
   const description = connection.describe();
@@ -102,6 +107,11 @@ export async function bridgeV1(
   return server;
 }
 
+/** The route's `cache.backoff` on its clock, as backoff-schedule.ts takes it. */
+function backoffSettings(env: Pick<UpstreamEnvironment, 'backoff' | 'now'>): BackoffSettings {
+  return { ...env.backoff, now: env.now ?? (() => performance.now()) };
+}
+
 /** An in-process server's calls take as long as they take, as a 2.x module's do (a day at most). */
 const IN_PROCESS_TIMEOUT = 24 * 3_600_000;
 
@@ -127,8 +137,8 @@ interface BridgedUpstreamOptions {
   readonly callTimeout: number;
   readonly clientInfo: Implementation;
   readonly trace?: BridgeOptions['trace'];
-  /** The route's 2026-07-28 listeners, told of list changes from shared connections. */
-  readonly listeners: () => ServerNotifier;
+  /** The route's 2026-07-28 listeners: all of them, or one owner's (UpstreamEnvironment.listeners). */
+  readonly listeners: (owner?: string) => ServerNotifier;
   readonly logger: Logger;
 }
 
@@ -147,11 +157,11 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     ...(options.now ? { now: options.now } : {}),
     log,
     describeUpstream: connector.describe,
-    open: async (_key, init) => {
+    open: async (key, init) => {
       const connection = await openConnection(init);
       if (init.resume === undefined) {
         described = connection.describe();
-        wireListeners(connection);
+        wireListeners(connection, listenersOf(key));
       }
       return connection;
     },
@@ -181,17 +191,20 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
    */
   const watched = new WeakMap<UpstreamConnection, Map<string, number>>();
 
-  /** List changes on a connection 2026-07-28 requests use reach the route's listeners too, and updates of what they watch. */
-  function wireListeners(connection: UpstreamConnection): void {
+  /**
+   * List changes on a connection 2026-07-28 requests use reach the listeners its changes concern,
+   * and updates of what they watch; a changed tool list is listed again whoever uses the connection.
+   */
+  function wireListeners(connection: UpstreamConnection, listeners: ServerNotifier | undefined): void {
     connection.attach({
       toolsChanged: () => {
         tools.invalidate();
-        options.listeners().toolsChanged();
+        listeners?.toolsChanged();
       },
-      promptsChanged: () => options.listeners().promptsChanged(),
-      resourcesChanged: () => options.listeners().resourcesChanged(),
+      promptsChanged: () => listeners?.promptsChanged(),
+      resourcesChanged: () => listeners?.resourcesChanged(),
       resourceUpdated: (uri) => {
-        if (watched.get(connection)?.has(uri)) options.listeners().resourceUpdated(uri);
+        if (watched.get(connection)?.has(uri)) listeners?.resourceUpdated(uri);
       },
       log: () => undefined,
       relay: undefined,
@@ -199,7 +212,18 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
   }
 
   /** The key of the connection a caller's requests share: all but a 2025 session's own (the route's one with `shared`). */
-  const modernKey = (owner: string) => (isolation === 'shared' ? 'shared' : `principal:${owner}`);
+  const modernKey = (owner: string) => (isolation === 'shared' ? SHARED : `${PRINCIPAL}${owner}`);
+
+  /**
+   * Whose 2026-07-28 listeners a connection's changes concern: everyone's on the route's one
+   * connection, one caller's on that caller's (a change there may be of its own doing, or of state
+   * its process keeps for it), no one's on a 2025 session's own, which no listener's requests use.
+   */
+  function listenersOf(key: string): ServerNotifier | undefined {
+    if (key === SHARED) return options.listeners();
+    if (key.startsWith(PRINCIPAL)) return options.listeners(key.slice(PRINCIPAL.length));
+    return undefined;
+  }
 
   async function describe(connection: UpstreamConnection, init: ConnectionInit): Promise<UpstreamDescription> {
     if (init.resume === undefined) return connection.describe();
@@ -325,6 +349,10 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     close: () => pool.close(),
   };
 }
+
+/** Pool keys: the route's one connection, and a caller's (a 2025 session's own is `session:<n>`). */
+const SHARED = 'shared';
+const PRINCIPAL = 'principal:';
 
 /** Errors before any stream is open become the gateway's HTTP errors. */
 function asGatewayError(error: unknown, describe: string): Error {

@@ -14,7 +14,7 @@
  * (sampling, elicitation, roots) only where they have exactly one owner: the one peer with a call
  * in flight. Anything else would hand one client another client's question.
  */
-import { Client, ProtocolError, ProtocolErrorCode, SdkError, type Transport } from '@modelcontextprotocol/client';
+import { Client, ProtocolError, ProtocolErrorCode, SdkError, type McpSubscription, type Transport } from '@modelcontextprotocol/client';
 import type {
   ClientCapabilities,
   Implementation,
@@ -22,8 +22,10 @@ import type {
   Request as McpRequest,
   ServerCapabilities,
 } from '@modelcontextprotocol/server';
+import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 import { FIRST_MODERN_VERSION } from '../protocol/modern.js';
+import { ListenReopening } from './listen-reopening.js';
 import { ResourceSubscriptions } from './resource-subscriptions.js';
 
 /** What a downstream server exposes to the connection feeding it. */
@@ -56,6 +58,11 @@ export interface ConnectOptions {
   /** Skip the handshake: a 2025 session the upstream already knows (a resumed remote session). */
   readonly resumed: boolean;
   readonly timeout: number;
+  /**
+   * The route's `cache.backoff` and clock: when a `subscriptions/listen` stream a 2026-07-28
+   * upstream ended is opened again (listen-reopening.ts).
+   */
+  readonly backoff: BackoffSettings;
   readonly logger: Logger;
   /** How the upstream went away, for errors: `exited with code 1`. */
   readonly describeEnd?: () => string;
@@ -91,6 +98,7 @@ export class UpstreamConnection {
   private markClosed!: () => void;
   private ended = false;
   private subscriptions: ResourceSubscriptions | undefined;
+  private listChanges: ListenReopening | undefined;
 
   private constructor(
     readonly client: Client,
@@ -98,6 +106,7 @@ export class UpstreamConnection {
     private readonly log: Logger,
     private readonly describeEnd: (() => string) | undefined,
     private readonly timeout: number,
+    private readonly backoff: BackoffSettings,
   ) {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }
@@ -116,7 +125,14 @@ export class UpstreamConnection {
       capabilities: options.capabilities,
       versionNegotiation: { mode: options.negotiation },
     });
-    const connection = new UpstreamConnection(client, options.transport, options.logger, options.describeEnd, options.timeout);
+    const connection = new UpstreamConnection(
+      client,
+      options.transport,
+      options.logger,
+      options.describeEnd,
+      options.timeout,
+      options.backoff,
+    );
     connection.wire(options.capabilities);
     client.onclose = () => connection.end();
     client.onerror = (error) => options.logger.debug({ err: error }, 'upstream connection error');
@@ -131,7 +147,12 @@ export class UpstreamConnection {
 
   /** The resources this connection is subscribed to upstream, counted for everyone who shares it. */
   get resources(): ResourceSubscriptions {
-    this.subscriptions ??= new ResourceSubscriptions(this.client, { modern: this.modern, timeout: this.timeout, log: this.log });
+    this.subscriptions ??= new ResourceSubscriptions(this.client, {
+      modern: this.modern,
+      timeout: this.timeout,
+      log: this.log,
+      backoff: this.backoff,
+    });
     return this.subscriptions;
   }
 
@@ -151,7 +172,8 @@ export class UpstreamConnection {
 
   /**
    * A 2026-07-28 upstream sends list changes only on a `subscriptions/listen` stream: one per
-   * connection, for the lists it says change, so they reach the peers as 2025 ones do.
+   * connection, for the lists it says change, so they reach the peers as 2025 ones do. Opened
+   * again when the upstream ends it while the connection stays up (listen-reopening.ts).
    */
   private async listenForListChanges(timeout: number): Promise<void> {
     const capabilities = this.client.getServerCapabilities() ?? {};
@@ -161,8 +183,30 @@ export class UpstreamConnection {
       ...(capabilities.resources?.listChanged ? { resourcesListChanged: true } : {}),
     };
     if (Object.keys(filter).length === 0) return;
+    const reopening = new ListenReopening({
+      backoff: this.backoff,
+      carries: 'list changes',
+      log: this.log,
+      reopen: async () => {
+        if (this.ended) return true;
+        try {
+          keep(await this.client.listen(filter, { timeout }));
+          return true;
+        } catch (error) {
+          this.log.debug({ err: error }, 'the upstream refused subscriptions/listen for list changes');
+          return false;
+        }
+      },
+    });
+    const keep = (stream: McpSubscription) => {
+      const ended = reopening.opened();
+      void stream.closed.then((how) => {
+        if (how !== 'local' && !this.ended) ended(how);
+      });
+    };
     try {
-      await this.client.listen(filter, { timeout });
+      keep(await this.client.listen(filter, { timeout }));
+      this.listChanges = reopening;
     } catch (error) {
       this.log.warn({ err: error }, 'the upstream refused subscriptions/listen; its list changes will not reach clients');
     }
@@ -183,6 +227,7 @@ export class UpstreamConnection {
     if (this.ended) return;
     this.ended = true;
     this.subscriptions?.close();
+    this.listChanges?.stop();
     this.markClosed();
   }
 

@@ -13,6 +13,7 @@
  * listener on it per request.
  */
 import { SSEClientTransport, SdkError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
 import type { Connector } from './bridged.js';
@@ -23,6 +24,8 @@ export interface RemoteConnectorOptions {
   readonly url: URL;
   readonly headers: Readonly<Record<string, string>>;
   readonly connectTimeout: number;
+  /** The route's `cache.backoff` and clock (ConnectOptions.backoff). */
+  readonly backoff: BackoffSettings;
   readonly logger: Logger;
 }
 
@@ -53,6 +56,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       negotiation: init.legacy ? 'legacy' : 'auto',
       resumed,
       timeout: options.connectTimeout,
+      backoff: options.backoff,
       logger: log,
       describeEnd: () => 'closed the connection',
     });

@@ -6,15 +6,18 @@
  * ends another's updates. Upstream, in its own era: a 2025 server gets `resources/subscribe` and
  * `resources/unsubscribe`; a 2026-07-28 server a `subscriptions/listen` stream whose filter names
  * every URI held, opened anew whenever that set changes (the old one closes once the new one is
- * acknowledged, so no update falls between them; one sent just then may come twice).
+ * acknowledged, so no update falls between them; one sent just then may come twice), and when the
+ * upstream ends it while the connection stays up (by the route's backoff, listen-reopening.ts).
  *
  * A connection holds at most {@link MAX_SUBSCRIBED_RESOURCES} URIs: each is state kept by the
  * upstream, and on 2026-07-28 part of one request's filter. Asking for more is refused with
  * `subscriptions_full`, holding nothing.
  */
 import { ProtocolError, type Client, type McpSubscription } from '@modelcontextprotocol/client';
+import type { BackoffSettings } from '../backoff-schedule.js';
 import { JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { ListenReopening } from './listen-reopening.js';
 
 /** Resource URIs one upstream connection may be subscribed to at once. */
 export const MAX_SUBSCRIBED_RESOURCES = 100;
@@ -25,6 +28,8 @@ export interface ResourceSubscriptionsOptions {
   /** How long the upstream has to answer a subscribe, or to acknowledge a listen stream. */
   readonly timeout: number;
   readonly log: Logger;
+  /** The route's `cache.backoff` and clock: when a stream the upstream ended is opened again. */
+  readonly backoff: BackoffSettings;
   readonly max?: number;
 }
 
@@ -40,12 +45,22 @@ export class ResourceSubscriptions {
   private queue: Promise<void> = Promise.resolve();
   private readonly max: number;
   private closed = false;
+  private readonly reopening: ListenReopening;
 
   constructor(
     private readonly client: Client,
     private readonly options: ResourceSubscriptionsOptions,
   ) {
     this.max = options.max ?? MAX_SUBSCRIBED_RESOURCES;
+    this.reopening = new ListenReopening({
+      backoff: options.backoff,
+      carries: 'resource updates',
+      log: options.log,
+      reopen: async () => {
+        await this.reconcile();
+        return this.stream !== undefined || this.held.size === 0 || this.closed;
+      },
+    });
   }
 
   /** Whether anyone holds `uri`. */
@@ -102,6 +117,7 @@ export class ResourceSubscriptions {
   /** The connection has gone: nothing more is asked of the upstream. */
   close(): void {
     this.closed = true;
+    this.reopening.stop();
   }
 
   /** Makes the upstream's subscriptions what is held now, after the changes before. */
@@ -157,6 +173,7 @@ export class ResourceSubscriptions {
       return;
     }
     this.stream = stream;
+    const ended = this.reopening.opened();
     this.subscribed = new Set(stream.honoredFilter.resourceSubscriptions ?? []);
     for (const uri of wanted) {
       if (this.subscribed.has(uri)) this.refused.delete(uri);
@@ -164,10 +181,10 @@ export class ResourceSubscriptions {
     }
     void stream.closed.then((how) => {
       if (how === 'local' || this.stream !== stream || this.closed) return;
-      // Updates stop until the set held next changes (which opens a new stream).
+      // Nothing is subscribed until a new stream is open.
       this.stream = undefined;
       this.subscribed = new Set();
-      this.options.log.warn({ how }, 'the upstream ended the subscriptions/listen stream of resource updates');
+      ended(how);
     });
     await previous?.close();
   }

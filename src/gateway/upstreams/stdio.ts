@@ -3,6 +3,7 @@
  * ready once it has answered `server/discover` or `initialize`.
  */
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 import { ChildProcessTransport, type ChildCommand, type ChildExit } from './child-process.js';
 import { refusedProtocolVersion, UpstreamConnection, UpstreamOpenError } from './connection.js';
@@ -13,6 +14,8 @@ export interface StdioConnectorOptions {
   readonly command: ChildCommand;
   /** How long a new child has to answer its first request. */
   readonly startTimeout: number;
+  /** The route's `cache.backoff` and clock (ConnectOptions.backoff). */
+  readonly backoff: BackoffSettings;
   readonly logger: Logger;
 }
 
@@ -32,6 +35,7 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           negotiation: init.legacy ? 'legacy' : 'auto',
           resumed: false,
           timeout: options.startTimeout,
+          backoff: options.backoff,
           logger: log,
           describeEnd: () => describeExit(transport.exit),
         });

@@ -69,7 +69,11 @@ export interface UpstreamEnvironment {
   readonly backoff: { readonly afterFailures: number; readonly initial: number; readonly max: number };
   /** Monotonic clock in ms for the backoff; default `performance.now`. */
   readonly now?: () => number;
-  readonly listeners: () => ServerNotifier;
+  /**
+   * The route's 2026-07-28 listeners on this instance: all of them, or only `owner`'s (told of
+   * changes on the connection that caller's requests use).
+   */
+  readonly listeners: (owner?: string) => ServerNotifier;
   /** Telemetry: a CLIENT span for each request forwarded to a command or url server (or an SDK 1.x module). */
   readonly telemetry?: Pick<Telemetry, 'bridged' | 'carryContext'>;
   /** The route's logger. */
@@ -115,7 +119,7 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
  */
 function moduleUpstream(
   module: ServerModule,
-  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger' | 'telemetry'>,
+  env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger' | 'telemetry' | 'backoff' | 'now'>,
   route: string,
 ): Upstream {
   /** The bridge for a 1.x module, loaded on its first server (bridged.ts). */
