@@ -313,9 +313,14 @@ async function startModernOnlyHttpServer(): Promise<{ url: string; close(): Prom
         content: [{ type: 'text', text: 'who am I' }],
         _meta: { [SERVER_INFO_META_KEY]: { name: 'someone-else', version: '6.6.6' }, 'example.com/kept': true },
       }));
-      server.registerResource('note', 'modern://note', { mimeType: 'text/plain' }, async (uri) => ({
-        contents: [{ uri: uri.href, text: era }],
-      }));
+      server.registerResource(
+        'note',
+        'modern://note',
+        { mimeType: 'text/plain', cacheHint: { ttlMs: 60_000, cacheScope: 'public' } },
+        async (uri) => ({
+          contents: [{ uri: uri.href, text: era }],
+        }),
+      );
       server.registerPrompt('greet', {}, async () => ({ messages: [{ role: 'user', content: { type: 'text', text: 'hello' } }] }));
       return server;
     },
@@ -400,6 +405,22 @@ describe('routes whose server speaks only 2026-07-28', () => {
         for (const field of ['ttlMs', 'cacheScope', 'resultType']) assert.equal(field in result, false, `${route} ${method} ${field}`);
       }
       assert.equal((results['resources/read'] as { contents: Array<{ text?: string }> }).contents[0]?.text, 'modern');
+      await client.close();
+    }
+  });
+
+  test("gives a 2026-07-28 client caching hints that never let one caller's answer reach another", async () => {
+    // Each caller has a server process (or remote session) of its own on `modern` and
+    // `modern-remote` (isolation: session), whose answers are that caller's: private, whatever the
+    // upstream says of its own client. The shared child's answers are everyone's: its read keeps
+    // the upstream's hints, and the lists are public, as on an open module route.
+    const expected = { modern: 'private', 'modern-remote': 'private', 'modern-shared': 'public' } as const;
+    for (const [route, scope] of Object.entries(expected)) {
+      const client = await connect(`${gw.url}/mcp/${route}`, 'auto');
+      const read = (await client.readResource({ uri: 'modern://note' })) as { ttlMs?: number; cacheScope?: string };
+      assert.deepEqual([read.ttlMs, read.cacheScope], [60_000, scope], `${route} resources/read`);
+      const listed = (await client.listTools()) as { cacheScope?: string };
+      assert.equal(listed.cacheScope, scope, `${route} tools/list`);
       await client.close();
     }
   });

@@ -176,6 +176,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
     // Refused before a server was built (a version or header mismatch, a missing capability).
     if (operation && !seen.watch?.connected) operation.end(await refusalOutcome(response));
     if (method !== undefined && CACHEABLE_METHODS.has(method)) return rewriteResult(response, method, res);
+    if (method === 'resources/read' && cacheScope === 'private') return keepPrivate(response, res);
     return call && isEventStream(response) ? call.interruptible(response) : response;
   }
 
@@ -189,7 +190,26 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
     if (!(response.headers.get('content-type') ?? '').includes('application/json')) return response;
     const text = await response.text();
     const fast = !(method === 'tools/list' && filtering) ? withHints(text, listTtl, cacheScope) : undefined;
-    const body = fast ?? reserialize(text, method);
+    return writeText(response, res, fast ?? reserialize(text, method));
+  }
+
+  /**
+   * A read's hints are its server's (a module's `cacheHint`, a bridged upstream's), except that on
+   * a route where answers can depend on the caller, `cacheScope: "public"` becomes `"private"`: a
+   * shared cache must not hand one caller's read to another (an upstream behind a per-caller
+   * connection, or a module behind authentication, cannot know who else is asking).
+   */
+  async function keepPrivate(response: Response, res: ServerResponse): Promise<Response> {
+    if (!(response.headers.get('content-type') ?? '').includes('application/json')) return response;
+    const text = await response.text();
+    if (!text.includes('"public"')) return writeText(response, res, text);
+    const message = JSON.parse(text) as { result?: Record<string, unknown> };
+    if (message.result?.cacheScope === 'public') message.result.cacheScope = 'private';
+    return writeText(response, res, JSON.stringify(message));
+  }
+
+  /** Writes `body` to `res` with the SDK's status and headers, in one write with its length. */
+  function writeText(response: Response, res: ServerResponse, body: string): Response {
     const headers: OutgoingHttpHeaders = {};
     response.headers.forEach((value, name) => {
       if (name !== 'content-length' && name !== 'set-cookie') headers[name] = value;

@@ -178,9 +178,10 @@ export function createRoute(options: RouteOptions): Route {
     createServer: async (owner) => (await upstream.open({ era: 'modern', context: modernContext, owner })).server,
     tools: entry.tools,
     listTtl: entry.listTtl,
-    // A list can differ between callers only where callers differ: authentication, or tool lists
-    // (which a module could make per-caller one day): only an open, unfiltered route is public.
-    cacheScope: !options.authenticated && !entry.tools ? 'public' : 'private',
+    // An answer can differ between callers only where callers differ: authentication, tool lists
+    // (which a module could make per-caller one day), or a `command:` or `url:` server of each
+    // caller's own (its state is that caller's): only an open, unfiltered, shared route is public.
+    cacheScope: !options.authenticated && !entry.tools && (entry.kind === 'module' || entry.isolation === 'shared') ? 'public' : 'private',
     keepAlive: options.sessions.keepAlive,
     logger,
     telemetry,
