@@ -20,6 +20,7 @@ import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from
 import { z } from 'zod';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import type { BackoffState } from '../../src/gateway/backoff-schedule.js';
+import { TOOLS_RETRY_MS } from '../../src/gateway/protocol/route.js';
 import { childEnvironment } from '../../src/gateway/upstreams/child-process.js';
 import { fakeClock } from '../helpers/fake-upstream.js';
 import { fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
@@ -580,6 +581,69 @@ describe('a command route whose server keeps exiting before it answers', () => {
     const page = await (await fetch(`${gw.url}/`)).text();
     assert.match(page, /<dt>Server health<\/dt><dd><span>ok · 0 consecutive failures · last error exited with code 1<\/span><\/dd>/);
     await Promise.all([client.close(), other.close()]);
+  });
+});
+
+describe("the status page's listing of a command route's tools", () => {
+  /** The route's tools as /status.json lists them, or why it could not. */
+  async function listed(gw: InProcessGateway, route: string): Promise<{ tools: string[]; toolsError?: string }> {
+    const status = (await (await fetch(`${gw.url}/status.json`)).json()) as {
+      routes: Array<{ name: string; tools: Array<{ name: string }>; toolsError?: string }>;
+    };
+    const { tools, toolsError } = status.routes.find((r) => r.name === route)!;
+    return { tools: tools.map((t) => t.name), ...(toolsError === undefined ? {} : { toolsError }) };
+  }
+
+  test('shows why it failed, lists again a while later (not on every read), and then shows the tools', async () => {
+    const marker = `gated-status-${randomUUID()}`;
+    const mode = path.join(mkdtempSync(path.join(tmpdir(), 'gated-')), 'mode');
+    writeFileSync(mode, 'exit');
+    const clock = fakeClock();
+    const gw = await startInProcessGateway(
+      `servers:\n  gated:\n    command: ${process.execPath}\n    args: [${JSON.stringify(GATED)}, ${JSON.stringify(mode)}, ${JSON.stringify(marker)}]\n`,
+      { now: clock.now },
+    );
+    const starts = () => gw.logs.filter((line) => line.msg === 'server process failed to start').length;
+    try {
+      const failed = await listed(gw, 'gated');
+      assert.deepEqual(failed.tools, []);
+      assert.match(failed.toolsError!, /exited with code 1/);
+      assert.equal(starts(), 1);
+      writeFileSync(mode, 'serve');
+      // Within the while: the failure is shown again, and no process is started for it.
+      clock.advance(TOOLS_RETRY_MS - 1);
+      assert.match((await listed(gw, 'gated')).toolsError!, /exited with code 1/);
+      assert.equal(starts(), 1);
+      clock.advance(1);
+      const recovered = await listed(gw, 'gated');
+      assert.equal(recovered.toolsError, undefined);
+      assert.ok(recovered.tools.includes('pid'), recovered.tools.join(', '));
+    } finally {
+      await gw.close();
+    }
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test("lists a shared child's tools anew once the child says they changed", async () => {
+    const marker = `probe-status-${randomUUID()}`;
+    const gw = await startInProcessGateway(
+      `servers:\n  probe:\n    command: node\n    args: [${JSON.stringify(PROBE)}, ${JSON.stringify(marker)}]\n    isolation: shared\n`,
+    );
+    try {
+      assert.equal((await listed(gw, 'probe')).tools.includes('grown-1'), false);
+      const client = await connect(`${gw.url}/mcp/probe`, 'legacy');
+      assert.deepEqual(await call(client, 'grow'), { added: 'grown-1' });
+      let tools: string[] = [];
+      for (let i = 0; i < 200 && !tools.includes('grown-1'); i++) {
+        tools = (await listed(gw, 'probe')).tools;
+        if (!tools.includes('grown-1')) await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.ok(tools.includes('grown-1'), tools.join(', '));
+      await client.close();
+    } finally {
+      await gw.close();
+    }
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
   });
 });
 

@@ -5,7 +5,7 @@
  * share lives here: the route's upstream (where its server lives), the contexts its servers are
  * built with, change notices to every client of either era, the drain, the tool list.
  */
-import type { McpServer, JSONRPCMessage } from '@modelcontextprotocol/server';
+import type { McpServer, JSONRPCMessage, ServerNotifier } from '@modelcontextprotocol/server';
 import type { SessionsConfig } from '../config/config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -22,6 +22,15 @@ import type { SessionKeyring } from '../sessions/session-keys.js';
 import type { SessionTokens } from '../sessions/session-token.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { isToolVisible } from './tool-filter.js';
+
+/** How long the status page shows a route's failed tool listing before it lists them again. */
+export const TOOLS_RETRY_MS = 30_000;
+
+interface ToolListing {
+  readonly listing: Promise<ToolSummary[]>;
+  /** When it failed, on the route's clock. */
+  failedAt?: number;
+}
 
 export interface RouteOptions {
   server: LoadedServer;
@@ -93,16 +102,19 @@ export interface Route {
 
 export function createRoute(options: RouteOptions): Route {
   const { server: loaded, fetch, logger, tokens, telemetry, wallClock = Date.now } = options;
+  const clock = options.now ?? (() => performance.now());
   const { name, entry } = loaded;
   const mode = entry.sessions;
   const served = { legacy: 0, modern: 0 };
   const log = logger.child({ route: name });
   const notify: ChangeNotifier = Object.freeze({
-    toolsChanged: () =>
+    toolsChanged: () => {
+      forgetTools();
       announce(
         (server) => server.sendToolListChanged(),
         () => modern.notify.toolsChanged(),
-      ),
+      );
+    },
     promptsChanged: () =>
       announce(
         (server) => server.sendPromptListChanged(),
@@ -122,7 +134,7 @@ export function createRoute(options: RouteOptions): Route {
     idleTimeout: options.sessions.idleTimeout,
     backoff: options.backoff,
     ...(options.now ? { now: options.now } : {}),
-    listeners: (owner) => (owner === undefined ? modern.notify : modern.notifyOwner(owner)),
+    listeners: (owner) => forgettingTools(owner === undefined ? modern.notify : modern.notifyOwner(owner)),
     telemetry: options.telemetry,
     logger: log,
   });
@@ -236,7 +248,23 @@ export function createRoute(options: RouteOptions): Route {
     return { inFlight: old.inFlight + other.inFlight, answered: old.answered + other.answered };
   }
 
-  let toolList: Promise<ToolSummary[]> | undefined;
+  /** The status page's listing of the route's tools: made once, again after a change, or a while after it failed. */
+  let toolList: ToolListing | undefined;
+  function forgetTools(): void {
+    toolList = undefined;
+  }
+  /** An upstream's notices for the route's listeners, which also make the status page list its tools anew. */
+  function forgettingTools(notifier: ServerNotifier): ServerNotifier {
+    return {
+      toolsChanged: () => {
+        forgetTools();
+        notifier.toolsChanged();
+      },
+      promptsChanged: () => notifier.promptsChanged(),
+      resourcesChanged: () => notifier.resourcesChanged(),
+      resourceUpdated: (uri) => notifier.resourceUpdated(uri),
+    };
+  }
 
   return {
     name,
@@ -250,8 +278,18 @@ export function createRoute(options: RouteOptions): Route {
     drain,
     upstream: () => upstream.status(),
     tools() {
-      toolList ??= listTools(upstream, context).then((tools) => tools.filter((t) => isToolVisible(t.name, entry.tools ?? {})));
-      return toolList;
+      // A failed listing (a server that did not start, or was backing off) is tried again a while
+      // later, not on every read: the page is read often, and on a command route a listing starts
+      // a process.
+      if (toolList?.failedAt !== undefined && clock() - toolList.failedAt >= TOOLS_RETRY_MS) forgetTools();
+      if (!toolList) {
+        const made: ToolListing = {
+          listing: listTools(upstream, context).then((tools) => tools.filter((t) => isToolVisible(t.name, entry.tools ?? {}))),
+        };
+        made.listing.catch(() => (made.failedAt = clock()));
+        toolList = made;
+      }
+      return toolList.listing;
     },
   };
 }
