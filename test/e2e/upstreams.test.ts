@@ -460,6 +460,10 @@ describe('command routes that cannot start', () => {
         '  exits:',
         `    command: ${process.execPath}`,
         '    args: ["-e", "process.exit(1)"]',
+        // Gone before the gateway's first write reaches it (EPIPE), its exit seen only afterwards.
+        '  closes:',
+        '    command: sh',
+        '    args: ["-c", "exec 0<&-; sleep 0.3; exit 1"]',
         '',
       ].join('\n'),
     );
@@ -493,6 +497,7 @@ describe('command routes that cannot start', () => {
   for (const [route, why, lastError] of [
     ['missing', /could not start \/no\/such\/program: spawn \/no\/such\/program ENOENT/, 'ENOENT'],
     ['silent', /did not answer its first request within 0.5 s \(startTimeout\)/, 'timeout'],
+    ['closes', /exited with code 1/, 'exited with code 1'],
   ] as const) {
     test(`answers initialize on "${route}" with 502 upstream_unavailable and a reason`, async () => {
       const response = await initialize(route);

@@ -41,8 +41,14 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
         });
       } catch (error) {
         // How it failed, not how it was stopped after (the client closes it on a failed connect).
-        const exit = transport.exit?.asked ? undefined : transport.exit;
+        const seen = transport.exit?.asked ? undefined : transport.exit;
         await transport.close();
+        // A child gone before its exit was seen (the first write to it failed: EPIPE) says why by
+        // its own exit code once it is reaped; one that ends with 0 or by the gateway's signal,
+        // only once told to stop, does not.
+        const late = transport.exit;
+        const timedOut = error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout;
+        const exit = seen ?? (!timedOut && late && late.signal === null && late.code !== 0 ? late : undefined);
         // It started and answered, refusing the era it was offered: the route asks again in the
         // server's own (bridged.ts), and logs that, so this is no failure to start.
         if (refusedProtocolVersion(error)) throw error;
