@@ -470,24 +470,12 @@ describe('command routes that cannot start', () => {
   });
   after(() => gw.close());
 
-  const initialize = (route: string) =>
-    fetch(`${gw.url}/mcp/${route}`, {
-      method: 'POST',
-      headers: MCP_POST_HEADERS,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-      }),
-    });
-
   test('holds back a server that keeps exiting before it answers, and says for how long', async () => {
     const messages: string[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
-      const response = await initialize('exits');
-      assert.equal(response.status, 502);
-      messages.push(((await response.json()) as { error: { message: string } }).error.message);
+      const answer = await initialize(`${gw.url}/mcp/exits`);
+      assert.equal(answer.status, 502);
+      messages.push(answer.message!);
     }
     assert.match(messages[0]!, /exited with code 1/);
     assert.match(messages[1]!, /exited with code 1/);
@@ -500,11 +488,9 @@ describe('command routes that cannot start', () => {
     ['closes', /exited with code 1/, 'exited with code 1'],
   ] as const) {
     test(`answers initialize on "${route}" with 502 upstream_unavailable and a reason`, async () => {
-      const response = await initialize(route);
-      assert.equal(response.status, 502);
-      const body = (await response.json()) as { error: { message: string; data: { code: string } } };
-      assert.equal(body.error.data.code, 'upstream_unavailable');
-      assert.match(body.error.message, why);
+      const answer = await initialize(`${gw.url}/mcp/${route}`);
+      assert.deepEqual([answer.status, answer.code], [502, 'upstream_unavailable']);
+      assert.match(answer.message!, why);
       // The status page names the failure without the command's path.
       assert.equal((await upstreamStatus(gw, route)).backoff.lastError, lastError);
     });
