@@ -32,7 +32,10 @@ before(async () => {
       `  time:\n    module: ${shippedModule('time')}\n    listTtl: 1h\n` +
       `  echo:\n    module: ${fixtureModule('echo')}\n` +
       `  limited:\n    module: ${fixtureModule('echo')}\n    tools:\n      allow: [echo, slow]\n      deny: [slow]\n` +
-      `  keyed:\n    module: ${fixtureModule('echo')}\n    listTtl: 30s\n    auth:\n      kind: apiKey\n      keys: ["${KEY}"]\n`,
+      `  keyed:\n    module: ${fixtureModule('echo')}\n    listTtl: 30s\n    auth:\n      kind: apiKey\n      keys: ["${KEY}"]\n` +
+      `  chatty:\n    module: ${fixtureModule('chatty')}\n    listTtl: 1h\n` +
+      `  chatty-limited:\n    module: ${fixtureModule('chatty')}\n    listTtl: 20s\n    tools:\n      deny: [hidden]\n` +
+      `  chatty-keyed:\n    module: ${fixtureModule('chatty')}\n    listTtl: 30s\n    auth:\n      kind: apiKey\n      keys: ["${KEY}"]\n`,
   );
 });
 after(() => gw.close());
@@ -47,7 +50,8 @@ async function connect(route: string, mode: 'auto' | 'legacy' | { pin: string },
 
 /** A raw 2026-07-28 request: the envelope in `_meta` and the SEP-2243 headers. */
 function modernPost(route: string, method: string, params: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
-  const name: Record<string, string> = typeof params.name === 'string' ? { 'mcp-name': params.name } : {};
+  const named = params.name ?? params.uri;
+  const name: Record<string, string> = typeof named === 'string' ? { 'mcp-name': named } : {};
   return fetch(`${gw.url}/mcp/${route}`, {
     method: 'POST',
     headers: { ...MCP_POST_HEADERS, 'mcp-protocol-version': MODERN, 'mcp-method': method, ...name, ...headers },
@@ -230,6 +234,81 @@ describe('tool allow/deny lists on the modern era', () => {
         return true;
       });
     }
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'ok' } })), 'ok');
+    await client.close();
+  });
+});
+
+/** The JSON-RPC messages of an SSE answer, in order (keep-alive comments and other fields ignored). */
+async function sseMessages(response: Response): Promise<Array<Record<string, unknown>>> {
+  const text = await response.text();
+  return text
+    .split(/\r?\n\r?\n/)
+    .map((event) =>
+      event
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith('data:'))
+        .map((line) => line.slice(5).trimStart()),
+    )
+    .filter((data) => data.length > 0)
+    .map((data) => JSON.parse(data.join('\n')) as Record<string, unknown>);
+}
+
+describe('the modern era rewrites an answer the SDK streams (a notification came before the result)', () => {
+  type Answer = { method?: string; id?: number; result?: { tools?: Array<{ name: string }>; ttlMs?: number; cacheScope?: string } };
+
+  async function streamed(route: string, method: string, params: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+    const response = await modernPost(route, method, params, headers);
+    assert.equal(response.status, 200, method);
+    assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/, method);
+    const messages = (await sseMessages(response)) as Answer[];
+    assert.equal(messages.at(0)?.method, 'notifications/message', 'the log message is passed through first');
+    assert.equal(messages.at(-1)?.id, 1, 'the result is the last message');
+    return { messages, result: messages.at(-1)!.result! };
+  }
+
+  it("leaves hidden tools out of a streamed tools/list and sets the route's hints", async () => {
+    const { messages, result } = await streamed('chatty-limited', 'tools/list');
+    assert.equal(messages.length, 2);
+    assert.deepEqual(
+      result.tools!.map((tool) => tool.name),
+      ['echo'],
+    );
+    assert.deepEqual([result.ttlMs, result.cacheScope], [20_000, 'private']);
+  });
+
+  it("sets an open route's hints on a streamed tools/list, and lists every tool", async () => {
+    const { result } = await streamed('chatty', 'tools/list');
+    assert.deepEqual(
+      result.tools!.map((tool) => tool.name),
+      ['echo', 'hidden'],
+    );
+    assert.deepEqual([result.ttlMs, result.cacheScope], [3_600_000, 'public']);
+  });
+
+  it("makes a streamed read's public scope private behind authentication, and keeps it on an open route", async () => {
+    const keyed = await streamed('chatty-keyed', 'resources/read', { uri: 'chatty://note' }, { 'x-api-key': KEY });
+    assert.deepEqual([keyed.result.ttlMs, keyed.result.cacheScope], [60_000, 'private']);
+    const open = await streamed('chatty', 'resources/read', { uri: 'chatty://note' });
+    assert.deepEqual([open.result.ttlMs, open.result.cacheScope], [60_000, 'public']);
+  });
+
+  it('sets the private scope on a streamed tools/list behind authentication', async () => {
+    const { result } = await streamed('chatty-keyed', 'tools/list', {}, { 'x-api-key': KEY });
+    assert.deepEqual([result.ttlMs, result.cacheScope], [30_000, 'private']);
+  });
+
+  it('still refuses a call to a hidden tool before the module runs, and the v2 client lists only the visible one', async () => {
+    const refused = await modernPost('chatty-limited', 'tools/call', { name: 'hidden', arguments: { text: 'x' } });
+    assert.equal(refused.status, 200);
+    assert.match(refused.headers.get('content-type') ?? '', /application\/json/);
+    const body = (await refused.json()) as { error: { code: number; message: string } };
+    assert.deepEqual([body.error.code, body.error.message], [-32602, 'Tool hidden not found']);
+    const { client } = await connect('chatty-limited', { pin: MODERN });
+    assert.deepEqual(
+      (await client.listTools()).tools.map((tool) => tool.name),
+      ['echo'],
+    );
     assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'ok' } })), 'ok');
     await client.close();
   });

@@ -36,6 +36,7 @@ import type { Operation, Telemetry } from '../telemetry/telemetry.js';
 import { firstHeader, joinedHeader } from './headers.js';
 import { createListeners } from './listeners.js';
 import { refusalOutcome, watchAnswer, type AnswerWatch } from './observed-wire.js';
+import { rewriteStreamedResult } from './streamed-result.js';
 import { isToolVisible, type ToolLists } from './tool-filter.js';
 
 /** The first revision of the modern era: versions compare as strings (YYYY-MM-DD). */
@@ -175,22 +176,34 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
     const response = await (call ? Promise.race([served, call.cutShort]) : served);
     // Refused before a server was built (a version or header mismatch, a missing capability).
     if (operation && !seen.watch?.connected) operation.end(await refusalOutcome(response));
-    if (method !== undefined && CACHEABLE_METHODS.has(method)) return rewriteResult(response, method, res);
-    if (method === 'resources/read' && cacheScope === 'private') return keepPrivate(response, res);
-    return call && isEventStream(response) ? call.interruptible(response) : response;
+    const rewrite = rewriterFor(method);
+    if (rewrite && isJson(response)) return writeText(response, res, rewrite(await response.text()));
+    // The SDK streams the answer once the server sent a notification about the request first: the
+    // result, its last event, is rewritten as a JSON answer would be (a filtered route's hidden
+    // tools must not be listed there either), and the events before it pass as they come.
+    const answered =
+      rewrite && id !== undefined && isEventStream(response)
+        ? new Response(rewriteStreamedResult(response.body!, id, rewrite), { status: response.status, headers: response.headers })
+        : response;
+    return call && isEventStream(answered) ? call.interruptible(answered) : answered;
   }
 
   /**
-   * Sets the gateway's caching hints (and leaves hidden tools out of `tools/list`), and writes the
-   * answer to `res` itself: the rewritten text is already whole, so it goes out in one write with
-   * its length, instead of through a second web Response (and a copy of its Headers) that the
-   * Node bridge would read back as a stream.
+   * What the gateway does to the answer of `method`, as a rewrite of the JSON-RPC response's text;
+   * undefined when it passes unchanged. The rewritten text of a JSON answer is whole, so it goes
+   * out in one write with its length (writeText), instead of through a second web Response (and a
+   * copy of its Headers) that the Node bridge would read back as a stream.
    */
-  async function rewriteResult(response: Response, method: string, res: ServerResponse): Promise<Response> {
-    if (!(response.headers.get('content-type') ?? '').includes('application/json')) return response;
-    const text = await response.text();
+  function rewriterFor(method: string | undefined): ((text: string) => string) | undefined {
+    if (method !== undefined && CACHEABLE_METHODS.has(method)) return (text) => listText(text, method);
+    if (method === 'resources/read' && cacheScope === 'private') return privateText;
+    return undefined;
+  }
+
+  /** Sets the gateway's caching hints on a list's answer, and leaves hidden tools out of `tools/list`. */
+  function listText(text: string, method: string): string {
     const fast = !(method === 'tools/list' && filtering) ? withHints(text, listTtl, cacheScope) : undefined;
-    return writeText(response, res, fast ?? reserialize(text, method));
+    return fast ?? reserialize(text, method);
   }
 
   /**
@@ -199,13 +212,11 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
    * shared cache must not hand one caller's read to another (an upstream behind a per-caller
    * connection, or a module behind authentication, cannot know who else is asking).
    */
-  async function keepPrivate(response: Response, res: ServerResponse): Promise<Response> {
-    if (!(response.headers.get('content-type') ?? '').includes('application/json')) return response;
-    const text = await response.text();
-    if (!text.includes('"public"')) return writeText(response, res, text);
+  function privateText(text: string): string {
+    if (!text.includes('"public"')) return text;
     const message = JSON.parse(text) as { result?: Record<string, unknown> };
     if (message.result?.cacheScope === 'public') message.result.cacheScope = 'private';
-    return writeText(response, res, JSON.stringify(message));
+    return JSON.stringify(message);
   }
 
   /** Writes `body` to `res` with the SDK's status and headers, in one write with its length. */
@@ -429,6 +440,10 @@ function shuttingDown(): GatewayError {
 
 function shuttingDownError(message: string) {
   return { code: -32000, message, data: { code: 'shutting_down' } };
+}
+
+function isJson(response: Response): boolean {
+  return (response.headers.get('content-type') ?? '').includes('application/json');
 }
 
 function isEventStream(response: Response): boolean {
