@@ -10,8 +10,10 @@ import {
   CLIENT_INFO_META_KEY,
   Client,
   PROTOCOL_VERSION_META_KEY,
+  ProtocolError,
   StreamableHTTPClientTransport,
 } from '@modelcontextprotocol/client';
+import { MAX_LISTEN_STREAMS_PER_OWNER } from '../../src/gateway/protocol/listeners.js';
 import {
   fixtureModule,
   initializeBody,
@@ -191,6 +193,27 @@ describe('change notifications in both eras', () => {
     assert.deepEqual(heard.sort(), ['legacy', 'modern']);
     await subscription.close();
     for (const { client } of [listener, session, caller]) await client.close();
+  });
+});
+
+describe('listen streams of one caller', () => {
+  it(`refuses a caller its listen streams past ${MAX_LISTEN_STREAMS_PER_OWNER}, as the SDK refuses past its cap`, async () => {
+    // An open route: every client here is one caller, its address.
+    const { client } = await connect('echo', { pin: MODERN });
+    const streams = await Promise.all(
+      Array.from({ length: MAX_LISTEN_STREAMS_PER_OWNER }, () => client.listen({ toolsListChanged: true })),
+    );
+    await assert.rejects(client.listen({ toolsListChanged: true }), (error: unknown) => {
+      assert.ok(error instanceof ProtocolError, String(error));
+      assert.equal(error.code, -32603);
+      assert.match(error.message, new RegExp(`this caller has ${MAX_LISTEN_STREAMS_PER_OWNER} listen streams open on this route`));
+      return true;
+    });
+    // One that ends gives its place back.
+    await streams.pop()!.close();
+    streams.push(await client.listen({ toolsListChanged: true }));
+    await Promise.all(streams.map((stream) => stream.close()));
+    await client.close();
   });
 });
 

@@ -67,7 +67,16 @@ async function subscribedUpstream(client: Client): Promise<string[]> {
 describe('a 2025 stdio server behind a command route', () => {
   let gw: InProcessGateway;
   before(async () => {
-    gw = await startInProcessGateway(['servers:', probeRoute('shared', 'shared'), probeRoute('mine', 'principal')].join('\n'));
+    gw = await startInProcessGateway(
+      [
+        'servers:',
+        probeRoute('shared', 'shared'),
+        probeRoute('mine', 'principal'),
+        probeRoute('crashy', 'shared'),
+        probeRoute('crashier', 'principal'),
+        probeRoute('full', 'shared'),
+      ].join('\n'),
+    );
   });
   after(() => gw.close());
 
@@ -140,6 +149,60 @@ describe('a 2025 stdio server behind a command route', () => {
     await a.client.unsubscribeResource({ uri: 'probe://d' });
     assert.deepEqual(await subscribedUpstream(a.client), []);
     for (const { client } of [a, b, listener]) await client.close();
+  });
+
+  for (const [isolation, route] of [
+    ['shared', 'crashy'],
+    ['principal', 'crashier'],
+  ] as const) {
+    test(`on isolation: ${isolation}, holds 2025 sessions' subscriptions again on the process that replaced a crashed one`, async () => {
+      const url = `${gw.url}/mcp/${route}`;
+      // Both sessions from one address: one caller, so one process on principal as on shared.
+      const [a, b] = await Promise.all([connect(url, 'legacy'), connect(url, 'legacy')]);
+      await a.client.subscribeResource({ uri: 'probe://a' });
+      await b.client.subscribeResource({ uri: 'probe://b' });
+      const before = (await call(a.client, 'pid')).pid;
+      await assert.rejects(a.client.callTool({ name: 'crash', arguments: {} }));
+      // Each session's next request reaches a new process, which has its subscriptions by then.
+      const [pidA, pidB] = [(await call(a.client, 'pid')).pid, (await call(b.client, 'pid')).pid];
+      assert.notEqual(pidA, before);
+      assert.equal(pidB, pidA);
+      assert.deepEqual(await subscribedUpstream(a.client), ['probe://a', 'probe://b']);
+      for (const uri of ['probe://a', 'probe://b']) assert.deepEqual(await call(a.client, 'touch', { uri }), { sent: true });
+      // Each stream keeps the order the updates were sent in: had a's reached b, b would have heard
+      // of it before its own; had b's reached a, a would have heard of it before a's second.
+      await until(() => b.heard.length > 0, 'b to hear of its resource');
+      await call(b.client, 'touch', { uri: 'probe://a' });
+      await until(() => a.heard.length === 2, 'a to hear of its resource again');
+      assert.deepEqual(a.heard, ['probe://a', 'probe://a']);
+      assert.deepEqual(b.heard, ['probe://b']);
+      // Held again as before: an unsubscribe lets go upstream.
+      await a.client.unsubscribeResource({ uri: 'probe://a' });
+      await b.client.unsubscribeResource({ uri: 'probe://b' });
+      assert.deepEqual(await subscribedUpstream(a.client), []);
+      for (const { transport, client } of [a, b]) {
+        await transport.terminateSession();
+        await client.close();
+      }
+    });
+  }
+
+  test('logs the subscriptions it could not hold again on a new process, and serves the request that brought it', async () => {
+    const url = `${gw.url}/mcp/full`;
+    const [session, listener] = await Promise.all([connect(url, 'legacy'), connect(url, 'auto')]);
+    await session.client.subscribeResource({ uri: 'probe://a' });
+    await assert.rejects(session.client.callTool({ name: 'crash', arguments: {} }));
+    // A listener takes the new process's every subscription before the session comes back.
+    const uris = Array.from({ length: MAX_SUBSCRIBED_RESOURCES }, (_, i) => `probe://many/${i}`);
+    const stream = await listener.client.listen({ resourceSubscriptions: uris });
+    assert.equal(typeof (await call(session.client, 'pid')).pid, 'number');
+    const warned = gw.logs.find((line) => String(line.msg).startsWith("a 2025 session's resource subscriptions could not be held again"));
+    assert.ok(warned, 'a warning');
+    assert.deepEqual([warned.level, warned.route, warned.count, warned.of], ['warn', 'full', 1, 1]);
+    assert.ok(!(await subscribedUpstream(session.client)).includes('probe://a'));
+    await stream.close();
+    await session.transport.terminateSession();
+    for (const { client } of [session, listener]) await client.close();
   });
 
   test('ends a listener stream whose upstream process went away, so its client listens again', async () => {

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, it } from 'node:test';
 import { InMemoryServerEventBus, McpServer } from '@modelcontextprotocol/server';
-import { createListeners } from '../../src/gateway/protocol/listeners.js';
+import { createListeners, type ListenAdmission } from '../../src/gateway/protocol/listeners.js';
 
 const MODERN = '2026-07-28';
 
@@ -67,6 +67,12 @@ function messagesOf(response: Response): { next(): Promise<Message> } {
 /** What the HTTP layer hands the listeners: a response that says when it closes. */
 const response = () => new EventEmitter() as unknown as ServerResponse;
 
+/** The handler of a listen that was let through. */
+function handlerOf(admission: ListenAdmission) {
+  assert.equal(admission.kind, 'opened', admission.kind === 'refused' ? admission.message : '');
+  return admission.handler;
+}
+
 describe('createListeners', () => {
   it("tells an owner's streams of its changes only, and every owner's of the route's", async () => {
     const bus = new InMemoryServerEventBus();
@@ -74,7 +80,7 @@ describe('createListeners', () => {
     const streams = await Promise.all(
       ['alice', 'bob'].map(async (owner, i) => {
         const { request, body } = listenRequest(i + 1);
-        const handler = listeners.open(owner, response())!;
+        const handler = handlerOf(listeners.open(owner, response()));
         const stream = messagesOf(await handler.fetch(request, { parsedBody: body }));
         assert.equal((await stream.next()).method, 'notifications/subscriptions/acknowledged');
         return stream;
@@ -94,19 +100,48 @@ describe('createListeners', () => {
     for (const stream of streams) assert.deepEqual(Object.keys((await stream.next()).result as object).sort(), ['_meta', 'resultType']);
   });
 
-  it('keeps a handler only for owners with a stream open, and refuses streams past the cap', () => {
+  it("keeps a handler only for owners with a stream open, and refuses streams past the route's cap", () => {
     const listeners = createListeners({ factory, bus: new InMemoryServerEventBus(), keepAlive: 0, onerror: () => undefined, max: 2 });
     const [first, second] = [response(), response()];
-    assert.ok(listeners.open('alice', first));
-    assert.ok(listeners.open('alice', second));
-    assert.equal(listeners.open('bob', response()), undefined);
+    handlerOf(listeners.open('alice', first));
+    handlerOf(listeners.open('alice', second));
+    assert.deepEqual(listeners.open('bob', response()), {
+      kind: 'refused',
+      cap: 'route',
+      message: 'Subscription limit reached: this route has 2 listen streams open',
+    });
     assert.equal(listeners.owners, 1);
     first.emit('close');
     assert.equal(listeners.owners, 1);
     second.emit('close');
     assert.equal(listeners.owners, 0);
-    assert.ok(listeners.open('bob', response()));
+    handlerOf(listeners.open('bob', response()));
     assert.equal(listeners.owners, 1);
+  });
+
+  it('refuses an owner its streams past its own cap, and leaves the rest of the route to the others', () => {
+    const listeners = createListeners({
+      factory,
+      bus: new InMemoryServerEventBus(),
+      keepAlive: 0,
+      onerror: () => undefined,
+      max: 4,
+      maxPerOwner: 2,
+    });
+    const alice = [response(), response()];
+    for (const res of alice) handlerOf(listeners.open('alice', res));
+    assert.deepEqual(listeners.open('alice', response()), {
+      kind: 'refused',
+      cap: 'owner',
+      message: 'Subscription limit reached: this caller has 2 listen streams open on this route, the most one caller may',
+    });
+    handlerOf(listeners.open('bob', response()));
+    handlerOf(listeners.open('bob', response()));
+    assert.equal(listeners.open('bob', response()).kind, 'refused');
+    // A stream that ends gives its owner its place back.
+    alice[0]!.emit('close');
+    handlerOf(listeners.open('alice', response()));
+    assert.equal(listeners.owners, 2);
   });
 
   it('opens no stream once closed', async () => {

@@ -7,7 +7,8 @@
  * their own (`createMcpHandler` with the `bus` option, the SDK's documented seam), whose bus
  * carries that owner's changes and the route's: one caller's changes never reach another's
  * streams. An owner's handler lives while it has a stream open, so what this keeps follows the
- * streams open, not the callers seen.
+ * streams open, not the callers seen. The streams are capped per route and, so that one caller
+ * cannot take them all, per owner.
  */
 import type { ServerResponse } from 'node:http';
 import {
@@ -27,6 +28,12 @@ import { GatewayError } from '../errors.js';
  */
 export const MAX_LISTEN_STREAMS = 1024;
 
+/**
+ * Listen streams one owner may have open on a route, of {@link MAX_LISTEN_STREAMS}: enough for
+ * every window of a busy client, and few enough that one caller cannot take the route's all.
+ */
+export const MAX_LISTEN_STREAMS_PER_OWNER = 64;
+
 export interface ListenersOptions {
   /** Builds the server whose capabilities a listen is acknowledged with. */
   readonly factory: McpServerFactory;
@@ -35,14 +42,22 @@ export interface ListenersOptions {
   readonly keepAlive: Milliseconds;
   readonly onerror: (error: Error) => void;
   readonly max?: number;
+  /** Listen streams one owner may have open; default {@link MAX_LISTEN_STREAMS_PER_OWNER}. */
+  readonly maxPerOwner?: number;
 }
+
+/** What a listen asked for: a handler to serve it with, or the cap it would pass and why. */
+export type ListenAdmission =
+  | { readonly kind: 'opened'; readonly handler: McpHttpHandler }
+  | { readonly kind: 'refused'; readonly cap: 'route' | 'owner'; readonly message: string };
 
 export interface Listeners {
   /**
-   * The handler to serve a listen stream from `owner` with, counted until `res` closes; undefined
-   * when the route has {@link MAX_LISTEN_STREAMS} open (the SDK's answer then: -32603).
+   * The handler to serve a listen stream from `owner` with, counted until `res` closes; refused
+   * when the route has {@link MAX_LISTEN_STREAMS} open, or `owner` has
+   * {@link MAX_LISTEN_STREAMS_PER_OWNER} (answered as the SDK answers past its cap: -32603).
    */
-  open(owner: string, res: ServerResponse): McpHttpHandler | undefined;
+  open(owner: string, res: ServerResponse): ListenAdmission;
   /** Tells `owner`'s streams of a change, and no one else's (nothing when it has none open). */
   of(owner: string): ServerNotifier;
   /** Owners with a stream open: each has a handler and a bus, and no one else does. */
@@ -59,6 +74,7 @@ interface Owner {
 export function createListeners(options: ListenersOptions): Listeners {
   const { factory, bus, onerror } = options;
   const max = options.max ?? MAX_LISTEN_STREAMS;
+  const maxPerOwner = options.maxPerOwner ?? MAX_LISTEN_STREAMS_PER_OWNER;
   const owners = new Map<string, Owner>();
   let streams = 0;
   let closed = false;
@@ -82,7 +98,16 @@ export function createListeners(options: ListenersOptions): Listeners {
     open(owner, res) {
       // A handler made now would outlive the drain that closed the others.
       if (closed) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
-      if (streams >= max) return undefined;
+      if (streams >= max) {
+        return { kind: 'refused', cap: 'route', message: `Subscription limit reached: this route has ${max} listen streams open` };
+      }
+      if ((owners.get(owner)?.streams ?? 0) >= maxPerOwner) {
+        return {
+          kind: 'refused',
+          cap: 'owner',
+          message: `Subscription limit reached: this caller has ${maxPerOwner} listen streams open on this route, the most one caller may`,
+        };
+      }
       const entry = ownerOf(owner);
       entry.streams++;
       streams++;
@@ -91,7 +116,7 @@ export function createListeners(options: ListenersOptions): Listeners {
         // Its streams leave the buses as they end (the SDK's teardown): nothing else holds the handler.
         if (--entry.streams === 0 && owners.get(owner) === entry) owners.delete(owner);
       });
-      return entry.handler;
+      return { kind: 'opened', handler: entry.handler };
     },
     of(owner) {
       // Looked up at each change: an owner without a stream open keeps nothing here.

@@ -263,9 +263,11 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       let listener: McpHttpHandler | undefined;
       if (listen) {
         // Refused once the drain began (its handler would outlive the drain).
-        listener = listeners.open(request.owner, res);
+        const admission = listeners.open(request.owner, res);
         // As the SDK refuses a listen past its handler's cap, before any acknowledgement.
-        if (!listener) return void writeJson(res, { jsonrpc: '2.0', id, error: { code: -32603, message: 'Subscription limit reached' } });
+        if (admission.kind === 'refused')
+          return void writeJson(res, { jsonrpc: '2.0', id, error: { code: -32603, message: admission.message } });
+        listener = admission.handler;
         if (options.watchResources && !(await watchResources(request, options.watchResources))) return;
         // The drain began while the upstream took the subscriptions (let go as the answer ends).
         if (draining) throw shuttingDown();

@@ -29,6 +29,7 @@ import {
   type ServerContext as SdkServerContext,
 } from '@modelcontextprotocol/server';
 import { JSONRPC, type GatewayErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
 import type { RequestOutcome } from './pool.js';
 import type { BridgedCall } from '../telemetry/telemetry.js';
@@ -74,6 +75,8 @@ export interface BridgeOptions {
    * on the connection with everyone else's, and a client gets updates only of what it subscribed to.
    */
   readonly ownsConnection?: boolean;
+  /** The route's logger: subscriptions that could not be held again on a new connection are told here. */
+  readonly log?: Logger;
 }
 
 /** Methods forwarded, by the capability that makes the upstream answer them. */
@@ -118,6 +121,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   let attached: { connection: UpstreamConnection; detach: () => void } | undefined;
   /** What this client subscribed to on a connection it does not own, by URI: the end of each hold. */
   const subscribed = new Map<string, () => Promise<void>>();
+  /** Those subscriptions being held again on a new connection (see holdAgain): requests wait for it. */
+  let resuming: Promise<void> = Promise.resolve();
   /** Subscriptions go upstream as they are: the client's own connection, in the 2025 era it speaks. */
   const passesSubscriptions = (connection: UpstreamConnection) => options.ownsConnection === true && !connection.modern;
 
@@ -156,11 +161,39 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     }
     if (attached?.connection !== connection) {
       attached?.detach();
-      // Subscriptions held on a connection that went away went with it, as a child's own do.
+      // Subscriptions held on a connection that went away went with it: the client still counts
+      // on them, so they are held again on this one before the request goes on.
+      const uris = [...subscribed.keys()];
       letGoOfSubscriptions();
       attached = { connection, detach: connection.attach(peer) };
+      if (uris.length > 0 && !passesSubscriptions(connection)) resuming = holdAgain(connection, uris);
     }
+    // Every request waits for them (and an unsubscribe finds them held), as the first one does.
+    await resuming;
     return connection;
+  }
+
+  /**
+   * Holds a client's subscriptions again on the connection that replaced theirs (a crashed child's
+   * restart, a remote session renewed), each URI on its own, so a cap or a refusal costs only the
+   * URIs it concerns. Never throws: the request that brought the new connection is not the
+   * subscribe's, and those that could not be held are logged.
+   */
+  async function holdAgain(connection: UpstreamConnection, uris: readonly string[]): Promise<void> {
+    const outcomes = await Promise.allSettled(uris.map((uri) => connection.resources.hold([uri])));
+    const current = attached?.connection === connection && server.isConnected();
+    const failed: unknown[] = [];
+    outcomes.forEach((outcome, index) => {
+      if (outcome.status === 'rejected') failed.push(outcome.reason);
+      else if (!current || subscribed.has(uris[index]!)) void outcome.value();
+      else subscribed.set(uris[index]!, outcome.value);
+    });
+    if (failed.length > 0) {
+      options.log?.warn(
+        { count: failed.length, of: uris.length, err: messageOf(failed[0]) },
+        "a 2025 session's resource subscriptions could not be held again on the new upstream connection; their updates will not reach it",
+      );
+    }
   }
 
   function letGoOfSubscriptions(): void {

@@ -266,6 +266,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         callTimeout: options.callTimeout,
         describeUpstream: connector.describe,
         ownsConnection: own,
+        log,
         ...(options.trace ? { trace: options.trace } : {}),
         onFailure: (method, error) =>
           log.warn({ method, err: (error instanceof Error ? error.message : String(error)).split('\n')[0] }, 'upstream request failed'),
