@@ -375,9 +375,10 @@ Requests/s on this shared machine move by several per cent from run to run, and 
 one server can meet a worse round of another. A second measure of the same runs: the CPU time
 each server process spends per response (user and system time of all its threads, read from
 \`/proc/<pid>/stat\` around each measured run, divided by the responses; the median of the
-rounds). It does not count time spent waiting for the CPU, so it moves less with other work on the
-machine (though not at all is too much to say: a busy neighbour still costs cache misses), and it
-says what a requests/s ratio would be if both servers were held to the same CPU. The ratio columns
+rounds). It leaves out time spent waiting for the CPU, but not the cache misses a busy neighbour
+causes, so it moves from run to run too (by up to about 10% per cell on this machine); what it
+adds is a second reading of each cell, and what a requests/s ratio would be if both servers were
+held to the same CPU. The ratio columns
 are the reference's CPU per request over the measured server's (above 1.0x: the measured server
 does more with the same CPU). In µs per request, at the same methods and connections as the
 tables above; at one connection a server also pays for waking up for every request.

@@ -65,8 +65,9 @@ function throughputGoal(results: BenchResults, target: Target, reference: Target
 
 /**
  * `reference`'s CPU time per request over `target`'s, for every cell both were measured in: what
- * the requests/s ratio would be if both were held to the same CPU, which other work on a shared
- * machine barely moves (it moves requests/s by several per cent from run to run).
+ * the requests/s ratio would be if both were held to the same CPU: a second reading of each
+ * cell, which also moves from run to run on a shared machine, but for other reasons than
+ * requests/s (cache misses, not time spent waiting for the CPU).
  */
 export function cpuRatios(results: BenchResults, target: Target, reference: Target): number[] {
   const ratios: number[] = [];

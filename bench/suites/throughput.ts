@@ -75,8 +75,8 @@ export interface ThroughputCell {
   result: LoadResult;
   /**
    * The server process's CPU time per response (user and system, all its threads, from /proc),
-   * the median of the rounds: it leaves out time spent waiting for the CPU, so other work on a
-   * shared machine moves it less than requests/s.
+   * the median of the rounds: it leaves out time spent waiting for the CPU (not the cache misses
+   * other work on a shared machine causes).
    * Absent where there is no /proc.
    */
   cpuUsPerRequest?: number;
