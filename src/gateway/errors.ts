@@ -136,6 +136,11 @@ export class GatewayError extends Error {
   }
 }
 
+/** The answer to work that arrives while the gateway stops: another instance will take it. */
+export function shuttingDown(message = 'The gateway is shutting down'): GatewayError {
+  return new GatewayError('shutting_down', message, {}, { 'Retry-After': '1' });
+}
+
 export function toJsonRpcBody(code: number, message: string, data?: Record<string, unknown>, id: string | number | null = null) {
   return { jsonrpc: '2.0' as const, error: { code, message, ...(data ? { data } : {}) }, id };
 }

@@ -17,7 +17,7 @@ import { authGuard } from '../auth/require-auth.js';
 import { clientAddress } from './client-address.js';
 import { requestIdsOf } from '../protocol/request-tracker.js';
 import { decodeSegment, MCP_PATH, METADATA_PATH } from './paths.js';
-import { GatewayError, type GatewayErrorCode } from '../errors.js';
+import { GatewayError, shuttingDown, type GatewayErrorCode } from '../errors.js';
 import { hostCheck } from './host-validation.js';
 import { validateJsonRpc } from './jsonrpc-body.js';
 import type { Gateway } from '../gateway.js';
@@ -88,12 +88,7 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
         (body && req.headers['mcp-session-id'] && requestIdsOf(Array.isArray(body) ? body : [body]).length === 0)
       )
     ) {
-      throw new GatewayError(
-        'shutting_down',
-        'The gateway is shutting down; retry (another instance will answer)',
-        {},
-        { 'Retry-After': '1' },
-      );
+      throw shuttingDown('The gateway is shutting down; retry (another instance will answer)');
     }
     await route.handle({
       req,

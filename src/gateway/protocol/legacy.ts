@@ -19,7 +19,7 @@ import {
 import type { McpServer, AuthInfo, InitializeRequest, JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
 import { LRUCache } from 'lru-cache';
 import type { ServerEntry, SessionsConfig } from '../config/config.js';
-import { GatewayError, JSONRPC, toJsonRpcBody } from '../errors.js';
+import { GatewayError, JSONRPC, shuttingDown, toJsonRpcBody } from '../errors.js';
 import { sessionTag, type Logger } from '../logger.js';
 import type { ServerContext } from '../module-contract.js';
 import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
@@ -155,7 +155,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     const ids = body === undefined ? [] : requestIdsOf(Array.isArray(body) ? body : [body]);
     let call: { tracker: RequestTracker; onShutdown: (() => void) | undefined } | undefined;
     if (ids.length > 0) {
-      if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+      if (draining) throw shuttingDown();
       const duplicate = tracker.begin(ids);
       if (duplicate !== undefined) throw duplicateId(duplicate);
       call = { tracker, onShutdown };
@@ -206,7 +206,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     }
 
     const { protocolVersion, capabilities, clientInfo } = initialize.params;
-    if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+    if (draining) throw shuttingDown();
     const place = sessions.reserve(owner);
     if (!place.ok) throw sessionsFull(place);
     let opened: Awaited<ReturnType<typeof open>>;
@@ -257,7 +257,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       const verified = tokens.verify(id, name);
       if (!verified.ok) throw sessionNotFound(verified.reason);
       if (verified.claims.principal !== principal) throw wrongPrincipal(id);
-      if (draining) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+      if (draining) throw shuttingDown();
       pending = resume(id, verified.claims, owner).finally(() => resuming.delete(id));
       resuming.set(id, pending);
     }

@@ -20,7 +20,7 @@ import {
   type ServerNotifier,
 } from '@modelcontextprotocol/server';
 import type { Milliseconds } from '../config/units.js';
-import { GatewayError } from '../errors.js';
+import { shuttingDown } from '../errors.js';
 
 /**
  * Listen streams one route may have open on an instance, whoever owns them: the SDK's own default
@@ -97,7 +97,7 @@ export function createListeners(options: ListenersOptions): Listeners {
   return {
     open(owner, res) {
       // A handler made now would outlive the drain that closed the others.
-      if (closed) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+      if (closed) throw shuttingDown();
       if (streams >= max) {
         return { kind: 'refused', cap: 'route', message: `Subscription limit reached: this route has ${max} listen streams open` };
       }

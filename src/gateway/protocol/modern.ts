@@ -29,7 +29,7 @@ import {
   type RequestId,
   type ServerNotifier,
 } from '@modelcontextprotocol/server';
-import { GatewayError } from '../errors.js';
+import { shuttingDown } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Milliseconds } from '../config/units.js';
 import type { Operation, Telemetry } from '../telemetry/telemetry.js';
@@ -435,10 +435,6 @@ export function withHints(text: string, ttlMs: number, scope: 'public' | 'privat
 
 const HINTS_PREFIX = '"resultType":"complete","ttlMs":';
 const HINTS = /^"resultType":"complete","ttlMs":\d+,"cacheScope":"(?:public|private)"/;
-
-function shuttingDown(): GatewayError {
-  return new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
-}
 
 function shuttingDownError(message: string) {
   return { code: -32000, message, data: { code: 'shutting_down' } };

@@ -54,7 +54,7 @@
  */
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import { createBackoffSchedule, type BackoffSchedule, type BackoffState, type Ticket, type Verdict } from '../backoff-schedule.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, shuttingDown } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { UpstreamOpenError, type UpstreamConnection } from './connection.js';
 import { upstreamError } from './bridge.js';
@@ -251,7 +251,7 @@ export class ConnectionPool {
   }
 
   private async open(slot: Slot): Promise<UpstreamConnection> {
-    if (this.closed) throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+    if (this.closed) throw shuttingDown();
     const admission = this.backoff.admit();
     if (admission.kind === 'refused') throw this.unavailable(admission.retryAfterSeconds);
     const { ticket } = admission;
@@ -291,7 +291,7 @@ export class ConnectionPool {
     });
     if (this.closed) {
       await this.stop(slot, connection);
-      throw new GatewayError('shutting_down', 'The gateway is shutting down', {}, { 'Retry-After': '1' });
+      throw shuttingDown();
     }
     return connection;
   }
