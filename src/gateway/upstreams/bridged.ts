@@ -186,14 +186,9 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
   }
 
   /**
-   * The resources the route's 2026-07-28 listeners watch on each connection, with how many
-   * listeners each ({@link Upstream.watchResources}): only their updates reach the listeners.
-   */
-  const watched = new WeakMap<UpstreamConnection, Map<string, number>>();
-
-  /**
    * List changes on a connection 2026-07-28 requests use reach the listeners its changes concern,
-   * and updates of what they watch; a changed tool list is listed again whoever uses the connection.
+   * and so do its resource updates (the SDK tells an update only to the streams that asked for its
+   * URI); a changed tool list is listed again whoever uses the connection.
    */
   function wireListeners(connection: UpstreamConnection, listeners: ServerNotifier | undefined): void {
     connection.attach({
@@ -203,9 +198,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
       },
       promptsChanged: () => listeners?.promptsChanged(),
       resourcesChanged: () => listeners?.resourcesChanged(),
-      resourceUpdated: (uri) => {
-        if (watched.get(connection)?.has(uri)) listeners?.resourceUpdated(uri);
-      },
+      resourceUpdated: (uri) => listeners?.resourceUpdated(uri),
       log: () => undefined,
       relay: undefined,
     });
@@ -316,19 +309,10 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         letGo();
         throw error instanceof ProtocolError ? error : asGatewayError(error, connector.describe);
       }
-      const counts = watched.get(connection) ?? new Map<string, number>();
-      watched.set(connection, counts);
-      const unique = [...new Set(uris)];
-      for (const uri of unique) counts.set(uri, (counts.get(uri) ?? 0) + 1);
       let ended = false;
       const end = () => {
         if (ended) return;
         ended = true;
-        for (const uri of unique) {
-          const left = counts.get(uri)! - 1;
-          if (left > 0) counts.set(uri, left);
-          else counts.delete(uri);
-        }
         void release();
         letGo();
       };
