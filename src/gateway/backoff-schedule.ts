@@ -166,10 +166,9 @@ export function createBackoffSchedule(settings: BackoffSettings): BackoffSchedul
     const t = now();
     return {
       state: probing(t) ? 'probing' : 'backingOff',
-      consecutiveFailures: failures,
+      ...base,
       retryInSeconds: Math.max(0, Math.ceil((until - t) / 1000)),
       intervalSeconds: interval / 1000,
-      ...(lastError ? { lastError } : {}),
     };
   }
 

@@ -8,6 +8,7 @@
  * reading at each end and a few array writes: the status page's numbers. The same classification
  * (mcp-semconv.ts) feeds both, so the page and the exported metrics agree.
  */
+import type { BackoffState } from '../backoff-schedule.js';
 import {
   contentAttributes,
   describeRequest,
@@ -79,11 +80,8 @@ export interface GaugeSources {
   routeUpstreams(): Iterable<{ readonly route: string; readonly kind: 'command' | 'url' } & UpstreamBackoffGauge>;
 }
 
-/** What the backoff gauges read of one upstream (backoff-schedule.ts `BackoffState`). */
-export interface UpstreamBackoffGauge {
-  readonly state: 'ok' | 'backingOff' | 'probing';
-  readonly consecutiveFailures: number;
-}
+/** What the backoff gauges read of one upstream. */
+export type UpstreamBackoffGauge = Pick<BackoffState, 'state' | 'consecutiveFailures'>;
 
 export interface Telemetry {
   /** Where spans and metrics go (`otlp`, `azure-monitor`); empty when export is off. */
