@@ -4,8 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { promisify } from 'node:util';
 import { connectClient, fixtureModule, runGatewayToExit, shippedModule, startGatewayProcess, textOf } from '../helpers/gateway.js';
 import { startFakeNws } from '../helpers/fake-nws.js';
@@ -33,6 +36,54 @@ describe('gateway process', () => {
       await gateway.stop();
       await nws.close();
     }
+  });
+
+  it('serves both eras of module routes without loading what only other routes or settings need', async () => {
+    // Each of these is imported on first use (a command, url or SDK 1.x route, OAuth, telemetry on,
+    // the express router, the status page's tool list): none is part of a cold start.
+    const later = [
+      '@modelcontextprotocol/client',
+      '@modelcontextprotocol/sdk',
+      'jose',
+      'express',
+      '@opentelemetry/sdk-trace-base',
+      '@opentelemetry/sdk-metrics',
+      '@azure/monitor-opentelemetry-exporter',
+      '@azure/identity',
+    ];
+    const record = path.join(mkdtempSync(path.join(tmpdir(), 'gateway-imports-')), 'imports.txt');
+    const nws = await startFakeNws();
+    const gateway = await startGatewayProcess(undefined, {
+      NWS_BASE_URL: nws.url,
+      NODE_OPTIONS: `--import ${new URL('../helpers/record-imports.js', import.meta.url).href}`,
+      RECORD_IMPORTS_FILE: record,
+    });
+    try {
+      const [weather, time] = await Promise.all([connectClient(`${gateway.url}/mcp/weather`), connectClient(`${gateway.url}/mcp/time`)]);
+      assert.equal((await time.client.listTools()).tools.length, 2);
+      await time.client.callTool({ name: 'get_current_time', arguments: { timezone: 'UTC' } });
+      await weather.client.callTool({ name: 'get_alerts', arguments: { state: 'PA' } });
+      await Promise.all([weather.client.close(), time.client.close()]);
+      const modern = new Client({ name: 'imports', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+      await modern.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/time`)));
+      assert.equal((await modern.callTool({ name: 'get_current_time', arguments: { timezone: 'UTC' } })).isError, undefined);
+      await modern.close();
+    } finally {
+      await gateway.stop();
+      await nws.close();
+    }
+    const packages = new Set(
+      readFileSync(record, 'utf8')
+        .split('\n')
+        .map((url) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1])
+        .filter((name) => name !== undefined),
+    );
+    assert.ok(packages.has('@modelcontextprotocol/server'), `the recorder saw the gateway's imports: ${[...packages].join(', ')}`);
+    assert.deepEqual(
+      later.filter((name) => packages.has(name)),
+      [],
+      'loaded at start or by a module route',
+    );
   });
 
   it('exits 0 on SIGTERM with a session and its stream open', async () => {

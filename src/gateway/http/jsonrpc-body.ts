@@ -11,16 +11,11 @@
  * error response's `error` has an integer `code` and a string `message`; no other members.
  * Checked here by hand, without zod, on the hot path; only what the hand check leaves to the
  * schema (`_meta`) is parsed with it. An `initialize` is checked in full (`invalid_params`): the
- * session id is made from its params.
+ * session id is made from its params. The schemas are the server package's own (`specTypeSchemas`,
+ * built on first use): `@modelcontextprotocol/core` would be a second copy of them to load.
  */
-import { PROTOCOL_VERSION_META_KEY, RELATED_TASK_META_KEY as RELATED_TASK_KEY } from '@modelcontextprotocol/server';
-import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
-import {
-  InitializeRequestSchema,
-  JSONRPCNotificationSchema,
-  JSONRPCRequestSchema,
-  JSONRPCResultResponseSchema,
-} from '@modelcontextprotocol/core';
+import { PROTOCOL_VERSION_META_KEY, RELATED_TASK_META_KEY as RELATED_TASK_KEY, specTypeSchemas } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, RequestId, StandardSchemaV1 } from '@modelcontextprotocol/server';
 import { GatewayError } from '../errors.js';
 
 /** JSON-RPC batches longer than this are refused (the SDK's own bound). */
@@ -102,8 +97,8 @@ function parseMessage(message: unknown, where: string): JSONRPCMessage {
 function checkInitialize(message: JSONRPCMessage, where: string): void {
   const id = 'id' in message ? message.id : undefined;
   if (id === undefined) throw refusal('invalid_request', `Invalid Request: initialize must be a request with an id${where}`, null);
-  const result = InitializeRequestSchema.safeParse(message);
-  if (!result.success) throw refusal('invalid_params', `Invalid params: initialize ${describeIssues(result.error.issues)}${where}`, id);
+  const { issues } = specTypeSchemas.InitializeRequest['~standard'].validate(message);
+  if (issues) throw refusal('invalid_params', `Invalid params: initialize ${describeIssues(issues)}${where}`, id);
 }
 
 function claimsModernEra(message: JSONRPCMessage): boolean {
@@ -180,23 +175,28 @@ function metaProblem(message: unknown): string | undefined {
   if (isObject(meta) && !(RELATED_TASK_KEY in meta) && (meta.progressToken === undefined || isRequestId(meta.progressToken))) {
     return undefined;
   }
-  const schema = 'result' in m ? JSONRPCResultResponseSchema : 'id' in m ? JSONRPCRequestSchema : JSONRPCNotificationSchema;
-  const result = schema.safeParse(message);
-  if (result.success) return undefined;
-  return describeIssues(result.error.issues);
+  const schema =
+    'result' in m
+      ? specTypeSchemas.JSONRPCResultResponse
+      : 'id' in m
+        ? specTypeSchemas.JSONRPCRequest
+        : specTypeSchemas.JSONRPCNotification;
+  const { issues } = schema['~standard'].validate(message);
+  return issues ? describeIssues(issues) : undefined;
 }
 
 /** Issues listed in a message at most; the count of the others follows. */
 const MAX_ISSUES = 10;
 
 /**
- * Zod issues as `path: message; …`, e.g. `params._meta.progressToken: Invalid input`. Bounded
+ * Schema issues as `path: message; …`, e.g. `params._meta.progressToken: Invalid input`. Bounded
  * whatever the client sent: paths can hold its keys, and a large object can fail everywhere.
  */
-export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>): string {
-  const listed = issues
-    .slice(0, MAX_ISSUES)
-    .map((issue) => `${issue.path.length > 0 ? `${issue.path.map((key) => cut(String(key))).join('.')}: ` : ''}${issue.message}`);
+export function describeIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>): string {
+  const listed = issues.slice(0, MAX_ISSUES).map((issue) => {
+    const path = (issue.path ?? []).map((segment) => cut(String(typeof segment === 'object' ? segment.key : segment)));
+    return `${path.length > 0 ? `${path.join('.')}: ` : ''}${issue.message}`;
+  });
   if (issues.length > MAX_ISSUES) listed.push(`and ${issues.length - MAX_ISSUES} more`);
   return listed.join('; ');
 }

@@ -113,9 +113,11 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
    * Ids DELETEd here, by digest: their tokens stay valid until maxAge, but this instance will not
    * resume them. Bounded, so that creating and deleting sessions cannot grow memory without end:
    * the oldest deletions are forgotten first. Other instances cannot know (there is no shared
-   * store); clients do not reuse a deleted id.
+   * store); clients do not reuse a deleted id. Made on the first DELETE: its arrays, sized for
+   * every deletion it can remember, are a few milliseconds of a cold start otherwise.
    */
-  const deleted = new LRUCache<string, true>({ max: MAX_REMEMBERED_DELETIONS, ttl: maxAge, ttlResolution: 1000 });
+  let deleted: LRUCache<string, true> | undefined;
+  const remembered = () => (deleted ??= new LRUCache<string, true>({ max: MAX_REMEMBERED_DELETIONS, ttl: maxAge, ttlResolution: 1000 }));
   /** Resumes in progress, so concurrent first requests for one id share one server. */
   const resuming = new Map<string, Promise<RouteSession>>();
 
@@ -135,7 +137,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       sessionIdGenerator: sessionId,
       keepAliveMs: options.sessions.keepAlive,
       onsessionclosed: (id) => {
-        deleted.set(digest(id), true);
+        remembered().set(digest(id), true);
         sessions.end(id, 'deleted');
       },
     });
@@ -251,7 +253,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       sessions.end(id, 'expired');
       throw sessionNotFound('expired');
     }
-    if (deleted.has(digest(id))) throw sessionNotFound('deleted');
+    if (deleted?.has(digest(id))) throw sessionNotFound('deleted');
     let pending = resuming.get(id);
     if (!pending) {
       const verified = tokens.verify(id, name);

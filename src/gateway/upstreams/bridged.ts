@@ -16,6 +16,9 @@ import { ConnectionPool, type ConnectionInit } from './pool.js';
 import { remoteConnector } from './remote.js';
 import { stdioConnector } from './stdio.js';
 import { ToolIndex } from './tool-index.js';
+
+/** Loaded with the bridge, so that a gateway of 2.x modules alone never loads the SDK's client. */
+export { ToolIndex };
 import type { Isolation, OpenRequest, Upstream, UpstreamEnvironment, UpstreamKind, V1Server } from './upstream.js';
 
 /** A `command:` or `url:` route's upstream, as its gateway.yaml entry declares it. */

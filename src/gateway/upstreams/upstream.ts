@@ -11,7 +11,7 @@ import type { ServerContext, ServerModule } from '../module-contract.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { LoadedServer } from './modules.js';
 import type { PoolStatus } from './pool.js';
-import { ToolIndex } from './tool-index.js';
+import type { ToolIndex } from './tool-index.js';
 
 export type UpstreamKind = 'module' | 'command' | 'url';
 export type Isolation = 'session' | 'principal' | 'shared';
@@ -122,7 +122,7 @@ function moduleUpstream(
   env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger' | 'telemetry' | 'backoff' | 'now'>,
   route: string,
 ): Upstream {
-  /** The bridge for a 1.x module, loaded on its first server (bridged.ts). */
+  /** The bridge for a 1.x module (and the SDK's client with it), loaded on its first server (bridged.ts). */
   let bridged: Promise<typeof import('./bridged.js')> | undefined;
   let tools: ToolIndex | undefined;
   return {
@@ -134,7 +134,7 @@ function moduleUpstream(
       // Its requests are forwarded through the bridge, as a command route's are.
       env.telemetry?.carryContext();
       bridged ??= import('./bridged.js');
-      const { bridgeV1 } = await bridged;
+      const { bridgeV1, ToolIndex } = await bridged;
       tools ??= new ToolIndex(env.logger);
       return { server: await bridgeV1(made, request, env, route, tools) };
     },
