@@ -4,6 +4,7 @@
  */
 import type { McpServer, CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { cacheJsonSchema } from '../../src/gateway/module-contract.js';
 import { convertTime, getCurrentTime, TimeInputError, type Clock } from './time.js';
 
 /** What the tools need: the zone to suggest as the user's own, and the clock. */
@@ -26,8 +27,8 @@ const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
 
 /**
  * Configs by `localTimezone`, built once: the gateway builds a server for every 2026-07-28
- * request, and schemas built anew each time would cost more than the call itself (the SDK
- * converts each schema object to JSON Schema once).
+ * request, and schemas built anew each time would cost more than the call itself. Each schema is
+ * wrapped in `cacheJsonSchema`, or the SDK would still convert it to JSON Schema on every server.
  */
 const configsByZone = new Map<string, ReturnType<typeof buildConfigs>>();
 
@@ -46,10 +47,12 @@ function buildConfigs(localTimezone: string) {
       description:
         'Get the current time in an IANA timezone, with the day of the week and whether daylight ' +
         `saving time is in effect. ${useLocal('timezone')}`,
-      inputSchema: z.object({
-        timezone: z.string().describe(`IANA timezone name (e.g., 'America/New_York', 'Europe/London'). ${useLocal('timezone')}`),
-      }),
-      outputSchema: zonedTimeSchema,
+      inputSchema: cacheJsonSchema(
+        z.object({
+          timezone: z.string().describe(`IANA timezone name (e.g., 'America/New_York', 'Europe/London'). ${useLocal('timezone')}`),
+        }),
+      ),
+      outputSchema: zonedTimeOutput,
       annotations: readOnly,
     },
     convertTime: {
@@ -59,16 +62,18 @@ function buildConfigs(localTimezone: string) {
         'timezone, with the difference between their UTC offsets. A time that occurs twice when ' +
         'clocks go back means the first occurrence; a time skipped when clocks go forward is an ' +
         `error. ${useLocal('timezone')}`,
-      inputSchema: z.object({
-        source_timezone: z
-          .string()
-          .describe("Source IANA timezone name (e.g., 'America/New_York', 'Europe/London'). " + useLocal('source timezone')),
-        time: z.string().describe("Time to convert in 24-hour format (HH:MM), e.g. '14:30'"),
-        target_timezone: z
-          .string()
-          .describe("Target IANA timezone name (e.g., 'Asia/Tokyo', 'America/Los_Angeles'). " + useLocal('target timezone')),
-      }),
-      outputSchema: convertedTimeSchema,
+      inputSchema: cacheJsonSchema(
+        z.object({
+          source_timezone: z
+            .string()
+            .describe("Source IANA timezone name (e.g., 'America/New_York', 'Europe/London'). " + useLocal('source timezone')),
+          time: z.string().describe("Time to convert in 24-hour format (HH:MM), e.g. '14:30'"),
+          target_timezone: z
+            .string()
+            .describe("Target IANA timezone name (e.g., 'Asia/Tokyo', 'America/Los_Angeles'). " + useLocal('target timezone')),
+        }),
+      ),
+      outputSchema: convertedTimeOutput,
       annotations: readOnly,
     },
   };
@@ -79,6 +84,9 @@ const convertedTimeSchema = z.object({
   target: zonedTimeSchema.describe('The same instant in the target timezone'),
   time_difference: z.string().describe("Target UTC offset minus source UTC offset, e.g. '+13.0h', '+5.75h', '-4.0h'"),
 });
+
+const zonedTimeOutput = cacheJsonSchema(zonedTimeSchema);
+const convertedTimeOutput = cacheJsonSchema(convertedTimeSchema);
 
 /**
  * Registers `get_current_time` and `convert_time` on `server`.

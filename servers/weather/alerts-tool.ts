@@ -3,6 +3,7 @@
  */
 import type { McpServer, CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { cacheJsonSchema } from '../../src/gateway/module-contract.js';
 import { findStateTerritory, VALID_AREAS_HINT } from './areas.js';
 import { describeFailure } from './failures.js';
 import { alertRecordSchema, formatAlert, toAlertRecord } from './format.js';
@@ -11,19 +12,24 @@ import type { NwsClient } from './nws-client.js';
 import { alertCollectionSchema } from './nws-schemas.js';
 import { errorResult, staleSchema } from './tool-results.js';
 
-const inputSchema = z.object({
-  state: z
-    .string()
-    .max(100)
-    .describe('Two-letter USPS code of a US state or territory, e.g. "CA", "pa" (any case); DC, AS, GU, PR and VI too'),
-});
+// Built once, at load, their JSON Schema too: the gateway builds a server for every 2026-07-28 request.
+const inputSchema = cacheJsonSchema(
+  z.object({
+    state: z
+      .string()
+      .max(100)
+      .describe('Two-letter USPS code of a US state or territory, e.g. "CA", "pa" (any case); DC, AS, GU, PR and VI too'),
+  }),
+);
 
-const outputSchema = z.object({
-  state: z.string().describe('The code asked for, upper case'),
-  count: z.number().int().nonnegative(),
-  alerts: z.array(alertRecordSchema),
-  stale: staleSchema.optional(),
-});
+const outputSchema = cacheJsonSchema(
+  z.object({
+    state: z.string().describe('The code asked for, upper case'),
+    count: z.number().int().nonnegative(),
+    alerts: z.array(alertRecordSchema),
+    stale: staleSchema.optional(),
+  }),
+);
 
 export function registerAlertsTool(server: McpServer, nws: NwsClient): void {
   server.registerTool(

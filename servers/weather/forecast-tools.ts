@@ -3,6 +3,7 @@
  */
 import type { McpServer, CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { cacheJsonSchema } from '../../src/gateway/module-contract.js';
 import { describeFailure } from './failures.js';
 import {
   formatHour,
@@ -26,19 +27,24 @@ const coordinates = {
   longitude: z.number().min(-180).max(180).describe('Longitude in decimal degrees, e.g. -71.189 (west is negative)'),
 };
 
-// Schemas are built once, at load: the gateway builds a server for every 2026-07-28 request.
-const forecastInput = z.object(coordinates);
-const hourlyInput = z.object({
-  ...coordinates,
-  hours: z.number().int().min(1).max(48).default(12).describe('How many hours ahead, 1 to 48 (default 12)'),
-});
+// Schemas are built once, at load, their JSON Schema too: the gateway builds a server for every
+// 2026-07-28 request.
+const forecastInput = cacheJsonSchema(z.object(coordinates));
+const hourlyInput = cacheJsonSchema(
+  z.object({
+    ...coordinates,
+    hours: z.number().int().min(1).max(48).default(12).describe('How many hours ahead, 1 to 48 (default 12)'),
+  }),
+);
 
-const outputSchema = z.object({
-  location: locationSchema.nullable().describe('The nearest place NWS names for the point'),
-  updated: z.string().nullable().describe('When NWS last updated the forecast (ISO 8601)'),
-  periods: z.array(periodRecordSchema),
-  stale: staleSchema.optional(),
-});
+const outputSchema = cacheJsonSchema(
+  z.object({
+    location: locationSchema.nullable().describe('The nearest place NWS names for the point'),
+    updated: z.string().nullable().describe('When NWS last updated the forecast (ISO 8601)'),
+    periods: z.array(periodRecordSchema),
+    stale: staleSchema.optional(),
+  }),
+);
 
 const annotations = { readOnlyHint: true, openWorldHint: true };
 

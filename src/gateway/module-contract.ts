@@ -4,26 +4,29 @@
  * A server module is an ordinary ES module written against the SDK, v2 (`@modelcontextprotocol/server`). It exports
  * `createServer(ctx)`, which returns a new `McpServer`, and optionally `optionsSchema`, a zod schema
  * that validates the `options` block of its `gateway.yaml` entry. The gateway calls `createServer`
- * once per session (once per request on a stateless route) and never shares one `McpServer`
- * between clients.
+ * once per 2025 session, once per request on a stateless route and once per 2026-07-28 request,
+ * and never shares one `McpServer` between clients: build what a server needs at load (schemas,
+ * wrapped in {@link cacheJsonSchema}) or once per `ctx` (clients), not in the factory.
  *
  * @example
  * ```ts
  * import { McpServer } from '@modelcontextprotocol/server';
  * import { z } from 'zod';
- * import type { ServerContext } from './module-contract.js';
+ * import { cacheJsonSchema, type ServerContext } from './module-contract.js';
  *
  * export const optionsSchema = z.object({ greeting: z.string().default('Hello') }).strict();
  *
+ * const helloInput = cacheJsonSchema(z.object({ name: z.string() }));
+ *
  * export function createServer(ctx: ServerContext<z.infer<typeof optionsSchema>>): McpServer {
  *   const server = new McpServer({ name: 'hello', version: '1.0.0' });
- *   server.registerTool('hello', { description: 'Greets', inputSchema: z.object({ name: z.string() }) },
+ *   server.registerTool('hello', { description: 'Greets', inputSchema: helloInput },
  *     async ({ name }) => ({ content: [{ type: 'text', text: `${ctx.options.greeting}, ${name}` }] }));
  *   return server;
  * }
  * ```
  */
-import type { McpServer, RequestStateCodec } from '@modelcontextprotocol/server';
+import type { McpServer, RequestStateCodec, StandardSchemaWithJSON } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 
 /** The `fetch` a module gets: the WHATWG signature, so a module can be tested with plain `fetch`. */
@@ -100,4 +103,48 @@ export interface ServerModule<Options = Record<string, unknown>> {
   createServer(ctx: ServerContext<Options>): McpServer;
   /** A zod schema (anything with `safeParse`) for the entry's `options`. */
   optionsSchema?: { safeParse(input: unknown): { success: boolean; data?: unknown; error?: unknown } };
+}
+
+/** What the SDK passes to `~standard.jsonSchema.input` / `.output` (the JSON Schema dialect). */
+type JsonSchemaOptions = Parameters<StandardSchemaWithJSON['~standard']['jsonSchema']['input']>[0];
+
+/**
+ * A tool's schema (zod, or any Standard Schema with `~standard.jsonSchema`) whose JSON Schema is
+ * made once per process instead of once per `McpServer`. Wrap the schemas a module builds at load.
+ *
+ * Why: the gateway builds a server per 2026-07-28 request (and per 2025 session), and the SDK
+ * converts a tool's schemas to JSON Schema on each server it is registered with: its input schema
+ * for every `tools/call` (to find SEP-2243 `x-mcp-header` parameters) and both schemas for every
+ * `tools/list`. zod converts anew on every call, so a schema hoisted out of the factory alone
+ * still pays the conversion on every request (SDK issue #2838). Validation is the schema's own,
+ * unchanged; the JSON Schema is frozen, as it is shared by every server and every answer.
+ *
+ * @example
+ * ```ts
+ * const rollInput = cacheJsonSchema(z.object({ count: z.number().int().min(1).max(10) }));
+ * // in createServer: server.registerTool('roll', { inputSchema: rollInput }, async ({ count }) => …);
+ * ```
+ */
+export function cacheJsonSchema<Input, Output>(schema: StandardSchemaWithJSON<Input, Output>): StandardSchemaWithJSON<Input, Output> {
+  const standard = schema['~standard'];
+  const converted = new Map<string, Record<string, unknown>>();
+  const once =
+    (io: 'input' | 'output') =>
+    (options: JsonSchemaOptions): Record<string, unknown> => {
+      // Options for the library itself are the caller's own request: not shared.
+      if (options.libraryOptions !== undefined) return standard.jsonSchema[io](options);
+      const key = `${io} ${options.target}`;
+      let json = converted.get(key);
+      if (!json) converted.set(key, (json = deepFreeze(standard.jsonSchema[io](options))));
+      return json;
+    };
+  return { '~standard': { ...standard, jsonSchema: { input: once('input'), output: once('output') } } };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
 }

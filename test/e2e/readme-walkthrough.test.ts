@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -25,8 +25,11 @@ describe('README: Add a server', () => {
       reportDiagnostics: true,
     });
     assert.deepEqual(diagnostics, []);
+    rmSync(root, { recursive: true, force: true }); // what an interrupted run left
     mkdirSync(path.join(root, 'servers', 'dice'), { recursive: true });
     writeFileSync(path.join(root, 'servers', 'dice', 'index.js'), outputText);
+    // The module imports the contract from `../../src/gateway`, as from servers/dice in the project.
+    symlinkSync(path.join(PROJECT_ROOT, 'dist', 'src'), path.join(root, 'src'));
     writeFileSync(path.join(root, 'gateway.yaml'), yaml);
     const env = { GATEWAY_CONFIG: path.join(root, 'gateway.yaml') };
 
