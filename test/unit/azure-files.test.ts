@@ -62,6 +62,21 @@ describe('schema fixtures', () => {
   });
 });
 
+describe('package.json', () => {
+  it('pins every dependency to one exact version, so a remote build installs what was tested', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { version?: string }>;
+    };
+    for (const group of ['dependencies', 'devDependencies']) {
+      for (const [name, version] of Object.entries(pkg[group] ?? {})) {
+        assert.match(version, /^\d+\.\d+\.\d+(-[\w.]+)?$/, `${group} ${name}: ${version}`);
+        assert.equal(lock.packages[`node_modules/${name}`]?.version, version, `${name} in package-lock.json`);
+      }
+    }
+  });
+});
+
 describe('host.json', () => {
   const hostJson = readJson<HostJson>('host.json');
 
