@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   CLIENT_CAPABILITIES_META_KEY,
   CLIENT_INFO_META_KEY,
@@ -58,4 +59,40 @@ describe('isModernRequest', () => {
       assert.equal(await isLegacyRequest(web, method === 'POST' ? body : undefined), !modern);
     });
   }
+
+  it('answers as isLegacyRequest does for any single request or notification, headers or none', async () => {
+    const metas = fc.oneof(
+      fc.constant(undefined),
+      fc.constant({}),
+      fc.record({ [PROTOCOL_VERSION_META_KEY]: fc.constantFrom<unknown>(MODERN, '2025-11-25', '2099-01-01', 42, null, '') }),
+      fc.constant(envelope),
+    );
+    const messages = fc.record({
+      method: fc.constantFrom('initialize', 'tools/list', 'tools/call', 'server/discover', 'notifications/cancelled', 'ping'),
+      id: fc.option(fc.oneof(fc.integer(), fc.string({ maxLength: 3 })), { nil: undefined }),
+      meta: metas,
+    });
+    const headers = fc.record(
+      {
+        'mcp-protocol-version': fc.constantFrom(MODERN, ` ${MODERN}`, '2025-11-25', '2099-01-01'),
+        'mcp-method': fc.constantFrom('tools/list', 'tools/call', 'initialize'),
+        'mcp-name': fc.constantFrom('a', 'b'),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(messages, headers, async ({ method, id, meta }, sent) => {
+        const body = {
+          jsonrpc: '2.0',
+          method,
+          ...(id === undefined ? {} : { id }),
+          params: meta === undefined ? {} : { _meta: meta },
+        } as JSONRPCMessage;
+        const req = { method: 'POST', headers: sent } as unknown as IncomingMessage;
+        const web = new Request('http://gateway.test/mcp/x', { method: 'POST', headers: sent });
+        assert.equal(await isModernRequest(req, body), !(await isLegacyRequest(web, body)));
+      }),
+      { numRuns: 500 },
+    );
+  });
 });

@@ -96,8 +96,15 @@ export interface ModernEra {
 export async function isModernRequest(req: IncomingMessage, body: JSONRPCMessage | JSONRPCMessage[] | undefined): Promise<boolean> {
   if (req.method !== 'POST' || body === undefined) return false;
   const header = req.headers['mcp-protocol-version'];
-  const modernHeader = typeof header === 'string' && header >= FIRST_MODERN_VERSION;
-  if (!modernHeader && !(Array.isArray(body) ? body.some(claimsVersion) : claimsVersion(body))) return false;
+  // Trimmed as the SDK trims it (optional whitespace around a header value is no part of it).
+  const modernHeader = typeof header === 'string' && header.trim() >= FIRST_MODERN_VERSION;
+  const batch = Array.isArray(body);
+  if (!modernHeader && !(batch ? body.some(claimsVersion) : claimsVersion(body))) return false;
+  // Nor is a 2026-07-28 request itself, most of this era's traffic, asked again: by that rule a
+  // request or notification other than initialize that claims a version in `_meta` is this era's
+  // or refused by it, never legacy, whatever the headers say (the body is a checked JSON-RPC
+  // message by now). Asking would parse it with the SDK's schemas once more than its entry does.
+  if (!batch && 'method' in body && body.method !== 'initialize' && claimsVersion(body)) return true;
   const outcome = classifyInboundRequest({
     httpMethod: req.method,
     protocolVersionHeader: joinedHeader(req, 'mcp-protocol-version'),
