@@ -456,6 +456,16 @@ describe('a 2026-07-28 server behind a url route', () => {
   });
 });
 
+/** What /status.json says of the listen streams the gateway keeps on the `remote` route's upstream. */
+async function listenStreams(gw: InProcessGateway): Promise<{ open: number; waiting: number; ended: number; reopened: number }> {
+  const status = (await (await fetch(`${gw.url}/status.json`)).json()) as {
+    routes: Array<{ name: string; upstream: { listenStreams: { open: number; waiting: number; ended: number; reopened: number } } }>;
+  };
+  return status.routes.find((route) => route.name === 'remote')!.upstream.listenStreams;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 describe('a 2026-07-28 server behind a url route that ends listen streams', () => {
   let remote: Awaited<ReturnType<typeof startSubscribableServer>>;
   let own: InProcessGateway;
@@ -501,6 +511,38 @@ describe('a 2026-07-28 server behind a url route that ends listen streams', () =
     remote.listChanged();
     await until(() => listener.lists.resources > 0, 'the list change');
     await stream.close();
+    await listener.client.close();
+  });
+
+  test("shows on /status.json and the status page the route's listen streams ended, waiting and opened again", async () => {
+    await start();
+    const listener = await connect(`${own.url}/mcp/remote`, 'auto');
+    // The connection's stream of list changes, open since the client's first request.
+    const before = await listenStreams(own);
+    assert.deepEqual([before.waiting, before.ended, before.reopened], [0, 0, 0]);
+    assert.ok(before.open >= 1, JSON.stringify(before));
+    // The first is opened again at once and ends too: two in a row, so the third waits the interval (1 s).
+    remote.endNext('resources', 2);
+    const stream = await listener.client.listen({ resourceSubscriptions: ['remote://x'] });
+    await until(async () => (await listenStreams(own)).waiting === 1, 'a stream waiting for the backoff');
+    assert.deepEqual(await listenStreams(own), { open: before.open, waiting: 1, ended: 2, reopened: 1 });
+    const page = await (await fetch(`${own.url}/`)).text();
+    assert.match(
+      page,
+      new RegExp(
+        `<span class="error">${plural(before.open, 'listen stream')} open, 1 waiting to be opened again \\(the server ended 2, the gateway opened 1 again\\)</span>`,
+      ),
+    );
+    // Once the interval has passed, it is opened again and stays open.
+    await until(async () => (await listenStreams(own)).waiting === 0, 'the stream to be opened again', 5_000);
+    assert.deepEqual(await listenStreams(own), { open: before.open + 1, waiting: 0, ended: 2, reopened: 2 });
+    assert.equal(remote.streams(), 1);
+    remote.touch('remote://x');
+    await until(() => listener.heard.length > 0, 'the update');
+    // A stream the gateway closes itself is no end.
+    await stream.close();
+    await until(async () => (await listenStreams(own)).open === before.open, 'the resource stream to close');
+    assert.deepEqual(await listenStreams(own), { open: before.open, waiting: 0, ended: 2, reopened: 2 });
     await listener.client.close();
   });
 
