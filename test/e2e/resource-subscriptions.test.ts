@@ -6,9 +6,10 @@
  * `notifications/resources/updated` reaches exactly the clients that asked for that URI; a change
  * on one caller's connection (its updates, its list changes) reaches that caller's listeners only.
  * Real servers: the v1-SDK probe server and server-everything from npm on stdio, a 2026-07-28 SDK
- * server over HTTP.
+ * server over HTTP, and a v1-SDK Streamable HTTP server with sessions that it can forget.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -16,6 +17,9 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { getRequestListener } from '@hono/node-server';
 import { Client, ProtocolError, StreamableHTTPClientTransport, type SubscriptionFilter } from '@modelcontextprotocol/client';
 import { createMcpHandler, McpServer } from '@modelcontextprotocol/server';
+import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { MAX_SUBSCRIBED_RESOURCES } from '../../src/gateway/upstreams/resource-subscriptions.js';
 import { startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
@@ -456,6 +460,16 @@ describe('a 2026-07-28 server behind a url route', () => {
   });
 });
 
+/** What /status.json says of the listen streams the gateway keeps on the `remote` route's upstream. */
+async function listenStreams(gw: InProcessGateway): Promise<{ open: number; waiting: number; ended: number; reopened: number }> {
+  const status = (await (await fetch(`${gw.url}/status.json`)).json()) as {
+    routes: Array<{ name: string; upstream: { listenStreams: { open: number; waiting: number; ended: number; reopened: number } } }>;
+  };
+  return status.routes.find((route) => route.name === 'remote')!.upstream.listenStreams;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 describe('a 2026-07-28 server behind a url route that ends listen streams', () => {
   let remote: Awaited<ReturnType<typeof startSubscribableServer>>;
   let own: InProcessGateway;
@@ -504,6 +518,38 @@ describe('a 2026-07-28 server behind a url route that ends listen streams', () =
     await listener.client.close();
   });
 
+  test("shows on /status.json and the status page the route's listen streams ended, waiting and opened again", async () => {
+    await start();
+    const listener = await connect(`${own.url}/mcp/remote`, 'auto');
+    // The connection's stream of list changes, open since the client's first request.
+    const before = await listenStreams(own);
+    assert.deepEqual([before.waiting, before.ended, before.reopened], [0, 0, 0]);
+    assert.ok(before.open >= 1, JSON.stringify(before));
+    // The first is opened again at once and ends too: two in a row, so the third waits the interval (1 s).
+    remote.endNext('resources', 2);
+    const stream = await listener.client.listen({ resourceSubscriptions: ['remote://x'] });
+    await until(async () => (await listenStreams(own)).waiting === 1, 'a stream waiting for the backoff');
+    assert.deepEqual(await listenStreams(own), { open: before.open, waiting: 1, ended: 2, reopened: 1 });
+    const page = await (await fetch(`${own.url}/`)).text();
+    assert.match(
+      page,
+      new RegExp(
+        `<span class="error">${plural(before.open, 'listen stream')} open, 1 waiting to be opened again \\(the server ended 2, the gateway opened 1 again\\)</span>`,
+      ),
+    );
+    // Once the interval has passed, it is opened again and stays open.
+    await until(async () => (await listenStreams(own)).waiting === 0, 'the stream to be opened again', 5_000);
+    assert.deepEqual(await listenStreams(own), { open: before.open + 1, waiting: 0, ended: 2, reopened: 2 });
+    assert.equal(remote.streams(), 1);
+    remote.touch('remote://x');
+    await until(() => listener.heard.length > 0, 'the update');
+    // A stream the gateway closes itself is no end.
+    await stream.close();
+    await until(async () => (await listenStreams(own)).open === before.open, 'the resource stream to close');
+    assert.deepEqual(await listenStreams(own), { open: before.open, waiting: 0, ended: 2, reopened: 2 });
+    await listener.client.close();
+  });
+
   test('asks a server that ends every stream again once per backoff interval, not in a loop', async () => {
     await start('cache:\n  backoff: { afterFailures: 2, initial: 1h, max: 1h }\n');
     const listener = await connect(`${own.url}/mcp/remote`, 'auto');
@@ -518,4 +564,136 @@ describe('a 2026-07-28 server behind a url route that ends listen streams', () =
     await stream.close();
     await listener.client.close();
   });
+});
+
+/**
+ * A v1-SDK Streamable HTTP server with sessions, as many remote 2025 servers are, whose resources
+ * (`v1://a` to `v1://c`) take subscriptions: it records each session's, tells a resource's
+ * subscribers it changed (on their sessions' GET streams), and `restart()` forgets every session
+ * and ends its streams, as a restarted server does; a request naming a session it does not know
+ * gets 404.
+ */
+async function startV1SessionServer() {
+  const sessions = new Map<string, { mcp: V1McpServer; subscribed: Set<string>; listening: number }>();
+  let started = 0;
+  const server = createHttpServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { method?: string }) : undefined;
+    const id = req.headers['mcp-session-id'];
+    const session = typeof id === 'string' ? sessions.get(id) : undefined;
+    if (session) {
+      if (req.method === 'GET') {
+        session.listening++;
+        res.on('close', () => session.listening--);
+      }
+      await (session.mcp.server.transport as V1StreamableHTTPServerTransport).handleRequest(req, res, body);
+      return;
+    }
+    if (typeof id === 'string' || body?.method !== 'initialize') {
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
+      return;
+    }
+    const mcp = new V1McpServer({ name: 'v1-sessions', version: '1.0.0' });
+    const subscribed = new Set<string>();
+    for (const name of ['a', 'b', 'c']) {
+      mcp.registerResource(name, `v1://${name}`, {}, async (uri) => ({ contents: [{ uri: uri.href, text: name }] }));
+    }
+    mcp.server.registerCapabilities({ resources: { subscribe: true } });
+    mcp.server.setRequestHandler(SubscribeRequestSchema, async (request) => (subscribed.add(request.params.uri), {}));
+    mcp.server.setRequestHandler(UnsubscribeRequestSchema, async (request) => (subscribed.delete(request.params.uri), {}));
+    const transport = new V1StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (sessionId) => {
+        started++;
+        sessions.set(sessionId, { mcp, subscribed, listening: 0 });
+      },
+    });
+    await mcp.connect(transport);
+    await transport.handleRequest(req, res, body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    /** Upstream sessions opened since start. */
+    started: () => started,
+    /** What each live session is subscribed to, and how many GET streams it has open. */
+    sessions: () => [...sessions.values()].map(({ subscribed, listening }) => ({ subscribed: [...subscribed].sort(), listening })),
+    /** Tells every session subscribed to `uri` that it changed. */
+    touch: async (uri: string) => {
+      for (const { mcp, subscribed } of sessions.values()) if (subscribed.has(uri)) await mcp.server.sendResourceUpdated({ uri });
+    },
+    restart: async () => {
+      const gone = [...sessions.values()];
+      sessions.clear();
+      await Promise.all(gone.map(({ mcp }) => mcp.close()));
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('a 2025 server with sessions behind a url route', () => {
+  let remote: Awaited<ReturnType<typeof startV1SessionServer>>;
+  let gw: InProcessGateway;
+  before(async () => {
+    remote = await startV1SessionServer();
+    gw = await startInProcessGateway(
+      [
+        'servers:',
+        ...['shared', 'principal'].map((isolation) => `  ${isolation}:\n    url: ${remote.url}\n    isolation: ${isolation}`),
+        '',
+      ].join('\n'),
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await remote.close();
+  });
+
+  for (const isolation of ['shared', 'principal'] as const) {
+    test(`on isolation: ${isolation}, holds 2025 sessions' subscriptions again on the upstream session that replaced a forgotten one`, async () => {
+      const url = `${gw.url}/mcp/${isolation}`;
+      // Both sessions from one address: one caller, so one upstream session on principal as on shared.
+      const [a, b] = await Promise.all([connect(url, 'legacy'), connect(url, 'legacy')]);
+      await a.client.subscribeResource({ uri: 'v1://a' });
+      await b.client.subscribeResource({ uri: 'v1://b' });
+      const live = () => remote.sessions().filter((session) => session.subscribed.length > 0);
+      assert.deepEqual(
+        live().map((session) => session.subscribed),
+        [['v1://a', 'v1://b']],
+      );
+      const opened = remote.started();
+      const renewed = () =>
+        gw.logs.filter((line) => line.msg === 'the remote server forgot its session; the gateway opened a new one').length;
+      const renewedBefore = renewed();
+      await remote.restart();
+      // Each session's next request finds the upstream session gone (404), reaches a new one, and
+      // has its subscriptions held there before it is answered.
+      assert.equal((await a.client.readResource({ uri: 'v1://c' })).contents[0]?.uri, 'v1://c');
+      assert.equal((await b.client.readResource({ uri: 'v1://c' })).contents[0]?.uri, 'v1://c');
+      assert.equal(remote.started(), opened + 1, 'one new upstream session');
+      assert.deepEqual(remote.sessions(), [{ subscribed: ['v1://a', 'v1://b'], listening: remote.sessions()[0]!.listening }]);
+      assert.equal(renewed(), renewedBefore + 1);
+      // The new session's updates come on its GET stream, which the gateway's client opens after the handshake.
+      await until(() => remote.sessions()[0]!.listening > 0, 'the new upstream session to have a GET stream');
+      await remote.touch('v1://a');
+      await remote.touch('v1://b');
+      await until(() => a.heard.length > 0 && b.heard.length > 0, 'both sessions to hear of their resource');
+      assert.deepEqual(a.heard, ['v1://a']);
+      assert.deepEqual(b.heard, ['v1://b']);
+      // Held again as before: an unsubscribe lets go upstream.
+      await a.client.unsubscribeResource({ uri: 'v1://a' });
+      await b.client.unsubscribeResource({ uri: 'v1://b' });
+      assert.deepEqual(remote.sessions()[0]!.subscribed, []);
+      for (const { transport, client } of [a, b]) {
+        await transport.terminateSession();
+        await client.close();
+      }
+    });
+  }
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { afterEach, describe, it } from 'node:test';
 import { createLogger } from '../../src/gateway/logger.js';
-import { ListenReopening } from '../../src/gateway/upstreams/listen-reopening.js';
+import { ListenReopening, ListenStreams } from '../../src/gateway/upstreams/listen-reopening.js';
 import { fakeClock } from '../helpers/fake-upstream.js';
 
 /** An upstream's listen stream as the reopening sees it: opened, and perhaps ended by the upstream. */
@@ -17,9 +17,11 @@ function harness(answers: boolean[] = [], { endsAtOnce = false } = {}) {
   });
   const ends: Array<(how: string) => void> = [];
   let reopened = 0;
+  const counts = new ListenStreams();
   const reopening: ListenReopening = new ListenReopening({
     backoff: { afterFailures: 2, initial: 1000, max: 30_000, now: clock.now },
     carries: 'resource updates',
+    counts,
     log: createLogger({ level: 'debug', destination }),
     reopen: async () => {
       reopened++;
@@ -33,6 +35,7 @@ function harness(answers: boolean[] = [], { endsAtOnce = false } = {}) {
   return {
     clock,
     reopening,
+    counts,
     /** A stream opened by demand (the set watched changed). */
     open: () => ends.push(reopening.opened()),
     /** The upstream ends the newest stream. */
@@ -90,6 +93,36 @@ describe('ListenReopening', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(h.reopened(), 1);
     assert.deepEqual(h.waits(), [1]);
+  });
+
+  it("counts the route's ends, waits and reopenings, and no longer waits once stopped", async () => {
+    const h = harness();
+    h.open();
+    assert.deepEqual(h.counts.status(), { open: 0, waiting: 0, ended: 0, reopened: 0 });
+    await h.end();
+    // Opened again at once: one end, one reopening, nothing waiting.
+    assert.deepEqual(h.counts.status(), { open: 0, waiting: 0, ended: 1, reopened: 1 });
+    await h.end();
+    // The second end in a row waits the interval.
+    assert.deepEqual(h.counts.status(), { open: 0, waiting: 1, ended: 2, reopened: 1 });
+    h.clock.advance(1000);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.deepEqual(h.counts.status(), { open: 0, waiting: 0, ended: 2, reopened: 2 });
+    await h.end();
+    assert.equal(h.counts.waiting, 1);
+    h.reopening.stop();
+    assert.deepEqual(h.counts.status(), { open: 0, waiting: 0, ended: 3, reopened: 2 });
+  });
+
+  it('counts a stream open until it closes, however it closes', async () => {
+    const counts = new ListenStreams();
+    let close!: (how: string) => void;
+    counts.track({ closed: new Promise((resolve) => (close = resolve)) });
+    counts.track({ closed: new Promise(() => undefined) });
+    assert.equal(counts.open, 2);
+    close('local');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(counts.open, 1);
   });
 
   it('opens nothing once stopped', async () => {

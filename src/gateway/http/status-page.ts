@@ -13,6 +13,7 @@
  */
 import type { GatewayStatus, RouteStatus, RouteTraffic, UpstreamTraffic } from '../gateway.js';
 import type { BackoffState } from '../backoff-schedule.js';
+import type { ListenStreamsStatus } from '../upstreams/listen-reopening.js';
 import { CANCELLED } from '../telemetry/telemetry.js';
 
 const escape = (text: unknown): string =>
@@ -43,7 +44,10 @@ export const ROUTE_FACTS: readonly RouteFact[] = [
       if (upstream.kind === 'module') return undefined;
       // A command route's probe is a child started for it; a url route's, one request.
       const health = describeBackoff(upstream.backoff, upstream.kind === 'command' ? 'one new server process' : 'one request');
-      return `<span${upstream.backoff.state === 'ok' ? '' : ' class="error"'}>${escape(health)}</span>`;
+      const streams = describeListenStreams(upstream.listenStreams);
+      return `<span${upstream.backoff.state === 'ok' ? '' : ' class="error"'}>${escape(health)}</span>${
+        streams ? ` · <span${upstream.listenStreams.waiting > 0 ? ' class="error"' : ''}>${escape(streams)}</span>` : ''
+      }`;
     },
   },
   { label: 'In flight', html: (route) => String(route.inFlight) },
@@ -252,6 +256,17 @@ function describeBackoff(upstream: BackoffState, probe: string): string {
         : `backing off: next attempt in ${upstream.retryInSeconds} s (interval ${upstream.intervalSeconds} s)`;
   const failures = `${upstream.consecutiveFailures} consecutive failure${upstream.consecutiveFailures === 1 ? '' : 's'}`;
   return [state, failures, ...(upstream.lastError ? [`last error ${upstream.lastError}`] : [])].join(' · ');
+}
+
+/**
+ * A 2026-07-28 upstream's listen streams in words, once it has any or has ended one, e.g. "2 listen
+ * streams open, 1 waiting to be opened again (the server ended 5, the gateway opened 4 again)".
+ */
+function describeListenStreams(streams: ListenStreamsStatus): string | undefined {
+  if (streams.open === 0 && streams.waiting === 0 && streams.ended === 0) return undefined;
+  const waiting = streams.waiting > 0 ? `, ${streams.waiting} waiting to be opened again` : '';
+  const ends = streams.ended > 0 ? ` (the server ended ${streams.ended}, the gateway opened ${streams.reopened} again)` : '';
+  return `${plural(streams.open, 'listen stream')} open${waiting}${ends}`;
 }
 
 function cut(text: string | undefined, max: number): string {

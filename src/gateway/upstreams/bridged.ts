@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import { createBridgeServer, type BridgeOptions } from './bridge.js';
 import { refusedProtocolVersion, UpstreamConnection, type UpstreamDescription } from './connection.js';
 import type { LoadedServer } from './modules.js';
+import { ListenStreams } from './listen-reopening.js';
 import { ConnectionPool, type ConnectionInit } from './pool.js';
 import { remoteConnector } from './remote.js';
 import { stdioConnector } from './stdio.js';
@@ -25,6 +26,7 @@ import type { Isolation, OpenRequest, Upstream, UpstreamEnvironment, UpstreamKin
 export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnvironment): Upstream {
   const { entry, name } = loaded;
   const backoff = backoffSettings(env);
+  const listenStreams = new ListenStreams();
   const connector =
     entry.command !== undefined
       ? stdioConnector({
@@ -32,6 +34,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
           command: { command: entry.command, args: entry.args, env: entry.env, cwd: path.resolve(env.configDir, entry.cwd ?? '.') },
           startTimeout: entry.startTimeout,
           backoff,
+          listenStreams,
           logger: env.logger,
         })
       : remoteConnector({
@@ -40,6 +43,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
           headers: entry.headers,
           connectTimeout: entry.callTimeout,
           backoff,
+          listenStreams,
           logger: env.logger,
         });
   return bridgedUpstream({
@@ -59,6 +63,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
         }
       : {}),
     listeners: env.listeners,
+    listenStreams,
     logger: env.logger,
   });
 }
@@ -142,6 +147,8 @@ interface BridgedUpstreamOptions {
   readonly trace?: BridgeOptions['trace'];
   /** The route's 2026-07-28 listeners: all of them, or one owner's (UpstreamEnvironment.listeners). */
   readonly listeners: (owner?: string) => ServerNotifier;
+  /** What the route's connections' listen streams upstream come to (the connector counts them there). */
+  readonly listenStreams: ListenStreams;
   readonly logger: Logger;
 }
 
@@ -331,6 +338,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         kind: connector.kind,
         isolation,
         ...pool.status(),
+        listenStreams: options.listenStreams.status(),
         ...(described ? { serverInfo: described.serverInfo, protocolVersion: described.protocolVersion } : {}),
       };
     },

@@ -25,7 +25,7 @@ import type {
 import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 import { FIRST_MODERN_VERSION } from '../protocol/modern.js';
-import { ListenReopening } from './listen-reopening.js';
+import { ListenReopening, ListenStreams } from './listen-reopening.js';
 import { ResourceSubscriptions } from './resource-subscriptions.js';
 
 /** What a downstream server exposes to the connection feeding it. */
@@ -63,6 +63,8 @@ export interface ConnectOptions {
    * upstream ended is opened again (listen-reopening.ts).
    */
   readonly backoff: BackoffSettings;
+  /** The route's counts of the listen streams its connections keep upstream (`upstream.listenStreams`); else this connection's own. */
+  readonly listenStreams?: ListenStreams;
   readonly logger: Logger;
   /** How the upstream went away, for errors: `exited with code 1`. */
   readonly describeEnd?: () => string;
@@ -107,6 +109,7 @@ export class UpstreamConnection {
     private readonly describeEnd: (() => string) | undefined,
     private readonly timeout: number,
     private readonly backoff: BackoffSettings,
+    private readonly listenStreams: ListenStreams,
   ) {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }
@@ -132,6 +135,7 @@ export class UpstreamConnection {
       options.describeEnd,
       options.timeout,
       options.backoff,
+      options.listenStreams ?? new ListenStreams(),
     );
     connection.wire(options.capabilities);
     client.onclose = () => connection.end();
@@ -152,6 +156,7 @@ export class UpstreamConnection {
       timeout: this.timeout,
       log: this.log,
       backoff: this.backoff,
+      counts: this.listenStreams,
     });
     return this.subscriptions;
   }
@@ -186,6 +191,7 @@ export class UpstreamConnection {
     const reopening = new ListenReopening({
       backoff: this.backoff,
       carries: 'list changes',
+      counts: this.listenStreams,
       log: this.log,
       reopen: async () => {
         if (this.ended) return true;
@@ -199,6 +205,7 @@ export class UpstreamConnection {
       },
     });
     const keep = (stream: McpSubscription) => {
+      this.listenStreams.track(stream);
       const ended = reopening.opened();
       void stream.closed.then((how) => {
         if (how !== 'local' && !this.ended) ended(how);

@@ -12,9 +12,45 @@
  *   serving (as proxies cut long responses), not refused.
  * - A stream opened again is no success by being acknowledged: a server may acknowledge and end
  *   each one. Only its lasting is.
+ *
+ * What the route's streams come to, over all its connections, is counted in one
+ * {@link ListenStreams} per route: `upstream.listenStreams` in /status.json.
  */
 import { createBackoffSchedule, type BackoffSchedule, type BackoffSettings, type Ticket } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
+
+/** The `subscriptions/listen` streams a route keeps upstream on this instance, over all its connections. */
+export interface ListenStreamsStatus {
+  /** Streams open upstream now: a connection's list changes, and its resource updates. */
+  readonly open: number;
+  /** Streams the upstream ended that wait for the route's backoff interval before they are opened again. */
+  readonly waiting: number;
+  /** Streams the upstream ended while their connection stayed up, since start. */
+  readonly ended: number;
+  /** Streams opened again after the upstream ended one (or refused one opened again), since start. */
+  readonly reopened: number;
+}
+
+/**
+ * The route's counts: each connection's streams and reopenings add to the same one, so that
+ * reading it costs nothing per connection and what connections that went away did still counts.
+ */
+export class ListenStreams {
+  open = 0;
+  waiting = 0;
+  ended = 0;
+  reopened = 0;
+
+  /** A stream opened upstream: counted as open until it closes, however it does. */
+  track(stream: { readonly closed: Promise<unknown> }): void {
+    this.open++;
+    void stream.closed.then(() => this.open--);
+  }
+
+  status(): ListenStreamsStatus {
+    return { open: this.open, waiting: this.waiting, ended: this.ended, reopened: this.reopened };
+  }
+}
 
 export interface ListenReopeningOptions {
   /** The route's `cache.backoff` and clock. */
@@ -27,6 +63,8 @@ export interface ListenReopeningOptions {
   readonly log: Logger;
   /** What the stream carries, for the log: `resource updates`, `list changes`. */
   readonly carries: string;
+  /** The route's counts, which this adds its ends, waits and reopenings to. */
+  readonly counts: ListenStreams;
 }
 
 export class ListenReopening {
@@ -45,6 +83,7 @@ export class ListenReopening {
 
   /** A stream opened now: the returned function is to be called if the upstream ends it. */
   opened(): (how: string) => void {
+    if (this.attempting) this.options.counts.reopened++;
     const since = this.options.backoff.now();
     const ticket = this.ticket;
     this.ticket = undefined;
@@ -52,6 +91,7 @@ export class ListenReopening {
     return (how) => {
       if (told || this.stopped) return;
       told = true;
+      this.options.counts.ended++;
       if (this.options.backoff.now() - since >= this.options.backoff.max) this.schedule.settle(SUCCESS);
       this.schedule.settle({ kind: 'failure', error: 'ended' }, ticket);
       this.attempt({ how }, `the upstream ended the subscriptions/listen stream of ${this.options.carries}`);
@@ -61,6 +101,7 @@ export class ListenReopening {
   /** The connection has gone: nothing is opened again. */
   stop(): void {
     this.stopped = true;
+    if (this.timer) this.options.counts.waiting--;
     clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -77,8 +118,10 @@ export class ListenReopening {
     if (admission.kind === 'refused') {
       const { retryAfterSeconds } = admission;
       if (why) log.warn({ ...fields, retryInSeconds: retryAfterSeconds }, `${why}; the gateway opens it again in ${retryAfterSeconds} s`);
+      this.options.counts.waiting++;
       this.timer = setTimeout(() => {
         this.timer = undefined;
+        this.options.counts.waiting--;
         this.attempt({});
       }, retryAfterSeconds * 1000).unref();
       return;

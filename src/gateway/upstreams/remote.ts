@@ -15,6 +15,7 @@
 import { SSEClientTransport, SdkError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
+import type { ListenStreams } from './listen-reopening.js';
 import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
 import type { Connector } from './bridged.js';
 import { upstreamFetch } from './upstream-fetch.js';
@@ -26,6 +27,8 @@ export interface RemoteConnectorOptions {
   readonly connectTimeout: number;
   /** The route's `cache.backoff` and clock (ConnectOptions.backoff). */
   readonly backoff: BackoffSettings;
+  /** The route's counts of its listen streams upstream (ConnectOptions.listenStreams). */
+  readonly listenStreams: ListenStreams;
   readonly logger: Logger;
 }
 
@@ -57,6 +60,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       resumed,
       timeout: options.connectTimeout,
       backoff: options.backoff,
+      listenStreams: options.listenStreams,
       logger: log,
       describeEnd: () => 'closed the connection',
     });

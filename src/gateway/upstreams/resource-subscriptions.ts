@@ -17,7 +17,7 @@ import { ProtocolError, type Client, type McpSubscription } from '@modelcontextp
 import type { BackoffSettings } from '../backoff-schedule.js';
 import { JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { ListenReopening } from './listen-reopening.js';
+import { ListenReopening, type ListenStreams } from './listen-reopening.js';
 
 /** Resource URIs one upstream connection may be subscribed to at once. */
 export const MAX_SUBSCRIBED_RESOURCES = 100;
@@ -30,6 +30,8 @@ export interface ResourceSubscriptionsOptions {
   readonly log: Logger;
   /** The route's `cache.backoff` and clock: when a stream the upstream ended is opened again. */
   readonly backoff: BackoffSettings;
+  /** The route's counts of its listen streams upstream (listen-reopening.ts). */
+  readonly counts: ListenStreams;
   readonly max?: number;
 }
 
@@ -55,6 +57,7 @@ export class ResourceSubscriptions {
     this.reopening = new ListenReopening({
       backoff: options.backoff,
       carries: 'resource updates',
+      counts: options.counts,
       log: options.log,
       reopen: async () => {
         await this.reconcile();
@@ -173,6 +176,7 @@ export class ResourceSubscriptions {
       return;
     }
     this.stream = stream;
+    this.options.counts.track(stream);
     const ended = this.reopening.opened();
     this.subscribed = new Set(stream.honoredFilter.resourceSubscriptions ?? []);
     for (const uri of wanted) {

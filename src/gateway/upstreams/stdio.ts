@@ -5,6 +5,7 @@
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
+import type { ListenStreams } from './listen-reopening.js';
 import { ChildProcessTransport, type ChildCommand, type ChildExit } from './child-process.js';
 import { refusedProtocolVersion, UpstreamConnection, UpstreamOpenError } from './connection.js';
 import type { Connector } from './bridged.js';
@@ -16,6 +17,8 @@ export interface StdioConnectorOptions {
   readonly startTimeout: number;
   /** The route's `cache.backoff` and clock (ConnectOptions.backoff). */
   readonly backoff: BackoffSettings;
+  /** The route's counts of its listen streams upstream (ConnectOptions.listenStreams). */
+  readonly listenStreams: ListenStreams;
   readonly logger: Logger;
 }
 
@@ -36,6 +39,7 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           resumed: false,
           timeout: options.startTimeout,
           backoff: options.backoff,
+          listenStreams: options.listenStreams,
           logger: log,
           describeEnd: () => describeExit(transport.exit),
         });

@@ -9,6 +9,7 @@ import { McpServer, type ClientCapabilities, type Implementation, type ServerNot
 import type { Logger } from '../logger.js';
 import type { ServerContext, ServerModule } from '../module-contract.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
+import type { ListenStreamsStatus } from './listen-reopening.js';
 import type { LoadedServer } from './modules.js';
 import type { PoolStatus } from './pool.js';
 import type { ToolIndex } from './tool-index.js';
@@ -41,6 +42,13 @@ export interface UpstreamStatus extends PoolStatus {
   /** What the upstream said it is, once it has connected. */
   readonly serverInfo?: Implementation;
   readonly protocolVersion?: string;
+  /**
+   * The `subscriptions/listen` streams the route's connections keep open on a 2026-07-28 upstream
+   * (for list changes, and for the resources its listeners and 2025 sessions watch), and how
+   * often the upstream ended one and the gateway opened it again (listen-reopening.ts). All 0 for
+   * a 2025 upstream, which takes no such streams.
+   */
+  readonly listenStreams: ListenStreamsStatus;
 }
 
 export interface Upstream {
@@ -103,6 +111,7 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
         started: 0,
         restarts: 0,
         backoff: { state: 'ok', consecutiveFailures: 0 },
+        listenStreams: { open: 0, waiting: 0, ended: 0, reopened: 0 },
       },
     watchResources: async (owner, uris, lost) => (await load()).watchResources!(owner, uris, lost),
     close: async () => {
