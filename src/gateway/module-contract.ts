@@ -117,7 +117,7 @@ type JsonSchemaOptions = Parameters<StandardSchemaWithJSON['~standard']['jsonSch
  * for every `tools/call` (to find SEP-2243 `x-mcp-header` parameters) and both schemas for every
  * `tools/list`. zod converts anew on every call, so a schema hoisted out of the factory alone
  * still pays the conversion on every request (SDK issue #2838). Validation is the schema's own,
- * unchanged; the JSON Schema is frozen, as it is shared by every server and every answer.
+ * unchanged; the JSON Schema is a frozen copy, as it is shared by every server and every answer.
  *
  * @example
  * ```ts
@@ -135,7 +135,8 @@ export function cacheJsonSchema<Input, Output>(schema: StandardSchemaWithJSON<In
       if (options.libraryOptions !== undefined) return standard.jsonSchema[io](options);
       const key = `${io} ${options.target}`;
       let json = converted.get(key);
-      if (!json) converted.set(key, (json = deepFreeze(standard.jsonSchema[io](options))));
+      // A copy is frozen: a library may keep what it returns (its own cache, a default, metadata).
+      if (!json) converted.set(key, (json = deepFreeze(structuredClone(standard.jsonSchema[io](options)))));
       return json;
     };
   return { '~standard': { ...standard, jsonSchema: { input: once('input'), output: once('output') } } };

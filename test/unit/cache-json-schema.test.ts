@@ -64,6 +64,33 @@ describe('cacheJsonSchema', () => {
     assert.ok(!Object.isFrozen(own));
   });
 
+  it("freezes a copy: what the library keeps, and the schema's own defaults and metadata, stay as they were", () => {
+    // A library that hands out the JSON Schema it keeps, as some cache their conversions.
+    const kept = { type: 'object', properties: { city: { type: 'string' } } };
+    const library = {
+      '~standard': {
+        version: 1 as const,
+        vendor: 'keeps-its-own',
+        validate: (value: unknown) => ({ value: value as { city: string } }),
+        jsonSchema: { input: () => kept, output: () => kept },
+      },
+    };
+    const fromLibrary = cacheJsonSchema(library)['~standard'].jsonSchema.input(TARGET);
+    assert.deepEqual(fromLibrary, kept);
+    assert.ok(Object.isFrozen(fromLibrary) && !Object.isFrozen(kept) && !Object.isFrozen(kept.properties));
+
+    const tags = ['a'];
+    const examples = [{ city: 'Paris' }];
+    const schema = z.object({ city: z.string(), tags: z.array(z.string()).default(tags) }).meta({ examples });
+    const json = cacheJsonSchema(schema)['~standard'].jsonSchema.input(TARGET) as { examples: unknown[] };
+    assert.deepEqual(json.examples, examples);
+    assert.ok(Object.isFrozen(json.examples));
+    assert.ok(!Object.isFrozen(examples) && !Object.isFrozen(examples[0]) && !Object.isFrozen(tags));
+    const parsed = schema.parse({ city: 'Oslo' });
+    parsed.tags.push('b');
+    assert.deepEqual(parsed.tags, ['a', 'b']);
+  });
+
   it('validates exactly as the schema it wraps', () => {
     const cached = cacheJsonSchema(plain);
     for (const value of [{ city: 'Paris' }, { city: '' }, { city: 'Oslo', days: 9 }, { days: 2 }, 'Paris']) {
