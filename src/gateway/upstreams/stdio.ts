@@ -58,12 +58,12 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
         if (refusedProtocolVersion(error)) throw error;
         const why = exit
           ? describeExit(exit)
-          : error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout
+          : timedOut
             ? `did not answer its first request within ${options.startTimeout / 1000} s (startTimeout)`
             : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
         log.warn({ command: options.command.command, why }, 'server process failed to start');
         const message = `${options.command.command} ${why}`;
-        if (exit) throw new UpstreamOpenError(message, describeExit(exit), { cause: error });
+        if (exit) throw new UpstreamOpenError(message, why, { cause: error });
         throw new Error(message, { cause: error });
       }
     },
