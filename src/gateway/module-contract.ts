@@ -127,6 +127,9 @@ type JsonSchemaOptions = Parameters<StandardSchemaWithJSON['~standard']['jsonSch
  */
 export function cacheJsonSchema<Input, Output>(schema: StandardSchemaWithJSON<Input, Output>): StandardSchemaWithJSON<Input, Output> {
   const standard = schema['~standard'];
+  // Nothing to convert once (a zod before 4.2, a library without it): the SDK converts it its own
+  // way, or says what is missing, as it would without the wrapper.
+  if (typeof standard?.jsonSchema?.input !== 'function' || typeof standard.jsonSchema.output !== 'function') return schema;
   const converted = new Map<string, Record<string, unknown>>();
   const once =
     (io: 'input' | 'output') =>

@@ -91,6 +91,34 @@ describe('cacheJsonSchema', () => {
     assert.deepEqual(parsed.tags, ['a', 'b']);
   });
 
+  it('hands back a schema it cannot convert, so the SDK says what is missing as it would without it', async () => {
+    // A JavaScript module's schema from a library without `~standard.jsonSchema`.
+    const bare = { '~standard': { version: 1, vendor: 'no-json', validate: (value: unknown) => ({ value }) } } as unknown as typeof plain;
+    const kept = cacheJsonSchema(bare);
+    assert.equal(kept, bare);
+    /** What listing a tool on `inputSchema` answers: the SDK's error, as a client gets it. */
+    const listed = async (inputSchema: typeof plain) => {
+      const server = new McpServer({ name: 'cache-json-schema', version: '1.0.0' });
+      server.registerTool('t', { inputSchema }, async () => ({ content: [] }));
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+      await server.connect(serverSide);
+      const client = new Client({ name: 'cache-json-schema-test', version: '1.0.0' });
+      await client.connect(clientSide);
+      try {
+        return await client.listTools().then(
+          () => 'listed',
+          (error: Error) => error.message,
+        );
+      } finally {
+        await client.close();
+        await server.close();
+      }
+    };
+    const unwrapped = await listed(bare);
+    assert.match(unwrapped, /does not implement StandardJSONSchemaV1/);
+    assert.equal(await listed(kept), unwrapped);
+  });
+
   it('validates exactly as the schema it wraps', () => {
     const cached = cacheJsonSchema(plain);
     for (const value of [{ city: 'Paris' }, { city: '' }, { city: 'Oslo', days: 9 }, { days: 2 }, 'Paris']) {
