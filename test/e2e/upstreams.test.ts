@@ -55,13 +55,12 @@ async function call(client: Client, name: string, args: Record<string, unknown> 
   return JSON.parse(textOf(await client.callTool({ name, arguments: args }))) as Record<string, unknown>;
 }
 
-/** A route's upstream on /status.json: its retry time and its backoff. */
-async function upstreamStatus(gw: InProcessGateway, route: string): Promise<{ retryInSeconds?: number; backoff: BackoffState }> {
+/** A route's upstream backoff on /status.json. */
+async function upstreamStatus(gw: InProcessGateway, route: string): Promise<{ backoff: BackoffState }> {
   const status = (await (await fetch(`${gw.url}/status.json`)).json()) as {
-    routes: Array<{ name: string; upstream: { retryInSeconds?: number; backoff: BackoffState } }>;
+    routes: Array<{ name: string; upstream: { backoff: BackoffState } }>;
   };
-  const { retryInSeconds, backoff } = status.routes.find((r) => r.name === route)!.upstream;
-  return { ...(retryInSeconds === undefined ? {} : { retryInSeconds }), backoff };
+  return { backoff: status.routes.find((r) => r.name === route)!.upstream.backoff };
 }
 
 /** A 2025 `initialize` posted as it is, and what came back: the HTTP status, the gateway's error code and message. */
@@ -529,7 +528,6 @@ describe('a command route whose server keeps exiting before it answers', () => {
     assert.match(refused.message!, /keeps stopping before it answers; the gateway will start it again in 1 s/);
     assert.equal(failedStarts(), 2, 'no child was started for the refused request');
     assert.deepEqual(await upstreamStatus(gw, 'gated'), {
-      retryInSeconds: 1,
       backoff: { state: 'backingOff', consecutiveFailures: 2, retryInSeconds: 1, intervalSeconds: 1, lastError: 'exited with code 1' },
     });
 
@@ -550,7 +548,6 @@ describe('a command route whose server keeps exiting before it answers', () => {
     steer('exit');
     assert.match((await probe).message!, /exited with code 1/);
     assert.deepEqual(await upstreamStatus(gw, 'gated'), {
-      retryInSeconds: 2,
       backoff: { state: 'backingOff', consecutiveFailures: 3, retryInSeconds: 2, intervalSeconds: 2, lastError: 'exited with code 1' },
     });
     assert.equal(failedStarts(), 3);
@@ -976,8 +973,10 @@ describe('a url route whose server goes down', () => {
         assert.match((error as Error).message, /backing off after repeated failures\); the gateway will try it again in \d+ s/);
         return true;
       });
-      const status = (await (await fetch(`${gw.url}/status.json`)).json()) as { routes: Array<{ upstream: { retryInSeconds?: number } }> };
-      assert.ok(status.routes[0]!.upstream.retryInSeconds! >= 1);
+      const status = (await (await fetch(`${gw.url}/status.json`)).json()) as {
+        routes: Array<{ upstream: { backoff: BackoffState } }>;
+      };
+      assert.ok(status.routes[0]!.upstream.backoff.retryInSeconds! >= 1);
       await client.close();
     } finally {
       await gw.close();
@@ -1006,7 +1005,6 @@ describe('a url route whose server keeps failing', () => {
       await assert.rejects(client.callTool(count), backingOff);
       assert.equal(v1.outaged(), 2, 'the refused call never reached the server');
       assert.deepEqual(await upstreamStatus(gw, 'flaky'), {
-        retryInSeconds: 1,
         backoff: { state: 'backingOff', consecutiveFailures: 2, retryInSeconds: 1, intervalSeconds: 1, lastError: '503' },
       });
 
@@ -1021,7 +1019,6 @@ describe('a url route whose server keeps failing', () => {
       v1.release();
       await assert.rejects(probe, /the remote server of route "flaky" failed/);
       assert.deepEqual(await upstreamStatus(gw, 'flaky'), {
-        retryInSeconds: 2,
         backoff: { state: 'backingOff', consecutiveFailures: 3, retryInSeconds: 2, intervalSeconds: 2, lastError: '503' },
       });
 

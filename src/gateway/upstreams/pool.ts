@@ -118,8 +118,6 @@ export interface PoolStatus {
   /** Connections opened since start, and how many of those replaced one that went away unasked. */
   readonly started: number;
   readonly restarts: number;
-  /** While the upstream is left alone: whole seconds until the next try (as in {@link backoff}). */
-  readonly retryInSeconds?: number;
   /** The route's backoff, in the shape of each of the cache's upstream hosts (without an origin: the route is the one key). */
   readonly backoff: BackoffState;
 }
@@ -224,14 +222,12 @@ export class ConnectionPool {
 
   status(): PoolStatus {
     const open = [...this.slots.values()].filter((slot) => slot.connection?.isOpen || slot.opening).length;
-    const backoff = this.backoff.state();
     return {
       open,
       max: this.options.max,
       started: this.started,
       restarts: this.restarts,
-      ...(backoff.state === 'backingOff' && backoff.retryInSeconds! > 0 ? { retryInSeconds: backoff.retryInSeconds } : {}),
-      backoff,
+      backoff: this.backoff.state(),
     };
   }
 
