@@ -3,7 +3,7 @@
  * else is disturbed.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
@@ -11,6 +11,8 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
+import { SESSION_ID_MAX_LENGTH } from '../../src/gateway/sessions/session-token.js';
+import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import { startInProcessGateway, textOf } from '../helpers/gateway.js';
 
 interface Remote {
@@ -70,6 +72,40 @@ async function connect(url: string, mode: 'legacy' | 'auto' = 'legacy'): Promise
   await client.connect(new StreamableHTTPClientTransport(new URL(url)));
   return client;
 }
+
+describe("a url route whose remote server issues a session id too long to seal in the gateway's", () => {
+  test('opens the 2025 session all the same, says so in the log, and another instance reaches the remote in a session of its own', async () => {
+    // 450 random bytes: about 600 characters that do not compress, against the gateway's 768.
+    const remote = await startRemote(() => randomBytes(450).toString('base64url'));
+    const keyring = createSessionKeyring(randomBytes(32));
+    const yaml = `servers:\n  r:\n    url: ${remote.url}\n`;
+    const gw = await startInProcessGateway(yaml, { keyring });
+    const other = await startInProcessGateway(yaml, { keyring });
+    try {
+      const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/r`));
+      const client = new Client({ name: 'faults-test', version: '1.0.0' });
+      await client.connect(transport);
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'here' } })), 'here');
+      assert.ok(transport.sessionId!.length <= SESSION_ID_MAX_LENGTH);
+      const warning = gw.logs.find(
+        (line) =>
+          line.msg ===
+          "the upstream's session id does not fit in the gateway's; another instance that resumes this session opens a new upstream session",
+      );
+      assert.ok(warning, 'logged');
+      assert.equal(warning.upstreamStateLength, JSON.stringify({ s: [...remote.sessions.keys()][0], v: '2025-11-25' }).length);
+
+      const moved = new Client({ name: 'faults-test', version: '1.0.0' });
+      await moved.connect(new StreamableHTTPClientTransport(new URL(`${other.url}/mcp/r`), { sessionId: transport.sessionId! }));
+      assert.equal(textOf(await moved.callTool({ name: 'echo', arguments: { text: 'there' } })), 'there');
+      assert.equal(remote.sessions.size, 2, 'a second upstream session');
+      await Promise.all([client.close(), moved.close()]);
+    } finally {
+      await Promise.all([gw.close(), other.close()]);
+      await remote.close();
+    }
+  });
+});
 
 describe('a url route whose remote server refuses its first connection', () => {
   test('takes a 429 for a busy server, not one without Streamable HTTP: the next connection reaches it', async () => {
