@@ -157,3 +157,38 @@ describe('a url route whose remote server refuses its first connection', () => {
     }
   });
 });
+
+describe('a url route whose remote server answers a call with garbage', () => {
+  test('gives the client a short, clear error for an enormous error page and for JSON that is not JSON-RPC, and the session goes on', async () => {
+    const remote = await startRemote();
+    let reply: (res: ServerResponse) => void = () => undefined;
+    remote.intercept = (_req, res, body) => {
+      if ((body as { method?: string } | undefined)?.method !== 'tools/call') return false;
+      reply(res);
+      return true;
+    };
+    const gw = await startInProcessGateway(`servers:\n  r:\n    url: ${remote.url}\ncache:\n  backoff:\n    afterFailures: 100\n`);
+    try {
+      const client = await connect(`${gw.url}/mcp/r`);
+      const echo = { name: 'echo', arguments: { text: 'x' } };
+      reply = (res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('x'.repeat(1_000_000));
+      await assert.rejects(client.callTool(echo), (error: Error) => {
+        assert.match(error.message, /the remote server of route "r" failed: Error POSTing to endpoint: x+…$/);
+        assert.ok(error.message.length < 400, `${error.message.length} characters`);
+        return true;
+      });
+      const logged = gw.logs.filter((line) => line.msg === 'upstream request failed').map((line) => String(line.err));
+      assert.ok(logged.length === 1 && logged[0]!.length < 400, 'a short log line');
+
+      reply = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      await assert.rejects(client.callTool(echo), /the remote server of route "r" failed: its answer is not a JSON-RPC message$/);
+
+      remote.intercept = () => false;
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+      await client.close();
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
+});

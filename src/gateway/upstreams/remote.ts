@@ -19,6 +19,7 @@ import type { ListenStreams } from './listen-reopening.js';
 import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
 import type { Connector } from './bridged.js';
 import { upstreamFetch } from './upstream-fetch.js';
+import { messageOf } from './bridge.js';
 
 export interface RemoteConnectorOptions {
   readonly route: string;
@@ -139,9 +140,5 @@ function refusedStreamableHttp(error: unknown): boolean {
 
 /** Streamable HTTP refused, then HTTP+SSE: caused by the first refusal, whose HTTP status the backoff's lastError shows. */
 function bothRefused(refused: unknown, error: unknown): Error {
-  return new Error(`Streamable HTTP was refused (${firstLine(refused)}), and so was HTTP+SSE (${firstLine(error)})`, { cause: refused });
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+  return new Error(`Streamable HTTP was refused (${messageOf(refused)}), and so was HTTP+SSE (${messageOf(error)})`, { cause: refused });
 }
