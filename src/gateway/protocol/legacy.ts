@@ -27,7 +27,7 @@ import { firstHeader } from './headers.js';
 import { ObservedWire } from './observed-wire.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
 import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
-import type { SessionClaims, SessionTokens } from '../sessions/session-token.js';
+import { SESSION_ID_MAX_LENGTH, type SessionClaims, type SessionTokens } from '../sessions/session-token.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { filterTools } from './tool-filter.js';
 
@@ -180,6 +180,25 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     }
   }
 
+  /**
+   * A new session's id, with its upstream's state sealed in it when that fits. A remote server's
+   * session id may be longer than a gateway id has room for (the spec sets no limit): the session
+   * then works on this instance, and another instance that resumes it opens a new upstream session.
+   */
+  function issueId(claims: Omit<SessionClaims, 'issuedAt' | 'upstream'>, upstream: string | undefined): string {
+    if (upstream === undefined) return tokens.issue(claims);
+    try {
+      return tokens.issue({ ...claims, upstream });
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      log.warn(
+        { upstreamStateLength: upstream.length, maxSessionIdLength: SESSION_ID_MAX_LENGTH },
+        "the upstream's session id does not fit in the gateway's; another instance that resumes this session opens a new upstream session",
+      );
+      return tokens.issue(claims);
+    }
+  }
+
   async function serveSession(session: RouteSession, request: LegacyRequest): Promise<void> {
     const release = sessions.use(session);
     request.res.once('close', release);
@@ -216,17 +235,26 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     try {
       // The id is issued once the upstream is open: a remote's own session is sealed inside it.
       opened = await open(() => id, owner, { capabilities, clientInfo });
-      id = tokens.issue({
-        route: name,
-        // The version the SDK's server will answer with: the client's when supported, else the latest.
-        protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion) ? protocolVersion : LATEST_PROTOCOL_VERSION,
-        clientCapabilities: capabilities,
-        clientInfo,
-        ...(principal === undefined ? {} : { principal }),
-        ...(opened.seal === undefined ? {} : { upstream: opened.seal }),
-      });
     } catch (error) {
       place.cancel();
+      throw error;
+    }
+    try {
+      id = issueId(
+        {
+          route: name,
+          // The version the SDK's server will answer with: the client's when supported, else the latest.
+          protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion) ? protocolVersion : LATEST_PROTOCOL_VERSION,
+          clientCapabilities: capabilities,
+          clientInfo,
+          ...(principal === undefined ? {} : { principal }),
+        },
+        opened.seal,
+      );
+    } catch (error) {
+      place.cancel();
+      // Its upstream connection (a child, a remote session) goes with it.
+      await opened.server.close().catch(() => undefined);
       throw error;
     }
     const { server, transport, tracker } = opened;

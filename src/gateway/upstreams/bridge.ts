@@ -448,6 +448,16 @@ export function upstreamError(code: GatewayErrorCode, message: string): Protocol
   return new ProtocolError(JSONRPC.SERVER_ERROR, message, { code });
 }
 
-function messageOf(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+/** An upstream's error page may be megabytes on one line: its words in an error or a log line stop here. */
+const MAX_MESSAGE_LENGTH = 300;
+
+/**
+ * What a failure says, for an error to the client and the log: its first line, at most
+ * {@link MAX_MESSAGE_LENGTH} characters. An answer the SDK's client could not read as JSON-RPC
+ * (its schema's error, a JSON dump of issues) is named as such.
+ */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error && error.name === 'ZodError') return 'its answer is not a JSON-RPC message';
+  const line = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+  return line.length > MAX_MESSAGE_LENGTH ? `${line.slice(0, MAX_MESSAGE_LENGTH)}…` : line;
 }

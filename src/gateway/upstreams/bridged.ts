@@ -9,7 +9,7 @@ import type { Implementation, McpServer, ServerNotifier } from '@modelcontextpro
 import type { BackoffSettings } from '../backoff-schedule.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { createBridgeServer, type BridgeOptions } from './bridge.js';
+import { createBridgeServer, messageOf, type BridgeOptions } from './bridge.js';
 import { refusedProtocolVersion, UpstreamConnection, type UpstreamDescription } from './connection.js';
 import type { LoadedServer } from './modules.js';
 import { ListenStreams } from './listen-reopening.js';
@@ -271,8 +271,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         ownsConnection: own,
         log,
         ...(options.trace ? { trace: options.trace } : {}),
-        onFailure: (method, error) =>
-          log.warn({ method, err: (error instanceof Error ? error.message : String(error)).split('\n')[0] }, 'upstream request failed'),
+        onFailure: (method, error) => log.warn({ method, err: messageOf(error) }, 'upstream request failed'),
         backoff,
         busy: lease.busy,
         ...(connector.kind === 'url'
@@ -357,8 +356,5 @@ function asGatewayError(error: unknown, describe: string): Error {
   if (data?.code === 'processes_full' || data?.code === 'upstream_unavailable') {
     return new GatewayError(data.code, (error as Error).message);
   }
-  return new GatewayError(
-    'upstream_unavailable',
-    `${describe} is unavailable: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`,
-  );
+  return new GatewayError('upstream_unavailable', `${describe} is unavailable: ${messageOf(error)}`);
 }

@@ -1,7 +1,7 @@
 /**
  * A `url:` route's connector: the SDK's Streamable HTTP client transport, or its SSE transport
  * for servers that only speak the 2024 HTTP+SSE protocol (tried when Streamable HTTP is refused
- * with a 4xx, as the SDK's own examples do).
+ * with a 4xx, as the SDK's own examples do, and kept for the route once it worked).
  *
  * A 2025 session's own upstream session travels sealed inside the gateway's session id (its id
  * and protocol version), so the instance that resumes the session reaches the same upstream
@@ -19,6 +19,7 @@ import type { ListenStreams } from './listen-reopening.js';
 import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
 import type { Connector } from './bridged.js';
 import { upstreamFetch } from './upstream-fetch.js';
+import { messageOf } from './bridge.js';
 
 export interface RemoteConnectorOptions {
   readonly route: string;
@@ -71,6 +72,8 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
     describe,
     async open(init) {
       const sealed = parseSealed(init.resume);
+      /** Why Streamable HTTP was refused just now, if it was: told with the HTTP+SSE failure. */
+      let refused: unknown;
       if (!sseOnly) {
         const transport = new StreamableHTTPClientTransport(options.url, {
           requestInit,
@@ -86,17 +89,26 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
           await transport.close().catch(() => undefined);
           // A 2026-07-28-only server refusing the 2025 version speaks Streamable HTTP all the same.
           if (!refusedStreamableHttp(error) || refusedProtocolVersion(error)) throw error;
-          log.info({ status: (error as SdkError).data }, 'the remote server refused Streamable HTTP; using HTTP+SSE');
-          sseOnly = true;
+          refused = error;
         }
       }
       const transport = new SSEClientTransport(options.url, { requestInit, fetch: upstreamFetch });
+      let connection: UpstreamConnection;
       try {
-        return await connect(init, transport, false);
+        connection = await connect(init, transport, false);
       } catch (error) {
         await transport.close().catch(() => undefined);
-        throw error;
+        // Remembered only once HTTP+SSE worked: a server that answers neither (a wrong path, a
+        // proxy's 404 during a deploy) is asked in Streamable HTTP again next time.
+        sseOnly = false;
+        if (refused === undefined) throw error;
+        throw bothRefused(refused, error);
       }
+      if (!sseOnly) {
+        log.info({ status: (refused as SdkError).data }, 'the remote server refused Streamable HTTP; using HTTP+SSE');
+        sseOnly = true;
+      }
+      return connection;
     },
     seal(connection) {
       const transport = transports.get(connection);
@@ -117,8 +129,16 @@ function parseSealed(text: string | undefined): Sealed | undefined {
   }
 }
 
-/** A 4xx other than auth to the first POST: the server does not speak Streamable HTTP. */
+/**
+ * A 4xx to the first POST that says the server may not speak Streamable HTTP: not auth (401, 403),
+ * and not a 408 or 429, which a server of any transport sends when it is busy.
+ */
 function refusedStreamableHttp(error: unknown): boolean {
   const status = error instanceof SdkError ? (error.data as { status?: unknown } | undefined)?.status : undefined;
-  return typeof status === 'number' && status >= 400 && status < 500 && status !== 401 && status !== 403;
+  return typeof status === 'number' && status >= 400 && status < 500 && ![401, 403, 408, 429].includes(status);
+}
+
+/** Streamable HTTP refused, then HTTP+SSE: caused by the first refusal, whose HTTP status the backoff's lastError shows. */
+function bothRefused(refused: unknown, error: unknown): Error {
+  return new Error(`Streamable HTTP was refused (${messageOf(refused)}), and so was HTTP+SSE (${messageOf(error)})`, { cause: refused });
 }

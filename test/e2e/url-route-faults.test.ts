@@ -1,0 +1,194 @@
+/**
+ * `url:` routes whose remote server misbehaves: what the gateway's clients get, and that nothing
+ * else is disturbed.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, test } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+import { SESSION_ID_MAX_LENGTH } from '../../src/gateway/sessions/session-token.js';
+import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
+import { startInProcessGateway, textOf } from '../helpers/gateway.js';
+
+interface Remote {
+  readonly url: string;
+  /** Answers a request itself instead of the MCP server when it returns true. */
+  intercept: (req: IncomingMessage, res: ServerResponse, body: unknown) => boolean | Promise<boolean>;
+  readonly sessions: Map<string, V1StreamableHTTPServerTransport>;
+  close(): Promise<void>;
+}
+
+/** A v1-SDK Streamable HTTP server with sessions, whose answers a test may take over. */
+async function startRemote(sessionId: () => string = randomUUID): Promise<Remote> {
+  const sessions = new Map<string, V1StreamableHTTPServerTransport>();
+  const remote: { intercept: Remote['intercept'] } = { intercept: () => false };
+  const server: Server = createHttpServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+    if (await remote.intercept(req, res, body)) return;
+    const id = req.headers['mcp-session-id'];
+    let transport = typeof id === 'string' ? sessions.get(id) : undefined;
+    if (!transport) {
+      if (typeof id === 'string' || body?.method !== 'initialize') {
+        res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
+        return;
+      }
+      const created = new V1StreamableHTTPServerTransport({
+        sessionIdGenerator: sessionId,
+        onsessioninitialized: (sid) => void sessions.set(sid, created),
+      });
+      const mcp = new V1McpServer({ name: 'v1-remote', version: '1.0.0' });
+      mcp.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+      mcp.registerTool('slow', { inputSchema: {} }, async (_args, extra) => {
+        await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve()));
+        return { content: [{ type: 'text', text: 'cancelled' }] };
+      });
+      await mcp.connect(created);
+      transport = created;
+    }
+    await transport.handleRequest(req, res, body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return Object.assign(remote, {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    sessions,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  });
+}
+
+async function connect(url: string, mode: 'legacy' | 'auto' = 'legacy'): Promise<Client> {
+  const client = new Client({ name: 'faults-test', version: '1.0.0' }, { versionNegotiation: { mode } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+describe("a url route whose remote server issues a session id too long to seal in the gateway's", () => {
+  test('opens the 2025 session all the same, says so in the log, and another instance reaches the remote in a session of its own', async () => {
+    // 450 random bytes: about 600 characters that do not compress, against the gateway's 768.
+    const remote = await startRemote(() => randomBytes(450).toString('base64url'));
+    const keyring = createSessionKeyring(randomBytes(32));
+    const yaml = `servers:\n  r:\n    url: ${remote.url}\n`;
+    const gw = await startInProcessGateway(yaml, { keyring });
+    const other = await startInProcessGateway(yaml, { keyring });
+    try {
+      const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/r`));
+      const client = new Client({ name: 'faults-test', version: '1.0.0' });
+      await client.connect(transport);
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'here' } })), 'here');
+      assert.ok(transport.sessionId!.length <= SESSION_ID_MAX_LENGTH);
+      const warning = gw.logs.find(
+        (line) =>
+          line.msg ===
+          "the upstream's session id does not fit in the gateway's; another instance that resumes this session opens a new upstream session",
+      );
+      assert.ok(warning, 'logged');
+      assert.equal(warning.upstreamStateLength, JSON.stringify({ s: [...remote.sessions.keys()][0], v: '2025-11-25' }).length);
+
+      const moved = new Client({ name: 'faults-test', version: '1.0.0' });
+      await moved.connect(new StreamableHTTPClientTransport(new URL(`${other.url}/mcp/r`), { sessionId: transport.sessionId! }));
+      assert.equal(textOf(await moved.callTool({ name: 'echo', arguments: { text: 'there' } })), 'there');
+      assert.equal(remote.sessions.size, 2, 'a second upstream session');
+      await Promise.all([client.close(), moved.close()]);
+    } finally {
+      await Promise.all([gw.close(), other.close()]);
+      await remote.close();
+    }
+  });
+});
+
+describe('a url route whose remote server refuses its first connection', () => {
+  test('takes a 429 for a busy server, not one without Streamable HTTP: the next connection reaches it', async () => {
+    const remote = await startRemote();
+    let refusals = 1;
+    remote.intercept = (_req, res) => {
+      if (refusals-- <= 0) return false;
+      res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain' }).end('slow down');
+      return true;
+    };
+    const gw = await startInProcessGateway(`servers:\n  r:\n    url: ${remote.url}\n`);
+    try {
+      await assert.rejects(
+        connect(`${gw.url}/mcp/r`),
+        /the remote server of route \\"r\\" is unavailable: Error POSTing to endpoint: slow down/,
+      );
+      const client = await connect(`${gw.url}/mcp/r`);
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'after' } })), 'after');
+      assert.ok(!gw.logs.some((line) => line.msg === 'the remote server refused Streamable HTTP; using HTTP+SSE'));
+      await client.close();
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
+
+  test('names both refusals of a server that answers neither transport, and asks it in Streamable HTTP again next time', async () => {
+    const remote = await startRemote();
+    // A proxy's 404 while the server is being deployed: the POST, then the HTTP+SSE GET.
+    let refusals = 2;
+    remote.intercept = (_req, res) => {
+      if (refusals-- <= 0) return false;
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('no such app');
+      return true;
+    };
+    const gw = await startInProcessGateway(`servers:\n  r:\n    url: ${remote.url}\n`);
+    try {
+      await assert.rejects(
+        connect(`${gw.url}/mcp/r`),
+        /is unavailable: Streamable HTTP was refused \(Error POSTing to endpoint: no such app\), and so was HTTP\+SSE \(SSE error: Non-200 status code \(404\)\)/,
+      );
+      const client = await connect(`${gw.url}/mcp/r`);
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'deployed' } })), 'deployed');
+      assert.ok(!gw.logs.some((line) => line.msg === 'the remote server refused Streamable HTTP; using HTTP+SSE'));
+      await client.close();
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
+});
+
+describe('a url route whose remote server answers a call with garbage', () => {
+  test('gives the client a short, clear error for an enormous error page and for JSON that is not JSON-RPC, and the session goes on', async () => {
+    const remote = await startRemote();
+    let reply: (res: ServerResponse) => void = () => undefined;
+    remote.intercept = (_req, res, body) => {
+      if ((body as { method?: string } | undefined)?.method !== 'tools/call') return false;
+      reply(res);
+      return true;
+    };
+    const gw = await startInProcessGateway(`servers:\n  r:\n    url: ${remote.url}\ncache:\n  backoff:\n    afterFailures: 100\n`);
+    try {
+      const client = await connect(`${gw.url}/mcp/r`);
+      const echo = { name: 'echo', arguments: { text: 'x' } };
+      reply = (res) => res.writeHead(500, { 'content-type': 'text/plain' }).end('x'.repeat(1_000_000));
+      await assert.rejects(client.callTool(echo), (error: Error) => {
+        assert.match(error.message, /the remote server of route "r" failed: Error POSTing to endpoint: x+…$/);
+        assert.ok(error.message.length < 400, `${error.message.length} characters`);
+        return true;
+      });
+      const logged = gw.logs.filter((line) => line.msg === 'upstream request failed').map((line) => String(line.err));
+      assert.ok(logged.length === 1 && logged[0]!.length < 400, 'a short log line');
+
+      reply = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      await assert.rejects(client.callTool(echo), /the remote server of route "r" failed: its answer is not a JSON-RPC message$/);
+
+      remote.intercept = () => false;
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+      await client.close();
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
+});
