@@ -192,3 +192,55 @@ describe('a url route whose remote server answers a call with garbage', () => {
     }
   });
 });
+
+describe('a url route whose remote server ends the stream of a call without its answer', () => {
+  for (const mode of ['legacy', 'auto'] as const) {
+    const era = mode === 'legacy' ? 'a 2025 session' : 'a 2026-07-28 client';
+    test(
+      `fails the call at once, not after callTimeout, counts it as a failure, and the session goes on (${era})`,
+      { timeout: 60_000 },
+      async () => {
+        const remote = await startRemote();
+        // What each cut stream carries before it ends: a log message, then a result under an id the gateway never sent.
+        const before = [
+          { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'working' } },
+          { jsonrpc: '2.0', id: 'never-sent', result: { content: [{ type: 'text', text: 'not yours' }] } },
+        ];
+        let cut = 0;
+        remote.intercept = (_req, res, body) => {
+          if ((body as { method?: string } | undefined)?.method !== 'tools/call' || cut >= before.length) return false;
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.end(`event: message\ndata: ${JSON.stringify(before[cut++])}\n\n`);
+          return true;
+        };
+        // An hour: a call that waited for its answer would outlast the test.
+        const gw = await startInProcessGateway(
+          `servers:\n  r:\n    url: ${remote.url}\n    callTimeout: 1h\ncache:\n  backoff:\n    afterFailures: 100\n`,
+        );
+        try {
+          const client = await connect(`${gw.url}/mcp/r`, mode);
+          for (let attempt = 0; attempt < before.length; attempt++) {
+            await assert.rejects(
+              client.callTool({ name: 'echo', arguments: { text: 'x' } }),
+              /the remote server of route "r" failed: its response stream ended without an answer$/,
+            );
+          }
+          assert.deepEqual(
+            gw.logs.filter((line) => line.msg === 'upstream request failed').map((line) => [line.method, line.err]),
+            before.map(() => ['tools/call', 'its response stream ended without an answer']),
+          );
+          const status = (await (await fetch(`${gw.url}/status.json`)).json()) as {
+            routes: Array<{ upstream: { backoff: { lastError?: string } } }>;
+          };
+          // A listing in between (the client's, for output schemas) is an answer and resets the count: the label tells.
+          assert.equal(status.routes[0]!.upstream.backoff.lastError, 'stream ended unanswered', 'counted as a failure, not an answer');
+          assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+          await client.close();
+        } finally {
+          await gw.close();
+          await remote.close();
+        }
+      },
+    );
+  }
+});

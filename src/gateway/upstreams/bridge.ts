@@ -34,6 +34,7 @@ import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './
 import type { RequestOutcome } from './pool.js';
 import type { BridgedCall } from '../telemetry/telemetry.js';
 import type { ToolIndex } from './tool-index.js';
+import { endedUnanswered, upstreamsOwnError } from './unanswered-streams.js';
 
 export interface BridgeOptions {
   readonly description: UpstreamDescription;
@@ -156,7 +157,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     try {
       connection = await options.connection();
     } catch (error) {
-      if (error instanceof ProtocolError) throw error;
+      if (upstreamsOwnError(error)) throw error;
       throw upstreamError('upstream_unavailable', `${options.describeUpstream} is unavailable: ${messageOf(error)}`);
     }
     if (attached?.connection !== connection) {
@@ -211,7 +212,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     try {
       release = await connection.resources.hold([uri]);
     } catch (error) {
-      throw error instanceof ProtocolError ? error : translate(error, connection);
+      throw upstreamsOwnError(error) ? error : translate(error, connection);
     }
     // The client went away, or the connection did, or a second subscribe to the URI came first.
     if (attached?.connection !== connection || !server.isConnected() || subscribed.has(uri)) void release();
@@ -287,7 +288,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
       if (notified.length > 0) await Promise.all(notified);
       return result;
     } catch (error) {
-      if (error instanceof ProtocolError) {
+      if (upstreamsOwnError(error)) {
         told(ANSWERED);
         traced?.end({ error: { code: error.code, message: error.message } });
         throw error;
@@ -413,23 +414,26 @@ function withoutModernFields(result: unknown): unknown {
 
 /** `error.type` of a forwarded request that got no answer. */
 function failureType(error: unknown): string {
+  if (endedUnanswered(error)) return 'stream_ended';
   if (error instanceof SdkError) return error.code === SdkErrorCode.RequestTimeout ? 'timeout' : String(error.code);
   return error instanceof Error ? error.name : 'error';
 }
 
 /**
  * What a request to the upstream that threw came to, for the route's backoff: the upstream's
- * JSON-RPC error is an answer; a failure to reach it (a network failure, a 5xx or 429) is none; a
+ * JSON-RPC error is an answer; a failure to reach it (a network failure, a 5xx or 429, a response
+ * stream that ended without the answer) is none; a
  * timeout, or its connection closing (which the pool counts once, where it closed), is neither. A
  * request its caller cancelled is neither whatever it threw: the caller says so.
  */
 export function outcomeOf(error: unknown): RequestOutcome {
-  if (error instanceof ProtocolError) return ANSWERED;
+  if (upstreamsOwnError(error)) return ANSWERED;
   return unreachable(error) ? { kind: 'unreachable', error } : NEITHER;
 }
 
-/** The request never got an answer from the upstream: a network failure or a 5xx, not a timeout. */
+/** The request never got an answer from the upstream: a network failure, a 5xx, a stream that ended unanswered; not a timeout. */
 function unreachable(error: unknown): boolean {
+  if (endedUnanswered(error)) return true;
   if (error instanceof SdkError) {
     // A connection that closed is counted by the pool, once, where it closed: not per call.
     if (error.code === SdkErrorCode.RequestTimeout || error.code === SdkErrorCode.ConnectionClosed) return false;

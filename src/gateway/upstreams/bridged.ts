@@ -4,7 +4,7 @@
  * when a route needs it (upstream.ts), so a gateway of 2.x modules starts without the client.
  */
 import path from 'node:path';
-import { InMemoryTransport, ProtocolError } from '@modelcontextprotocol/client';
+import { InMemoryTransport } from '@modelcontextprotocol/client';
 import type { Implementation, McpServer, ServerNotifier } from '@modelcontextprotocol/server';
 import type { BackoffSettings } from '../backoff-schedule.js';
 import { GatewayError } from '../errors.js';
@@ -17,6 +17,7 @@ import { ConnectionPool, type ConnectionInit } from './pool.js';
 import { remoteConnector } from './remote.js';
 import { stdioConnector } from './stdio.js';
 import { ToolIndex } from './tool-index.js';
+import { upstreamsOwnError } from './unanswered-streams.js';
 
 /** Loaded with the bridge, so that a gateway of 2.x modules alone never loads the SDK's client. */
 export { ToolIndex };
@@ -316,7 +317,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         release = await connection.resources.hold(uris);
       } catch (error) {
         letGo();
-        throw error instanceof ProtocolError ? error : asGatewayError(error, connector.describe);
+        throw upstreamsOwnError(error) ? error : asGatewayError(error, connector.describe);
       }
       let ended = false;
       const end = () => {

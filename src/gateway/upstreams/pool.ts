@@ -58,6 +58,7 @@ import { GatewayError, shuttingDown } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { UpstreamOpenError, type UpstreamConnection } from './connection.js';
 import { upstreamError } from './bridge.js';
+import { endedUnanswered } from './unanswered-streams.js';
 
 export interface PoolOptions {
   readonly max: number;
@@ -345,12 +346,13 @@ const NEUTRAL: Verdict = { kind: 'neutral' };
 
 /**
  * A failure as the status page names it (`lastError`): how a child ended, an HTTP status, a
- * network error code, `timeout`. Never a message, which may carry the command's path, the URL
+ * network error code, `timeout`, a response stream that ended without the answer. Never a message, which may carry the command's path, the URL
  * (with a key in its query) or the upstream's own words.
  */
 function failureLabel(error: unknown): string {
   for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
     if (cause instanceof UpstreamOpenError) return cause.reason;
+    if (endedUnanswered(cause)) return 'stream ended unanswered';
     if (cause instanceof SdkError) {
       if (cause.code === SdkErrorCode.RequestTimeout) return 'timeout';
       const status = (cause.data as { status?: unknown } | undefined)?.status;

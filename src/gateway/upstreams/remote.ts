@@ -19,6 +19,7 @@ import type { ListenStreams } from './listen-reopening.js';
 import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
 import type { Connector } from './bridged.js';
 import { upstreamFetch } from './upstream-fetch.js';
+import { AnsweringStreamableHTTPClientTransport } from './unanswered-streams.js';
 import { messageOf } from './bridge.js';
 
 export interface RemoteConnectorOptions {
@@ -75,7 +76,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       /** Why Streamable HTTP was refused just now, if it was: told with the HTTP+SSE failure. */
       let refused: unknown;
       if (!sseOnly) {
-        const transport = new StreamableHTTPClientTransport(options.url, {
+        const transport = new AnsweringStreamableHTTPClientTransport(options.url, {
           requestInit,
           fetch: upstreamFetch,
           ...(sealed ? { sessionId: sealed.s } : {}),

@@ -18,6 +18,7 @@ import type { BackoffSettings } from '../backoff-schedule.js';
 import { JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ListenReopening, type ListenStreams } from './listen-reopening.js';
+import { upstreamsOwnError } from './unanswered-streams.js';
 
 /** Resource URIs one upstream connection may be subscribed to at once. */
 export const MAX_SUBSCRIBED_RESOURCES = 100;
@@ -107,7 +108,7 @@ export class ResourceSubscriptions {
     if (missing !== undefined) {
       const why = this.closed ? new Error('the connection closed') : this.refused.get(missing);
       await release();
-      if (why instanceof ProtocolError) throw why;
+      if (upstreamsOwnError(why)) throw why;
       throw new ProtocolError(
         JSONRPC.SERVER_ERROR,
         `The upstream did not subscribe to ${missing}: ${why instanceof Error ? why.message.split('\n')[0] : 'it did not say why'}`,
