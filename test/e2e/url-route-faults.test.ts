@@ -235,6 +235,19 @@ describe('a url route whose remote server ends the stream of a call without its 
           // A listing in between (the client's, for output schemas) is an answer and resets the count: the label tells.
           assert.equal(status.routes[0]!.upstream.backoff.lastError, 'stream ended unanswered', 'counted as a failure, not an answer');
           assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+
+          // A listing changes nothing: the gateway sends it again once, and the client never knows.
+          let lists = 0;
+          remote.intercept = (_req, res, body) => {
+            if ((body as { method?: string } | undefined)?.method !== 'tools/list' || lists++ > 0) return false;
+            res.writeHead(200, { 'content-type': 'text/event-stream' }).end(': nothing\n\n');
+            return true;
+          };
+          assert.deepEqual(
+            (await client.listTools()).tools.map((tool) => tool.name),
+            ['echo', 'slow'],
+          );
+          assert.equal(lists, 2, 'cut once, then answered');
           await client.close();
         } finally {
           await gw.close();
