@@ -28,7 +28,7 @@ import {
   type Request as McpRequest,
   type ServerContext as SdkServerContext,
 } from '@modelcontextprotocol/server';
-import { JSONRPC, type GatewayErrorCode } from '../errors.js';
+import { GatewayError, JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
 import type { RequestOutcome } from './pool.js';
@@ -157,6 +157,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
       connection = await options.connection();
     } catch (error) {
       if (error instanceof ProtocolError) throw error;
+      // The pool's own refusals (every child busy: processes_full; shutting_down) keep their code.
+      if (error instanceof GatewayError) throw upstreamError(error.code, error.message);
       throw upstreamError('upstream_unavailable', `${options.describeUpstream} is unavailable: ${messageOf(error)}`);
     }
     if (attached?.connection !== connection) {

@@ -1,0 +1,76 @@
+/**
+ * `command:` routes whose server misbehaves on the wire or crowds its route: a stdio server
+ * written by hand (raw-server.mjs), reached through the real gateway by the SDK's own clients.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import { processesWith } from '../helpers/processes.js';
+import { fixturePath } from '../helpers/project.js';
+
+const RAW = fixturePath('stdio', 'raw-server.mjs');
+const ERAS = ['legacy', 'auto'] as const;
+
+function rawRoute(name: string, marker: string, extra = ''): string {
+  return `  ${name}:\n    command: ${process.execPath}\n    args: [${JSON.stringify(RAW)}, ${JSON.stringify(marker)}]\n${extra}`;
+}
+
+async function connect(url: string, era: (typeof ERAS)[number] = 'legacy'): Promise<Client> {
+  const client = new Client({ name: 'wire-test', version: '1.0.0' }, { versionNegotiation: { mode: era } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+async function pidOf(client: Client): Promise<number> {
+  return (JSON.parse(textOf(await client.callTool({ name: 'pid', arguments: {} }))) as { pid: number }).pid;
+}
+
+/** The error a call failed with: its JSON-RPC code, the gateway's code and the message. */
+async function failure(call: Promise<unknown>): Promise<{ rpc: number; code: string | undefined; message: string }> {
+  const error = await call.then(
+    (result) => assert.fail(`expected an error, got ${JSON.stringify(result)}`),
+    (error: unknown) => error,
+  );
+  assert.ok(error instanceof ProtocolError, String(error));
+  return { rpc: error.code, code: (error.data as { code?: string } | undefined)?.code, message: error.message };
+}
+
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('a command route at its maxProcesses', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', rawRoute('one', marker, '    maxProcesses: 1\n'), ''].join('\n'));
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('gives processes_full to a newcomer, and to a session whose child was stopped to make room, while the one child is busy', async () => {
+    const a = await connect(`${gw.url}/mcp/one`);
+    const sleeping = a.callTool({ name: 'sleep', arguments: { ms: 1000 } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await assert.rejects(connect(`${gw.url}/mcp/one`), /processes_full/);
+    await sleeping;
+    // b's child takes a's place (a's is idle), and is busy when a comes back.
+    const b = await connect(`${gw.url}/mcp/one`);
+    const busy = b.callTool({ name: 'sleep', arguments: { ms: 1000 } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { code, message } = await failure(a.callTool({ name: 'pid', arguments: {} }));
+    assert.equal(code, 'processes_full');
+    assert.match(message, /all 1 upstream connections \(maxProcesses\) are busy/);
+    await busy;
+    await pidOf(a);
+    await Promise.all([a.close(), b.close()]);
+  });
+});
