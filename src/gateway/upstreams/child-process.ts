@@ -14,6 +14,7 @@
  * MCP stdio servers treat as the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { deserializeMessage, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/client';
 import type { Logger } from '../logger.js';
 
@@ -125,9 +126,12 @@ export class ChildProcessTransport implements Transport {
         resolve();
       });
       child.once('error', (error) => {
-        // A command that cannot be started (ENOENT, EACCES) never spawns.
-        if (child.pid === undefined) reject(new Error(`could not start ${this.spec.command}: ${error.message}`, { cause: error }));
-        else this.onerror?.(error);
+        // A command that cannot be started (ENOENT, EACCES) never spawns. Node says ENOENT of the
+        // command when it is the working directory that is missing.
+        if (child.pid === undefined) {
+          const why = existsSync(this.spec.cwd) ? error.message : `its working directory ${this.spec.cwd} does not exist (cwd)`;
+          reject(new Error(`could not start ${this.spec.command}: ${why}`, { cause: error }));
+        } else this.onerror?.(error);
       });
       child.once('exit', (code, signal) => {
         running.delete(child);
