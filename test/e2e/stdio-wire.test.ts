@@ -45,6 +45,42 @@ async function until(check: () => boolean, what: string, ms = 10_000): Promise<v
   }
 }
 
+describe('a command route whose server misbehaves on stdout', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker, '    callTimeout: 30s\n'), ''].join('\n'));
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('fails the call at once when the child closes its stdout and keeps running, stops that child, and starts a new one', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const first = await pidOf(client);
+      const started = Date.now();
+      const { code, message } = await failure(client.callTool({ name: 'close-stdout', arguments: {} }));
+      assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms, not at once`);
+      assert.equal(code, 'upstream_exited');
+      assert.match(message, /server process of route "raw" closed its stdout before answering/);
+      assert.notEqual(await pidOf(client), first);
+      await until(() => !processesWith(marker).includes(first), 'the child that closed its stdout to be stopped');
+      await client.close();
+    }
+    assert.ok(gw.logs.some((line) => line.msg === 'server closed its stdout while still running; stopping it'));
+  });
+
+  test('ignores an answer to an id it never sent, and a second answer to the same id', async () => {
+    const client = await connect(`${gw.url}/mcp/raw`);
+    assert.equal(textOf(await client.callTool({ name: 'stray', arguments: {} })), 'first');
+    const [pid, again] = await Promise.all([pidOf(client), pidOf(client)]);
+    assert.equal(pid, again);
+    await client.close();
+  });
+});
+
 describe('a command route at its maxProcesses', () => {
   const marker = `raw-${randomUUID()}`;
   let gw: InProcessGateway;

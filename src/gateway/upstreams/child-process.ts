@@ -51,6 +51,12 @@ export function childEnvironment(
 
 /** Longest stdout line kept while waiting for its newline; a child that exceeds it is stopped. */
 const MAX_LINE_BYTES = 64 * 1_048_576;
+/**
+ * How long a child whose stdout ended may take to be seen exiting before it counts as one that
+ * closed its stdout and kept running: a child that exits closes its stdout too, and the two
+ * events arrive in either order.
+ */
+const OUTPUT_CLOSED_GRACE = 200;
 /** Longest piece of a non-protocol line that reaches the log. */
 const LOGGED_LINE_CHARS = 1000;
 
@@ -87,11 +93,14 @@ export class ChildProcessTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   /** Set once the child has exited: how. */
   exit: ChildExit | undefined;
+  /** Whether the child closed its stdout while still running (it was stopped for that). */
+  outputClosed = false;
 
   private child: ChildProcess | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private closing: Promise<void> | undefined;
+  private closeTold = false;
   private readonly log: Logger;
 
   constructor(
@@ -139,12 +148,20 @@ export class ChildProcessTransport implements Transport {
         // Whatever the child started is stopped with it.
         signalGroup(child, 'SIGKILL');
       });
-      child.once('close', () => {
-        this.flushPartialLine();
-        this.onclose?.();
-      });
+      child.once('close', () => this.ended());
       child.stdin!.on('error', (error) => this.onerror?.(error));
       child.stdout!.on('data', (chunk: Buffer) => this.read(chunk));
+      // A child that closed its stdout and keeps running can answer nothing more: its calls would
+      // wait for callTimeout, and every later request too. It is stopped, and its calls fail now.
+      child.stdout!.once('end', () => {
+        setTimeout(() => {
+          if (this.exit || this.closing) return;
+          this.outputClosed = true;
+          this.log.warn({ pid: child.pid }, 'server closed its stdout while still running; stopping it');
+          this.ended();
+          void this.close();
+        }, OUTPUT_CLOSED_GRACE).unref();
+      });
       lines(child.stderr!, (line) => this.log.info({ pid: child.pid, stderr: clip(line) }, 'server stderr'));
     });
   }
@@ -198,6 +215,14 @@ export class ChildProcessTransport implements Transport {
         void this.close();
       }
     }
+  }
+
+  /** The connection is over (once): the child and its stdio are gone, or its stdout closed. */
+  private ended(): void {
+    if (this.closeTold) return;
+    this.closeTold = true;
+    this.flushPartialLine();
+    this.onclose?.();
   }
 
   private flushPartialLine(): void {
