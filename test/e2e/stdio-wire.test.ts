@@ -72,6 +72,20 @@ describe('a command route whose server misbehaves on stdout', () => {
     assert.ok(gw.logs.some((line) => line.msg === 'server closed its stdout while still running; stopping it'));
   });
 
+  test('fails a call at once whose answer is not JSON-RPC (a result and an error), and the child goes on serving', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const pid = await pidOf(client);
+      const started = Date.now();
+      const { rpc, message } = await failure(client.callTool({ name: 'both', arguments: {} }));
+      assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms, not at once`);
+      assert.equal(rpc, -32603);
+      assert.match(message, /answered this request with a message that is not valid JSON-RPC/);
+      assert.equal(await pidOf(client), pid);
+      await client.close();
+    }
+  });
+
   test('ignores an answer to an id it never sent, and a second answer to the same id', async () => {
     const client = await connect(`${gw.url}/mcp/raw`);
     assert.equal(textOf(await client.callTool({ name: 'stray', arguments: {} })), 'first');

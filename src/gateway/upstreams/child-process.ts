@@ -240,10 +240,31 @@ export class ChildProcessTransport implements Transport {
     } catch {
       // Servers that print banners or debug output on stdout still work; the line is not lost.
       this.log.warn({ pid: this.pid, stdout: clip(line) }, 'server wrote a line on stdout that is not JSON-RPC');
+      // An answer that names its request but is malformed (a result and an error, no jsonrpc) fails
+      // that request now, instead of leaving it to wait for callTimeout.
+      const id = answeredId(line);
+      if (id !== undefined) this.onmessage?.({ jsonrpc: '2.0', id, error: { code: -32603, message: INVALID_ANSWER } });
       return;
     }
     this.onmessage?.(message);
   }
+}
+
+const INVALID_ANSWER =
+  "the server process answered this request with a message that is not valid JSON-RPC (it is in the gateway's log: server wrote a line on stdout that is not JSON-RPC)";
+
+/** The id of a line that looks like an answer (a JSON object with an id, a result or an error, no method). */
+function answeredId(line: string): string | number | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || 'method' in value) return undefined;
+  const { id } = value as { id?: unknown };
+  if (!('result' in value) && !('error' in value)) return undefined;
+  return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id)) ? id : undefined;
 }
 
 function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
