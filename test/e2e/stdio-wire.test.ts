@@ -95,6 +95,46 @@ describe('a command route whose server misbehaves on stdout', () => {
   });
 });
 
+describe('a command route whose server speaks to its 2025 client between calls', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker), ''].join('\n'));
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test("relays the roots/list a session's own child sends when told the client's roots changed", async () => {
+    const client = new Client({ name: 'wire-test', version: '1.0.0' }, { capabilities: { roots: { listChanged: true } } });
+    let roots = [{ uri: 'file:///before', name: 'before' }];
+    client.setRequestHandler('roots/list', async () => ({ roots }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/raw`)));
+    assert.deepEqual(JSON.parse(textOf(await client.callTool({ name: 'roots', arguments: {} }))).result, { roots });
+    roots = [{ uri: 'file:///after', name: 'after' }];
+    await client.sendRootsListChanged();
+    let seen: { result?: unknown; error?: unknown } | null = null;
+    for (let attempt = 0; attempt < 40 && seen === null; attempt++) {
+      seen = JSON.parse(textOf(await client.callTool({ name: 'roots-on-change', arguments: {} }))) as typeof seen;
+      if (seen === null) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.deepEqual(seen, { jsonrpc: '2.0', id: 'raw-2', result: { roots } });
+    await client.close();
+  });
+
+  test("passes on a log message a session's own child sends after answering", async () => {
+    const client = await connect(`${gw.url}/mcp/raw`);
+    const logged: unknown[] = [];
+    client.setNotificationHandler('notifications/message', (notification) => void logged.push(notification.params.data));
+    await client.callTool({ name: 'log-later', arguments: {} });
+    await until(() => logged.length > 0, 'the log message to reach the client', 5000);
+    assert.deepEqual(logged, ['later']);
+    assert.ok(!gw.logs.some((line) => line.msg === 'upstream log message'));
+    await client.close();
+  });
+});
+
 describe('a command route at its maxProcesses', () => {
   const marker = `raw-${randomUUID()}`;
   let gw: InProcessGateway;

@@ -127,6 +127,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   const passesSubscriptions = (connection: UpstreamConnection) => options.ownsConnection === true && !connection.modern;
 
   const peer: DownstreamPeer = {
+    owns: options.ownsConnection === true,
     toolsChanged: () => whenConnected(() => server.sendToolListChanged()),
     promptsChanged: () => whenConnected(() => server.sendPromptListChanged()),
     resourcesChanged: () => whenConnected(() => server.sendResourceListChanged()),
@@ -136,10 +137,18 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     },
     log: (params) => whenConnected(() => void low.sendLoggingMessage(params).catch(() => undefined)),
     get relay() {
-      if (calls.size !== 1) return undefined;
-      const [ctx] = calls;
-      return (request: McpRequest, signal: AbortSignal) =>
-        ctx!.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, { signal });
+      if (calls.size === 1) {
+        const [ctx] = calls;
+        return (request: McpRequest, signal: AbortSignal) =>
+          ctx!.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, { signal });
+      }
+      // A 2025 session's own child asking between calls (roots/list once told the client's roots
+      // changed, as the roots capability intends), or during several: the session's GET stream.
+      if (options.ownsConnection === true && options.era === 'legacy' && server.isConnected()) {
+        return (request: McpRequest, signal: AbortSignal) =>
+          low.request(request as { method: 'roots/list'; params: Record<string, unknown> }, { signal });
+      }
+      return undefined;
     },
   };
   function whenConnected(act: () => void): void {
@@ -347,7 +356,10 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   }
   low.setNotificationHandler('notifications/roots/list_changed', () => {
     const connection = attached?.connection;
-    if (connection?.isOpen && connection.peers.size === 1) void connection.client.sendRootsListChanged().catch(() => undefined);
+    // Only the client whose roots they are: a session's own connection (the route's listeners are
+    // attached to it too), or one it alone is attached to.
+    if (connection?.isOpen && (peer.owns || connection.peers.size === 1))
+      void connection.client.sendRootsListChanged().catch(() => undefined);
   });
 
   const previous = low.onclose;
