@@ -143,8 +143,9 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
           ctx!.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, { signal });
       }
       // A 2025 session's own child asking between calls (roots/list once told the client's roots
-      // changed, as the roots capability intends), or during several: the session's GET stream.
-      if (options.ownsConnection === true && options.era === 'legacy' && server.isConnected()) {
+      // changed, as the roots capability intends): the session's GET stream. (With several calls in
+      // flight, which one asked cannot be told: refused, as before.)
+      if (calls.size === 0 && options.ownsConnection === true && options.era === 'legacy' && server.isConnected()) {
         return (request: McpRequest, signal: AbortSignal) =>
           low.request(request as { method: 'roots/list'; params: Record<string, unknown> }, { signal });
       }
