@@ -452,6 +452,9 @@ describe('command routes that cannot start', () => {
         'servers:',
         '  missing:',
         '    command: /no/such/program',
+        '  nocwd:',
+        `    command: ${process.execPath}`,
+        '    cwd: /no/such/folder',
         '  silent:',
         `    command: ${process.execPath}`,
         '    args: ["-e", "setInterval(() => {}, 1000)"]',
@@ -483,6 +486,7 @@ describe('command routes that cannot start', () => {
 
   for (const [route, why, lastError] of [
     ['missing', /could not start \/no\/such\/program: spawn \/no\/such\/program ENOENT/, 'ENOENT'],
+    ['nocwd', /could not start .*node: its working directory \/no\/such\/folder does not exist \(cwd\)/, 'ENOENT'],
     ['silent', /did not answer its first request within 0.5 s \(startTimeout\)/, 'timeout'],
     ['closes', /exited with code 1/, 'exited with code 1'],
   ] as const) {

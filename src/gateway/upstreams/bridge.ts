@@ -28,7 +28,7 @@ import {
   type Request as McpRequest,
   type ServerContext as SdkServerContext,
 } from '@modelcontextprotocol/server';
-import { JSONRPC, type GatewayErrorCode } from '../errors.js';
+import { GatewayError, JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
 import type { RequestOutcome } from './pool.js';
@@ -128,6 +128,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   const passesSubscriptions = (connection: UpstreamConnection) => options.ownsConnection === true && !connection.modern;
 
   const peer: DownstreamPeer = {
+    owns: options.ownsConnection === true,
     toolsChanged: () => whenConnected(() => server.sendToolListChanged()),
     promptsChanged: () => whenConnected(() => server.sendPromptListChanged()),
     resourcesChanged: () => whenConnected(() => server.sendResourceListChanged()),
@@ -137,10 +138,19 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     },
     log: (params) => whenConnected(() => void low.sendLoggingMessage(params).catch(() => undefined)),
     get relay() {
-      if (calls.size !== 1) return undefined;
-      const [ctx] = calls;
-      return (request: McpRequest, signal: AbortSignal) =>
-        ctx!.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, { signal });
+      if (calls.size === 1) {
+        const [ctx] = calls;
+        return (request: McpRequest, signal: AbortSignal) =>
+          ctx!.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, { signal });
+      }
+      // A 2025 session's own child asking between calls (roots/list once told the client's roots
+      // changed, as the roots capability intends): the session's GET stream. (With several calls in
+      // flight, which one asked cannot be told: refused, as before.)
+      if (calls.size === 0 && options.ownsConnection === true && options.era === 'legacy' && server.isConnected()) {
+        return (request: McpRequest, signal: AbortSignal) =>
+          low.request(request as { method: 'roots/list'; params: Record<string, unknown> }, { signal });
+      }
+      return undefined;
     },
   };
   function whenConnected(act: () => void): void {
@@ -158,6 +168,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
       connection = await options.connection();
     } catch (error) {
       if (upstreamsOwnError(error)) throw error;
+      // The pool's own refusals (every child busy: processes_full; shutting_down) keep their code.
+      if (error instanceof GatewayError) throw upstreamError(error.code, error.message);
       throw upstreamError('upstream_unavailable', `${options.describeUpstream} is unavailable: ${messageOf(error)}`);
     }
     if (attached?.connection !== connection) {
@@ -346,7 +358,10 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   }
   low.setNotificationHandler('notifications/roots/list_changed', () => {
     const connection = attached?.connection;
-    if (connection?.isOpen && connection.peers.size === 1) void connection.client.sendRootsListChanged().catch(() => undefined);
+    // Only the client whose roots they are: a session's own connection (the route's listeners are
+    // attached to it too), or one it alone is attached to.
+    if (connection?.isOpen && (peer.owns || connection.peers.size === 1))
+      void connection.client.sendRootsListChanged().catch(() => undefined);
   });
 
   const previous = low.onclose;

@@ -14,6 +14,7 @@
  * MCP stdio servers treat as the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { deserializeMessage, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/client';
 import type { Logger } from '../logger.js';
 
@@ -50,6 +51,12 @@ export function childEnvironment(
 
 /** Longest stdout line kept while waiting for its newline; a child that exceeds it is stopped. */
 const MAX_LINE_BYTES = 64 * 1_048_576;
+/**
+ * How long a child whose stdout ended may take to be seen exiting before it counts as one that
+ * closed its stdout and kept running: a child that exits closes its stdout too, and the two
+ * events arrive in either order.
+ */
+const OUTPUT_CLOSED_GRACE = 200;
 /** Longest piece of a non-protocol line that reaches the log. */
 const LOGGED_LINE_CHARS = 1000;
 
@@ -86,11 +93,14 @@ export class ChildProcessTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   /** Set once the child has exited: how. */
   exit: ChildExit | undefined;
+  /** Whether the child closed its stdout while still running (it was stopped for that). */
+  outputClosed = false;
 
   private child: ChildProcess | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private closing: Promise<void> | undefined;
+  private closeTold = false;
   private readonly log: Logger;
 
   constructor(
@@ -125,9 +135,12 @@ export class ChildProcessTransport implements Transport {
         resolve();
       });
       child.once('error', (error) => {
-        // A command that cannot be started (ENOENT, EACCES) never spawns.
-        if (child.pid === undefined) reject(new Error(`could not start ${this.spec.command}: ${error.message}`, { cause: error }));
-        else this.onerror?.(error);
+        // A command that cannot be started (ENOENT, EACCES) never spawns. Node says ENOENT of the
+        // command when it is the working directory that is missing.
+        if (child.pid === undefined) {
+          const why = existsSync(this.spec.cwd) ? error.message : `its working directory ${this.spec.cwd} does not exist (cwd)`;
+          reject(new Error(`could not start ${this.spec.command}: ${why}`, { cause: error }));
+        } else this.onerror?.(error);
       });
       child.once('exit', (code, signal) => {
         running.delete(child);
@@ -135,12 +148,20 @@ export class ChildProcessTransport implements Transport {
         // Whatever the child started is stopped with it.
         signalGroup(child, 'SIGKILL');
       });
-      child.once('close', () => {
-        this.flushPartialLine();
-        this.onclose?.();
-      });
+      child.once('close', () => this.ended());
       child.stdin!.on('error', (error) => this.onerror?.(error));
       child.stdout!.on('data', (chunk: Buffer) => this.read(chunk));
+      // A child that closed its stdout and keeps running can answer nothing more: its calls would
+      // wait for callTimeout, and every later request too. It is stopped, and its calls fail now.
+      child.stdout!.once('end', () => {
+        setTimeout(() => {
+          if (this.exit || this.closing) return;
+          this.outputClosed = true;
+          this.log.warn({ pid: child.pid }, 'server closed its stdout while still running; stopping it');
+          this.ended();
+          void this.close();
+        }, OUTPUT_CLOSED_GRACE).unref();
+      });
       lines(child.stderr!, (line) => this.log.info({ pid: child.pid, stderr: clip(line) }, 'server stderr'));
     });
   }
@@ -196,6 +217,14 @@ export class ChildProcessTransport implements Transport {
     }
   }
 
+  /** The connection is over (once): the child and its stdio are gone, or its stdout closed. */
+  private ended(): void {
+    if (this.closeTold) return;
+    this.closeTold = true;
+    this.flushPartialLine();
+    this.onclose?.();
+  }
+
   private flushPartialLine(): void {
     if (this.pending.length === 0) return;
     const line = Buffer.concat(this.pending).toString('utf8');
@@ -211,10 +240,31 @@ export class ChildProcessTransport implements Transport {
     } catch {
       // Servers that print banners or debug output on stdout still work; the line is not lost.
       this.log.warn({ pid: this.pid, stdout: clip(line) }, 'server wrote a line on stdout that is not JSON-RPC');
+      // An answer that names its request but is malformed (a result and an error, no jsonrpc) fails
+      // that request now, instead of leaving it to wait for callTimeout.
+      const id = answeredId(line);
+      if (id !== undefined) this.onmessage?.({ jsonrpc: '2.0', id, error: { code: -32603, message: INVALID_ANSWER } });
       return;
     }
     this.onmessage?.(message);
   }
+}
+
+const INVALID_ANSWER =
+  "the server process answered this request with a message that is not valid JSON-RPC (it is in the gateway's log: server wrote a line on stdout that is not JSON-RPC)";
+
+/** The id of a line that looks like an answer (a JSON object with an id, a result or an error, no method). */
+function answeredId(line: string): string | number | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || 'method' in value) return undefined;
+  const { id } = value as { id?: unknown };
+  if (!('result' in value) && !('error' in value)) return undefined;
+  return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id)) ? id : undefined;
 }
 
 function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {

@@ -11,8 +11,9 @@
  * list changes and resource updates to all of them (each passes on the updates of what its
  * clients subscribed to; the subscriptions are counted for everyone who shares the connection, in
  * resource-subscriptions.ts), log messages and server-to-client requests
- * (sampling, elicitation, roots) only where they have exactly one owner: the one peer with a call
- * in flight. Anything else would hand one client another client's question.
+ * (sampling, elicitation, roots) only where they have exactly one owner: the 2025 session whose
+ * own connection it is, or else the one peer with a call in flight. Anything else would hand one
+ * client another client's question.
  */
 import { Client, ProtocolError, ProtocolErrorCode, SdkError, type McpSubscription, type Transport } from '@modelcontextprotocol/client';
 import type {
@@ -37,6 +38,11 @@ export interface DownstreamPeer {
   log(params: LoggingMessageNotification['params']): void;
   /** Sends a server-to-client request on the stream of the peer's call in flight, if it has one. */
   readonly relay: ((request: McpRequest, signal: AbortSignal) => Promise<unknown>) | undefined;
+  /**
+   * The connection is this peer's alone (a 2025 session's own): what the upstream says or asks on
+   * its own is its, with or without a call in flight. (The route's listeners are attached too.)
+   */
+  readonly owns?: boolean;
 }
 
 /** What the upstream said about itself when it connected. */
@@ -278,8 +284,9 @@ export class UpstreamConnection {
     }
   }
 
-  /** The one peer a message belongs to: the only one attached, or the only one with a call in flight. */
+  /** The one peer a message belongs to: the one that owns the connection, the only one attached, or the only one with a call in flight. */
   private soleOwner(needsRelay: boolean): DownstreamPeer | undefined {
+    for (const peer of this.peers) if (peer.owns) return !needsRelay || peer.relay ? peer : undefined;
     if (this.peers.size === 1) {
       const [only] = this.peers;
       return !needsRelay || only!.relay ? only : undefined;

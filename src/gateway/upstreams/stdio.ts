@@ -41,7 +41,7 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           backoff: options.backoff,
           listenStreams: options.listenStreams,
           logger: log,
-          describeEnd: () => describeExit(transport.exit),
+          describeEnd: () => describeEnd(transport),
         });
       } catch (error) {
         // How it failed, not how it was stopped after (the client closes it on a failed connect).
@@ -56,22 +56,29 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
         // It started and answered, refusing the era it was offered: the route asks again in the
         // server's own (bridged.ts), and logs that, so this is no failure to start.
         if (refusedProtocolVersion(error)) throw error;
-        const why = exit
-          ? describeExit(exit)
-          : timedOut
-            ? `did not answer its first request within ${options.startTimeout / 1000} s (startTimeout)`
-            : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
+        const why = transport.outputClosed
+          ? describeEnd(transport)
+          : exit
+            ? describeExit(exit)
+            : timedOut
+              ? `did not answer its first request within ${options.startTimeout / 1000} s (startTimeout)`
+              : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
         log.warn({ command: options.command.command, why }, 'server process failed to start');
         const message = `${options.command.command} ${why}`;
-        if (exit) throw new UpstreamOpenError(message, why, { cause: error });
+        if (exit || transport.outputClosed) throw new UpstreamOpenError(message, why, { cause: error });
         throw new Error(message, { cause: error });
       }
     },
   };
 }
 
+/** How a child's connection ended: it closed its stdout while running (and was stopped), or how it exited. */
+function describeEnd(transport: ChildProcessTransport): string {
+  return transport.outputClosed ? 'closed its stdout' : describeExit(transport.exit);
+}
+
 function describeExit(exit: ChildExit | undefined): string {
-  if (!exit) return 'closed its output';
+  if (!exit) return 'closed its stdout';
   if (exit.signal) return `was stopped by ${exit.signal}`;
   return `exited with code ${exit.code}`;
 }

@@ -1,0 +1,166 @@
+/**
+ * `command:` routes whose server misbehaves on the wire or crowds its route: a stdio server
+ * written by hand (raw-server.mjs), reached through the real gateway by the SDK's own clients.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import { processesWith } from '../helpers/processes.js';
+import { fixturePath } from '../helpers/project.js';
+
+const RAW = fixturePath('stdio', 'raw-server.mjs');
+const ERAS = ['legacy', 'auto'] as const;
+
+function rawRoute(name: string, marker: string, extra = ''): string {
+  return `  ${name}:\n    command: ${process.execPath}\n    args: [${JSON.stringify(RAW)}, ${JSON.stringify(marker)}]\n${extra}`;
+}
+
+async function connect(url: string, era: (typeof ERAS)[number] = 'legacy'): Promise<Client> {
+  const client = new Client({ name: 'wire-test', version: '1.0.0' }, { versionNegotiation: { mode: era } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+async function pidOf(client: Client): Promise<number> {
+  return (JSON.parse(textOf(await client.callTool({ name: 'pid', arguments: {} }))) as { pid: number }).pid;
+}
+
+/** The error a call failed with: its JSON-RPC code, the gateway's code and the message. */
+async function failure(call: Promise<unknown>): Promise<{ rpc: number; code: string | undefined; message: string }> {
+  const error = await call.then(
+    (result) => assert.fail(`expected an error, got ${JSON.stringify(result)}`),
+    (error: unknown) => error,
+  );
+  assert.ok(error instanceof ProtocolError, String(error));
+  return { rpc: error.code, code: (error.data as { code?: string } | undefined)?.code, message: error.message };
+}
+
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('a command route whose server misbehaves on stdout', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker, '    callTimeout: 30s\n'), ''].join('\n'));
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('fails the call at once when the child closes its stdout and keeps running, stops that child, and starts a new one', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const first = await pidOf(client);
+      const started = Date.now();
+      const { code, message } = await failure(client.callTool({ name: 'close-stdout', arguments: {} }));
+      assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms, not at once`);
+      assert.equal(code, 'upstream_exited');
+      assert.match(message, /server process of route "raw" closed its stdout before answering/);
+      assert.notEqual(await pidOf(client), first);
+      await until(() => !processesWith(marker).includes(first), 'the child that closed its stdout to be stopped');
+      await client.close();
+    }
+    assert.ok(gw.logs.some((line) => line.msg === 'server closed its stdout while still running; stopping it'));
+  });
+
+  test('fails a call at once whose answer is not JSON-RPC (a result and an error), and the child goes on serving', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const pid = await pidOf(client);
+      const started = Date.now();
+      const { rpc, message } = await failure(client.callTool({ name: 'both', arguments: {} }));
+      assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms, not at once`);
+      assert.equal(rpc, -32603);
+      assert.match(message, /answered this request with a message that is not valid JSON-RPC/);
+      assert.equal(await pidOf(client), pid);
+      await client.close();
+    }
+  });
+
+  test('ignores an answer to an id it never sent, and a second answer to the same id', async () => {
+    const client = await connect(`${gw.url}/mcp/raw`);
+    assert.equal(textOf(await client.callTool({ name: 'stray', arguments: {} })), 'first');
+    const [pid, again] = await Promise.all([pidOf(client), pidOf(client)]);
+    assert.equal(pid, again);
+    await client.close();
+  });
+});
+
+describe('a command route whose server speaks to its 2025 client between calls', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker), ''].join('\n'));
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test("relays the roots/list a session's own child sends when told the client's roots changed", async () => {
+    const client = new Client({ name: 'wire-test', version: '1.0.0' }, { capabilities: { roots: { listChanged: true } } });
+    let roots = [{ uri: 'file:///before', name: 'before' }];
+    client.setRequestHandler('roots/list', async () => ({ roots }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/raw`)));
+    assert.deepEqual(JSON.parse(textOf(await client.callTool({ name: 'roots', arguments: {} }))).result, { roots });
+    roots = [{ uri: 'file:///after', name: 'after' }];
+    await client.sendRootsListChanged();
+    let seen: { result?: unknown; error?: unknown } | null = null;
+    for (let attempt = 0; attempt < 40 && seen === null; attempt++) {
+      seen = JSON.parse(textOf(await client.callTool({ name: 'roots-on-change', arguments: {} }))) as typeof seen;
+      if (seen === null) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.deepEqual(seen, { jsonrpc: '2.0', id: 'raw-2', result: { roots } });
+    await client.close();
+  });
+
+  test("passes on a log message a session's own child sends after answering", async () => {
+    const client = await connect(`${gw.url}/mcp/raw`);
+    const logged: unknown[] = [];
+    client.setNotificationHandler('notifications/message', (notification) => void logged.push(notification.params.data));
+    await client.callTool({ name: 'log-later', arguments: {} });
+    await until(() => logged.length > 0, 'the log message to reach the client', 5000);
+    assert.deepEqual(logged, ['later']);
+    assert.ok(!gw.logs.some((line) => line.msg === 'upstream log message'));
+    await client.close();
+  });
+});
+
+describe('a command route at its maxProcesses', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', rawRoute('one', marker, '    maxProcesses: 1\n'), ''].join('\n'));
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('gives processes_full to a newcomer, and to a session whose child was stopped to make room, while the one child is busy', async () => {
+    const a = await connect(`${gw.url}/mcp/one`);
+    const sleeping = a.callTool({ name: 'sleep', arguments: { ms: 1000 } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await assert.rejects(connect(`${gw.url}/mcp/one`), /processes_full/);
+    await sleeping;
+    // b's child takes a's place (a's is idle), and is busy when a comes back.
+    const b = await connect(`${gw.url}/mcp/one`);
+    const busy = b.callTool({ name: 'sleep', arguments: { ms: 1000 } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { code, message } = await failure(a.callTool({ name: 'pid', arguments: {} }));
+    assert.equal(code, 'processes_full');
+    assert.match(message, /all 1 upstream connections \(maxProcesses\) are busy/);
+    await busy;
+    await pidOf(a);
+    await Promise.all([a.close(), b.close()]);
+  });
+});
