@@ -261,6 +261,16 @@ describe('a command route running a v1-SDK stdio server', () => {
     await client.close();
   });
 
+  test("answers a server-to-client request meant for a 2026-07-28 client (its era has none) with -32601, and the server's tool says so", async () => {
+    const client = await connect(`${gw.url}/mcp/probe`, 'auto', { sampling: {} });
+    const result = await client.callTool({ name: 'ask', arguments: {} });
+    // The server's sampling request came back -32601 from the gateway's connection, and the tool said so.
+    assert.equal(result.isError, true);
+    assert.equal(textOf(result), 'MCP error -32601: Method not found');
+    assert.ok((await call(client, 'pid')).pid, 'the session goes on');
+    await client.close();
+  });
+
   test('100 sessions opened and closed leave no process behind', async () => {
     const before = processesWith(marker).length;
     const sessions = gw.gateway.routes.get('probe')!.sessions.size;
