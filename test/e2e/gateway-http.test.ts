@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import {
   connectClient,
@@ -64,6 +65,44 @@ describe('bad input', () => {
     assert.equal(r.status, 413);
     assert.equal(r.json().error.data.code, 'body_too_large');
     assert.match(r.json().error.message, /65536 bytes/);
+  });
+
+  it('reads a gzip, deflate or br body, holds the inflated size to maxBodySize, and answers one that does not inflate with 400 -32700', async () => {
+    const send = (body: Buffer | string, encoding: string) =>
+      fetch(`${gw.url}/mcp/echo`, {
+        method: 'POST',
+        headers: { ...MCP_POST_HEADERS, 'content-encoding': encoding },
+        body: typeof body === 'string' ? body : new Uint8Array(body),
+      });
+    const init = JSON.stringify(initializeBody());
+    for (const [encoding, compress] of [
+      ['gzip', zlib.gzipSync],
+      ['deflate', zlib.deflateSync],
+      ['br', zlib.brotliCompressSync],
+    ] as const) {
+      const r = await send(compress(init), encoding);
+      assert.equal(r.status, 200, `${encoding}: ${await r.clone().text()}`);
+      assert.ok(r.headers.get('mcp-session-id'));
+      await r.body?.cancel();
+    }
+    // 2 KB on the wire, 1 MiB inflated.
+    const bomb = await send(zlib.gzipSync(Buffer.alloc(1024 * 1024, ' ')), 'gzip');
+    assert.equal(bomb.status, 413);
+    assert.equal(((await bomb.json()) as { error: { data: { code: string } } }).error.data.code, 'body_too_large');
+    // Was a 500 internal_error, logged as a failure of the gateway.
+    const logged = gw.logs.length;
+    for (const body of ['not gzip at all', zlib.gzipSync(init).subarray(0, 20)]) {
+      const r = await send(body, 'gzip');
+      assert.equal(r.status, 400);
+      const { error } = (await r.json()) as { error: { code: number; message: string; data: { code: string } } };
+      assert.equal(error.code, -32700);
+      assert.equal(error.data.code, 'parse_error');
+      assert.match(error.message, /does not decompress as its Content-Encoding \(gzip\) says/);
+    }
+    assert.ok(!gw.logs.slice(logged).some((line) => line.msg === 'request failed'));
+    const unknown = await send(init, 'zstd');
+    assert.equal(unknown.status, 415);
+    assert.match(((await unknown.json()) as { error: { message: string } }).error.message, /unsupported content encoding "zstd"/);
   });
 
   it('answers a wrong Content-Type with 415', async () => {

@@ -209,12 +209,27 @@ function send(res: ServerResponse, status: number, text: string, type: string, h
   res.end(text);
 }
 
-/** Reads a POST body as JSON with body-parser, within the size limit. Rejects with body-parser's errors. */
+/**
+ * Reads a POST body as JSON with body-parser, within the size limit (of the inflated body, when it
+ * came compressed). Rejects with body-parser's errors, and with a `parse_error` for a body that does
+ * not decompress (body-parser passes zlib's error on as it is).
+ */
 function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
   const parse = jsonParser({ limit, strict: false, type: () => true });
   return (req, res) =>
     new Promise((resolve, reject) => {
-      parse(req, res, (error?: unknown) => (error ? reject(error) : resolve((req as { body?: unknown }).body)));
+      parse(req, res, (error?: unknown) => {
+        if (!error) return resolve((req as { body?: unknown }).body);
+        const zlibCode = (error as { code?: unknown }).code;
+        if (typeof zlibCode === 'string' && zlibCode.startsWith('Z_')) {
+          // gzip, deflate or br: body-parser refuses any other encoding before inflating.
+          const encoding = String(req.headers['content-encoding']).toLowerCase();
+          return reject(
+            new GatewayError('parse_error', `Parse error: the body does not decompress as its Content-Encoding (${encoding}) says`),
+          );
+        }
+        reject(error);
+      });
     });
 }
 
