@@ -59,6 +59,14 @@ describe('bad input', () => {
     assert.equal(r.json().error.data.code, 'parse_error');
   });
 
+  it('answers an empty body with 400 -32700 saying so (was -32600 "jsonrpc must be 2.0": an empty body read as {})', async () => {
+    const r = await post('/mcp/echo', '');
+    assert.equal(r.status, 400);
+    assert.equal(r.json().error.code, -32700);
+    assert.equal(r.json().error.data.code, 'parse_error');
+    assert.equal(r.json().error.message, 'Parse error: the body is empty');
+  });
+
   it('answers a body over maxBodySize with 413 without parsing it', async () => {
     const big = JSON.stringify({ ...initializeBody(), padding: 'x'.repeat(70 * 1024) });
     const r = await post('/mcp/echo', big);

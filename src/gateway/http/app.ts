@@ -218,6 +218,12 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
   const parse = jsonParser({ limit, strict: false, type: () => true });
   return (req, res) =>
     new Promise((resolve, reject) => {
+      // body-parser reads an empty body as `{}`, which would be refused as a message without
+      // `jsonrpc`. A body is empty when it says so, or has neither a length nor chunks (RFC 9112 §6.3).
+      const length = req.headers['content-length'];
+      if (length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined)) {
+        return reject(new GatewayError('parse_error', 'Parse error: the body is empty'));
+      }
       parse(req, res, (error?: unknown) => {
         if (!error) return resolve((req as { body?: unknown }).body);
         const zlibCode = (error as { code?: unknown }).code;
