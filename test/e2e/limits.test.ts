@@ -338,6 +338,16 @@ describe('duplicate request ids', () => {
       assert.equal(cancelled.status, 202);
       const after = await call(8, 'after the cancellation', 0);
       assert.match(await after.text(), /"text":"after the cancellation"/);
+
+      // Refused by the transport before the server saw it: no answer will come, and the id is free.
+      const refused = await fetch(url, {
+        method: 'POST',
+        headers: { ...headers, 'mcp-protocol-version': '2024-01-01' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' }),
+      });
+      assert.equal(refused.status, 400);
+      assert.match(await refused.text(), /Unsupported protocol version/);
+      assert.match(await (await post({ id: 9, method: 'ping' })).text(), /"id":9\b/);
     } finally {
       await gateway.stop();
     }
