@@ -219,9 +219,10 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
   return (req, res) =>
     new Promise((resolve, reject) => {
       // body-parser reads an empty body as `{}`, which would be refused as a message without
-      // `jsonrpc`. A body is empty when it says so, or has neither a length nor chunks (RFC 9112 §6.3).
+      // `jsonrpc`. A body is empty when it says so, or, in HTTP/1, has neither a length nor chunks
+      // (RFC 9112 §6.3; an HTTP/2 request need not declare its length).
       const length = req.headers['content-length'];
-      if (length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined)) {
+      if (length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined && req.httpVersionMajor < 2)) {
         return reject(new GatewayError('parse_error', 'Parse error: the body is empty'));
       }
       parse(req, res, (error?: unknown) => {
