@@ -646,6 +646,29 @@ describe('request log', () => {
     const mcp = `/mcp/${'a'.repeat(5_000)}`;
     assert.equal(await logged(mcp, 'POST'), `${mcp.slice(0, 256)}…[+${mcp.length - 256} chars]`);
   });
+
+  it("cuts a JSON-RPC method or tool name longer than 256 characters as it cuts a path (the line held the client's whole string)", async () => {
+    const init = await post('/mcp/echo', initializeBody());
+    const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+    const logged = async (message: Record<string, unknown> | Array<Record<string, unknown>>) => {
+      const from = gw.logs.length;
+      await post('/mcp/echo', message, headers);
+      for (let turn = 0; turn < 1000; turn++) {
+        const line = gw.logs.slice(from).find((l) => l.msg === 'request');
+        if (line) return line;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.fail('no request line');
+    };
+    const method = 'm'.repeat(10_000);
+    const cut = (text: string) => `${text.slice(0, 256)}…[+${text.length - 256} chars]`;
+    assert.equal((await logged({ jsonrpc: '2.0', id: 1, method })).rpc, cut(method));
+    assert.equal((await logged([{ jsonrpc: '2.0', id: 2, method }])).rpc, `batch(1):${cut(method)}`);
+    const name = 't'.repeat(10_000);
+    const call = await logged({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name, arguments: {} } });
+    assert.equal(call.rpc, 'tools/call');
+    assert.equal(call.tool, cut(name));
+  });
 });
 
 describe('concurrency', () => {

@@ -263,13 +263,14 @@ function acceptsBoth(accept: string): boolean {
   return accept.includes('application/json') && accept.includes('text/event-stream');
 }
 
-/** Records the JSON-RPC method and tool name for the request log line. */
+/** Records the JSON-RPC method and tool name for the request log line, cut as a path is (any client chooses them). */
 function describeRpc(exchange: Exchange, body: JSONRPCMessage | JSONRPCMessage[]): void {
   const first = Array.isArray(body) ? body[0] : body;
   if (first && 'method' in first) {
-    exchange.rpcMethod = Array.isArray(body) ? `batch(${body.length}):${first.method}` : first.method;
+    const method = capForLog(first.method);
+    exchange.rpcMethod = Array.isArray(body) ? `batch(${body.length}):${method}` : method;
     const tool = (first.params as { name?: unknown } | undefined)?.name;
-    if (first.method === 'tools/call' && typeof tool === 'string') exchange.tool = tool;
+    if (first.method === 'tools/call' && typeof tool === 'string') exchange.tool = capForLog(tool);
   }
 }
 
