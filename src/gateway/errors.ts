@@ -27,7 +27,11 @@ export const GATEWAY_ERRORS = {
     rpc: JSONRPC.SERVER_ERROR,
     summary: 'A request other than initialize came without an Mcp-Session-Id header.',
   },
-  parse_error: { status: 400, rpc: JSONRPC.PARSE_ERROR, summary: 'The body is not valid JSON.' },
+  parse_error: {
+    status: 400,
+    rpc: JSONRPC.PARSE_ERROR,
+    summary: 'The body is not valid JSON, or does not decompress as its Content-Encoding says.',
+  },
   invalid_request: { status: 400, rpc: JSONRPC.INVALID_REQUEST, summary: 'The body is JSON but not a valid JSON-RPC message or batch.' },
   invalid_params: {
     status: 400,

@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import zlib from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import {
   connectClient,
@@ -58,12 +59,58 @@ describe('bad input', () => {
     assert.equal(r.json().error.data.code, 'parse_error');
   });
 
+  it('answers an empty body with 400 -32700 saying so (was -32600 "jsonrpc must be 2.0": an empty body read as {})', async () => {
+    const r = await post('/mcp/echo', '');
+    assert.equal(r.status, 400);
+    assert.equal(r.json().error.code, -32700);
+    assert.equal(r.json().error.data.code, 'parse_error');
+    assert.equal(r.json().error.message, 'Parse error: the body is empty');
+  });
+
   it('answers a body over maxBodySize with 413 without parsing it', async () => {
     const big = JSON.stringify({ ...initializeBody(), padding: 'x'.repeat(70 * 1024) });
     const r = await post('/mcp/echo', big);
     assert.equal(r.status, 413);
     assert.equal(r.json().error.data.code, 'body_too_large');
     assert.match(r.json().error.message, /65536 bytes/);
+  });
+
+  it('reads a gzip, deflate or br body, holds the inflated size to maxBodySize, and answers one that does not inflate with 400 -32700', async () => {
+    const send = (body: Buffer | string, encoding: string) =>
+      fetch(`${gw.url}/mcp/echo`, {
+        method: 'POST',
+        headers: { ...MCP_POST_HEADERS, 'content-encoding': encoding },
+        body: typeof body === 'string' ? body : new Uint8Array(body),
+      });
+    const init = JSON.stringify(initializeBody());
+    for (const [encoding, compress] of [
+      ['gzip', zlib.gzipSync],
+      ['deflate', zlib.deflateSync],
+      ['br', zlib.brotliCompressSync],
+    ] as const) {
+      const r = await send(compress(init), encoding);
+      assert.equal(r.status, 200, `${encoding}: ${await r.clone().text()}`);
+      assert.ok(r.headers.get('mcp-session-id'));
+      await r.body?.cancel();
+    }
+    // 2 KB on the wire, 1 MiB inflated.
+    const bomb = await send(zlib.gzipSync(Buffer.alloc(1024 * 1024, ' ')), 'gzip');
+    assert.equal(bomb.status, 413);
+    assert.equal(((await bomb.json()) as { error: { data: { code: string } } }).error.data.code, 'body_too_large');
+    // Was a 500 internal_error, logged as a failure of the gateway.
+    const logged = gw.logs.length;
+    for (const body of ['not gzip at all', zlib.gzipSync(init).subarray(0, 20)]) {
+      const r = await send(body, 'gzip');
+      assert.equal(r.status, 400);
+      const { error } = (await r.json()) as { error: { code: number; message: string; data: { code: string } } };
+      assert.equal(error.code, -32700);
+      assert.equal(error.data.code, 'parse_error');
+      assert.match(error.message, /does not decompress as its Content-Encoding \(gzip\) says/);
+    }
+    assert.ok(!gw.logs.slice(logged).some((line) => line.msg === 'request failed'));
+    const unknown = await send(init, 'zstd');
+    assert.equal(unknown.status, 415);
+    assert.match(((await unknown.json()) as { error: { message: string } }).error.message, /unsupported content encoding "zstd"/);
   });
 
   it('answers a wrong Content-Type with 415', async () => {
@@ -598,6 +645,29 @@ describe('request log', () => {
     assert.equal(await logged(long), `${long.slice(0, 256)}…[+${long.length - 256} chars]`);
     const mcp = `/mcp/${'a'.repeat(5_000)}`;
     assert.equal(await logged(mcp, 'POST'), `${mcp.slice(0, 256)}…[+${mcp.length - 256} chars]`);
+  });
+
+  it("cuts a JSON-RPC method or tool name longer than 256 characters as it cuts a path (the line held the client's whole string)", async () => {
+    const init = await post('/mcp/echo', initializeBody());
+    const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+    const logged = async (message: Record<string, unknown> | Array<Record<string, unknown>>) => {
+      const from = gw.logs.length;
+      await post('/mcp/echo', message, headers);
+      for (let turn = 0; turn < 1000; turn++) {
+        const line = gw.logs.slice(from).find((l) => l.msg === 'request');
+        if (line) return line;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.fail('no request line');
+    };
+    const method = 'm'.repeat(10_000);
+    const cut = (text: string) => `${text.slice(0, 256)}…[+${text.length - 256} chars]`;
+    assert.equal((await logged({ jsonrpc: '2.0', id: 1, method })).rpc, cut(method));
+    assert.equal((await logged([{ jsonrpc: '2.0', id: 2, method }])).rpc, `batch(1):${cut(method)}`);
+    const name = 't'.repeat(10_000);
+    const call = await logged({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name, arguments: {} } });
+    assert.equal(call.rpc, 'tools/call');
+    assert.equal(call.tool, cut(name));
   });
 });
 

@@ -299,4 +299,57 @@ describe('duplicate request ids', () => {
       await gateway.stop();
     }
   });
+
+  it('keeps the id of a call whose client went away in flight until the server answers it, so a new request cannot take its answer; a cancelled id is free at once', async () => {
+    const gateway = await startGatewayProcess(ECHO('  maxPerRoute: 10\n'));
+    const url = `${gateway.url}/mcp/echo`;
+    try {
+      const id = await openSession(url, {});
+      const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+      const post = (message: Record<string, unknown>, signal?: AbortSignal) =>
+        fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', ...message }), ...(signal ? { signal } : {}) });
+      const call = (rpcId: number, text: string, ms: number, signal?: AbortSignal) =>
+        post({ id: rpcId, method: 'tools/call', params: { name: 'slow', arguments: { ms, text } } }, signal);
+      /** Starts a call and goes away once the gateway is serving it. */
+      const abandon = async (rpcId: number, text: string, ms: number) => {
+        const controller = new AbortController();
+        const started = call(rpcId, text, ms, controller.signal).catch(() => undefined);
+        while ((await status(gateway.url)).inFlight < 1) await new Promise((r) => setTimeout(r, 10));
+        controller.abort();
+        await started;
+        while ((await status(gateway.url)).inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+      };
+
+      await abandon(7, 'abandoned', 800);
+      // Was served, and answered with the abandoned call's result once the server sent it.
+      const second = await call(7, 'second', 0);
+      assert.equal(second.status, 400, await second.clone().text());
+      assert.match(((await second.json()) as { error: { message: string } }).error.message, /id 7 is already in flight on this session/);
+      let again: string;
+      do {
+        await new Promise((r) => setTimeout(r, 50));
+        again = await (await call(7, 'again', 0)).text();
+      } while (again.includes('already in flight'));
+      assert.match(again, /"text":"again"/);
+
+      await abandon(8, 'cancelled', 5000);
+      // The server sends no answer to a cancelled request: its id is free once the cancellation is through.
+      const cancelled = await post({ method: 'notifications/cancelled', params: { requestId: 8 } });
+      assert.equal(cancelled.status, 202);
+      const after = await call(8, 'after the cancellation', 0);
+      assert.match(await after.text(), /"text":"after the cancellation"/);
+
+      // Refused by the transport before the server saw it: no answer will come, and the id is free.
+      const refused = await fetch(url, {
+        method: 'POST',
+        headers: { ...headers, 'mcp-protocol-version': '2024-01-01' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' }),
+      });
+      assert.equal(refused.status, 400);
+      assert.match(await refused.text(), /Unsupported protocol version/);
+      assert.match(await (await post({ id: 9, method: 'ping' })).text(), /"id":9\b/);
+    } finally {
+      await gateway.stop();
+    }
+  });
 });

@@ -88,6 +88,37 @@ describe('idle expiry', () => {
     await gw.close();
   });
 
+  it('refuses a request past sessions.maxAge with 404 without cutting short the call still in flight on the session', async () => {
+    let wall = Date.parse('2026-07-15T12:00:00Z');
+    const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n  maxAge: 1h\n`, {
+      wallClock: () => wall,
+    });
+    const url = `${gw.url}/mcp/echo`;
+    const held = await connectClient(url);
+    const slow = fetch(url, {
+      method: 'POST',
+      headers: { ...MCP_POST_HEADERS, 'mcp-session-id': held.transport.sessionId! },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 5,
+        method: 'tools/call',
+        params: { name: 'slow', arguments: { ms: 300, text: 'finished' } },
+      }),
+      signal: AbortSignal.timeout(5_000),
+    });
+    await until(() => gw.gateway.routes.get('echo')!.inFlight === 1, 'the call is in flight');
+    wall += 61 * 60_000;
+    const refused = await listTools(url, held.transport.sessionId!);
+    assert.equal(refused.status, 404);
+    assert.equal((await refused.json()).error.data.reason, 'expired');
+    // Was an empty answer: the refusal closed the session, and its server, under the call.
+    assert.match(await (await slow).text(), /"text":"finished"/);
+    const after = await listTools(url, held.transport.sessionId!);
+    assert.equal(after.status, 404);
+    await held.client.close();
+    await gw.close();
+  });
+
   it('does not expire a session whose GET stream is open', async () => {
     let now = 1_000_000; // lru-cache reads a start time of 0 as "no TTL"
     const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n  idleTimeout: 1m\n`, {

@@ -209,12 +209,34 @@ function send(res: ServerResponse, status: number, text: string, type: string, h
   res.end(text);
 }
 
-/** Reads a POST body as JSON with body-parser, within the size limit. Rejects with body-parser's errors. */
+/**
+ * Reads a POST body as JSON with body-parser, within the size limit (of the inflated body, when it
+ * came compressed). Rejects with body-parser's errors, and with a `parse_error` for a body that does
+ * not decompress (body-parser passes zlib's error on as it is).
+ */
 function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
   const parse = jsonParser({ limit, strict: false, type: () => true });
   return (req, res) =>
     new Promise((resolve, reject) => {
-      parse(req, res, (error?: unknown) => (error ? reject(error) : resolve((req as { body?: unknown }).body)));
+      // body-parser reads an empty body as `{}`, which would be refused as a message without
+      // `jsonrpc`. A body is empty when it says so, or, in HTTP/1, has neither a length nor chunks
+      // (RFC 9112 §6.3; an HTTP/2 request need not declare its length).
+      const length = req.headers['content-length'];
+      if (length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined && req.httpVersionMajor < 2)) {
+        return reject(new GatewayError('parse_error', 'Parse error: the body is empty'));
+      }
+      parse(req, res, (error?: unknown) => {
+        if (!error) return resolve((req as { body?: unknown }).body);
+        const zlibCode = (error as { code?: unknown }).code;
+        if (typeof zlibCode === 'string' && zlibCode.startsWith('Z_')) {
+          // gzip, deflate or br: body-parser refuses any other encoding before inflating.
+          const encoding = String(req.headers['content-encoding']).toLowerCase();
+          return reject(
+            new GatewayError('parse_error', `Parse error: the body does not decompress as its Content-Encoding (${encoding}) says`),
+          );
+        }
+        reject(error);
+      });
     });
 }
 
@@ -241,13 +263,14 @@ function acceptsBoth(accept: string): boolean {
   return accept.includes('application/json') && accept.includes('text/event-stream');
 }
 
-/** Records the JSON-RPC method and tool name for the request log line. */
+/** Records the JSON-RPC method and tool name for the request log line, cut as a path is (any client chooses them). */
 function describeRpc(exchange: Exchange, body: JSONRPCMessage | JSONRPCMessage[]): void {
   const first = Array.isArray(body) ? body[0] : body;
   if (first && 'method' in first) {
-    exchange.rpcMethod = Array.isArray(body) ? `batch(${body.length}):${first.method}` : first.method;
+    const method = capForLog(first.method);
+    exchange.rpcMethod = Array.isArray(body) ? `batch(${body.length}):${method}` : method;
     const tool = (first.params as { name?: unknown } | undefined)?.name;
-    if (first.method === 'tools/call' && typeof tool === 'string') exchange.tool = tool;
+    if (first.method === 'tools/call' && typeof tool === 'string') exchange.tool = capForLog(tool);
   }
 }
 

@@ -278,7 +278,9 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     if (held) {
       if (held.principal !== principal) throw wrongPrincipal(id);
       if (wallClock() <= held.expiresAt) return held;
-      sessions.end(id, 'expired');
+      // A call in flight (or a stream) the id was valid for keeps its answer: the session ends
+      // once it is idle (this check again, or the idle sweep), not under it.
+      if (held.active === 0) sessions.end(id, 'expired');
       throw sessionNotFound('expired');
     }
     if (deleted?.has(digest(id))) throw sessionNotFound('deleted');

@@ -6,9 +6,13 @@
  *   and leave the first with none;
  * - when the gateway stops, every request still unanswered gets a JSON-RPC error on its own
  *   stream instead of an empty response.
- * An id is free again once the server has answered it.
+ * An id is free again once the server has answered it, or once the client cancelled it (the
+ * server sends no answer then). Not when its HTTP exchange ends: a client that went away leaves
+ * its call running, and a new request with the id would be handed that call's answer (the
+ * transport sends an answer to whichever stream holds its id now). A request the transport
+ * refused before the server saw it is freed when its exchange ends: no answer will come.
  */
-import type { JSONRPCMessage, RequestId, TransportSendOptions } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, MessageExtraInfo, RequestId, TransportSendOptions } from '@modelcontextprotocol/server';
 import { ForwardingTransport } from './forwarding-transport.js';
 
 /** The ids of the requests (not notifications or responses) among `messages`. */
@@ -20,6 +24,8 @@ export function requestIdsOf(messages: readonly JSONRPCMessage[]): RequestId[] {
 
 export class RequestTracker extends ForwardingTransport {
   private readonly pending = new Set<RequestId>();
+  /** Those of {@link pending} the server has received: only its answer (or a cancellation) frees them. */
+  private readonly delivered = new Set<RequestId>();
   /** Ids the gateway answered itself (at shutdown): the server's own late answer is dropped. */
   private readonly answered = new Set<RequestId>();
 
@@ -33,16 +39,16 @@ export class RequestTracker extends ForwardingTransport {
     return undefined;
   }
 
-  /** Forgets `ids` (their HTTP exchange is over, answered or not). */
+  /** Their HTTP exchange is over: forgets those of `ids` the server never received (the transport refused them). */
   end(ids: readonly RequestId[]): void {
-    for (const id of ids) this.pending.delete(id);
+    for (const id of ids) if (!this.delivered.has(id)) this.pending.delete(id);
   }
 
   /** Answers every request still unanswered with `error(id)`, on the stream that waits for it. */
   async answerPending(error: (id: RequestId) => JSONRPCMessage): Promise<number> {
     const ids = [...this.pending];
     for (const id of ids) {
-      this.pending.delete(id);
+      this.free(id);
       this.answered.add(id);
       await this.inner.send(error(id)).catch(() => undefined);
     }
@@ -53,8 +59,27 @@ export class RequestTracker extends ForwardingTransport {
     if (('result' in message || 'error' in message) && message.id !== undefined) {
       // A request has one answer: the server's, late, after the gateway's own goes nowhere.
       if (this.answered.delete(message.id)) return Promise.resolve();
-      this.pending.delete(message.id);
+      this.free(message.id);
     }
     return super.send(message, options);
+  }
+
+  protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo) {
+    if ('method' in message) {
+      if ('id' in message && this.pending.has(message.id)) this.delivered.add(message.id);
+      else if (message.method === 'notifications/cancelled') {
+        super.receive(message, extra);
+        // Once the server has it, the cancelled request gets no answer (MCP: the receiver does not respond).
+        const cancelled = (message.params as { requestId?: unknown } | undefined)?.requestId;
+        if (typeof cancelled === 'string' || typeof cancelled === 'number') this.free(cancelled);
+        return;
+      }
+    }
+    super.receive(message, extra);
+  }
+
+  private free(id: RequestId): void {
+    this.pending.delete(id);
+    this.delivered.delete(id);
   }
 }
