@@ -95,6 +95,16 @@ describe('createJwtVerifier', () => {
     assert.equal(outcomeOf(await verifier()(await idp.sign({}, { omit: ['sub'] }))), 'invalid: the token has no "sub" claim');
   });
 
+  it('refuses a sub that is not a non-empty string: it names the caller, and 42 and "42" would be one', async () => {
+    for (const sub of [42, '', ['alice', 'bob'], { id: 'alice' }, null]) {
+      assert.equal(
+        outcomeOf(await verifier()(await idp.sign({ sub: sub as string }))),
+        'invalid: the token\'s "sub" claim is not valid',
+        JSON.stringify(sub),
+      );
+    }
+  });
+
   it('refuses alg none, without fetching any key', async () => {
     const before = idp.requests.jwks;
     const verify = verifier({ keys: createIssuerKeys({ issuer: idp.issuer }) });

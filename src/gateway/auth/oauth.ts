@@ -214,12 +214,15 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         return { ok: false, reason: 'unavailable', message: error.message, retryAfterSeconds: error.retryAfterSeconds };
       return { ok: false, reason: 'invalid', message: describeJoseError(error) };
     }
+    // jose checks that sub is there, not what it is; it names the caller (principals, sessions, tools).
+    if (typeof payload.sub !== 'string' || payload.sub === '')
+      return { ok: false, reason: 'invalid', message: 'the token\'s "sub" claim is not valid' };
     const scopes = scopesOf(payload);
     const missing = required.filter((scope) => !hasScope(scopes, scope));
     if (missing.length > 0) {
       return { ok: false, reason: 'insufficient_scope', message: `the token lacks the scope ${missing.join(', ')}`, scopes: required };
     }
-    const subject = payload.sub!;
+    const subject = payload.sub;
     const clientId = [payload.azp, payload.appid, payload.client_id].find((value): value is string => typeof value === 'string') ?? '';
     return {
       ok: true,
