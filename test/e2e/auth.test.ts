@@ -279,6 +279,26 @@ describe('OAuth metadata and challenges', () => {
     );
   });
 
+  it('takes only http or https from X-Forwarded-Proto: no other value can name another origin', async () => {
+    for (const proto of ['https://evil.example/?', 'https://evil.example#', 'javascript', 'HTTPS']) {
+      const forwarded = { 'x-forwarded-host': 'gateway.example.com', 'x-forwarded-proto': proto };
+      const expected = proto === 'HTTPS' ? 'https://gateway.example.com' : 'http://gateway.example.com';
+      const document = await (await fetch(`${gw.url}/.well-known/oauth-protected-resource/mcp/weather`, { headers: forwarded })).json();
+      assert.equal(document.resource, `${expected}/mcp/weather`, proto);
+      const r = await post(`${gw.url}/mcp/weather`, initializeBody(), forwarded);
+      assert.equal(
+        challenge(r.headers.get('www-authenticate')).params.resource_metadata,
+        `${expected}/.well-known/oauth-protected-resource/mcp/weather`,
+        proto,
+      );
+      const status = await (await fetch(`${gw.url}/status.json`, { headers: forwarded })).json();
+      assert.ok(
+        status.routes.every((route: { url: string }) => route.url.startsWith(`${expected}/mcp/`)),
+        proto,
+      );
+    }
+  });
+
   it('has no document for routes without OAuth, unknown routes or the root', async () => {
     for (const path of ['/mcp/keyed-a', '/mcp/open', '/mcp/nope', '']) {
       const r = await fetch(`${gw.url}/.well-known/oauth-protected-resource${path}`);

@@ -79,6 +79,21 @@ describe('createApiKeyVerifier', () => {
     assert.equal((custom({ 'x-api-key': NEW_KEY }) as { reason: string }).reason, 'missing');
   });
 
+  it('accepts as Authorization: Bearer every key it accepts in its header, whatever characters it has', () => {
+    // gateway.yaml takes any key of 16 characters or more, not only RFC 6750's token characters.
+    const keys = ['p@ss:w0rd!2026$%^&*(){}', 'correct horse battery staple', 'key,with;separators"and\\'];
+    const verifyAny = createApiKeyVerifier({ keys, header: 'x-api-key' });
+    for (const key of keys) {
+      const fromHeader = verifyAny({ 'x-api-key': key });
+      const fromBearer = verifyAny({ authorization: `Bearer ${key}` });
+      assert.ok(fromHeader.ok, key);
+      assert.ok(fromBearer.ok, `${key}: ${fromBearer.ok ? '' : fromBearer.message}`);
+      assert.equal(fromBearer.principal, fromHeader.principal);
+    }
+    assert.equal((verifyAny({ authorization: 'Bearer ' }) as { reason: string }).reason, 'missing');
+    assert.equal((verifyAny({ authorization: 'Bearer correct horse' }) as { reason: string }).reason, 'invalid');
+  });
+
   it('hands tools the key id, never the key', () => {
     const outcome = verify({ 'x-api-key': NEW_KEY });
     assert.ok(outcome.ok);

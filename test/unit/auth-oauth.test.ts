@@ -95,6 +95,16 @@ describe('createJwtVerifier', () => {
     assert.equal(outcomeOf(await verifier()(await idp.sign({}, { omit: ['sub'] }))), 'invalid: the token has no "sub" claim');
   });
 
+  it('refuses a sub that is not a non-empty string: it names the caller, and 42 and "42" would be one', async () => {
+    for (const sub of [42, '', ['alice', 'bob'], { id: 'alice' }, null]) {
+      assert.equal(
+        outcomeOf(await verifier()(await idp.sign({ sub: sub as string }))),
+        'invalid: the token\'s "sub" claim is not valid',
+        JSON.stringify(sub),
+      );
+    }
+  });
+
   it('refuses alg none, without fetching any key', async () => {
     const before = idp.requests.jwks;
     const verify = verifier({ keys: createIssuerKeys({ issuer: idp.issuer }) });
@@ -245,6 +255,68 @@ describe('createIssuerKeys', () => {
       clock.now += 10_000;
       assert.equal(outcomeOf(await verify(token)), 'ok');
       assert.equal(local.requests.discovery, 2);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('keeps accepting tokens signed with known keys while a refresh of the JWKS fails, and leaves the issuer alone meanwhile', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const local = await startOidcIssuer();
+    try {
+      const verify = createJwtVerifier({
+        keys: createIssuerKeys({ issuer: local.issuer, jwksUri: local.jwksUri }),
+        audience: ['api://gateway-test'],
+        algorithms: ['RS256'],
+        clockTolerance: 0,
+        scopes: [],
+      });
+      assert.equal(outcomeOf(await verify(await local.sign())), 'ok');
+      // jose keeps keys 10 minutes; the refresh after that fails.
+      local.failWith = 503;
+      t.mock.timers.tick(11 * 60_000);
+      assert.equal(outcomeOf(await verify(await local.sign())), 'ok');
+      assert.equal(outcomeOf(await verify(await local.sign())), 'ok');
+      assert.equal(local.requests.jwks, 2, 'one failed refresh, not one per request');
+      // A kid the cached keys do not have may be a new key: that cannot be told while the issuer is down.
+      await local.rotate();
+      const rotated = await verify(await local.sign());
+      assert.ok(!rotated.ok && rotated.reason === 'unavailable', outcomeOf(rotated));
+
+      local.failWith = undefined;
+      t.mock.timers.tick(10_000);
+      assert.equal(outcomeOf(await verify(await local.sign())), 'ok');
+      assert.equal(local.requests.jwks, 3);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('waits before fetching keys again after a failed first fetch of the JWKS, then recovers', async () => {
+    const local = await startOidcIssuer();
+    const clock = { now: 1_000_000 };
+    try {
+      local.failWith = 500;
+      const verify = createJwtVerifier({
+        keys: createIssuerKeys({ issuer: local.issuer, jwksUri: local.jwksUri, now: () => clock.now }),
+        audience: ['api://gateway-test'],
+        algorithms: ['RS256'],
+        clockTolerance: 0,
+        scopes: [],
+      });
+      const token = await local.sign();
+      const first = await verify(token);
+      assert.ok(!first.ok && first.reason === 'unavailable', outcomeOf(first));
+      assert.equal(first.retryAfterSeconds, 10);
+      clock.now += 4_000;
+      const second = await verify(token);
+      assert.ok(!second.ok && second.reason === 'unavailable' && second.retryAfterSeconds === 6, outcomeOf(second));
+      assert.equal(local.requests.jwks, 1, 'the issuer is not asked again within Retry-After');
+
+      local.failWith = undefined;
+      clock.now += 6_000;
+      assert.equal(outcomeOf(await verify(token)), 'ok');
+      assert.equal(local.requests.jwks, 2);
     } finally {
       await local.close();
     }

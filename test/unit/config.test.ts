@@ -160,6 +160,16 @@ describe('parseConfig', () => {
     );
   });
 
+  it('refuses a url with a user name or password in it, naming neither (fetch cannot send them, and would print the URL)', () => {
+    const problems = problemsOf('servers:\n  r:\n    url: "https://${USER_AND_PASS}@mcp.example.com/mcp"\n', {
+      USER_AND_PASS: 'bot:pa55w0rd',
+    });
+    assert.deepEqual(problems, [
+      '3:10 servers.r.url: url must not hold a user name or password (fetch refuses such URLs); send credentials in headers, e.g. headers: { Authorization: "Basic …" }',
+    ]);
+    assert.ok(!problems.join('\n').includes('pa55w0rd'));
+  });
+
   it('reports every problem at once, each at file:line:col key.path, in file order', () => {
     const problems = problemsOf(
       [

@@ -4,7 +4,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiKeyAuthConfig } from './auth-config.js';
-import { bearerToken, firstNonBlank, type AuthOutcome, type RequestHeaders } from './outcome.js';
+import { firstNonBlank, type AuthOutcome, type RequestHeaders } from './outcome.js';
 import { ephemeralPrincipalNamer, type PrincipalNamer } from './principal.js';
 
 /** Checks the credentials of one request (pass `req.headersDistinct`, so every value is seen). Never throws. */
@@ -31,7 +31,7 @@ export function createApiKeyVerifier({
   const known = keys.map((key) => ({ digest: digest(key), ...principals('apiKey', key) }));
 
   return function verifyApiKey(headers) {
-    const presented = firstNonBlank(headers, header) ?? bearerToken(firstNonBlank(headers, 'authorization'));
+    const presented = firstNonBlank(headers, header) ?? bearerKey(firstNonBlank(headers, 'authorization'));
     if (presented === undefined) {
       return {
         ok: false,
@@ -53,6 +53,16 @@ export function createApiKeyVerifier({
       authInfo: { token: '', clientId: match.principal, scopes: [], extra: { kind: 'apiKey', keyId } },
     };
   };
+}
+
+/**
+ * The key of an `Authorization: Bearer <key>` header. Not RFC 6750's token syntax: gateway.yaml
+ * takes keys of any characters (`p@ss:word…`, spaces inside), and each must pass here as it does
+ * in the route's header; what follows `Bearer ` is compared to the keys, so nothing else gets in.
+ */
+function bearerKey(authorization: string | undefined): string | undefined {
+  const key = /^Bearer +(.*)$/is.exec(authorization ?? '')?.[1]?.trim();
+  return key || undefined;
 }
 
 function digest(value: string): Buffer {

@@ -3,7 +3,15 @@
  * (`/.well-known/openid-configuration` → `jwks_uri`) happens on first use, never at start, so a
  * gateway starts even while the issuer is unreachable; those requests get 503 instead.
  */
-import type { createRemoteJWKSet, JWTPayload, JWTVerifyGetKey } from 'jose';
+import type {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  FlattenedJWSInput,
+  JSONWebKeySet,
+  JWTHeaderParameters,
+  JWTPayload,
+  JWTVerifyGetKey,
+} from 'jose';
 import type { FetchLike } from '../module-contract.js';
 import type { Milliseconds } from '../config/units.js';
 import type { OAuthConfig } from './auth-config.js';
@@ -124,16 +132,40 @@ export function createIssuerKeys(options: IssuerKeysOptions): IssuerKeys {
     return pending;
   }
 
+  // jose refetches keys older than 10 minutes before every verification, and throws when that
+  // fails: without this, one failed refresh would refuse every caller whose key the gateway
+  // already holds, and every request would ask the failing issuer again.
+  let keysFailure: { at: number; message: string } | undefined;
+  let stale: { jwks: JSONWebKeySet; getKey: ReturnType<typeof createLocalJWKSet> } | undefined;
+
+  /** The last keys fetched, for while the issuer cannot be asked; an unknown kid is then unavailable. */
+  async function withStaleKeys(set: ReturnType<typeof createRemoteJWKSet>, header: JWTHeaderParameters, token: FlattenedJWSInput) {
+    const failure = keysFailure!;
+    const retryIn = Math.max(1, Math.ceil((retryAfter - (now() - failure.at)) / 1000));
+    const cached = set.jwks();
+    if (!cached) throw new IssuerUnavailableError(failure.message, retryIn);
+    if (stale?.jwks !== cached) stale = { jwks: cached, getKey: (await loadJose()).createLocalJWKSet(cached) };
+    try {
+      return await stale.getKey(header, token);
+    } catch (error) {
+      if (error instanceof joseErrors().JWKSNoMatchingKey) throw new IssuerUnavailableError(failure.message, retryIn);
+      throw error;
+    }
+  }
+
   return {
     issuer,
     async getKey(header, token) {
       const set = await keySet();
+      if (keysFailure && now() - keysFailure.at < retryAfter) return withStaleKeys(set, header, token);
       try {
-        return await set(header, token);
+        const key = await set(header, token);
+        keysFailure = undefined;
+        return key;
       } catch (error) {
-        if (isFetchFailure(error))
-          throw new IssuerUnavailableError(`the keys of ${issuer} could not be fetched (${describeFetchError(error)})`, 1);
-        throw error;
+        if (!isFetchFailure(error)) throw error;
+        keysFailure = { at: now(), message: `the keys of ${issuer} could not be fetched (${describeFetchError(error)})` };
+        return withStaleKeys(set, header, token);
       }
     },
   };
@@ -182,12 +214,15 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         return { ok: false, reason: 'unavailable', message: error.message, retryAfterSeconds: error.retryAfterSeconds };
       return { ok: false, reason: 'invalid', message: describeJoseError(error) };
     }
+    // jose checks that sub is there, not what it is; it names the caller (principals, sessions, tools).
+    if (typeof payload.sub !== 'string' || payload.sub === '')
+      return { ok: false, reason: 'invalid', message: 'the token\'s "sub" claim is not valid' };
     const scopes = scopesOf(payload);
     const missing = required.filter((scope) => !hasScope(scopes, scope));
     if (missing.length > 0) {
       return { ok: false, reason: 'insufficient_scope', message: `the token lacks the scope ${missing.join(', ')}`, scopes: required };
     }
-    const subject = payload.sub!;
+    const subject = payload.sub;
     const clientId = [payload.azp, payload.appid, payload.client_id].find((value): value is string => typeof value === 'string') ?? '';
     return {
       ok: true,

@@ -46,7 +46,15 @@ const serverSchema = z
     /** A stdio MCP server: the program the gateway starts (`node`, `python`, `uvx`), no shell. */
     command: z.string().min(1).optional(),
     /** A remote MCP server (Streamable HTTP, or HTTP+SSE). */
-    url: z.string().refine(isHttpUrl, 'url must be an http:// or https:// URL').optional(),
+    url: z
+      .string()
+      .refine(isHttpUrl, 'url must be an http:// or https:// URL')
+      // fetch throws for such a URL, and its error, with the password, would reach clients and logs.
+      .refine(
+        (value) => !isHttpUrl(value) || (new URL(value).username === '' && new URL(value).password === ''),
+        'url must not hold a user name or password (fetch refuses such URLs); send credentials in headers, e.g. headers: { Authorization: "Basic …" }',
+      )
+      .optional(),
     /** Passed to the module, validated by its `optionsSchema` when it exports one. */
     options: z.record(z.string(), z.unknown()).optional(),
     /** `command:` arguments, as a list (no shell parsing). */

@@ -339,14 +339,18 @@ function asGatewayError(error: unknown): GatewayError {
 
 /**
  * The origin clients use to reach this gateway: `publicUrl` from gateway.yaml, else the request's
- * (behind the Functions host: X-Forwarded-Host and X-Forwarded-Proto, both checked by the Host check).
+ * (behind the Functions host: X-Forwarded-Host, checked by the Host check, and X-Forwarded-Proto
+ * when it is http or https).
  */
 function publicBaseOf(gateway: Gateway): (req: IncomingMessage) => string {
   const configured = gateway.config.publicUrl;
   return (req) => {
     if (configured) return configured;
     const host = firstValue(req.headers['x-forwarded-host']) || req.headers.host || 'localhost';
-    const protocol = firstValue(req.headers['x-forwarded-proto']) || ((req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http');
+    // Only a scheme: any other value (`https://evil.example/?`) would make the origin another host.
+    const forwarded = firstValue(req.headers['x-forwarded-proto'])?.toLowerCase();
+    const protocol =
+      forwarded === 'http' || forwarded === 'https' ? forwarded : (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
     try {
       // Normalized as clients normalize the URL they call: lowercase host, no default port.
       return new URL(`${protocol}://${host}`).origin;
