@@ -217,8 +217,22 @@ describe('parseConfig', () => {
   it('reports an unset variable at its position, alongside schema problems', () => {
     assert.deepEqual(problemsOf('servers:\n  w:\n    module: "${MODULE_PATH}"\n    extra: 1\n'), [
       '3:13 servers.w.module: environment variable MODULE_PATH is not set (write ${MODULE_PATH:-default} to give a default)',
-      '4:5 servers.w.extra: unknown key "extra": server keys are module, options, enabled, sessions, tools, auth, listTtl',
+      '4:5 servers.w.extra: unknown key "extra": server keys are module, command, url, options, args, env, cwd, headers, isolation, maxProcesses, startTimeout, callTimeout, enabled, sessions, tools, auth, listTtl',
     ]);
+  });
+
+  it('refuses an alias bomb as a problem of the file, without expanding it', () => {
+    // Each level lists the previous one 10 times: 10^7 strings once expanded.
+    const names = 'abcdefg'.split('');
+    const levels = names.map(
+      (name, i) =>
+        `${name}: &${name} [${Array(10)
+          .fill(i === 0 ? 'x' : `*${names[i - 1]}`)
+          .join(', ')}]`,
+    );
+    const [problem, ...others] = problemsOf(`${levels.join('\n')}\nservers: { t: { module: x } }\n`);
+    assert.match(problem!, /^1:1 : cannot be read: Excessive alias count/);
+    assert.deepEqual(others, []);
   });
 
   it('locates key paths later, for module option problems', () => {

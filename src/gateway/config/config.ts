@@ -39,7 +39,7 @@ const KIND_ONLY: Record<string, readonly UpstreamKind[]> = {
   callTimeout: ['command', 'url'],
 };
 
-const serverSchema = z
+const serverKeys = z
   .object({
     /** A path relative to gateway.yaml (`./servers/weather`) or an npm package name. */
     module: z.string().min(1).optional(),
@@ -84,7 +84,9 @@ const serverSchema = z
      */
     listTtl: duration.default(0),
   })
-  .strict()
+  .strict();
+
+const serverSchema = serverKeys
   .superRefine(
     (server, ctx) => {
       const kinds = UPSTREAM_KINDS.filter((kind) => server[kind] !== undefined);
@@ -347,7 +349,15 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 
   problems.push(...expandEnvironment(doc, env, at));
   const unset = new Set(problems.map((p) => p.keyPath));
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  let data: unknown;
+  try {
+    data = doc.toJS() ?? {};
+  } catch (error) {
+    // The yaml library refuses to expand aliases past a limit (a "billion laughs" file).
+    problems.push({ line: 1, col: 1, keyPath: '', message: `cannot be read: ${(error as Error).message}` });
+    throw new ConfigError(file, problems);
+  }
+  const result = configSchema.safeParse(data);
   if (!result.success) {
     // A value left empty by an unset variable is reported once, as the variable.
     const schemaProblems = result.error.issues.flatMap((issue) => locateIssue(doc, issue, at));
@@ -437,10 +447,8 @@ function describeIssue(issue: z.core.$ZodIssue, present: boolean): string {
 }
 
 function suggestion(parentPath: readonly PropertyKey[]): string {
-  if (parentPath.length === 0)
-    return ': top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, requestTimeout, shutdownGrace, auth, publicUrl';
-  if (parentPath.length === 2 && parentPath[0] === 'servers')
-    return ': server keys are module, options, enabled, sessions, tools, auth, listTtl';
+  if (parentPath.length === 0) return `: top-level keys are ${Object.keys(configSchema.shape).join(', ')}`;
+  if (parentPath.length === 2 && parentPath[0] === 'servers') return `: server keys are ${Object.keys(serverKeys.shape).join(', ')}`;
   if (parentPath.at(-1) === 'auth') return ': see "auth" in the gateway.yaml reference (kind none, apiKey or oauth)';
   return '';
 }
