@@ -75,6 +75,36 @@ describe('parseConfig', () => {
     assert.equal(config.maxBodySize, 512 * 1024);
   });
 
+  it('refuses durations a Node timer cannot wait (over 2^31-1 ms, about 24.8 days), which would fire at once', () => {
+    const problems = problemsOf(
+      [
+        'servers:',
+        '  s:',
+        '    command: node',
+        '    startTimeout: 30d',
+        '    callTimeout: 25d',
+        'sessions:',
+        '  idleTimeout: 30d',
+        '  maxAge: 365d', // compared with a clock, never a timer: any length is fine
+        'cache:',
+        '  staleIfError: 30d',
+        '  backoff: { initial: 30d, max: 30d }',
+        'shutdownGrace: 2147483648',
+        '',
+      ].join('\n'),
+    );
+    const limit = 'must be at most 2147483647 ms (24.8d), the longest a Node timer waits (a longer one fires at once)';
+    assert.deepEqual(problems, [
+      `4:19 servers.s.startTimeout: startTimeout ${limit}`,
+      `5:18 servers.s.callTimeout: callTimeout ${limit}`,
+      `7:16 sessions.idleTimeout: idleTimeout ${limit}`,
+      `11:23 cache.backoff.initial: initial ${limit}`,
+      `11:33 cache.backoff.max: max ${limit}`,
+      `12:16 shutdownGrace: shutdownGrace ${limit}`,
+    ]);
+    assert.equal(parseConfig('servers: { s: { command: node, callTimeout: 24d } }\n', 'g.yaml').servers.s!.callTimeout, 24 * 86_400_000);
+  });
+
   it('reads the cache backoff, with its defaults and its problems', () => {
     const defaults = parseConfig('servers:\n  t:\n    module: x\n', 'g.yaml');
     assert.deepEqual(defaults.cache.backoff, { afterFailures: 2, initial: 1000, max: 30_000 });

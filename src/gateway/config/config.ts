@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { authSchema, NO_AUTH, type AuthConfig } from '../auth/auth-config.js';
-import { duration, size } from './units.js';
+import { duration, size, timerDuration } from './units.js';
 
 /** Route names become URL segments: `/mcp/<name>`. */
 const ROUTE_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -69,9 +69,13 @@ const serverKeys = z
     /** `command:` children running at once on this route and instance (about 50 MB each for Node servers). */
     maxProcesses: z.number().int().positive().optional(),
     /** `command:` a new child must answer its first request within this. */
-    startTimeout: duration.refine((ms) => ms > 0, 'startTimeout must be more than 0').optional(),
+    startTimeout: timerDuration('startTimeout')
+      .refine((ms) => ms > 0, 'startTimeout must be more than 0')
+      .optional(),
     /** A forwarded request unanswered this long gets `upstream_timeout` (progress restarts the clock). */
-    callTimeout: duration.refine((ms) => ms > 0, 'callTimeout must be more than 0').optional(),
+    callTimeout: timerDuration('callTimeout')
+      .refine((ms) => ms > 0, 'callTimeout must be more than 0')
+      .optional(),
     enabled: z.boolean().default(true),
     /** `stateful`: one McpServer per session. `stateless`: one per request, no session id. */
     sessions: z.enum(['stateful', 'stateless']).default('stateful'),
@@ -140,7 +144,7 @@ export function isHttpUrl(value: string): boolean {
 const sessionsSchema = z
   .object({
     /** A session unused this long is closed. */
-    idleTimeout: duration.default(30 * 60_000),
+    idleTimeout: timerDuration('idleTimeout').default(30 * 60_000),
     /** At most this many sessions per route; the least recently used idle one is closed beyond it. */
     maxPerRoute: z.number().int().positive().default(5000),
     /**
@@ -183,9 +187,11 @@ const backoffSchema = z
     /** Consecutive failures (5xx, 429, timeouts, connection errors) before a host is left alone. */
     afterFailures: z.number().int().positive().default(2),
     /** The first interval; each failed probe doubles it. */
-    initial: duration.refine((ms) => ms > 0, 'initial must be more than 0').default(1000),
+    initial: timerDuration('initial')
+      .refine((ms) => ms > 0, 'initial must be more than 0')
+      .default(1000),
     /** The longest interval, and the most a Retry-After can ask for. */
-    max: duration.default(30_000),
+    max: timerDuration('max').default(30_000),
   })
   .strict()
   .refine((backoff) => backoff.max >= backoff.initial, { message: 'max must be at least initial', path: ['max'] });
@@ -220,7 +226,7 @@ export const configSchema = z
     /** A request whose headers and body have not all arrived this long after it began gets 408. */
     requestTimeout: duration.refine((ms) => ms >= 1000, 'requestTimeout must be at least 1s').default(30_000),
     /** After SIGTERM, calls in flight may finish for this long before they are answered with an error. */
-    shutdownGrace: duration.default(10_000),
+    shutdownGrace: timerDuration('shutdownGrace').default(10_000),
     /** The `auth` of every server that has none of its own. */
     auth: authSchema.default(NO_AUTH),
     /**
