@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/gateway/config/config.js';
 import { parseDuration, parseSize } from '../../src/gateway/config/units.js';
+import { PROJECT_ROOT } from '../helpers/project.js';
 
 function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
   try {
@@ -287,5 +290,26 @@ describe('units', () => {
     assert.equal(parseSize('512kib'), 524_288);
     assert.equal(parseSize(1024), 1024);
     for (const bad of ['', '4 megabytes', '1.5', -1, 1.5]) assert.equal(parseSize(bad), undefined, String(bad));
+  });
+});
+
+describe('README gateway.yaml examples', () => {
+  it('each parse as the gateway reads them, so what the README shows is what the code accepts', () => {
+    const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/^( *)```yaml\n([\s\S]*?)^\1```/gm)].map(([, indent, body]) =>
+      body!.replace(new RegExp(`^${indent}`, 'gm'), ''),
+    );
+    assert.ok(blocks.length >= 4, `found ${blocks.length} yaml blocks`);
+    const env = {
+      NWS_USER_AGENT: 'ua',
+      EVERYTHING_TOKEN: 't',
+      PARTNER_TOKEN: 'p',
+      WEATHER_KEY: 'k'.repeat(16),
+      TENANT_ID: 't',
+      APP_ID: 'a',
+    };
+    for (const [index, block] of blocks.entries()) {
+      assert.doesNotThrow(() => parseConfig(block, `README.md yaml block ${index + 1}`, env), `yaml block ${index + 1}:\n${block}`);
+    }
   });
 });
