@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultConfigPath, loadConfig } from '../src/gateway/config/config.js';
+import { authOf, defaultConfigPath, loadConfig } from '../src/gateway/config/config.js';
 
 /** The port `func start` listens on (local.settings.json `Host.LocalHttpPort`) and `npm start`'s default. */
 export const LOCAL_PORT = 7071;
@@ -21,21 +21,43 @@ export const LOCAL_PORT = 7071;
 /** Where the generated file lives, relative to the project root. */
 export const MCP_JSON_PATH = path.join('.vscode', 'mcp.json');
 
+/** A route as `.vscode/mcp.json` needs it: its name, and what its callers must send. */
+export interface McpJsonRoute {
+  readonly name: string;
+  readonly auth: { readonly kind: 'none' } | { readonly kind: 'apiKey'; readonly header: string } | { readonly kind: 'oauth' };
+}
+
 /**
- * The text of `.vscode/mcp.json` for these routes, in this order. Pure.
+ * The text of `.vscode/mcp.json` for these routes, in this order. Pure. An apiKey route's entries
+ * send its key in its header, asked once per route as a password; an oauth route's remote entry
+ * has no function key (VS Code signs in after the route's 401, and OAuth routes need the host's
+ * level at anonymous).
  *
  * @example
  * renderMcpJson(['time']); // '{ "inputs": [...], "servers": { "time-local": ..., "time-remote": ... } }\n'
  */
-export function renderMcpJson(routeNames: readonly string[]): string {
+export function renderMcpJson(routes: ReadonlyArray<string | McpJsonRoute>): string {
   const servers: Record<string, unknown> = {};
-  for (const name of routeNames) {
-    servers[`${name}-local`] = { type: 'http', url: `http://localhost:${LOCAL_PORT}/mcp/${name}` };
-    servers[`${name}-remote`] = {
-      type: 'http',
-      url: `https://\${input:functionapp-domain}/mcp/${name}`,
-      headers: { 'x-functions-key': '${input:functions-key}' },
-    };
+  const keyInputs: Array<Record<string, unknown>> = [];
+  for (const route of routes) {
+    const { name, auth } = typeof route === 'string' ? { name: route, auth: { kind: 'none' as const } } : route;
+    const keyHeader: Record<string, string> = {};
+    if (auth.kind === 'apiKey') {
+      keyHeader[auth.header] = `\${input:${name}-api-key}`;
+      keyInputs.push({
+        type: 'promptString',
+        id: `${name}-api-key`,
+        description: `API key of /mcp/${name} (${auth.header})`,
+        password: true,
+      });
+    }
+    const withHeaders = (entry: Record<string, unknown>, headers: Record<string, string>) =>
+      Object.keys(headers).length > 0 ? { ...entry, headers } : entry;
+    servers[`${name}-local`] = withHeaders({ type: 'http', url: `http://localhost:${LOCAL_PORT}/mcp/${name}` }, keyHeader);
+    servers[`${name}-remote`] = withHeaders(
+      { type: 'http', url: `https://\${input:functionapp-domain}/mcp/${name}` },
+      auth.kind === 'oauth' ? {} : { 'x-functions-key': '${input:functions-key}', ...keyHeader },
+    );
   }
   const file = {
     inputs: [
@@ -50,18 +72,22 @@ export function renderMcpJson(routeNames: readonly string[]): string {
         description: 'Function key (portal: Function App > App keys > default)',
         password: true,
       },
+      ...keyInputs,
     ],
     servers,
   };
   return `${JSON.stringify(file, null, 2)}\n`;
 }
 
-/** The enabled routes of a gateway.yaml, in file order. */
-export async function enabledRoutes(configFile: string, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+/** The enabled routes of a gateway.yaml, in file order, with what their callers must send. */
+export async function enabledRoutes(configFile: string, env: NodeJS.ProcessEnv = process.env): Promise<McpJsonRoute[]> {
   const config = await loadConfig(configFile, env);
   return Object.entries(config.servers)
     .filter(([, server]) => server.enabled)
-    .map(([name]) => name);
+    .map(([name, server]): McpJsonRoute => {
+      const auth = authOf(config, server);
+      return { name, auth: auth.kind === 'apiKey' ? { kind: 'apiKey', header: auth.header } : { kind: auth.kind } };
+    });
 }
 
 /** The folder holding package.json, from this file in scripts/ or dist/scripts/. */

@@ -17,6 +17,7 @@ import { createApp } from './http/app.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, defaultConfigPath, loadConfig, PROJECT_ROOT } from './config/config.js';
+import { processSettings, type ProcessSettings } from './config/environment.js';
 import { functionsAuthWarnings } from './config/functions-auth-check.js';
 import { createGateway, GATEWAY_VERSION } from './gateway.js';
 import { createHttpServer } from './http/http-server.js';
@@ -33,7 +34,15 @@ const CLOSE_GRACE_MS = 1_000;
 const TELEMETRY_FLUSH_MS = 5_000;
 
 const env = process.env;
-const logger = createLogger({ level: env.LOG_LEVEL ?? 'info' });
+let settings: ProcessSettings;
+try {
+  // Before the logger, which LOG_LEVEL configures: a bad value is a line naming it, not pino's stack.
+  settings = processSettings(env);
+} catch (error) {
+  process.stderr.write(`gateway failed to start: ${(error as Error).message}\n`);
+  process.exit(1);
+}
+const logger = createLogger({ level: settings.logLevel });
 
 async function main(): Promise<void> {
   // First: the exporters (if any) are in place before anything serves. No module is patched (the
@@ -55,8 +64,7 @@ async function main(): Promise<void> {
   const allowedHosts = [...config.allowedHosts, ...(env.WEBSITE_HOSTNAME ? [env.WEBSITE_HOSTNAME] : [])].map((h) => h.toLowerCase());
   const app = createApp(gateway, { allowedHosts });
 
-  const port = Number(env.FUNCTIONS_CUSTOMHANDLER_PORT || env.PORT || 7071);
-  const host = env.HOST || '127.0.0.1';
+  const { port, host } = settings;
   const server = createHttpServer(app, { requestTimeout: config.requestTimeout, logger }).listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -145,6 +145,21 @@ describe('gateway process', () => {
     assert.match(stderr, /servers\.badopts\.options: route "badopts" .*unknown option colour/);
   });
 
+  it('refuses to start on a PORT or LOG_LEVEL it cannot use, naming each variable in one line each', async () => {
+    const yaml = `servers:\n  time:\n    module: ${shippedModule('time')}\n`;
+    const { code, stderr } = await runGatewayToExit(yaml, { PORT: '70710', LOG_LEVEL: 'verbose' });
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      [
+        'gateway failed to start: invalid environment (2 problems):',
+        '  PORT "70710" is not a port: use a whole number from 0 to 65535 (0 picks a free port)',
+        '  LOG_LEVEL "verbose" is not a level: use one of trace, debug, info, warn, error, fatal, silent',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('refuses a missing ${VAR} with its position, and expands ${VAR:-default}', async () => {
     const yaml = `servers:\n  time:\n    module: ${shippedModule('time')}\n    options:\n      localTimezone: "\${ZONE}"\n`;
     const { stderr } = await runGatewayToExit(yaml);

@@ -368,6 +368,41 @@ describe('.vscode/mcp.json', () => {
   });
 });
 
+describe('renderMcpJson', () => {
+  it("gives an apiKey route's entries its header, from a password prompt per route, and an oauth route no function key", () => {
+    const rendered = JSON.parse(
+      renderMcpJson([
+        { name: 'time', auth: { kind: 'none' } },
+        { name: 'weather', auth: { kind: 'apiKey', header: 'x-weather-key' } },
+        { name: 'reports', auth: { kind: 'oauth' } },
+      ]),
+    ) as {
+      inputs: Array<{ id: string; type: string; password?: boolean }>;
+      servers: Record<string, { type: string; url: string; headers?: Record<string, string> }>;
+    };
+    assert.deepEqual(rendered.servers['weather-local'], {
+      type: 'http',
+      url: 'http://localhost:7071/mcp/weather',
+      headers: { 'x-weather-key': '${input:weather-api-key}' },
+    });
+    assert.deepEqual(rendered.servers['weather-remote']!.headers, {
+      'x-functions-key': '${input:functions-key}',
+      'x-weather-key': '${input:weather-api-key}',
+    });
+    // VS Code signs in after the route's 401; OAuth routes need the host at anonymous (no function key).
+    assert.deepEqual(rendered.servers['reports-local'], { type: 'http', url: 'http://localhost:7071/mcp/reports' });
+    assert.deepEqual(rendered.servers['reports-remote'], { type: 'http', url: 'https://${input:functionapp-domain}/mcp/reports' });
+    assert.deepEqual(
+      rendered.inputs.map(({ id, password }) => ({ id, password })),
+      [
+        { id: 'functionapp-domain', password: undefined },
+        { id: 'functions-key', password: true },
+        { id: 'weather-api-key', password: true },
+      ],
+    );
+  });
+});
+
 // ---- Bicep, read as text ----
 
 function bicepFiles(): string[] {

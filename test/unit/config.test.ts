@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/gateway/config/config.js';
 import { parseDuration, parseSize } from '../../src/gateway/config/units.js';
+import { PROJECT_ROOT } from '../helpers/project.js';
 
 function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
   try {
@@ -73,6 +76,36 @@ describe('parseConfig', () => {
     assert.equal(config.cache.maxBytes, 10_000_000);
     assert.deepEqual(config.cache.rules, [{ path: '/points/**', maxAge: 3_600_000 }]);
     assert.equal(config.maxBodySize, 512 * 1024);
+  });
+
+  it('refuses durations a Node timer cannot wait (over 2^31-1 ms, about 24.8 days), which would fire at once', () => {
+    const problems = problemsOf(
+      [
+        'servers:',
+        '  s:',
+        '    command: node',
+        '    startTimeout: 30d',
+        '    callTimeout: 25d',
+        'sessions:',
+        '  idleTimeout: 30d',
+        '  maxAge: 365d', // compared with a clock, never a timer: any length is fine
+        'cache:',
+        '  staleIfError: 30d',
+        '  backoff: { initial: 30d, max: 30d }',
+        'shutdownGrace: 2147483648',
+        '',
+      ].join('\n'),
+    );
+    const limit = 'must be at most 2147483647 ms (24.8d), the longest a Node timer waits (a longer one fires at once)';
+    assert.deepEqual(problems, [
+      `4:19 servers.s.startTimeout: startTimeout ${limit}`,
+      `5:18 servers.s.callTimeout: callTimeout ${limit}`,
+      `7:16 sessions.idleTimeout: idleTimeout ${limit}`,
+      `11:23 cache.backoff.initial: initial ${limit}`,
+      `11:33 cache.backoff.max: max ${limit}`,
+      `12:16 shutdownGrace: shutdownGrace ${limit}`,
+    ]);
+    assert.equal(parseConfig('servers: { s: { command: node, callTimeout: 24d } }\n', 'g.yaml').servers.s!.callTimeout, 24 * 86_400_000);
   });
 
   it('reads the cache backoff, with its defaults and its problems', () => {
@@ -227,8 +260,22 @@ describe('parseConfig', () => {
   it('reports an unset variable at its position, alongside schema problems', () => {
     assert.deepEqual(problemsOf('servers:\n  w:\n    module: "${MODULE_PATH}"\n    extra: 1\n'), [
       '3:13 servers.w.module: environment variable MODULE_PATH is not set (write ${MODULE_PATH:-default} to give a default)',
-      '4:5 servers.w.extra: unknown key "extra": server keys are module, options, enabled, sessions, tools, auth, listTtl',
+      '4:5 servers.w.extra: unknown key "extra": server keys are module, command, url, options, args, env, cwd, headers, isolation, maxProcesses, startTimeout, callTimeout, enabled, sessions, tools, auth, listTtl',
     ]);
+  });
+
+  it('refuses an alias bomb as a problem of the file, without expanding it', () => {
+    // Each level lists the previous one 10 times: 10^7 strings once expanded.
+    const names = 'abcdefg'.split('');
+    const levels = names.map(
+      (name, i) =>
+        `${name}: &${name} [${Array(10)
+          .fill(i === 0 ? 'x' : `*${names[i - 1]}`)
+          .join(', ')}]`,
+    );
+    const [problem, ...others] = problemsOf(`${levels.join('\n')}\nservers: { t: { module: x } }\n`);
+    assert.match(problem!, /^1:1 : cannot be read: Excessive alias count/);
+    assert.deepEqual(others, []);
   });
 
   it('locates key paths later, for module option problems', () => {
@@ -253,5 +300,26 @@ describe('units', () => {
     assert.equal(parseSize('512kib'), 524_288);
     assert.equal(parseSize(1024), 1024);
     for (const bad of ['', '4 megabytes', '1.5', -1, 1.5]) assert.equal(parseSize(bad), undefined, String(bad));
+  });
+});
+
+describe('README gateway.yaml examples', () => {
+  it('each parse as the gateway reads them, so what the README shows is what the code accepts', () => {
+    const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/^( *)```yaml\n([\s\S]*?)^\1```/gm)].map(([, indent, body]) =>
+      body!.replace(new RegExp(`^${indent}`, 'gm'), ''),
+    );
+    assert.ok(blocks.length >= 4, `found ${blocks.length} yaml blocks`);
+    const env = {
+      NWS_USER_AGENT: 'ua',
+      EVERYTHING_TOKEN: 't',
+      PARTNER_TOKEN: 'p',
+      WEATHER_KEY: 'k'.repeat(16),
+      TENANT_ID: 't',
+      APP_ID: 'a',
+    };
+    for (const [index, block] of blocks.entries()) {
+      assert.doesNotThrow(() => parseConfig(block, `README.md yaml block ${index + 1}`, env), `yaml block ${index + 1}:\n${block}`);
+    }
   });
 });

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { authSchema, NO_AUTH, type AuthConfig } from '../auth/auth-config.js';
-import { duration, size } from './units.js';
+import { duration, size, timerDuration } from './units.js';
 
 /** Route names become URL segments: `/mcp/<name>`. */
 const ROUTE_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -39,7 +39,7 @@ const KIND_ONLY: Record<string, readonly UpstreamKind[]> = {
   callTimeout: ['command', 'url'],
 };
 
-const serverSchema = z
+const serverKeys = z
   .object({
     /** A path relative to gateway.yaml (`./servers/weather`) or an npm package name. */
     module: z.string().min(1).optional(),
@@ -77,9 +77,13 @@ const serverSchema = z
     /** `command:` children running at once on this route and instance (about 50 MB each for Node servers). */
     maxProcesses: z.number().int().positive().optional(),
     /** `command:` a new child must answer its first request within this. */
-    startTimeout: duration.refine((ms) => ms > 0, 'startTimeout must be more than 0').optional(),
+    startTimeout: timerDuration('startTimeout')
+      .refine((ms) => ms > 0, 'startTimeout must be more than 0')
+      .optional(),
     /** A forwarded request unanswered this long gets `upstream_timeout` (progress restarts the clock). */
-    callTimeout: duration.refine((ms) => ms > 0, 'callTimeout must be more than 0').optional(),
+    callTimeout: timerDuration('callTimeout')
+      .refine((ms) => ms > 0, 'callTimeout must be more than 0')
+      .optional(),
     enabled: z.boolean().default(true),
     /** `stateful`: one McpServer per session. `stateless`: one per request, no session id. */
     sessions: z.enum(['stateful', 'stateless']).default('stateful'),
@@ -92,7 +96,9 @@ const serverSchema = z
      */
     listTtl: duration.default(0),
   })
-  .strict()
+  .strict();
+
+const serverSchema = serverKeys
   .superRefine(
     (server, ctx) => {
       const kinds = UPSTREAM_KINDS.filter((kind) => server[kind] !== undefined);
@@ -146,7 +152,7 @@ export function isHttpUrl(value: string): boolean {
 const sessionsSchema = z
   .object({
     /** A session unused this long is closed. */
-    idleTimeout: duration.default(30 * 60_000),
+    idleTimeout: timerDuration('idleTimeout').default(30 * 60_000),
     /** At most this many sessions per route; the least recently used idle one is closed beyond it. */
     maxPerRoute: z.number().int().positive().default(5000),
     /**
@@ -189,9 +195,11 @@ const backoffSchema = z
     /** Consecutive failures (5xx, 429, timeouts, connection errors) before a host is left alone. */
     afterFailures: z.number().int().positive().default(2),
     /** The first interval; each failed probe doubles it. */
-    initial: duration.refine((ms) => ms > 0, 'initial must be more than 0').default(1000),
+    initial: timerDuration('initial')
+      .refine((ms) => ms > 0, 'initial must be more than 0')
+      .default(1000),
     /** The longest interval, and the most a Retry-After can ask for. */
-    max: duration.default(30_000),
+    max: timerDuration('max').default(30_000),
   })
   .strict()
   .refine((backoff) => backoff.max >= backoff.initial, { message: 'max must be at least initial', path: ['max'] });
@@ -226,7 +234,7 @@ export const configSchema = z
     /** A request whose headers and body have not all arrived this long after it began gets 408. */
     requestTimeout: duration.refine((ms) => ms >= 1000, 'requestTimeout must be at least 1s').default(30_000),
     /** After SIGTERM, calls in flight may finish for this long before they are answered with an error. */
-    shutdownGrace: duration.default(10_000),
+    shutdownGrace: timerDuration('shutdownGrace').default(10_000),
     /** The `auth` of every server that has none of its own. */
     auth: authSchema.default(NO_AUTH),
     /**
@@ -355,7 +363,15 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 
   problems.push(...expandEnvironment(doc, env, at));
   const unset = new Set(problems.map((p) => p.keyPath));
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  let data: unknown;
+  try {
+    data = doc.toJS() ?? {};
+  } catch (error) {
+    // The yaml library refuses to expand aliases past a limit (a "billion laughs" file).
+    problems.push({ line: 1, col: 1, keyPath: '', message: `cannot be read: ${(error as Error).message}` });
+    throw new ConfigError(file, problems);
+  }
+  const result = configSchema.safeParse(data);
   if (!result.success) {
     // A value left empty by an unset variable is reported once, as the variable.
     const schemaProblems = result.error.issues.flatMap((issue) => locateIssue(doc, issue, at));
@@ -445,10 +461,8 @@ function describeIssue(issue: z.core.$ZodIssue, present: boolean): string {
 }
 
 function suggestion(parentPath: readonly PropertyKey[]): string {
-  if (parentPath.length === 0)
-    return ': top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, requestTimeout, shutdownGrace, auth, publicUrl';
-  if (parentPath.length === 2 && parentPath[0] === 'servers')
-    return ': server keys are module, options, enabled, sessions, tools, auth, listTtl';
+  if (parentPath.length === 0) return `: top-level keys are ${Object.keys(configSchema.shape).join(', ')}`;
+  if (parentPath.length === 2 && parentPath[0] === 'servers') return `: server keys are ${Object.keys(serverKeys.shape).join(', ')}`;
   if (parentPath.at(-1) === 'auth') return ': see "auth" in the gateway.yaml reference (kind none, apiKey or oauth)';
   return '';
 }

@@ -65,3 +65,16 @@ export const size = z.union([z.string(), z.number()]).transform((value, ctx): By
   }
   return parsed;
 });
+
+/** The longest a Node timer waits: `setTimeout` and `AbortSignal.timeout` fire after 1 ms beyond it. */
+export const MAX_TIMER_MS: Milliseconds = 2_147_483_647;
+
+/**
+ * zod type for a duration that ends up in a timer (a timeout, an idle timer, a backoff interval):
+ * refused beyond {@link MAX_TIMER_MS}, where Node would fire it at once with only a warning.
+ */
+export const timerDuration = (key: string) =>
+  duration.refine(
+    (ms) => ms <= MAX_TIMER_MS,
+    `${key} must be at most ${MAX_TIMER_MS} ms (24.8d), the longest a Node timer waits (a longer one fires at once)`,
+  );
