@@ -143,6 +143,151 @@ describe('parseConfig', () => {
     assert.deepEqual(config.servers.w!.options, { a: 'from-env', b: 'fallback', c: 'cost: $5 from-env' });
   });
 
+  it('reads a ${VAR} in a number, boolean, duration or size field as that type, and leaves every other value a string', () => {
+    const text = [
+      'servers:',
+      '  s:',
+      '    command: node',
+      '    maxProcesses: ${N:-4}',
+      '    enabled: ${FLAG:-true}',
+      '    startTimeout: ${START}',
+      '    callTimeout: "${CALL}"',
+      '    env: { PIN: "${PIN}", FLAG: "${FLAG:-true}" }',
+      '    auth: { kind: apiKey, keys: ["${KEY}"] }',
+      '  m:',
+      '    module: x',
+      '    enabled: "${OFF}"',
+      '    options: { depth: "${N:-4}" }',
+      '  r:',
+      '    url: https://mcp.example.com/mcp',
+      '    headers: { X-Pin: "${PIN}" }',
+      'sessions:',
+      '  maxPerRoute: "${ROUTE_MAX}"',
+      'cache:',
+      '  enabled: ${CACHE:-false}',
+      '  maxBytes: ${BYTES}',
+      '  maxEntryBytes: ${ENTRY_BYTES}',
+      'auth: ${AUTH:-none}', // a string the schema reads as an object
+      '',
+    ].join('\n');
+    const env = {
+      START: '45000',
+      CALL: '2m',
+      PIN: '0042',
+      KEY: '1234567890123456',
+      OFF: 'FALSE',
+      ROUTE_MAX: '50',
+      BYTES: '1048576',
+      ENTRY_BYTES: '1MiB',
+    };
+    const config = parseConfig(text, 'g.yaml', env);
+    const s = config.servers.s!;
+    assert.deepEqual(
+      [s.maxProcesses, s.enabled, s.startTimeout, s.callTimeout, s.env, s.auth],
+      [4, true, 45_000, 120_000, { PIN: '0042', FLAG: 'true' }, { kind: 'apiKey', keys: ['1234567890123456'], header: 'x-api-key' }],
+    );
+    assert.equal(config.servers.m!.enabled, false);
+    // A module's options are its own schema's business: they stay as written.
+    assert.deepEqual(config.servers.m!.options, { depth: '4' });
+    assert.deepEqual(config.servers.r!.headers, { 'X-Pin': '0042' });
+    assert.deepEqual(
+      [config.sessions.maxPerRoute, config.cache.enabled, config.cache.maxBytes, config.cache.maxEntryBytes],
+      [50, false, 1_048_576, 1_048_576],
+    );
+    assert.deepEqual(config.auth, { kind: 'none' });
+  });
+
+  it("refuses a ${VAR} whose value is not of its field's type, naming the variable and the value", () => {
+    const text = [
+      'servers:',
+      '  s:',
+      '    command: node',
+      '    maxProcesses: ${N}',
+      '    enabled: "${FLAG}"',
+      '    startTimeout: ${START}',
+      '  t:',
+      '    command: node',
+      '    maxProcesses: "${ZERO:-0}"',
+      'sessions:',
+      '  maxPerRoute: ${EMPTY:-}',
+      '',
+    ].join('\n');
+    assert.deepEqual(problemsOf(text, { N: 'abc', FLAG: 'yes', START: 'soon' }), [
+      '4:19 servers.s.maxProcesses: ${N} expanded to "abc", which is not a number',
+      '5:14 servers.s.enabled: ${FLAG} expanded to "yes", which is not true or false',
+      '6:19 servers.s.startTimeout: invalid duration "soon": use e.g. 500ms, 90s, 30m, 24h, 7d',
+      '9:19 servers.t.maxProcesses: Too small: expected number to be >0',
+      '11:16 sessions.maxPerRoute: ${EMPTY:-} expanded to "", which is not a number',
+    ]);
+  });
+
+  it('refuses a malformed ${ at its position: unclosed, nested, or without a variable name', () => {
+    const text = [
+      'servers:',
+      '  w:',
+      '    module: x',
+      '    options:',
+      '      unclosed: "${A"',
+      '      nested: "${A:-${B}}"',
+      '      unnamed: "${}"',
+      '      operator: "${A-b}"',
+      '      digit: "${1A}"',
+      '      openDefault: "x ${A:-b"',
+      '',
+    ].join('\n');
+    assert.deepEqual(problemsOf(text, { A: 'a', B: 'b' }), [
+      '5:17 servers.w.options.unclosed: "${A" is not closed: write ${NAME} or ${NAME:-default} (or $${ for a literal ${)',
+      '6:15 servers.w.options.nested: "${A:-${" nests a reference in a default, which is not supported: a default is plain text',
+      '7:16 servers.w.options.unnamed: "${}" is not a variable reference: write ${NAME} or ${NAME:-default}, NAME being letters, digits and _ (or $${ for a literal ${)',
+      '8:17 servers.w.options.operator: "${A-" is not a variable reference: write ${NAME} or ${NAME:-default}, NAME being letters, digits and _ (or $${ for a literal ${)',
+      '9:14 servers.w.options.digit: "${1" is not a variable reference: write ${NAME} or ${NAME:-default}, NAME being letters, digits and _ (or $${ for a literal ${)',
+      '10:20 servers.w.options.openDefault: "${A:-b" is not closed: write ${NAME} or ${NAME:-default} (or $${ for a literal ${)',
+    ]);
+  });
+
+  it('refuses a bare $NAME, which a shell would expand and the gateway would send as written, saying how to write either meaning', () => {
+    const text = [
+      'servers:',
+      '  r:',
+      '    url: https://mcp.example.com/mcp',
+      '    headers: { Authorization: "Bearer $TOKEN" }',
+      '  w:',
+      '    module: x',
+      '    options: { ua: "${UA:-$HOME/agent}" }',
+      '',
+    ].join('\n');
+    assert.deepEqual(problemsOf(text, { TOKEN: 't' }), [
+      '4:31 servers.r.headers.Authorization: "$TOKEN" is not expanded: write ${TOKEN} for the environment variable, or $$TOKEN for a literal $',
+      '7:20 servers.w.options.ua: "$HOME" is not expanded: write ${HOME} for the environment variable, or $$HOME for a literal $',
+    ]);
+  });
+
+  it('keeps a $ that starts no reference, reads $$ as $ (in defaults too), and inserts values from the environment as they are', () => {
+    const config = parseConfig(
+      [
+        'servers:',
+        '  w:',
+        '    module: x',
+        '    options:',
+        '      price: "costs $5, or 5$"',
+        '      dash: "a $-b $ c $."',
+        '      escaped: "$${NOT_A_VAR} $$TOKEN p$$ss"',
+        '      defaulted: "${PASSWORD:-pa$$word}"',
+        '      fromEnv: "${SECRET}"',
+        '',
+      ].join('\n'),
+      'g.yaml',
+      { SECRET: 'p$ss${X}$$w' },
+    );
+    assert.deepEqual(config.servers.w!.options, {
+      price: 'costs $5, or 5$',
+      dash: 'a $-b $ c $.',
+      escaped: '${NOT_A_VAR} $TOKEN p$ss',
+      defaulted: 'pa$word',
+      fromEnv: 'p$ss${X}$$w',
+    });
+  });
+
   it('reads command and url servers, and refuses what does not fit their kind', () => {
     const config = parseConfig(
       'servers:\n  s:\n    command: node\n    args: [server.js]\n    env: { TOKEN: "${T}" }\n    isolation: shared\n    maxProcesses: 4\n    startTimeout: 5s\n  r:\n    url: https://mcp.example.com/mcp\n    headers: { Authorization: "Bearer x" }\n    callTimeout: 2m\n',

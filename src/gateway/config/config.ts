@@ -6,9 +6,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { authSchema, NO_AUTH, type AuthConfig } from '../auth/auth-config.js';
+import { convertExpanded, describeTypes, expandVariables, type FieldTypes } from './expand.js';
 import { duration, size, timerDuration } from './units.js';
 
 /** Route names become URL segments: `/mcp/<name>`. */
@@ -361,8 +362,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   // A syntax error makes positions after it meaningless: report it alone.
   if (problems.length > 0) throw new ConfigError(file, problems);
 
-  problems.push(...expandEnvironment(doc, env, at));
-  const unset = new Set(problems.map((p) => p.keyPath));
+  const expanded = expandEnvironment(doc, env, at);
+  problems.push(...expanded.problems);
+  // A value left empty by a variable problem, or not of its field's type, is reported once, as the variable.
+  const alreadyReported = new Set([...expanded.problems.map((p) => p.keyPath), ...expanded.reported]);
   let data: unknown;
   try {
     data = doc.toJS() ?? {};
@@ -373,9 +376,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   }
   const result = configSchema.safeParse(data);
   if (!result.success) {
-    // A value left empty by an unset variable is reported once, as the variable.
     const schemaProblems = result.error.issues.flatMap((issue) => locateIssue(doc, issue, at));
-    problems.push(...schemaProblems.filter((p) => !unset.has(p.keyPath)));
+    problems.push(...schemaProblems.filter((p) => !alreadyReported.has(p.keyPath)));
   }
   if (problems.length > 0 || !result.success) {
     problems.sort((a, b) => a.line - b.line || a.col - b.col);
@@ -387,27 +389,111 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 
 type Locate = (offset: number | undefined) => { line: number; col: number };
 
-/** Replaces `${VAR}` and `${VAR:-default}` in every string scalar; `$$` stands for `$`. */
-function expandEnvironment(doc: Document, env: NodeJS.ProcessEnv, at: Locate): ConfigProblem[] {
+/**
+ * Replaces `${VAR}` and `${VAR:-default}` in every string scalar (expand.ts has the rules), then
+ * gives each expanded value its field's type: `maxProcesses: ${N:-4}` is the number 4, while an
+ * all-digit secret in `env:` stays a string. `reported` holds the key paths of values already
+ * reported, so the schema does not report them again.
+ */
+function expandEnvironment(doc: Document, env: NodeJS.ProcessEnv, at: Locate): { problems: ConfigProblem[]; reported: string[] } {
   const problems: ConfigProblem[] = [];
+  const reported: string[] = [];
   visit(doc, {
-    Scalar(_key, node, nodePath) {
+    Scalar(key, node, nodePath) {
       if (typeof node.value !== 'string' || !node.value.includes('$')) return;
-      node.value = node.value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name, fallback) => {
-        if (match === '$$') return '$';
-        const value = env[name as string];
-        if (value !== undefined && value !== '') return value;
-        if (fallback !== undefined) return fallback as string;
+      const written = node.value;
+      const expansion = expandVariables(written, env);
+      if (!expansion.ok) {
         problems.push({
           ...at(node.range?.[0]),
           keyPath: keyPathOf(nodePath),
-          message: `environment variable ${name} is not set (write \${${name}:-default} to give a default)`,
+          message:
+            expansion.problem === 'unset'
+              ? `environment variable ${expansion.name} is not set (write \${${expansion.name}:-default} to give a default)`
+              : expansion.message,
         });
-        return '';
+        node.value = '';
+        reported.push(dataPathOf(nodePath, node).join('.'));
+        return;
+      }
+      node.value = expansion.value;
+      if (key === 'key' || expansion.references.length === 0) return;
+      const dataPath = dataPathOf(nodePath, node);
+      const types = fieldTypes(CONFIG_INPUT_SCHEMA, dataPath);
+      const value = convertExpanded(expansion.value, types);
+      if (value !== undefined) {
+        node.value = value;
+        return;
+      }
+      problems.push({
+        ...at(node.range?.[0]),
+        keyPath: keyPathOf(nodePath),
+        message: `${written} expanded to ${JSON.stringify(expansion.value)}, which is not ${describeTypes(types as ReadonlySet<string>)}`,
       });
+      reported.push(dataPath.join('.'));
     },
   });
-  return problems;
+  return { problems, reported };
+}
+
+/** The key path of a value with sequence indexes too (`auth.keys.0`), as the schema's issues have it. */
+function dataPathOf(nodePath: readonly unknown[], node: unknown): string[] {
+  const keys: string[] = [];
+  nodePath.forEach((parent, i) => {
+    if (isPair(parent)) keys.push(isScalar(parent.key) ? String(parent.key.value) : String(parent.key));
+    else if (isSeq(parent)) keys.push(String(parent.items.indexOf((nodePath[i + 1] ?? node) as never)));
+  });
+  return keys;
+}
+
+/**
+ * The schema as JSON Schema of what it accepts (zod's own view of its input types), walked to
+ * learn which types a field takes.
+ */
+const CONFIG_INPUT_SCHEMA = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+
+interface JsonSchema {
+  type?: string | string[];
+  const?: unknown;
+  enum?: unknown[];
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: JsonSchema | boolean;
+  items?: JsonSchema;
+  prefixItems?: JsonSchema[];
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+}
+
+/** The types the field at `keyPath` takes; `any` where the schema does not say (a module's options). */
+function fieldTypes(root: JsonSchema, keyPath: readonly string[]): FieldTypes {
+  let schemas = [root];
+  for (const key of keyPath) {
+    schemas = schemas.flatMap(branches).flatMap((schema) => {
+      const child =
+        schema.properties?.[key] ??
+        (/^\d+$/.test(key) ? (schema.prefixItems?.[Number(key)] ?? schema.items) : undefined) ??
+        (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+      return child ? [child] : [];
+    });
+  }
+  const types = new Set<string>();
+  for (const schema of schemas.flatMap(branches)) {
+    const listed =
+      schema.type !== undefined
+        ? [schema.type].flat()
+        : schema.const !== undefined
+          ? [typeof schema.const]
+          : schema.enum?.map((value) => typeof value);
+    if (listed === undefined) return 'any';
+    for (const type of listed) types.add(type === 'integer' ? 'number' : type);
+  }
+  return schemas.length === 0 ? 'any' : types;
+}
+
+function branches(schema: JsonSchema): JsonSchema[] {
+  const alternatives = [...(schema.anyOf ?? []), ...(schema.oneOf ?? []), ...(schema.allOf ?? [])];
+  return alternatives.length === 0 ? [schema] : alternatives.flatMap(branches);
 }
 
 function keyPathOf(nodePath: readonly unknown[]): string {
