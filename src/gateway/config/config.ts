@@ -419,7 +419,9 @@ function expandEnvironment(doc: Document, env: NodeJS.ProcessEnv, at: Locate): {
       node.value = expansion.value;
       if (key === 'key' || expansion.references.length === 0) return;
       const dataPath = dataPathOf(nodePath, node);
-      const types = fieldTypes(CONFIG_INPUT_SCHEMA, dataPath);
+      // A module's options are its own to read (strings stay strings): no need for the schema's view.
+      if (dataPath[0] === 'servers' && dataPath[2] === 'options') return;
+      const types = fieldTypes(configInputSchema(), dataPath);
       const value = convertExpanded(expansion.value, types);
       if (value !== undefined) {
         node.value = value;
@@ -450,7 +452,11 @@ function dataPathOf(nodePath: readonly unknown[], node: unknown): string[] {
  * The schema as JSON Schema of what it accepts (zod's own view of its input types), walked to
  * learn which types a field takes.
  */
-const CONFIG_INPUT_SCHEMA = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+function configInputSchema(): JsonSchema {
+  // Made when a file first has a value to convert (about 10 ms): most have none, and a start should not pay for it.
+  return (inputSchema ??= z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema);
+}
+let inputSchema: JsonSchema | undefined;
 
 interface JsonSchema {
   type?: string | string[];
