@@ -83,7 +83,10 @@ async function main(): Promise<void> {
   // elsewhere) rather than a refused connection.
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.info({ signal }, 'gateway already draining; the signal changes nothing');
+      return;
+    }
     stopping = true;
     const started = performance.now();
     const calls = [...gateway.routes.values()].reduce((sum, route) => sum + route.inFlight, 0);
@@ -111,8 +114,10 @@ async function main(): Promise<void> {
     logger.info('gateway stopped');
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // `on`, not `once`: with no listener left, a second SIGTERM (the platform may repeat it) would
+  // kill the process mid-drain, cutting the calls the drain is letting finish.
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 main().catch((error: unknown) => {
