@@ -44,6 +44,20 @@ try {
 }
 const logger = createLogger({ level: settings.logLevel });
 
+/**
+ * What a SIGTERM or SIGINT does: set once the gateway serves (the drain). Until then there is
+ * nothing to drain, and the default action would kill the process by the signal (not exit 0), so
+ * the handlers are in place from the first line and a start that is stopped ends at once.
+ */
+let onStop = (signal: string): void => {
+  logger.info({ signal }, 'gateway stopped before it was ready');
+  process.exit(0);
+};
+// `on`, not `once`: with no listener left, a second SIGTERM (the platform may repeat it) would
+// kill the process mid-drain, cutting the calls the drain is letting finish.
+process.on('SIGTERM', () => onStop('SIGTERM'));
+process.on('SIGINT', () => onStop('SIGINT'));
+
 async function main(): Promise<void> {
   // First: the exporters (if any) are in place before anything serves. No module is patched (the
   // spans are the gateway's own), so nothing has to be imported after this.
@@ -91,7 +105,10 @@ async function main(): Promise<void> {
   // elsewhere) rather than a refused connection.
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.info({ signal }, 'gateway already draining; the signal changes nothing');
+      return;
+    }
     stopping = true;
     const started = performance.now();
     const calls = [...gateway.routes.values()].reduce((sum, route) => sum + route.inFlight, 0);
@@ -119,8 +136,7 @@ async function main(): Promise<void> {
     logger.info('gateway stopped');
     process.exit(0);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  onStop = (signal) => void stop(signal);
 }
 
 main().catch((error: unknown) => {

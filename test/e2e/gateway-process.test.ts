@@ -3,8 +3,8 @@
  * gateway.yaml, refusal of bad configurations and modules, SIGTERM, `npm run check`.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -12,7 +12,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { promisify } from 'node:util';
 import { connectClient, fixtureModule, runGatewayToExit, shippedModule, startGatewayProcess, textOf } from '../helpers/gateway.js';
 import { startFakeNws } from '../helpers/fake-nws.js';
-import { PROJECT_ROOT } from '../helpers/project.js';
+import { GATEWAY_ENTRY, PROJECT_ROOT } from '../helpers/project.js';
 
 describe('gateway process', () => {
   it('starts with the shipped gateway.yaml and serves both routes at once', async () => {
@@ -96,6 +96,33 @@ describe('gateway process', () => {
     assert.ok(Date.now() - started < 5_000, 'stops within a few seconds');
     assert.ok(gateway.stdout.some((l) => l.includes('"gateway stopped"')));
     await client.close().catch(() => undefined);
+  });
+
+  it('exits 0 at once on SIGTERM while still starting (a module still loading)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'gateway-slow-start-'));
+    // A module whose import takes 3 s: the signal comes while the gateway loads it.
+    writeFileSync(
+      path.join(dir, 'slow.mjs'),
+      'await new Promise((resolve) => setTimeout(resolve, 3000));\nexport function createServer() { throw new Error("unused"); }\n',
+    );
+    writeFileSync(path.join(dir, 'gateway.yaml'), `servers:\n  slow:\n    module: ${path.join(dir, 'slow.mjs')}\n`);
+    const child = spawn(process.execPath, [GATEWAY_ENTRY], {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH, PORT: '0', GATEWAY_CONFIG: path.join(dir, 'gateway.yaml') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('exit', (code, signal) => resolve([code, signal])),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const started = Date.now();
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null], 'exits 0, not killed by the signal');
+    assert.ok(Date.now() - started < 2000, 'without waiting for the start to finish');
+    assert.match(stdout, /"gateway stopped before it was ready"/);
+    assert.doesNotMatch(stdout, /"gateway listening"/);
   });
 
   it('refuses to start on an invalid gateway.yaml, listing every problem at file:line:col', async () => {

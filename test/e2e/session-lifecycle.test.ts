@@ -196,6 +196,31 @@ describe('eviction at the cap', () => {
   });
 });
 
+describe('DELETE of a busy session', () => {
+  it('answers a call still in flight with a session_not_found JSON-RPC error at once, not an empty stream', async () => {
+    const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    const started = performance.now();
+    const slow = client.callTool({ name: 'slow', arguments: { ms: 5000, text: 'too late' } }).then(
+      () => assert.fail('the call must not succeed'),
+      (e: unknown) => e as { code?: number; message?: string; data?: unknown },
+    );
+    await until(() => gw.gateway.routes.get('echo')!.inFlight === 1, 'the call is in flight');
+    const deleted = await fetch(`${gw.url}/mcp/echo`, { method: 'DELETE', headers: { 'mcp-session-id': transport.sessionId! } });
+    assert.equal(deleted.status, 200);
+    const error = await slow;
+    // Without an answer the SDK client waits out its request timeout (60 s) for one.
+    assert.ok(performance.now() - started < 2000, 'answered at once');
+    assert.equal(error.code, -32001);
+    assert.match(error.message ?? '', /session was deleted/);
+    assert.deepEqual(error.data, { code: 'session_not_found', reason: 'deleted' });
+    assert.equal(sessions.size, 0);
+    await client.close().catch(() => undefined);
+    await gw.close();
+  });
+});
+
 describe('shutdown', () => {
   it('closes every session and its server', async () => {
     const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);

@@ -150,6 +150,27 @@ describe('SIGTERM', () => {
     }
   });
 
+  it('ignores a second SIGTERM while draining: the call in flight finishes and the process exits 0', async () => {
+    const gateway = await startGatewayProcess(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nshutdownGrace: 5s\n`);
+    try {
+      const { client } = await connectClient(`${gateway.url}/mcp/echo`);
+      // A timeout of its own: a client whose gateway dies under it waits out 60 s for the answer.
+      const slow = client.callTool({ name: 'slow', arguments: { ms: 800, text: 'finished' } }, { timeout: 4000 });
+      await untilInFlight(gateway.url, 'echo', 1);
+      gateway.child.kill('SIGTERM');
+      await until(() => gateway.stdout.some((l) => l.includes('"gateway draining"')), 'the gateway is draining');
+      // The platform (or an operator) may signal again; the drain carries on.
+      gateway.child.kill('SIGTERM');
+      gateway.child.kill('SIGINT');
+      assert.equal(textOf(await slow), 'finished');
+      assert.equal(await gateway.exited, 0);
+      assert.equal(gateway.child.signalCode, null);
+      await client.close().catch(() => undefined);
+    } finally {
+      await gateway.stop('SIGKILL');
+    }
+  });
+
   it('still takes a cancellation for a call in flight while draining', async () => {
     const gateway = await startGatewayProcess(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nshutdownGrace: 1s\n`);
     try {

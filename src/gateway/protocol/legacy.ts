@@ -136,8 +136,11 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: sessionId,
       keepAliveMs: options.sessions.keepAlive,
-      onsessionclosed: (id) => {
+      onsessionclosed: async (id) => {
         remembered().set(digest(id), true);
+        // The transport ends every stream once this returns: a call still running would get an
+        // empty one, and its client would wait out its own timeout for the answer.
+        await tracker.answerPending(sessionDeletedAnswer);
         sessions.end(id, 'deleted');
       },
     });
@@ -447,6 +450,16 @@ function shuttingDownAnswer(id: RequestId): JSONRPCMessage {
     JSONRPC.SERVER_ERROR,
     'The gateway is shutting down: the call did not finish within its grace period; retry it',
     { code: 'shutting_down' },
+    id,
+  ) as JSONRPCMessage;
+}
+
+/** The answer to a request still in flight when its session was DELETEd. */
+function sessionDeletedAnswer(id: RequestId): JSONRPCMessage {
+  return toJsonRpcBody(
+    JSONRPC.SESSION_NOT_FOUND,
+    'Session not found: the session was deleted before the call finished; initialize a new session',
+    { code: 'session_not_found', reason: 'deleted' },
     id,
   ) as JSONRPCMessage;
 }
