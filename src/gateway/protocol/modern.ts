@@ -278,6 +278,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
         // Refused once the drain began (its handler would outlive the drain).
         const admission = listeners.open(request.owner, res);
         // As the SDK refuses a listen past its handler's cap, before any acknowledgement.
+        if (admission.kind === 'gone') return;
         if (admission.kind === 'refused')
           return void writeJson(res, { jsonrpc: '2.0', id, error: { code: -32603, message: admission.message } });
         listener = admission.handler;
