@@ -26,6 +26,7 @@ import {
 
 const MODERN = '2026-07-28';
 const KEY = 'a-key-for-the-eras-test-0123456789';
+const OTHER_KEY = 'another-key-for-the-eras-test-98765';
 
 let gw: InProcessGateway;
 before(async () => {
@@ -37,7 +38,8 @@ before(async () => {
       `  keyed:\n    module: ${fixtureModule('echo')}\n    listTtl: 30s\n    auth:\n      kind: apiKey\n      keys: ["${KEY}"]\n` +
       `  chatty:\n    module: ${fixtureModule('chatty')}\n    listTtl: 1h\n` +
       `  chatty-limited:\n    module: ${fixtureModule('chatty')}\n    listTtl: 20s\n    tools:\n      deny: [hidden]\n` +
-      `  chatty-keyed:\n    module: ${fixtureModule('chatty')}\n    listTtl: 30s\n    auth:\n      kind: apiKey\n      keys: ["${KEY}"]\n`,
+      `  chatty-keyed:\n    module: ${fixtureModule('chatty')}\n    listTtl: 30s\n    auth:\n      kind: apiKey\n      keys: ["${KEY}"]\n` +
+      `  rounds-keyed:\n    module: ${fixtureModule('conformance')}\n    auth:\n      kind: apiKey\n      keys: ["${KEY}", "${OTHER_KEY}"]\n`,
   );
 });
 after(() => gw.close());
@@ -214,6 +216,35 @@ describe('listen streams of one caller', () => {
     streams.push(await client.listen({ toolsListChanged: true }));
     await Promise.all(streams.map((stream) => stream.close()));
     await client.close();
+  });
+});
+
+describe('input_required request state on the modern era', () => {
+  const tool = 'test_input_required_result_request_state';
+  const confirmed = { confirm: { action: 'accept', content: { ok: true } } };
+  /** One round of the tool as the holder of `key`: its JSON-RPC answer. */
+  async function round(key: string, extra: Record<string, unknown> = {}) {
+    const response = await modernPost(
+      'rounds-keyed',
+      'tools/call',
+      { name: tool, arguments: {}, _meta: { [CLIENT_CAPABILITIES_META_KEY]: { elicitation: {} } }, ...extra },
+      { 'x-api-key': key },
+    );
+    return (await response.json()) as {
+      result?: { resultType?: string; requestState?: string; content?: unknown };
+      error?: { code: number };
+    };
+  }
+
+  it("refuses one caller's request state to another caller of the route, and takes it back from its own", async () => {
+    const first = await round(KEY);
+    assert.equal(first.result?.resultType, 'input_required', JSON.stringify(first));
+    const requestState = first.result!.requestState!;
+    assert.equal(typeof requestState, 'string');
+    const stolen = await round(OTHER_KEY, { inputResponses: confirmed, requestState });
+    assert.equal(stolen.error?.code, -32602, JSON.stringify(stolen));
+    const own = await round(KEY, { inputResponses: confirmed, requestState });
+    assert.match(textOf(own.result), /^state-ok/);
   });
 });
 

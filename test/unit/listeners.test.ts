@@ -144,6 +144,22 @@ describe('createListeners', () => {
     assert.equal(listeners.owners, 2);
   });
 
+  it('takes no place for a client that went away before its listen was served (its close already fired)', () => {
+    const listeners = createListeners({
+      factory,
+      bus: new InMemoryServerEventBus(),
+      keepAlive: 0,
+      onerror: () => undefined,
+      maxPerOwner: 1,
+    });
+    for (let i = 0; i < 3; i++) {
+      const gone = Object.assign(response(), { destroyed: true });
+      assert.equal(listeners.open('alice', gone).kind, 'gone');
+    }
+    assert.equal(listeners.owners, 0);
+    handlerOf(listeners.open('alice', response()));
+  });
+
   it('opens no stream once closed', async () => {
     const listeners = createListeners({ factory, bus: new InMemoryServerEventBus(), keepAlive: 0, onerror: () => undefined });
     await listeners.close();

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { ServerContext } from '@modelcontextprotocol/server';
-import { createRouteRequestState } from '../../src/gateway/protocol/request-state.js';
+import { createRouteRequestState, createRouteRequestStates } from '../../src/gateway/protocol/request-state.js';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 
-// The codec binds nothing to the handler's context here: any context will do.
+// The codec binds to the caller it was made for, not to the handler's context: any context will do.
 const ctx = {} as ServerContext;
 
 describe('createRouteRequestState', () => {
@@ -34,5 +34,13 @@ describe('createRouteRequestState', () => {
     assert.equal(await rotated.verify(sealedBefore, ctx), 'x');
     const sealedAfter = await rotated.mint('y', ctx);
     assert.equal(await createRouteRequestState(createSessionKeyring(after), 'echo').verify(sealedAfter, ctx), 'y');
+  });
+
+  it("refuses one caller's state to another caller of the route, and to the route's unauthenticated codec", async () => {
+    const states = createRouteRequestStates(createSessionKeyring(randomBytes(32)), 'weather');
+    const sealed = await states('apiKey:alice').mint({ round: 1 });
+    assert.deepEqual(await states('apiKey:alice').verify(sealed, ctx), { round: 1 });
+    await assert.rejects(states('apiKey:bob').verify(sealed, ctx), /bind/);
+    await assert.rejects(states('').verify(sealed, ctx), /bind/);
   });
 });

@@ -71,8 +71,8 @@ export interface LegacyEraOptions {
   entry: Pick<ServerEntry, 'sessions' | 'tools'>;
   sessions: SessionsConfig;
   upstream: Upstream;
-  /** The context the route's servers of this era are built with. */
-  context: ServerContext<unknown>;
+  /** The context the route's servers of this era are built with, for a caller (its principal; undefined on an open route). */
+  contextFor: (principal: string | undefined) => ServerContext<unknown>;
   /** Issues and verifies the self-contained session ids that let any instance resume a session. */
   tokens: SessionTokens;
   /** Wall clock in ms since the epoch, the one `tokens` uses. */
@@ -98,7 +98,7 @@ export interface LegacyEra {
 }
 
 export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
-  const { route: name, entry, upstream, context, tokens, wallClock, telemetry, logger: log } = options;
+  const { route: name, entry, upstream, contextFor, tokens, wallClock, telemetry, logger: log } = options;
   const maxAge = options.sessions.maxAge;
   const mode = entry.sessions;
 
@@ -130,9 +130,10 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
   async function open(
     sessionId: (() => string) | undefined,
     owner: string,
+    principal: string | undefined,
     session?: OpenRequest['session'],
   ): Promise<{ server: McpServer; transport: WebStandardStreamableHTTPServerTransport; tracker: RequestTracker; seal?: string }> {
-    const { server, seal } = await upstream.open({ era: 'legacy', context, owner, ...(session ? { session } : {}) });
+    const { server, seal } = await upstream.open({ era: 'legacy', context: contextFor(principal), owner, ...(session ? { session } : {}) });
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: sessionId,
       keepAliveMs: options.sessions.keepAlive,
@@ -237,7 +238,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     let id = '';
     try {
       // The id is issued once the upstream is open: a remote's own session is sealed inside it.
-      opened = await open(() => id, owner, { capabilities, clientInfo });
+      opened = await open(() => id, owner, principal, { capabilities, clientInfo });
     } catch (error) {
       place.cancel();
       throw error;
@@ -318,7 +319,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     if (!place.ok) throw sessionsFull(place);
     let opened: Awaited<ReturnType<typeof open>>;
     try {
-      opened = await open(() => id, owner, {
+      opened = await open(() => id, owner, claims.principal, {
         capabilities: claims.clientCapabilities,
         clientInfo: claims.clientInfo,
         ...(claims.upstream === undefined ? {} : { resume: claims.upstream }),
@@ -378,7 +379,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
         { Allow: 'POST' },
       );
     }
-    const { server, transport, tracker } = await open(undefined, request.owner);
+    const { server, transport, tracker } = await open(undefined, request.owner, request.principal);
     res.once('close', () => {
       void server.close().catch(() => undefined);
     });

@@ -49,7 +49,9 @@ export interface ListenersOptions {
 /** What a listen asked for: a handler to serve it with, or the cap it would pass and why. */
 export type ListenAdmission =
   | { readonly kind: 'opened'; readonly handler: McpHttpHandler }
-  | { readonly kind: 'refused'; readonly cap: 'route' | 'owner'; readonly message: string };
+  | { readonly kind: 'refused'; readonly cap: 'route' | 'owner'; readonly message: string }
+  /** The client went away before its listen was served (an await on the way, such as a token's check): nothing to open. */
+  | { readonly kind: 'gone' };
 
 export interface Listeners {
   /**
@@ -98,6 +100,8 @@ export function createListeners(options: ListenersOptions): Listeners {
     open(owner, res) {
       // A handler made now would outlive the drain that closed the others.
       if (closed) throw shuttingDown();
+      // Its close has fired already, and would never give a place taken now back.
+      if (res.destroyed) return { kind: 'gone' };
       if (streams >= max) {
         return { kind: 'refused', cap: 'route', message: `Subscription limit reached: this route has ${max} listen streams open` };
       }

@@ -47,8 +47,11 @@ const CACHEABLE_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list
 
 export interface ModernEraOptions {
   route: string;
-  /** A new, unconnected server for one request from `owner` (the principal, or the client address). */
-  createServer: (owner: string) => McpServer | Promise<McpServer>;
+  /**
+   * A new, unconnected server for one request from `owner` (the principal, or the client address);
+   * `principal` is undefined on a route without authentication.
+   */
+  createServer: (owner: string, principal: string | undefined) => McpServer | Promise<McpServer>;
   tools: ToolLists | undefined;
   /** `ttlMs` on list results and `server/discover`. */
   listTtl: Milliseconds;
@@ -71,6 +74,8 @@ export interface ModernRequest {
   authInfo: AuthInfo | undefined;
   /** Who is asking (RouteRequest.owner): the factory gets it. */
   owner: string;
+  /** The caller's principal (RouteRequest.principal), undefined on a route without authentication. */
+  principal?: string | undefined;
   onShutdown?: () => void;
 }
 
@@ -123,6 +128,7 @@ function claimsVersion(message: JSONRPCMessage): boolean {
 /** A 2026-07-28 request while it is served (see `requests` in {@link createModernEra}). */
 interface ServedRequest {
   readonly owner: string;
+  readonly principal?: string | undefined;
   readonly id?: RequestId;
   readonly operation?: Operation;
   watch?: AnswerWatch;
@@ -143,7 +149,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   const requests = new WeakMap<Request, ServedRequest>();
   const factory = async ({ requestInfo }: McpRequestContext) => {
     const seen = requestInfo && requests.get(requestInfo);
-    const server = await options.createServer(seen?.owner ?? '');
+    const server = await options.createServer(seen?.owner ?? '', seen?.principal);
     if (seen?.operation) seen.watch = watchAnswer(server, seen.id!, seen.operation);
     return server;
   };
@@ -162,7 +168,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   async function answer(
     entry: McpHttpHandler,
     webRequest: Request,
-    { res, body, authInfo, owner }: ModernRequest,
+    { res, body, authInfo, owner, principal }: ModernRequest,
     call?: Call,
     operation?: Operation,
   ): Promise<Response> {
@@ -177,7 +183,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
         return jsonResponse(refusal);
       }
     }
-    const seen: ServedRequest = operation ? { owner, id: id!, operation } : { owner };
+    const seen: ServedRequest = operation ? { owner, principal, id: id!, operation } : { owner, principal };
     requests.set(webRequest, seen);
     const served = entry.fetch(webRequest, { parsedBody: body, ...(authInfo ? { authInfo } : {}) });
     const response = await (call ? Promise.race([served, call.cutShort]) : served);
@@ -272,6 +278,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
         // Refused once the drain began (its handler would outlive the drain).
         const admission = listeners.open(request.owner, res);
         // As the SDK refuses a listen past its handler's cap, before any acknowledgement.
+        if (admission.kind === 'gone') return;
         if (admission.kind === 'refused')
           return void writeJson(res, { jsonrpc: '2.0', id, error: { code: -32603, message: admission.message } });
         listener = admission.handler;

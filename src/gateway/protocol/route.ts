@@ -6,6 +6,7 @@
  * built with, change notices to every client of either era, the drain, the tool list.
  */
 import type { McpServer, JSONRPCMessage, ServerNotifier } from '@modelcontextprotocol/server';
+import { LRUCache } from 'lru-cache';
 import type { SessionsConfig } from '../config/config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -16,12 +17,15 @@ import { firstHeader } from './headers.js';
 import { createLegacyEra, type LegacyRequest, type RouteSession } from './legacy.js';
 import { createModernEra, FIRST_MODERN_VERSION, isModernRequest } from './modern.js';
 import { observeRefusal } from './observed-wire.js';
-import { createRouteRequestState } from './request-state.js';
+import { createRouteRequestStates } from './request-state.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import type { SessionKeyring } from '../sessions/session-keys.js';
 import type { SessionTokens } from '../sessions/session-token.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { isToolVisible } from './tool-filter.js';
+
+/** Callers' contexts (one per principal and era) a route keeps ready; older ones are made again when needed. */
+const MAX_CALLER_CONTEXTS = 1024;
 
 /** How long the status page shows a route's failed tool listing before it lists them again. */
 export const TOOLS_RETRY_MS = 30_000;
@@ -127,7 +131,7 @@ export function createRoute(options: RouteOptions): Route {
       ),
     resourceUpdated: (uri: string) => modern.notify.resourceUpdated(uri),
   });
-  const requestState = createRouteRequestState(options.keyring, name);
+  const requestStates = createRouteRequestStates(options.keyring, name);
   const upstream = createUpstream(loaded, {
     configDir: options.configDir,
     clientInfo: options.clientInfo,
@@ -138,15 +142,15 @@ export function createRoute(options: RouteOptions): Route {
     telemetry: options.telemetry,
     logger: log,
   });
-  const base = { route: name, options: loaded.options, logger: log, notify, requestState };
+  const base = { route: name, options: loaded.options, logger: log, notify };
   /**
    * A module that takes `ctx.fetch` can make upstream requests, whose spans are children of the
    * request that made them: from then on, telemetry carries each request's span through its
    * asynchronous work (telemetry/context-on-demand.ts).
    */
-  const withFetch = (era: 'legacy' | 'modern'): ServerContext<unknown> =>
+  const withFetch = (era: 'legacy' | 'modern', caller = ''): ServerContext<unknown> =>
     Object.freeze(
-      Object.defineProperty({ ...base, era } as Omit<ServerContext<unknown>, 'fetch'>, 'fetch', {
+      Object.defineProperty({ ...base, era, requestState: requestStates(caller) } as Omit<ServerContext<unknown>, 'fetch'>, 'fetch', {
         enumerable: true,
         get: () => {
           telemetry.carryContext();
@@ -156,6 +160,22 @@ export function createRoute(options: RouteOptions): Route {
     );
   const context = withFetch('legacy');
   const modernContext = withFetch('modern');
+  /**
+   * A caller's context: its `requestState` is bound to the caller, so that on a route with
+   * authentication one caller's state is refused to another (request-state.ts). One per caller and
+   * era, kept for the callers seen last, so a module that builds clients once per `ctx` still does
+   * not build them per request.
+   */
+  let callerContexts: LRUCache<string, ServerContext<unknown>> | undefined;
+  const contextFor = (era: 'legacy' | 'modern', principal: string | undefined): ServerContext<unknown> => {
+    if (principal === undefined) return era === 'legacy' ? context : modernContext;
+    const key = `${era}\0${principal}`;
+    // Made on the first authenticated request: an open route never needs it.
+    callerContexts ??= new LRUCache({ max: MAX_CALLER_CONTEXTS });
+    let made = callerContexts.get(key);
+    if (!made) callerContexts.set(key, (made = withFetch(era, principal)));
+    return made;
+  };
 
   /** A change, told to every 2025 session held here and to this instance's 2026-07-28 listeners. */
   function announce(toSession: (server: McpServer) => void, toListeners: () => void): void {
@@ -177,7 +197,7 @@ export function createRoute(options: RouteOptions): Route {
     entry,
     sessions: options.sessions,
     upstream,
-    context,
+    contextFor: (principal) => contextFor('legacy', principal),
     tokens,
     wallClock,
     ...(options.now ? { now: options.now } : {}),
@@ -187,7 +207,8 @@ export function createRoute(options: RouteOptions): Route {
 
   const modern = createModernEra({
     route: name,
-    createServer: async (owner) => (await upstream.open({ era: 'modern', context: modernContext, owner })).server,
+    createServer: async (owner, principal) =>
+      (await upstream.open({ era: 'modern', context: contextFor('modern', principal), owner })).server,
     tools: entry.tools,
     listTtl: entry.listTtl,
     // An answer can differ between callers only where callers differ: authentication, tool lists
@@ -223,6 +244,7 @@ export function createRoute(options: RouteOptions): Route {
         body: body as JSONRPCMessage,
         authInfo: request.authInfo,
         owner: request.owner,
+        principal: request.principal,
         onShutdown: request.onShutdown,
       });
     }
