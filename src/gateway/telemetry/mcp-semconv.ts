@@ -108,6 +108,17 @@ export function errorTypeOf(outcome: Outcome): string | undefined {
   return isObject(outcome.result) && outcome.result.isError === true ? 'tool_error' : undefined;
 }
 
+/**
+ * The version an `initialize` answer settled on: the server's choice, which is what the request
+ * used. The client may ask for any string, and the server answers an unknown one with a version
+ * of its own, so the requested one is neither the version used nor bounded.
+ */
+export function negotiatedVersion(outcome: Outcome): string | undefined {
+  if (!('result' in outcome) || !isObject(outcome.result)) return undefined;
+  const version = outcome.result.protocolVersion;
+  return typeof version === 'string' ? cut(version) : undefined;
+}
+
 /** The attributes an answer adds: `error.type`, and `rpc.response.status_code` for a JSON-RPC error. */
 export function outcomeAttributes(outcome: Outcome, errorType: string | undefined): Attributes {
   if (errorType === undefined) return {};

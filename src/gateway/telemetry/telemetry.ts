@@ -16,6 +16,7 @@ import {
   errorTypeOf,
   metaTraceContext,
   metricMethod,
+  negotiatedVersion,
   outcomeAttributes,
   requestNames,
   type Attributes,
@@ -35,6 +36,7 @@ export interface OperationStart {
   readonly message: RequestMessage;
   /** A header of the HTTP request that carried the message (lower-case name): `traceparent`, the Functions host's invocation id. */
   readonly header: (name: string) => string | undefined;
+  /** The version the request uses; on `initialize` none: the answer says which was negotiated. */
   readonly protocolVersion?: string | undefined;
   /** The session's tag (logger.ts `sessionTag`), never its id. */
   readonly session?: string | undefined;
@@ -221,6 +223,8 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
         const target = described.tool ?? described.prompt;
         const boundedTarget = target === undefined ? undefined : names(`${start.route}\u0000${target}`, target, !rpcError);
         const method = metricMethod(described.method);
+        const negotiated = described.method === 'initialize' ? negotiatedVersion(outcome) : undefined;
+        const version = start.protocolVersion ?? negotiated;
         traffic.record(
           start.route,
           boundedTarget === undefined ? method : `${method} ${boundedTarget}`,
@@ -229,6 +233,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
         );
         if (!pipeline) return;
         const result: Attributes = cancelled ? { 'error.type': CANCELLED } : outcomeAttributes(outcome, errorType);
+        if (negotiated !== undefined && start.protocolVersion === undefined) result['mcp.protocol.version'] = negotiated;
         span?.end(
           captureContent ? { ...result, ...contentAttributes(start.message, outcome) } : result,
           errorType === undefined || cancelled ? undefined : { message: errorMessageOf(outcome) },
@@ -240,8 +245,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
           point['gen_ai.operation.name'] = 'execute_tool';
         }
         if (described.prompt !== undefined) point['gen_ai.prompt.name'] = boundedTarget!;
-        if (start.protocolVersion)
-          point['mcp.protocol.version'] = names(`\u0000version\u0000${start.protocolVersion}`, start.protocolVersion, !rpcError);
+        if (version) point['mcp.protocol.version'] = names(`\u0000version\u0000${version}`, version, !rpcError);
         if (errorType !== undefined) {
           point['error.type'] = names(`\u0000error\u0000${errorType}`, errorType, true);
           if (rpcError && !cancelled) point['rpc.response.status_code'] = point['error.type'];
