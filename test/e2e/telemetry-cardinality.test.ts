@@ -6,7 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connectClient, MCP_POST_HEADERS, shippedModule, startGatewayProcess, type GatewayProcess } from '../helpers/gateway.js';
+import {
+  connectClient,
+  fixtureModule,
+  MCP_POST_HEADERS,
+  shippedModule,
+  startGatewayProcess,
+  type GatewayProcess,
+} from '../helpers/gateway.js';
 import { startOtlpCollector, type OtlpCollector } from '../helpers/otlp-collector.js';
 
 /** More than the 256 client-chosen names telemetry keeps before new ones are `_OTHER`. */
@@ -16,13 +23,18 @@ let collector: OtlpCollector;
 let gateway: GatewayProcess;
 /** The version the real client negotiated, which the server also answers a made-up one with. */
 let negotiated: string;
+/** What /status.json said of the SDK 1.x route after the made-up tool names. */
+let v1Status: { traffic: { operations: Array<{ method: string; target?: string }> } };
 
 before(async () => {
   collector = await startOtlpCollector();
-  gateway = await startGatewayProcess(`servers:\n  time:\n    module: ${shippedModule('time')}\n`, {
-    OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-  });
+  gateway = await startGatewayProcess(
+    `servers:\n  time:\n    module: ${shippedModule('time')}\n  v1:\n    module: ${fixtureModule('v1-echo')}\n`,
+    {
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    },
+  );
   // An initialize may ask for any version: the server answers with one it supports.
   for (let i = 0; i < MANY; i++) {
     const response = await fetch(`${gateway.url}/mcp/time`, {
@@ -43,6 +55,21 @@ before(async () => {
   negotiated = client.getNegotiatedProtocolVersion()!;
   await client.callTool({ name: 'get_current_time', arguments: { timezone: 'UTC' } });
   await client.close();
+
+  // An SDK 1.x server answers a tool it does not have with an isError result, not a JSON-RPC
+  // error: made-up names first, then the route's own tools after a listing (one failing).
+  const v1 = await connectClient(`${gateway.url}/mcp/v1`);
+  for (let i = 0; i < MANY; i++) {
+    const result = await v1.client.callTool({ name: `made-up-tool-${i}`, arguments: {} });
+    assert.equal(result.isError, true);
+  }
+  await v1.client.listTools();
+  await v1.client.callTool({ name: 'echo', arguments: { text: 'hi' } });
+  assert.equal((await v1.client.callTool({ name: 'add', arguments: { a: 'not a number' } })).isError, true);
+  await v1.client.close();
+  v1Status = (
+    (await (await fetch(`${gateway.url}/status.json`)).json()) as { routes: Array<typeof v1Status & { name: string }> }
+  ).routes.find((route) => route.name === 'v1')!;
   assert.equal(await gateway.stop(), 0);
 });
 
@@ -56,14 +83,25 @@ describe('telemetry cardinality', () => {
     const points = collector.lastMetric('mcp.server.operation.duration')!.points;
     const versions = new Set(points.map((p) => p.attributes['mcp.protocol.version']));
     assert.deepEqual([...versions], [negotiated]);
-    const initializes = collector.spans.filter((s) => s.name === 'initialize');
+    const initializes = collector.spans.filter((s) => s.name === 'initialize' && s.attributes['mcp.gateway.route'] === 'time');
     assert.equal(initializes.length, MANY + 1);
     for (const span of initializes) assert.equal(span.attributes['mcp.protocol.version'], negotiated);
   });
 
   it("still names a route's real tool after many made-up versions", () => {
     const points = collector.lastMetric('mcp.server.operation.duration')!.points;
-    const call = points.find((p) => p.attributes['mcp.method.name'] === 'tools/call');
+    const call = points.find((p) => p.attributes['mcp.method.name'] === 'tools/call' && p.attributes['mcp.gateway.route'] === 'time');
     assert.equal(call?.attributes['gen_ai.tool.name'], 'get_current_time');
+  });
+
+  it('keeps tool names a route does not have out of the metrics and the status page, when its server answers them with isError', () => {
+    const points = collector.lastMetric('mcp.server.operation.duration')!.points.filter((p) => p.attributes['mcp.gateway.route'] === 'v1');
+    const calls = points.filter((p) => p.attributes['mcp.method.name'] === 'tools/call');
+    const byTool = new Map(
+      calls.map((p) => [`${String(p.attributes['gen_ai.tool.name'])} ${String(p.attributes['error.type'] ?? 'ok')}`, p.count]),
+    );
+    assert.deepEqual(Object.fromEntries(byTool), { '_OTHER tool_error': MANY, 'echo ok': 1, 'add tool_error': 1 });
+    const rows = v1Status.traffic.operations.filter((o) => o.method === 'tools/call').map((o) => o.target);
+    assert.deepEqual(rows.sort(), ['_OTHER', 'add', 'echo']);
   });
 });

@@ -176,6 +176,8 @@ const UPSTREAM_GROUP = '\u0000upstream';
 export const CANCELLED = 'cancelled';
 /** Distinct client-chosen names (tools, prompts, protocol versions, error codes) kept as metric attributes before new ones are `_OTHER`. */
 const MAX_NAMES = 256;
+/** Tool names remembered from routes' `tools/list` answers, in all. */
+const MAX_LISTED = 1024;
 
 /**
  * Telemetry with the given pipeline, or, with none, the in-process traffic window alone.
@@ -191,6 +193,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
   const now = options.now ?? (() => performance.now());
   const traffic = createTrafficWindow(options.traffic);
   const names = boundedNames(MAX_NAMES);
+  const listed = listedTools(MAX_LISTED);
 
   function operation(start: OperationStart): Operation {
     const began = now();
@@ -218,10 +221,14 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
         const cancelled = answered !== undefined && start.clientGone?.() === true;
         const errorType = cancelled ? CANCELLED : answered;
         const rpcError = 'error' in outcome;
-        // Client-chosen names become known once the gateway answered them without a JSON-RPC
-        // error (an unknown tool is -32602): they are the metrics' and the page's keys.
+        if (described.method === 'tools/list') listed.add(start.route, outcome);
+        // Client-chosen names become known once the gateway answered them without an error (an
+        // unknown tool is -32602), or, for a tool, with a tool error once the route listed it: a
+        // server of the SDK 1.x answers a tool it does not have with an isError result. They are
+        // the metrics' and the page's keys.
         const target = described.tool ?? described.prompt;
-        const boundedTarget = target === undefined ? undefined : names(`${start.route}\u0000${target}`, target, !rpcError);
+        const admit = !rpcError && (errorType === undefined || (described.tool !== undefined && listed.has(start.route, described.tool)));
+        const boundedTarget = target === undefined ? undefined : names(`${start.route}\u0000${target}`, target, admit);
         const method = metricMethod(described.method);
         const negotiated = described.method === 'initialize' ? negotiatedVersion(outcome) : undefined;
         const version = start.protocolVersion ?? negotiated;
@@ -358,6 +365,24 @@ function boundedNames(limit: number): (key: string, name: string, admit: boolean
     if (!admit || known.size >= limit) return OTHER_KEY;
     known.add(key);
     return name;
+  };
+}
+
+/** The tools each route's `tools/list` answers named (as the client saw them, so never a filtered one), up to `limit`. */
+function listedTools(limit: number) {
+  const known = new Set<string>();
+  return {
+    add(route: string, outcome: Outcome): void {
+      if (!('result' in outcome)) return;
+      const tools = (outcome.result as { tools?: unknown } | null)?.tools;
+      if (!Array.isArray(tools)) return;
+      for (const tool of tools as Array<{ name?: unknown } | null>) {
+        if (known.size >= limit) return;
+        if (typeof tool?.name === 'string')
+          known.add(`${route}\u0000${requestNames({ method: 'tools/call', params: { name: tool.name } }).tool!}`);
+      }
+    },
+    has: (route: string, tool: string) => known.has(`${route}\u0000${tool}`),
   };
 }
 
