@@ -329,7 +329,8 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
         const errorType = error ?? (outcome ? errorTypeOf(outcome) : undefined);
         span.end(
           outcome ? outcomeAttributes(outcome, errorType) : error ? { 'error.type': error } : {},
-          errorType ? { message: errorType } : undefined,
+          // A call its caller cancelled is no failure of the upstream, as on the SERVER span.
+          errorType && errorType !== CANCELLED ? { message: errorType } : undefined,
         );
       },
     };
