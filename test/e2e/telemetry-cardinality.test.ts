@@ -1,14 +1,15 @@
 /**
- * What a client chooses cannot grow the exported metrics: the gateway as a process exporting to a
- * loopback collector, sent many requests whose client-chosen strings would each be a new series
- * if they reached an attribute. The gateway is stopped before anything is checked (its drain
- * flushes what is pending).
+ * What a client chooses cannot grow telemetry: the gateway as a process exporting to a loopback
+ * collector, sent many requests whose client-chosen strings would each be a new metric series if
+ * they reached an attribute, and one whose id is long enough to weigh on every span queued for
+ * export. The gateway is stopped before anything is checked (its drain flushes what is pending).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   connectClient,
   fixtureModule,
+  initializeBody,
   MCP_POST_HEADERS,
   shippedModule,
   startGatewayProcess,
@@ -18,6 +19,8 @@ import { startOtlpCollector, type OtlpCollector } from '../helpers/otlp-collecto
 
 /** More than the 256 client-chosen names telemetry keeps before new ones are `_OTHER`. */
 const MANY = 300;
+/** A request id's length: far more than a span attribute needs. */
+const LONG_ID = 200_000;
 
 let collector: OtlpCollector;
 let gateway: GatewayProcess;
@@ -50,6 +53,18 @@ before(async () => {
     assert.equal(response.status, 200);
     await response.text();
   }
+  // A request id may be any string the body limit allows: the span keeps its first characters.
+  const longId = await fetch(`${gateway.url}/mcp/time`, {
+    method: 'POST',
+    headers: MCP_POST_HEADERS,
+    body: JSON.stringify({
+      ...initializeBody(),
+      id: `long-${'x'.repeat(LONG_ID)}`,
+      params: { ...initializeBody().params, protocolVersion: 'made-up-long' },
+    }),
+  });
+  assert.equal(longId.status, 200);
+  await longId.text();
   // A real client afterwards: its tool is a name the gateway has answered without an error.
   const { client } = await connectClient(`${gateway.url}/mcp/time`);
   negotiated = client.getNegotiatedProtocolVersion()!;
@@ -84,7 +99,7 @@ describe('telemetry cardinality', () => {
     const versions = new Set(points.map((p) => p.attributes['mcp.protocol.version']));
     assert.deepEqual([...versions], [negotiated]);
     const initializes = collector.spans.filter((s) => s.name === 'initialize' && s.attributes['mcp.gateway.route'] === 'time');
-    assert.equal(initializes.length, MANY + 1);
+    assert.equal(initializes.length, MANY + 2);
     for (const span of initializes) assert.equal(span.attributes['mcp.protocol.version'], negotiated);
   });
 
@@ -103,5 +118,17 @@ describe('telemetry cardinality', () => {
     assert.deepEqual(Object.fromEntries(byTool), { '_OTHER tool_error': MANY, 'echo ok': 1, 'add tool_error': 1 });
     const rows = v1Status.traffic.operations.filter((o) => o.method === 'tools/call').map((o) => o.target);
     assert.deepEqual(rows.sort(), ['_OTHER', 'add', 'echo']);
+  });
+});
+
+describe('a long request id', () => {
+  it('is cut on the span, as a client-chosen name is', () => {
+    const span = collector.spans.find((s) => String(s.attributes['jsonrpc.request.id']).startsWith('long-'));
+    assert.ok(span);
+    assert.ok(
+      String(span.attributes['jsonrpc.request.id']).length <= 129,
+      `${String(span.attributes['jsonrpc.request.id']).length} characters`,
+    );
+    for (const { body } of collector.requests) assert.ok(!body.includes('x'.repeat(1000)), 'the whole id was exported');
   });
 });

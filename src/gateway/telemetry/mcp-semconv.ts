@@ -79,7 +79,9 @@ export function describeRequest(
     'network.transport': 'tcp',
     'network.protocol.name': 'http',
   };
-  if (message.id !== undefined && message.id !== null) attributes['jsonrpc.request.id'] = String(message.id);
+  // An id is any string the body limit allows, and a span keeps it until exported (a slow
+  // collector: thousands of spans): cut like a name.
+  if (message.id !== undefined && message.id !== null) attributes['jsonrpc.request.id'] = cut(String(message.id));
   if (context.protocolVersion) attributes['mcp.protocol.version'] = cut(context.protocolVersion);
   if (tool !== undefined) {
     attributes['gen_ai.tool.name'] = tool;
