@@ -63,6 +63,12 @@ export interface OtlpCollector {
   readonly requests: Array<{ readonly path: string; readonly contentType: string; readonly body: string }>;
   /** The last export's points of a metric, or undefined. */
   lastMetric(name: string): CollectedMetric | undefined;
+  /**
+   * From now on, answer every export as a failing collector does: with `status` and `body` (kept
+   * nothing of it), or never (`'hang'`: the request is read and left open); undefined: as a
+   * collector again.
+   */
+  fail(fault: { readonly status: number; readonly body: string } | 'hang' | undefined): void;
   close(): Promise<void>;
 }
 
@@ -73,7 +79,17 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
   const spans: CollectedSpan[] = [];
   const metrics: CollectedMetric[] = [];
   const requests: OtlpCollector['requests'] = [];
+  let fault: Parameters<OtlpCollector['fail']>[0];
   const server = createServer((req, res) => {
+    if (fault === 'hang') {
+      req.resume();
+      return;
+    }
+    if (fault) {
+      const { status, body } = fault;
+      req.resume().on('end', () => res.writeHead(status, { 'content-type': 'text/plain' }).end(body));
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -110,6 +126,9 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
     metrics,
     requests,
     lastMetric: (name) => metrics.findLast((m) => m.name === name),
+    fail(next) {
+      fault = next;
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

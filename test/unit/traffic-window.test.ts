@@ -59,6 +59,26 @@ describe('traffic window', () => {
     );
   });
 
+  it('past the limit, makes room by forgetting a key with nothing left in the history', () => {
+    let now = 100 * MINUTE;
+    const window = createTrafficWindow({ now: () => now, maxKeys: 2 });
+    window.record('r', 'a', {});
+    now += 10 * MINUTE;
+    window.record('r', 'b', {});
+    now += 6 * MINUTE;
+    // a is 16 minutes old, past the 15 of history; b is not.
+    window.record('r', 'c', {});
+    window.record('r', 'd', {});
+    assert.deepEqual(
+      window.group('r').keys.map((k) => [k.key, k.requests]),
+      [
+        ['_OTHER', 1],
+        ['c', 1],
+      ],
+    );
+    assert.deepEqual(window.group('r').perMinute.at(-7), { requests: 1, errors: 0 }, 'b is still in the chart');
+  });
+
   it('buckets latencies on a log scale from 0.05 ms', () => {
     assert.equal(bucketOf(0), 0);
     assert.equal(bucketOf(0.05), 0);

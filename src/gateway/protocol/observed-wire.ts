@@ -51,16 +51,14 @@ export class ObservedWire extends ForwardingTransport {
     }
     const request = extra?.request;
     const headers = request?.headers;
-    const params = message.params as { protocolVersion?: unknown } | undefined;
     const operation = this.options.telemetry.operation({
       route: this.options.route,
       era: 'legacy',
       message,
       header: (name) => headers?.get(name) ?? undefined,
-      protocolVersion:
-        message.method === 'initialize' && typeof params?.protocolVersion === 'string'
-          ? params.protocolVersion
-          : (headers?.get('mcp-protocol-version') ?? this.negotiated),
+      // An initialize's version is the one its answer negotiated (telemetry reads it there): the
+      // one it asks for is any string a client likes.
+      protocolVersion: message.method === 'initialize' ? undefined : (headers?.get('mcp-protocol-version') ?? this.negotiated),
       session: sessionTag(this.inner.sessionId),
       // The Node bridge aborts the request's signal when its connection closes before the answer
       // (read only then: the bridge makes the signal on first use, and remembers an abort until then).

@@ -79,7 +79,9 @@ export function describeRequest(
     'network.transport': 'tcp',
     'network.protocol.name': 'http',
   };
-  if (message.id !== undefined && message.id !== null) attributes['jsonrpc.request.id'] = String(message.id);
+  // An id is any string the body limit allows, and a span keeps it until exported (a slow
+  // collector: thousands of spans): cut like a name.
+  if (message.id !== undefined && message.id !== null) attributes['jsonrpc.request.id'] = cut(String(message.id));
   if (context.protocolVersion) attributes['mcp.protocol.version'] = cut(context.protocolVersion);
   if (tool !== undefined) {
     attributes['gen_ai.tool.name'] = tool;
@@ -106,6 +108,17 @@ export function requestNames(message: RequestMessage): Pick<RequestDescription, 
 export function errorTypeOf(outcome: Outcome): string | undefined {
   if ('error' in outcome) return String(outcome.error.code);
   return isObject(outcome.result) && outcome.result.isError === true ? 'tool_error' : undefined;
+}
+
+/**
+ * The version an `initialize` answer settled on: the server's choice, which is what the request
+ * used. The client may ask for any string, and the server answers an unknown one with a version
+ * of its own, so the requested one is neither the version used nor bounded.
+ */
+export function negotiatedVersion(outcome: Outcome): string | undefined {
+  if (!('result' in outcome) || !isObject(outcome.result)) return undefined;
+  const version = outcome.result.protocolVersion;
+  return typeof version === 'string' ? cut(version) : undefined;
 }
 
 /** The attributes an answer adds: `error.type`, and `rpc.response.status_code` for a JSON-RPC error. */

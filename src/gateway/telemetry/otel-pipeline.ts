@@ -295,12 +295,20 @@ const recordGetter: TextMapGetter<unknown> = {
   },
 };
 
-/** The SDK's own diagnostics (a failed export, a dropped span) as log lines. */
+/** How much of one diagnostic of the SDK a log line keeps. */
+const MAX_DIAGNOSTIC = 500;
+
+/**
+ * The SDK's own diagnostics (a failed export, a dropped span) as log lines, each cut short: the
+ * SDK's error handler puts a whole failed export's error in the message, with the collector's
+ * answer body in it, and a collector (or a proxy in front of it) can answer with anything.
+ */
 function diagnostics(logger: Logger) {
+  const cut = (text: string) => (text.length <= MAX_DIAGNOSTIC ? text : `${text.slice(0, MAX_DIAGNOSTIC)}…`);
   const log =
     (level: 'warn' | 'error') =>
     (message: string, ...args: unknown[]) =>
-      logger[level]({ otel: args.length > 0 ? args.map(String).join(' ').slice(0, 500) : undefined }, `telemetry: ${message}`);
+      logger[level]({ otel: args.length > 0 ? cut(args.map(String).join(' ')) : undefined }, `telemetry: ${cut(String(message))}`);
   const quiet = () => undefined;
   return { error: log('error'), warn: log('warn'), info: quiet, debug: quiet, verbose: quiet };
 }

@@ -16,6 +16,7 @@ import {
   errorTypeOf,
   metaTraceContext,
   metricMethod,
+  negotiatedVersion,
   outcomeAttributes,
   requestNames,
   type Attributes,
@@ -35,6 +36,7 @@ export interface OperationStart {
   readonly message: RequestMessage;
   /** A header of the HTTP request that carried the message (lower-case name): `traceparent`, the Functions host's invocation id. */
   readonly header: (name: string) => string | undefined;
+  /** The version the request uses; on `initialize` none: the answer says which was negotiated. */
   readonly protocolVersion?: string | undefined;
   /** The session's tag (logger.ts `sessionTag`), never its id. */
   readonly session?: string | undefined;
@@ -174,6 +176,8 @@ const UPSTREAM_GROUP = '\u0000upstream';
 export const CANCELLED = 'cancelled';
 /** Distinct client-chosen names (tools, prompts, protocol versions, error codes) kept as metric attributes before new ones are `_OTHER`. */
 const MAX_NAMES = 256;
+/** Tool names remembered from routes' `tools/list` answers, in all. */
+const MAX_LISTED = 1024;
 
 /**
  * Telemetry with the given pipeline, or, with none, the in-process traffic window alone.
@@ -189,6 +193,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
   const now = options.now ?? (() => performance.now());
   const traffic = createTrafficWindow(options.traffic);
   const names = boundedNames(MAX_NAMES);
+  const listed = listedTools(MAX_LISTED);
 
   function operation(start: OperationStart): Operation {
     const began = now();
@@ -216,11 +221,17 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
         const cancelled = answered !== undefined && start.clientGone?.() === true;
         const errorType = cancelled ? CANCELLED : answered;
         const rpcError = 'error' in outcome;
-        // Client-chosen names become known once the gateway answered them without a JSON-RPC
-        // error (an unknown tool is -32602): they are the metrics' and the page's keys.
+        if (described.method === 'tools/list') listed.add(start.route, outcome);
+        // Client-chosen names become known once the gateway answered them without an error (an
+        // unknown tool is -32602), or, for a tool, with a tool error once the route listed it: a
+        // server of the SDK 1.x answers a tool it does not have with an isError result. They are
+        // the metrics' and the page's keys.
         const target = described.tool ?? described.prompt;
-        const boundedTarget = target === undefined ? undefined : names(`${start.route}\u0000${target}`, target, !rpcError);
+        const admit = !rpcError && (errorType === undefined || (described.tool !== undefined && listed.has(start.route, described.tool)));
+        const boundedTarget = target === undefined ? undefined : names(`${start.route}\u0000${target}`, target, admit);
         const method = metricMethod(described.method);
+        const negotiated = described.method === 'initialize' ? negotiatedVersion(outcome) : undefined;
+        const version = start.protocolVersion ?? negotiated;
         traffic.record(
           start.route,
           boundedTarget === undefined ? method : `${method} ${boundedTarget}`,
@@ -229,6 +240,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
         );
         if (!pipeline) return;
         const result: Attributes = cancelled ? { 'error.type': CANCELLED } : outcomeAttributes(outcome, errorType);
+        if (negotiated !== undefined && start.protocolVersion === undefined) result['mcp.protocol.version'] = negotiated;
         span?.end(
           captureContent ? { ...result, ...contentAttributes(start.message, outcome) } : result,
           errorType === undefined || cancelled ? undefined : { message: errorMessageOf(outcome) },
@@ -240,8 +252,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
           point['gen_ai.operation.name'] = 'execute_tool';
         }
         if (described.prompt !== undefined) point['gen_ai.prompt.name'] = boundedTarget!;
-        if (start.protocolVersion)
-          point['mcp.protocol.version'] = names(`\u0000version\u0000${start.protocolVersion}`, start.protocolVersion, !rpcError);
+        if (version) point['mcp.protocol.version'] = names(`\u0000version\u0000${version}`, version, !rpcError);
         if (errorType !== undefined) {
           point['error.type'] = names(`\u0000error\u0000${errorType}`, errorType, true);
           if (rpcError && !cancelled) point['rpc.response.status_code'] = point['error.type'];
@@ -318,7 +329,8 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
         const errorType = error ?? (outcome ? errorTypeOf(outcome) : undefined);
         span.end(
           outcome ? outcomeAttributes(outcome, errorType) : error ? { 'error.type': error } : {},
-          errorType ? { message: errorType } : undefined,
+          // A call its caller cancelled is no failure of the upstream, as on the SERVER span.
+          errorType && errorType !== CANCELLED ? { message: errorType } : undefined,
         );
       },
     };
@@ -354,6 +366,24 @@ function boundedNames(limit: number): (key: string, name: string, admit: boolean
     if (!admit || known.size >= limit) return OTHER_KEY;
     known.add(key);
     return name;
+  };
+}
+
+/** The tools each route's `tools/list` answers named (as the client saw them, so never a filtered one), up to `limit`. */
+function listedTools(limit: number) {
+  const known = new Set<string>();
+  return {
+    add(route: string, outcome: Outcome): void {
+      if (!('result' in outcome)) return;
+      const tools = (outcome.result as { tools?: unknown } | null)?.tools;
+      if (!Array.isArray(tools)) return;
+      for (const tool of tools as Array<{ name?: unknown } | null>) {
+        if (known.size >= limit) return;
+        if (typeof tool?.name === 'string')
+          known.add(`${route}\u0000${requestNames({ method: 'tools/call', params: { name: tool.name } }).tool!}`);
+      }
+    },
+    has: (route: string, tool: string) => known.has(`${route}\u0000${tool}`),
   };
 }
 

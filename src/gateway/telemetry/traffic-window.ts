@@ -7,7 +7,9 @@
  *
  * Percentiles come from the histogram: buckets grow by 25% from 0.05 ms, and a percentile is the
  * geometric middle of its bucket, so it is within about 12% of the exact value. Keys are bounded
- * per group (a client can send any method or tool name): past the limit, new keys count as `_OTHER`.
+ * per group (a client can send any method or tool name): past the limit, a key with nothing left in
+ * the history makes room, else new keys count as `_OTHER`. The limit is a backstop: telemetry.ts
+ * names only the tools a route has, and a route can have hundreds.
  */
 
 export interface TrafficWindowOptions {
@@ -17,7 +19,7 @@ export interface TrafficWindowOptions {
   readonly windowMinutes?: number;
   /** Minutes of per-minute counts kept for the chart (at least `windowMinutes`). Default 15. */
   readonly historyMinutes?: number;
-  /** Keys per group before new ones count as `_OTHER`. Default 64. */
+  /** Keys per group before new ones count as `_OTHER`. Default 512. */
   readonly maxKeys?: number;
 }
 
@@ -77,7 +79,7 @@ export function createTrafficWindow(options: TrafficWindowOptions = {}): Traffic
   const now = options.now ?? Date.now;
   const windowMinutes = options.windowMinutes ?? 5;
   const history = Math.max(windowMinutes, options.historyMinutes ?? 15);
-  const maxKeys = options.maxKeys ?? 64;
+  const maxKeys = options.maxKeys ?? 512;
   const groups = new Map<string, Map<string, Slot[]>>();
 
   function slotFor(slots: Slot[], minute: number): Slot {
@@ -97,13 +99,24 @@ export function createTrafficWindow(options: TrafficWindowOptions = {}): Traffic
     return slot;
   }
 
+  /** Forgets one key with nothing in the history (never `_OTHER`); whether there was one. */
+  function forgetIdle(keys: Map<string, Slot[]>, current: number): boolean {
+    for (const [key, slots] of keys) {
+      if (key !== OTHER_KEY && slots.every((slot) => slot === undefined || current - slot.minute >= history)) {
+        keys.delete(key);
+        return true;
+      }
+    }
+    return false;
+  }
+
   return {
     record(groupName, key, sample) {
       let keys = groups.get(groupName);
       if (keys === undefined) groups.set(groupName, (keys = new Map()));
       let slots = keys.get(key);
       if (slots === undefined) {
-        if (keys.size >= maxKeys) key = OTHER_KEY;
+        if (keys.size >= maxKeys && !forgetIdle(keys, Math.floor(now() / MINUTE))) key = OTHER_KEY;
         slots = keys.get(key);
         if (slots === undefined) keys.set(key, (slots = []));
       }

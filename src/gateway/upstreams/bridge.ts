@@ -32,7 +32,7 @@ import { GatewayError, JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
 import type { RequestOutcome } from './pool.js';
-import type { BridgedCall } from '../telemetry/telemetry.js';
+import { CANCELLED, type BridgedCall } from '../telemetry/telemetry.js';
 import type { ToolIndex } from './tool-index.js';
 import { endedUnanswered, upstreamsOwnError } from './unanswered-streams.js';
 
@@ -310,7 +310,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
       const lost = outcome.kind === 'unreachable';
       if (ctx.mcpReq.signal.aborted) {
         // The caller cancelled, or went away mid-call: the client sent the upstream a cancellation.
-        traced?.end(undefined, 'cancelled');
+        traced?.end(undefined, CANCELLED);
         throw error;
       }
       traced?.end(undefined, failureType(error));
