@@ -257,3 +257,32 @@ describe('a url route whose remote server ends the stream of a call without its 
     );
   }
 });
+
+describe("a url route whose remote server's error page repeats the request", () => {
+  test("keeps the route's URL query values and header values out of the client's error, the log and /status.json", async () => {
+    const remote = await startRemote();
+    remote.intercept = (req, res, body) => {
+      if ((body as { method?: string } | undefined)?.method !== 'tools/call') return false;
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`no such thing: ${req.url} (${req.headers.authorization})`);
+      return true;
+    };
+    const yaml = `servers:\n  r:\n    url: ${remote.url}?api_key=SECRETKEY123&v=1\n    headers: { Authorization: "Bearer TOPSECRET-TOKEN" }\ncache:\n  backoff:\n    afterFailures: 100\n`;
+    const gw = await startInProcessGateway(yaml);
+    try {
+      const client = await connect(`${gw.url}/mcp/r`);
+      await assert.rejects(client.callTool({ name: 'echo', arguments: { text: 'x' } }), (error: Error) => {
+        assert.match(error.message, /failed: Error POSTing to endpoint: no such thing: \/mcp\?api_key=\[redacted\]&v=1 \(\[redacted\]\)$/);
+        return true;
+      });
+      const everything =
+        JSON.stringify(gw.logs) + (await (await fetch(`${gw.url}/status.json`)).text()) + (await (await fetch(`${gw.url}/`)).text());
+      for (const secret of ['SECRETKEY123', 'TOPSECRET-TOKEN']) assert.ok(!everything.includes(secret), `${secret} nowhere`);
+      remote.intercept = () => false;
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'fine' } })), 'fine');
+      await client.close();
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
+});

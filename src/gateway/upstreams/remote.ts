@@ -12,13 +12,13 @@
  * own: the SDK passes one signal to all of a connection's requests, and Node's fetch would leave a
  * listener on it per request.
  */
-import { SSEClientTransport, SdkError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { SSEClientTransport, SdkError, StreamableHTTPClientTransport, type FetchLike } from '@modelcontextprotocol/client';
 import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 import type { ListenStreams } from './listen-reopening.js';
 import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
 import type { Connector } from './bridged.js';
-import { upstreamFetch } from './upstream-fetch.js';
+import { secretsOf, upstreamFetch, withRedactedErrors } from './upstream-fetch.js';
 import { AnsweringStreamableHTTPClientTransport } from './unanswered-streams.js';
 import { messageOf } from './bridge.js';
 
@@ -45,6 +45,8 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
   const describe = `the remote server of route "${options.route}"`;
   const log = options.logger.child({ upstream: 'url' });
   const requestInit = { headers: { ...options.headers } };
+  // What the remote says in an error answer reaches clients, logs and the status page: without the route's secrets.
+  const fetch: FetchLike = withRedactedErrors(upstreamFetch, secretsOf(options.url, options.headers));
   /** Streamable HTTP refused once: this upstream is an SSE server. */
   let sseOnly = false;
   const transports = new WeakMap<UpstreamConnection, StreamableHTTPClientTransport>();
@@ -78,7 +80,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       if (!sseOnly) {
         const transport = new AnsweringStreamableHTTPClientTransport(options.url, {
           requestInit,
-          fetch: upstreamFetch,
+          fetch,
           ...(sealed ? { sessionId: sealed.s } : {}),
         });
         if (sealed?.v) transport.setProtocolVersion(sealed.v);
@@ -93,7 +95,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
           refused = error;
         }
       }
-      const transport = new SSEClientTransport(options.url, { requestInit, fetch: upstreamFetch });
+      const transport = new SSEClientTransport(options.url, { requestInit, fetch });
       let connection: UpstreamConnection;
       try {
         connection = await connect(init, transport, false);

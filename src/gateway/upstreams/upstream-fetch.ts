@@ -61,6 +61,33 @@ export function withOwnAbortSignal(base: FetchLike): FetchLike {
   };
 }
 
+/**
+ * `base`, with the route's secrets taken out of every error answer's body before the SDK reads it:
+ * the SDK puts such a body in its error (`Error POSTing to endpoint: …`), which reaches the client,
+ * the log and the status page, and a remote server's error page may repeat the request's URL (a key
+ * in its query) or headers. `secrets` are the values of the configured URL's query and headers.
+ */
+export function withRedactedErrors(base: FetchLike, secrets: readonly string[]): FetchLike {
+  if (secrets.length === 0) return base;
+  return async (url, init) => {
+    const response = await base(url, init);
+    if (response.status < 400 || response.body === null || isEventStream(response.headers.get('content-type'))) return response;
+    let text = await response.text();
+    for (const secret of secrets) text = text.replaceAll(secret, '[redacted]');
+    return new Response(text, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
+}
+
+/**
+ * What {@link withRedactedErrors} takes out for a route: each query value of its URL and each of its
+ * header values (and the credentials after an auth scheme), longest first, those of 6 characters
+ * or more (shorter ones are no secret worth the words they would garble).
+ */
+export function secretsOf(url: URL, headers: Readonly<Record<string, string>>): string[] {
+  const values = [...url.searchParams.values(), ...Object.values(headers).flatMap((value) => [value, value.replace(/^\S+\s+/, '')])];
+  return [...new Set(values.map((value) => value.trim()).filter((value) => value.length >= 6))].sort((a, b) => b.length - a.length);
+}
+
 /** The route transports' fetch: the global one (looked up per request), each request with its own signal. */
 export const upstreamFetch: FetchLike = withOwnAbortSignal((url, init) => globalThis.fetch(url, init));
 
