@@ -169,6 +169,22 @@ describe('createUpstreamCache', () => {
       assert.deepEqual([cache.stats().bypassed, cache.stats().entries], [8, 0]);
     });
 
+    it('never hands an answer to a request with a Cookie to another caller, nor one to it', async () => {
+      const alice = await get('/me', { headers: { Cookie: 'session=alice' } });
+      const anonymous = await get('/me');
+      const bob = await get('/me', { headers: { Cookie: 'session=bob' } });
+
+      assert.deepEqual(
+        [alice, anonymous, bob].map((answer) => [answer.cache, nOf(answer.body)]),
+        [
+          ['bypass', 1],
+          ['miss', 2],
+          ['bypass', 3],
+        ],
+      );
+      assert.equal(cache.stats().entries, 1);
+    });
+
     it('keys by Accept as well as URL', async () => {
       const accept = (type: string) => ({ headers: { Accept: type } });
       const geo = await get('/points/1,2', accept('application/geo+json'));

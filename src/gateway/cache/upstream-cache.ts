@@ -162,7 +162,7 @@ export interface CacheStats {
   readonly staleServed: number;
   /** Upstream requests that failed: 5xx, network error, or abandoned by every caller. */
   readonly upstreamErrors: number;
-  /** Requests passed through uncached (non-GET, `Authorization`, `Range`, `no-store`, `enabled: false`). */
+  /** Requests passed through uncached (non-GET, `Authorization`, `Cookie`, `Range`, `no-store`, `enabled: false`). */
   readonly bypassed: number;
   /**
    * Requests answered without calling the upstream because its host is backing off: with a stale
@@ -190,7 +190,7 @@ export interface UpstreamCache {
  * Builds the upstream cache. Options are validated here: a bad one throws a `TypeError` or
  * `RangeError` naming it.
  *
- * Only `GET` requests without `Authorization`, `Range` or `no-store` (`Cache-Control` header or
+ * Only `GET` requests without `Authorization`, `Cookie`, `Range` or `no-store` (`Cache-Control` header or
  * `init.cache`) are cached, keyed by URL and `Accept`; a response's `Vary` on other request headers
  * is honoured by not reusing it for different values. `no-store` and `private` responses are never
  * stored, `no-cache` ones always go upstream. Stored: 2xx (except 206) fresh for
@@ -410,7 +410,10 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
     const method = (init?.method ?? 'GET').toUpperCase();
     const request = new Headers(init?.headers);
     const noStore = init?.cache === 'no-store' || parseCacheControl(request.get('cache-control')).noStore;
-    if (!settings.enabled || method !== 'GET' || noStore || request.has('authorization') || request.has('range')) {
+    // A request that names its caller (Authorization, a Cookie) may get an answer meant for that
+    // caller alone, and upstreams rarely say so with Vary or private: it is never shared.
+    const personal = request.has('authorization') || request.has('cookie');
+    if (!settings.enabled || method !== 'GET' || noStore || personal || request.has('range')) {
       return bypass(input, init, call);
     }
     init?.signal?.throwIfAborted();
