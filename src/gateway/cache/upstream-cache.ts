@@ -107,7 +107,7 @@ export interface UpstreamCacheOptions {
   readonly notFoundTtl?: Milliseconds;
   /**
    * When to stop calling an upstream host (origin) that keeps failing: 5xx or 429 answers,
-   * timeouts, aborted or failed connections. After {@link BackoffOptions.afterFailures} of them in a
+   * timeouts, failed connections (a call its caller cancelled does not count). After {@link BackoffOptions.afterFailures} of them in a
    * row, requests to the host are answered without calling it for an interval that starts at
    * {@link BackoffOptions.initial} and doubles with each failed probe up to {@link BackoffOptions.max};
    * the first request after the interval goes out as the probe, and any success resets the host.
