@@ -44,7 +44,7 @@ export const CACHE_STATUS_HEADER = 'x-gateway-cache';
  * - `miss`: fetched from upstream now (possibly shared with concurrent identical requests).
  * - `stale`: the upstream failed, or its host is backing off, and an expired copy was served
  *   instead; check `age`.
- * - `bypass`: not cacheable (non-GET, `Authorization`, `no-store`, cache disabled).
+ * - `bypass`: not cacheable (non-GET, `Authorization`, `Cookie`, `no-store`, cache disabled).
  * - `backoff`: not sent: the upstream host failed repeatedly and the gateway is leaving it alone
  *   for a while, with no copy to serve. The response is a `503` with `Retry-After` (whole seconds
  *   until the host will be tried again) and an `application/problem+json` body; no request left

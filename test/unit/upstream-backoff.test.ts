@@ -90,6 +90,27 @@ describe('createUpstreamCache backoff', () => {
       assert.equal(cache.upstreams()[0]?.lastError, 'timeout');
     });
 
+    it('does not count calls their callers cancelled against the host, cached or not', async () => {
+      const held = gate();
+      upstream.on('/slow', { gate: held.opened });
+      let sent = 0;
+      for (const init of [{}, {}, { method: 'POST' }, { method: 'POST' }]) {
+        const caller = new AbortController();
+        const answer = get('/slow', { ...init, signal: caller.signal });
+        const arrived = await Promise.race([
+          upstream.until(() => upstream.count('/slow') === sent + 1).then(() => true),
+          answer.then(() => false),
+        ]);
+        assert.ok(arrived, `call ${sent + 1} reached the host`);
+        sent++;
+        caller.abort();
+        await assert.rejects(answer, { name: 'AbortError' });
+        await upstream.until(() => upstream.abandoned === sent);
+      }
+      held.open();
+      assert.deepEqual(await brief('/a'), [200, 'miss', null]);
+    });
+
     it('treats other 4xx answers as the host working', async () => {
       upstream.on('/a', { status: 503 });
       upstream.on('/missing', { status: 404 });

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
   createUpstreamCache,
@@ -167,6 +170,22 @@ describe('createUpstreamCache', () => {
       assert.ok(answers.every((answer) => answer.cache === 'bypass' && answer.age === '0'));
       assert.equal(upstream.count('/a'), 8);
       assert.deepEqual([cache.stats().bypassed, cache.stats().entries], [8, 0]);
+    });
+
+    it('never hands an answer to a request with a Cookie to another caller, nor one to it', async () => {
+      const alice = await get('/me', { headers: { Cookie: 'session=alice' } });
+      const anonymous = await get('/me');
+      const bob = await get('/me', { headers: { Cookie: 'session=bob' } });
+
+      assert.deepEqual(
+        [alice, anonymous, bob].map((answer) => [answer.cache, nOf(answer.body)]),
+        [
+          ['bypass', 1],
+          ['miss', 2],
+          ['bypass', 3],
+        ],
+      );
+      assert.equal(cache.stats().entries, 1);
     });
 
     it('keys by Accept as well as URL', async () => {
@@ -396,6 +415,35 @@ describe('createUpstreamCache', () => {
       assert.deepEqual([huge.cache, huge.body.length], ['miss', 1001]);
       assert.deepEqual([(await get('/huge')).cache, (await get('/fits')).cache], ['miss', 'hit']);
       assert.equal(cache.stats().entries, 1);
+    });
+
+    it('streams a body too large to store instead of holding it whole, to each caller', async () => {
+      // An upstream that sends 3 MiB and then holds the body open: a cache that read bodies whole
+      // before answering would never answer, and would hold all of an endless one in memory.
+      const held = gate();
+      const server = http.createServer((req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(Buffer.alloc(3 * 1024 * 1024, 'x'));
+        void held.opened.then(() => res.end('end'));
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      try {
+        build({ maxEntryBytes: 1000 });
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/stream`;
+        const [first, second] = await Promise.all([cache.fetch(url), cache.fetch(url)]);
+        held.open();
+        const bodies = await Promise.all([first!.text(), second!.text()]);
+
+        assert.deepEqual(
+          [first!.status, second!.status, ...bodies.map((body) => body.length)],
+          [200, 200, 3 * 1024 * 1024 + 3, 3 * 1024 * 1024 + 3],
+        );
+        assert.equal(cache.stats().entries, 0);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
     });
 
     it('forgets everything on clear()', async () => {

@@ -7,9 +7,10 @@
  * Each origin (scheme, host and port) has its own schedule, by the rule of backoff-schedule.ts
  * (after `afterFailures` failures in a row, one probe per interval, doubling up to `max`, any
  * success resets). What is HTTP's is here:
- * - A failure is a 5xx or a 429 answer, or a request that timed out, was aborted or could not
- *   connect. Any other answer (2xx to 4xx) is a success: the host is up and answering. A request
- *   fetch refused to send (a GET with a body) is neither: it is the module's mistake.
+ * - A failure is a 5xx or a 429 answer, or a request that timed out (its signal's reason is a
+ *   `TimeoutError`) or could not connect. Any other answer (2xx to 4xx) is a success: the host is
+ *   up and answering. A request fetch refused to send (a GET with a body) is neither: it is the
+ *   module's mistake; nor is one its caller cancelled (an `AbortError`).
  * - A 429 or 503 with `Retry-After` backs the host off at once, for what it asks if that is longer
  *   (up to `max`): the host has said when it wants to be asked again.
  * - The hosts asked recently are kept in a bounded LRU, by origin; the status page lists them.
@@ -112,7 +113,9 @@ function verdictOf(settlement: Settlement): Verdict {
   const { error } = settlement;
   const name = error instanceof Error || error instanceof DOMException ? error.name : '';
   if (name === 'TimeoutError') return { kind: 'failure', error: 'timeout' };
-  if (name === 'AbortError') return { kind: 'failure', error: 'aborted' };
+  // Only a caller aborts a fetch (fetch's own timeouts are TypeErrors with a cause): a call its
+  // caller cancelled says nothing of the host, so one caller cancelling cannot back it off for all.
+  if (name === 'AbortError') return { kind: 'neutral' };
   // fetch reports network errors as a TypeError with the cause; one without a cause is a request
   // it refused to send (a GET with a body), which is the module's mistake, not the host's.
   const cause = error instanceof TypeError ? (error as TypeError & { cause?: unknown }).cause : undefined;

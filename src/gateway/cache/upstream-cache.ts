@@ -75,8 +75,10 @@ export interface UpstreamCacheOptions {
    */
   readonly maxBytes?: Bytes;
   /**
-   * Largest body stored. Larger responses are still returned to every caller (and coalesced), just
-   * not kept. An entry must also fit in {@link maxBytes}. Integer ≥ 0.
+   * Largest body stored. Larger responses are still returned to every caller, just not kept; one
+   * over this and over 1 MiB streams to one of the callers waiting on it, and the others ask the
+   * upstream on their own (`bypass`), so no body is ever held whole past that. An entry must also
+   * fit in {@link maxBytes}. Integer ≥ 0.
    * @default 5_242_880 (5 MiB)
    */
   readonly maxEntryBytes?: Bytes;
@@ -107,7 +109,7 @@ export interface UpstreamCacheOptions {
   readonly notFoundTtl?: Milliseconds;
   /**
    * When to stop calling an upstream host (origin) that keeps failing: 5xx or 429 answers,
-   * timeouts, aborted or failed connections. After {@link BackoffOptions.afterFailures} of them in a
+   * timeouts, failed connections (a call its caller cancelled does not count). After {@link BackoffOptions.afterFailures} of them in a
    * row, requests to the host are answered without calling it for an interval that starts at
    * {@link BackoffOptions.initial} and doubles with each failed probe up to {@link BackoffOptions.max};
    * the first request after the interval goes out as the probe, and any success resets the host.
@@ -162,7 +164,10 @@ export interface CacheStats {
   readonly staleServed: number;
   /** Upstream requests that failed: 5xx, network error, or abandoned by every caller. */
   readonly upstreamErrors: number;
-  /** Requests passed through uncached (non-GET, `Authorization`, `Range`, `no-store`, `enabled: false`). */
+  /**
+   * Requests passed through uncached (non-GET, `Authorization`, `Cookie`, `Range`, `no-store`,
+   * `enabled: false`, and those that waited on a body too large to share, see {@link UpstreamCacheOptions.maxEntryBytes}).
+   */
   readonly bypassed: number;
   /**
    * Requests answered without calling the upstream because its host is backing off: with a stale
@@ -190,7 +195,7 @@ export interface UpstreamCache {
  * Builds the upstream cache. Options are validated here: a bad one throws a `TypeError` or
  * `RangeError` naming it.
  *
- * Only `GET` requests without `Authorization`, `Range` or `no-store` (`Cache-Control` header or
+ * Only `GET` requests without `Authorization`, `Cookie`, `Range` or `no-store` (`Cache-Control` header or
  * `init.cache`) are cached, keyed by URL and `Accept`; a response's `Vary` on other request headers
  * is honoured by not reusing it for different values. `no-store` and `private` responses are never
  * stored, `no-cache` ones always go upstream. Stored: 2xx (except 206) fresh for
@@ -301,18 +306,54 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
       return stale ? { kind: 'stale', entry: stale } : otherwise;
     };
     let response: Response;
-    let snapshot: Snapshot;
+    let body: BoundedBody;
     try {
       response = await settings.fetch(url, { ...withTraceContext(init, call), signal });
-      snapshot = await toSnapshot(response, now());
+      body = await readBounded(response, Math.max(settings.maxEntryBytes, MIN_SHARED_BODY));
     } catch (error) {
       if (ticket) backoff.settle(ticket, { error });
       return failure({ kind: 'failed', error });
     }
     if (ticket) backoff.settle(ticket, { response });
+    if (body.kind === 'streaming') return large(key, request, response, body.stream);
+    const snapshot = toSnapshot(response, body.bytes, now());
     if (response.status >= 500) return failure({ kind: 'fetched', snapshot });
     keep(key, url, request, response, snapshot);
     return { kind: 'fetched', snapshot };
+  }
+
+  /**
+   * A body too large to hold whole: it is not stored (and replaces any older copy), and it goes
+   * to one waiter as a stream; the others ask the upstream on their own, streaming too, so memory
+   * stays bounded by one buffer per flight however large or endless the body is.
+   */
+  function large(key: string, request: Headers, response: Response, stream: ReadableStream<Uint8Array>): Outcome {
+    if (response.status >= 500) {
+      counters.upstreamErrors++;
+      const stale = staleCopy(key, request);
+      if (stale) {
+        void stream.cancel().catch(() => {});
+        return { kind: 'stale', entry: stale };
+      }
+    } else if (isStorableStatus(response.status)) {
+      store.delete(key);
+    }
+    let claimed = false;
+    // Waiters take their outcome in the microtasks after it settles; a stream none took (its
+    // waiter gave up at that moment) would hold the connection open.
+    setImmediate(() => {
+      if (!claimed) void stream.cancel().catch(() => {});
+    });
+    const head = toSnapshot(response, new Uint8Array(0), now());
+    return {
+      kind: 'streaming',
+      head,
+      claim: () => {
+        if (claimed) return undefined;
+        claimed = true;
+        return stream;
+      },
+    };
   }
 
   /*
@@ -410,7 +451,10 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
     const method = (init?.method ?? 'GET').toUpperCase();
     const request = new Headers(init?.headers);
     const noStore = init?.cache === 'no-store' || parseCacheControl(request.get('cache-control')).noStore;
-    if (!settings.enabled || method !== 'GET' || noStore || request.has('authorization') || request.has('range')) {
+    // A request that names its caller (Authorization, a Cookie) may get an answer meant for that
+    // caller alone, and upstreams rarely say so with Vary or private: it is never shared.
+    const personal = request.has('authorization') || request.has('cookie');
+    if (!settings.enabled || method !== 'GET' || noStore || personal || request.has('range')) {
       return bypass(input, init, call);
     }
     init?.signal?.throwIfAborted();
@@ -453,6 +497,15 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
         return rebuild(outcome.entry, 'stale', ageOf(outcome.entry));
       case 'failed':
         throw outcome.error;
+      case 'streaming': {
+        const body = outcome.claim();
+        if (!body) return bypass(input, init, call);
+        // The flight has settled, so only this caller's signal can end the body it now owns.
+        const stop = () => flight.controller.abort(init?.signal?.reason);
+        init?.signal?.addEventListener('abort', stop, { once: true });
+        const release = () => init?.signal?.removeEventListener('abort', stop);
+        return streamed(outcome.head, body, ageOf(outcome.head), release);
+      }
       case 'abandoned': {
         const stale = staleCopy(key, request);
         if (!stale) throw outcome.reason;
@@ -502,6 +555,8 @@ interface Entry extends Snapshot {
 
 type Outcome =
   | { readonly kind: 'fetched'; readonly snapshot: Snapshot }
+  /** Too large to share as bytes: the first waiter to claim it gets the stream, the others none. */
+  | { readonly kind: 'streaming'; readonly head: Snapshot; readonly claim: () => ReadableStream<Uint8Array> | undefined }
   | { readonly kind: 'stale'; readonly entry: Entry }
   | { readonly kind: 'failed'; readonly error: unknown };
 
@@ -538,8 +593,53 @@ const UNSTORED_HEADERS = new Set([
   'transfer-encoding',
 ]);
 
-async function toSnapshot(response: Response, receivedAt: number): Promise<Snapshot> {
-  const body = new Uint8Array(await response.arrayBuffer());
+/**
+ * The most of a body a flight holds to hand every waiter its own copy (maxEntryBytes if larger);
+ * past it the body streams to one caller.
+ */
+const MIN_SHARED_BODY: Bytes = 1024 * 1024;
+
+type BoundedBody =
+  | { readonly kind: 'whole'; readonly bytes: Uint8Array<ArrayBuffer> }
+  /** The bytes read so far, then the rest as it arrives. */
+  | { readonly kind: 'streaming'; readonly stream: ReadableStream<Uint8Array> };
+
+/** Reads a body whole if it is at most `limit` bytes; else stops there and hands back a stream of all of it. */
+async function readBounded(response: Response, limit: Bytes): Promise<BoundedBody> {
+  if (!response.body) return { kind: 'whole', bytes: new Uint8Array(0) };
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    length += value.byteLength;
+    if (length > limit) {
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const chunk of chunks.splice(0)) controller.enqueue(chunk);
+        },
+        async pull(controller) {
+          const next = await reader.read();
+          if (next.done) controller.close();
+          else controller.enqueue(next.value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+      return { kind: 'streaming', stream };
+    }
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { kind: 'whole', bytes };
+}
+
+function toSnapshot(response: Response, body: Uint8Array<ArrayBuffer>, receivedAt: number): Snapshot {
   const headers = headerList(response.headers).filter(([name]) => !UNSTORED_HEADERS.has(name));
   const { status, statusText } = response;
   return { status, statusText, headers, body, receivedAt, initialAge: upstreamAge(response.headers) };
@@ -562,6 +662,17 @@ function rebuild(snapshot: Snapshot, status: CacheStatus, age: Milliseconds): Re
 }
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+/** A miss whose body streams from the upstream to this one caller; `release` runs once it ends. */
+function streamed(head: Snapshot, body: ReadableStream<Uint8Array>, age: Milliseconds, release: () => void): Response {
+  const headers = new Headers(head.headers as Array<[string, string]>);
+  headers.set(CACHE_STATUS_HEADER, 'miss' satisfies CacheStatus);
+  headers.set('age', String(Math.floor(age / 1000)));
+  // The pipe settles when the body ends, fails or the reader cancels it (which cancels upstream).
+  const relay = new TransformStream<Uint8Array, Uint8Array>();
+  void body.pipeTo(relay.writable).then(release, release);
+  return new Response(relay.readable, { status: head.status, statusText: head.statusText, headers });
+}
 
 /** The upstream's own response, streaming, with the cache headers added (fetch's are immutable). */
 function passThrough(response: Response): Response {
