@@ -174,7 +174,8 @@ export async function createOtelPipeline(settings: EnabledSettings, options: Ote
     async shutdown() {
       const results = await Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
       for (const result of results)
-        if (result.status === 'rejected') logger.warn({ err: result.reason }, 'telemetry: flushing at shutdown failed');
+        // Its name and message only, cut: an exporter's error carries the collector's whole answer (`data`).
+        if (result.status === 'rejected') logger.warn({ err: describeFailure(result.reason) }, 'telemetry: flushing at shutdown failed');
       contextManager.disable();
     },
   };
@@ -303,8 +304,14 @@ const MAX_DIAGNOSTIC = 500;
  * SDK's error handler puts a whole failed export's error in the message, with the collector's
  * answer body in it, and a collector (or a proxy in front of it) can answer with anything.
  */
+const cut = (text: string) => (text.length <= MAX_DIAGNOSTIC ? text : `${text.slice(0, MAX_DIAGNOSTIC)}…`);
+
+/** A failure of the SDK's (an export's error, with the collector's answer in its `data`) as a log line can hold it. */
+function describeFailure(error: unknown): { type: string; message: string } {
+  return error instanceof Error ? { type: error.name, message: cut(error.message) } : { type: typeof error, message: cut(String(error)) };
+}
+
 function diagnostics(logger: Logger) {
-  const cut = (text: string) => (text.length <= MAX_DIAGNOSTIC ? text : `${text.slice(0, MAX_DIAGNOSTIC)}…`);
   const log =
     (level: 'warn' | 'error') =>
     (message: string, ...args: unknown[]) =>
