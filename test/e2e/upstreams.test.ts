@@ -16,7 +16,6 @@ import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcont
 import { createMcpHandler, McpServer, SERVER_INFO_META_KEY } from '@modelcontextprotocol/server';
 import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport as V1SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import type { BackoffState } from '../../src/gateway/backoff-schedule.js';
@@ -26,6 +25,7 @@ import { fakeClock } from '../helpers/fake-upstream.js';
 import { fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
+import { startV1Remote } from '../helpers/v1-remote.js';
 
 const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
 const PROBE = fixturePath('stdio', 'probe-server.mjs');
@@ -730,34 +730,8 @@ interface V1HttpServer {
 }
 
 async function startV1HttpServer(): Promise<V1HttpServer> {
-  const transports = new Map<string, V1StreamableHTTPServerTransport>();
-  let outage: 'none' | '503' | 'hold' = 'none';
-  let outaged = 0;
-  let held: Array<() => void> = [];
-  const server: Server = createHttpServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    if (outage !== 'none' && req.method === 'POST') {
-      outaged++;
-      if (outage === 'hold') await new Promise<void>((resolve) => held.push(resolve));
-      res.writeHead(503, { 'content-type': 'text/plain' }).end('down for maintenance');
-      return;
-    }
-    const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
-    const id = req.headers['mcp-session-id'];
-    let transport = typeof id === 'string' ? transports.get(id) : undefined;
-    if (!transport) {
-      if (typeof id === 'string' || body?.method !== 'initialize') {
-        res
-          .writeHead(404, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
-        return;
-      }
-      const created = new V1StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (sessionId) => void transports.set(sessionId, created),
-      });
-      const mcp = new V1McpServer({ name: 'v1-remote', version: '1.0.0' });
+  const remote = await startV1Remote({
+    register: (mcp) => {
       let count = 0;
       mcp.registerTool(
         'count',
@@ -766,16 +740,22 @@ async function startV1HttpServer(): Promise<V1HttpServer> {
           content: [{ type: 'text', text: String((count += by)) }],
         }),
       );
-      await mcp.connect(created);
-      transport = created;
-    }
-    await transport.handleRequest(req, res, body);
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let outage: 'none' | '503' | 'hold' = 'none';
+  let outaged = 0;
+  let held: Array<() => void> = [];
+  remote.intercept = async (req, res) => {
+    if (outage === 'none' || req.method !== 'POST') return false;
+    outaged++;
+    if (outage === 'hold') await new Promise<void>((resolve) => held.push(resolve));
+    res.writeHead(503, { 'content-type': 'text/plain' }).end('down for maintenance');
+    return true;
+  };
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    forget: () => transports.clear(),
-    sessions: () => transports.size,
+    url: remote.url,
+    forget: () => remote.sessions.clear(),
+    sessions: () => remote.sessions.size,
     outage: (mode) => void (outage = mode),
     outaged: () => outaged,
     held: () => held.length,
@@ -783,10 +763,7 @@ async function startV1HttpServer(): Promise<V1HttpServer> {
       for (const resolve of held) resolve();
       held = [];
     },
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => remote.close(),
   };
 }
 

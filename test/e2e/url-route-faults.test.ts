@@ -3,66 +3,26 @@
  * else is disturbed.
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport as V1StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { SESSION_ID_MAX_LENGTH } from '../../src/gateway/sessions/session-token.js';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import { startInProcessGateway, textOf } from '../helpers/gateway.js';
+import { startV1Remote, type V1Remote } from '../helpers/v1-remote.js';
 
-interface Remote {
-  readonly url: string;
-  /** Answers a request itself instead of the MCP server when it returns true. */
-  intercept: (req: IncomingMessage, res: ServerResponse, body: unknown) => boolean | Promise<boolean>;
-  readonly sessions: Map<string, V1StreamableHTTPServerTransport>;
-  close(): Promise<void>;
-}
-
-/** A v1-SDK Streamable HTTP server with sessions, whose answers a test may take over. */
-async function startRemote(sessionId: () => string = randomUUID): Promise<Remote> {
-  const sessions = new Map<string, V1StreamableHTTPServerTransport>();
-  const remote: { intercept: Remote['intercept'] } = { intercept: () => false };
-  const server: Server = createHttpServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
-    if (await remote.intercept(req, res, body)) return;
-    const id = req.headers['mcp-session-id'];
-    let transport = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (!transport) {
-      if (typeof id === 'string' || body?.method !== 'initialize') {
-        res
-          .writeHead(404, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: 'Session not found' }, id: null }));
-        return;
-      }
-      const created = new V1StreamableHTTPServerTransport({
-        sessionIdGenerator: sessionId,
-        onsessioninitialized: (sid) => void sessions.set(sid, created),
-      });
-      const mcp = new V1McpServer({ name: 'v1-remote', version: '1.0.0' });
+/** The remote of these tests: an echo tool, and one that waits until it is cancelled. */
+function startRemote(sessionId?: () => string): Promise<V1Remote> {
+  return startV1Remote({
+    ...(sessionId ? { sessionId } : {}),
+    register: (mcp) => {
       mcp.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
       mcp.registerTool('slow', { inputSchema: {} }, async (_args, extra) => {
         await new Promise<void>((resolve) => extra.signal.addEventListener('abort', () => resolve()));
         return { content: [{ type: 'text', text: 'cancelled' }] };
       });
-      await mcp.connect(created);
-      transport = created;
-    }
-    await transport.handleRequest(req, res, body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return Object.assign(remote, {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
-    sessions,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   });
 }
