@@ -34,7 +34,7 @@ after(async () => {
  * A client of `route` on a clock moved past every cache lifetime and backoff interval of the tests
  * before, so each test starts with NWS answering and nothing fresh in the cache (points stay for 24 h).
  */
-async function freshClient(route: 'weather'): Promise<Client> {
+async function freshClient(route: 'weather' | 'time'): Promise<Client> {
   now += 60 * 60_000;
   nws.recover();
   const { client } = await connectClient(`${gw.url}/mcp/${route}`);
@@ -116,5 +116,22 @@ describe('weather, as a user meets it', () => {
       assert.match(error.message, /servers\.weather\.options\.userAgent: .*printable ASCII/);
       return true;
     });
+  });
+});
+
+describe('time, as a user meets it', () => {
+  it('bounds its string inputs in the schema, so a huge one is refused without being echoed back', async () => {
+    const client = await freshClient('time');
+    const { tools } = await client.listTools();
+    for (const tool of tools) {
+      for (const [name, schema] of Object.entries(tool.inputSchema.properties ?? {})) {
+        assert.equal(typeof (schema as { maxLength?: number }).maxLength, 'number', `${tool.name}.${name}`);
+      }
+    }
+    const result = await call(client, 'get_current_time', { timezone: 'x'.repeat(10_000) });
+    assert.equal(result.isError, true);
+    assert.match(textOf(result), /Input validation error/);
+    assert.ok(textOf(result).length < 500, `the error is ${textOf(result).length} characters`);
+    await client.close();
   });
 });
