@@ -25,6 +25,10 @@ const zonedTimeSchema = z.object(zonedTimeShape);
 
 const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
 
+// The longest tz database name is 32 characters (America/Argentina/ComodRivadavia); the bound keeps
+// a runaway argument out of the error message that quotes it.
+const zoneName = () => z.string().max(64);
+
 /**
  * Configs by `localTimezone`, built once: the gateway builds a server for every 2026-07-28
  * request, and schemas built anew each time would cost more than the call itself. Each schema is
@@ -49,7 +53,7 @@ function buildConfigs(localTimezone: string) {
         `saving time is in effect. ${useLocal('timezone')}`,
       inputSchema: cacheJsonSchema(
         z.object({
-          timezone: z.string().describe(`IANA timezone name (e.g., 'America/New_York', 'Europe/London'). ${useLocal('timezone')}`),
+          timezone: zoneName().describe(`IANA timezone name (e.g., 'America/New_York', 'Europe/London'). ${useLocal('timezone')}`),
         }),
       ),
       outputSchema: zonedTimeOutput,
@@ -64,13 +68,13 @@ function buildConfigs(localTimezone: string) {
         `error. ${useLocal('timezone')}`,
       inputSchema: cacheJsonSchema(
         z.object({
-          source_timezone: z
-            .string()
-            .describe("Source IANA timezone name (e.g., 'America/New_York', 'Europe/London'). " + useLocal('source timezone')),
-          time: z.string().describe("Time to convert in 24-hour format (HH:MM), e.g. '14:30'"),
-          target_timezone: z
-            .string()
-            .describe("Target IANA timezone name (e.g., 'Asia/Tokyo', 'America/Los_Angeles'). " + useLocal('target timezone')),
+          source_timezone: zoneName().describe(
+            "Source IANA timezone name (e.g., 'America/New_York', 'Europe/London'). " + useLocal('source timezone'),
+          ),
+          time: z.string().max(16).describe("Time to convert in 24-hour format (HH:MM), e.g. '14:30'"),
+          target_timezone: zoneName().describe(
+            "Target IANA timezone name (e.g., 'Asia/Tokyo', 'America/Los_Angeles'). " + useLocal('target timezone'),
+          ),
         }),
       ),
       outputSchema: convertedTimeOutput,

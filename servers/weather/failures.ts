@@ -47,7 +47,11 @@ export function describeFailure(failure: NwsFailure, context: FailureContext): s
         return `NWS has no forecast for ${context.point}: only US locations are covered${quoted}.`;
       }
       if (failure.status === 429) {
-        return `NWS is limiting how often it is asked (429) and refused ${context.subject}; try again in a minute.`;
+        const wait =
+          failure.retryAfterSeconds === undefined
+            ? 'try again in a minute'
+            : `it asks to wait ${formatDuration(failure.retryAfterSeconds)} before trying again`;
+        return `NWS is limiting how often it is asked (429) and refused ${context.subject}; ${wait}.`;
       }
       return `NWS refused the request for ${context.subject} (${failure.status})${quoted}.`;
     }

@@ -18,8 +18,8 @@ import {
   type PeriodRecord,
 } from './format.js';
 import { staleNotice, type StaleNotice } from './freshness.js';
-import type { NwsClient } from './nws-client.js';
-import { forecastSchema, pointSchema, type Point } from './nws-schemas.js';
+import type { NwsClient, Staleness } from './nws-client.js';
+import { forecastSchema, pointSchema, type Forecast, type Point } from './nws-schemas.js';
 import { errorResult, staleSchema } from './tool-results.js';
 
 const coordinates = {
@@ -123,15 +123,39 @@ async function loadForecast(nws: NwsClient, latitude: number, longitude: number,
   const forecast = await nws.get(forecastPath(nws, points.data, kind), forecastSchema);
   if (!forecast.ok) return { ok: false, message: describeFailure(forecast.failure, { subject }) };
 
+  const asOf = copyTime(forecast.data, forecast.stale);
+  const periods = forecast.data.properties.periods.filter((period) => !endedBy(period.endTime, asOf)).map(toPeriodRecord);
+  // Nothing to show is not a forecast: NWS sends an empty list while a grid's forecast is being made.
+  if (periods.length === 0) return { ok: false, message: `NWS has no forecast periods for ${point} at the moment; try again later.` };
+
   const stale = staleNotice('this forecast', [points.stale, forecast.stale]);
   return {
     ok: true,
     point,
     location: toLocation(points.data),
     updated: updatedOf(forecast.data),
-    periods: forecast.data.properties.periods.map(toPeriodRecord),
+    periods,
     ...(stale ? { stale } : {}),
   };
+}
+
+/**
+ * The time a stale copy is being read at, in epoch ms: when NWS made the body (`generatedAt`) plus
+ * the copy's age. A fresh answer starts at the current period, but an expired copy the cache serves
+ * while NWS fails can be up to a day old, and its first periods are over; the age comes from the
+ * gateway's cache, so this needs no clock of the module's own. `undefined` for fresh answers, or
+ * when either is unknown: then nothing is left out.
+ */
+function copyTime(forecast: Forecast, stale: Staleness | undefined): number | undefined {
+  if (stale?.ageSeconds === undefined) return undefined;
+  const generated = Date.parse(forecast.properties.generatedAt ?? '');
+  return Number.isFinite(generated) ? generated + stale.ageSeconds * 1000 : undefined;
+}
+
+function endedBy(endTime: string, asOf: number | undefined): boolean {
+  if (asOf === undefined) return false;
+  const end = Date.parse(endTime);
+  return Number.isFinite(end) && end <= asOf;
 }
 
 /**

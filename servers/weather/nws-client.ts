@@ -27,7 +27,14 @@ export type NwsFailure =
    * alone until it tries again in `retryAfterSeconds`.
    */
   | { readonly kind: 'backingOff'; readonly path: string; readonly retryAfterSeconds: number }
-  | { readonly kind: 'rejected'; readonly path: string; readonly status: number; readonly problem?: Problem }
+  | {
+      readonly kind: 'rejected';
+      readonly path: string;
+      readonly status: number;
+      readonly problem?: Problem;
+      /** How long NWS asked to wait (its `Retry-After`), when it said; NWS sends it with a 429. */
+      readonly retryAfterSeconds?: number;
+    }
   | { readonly kind: 'redirected'; readonly path: string; readonly status: number }
   | { readonly kind: 'malformed'; readonly path: string; readonly reason: string };
 
@@ -187,7 +194,13 @@ function interpret<T>(url: string, path: string, outcome: Attempt, schema: ZodTy
   const status = response.status;
   if (isBackoff(response)) return { ok: false, failure: { kind: 'backingOff', path, retryAfterSeconds: retryAfterOf(response) } };
   if (status >= 500) return { ok: false, failure: { kind: 'unavailable', path, status, ...problemOf(body) } };
-  if (status >= 400) return { ok: false, failure: { kind: 'rejected', path, status, ...problemOf(body) } };
+  if (status >= 400) {
+    const wait = upstreamRetryAfter(response);
+    return {
+      ok: false,
+      failure: { kind: 'rejected', path, status, ...problemOf(body), ...(wait === undefined ? {} : { retryAfterSeconds: wait }) },
+    };
+  }
   if (status >= 300) return { ok: false, failure: { kind: 'redirected', path, status } };
 
   const checkedBody = checkBody(url, body, schema);
@@ -209,6 +222,19 @@ function problemOf(body: string): { problem?: Problem } {
 function retryAfterOf(response: Response): number {
   const seconds = Number.parseInt(response.headers.get('retry-after') ?? '', 10);
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : 1;
+}
+
+/**
+ * NWS's own `Retry-After`: delay-seconds, or an HTTP date, read against the answer's `Date` (the
+ * sender's clock, so no clock of ours is needed). `undefined` when absent or unreadable.
+ */
+function upstreamRetryAfter(response: Response): number | undefined {
+  const value = response.headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  const at = Date.parse(value);
+  const sent = Date.parse(response.headers.get('date') ?? '');
+  return Number.isFinite(at) && Number.isFinite(sent) ? Math.max(0, Math.round((at - sent) / 1000)) : undefined;
 }
 
 function stalenessOf(headers: Headers): Staleness | undefined {

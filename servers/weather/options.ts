@@ -46,7 +46,15 @@ export function createOptionsSchema(env: Readonly<Record<string, string | undefi
        */
       baseUrl: httpUrl.prefault(() => env[NWS_BASE_URL_ENV] || DEFAULT_NWS_BASE_URL),
       /** `User-Agent` sent to NWS: name your deployment and a contact (URL or e-mail). */
-      userAgent: z.string().trim().min(1).max(256).default(DEFAULT_USER_AGENT),
+      userAgent: z
+        .string()
+        .trim()
+        .min(1)
+        .max(256)
+        // fetch refuses other header values on every request, which would read as NWS unreachable
+        // (and count against its host in the cache's backoff) instead of stopping the start.
+        .regex(/^[\x20-\x7E]+$/, 'must be printable ASCII (it is sent as an HTTP header): write é as e, — as -')
+        .default(DEFAULT_USER_AGENT),
       /** Milliseconds to wait for each upstream answer, body included. Default 10 000. */
       timeoutMs: z.number().int().positive().max(120_000).default(10_000),
       /**

@@ -36,13 +36,27 @@ import { fileURLToPath } from 'node:url';
 export type FakeNwsRoute = 'points' | 'forecast' | 'forecastHourly' | 'alerts';
 
 /**
+ * A synthetic answer, for failures the recordings do not show: a 429 with `Retry-After`, an HTML
+ * error page, a forecast without periods. `Content-Type` defaults to `application/geo+json`,
+ * `Cache-Control` to `no-store`.
+ */
+export interface FakeNwsAnswer {
+  readonly status: number;
+  readonly body: string;
+  readonly contentType?: string;
+  /** Extra response headers, e.g. `{ 'Retry-After': '120' }`. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/**
  * What {@link FakeNws.failNext} makes the next requests get:
  * - a number: that HTTP status with an NWS-style problem body,
  * - `'malformed'`: 200 with a truncated JSON body,
  * - `'hang'`: no answer at all (until the client gives up or the fake closes),
- * - `'reset'`: the connection is destroyed without an answer.
+ * - `'reset'`: the connection is destroyed without an answer,
+ * - a {@link FakeNwsAnswer}: exactly that answer.
  */
-export type FakeNwsFailure = number | 'malformed' | 'hang' | 'reset';
+export type FakeNwsFailure = number | 'malformed' | 'hang' | 'reset' | FakeNwsAnswer;
 
 /** One request as the fake received it. */
 export interface FakeNwsRequest {
@@ -202,6 +216,9 @@ export async function startFakeNws(options: FakeNwsOptions = {}): Promise<FakeNw
     if (failure === 'malformed') {
       return send(res, 200, GEO_JSON, '{"type": "Feature", "properties": {"periods": [', 'no-store');
     }
+    if (typeof failure === 'object') {
+      return send(res, failure.status, failure.contentType ?? GEO_JSON, failure.body, 'no-store', failure.headers);
+    }
     problem(res, failure, 'UnexpectedProblem', 'Unexpected Problem', 'An unexpected problem has occurred.');
   }
 
@@ -241,19 +258,32 @@ export async function startFakeNws(options: FakeNwsOptions = {}): Promise<FakeNw
   };
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string | Buffer, cacheControl: string): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string | Buffer,
+  cacheControl: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   res.writeHead(status, {
     'Content-Type': type,
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': cacheControl,
     Vary: 'Accept,Feature-Flags,Accept-Language',
+    ...headers,
   });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
 function problem(res: ServerResponse, status: number, type: string, title: string, detail: string): void {
+  send(res, status, PROBLEM_JSON, problemBody(status, type, title, detail), 'no-store');
+}
+
+/** An NWS problem+json body, for a {@link FakeNwsAnswer}: e.g. `problemBody(429, 'RateLimit', 'Rate Limit', '')`. */
+export function problemBody(status: number, type: string, title: string, detail: string): string {
   const correlationId = Math.random().toString(16).slice(2, 10);
-  const body = JSON.stringify({
+  return JSON.stringify({
     correlationId,
     title,
     type: `https://api.weather.gov/problems/${type}`,
@@ -261,7 +291,6 @@ function problem(res: ServerResponse, status: number, type: string, title: strin
     detail,
     instance: `https://api.weather.gov/requests/${correlationId}`,
   });
-  send(res, status, PROBLEM_JSON, body, 'no-store');
 }
 
 function emptyAlerts(area: string): string {
