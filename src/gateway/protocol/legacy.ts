@@ -19,7 +19,7 @@ import {
 import type { McpServer, AuthInfo, InitializeRequest, JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
 import { LRUCache } from 'lru-cache';
 import type { ServerEntry, SessionsConfig } from '../config/config.js';
-import { GatewayError, JSONRPC, shuttingDown, toJsonRpcBody } from '../errors.js';
+import { GatewayError, JSONRPC, quoteForMessage, shuttingDown, toJsonRpcBody } from '../errors.js';
 import { sessionTag, type Logger } from '../logger.js';
 import type { ServerContext } from '../module-contract.js';
 import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
@@ -430,7 +430,7 @@ function digest(id: string): string {
 function duplicateId(id: RequestId): GatewayError {
   return new GatewayError(
     'invalid_request',
-    `Invalid Request: a request with id ${JSON.stringify(id)} is already in flight on this session; use a new id`,
+    `Invalid Request: a request with id ${quoteForMessage(id)} is already in flight on this session; use a new id`,
     { id },
   );
 }
