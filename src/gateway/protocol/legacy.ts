@@ -40,6 +40,8 @@ export interface RouteSession extends Session {
   readonly expiresAt: number;
   /** The principal the session is bound to; undefined on a route without authentication. */
   readonly principal: string | undefined;
+  /** Its upstream's state as sealed in ids (a url route's remote session), ended with it on DELETE. */
+  readonly upstreamState: string | undefined;
 }
 
 /** What the 2025 era needs from the HTTP layer for one request. */
@@ -139,6 +141,8 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       keepAliveMs: options.sessions.keepAlive,
       onsessionclosed: async (id) => {
         remembered().set(digest(id), true);
+        const state = sessions.peek(id)?.upstreamState;
+        if (state !== undefined) upstream.endSession?.(state);
         // The transport ends every stream once this returns: a call still running would get an
         // empty one, and its client would wait out its own timeout for the answer.
         await tracker.answerPending(sessionDeletedAnswer);
@@ -217,6 +221,9 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     const { req, body, principal, owner } = request;
     const sessionId = firstHeader(req, 'mcp-session-id');
     if (sessionId !== undefined) {
+      if (req.method === 'DELETE' && sessions.peek(sessionId) === undefined && !resuming.has(sessionId)) {
+        return deleteUnheld(sessionId, request);
+      }
       const session = await findSession(sessionId, principal, owner);
       return serveSession(session, request);
     }
@@ -262,7 +269,17 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       throw error;
     }
     const { server, transport, tracker } = opened;
-    const session: RouteSession = { id, server, transport, tracker, owner, active: 0, expiresAt: wallClock() + maxAge, principal };
+    const session: RouteSession = {
+      id,
+      server,
+      transport,
+      tracker,
+      owner,
+      active: 0,
+      expiresAt: wallClock() + maxAge,
+      principal,
+      upstreamState: opened.seal,
+    };
     place.add(session);
     request.onSession?.(id);
     try {
@@ -303,6 +320,24 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     return session;
   }
 
+  /**
+   * A DELETE of a valid id this instance does not hold (another instance issued it, or this one
+   * evicted it or let it idle out): the session ends without being resumed first, which on a
+   * command route would start a child only to stop it, and at the cap would close a live idle
+   * session to make room. The id is remembered as deleted, as a held session's is; a remote
+   * session sealed in it is told to end. Answered as the SDK's transport answers a DELETE.
+   */
+  function deleteUnheld(id: string, { res, principal }: LegacyRequest): void {
+    if (deleted?.has(digest(id))) throw sessionNotFound('deleted');
+    const verified = tokens.verify(id, name);
+    if (!verified.ok) throw sessionNotFound(verified.reason);
+    if (verified.claims.principal !== principal) throw wrongPrincipal(id);
+    remembered().set(digest(id), true);
+    if (verified.claims.upstream !== undefined) upstream.endSession?.(verified.claims.upstream);
+    log.debug({ reason: 'deleted' }, 'session ended (not held here)');
+    res.writeHead(200).end();
+  }
+
   function wrongPrincipal(id: string): GatewayError {
     log.warn({ session: sessionTag(id) }, 'session id presented by another principal');
     return sessionNotFound('wrong_principal');
@@ -338,6 +373,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       active: 0,
       expiresAt: claims.issuedAt + maxAge,
       principal: claims.principal,
+      upstreamState: claims.upstream,
     };
     try {
       const initialize = await transport.handleRequest(
