@@ -197,6 +197,44 @@ describe('eviction at the cap', () => {
   });
 });
 
+describe('a session found for a request', () => {
+  it('cannot be evicted before the request marks it busy (another request making room in between)', async () => {
+    // The route's clock is read when the session is found (its idle check): from there, the next
+    // microtask is the earliest another request's initialize could ask for room, at maxPerRoute 1.
+    let makeRoomNext = false;
+    let evictedInTheGap: boolean | undefined;
+    const gw = await startInProcessGateway(
+      `servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n  maxPerRoute: 1\n  maxPerPrincipal: 1\n`,
+      {
+        now: () => {
+          if (makeRoomNext) {
+            makeRoomNext = false;
+            queueMicrotask(() => {
+              const place = sessions.reserve('another caller');
+              evictedInTheGap = place.ok;
+              if (place.ok) place.cancel();
+            });
+          }
+          return performance.now();
+        },
+      },
+    );
+    const url = `${gw.url}/mcp/echo`;
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    try {
+      const id = await openIdleSession(url);
+      makeRoomNext = true;
+      const response = await listTools(url, id);
+      assert.equal(evictedInTheGap, false, 'the session was busy when another request asked for room');
+      assert.equal(response.status, 200);
+      assert.match(await response.text(), /"tools"/);
+      assert.ok(sessions.peek(id), 'the session is still held');
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('DELETE of a busy session', () => {
   it('answers a call still in flight with a session_not_found JSON-RPC error at once, not an empty stream', async () => {
     const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);

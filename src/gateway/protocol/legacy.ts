@@ -207,8 +207,8 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     }
   }
 
-  async function serveSession(session: RouteSession, request: LegacyRequest): Promise<void> {
-    const release = sessions.use(session);
+  /** Serves a request on a session, busy (`release` from its `sessions.use`) until the request ends. */
+  async function serveSession(session: RouteSession, request: LegacyRequest, release = sessions.use(session)): Promise<void> {
     request.res.once('close', release);
     try {
       await serve(session.transport, session.tracker, request);
@@ -224,8 +224,8 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       if (req.method === 'DELETE' && sessions.peek(sessionId) === undefined && !resuming.has(sessionId)) {
         return deleteUnheld(sessionId, request);
       }
-      const session = await findSession(sessionId, principal, owner);
-      return serveSession(session, request);
+      const found = await findSession(sessionId, principal, owner);
+      return serveSession(found.session, request, found.release);
     }
 
     const messages = body === undefined ? [] : Array.isArray(body) ? body : [body];
@@ -293,12 +293,19 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
   /**
    * The live session for an id, if `principal` opened it: held here, or resumed from the id
    * itself. 404 otherwise; a session is never touched (or resumed) for another principal.
+   * Marked busy in the same step that finds it (call `release` when the request ends): between
+   * an await and its continuation another request may ask for room, which closes the least
+   * recently used idle session, and a session found idle would be closed under its request.
    */
-  async function findSession(id: string, principal: string | undefined, owner: string): Promise<RouteSession> {
+  async function findSession(
+    id: string,
+    principal: string | undefined,
+    owner: string,
+  ): Promise<{ session: RouteSession; release: () => void }> {
     const held = sessions.get(id);
     if (held) {
       if (held.principal !== principal) throw wrongPrincipal(id);
-      if (wallClock() <= held.expiresAt) return held;
+      if (wallClock() <= held.expiresAt) return { session: held, release: sessions.use(held) };
       // A call in flight (or a stream) the id was valid for keeps its answer: the session ends
       // once it is idle (this check again, or the idle sweep), not under it.
       if (held.active === 0) sessions.end(id, 'expired');
@@ -317,7 +324,10 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     const session = await pending;
     // A resume started for another request of the same id: its principal is checked here.
     if (session.principal !== principal) throw wrongPrincipal(id);
-    return session;
+    // Added idle, and closed since (room made for another session, a DELETE): look again, as a
+    // request arriving now would (a deleted id is refused; an evicted one resumes anew).
+    if (sessions.peek(id) !== session) return findSession(id, principal, owner);
+    return { session, release: sessions.use(session) };
   }
 
   /**
