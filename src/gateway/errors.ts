@@ -30,7 +30,8 @@ export const GATEWAY_ERRORS = {
   parse_error: {
     status: 400,
     rpc: JSONRPC.PARSE_ERROR,
-    summary: 'The body is not valid JSON, or does not decompress as its Content-Encoding says.',
+    summary:
+      'The body is empty (Content-Length: 0, chunked with no chunks, or inflating to nothing), is not valid JSON, or does not decompress as its Content-Encoding says.',
   },
   invalid_request: { status: 400, rpc: JSONRPC.INVALID_REQUEST, summary: 'The body is JSON but not a valid JSON-RPC message or batch.' },
   invalid_params: {
@@ -147,4 +148,14 @@ export function shuttingDown(message = 'The gateway is shutting down'): GatewayE
 
 export function toJsonRpcBody(code: number, message: string, data?: Record<string, unknown>, id: string | number | null = null) {
   return { jsonrpc: '2.0' as const, error: { code, message, ...(data ? { data } : {}) }, id };
+}
+
+/** An id or a key a client sent, named in an error message: JSON, and a long string cut ({@link cutForMessage}). */
+export function quoteForMessage(value: string | number): string {
+  return typeof value === 'number' ? String(value) : JSON.stringify(cutForMessage(value));
+}
+
+/** At most 64 characters of what a client sent, for a message that names it: an id or a key may be as long as the body. */
+export function cutForMessage(text: string): string {
+  return text.length <= 64 ? text : `${text.slice(0, 64)}…`;
 }

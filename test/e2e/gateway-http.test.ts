@@ -67,6 +67,37 @@ describe('bad input', () => {
     assert.equal(r.json().error.message, 'Parse error: the body is empty');
   });
 
+  it('answers an empty body sent chunked, or one that inflates to nothing, as it answers Content-Length: 0 (was -32600 "jsonrpc must be 2.0")', async () => {
+    const chunked = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const request = http.request(`${gw.url}/mcp/echo`, {
+        method: 'POST',
+        headers: { ...MCP_POST_HEADERS, 'transfer-encoding': 'chunked' },
+      });
+      request.on('response', (response) => {
+        let text = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode!, text }));
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    const gzipped = await post('/mcp/echo', '', { ...MCP_POST_HEADERS, 'content-encoding': 'gzip' });
+    const deflated = await fetch(`${gw.url}/mcp/echo`, {
+      method: 'POST',
+      headers: { ...MCP_POST_HEADERS, 'content-encoding': 'gzip' },
+      body: new Uint8Array(zlib.gzipSync('')),
+    });
+    for (const [how, status, text] of [
+      ['chunked', chunked.status, chunked.text],
+      ['gzip, 0 bytes', gzipped.status, gzipped.text],
+      ['gzip of nothing', deflated.status, await deflated.text()],
+    ] as const) {
+      assert.equal(status, 400, how);
+      const { error } = JSON.parse(text) as { error: { code: number; message: string; data: { code: string } } };
+      assert.deepEqual([error.code, error.data.code, error.message], [-32700, 'parse_error', 'Parse error: the body is empty'], how);
+    }
+  });
+
   it('answers a body over maxBodySize with 413 without parsing it', async () => {
     const big = JSON.stringify({ ...initializeBody(), padding: 'x'.repeat(70 * 1024) });
     const r = await post('/mcp/echo', big);
@@ -460,6 +491,27 @@ describe('sessions', () => {
     const r = await post('/mcp/echo', { jsonrpc: '2.0', id: 5, method: 'tools/list' }, { ...MCP_POST_HEADERS, 'mcp-session-id': id });
     assert.equal(r.status, 404);
     await client.close();
+  });
+
+  it('cuts a long request id that is already in flight to 64 characters in the refusal message, as other echoed values are', async () => {
+    const init = await post('/mcp/echo', initializeBody());
+    const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+    const id = 'i'.repeat(20_000);
+    const call = (text: string, ms: number) =>
+      post('/mcp/echo', { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'slow', arguments: { ms, text } } }, headers);
+    const route = gw.gateway.routes.get('echo')!;
+    const before = route.inFlight;
+    const first = call('first', 500);
+    while (route.inFlight === before) await new Promise((resolve) => setTimeout(resolve, 5));
+    const refused = await call('second', 0);
+    assert.equal(refused.status, 400);
+    const { error } = refused.json() as { error: { message: string; data: { code: string; id: string } } };
+    assert.equal(
+      error.message,
+      `Invalid Request: a request with id "${'i'.repeat(64)}…" is already in flight on this session; use a new id`,
+    );
+    assert.equal(error.data.code, 'invalid_request');
+    assert.match((await first).text, /"text":"first"/);
   });
 
   it('refuses a session id from one route on every other route', async () => {

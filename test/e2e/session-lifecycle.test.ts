@@ -7,7 +7,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { connectClient, fixtureModule, initializeBody, MCP_POST_HEADERS, startInProcessGateway, textOf } from '../helpers/gateway.js';
-import { PROJECT_ROOT } from '../helpers/project.js';
+import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
+import { startV1Remote } from '../helpers/v1-remote.js';
 
 /** The same module instance the gateway imports, so its counters are the gateway's. */
 const echo = (await import(pathToFileURL(path.join(PROJECT_ROOT, 'dist/test/fixtures/servers/echo/index.js')).href)) as {
@@ -159,22 +160,22 @@ describe('keep-alive', () => {
   });
 });
 
-describe('eviction at the cap', () => {
-  /** A session opened with raw requests: no GET stream, so it is idle between requests. */
-  async function openIdleSession(url: string): Promise<string> {
-    const response = await fetch(url, { method: 'POST', headers: MCP_POST_HEADERS, body: JSON.stringify(initializeBody()) });
-    assert.equal(response.status, 200);
-    await response.text();
-    const id = response.headers.get('mcp-session-id')!;
-    const initialized = await fetch(url, {
-      method: 'POST',
-      headers: { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
-      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-    });
-    assert.equal(initialized.status, 202);
-    return id;
-  }
+/** A session opened with raw requests: no GET stream, so it is idle between requests. */
+async function openIdleSession(url: string): Promise<string> {
+  const response = await fetch(url, { method: 'POST', headers: MCP_POST_HEADERS, body: JSON.stringify(initializeBody()) });
+  assert.equal(response.status, 200, await response.clone().text());
+  await response.text();
+  const id = response.headers.get('mcp-session-id')!;
+  const initialized = await fetch(url, {
+    method: 'POST',
+    headers: { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
+  assert.equal(initialized.status, 202);
+  return id;
+}
 
+describe('eviction at the cap', () => {
   it('closes the least recently used idle session (transport and server) when maxPerRoute is reached', async () => {
     const gw = await startInProcessGateway(
       `servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n  maxPerRoute: 3\n  maxPerPrincipal: 3\n`,
@@ -193,6 +194,44 @@ describe('eviction at the cap', () => {
     for (const id of [...others, fourth]) assert.equal((await listTools(url, id)).status, 200);
     assert.equal(sessions.size, 3);
     await gw.close();
+  });
+});
+
+describe('a session found for a request', () => {
+  it('cannot be evicted before the request marks it busy (another request making room in between)', async () => {
+    // The route's clock is read when the session is found (its idle check): from there, the next
+    // microtask is the earliest another request's initialize could ask for room, at maxPerRoute 1.
+    let makeRoomNext = false;
+    let evictedInTheGap: boolean | undefined;
+    const gw = await startInProcessGateway(
+      `servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n  maxPerRoute: 1\n  maxPerPrincipal: 1\n`,
+      {
+        now: () => {
+          if (makeRoomNext) {
+            makeRoomNext = false;
+            queueMicrotask(() => {
+              const place = sessions.reserve('another caller');
+              evictedInTheGap = place.ok;
+              if (place.ok) place.cancel();
+            });
+          }
+          return performance.now();
+        },
+      },
+    );
+    const url = `${gw.url}/mcp/echo`;
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    try {
+      const id = await openIdleSession(url);
+      makeRoomNext = true;
+      const response = await listTools(url, id);
+      assert.equal(evictedInTheGap, false, 'the session was busy when another request asked for room');
+      assert.equal(response.status, 200);
+      assert.match(await response.text(), /"tools"/);
+      assert.ok(sessions.peek(id), 'the session is still held');
+    } finally {
+      await gw.close();
+    }
   });
 });
 
@@ -218,6 +257,72 @@ describe('DELETE of a busy session', () => {
     assert.equal(sessions.size, 0);
     await client.close().catch(() => undefined);
     await gw.close();
+  });
+});
+
+describe('DELETE of a session this instance does not hold', () => {
+  const ONE = 'sessions:\n  maxPerRoute: 1\n  maxPerPrincipal: 1\n';
+  const deleteSession = (url: string, id: string) =>
+    fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' } });
+
+  it('ends it without starting a process (nor evicting a live session to resume it); the id is refused afterwards', async () => {
+    const probe = fixturePath('stdio', 'probe-server.mjs');
+    const gw = await startInProcessGateway(
+      `servers:\n  probe:\n    command: ${process.execPath}\n    args: [${JSON.stringify(probe)}, delete-unheld]\n${ONE}`,
+    );
+    const url = `${gw.url}/mcp/probe`;
+    const route = gw.gateway.routes.get('probe')!;
+    try {
+      const evicted = await openIdleSession(url);
+      const live = await openIdleSession(url);
+      assert.equal(route.sessions.peek(evicted), undefined, 'the first session was evicted to make room');
+      const started = route.upstream()!.started;
+
+      const deleted = await deleteSession(url, evicted);
+      assert.equal(deleted.status, 200);
+      assert.equal(await deleted.text(), '');
+      assert.equal(route.upstream()!.started, started, 'no process was started to be stopped');
+      assert.ok(route.sessions.peek(live), 'the live session was not evicted to resume the deleted one');
+      const after = await listTools(url, evicted);
+      assert.equal(after.status, 404);
+      assert.equal(((await after.json()) as { error: { data: { reason: string } } }).error.data.reason, 'deleted');
+      assert.equal((await listTools(url, live)).status, 200);
+      // A tampered id is refused as on any other request.
+      assert.equal((await deleteSession(url, `${live.slice(0, -4)}AAAA`)).status, 404);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('on a url route, tells the remote server to end the upstream session sealed in the id, held or not, and resumes nothing', async () => {
+    const upstreamDeletes: string[] = [];
+    let initializes = 0;
+    const remote = await startV1Remote({ register: () => undefined });
+    remote.intercept = (req, _res, body) => {
+      if (req.method === 'DELETE') upstreamDeletes.push(String(req.headers['mcp-session-id']));
+      if ((body as { method?: string } | undefined)?.method === 'initialize') initializes++;
+      return false;
+    };
+    const gw = await startInProcessGateway(`servers:\n  remote:\n    url: ${remote.url}\n${ONE}`);
+    const url = `${gw.url}/mcp/remote`;
+    try {
+      const evicted = await openIdleSession(url);
+      const live = await openIdleSession(url);
+      const [evictedUpstream, liveUpstream] = [...remote.sessions.keys()];
+      const initialized = initializes;
+
+      assert.equal((await deleteSession(url, evicted)).status, 200);
+      await until(() => upstreamDeletes.length === 1, 'the remote was told');
+      assert.deepEqual(upstreamDeletes, [evictedUpstream]);
+      assert.equal(initializes, initialized, 'no upstream session was opened to be ended');
+
+      assert.equal((await deleteSession(url, live)).status, 200);
+      await until(() => upstreamDeletes.length === 2, 'the remote was told of the held session too');
+      assert.deepEqual(upstreamDeletes, [evictedUpstream, liveUpstream]);
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
   });
 });
 

@@ -215,15 +215,24 @@ function send(res: ServerResponse, status: number, text: string, type: string, h
  * not decompress (body-parser passes zlib's error on as it is).
  */
 function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
-  const parse = jsonParser({ limit, strict: false, type: () => true });
+  const parse = jsonParser({
+    limit,
+    strict: false,
+    type: () => true,
+    // body-parser reads an empty body as `{}`, which would be refused as a message without
+    // `jsonrpc`. Its verify hook sees the bytes read (inflated, when they came compressed), so a
+    // body sent chunked with no chunks, or one that inflates to nothing, is told apart from `{}`.
+    verify: (_req, _res, bytes) => {
+      if (bytes.length === 0) throw Object.assign(new Error('the body is empty'), { type: EMPTY_BODY });
+    },
+  });
   return (req, res) =>
     new Promise((resolve, reject) => {
-      // body-parser reads an empty body as `{}`, which would be refused as a message without
-      // `jsonrpc`. A body is empty when it says so, or, in HTTP/1, has neither a length nor chunks
-      // (RFC 9112 §6.3; an HTTP/2 request need not declare its length).
+      // A body is empty when it says so, or, in HTTP/1, has neither a length nor chunks (RFC 9112
+      // §6.3; an HTTP/2 request need not declare its length): body-parser would not read it at all.
       const length = req.headers['content-length'];
       if (length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined && req.httpVersionMajor < 2)) {
-        return reject(new GatewayError('parse_error', 'Parse error: the body is empty'));
+        return reject(emptyBody());
       }
       parse(req, res, (error?: unknown) => {
         if (!error) return resolve((req as { body?: unknown }).body);
@@ -238,6 +247,13 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
         reject(error);
       });
     });
+}
+
+/** The `type` of the error body-parser passes on for an empty body ({@link jsonBodyReader}'s verify hook). */
+const EMPTY_BODY = 'entity.empty';
+
+function emptyBody(): GatewayError {
+  return new GatewayError('parse_error', 'Parse error: the body is empty');
 }
 
 /** Refuses what the transport would refuse, before any session or server is created for it. */
@@ -324,6 +340,8 @@ function asGatewayError(error: unknown): GatewayError {
       const limit = (error as { limit?: number }).limit;
       return new GatewayError('body_too_large', `Payload Too Large: the body exceeds the limit of ${limit} bytes`, { limit });
     }
+    case EMPTY_BODY:
+      return emptyBody();
     case 'entity.parse.failed':
       return new GatewayError('parse_error', 'Parse error: Invalid JSON');
     case 'encoding.unsupported':

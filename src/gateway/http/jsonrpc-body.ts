@@ -16,7 +16,7 @@
  */
 import { PROTOCOL_VERSION_META_KEY, RELATED_TASK_META_KEY as RELATED_TASK_KEY, specTypeSchemas } from '@modelcontextprotocol/server';
 import type { JSONRPCMessage, RequestId, StandardSchemaV1 } from '@modelcontextprotocol/server';
-import { GatewayError } from '../errors.js';
+import { cutForMessage as cut, GatewayError, quoteForMessage as quote } from '../errors.js';
 
 /** JSON-RPC batches longer than this are refused (the SDK's own bound). */
 export const MAX_BATCH = 100;
@@ -218,16 +218,6 @@ function isRequestId(id: unknown): id is RequestId {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** An id or a key in an error message: JSON, and a long string cut. */
-function quote(value: string | number): string {
-  return typeof value === 'number' ? String(value) : JSON.stringify(cut(value));
-}
-
-/** At most 64 characters of what a client sent, for a message that names it. */
-function cut(text: string): string {
-  return text.length <= 64 ? text : `${text.slice(0, 64)}…`;
 }
 
 /** A value named for an error message: short, whatever its size. */

@@ -19,7 +19,7 @@ import {
 import type { McpServer, AuthInfo, InitializeRequest, JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
 import { LRUCache } from 'lru-cache';
 import type { ServerEntry, SessionsConfig } from '../config/config.js';
-import { GatewayError, JSONRPC, shuttingDown, toJsonRpcBody } from '../errors.js';
+import { GatewayError, JSONRPC, quoteForMessage, shuttingDown, toJsonRpcBody } from '../errors.js';
 import { sessionTag, type Logger } from '../logger.js';
 import type { ServerContext } from '../module-contract.js';
 import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
@@ -40,6 +40,8 @@ export interface RouteSession extends Session {
   readonly expiresAt: number;
   /** The principal the session is bound to; undefined on a route without authentication. */
   readonly principal: string | undefined;
+  /** Its upstream's state as sealed in ids (a url route's remote session), ended with it on DELETE. */
+  readonly upstreamState: string | undefined;
 }
 
 /** What the 2025 era needs from the HTTP layer for one request. */
@@ -139,6 +141,8 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       keepAliveMs: options.sessions.keepAlive,
       onsessionclosed: async (id) => {
         remembered().set(digest(id), true);
+        const state = sessions.peek(id)?.upstreamState;
+        if (state !== undefined) upstream.endSession?.(state);
         // The transport ends every stream once this returns: a call still running would get an
         // empty one, and its client would wait out its own timeout for the answer.
         await tracker.answerPending(sessionDeletedAnswer);
@@ -203,8 +207,8 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     }
   }
 
-  async function serveSession(session: RouteSession, request: LegacyRequest): Promise<void> {
-    const release = sessions.use(session);
+  /** Serves a request on a session, busy (`release` from its `sessions.use`) until the request ends. */
+  async function serveSession(session: RouteSession, request: LegacyRequest, release = sessions.use(session)): Promise<void> {
     request.res.once('close', release);
     try {
       await serve(session.transport, session.tracker, request);
@@ -217,8 +221,11 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     const { req, body, principal, owner } = request;
     const sessionId = firstHeader(req, 'mcp-session-id');
     if (sessionId !== undefined) {
-      const session = await findSession(sessionId, principal, owner);
-      return serveSession(session, request);
+      if (req.method === 'DELETE' && sessions.peek(sessionId) === undefined && !resuming.has(sessionId)) {
+        return deleteUnheld(sessionId, request);
+      }
+      const found = await findSession(sessionId, principal, owner);
+      return serveSession(found.session, request, found.release);
     }
 
     const messages = body === undefined ? [] : Array.isArray(body) ? body : [body];
@@ -262,7 +269,17 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       throw error;
     }
     const { server, transport, tracker } = opened;
-    const session: RouteSession = { id, server, transport, tracker, owner, active: 0, expiresAt: wallClock() + maxAge, principal };
+    const session: RouteSession = {
+      id,
+      server,
+      transport,
+      tracker,
+      owner,
+      active: 0,
+      expiresAt: wallClock() + maxAge,
+      principal,
+      upstreamState: opened.seal,
+    };
     place.add(session);
     request.onSession?.(id);
     try {
@@ -276,12 +293,19 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
   /**
    * The live session for an id, if `principal` opened it: held here, or resumed from the id
    * itself. 404 otherwise; a session is never touched (or resumed) for another principal.
+   * Marked busy in the same step that finds it (call `release` when the request ends): between
+   * an await and its continuation another request may ask for room, which closes the least
+   * recently used idle session, and a session found idle would be closed under its request.
    */
-  async function findSession(id: string, principal: string | undefined, owner: string): Promise<RouteSession> {
+  async function findSession(
+    id: string,
+    principal: string | undefined,
+    owner: string,
+  ): Promise<{ session: RouteSession; release: () => void }> {
     const held = sessions.get(id);
     if (held) {
       if (held.principal !== principal) throw wrongPrincipal(id);
-      if (wallClock() <= held.expiresAt) return held;
+      if (wallClock() <= held.expiresAt) return { session: held, release: sessions.use(held) };
       // A call in flight (or a stream) the id was valid for keeps its answer: the session ends
       // once it is idle (this check again, or the idle sweep), not under it.
       if (held.active === 0) sessions.end(id, 'expired');
@@ -300,7 +324,28 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     const session = await pending;
     // A resume started for another request of the same id: its principal is checked here.
     if (session.principal !== principal) throw wrongPrincipal(id);
-    return session;
+    // Added idle, and closed since (room made for another session, a DELETE): look again, as a
+    // request arriving now would (a deleted id is refused; an evicted one resumes anew).
+    if (sessions.peek(id) !== session) return findSession(id, principal, owner);
+    return { session, release: sessions.use(session) };
+  }
+
+  /**
+   * A DELETE of a valid id this instance does not hold (another instance issued it, or this one
+   * evicted it or let it idle out): the session ends without being resumed first, which on a
+   * command route would start a child only to stop it, and at the cap would close a live idle
+   * session to make room. The id is remembered as deleted, as a held session's is; a remote
+   * session sealed in it is told to end. Answered as the SDK's transport answers a DELETE.
+   */
+  function deleteUnheld(id: string, { res, principal }: LegacyRequest): void {
+    if (deleted?.has(digest(id))) throw sessionNotFound('deleted');
+    const verified = tokens.verify(id, name);
+    if (!verified.ok) throw sessionNotFound(verified.reason);
+    if (verified.claims.principal !== principal) throw wrongPrincipal(id);
+    remembered().set(digest(id), true);
+    if (verified.claims.upstream !== undefined) upstream.endSession?.(verified.claims.upstream);
+    log.debug({ reason: 'deleted' }, 'session ended (not held here)');
+    res.writeHead(200).end();
   }
 
   function wrongPrincipal(id: string): GatewayError {
@@ -338,6 +383,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       active: 0,
       expiresAt: claims.issuedAt + maxAge,
       principal: claims.principal,
+      upstreamState: claims.upstream,
     };
     try {
       const initialize = await transport.handleRequest(
@@ -430,7 +476,7 @@ function digest(id: string): string {
 function duplicateId(id: RequestId): GatewayError {
   return new GatewayError(
     'invalid_request',
-    `Invalid Request: a request with id ${JSON.stringify(id)} is already in flight on this session; use a new id`,
+    `Invalid Request: a request with id ${quoteForMessage(id)} is already in flight on this session; use a new id`,
     { id },
   );
 }

@@ -132,6 +132,8 @@ export interface Connector {
   open(init: ConnectionInit): Promise<UpstreamConnection>;
   /** The connection's state to seal in a session id, for a connection a session owns. */
   seal?(connection: UpstreamConnection): string | undefined;
+  /** Ends upstream the session `seal` made (Upstream.endSession). */
+  end?(state: string): void;
 }
 
 interface BridgedUpstreamOptions {
@@ -342,6 +344,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         ...(described ? { serverInfo: described.serverInfo, protocolVersion: described.protocolVersion } : {}),
       };
     },
+    ...(connector.end ? { endSession: connector.end.bind(connector) } : {}),
     close: () => pool.close(),
   };
 }

@@ -119,6 +119,21 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       const sealed: Sealed = { s: transport.sessionId, v: connection.client.getNegotiatedProtocolVersion() };
       return JSON.stringify(sealed);
     },
+    end(state) {
+      const sealed = parseSealed(state);
+      if (!sealed) return;
+      // What the SDK's own terminateSession() sends (MCP: a client SHOULD DELETE a session it no
+      // longer needs), without a transport and a handshake to send it from. A 405 means the
+      // server does not let clients end sessions; it forgets the session itself in time.
+      const headers: Record<string, string> = { ...options.headers, 'mcp-session-id': sealed.s };
+      if (sealed.v) headers['mcp-protocol-version'] = sealed.v;
+      fetch(options.url, { method: 'DELETE', headers, signal: AbortSignal.timeout(options.connectTimeout) })
+        .then(async (response) => {
+          await response.body?.cancel();
+          log.debug({ status: response.status }, 'the remote session of a deleted session was ended');
+        })
+        .catch((error: unknown) => log.debug({ err: messageOf(error) }, 'the remote session of a deleted session could not be ended'));
+    },
   };
 }
 

@@ -64,6 +64,12 @@ export interface Upstream {
    * with the upstream's JSON-RPC error when it refuses one, `subscriptions_full` past the cap.
    */
   watchResources?(owner: string, uris: readonly string[], lost: () => void): Promise<() => void>;
+  /**
+   * Tells the upstream that a 2025 session its client DELETEd is over, from the state sealed in
+   * the session's id (a url route's remote session). Best effort, in the background: never throws,
+   * and the client's answer does not wait for it.
+   */
+  endSession?(state: string): void;
   /** Stops whatever is running upstream (children, connections): the gateway is stopping. */
   close(): Promise<void>;
 }
@@ -114,6 +120,7 @@ export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): 
         listenStreams: { open: 0, waiting: 0, ended: 0, reopened: 0 },
       },
     watchResources: async (owner, uris, lost) => (await load()).watchResources!(owner, uris, lost),
+    endSession: (state) => void load().then((upstream) => upstream.endSession?.(state)),
     close: async () => {
       if (bridged) await (await bridged).close();
     },
