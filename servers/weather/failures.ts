@@ -38,6 +38,11 @@ export function describeFailure(failure: NwsFailure, context: FailureContext): s
       );
     case 'redirected':
       return `NWS answered the request for ${context.subject} with a redirect (${failure.status}), which this server does not follow.`;
+    case 'tooLarge':
+      return (
+        `NWS sent more than ${formatBytes(failure.limitBytes)} for ${context.subject}, more than this server reads ` +
+        `(options.maxResponseBytes); the answer was not used.`
+      );
     case 'malformed':
       return `NWS returned a malformed response for ${context.subject} (${failure.reason}).`;
     case 'rejected': {
@@ -56,4 +61,11 @@ export function describeFailure(failure: NwsFailure, context: FailureContext): s
       return `NWS refused the request for ${context.subject} (${failure.status})${quoted}.`;
     }
   }
+}
+
+/** `8 MiB`, `64 KiB`, `1500 bytes`: whole binary units when the size is one, else bytes. */
+function formatBytes(bytes: number): string {
+  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
 }

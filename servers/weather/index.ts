@@ -29,8 +29,8 @@ const clients = new WeakMap<ServerContext<WeatherOptions>, NwsClient>();
 export function createServer(ctx: ServerContext<WeatherOptions>): McpServer {
   let nws = clients.get(ctx);
   if (!nws) {
-    const { baseUrl, userAgent, timeoutMs, retryDelayMs } = ctx.options;
-    nws = createNwsClient({ fetch: ctx.fetch, baseUrl, userAgent, timeoutMs, retryDelayMs, logger: ctx.logger });
+    const { baseUrl, userAgent, timeoutMs, retryDelayMs, maxResponseBytes } = ctx.options;
+    nws = createNwsClient({ fetch: ctx.fetch, baseUrl, userAgent, timeoutMs, retryDelayMs, maxResponseBytes, logger: ctx.logger });
     clients.set(ctx, nws);
   }
   const server = new McpServer(

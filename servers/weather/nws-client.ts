@@ -36,6 +36,8 @@ export type NwsFailure =
       readonly retryAfterSeconds?: number;
     }
   | { readonly kind: 'redirected'; readonly path: string; readonly status: number }
+  /** The body was longer than {@link NwsClientOptions.maxResponseBytes}; reading stopped there. */
+  | { readonly kind: 'tooLarge'; readonly path: string; readonly limitBytes: number }
   | { readonly kind: 'malformed'; readonly path: string; readonly reason: string };
 
 export type NwsResult<T> =
@@ -51,6 +53,13 @@ export interface NwsClientOptions {
   readonly timeoutMs: Milliseconds;
   /** Pause before the single retry. */
   readonly retryDelayMs: Milliseconds;
+  /**
+   * Most bytes of a body read (as `fetch` hands them over, content decoding done). The gateway's
+   * cache streams bodies too large for it, and plain `fetch` bounds nothing, so this client stops
+   * a huge or endless body itself.
+   * @default 8 MiB
+   */
+  readonly maxResponseBytes?: number;
   readonly logger: Logger;
   /** Injected for tests; defaults to a `setTimeout` promise. */
   readonly sleep?: (ms: Milliseconds) => Promise<void>;
@@ -81,6 +90,7 @@ export function createNwsClient(options: NwsClientOptions): NwsClient {
   const prefix = base.pathname.replace(/\/+$/, '');
   const root = base.origin + prefix;
   const sleep = options.sleep ?? ((ms: Milliseconds) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const headers = {
     // Without it NWS's CDN has served days-old forecasts (weather-gov/api#112).
     Accept: 'application/geo+json',
@@ -95,7 +105,9 @@ export function createNwsClient(options: NwsClientOptions): NwsClient {
       return await abortable(signal, ABORT_GRACE_MS, async () => {
         // A redirect could name any host; NWS only redirects requests this client never sends.
         const response = await options.fetch(root + path, { headers, signal, redirect: 'manual' });
-        return { kind: 'response', response, body: await response.text() };
+        const body = await readText(response, maxBytes);
+        if (body === undefined) return { kind: 'failed', failure: { kind: 'tooLarge', path, limitBytes: maxBytes } };
+        return { kind: 'response', response, body };
       });
     } catch (error) {
       if (signal.aborted) return { kind: 'failed', failure: { kind: 'timeout', path, timeoutMs: options.timeoutMs } };
@@ -250,6 +262,36 @@ function describeNetworkError(error: unknown): string {
     return error.message;
   }
   return String(error);
+}
+
+const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The body as text if it is at most `limit` bytes, else undefined, having read no more than that:
+ * a `Content-Length` over it is refused unread, and a body that grows past it (chunked, or lying
+ * about its length) is cancelled, which closes the connection, at the chunk that crosses it.
+ */
+async function readText(response: Response, limit: number): Promise<string | undefined> {
+  if (!response.body) return '';
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit) {
+    await response.body.cancel().catch(() => {});
+    return undefined;
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    length += value.byteLength;
+    if (length > limit) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    text += decoder.decode(value, { stream: true });
+  }
 }
 
 /** How long an aborted `fetch` may still settle (e.g. with a stale copy) before it counts as a timeout. */

@@ -62,6 +62,17 @@ export function createOptionsSchema(env: Readonly<Record<string, string | undefi
        * Mostly for tests, which set it near 0.
        */
       retryDelayMs: z.number().int().min(0).max(10_000).default(250),
+      /**
+       * Most bytes of one NWS body read (after content decoding); a larger or endless one is cut
+       * off there and the tool call fails, naming this limit. Default 8 MiB (a state's active
+       * alerts on a busy day run to a few MiB; a forecast is well under 1 MiB).
+       */
+      maxResponseBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(256 * 1024 * 1024)
+        .default(8 * 1024 * 1024),
     })
     .strict();
 }
@@ -73,6 +84,7 @@ export function createOptionsSchema(env: Readonly<Record<string, string | undefi
  * - `userAgent`: sent with every request; NWS policy wants the app and a contact in it.
  * - `timeoutMs`: per-request timeout (default 10 000).
  * - `retryDelayMs`: pause before the single retry on 5xx or network errors (default 250).
+ * - `maxResponseBytes`: most bytes of one NWS body read (default 8 MiB).
  */
 export const optionsSchema = createOptionsSchema(process.env);
 

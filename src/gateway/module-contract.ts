@@ -42,6 +42,8 @@ export const CACHE_STATUS_HEADER = 'x-gateway-cache';
 /**
  * - `hit`: served from the cache while fresh.
  * - `miss`: fetched from upstream now (possibly shared with concurrent identical requests).
+ * - `revalidated`: the stored copy, which the upstream has just confirmed is current (a 304 to
+ *   the cache's conditional request); `age` counts from that answer.
  * - `stale`: the upstream failed, or its host is backing off, and an expired copy was served
  *   instead; check `age`.
  * - `bypass`: not cacheable (non-GET, `Authorization`, `Cookie`, `no-store`, cache disabled).
@@ -51,7 +53,7 @@ export const CACHE_STATUS_HEADER = 'x-gateway-cache';
  *   the gateway, so retrying before `Retry-After` only gets the same answer. Cacheable or not,
  *   every request to that host gets it until a probe succeeds.
  */
-export type CacheStatus = 'hit' | 'miss' | 'stale' | 'bypass' | 'backoff';
+export type CacheStatus = 'hit' | 'miss' | 'revalidated' | 'stale' | 'bypass' | 'backoff';
 
 /** What the gateway hands to `createServer`. */
 export interface ServerContext<Options = Record<string, unknown>> {

@@ -1,6 +1,7 @@
 /**
  * The weather server through the gateway's upstream cache, against the fake NWS: coalescing,
- * freshness on an injected clock, stale-if-error flagged in the tool result, the 404 memory.
+ * freshness on an injected clock, stale-if-error flagged in the tool result, the 404 memory,
+ * revalidation of stale copies against a fake that sends validators.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -96,5 +97,50 @@ describe('weather through the upstream cache', () => {
     const page = await (await fetch(`${gw.url}/`)).text();
     assert.match(page, /Upstream cache/);
     assert.match(page, /\d+ hits, \d+ misses, \d+ coalesced, \d+ stale served, \d+ upstream errors/);
+  });
+});
+
+describe('weather through the upstream cache, against an NWS that sends validators', () => {
+  let validating: FakeNws;
+  let gateway: InProcessGateway;
+  let clock = 1_000_000;
+
+  before(async () => {
+    validating = await startFakeNws({ validators: true });
+    gateway = await startInProcessGateway(
+      `servers:\n  weather:\n    module: ${shippedModule('weather')}\n    options:\n      baseUrl: ${validating.url}\n      retryDelayMs: 1\n`,
+      { now: () => clock },
+    );
+  });
+  after(async () => {
+    await gateway.close();
+    await validating.close();
+  });
+
+  it('revalidates the expired forecast with If-None-Match and serves the stored copy on 304', async () => {
+    const { client } = await connectClient(`${gateway.url}/mcp/weather`);
+    const first = await client.callTool({ name: 'get_forecast', arguments: POINT });
+    const etag = validating.requests.find((r) => r.path === '/gridpoints/BOX/70,82/forecast')?.headers;
+    assert.equal(etag?.['if-none-match'], undefined, 'the first request is not conditional');
+    validating.requests.length = 0;
+    clock += 31 * 60_000; // past the forecast rule's 30 min cap
+
+    const second = await client.callTool({ name: 'get_forecast', arguments: POINT });
+    assert.equal(second.isError, undefined);
+    assert.deepEqual(second.structuredContent, first.structuredContent);
+    assert.doesNotMatch(textOf(second), /may be out of date/, 'a revalidated copy is current, not stale');
+    assert.deepEqual(
+      validating.requests.map((r) => [r.path, /^"[\w-]+"$/.test(String(r.headers['if-none-match']))]),
+      [['/gridpoints/BOX/70,82/forecast', true]],
+    );
+    const { cache } = await gateway.gateway.status('http://x');
+    assert.equal(cache.revalidated, 1);
+    const page = await (await fetch(`${gateway.url}/`)).text();
+    assert.match(page, /1 revalidated/);
+
+    validating.requests.length = 0;
+    await client.callTool({ name: 'get_forecast', arguments: POINT });
+    assert.equal(validating.requests.length, 0, 'the 304 made the copy fresh again');
+    await client.close();
   });
 });

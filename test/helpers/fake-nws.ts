@@ -26,6 +26,7 @@
  * await nws.close();
  * ```
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -54,9 +55,10 @@ export interface FakeNwsAnswer {
  * - `'malformed'`: 200 with a truncated JSON body,
  * - `'hang'`: no answer at all (until the client gives up or the fake closes),
  * - `'reset'`: the connection is destroyed without an answer,
+ * - `'endless'`: 200 with a JSON body that never ends (until the client stops reading and closes),
  * - a {@link FakeNwsAnswer}: exactly that answer.
  */
-export type FakeNwsFailure = number | 'malformed' | 'hang' | 'reset' | FakeNwsAnswer;
+export type FakeNwsFailure = number | 'malformed' | 'hang' | 'reset' | 'endless' | FakeNwsAnswer;
 
 /** One request as the fake received it. */
 export interface FakeNwsRequest {
@@ -74,6 +76,13 @@ export interface FakeNwsOptions {
   readonly latencyMs?: number;
   /** `Cache-Control` per route, replacing {@link DEFAULT_CACHE_CONTROL} entries. */
   readonly cacheControl?: Partial<Record<FakeNwsRoute, string>>;
+  /**
+   * Send validators with every 200 (a strong `ETag` from the body's hash and a fixed
+   * `Last-Modified`; the recordings carry no headers, so these are made up) and answer a
+   * conditional GET that matches them (`If-None-Match`, else `If-Modified-Since`) with a 304
+   * carrying the route's `Cache-Control` and no body. Default false.
+   */
+  readonly validators?: boolean;
 }
 
 export interface FakeNws {
@@ -81,6 +90,8 @@ export interface FakeNws {
   readonly url: string;
   /** Every request received, oldest first. Clear it with `requests.length = 0`. */
   readonly requests: FakeNwsRequest[];
+  /** Answers that ended before their body was complete because the client went away (e.g. `'endless'` ones). */
+  readonly abandoned: number;
   /** Changes the delay before every later answer, in ms. */
   setLatency(ms: number): void;
   /** Changes a route's `Cache-Control` for later answers. */
@@ -159,10 +170,14 @@ export async function startFakeNws(options: FakeNwsOptions = {}): Promise<FakeNw
   let outage: { failure: FakeNwsFailure; pathPrefix: string } | undefined;
   const requests: FakeNwsRequest[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  let abandoned = 0;
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake-nws');
     requests.push({ method: req.method ?? '', path: url.pathname, search: url.search, headers: req.headers });
+    res.on('close', () => {
+      if (!res.writableFinished) abandoned++;
+    });
     let failure: FakeNwsFailure | undefined;
     if (outage && url.pathname.startsWith(outage.pathPrefix)) {
       failure = outage.failure;
@@ -188,13 +203,13 @@ export async function startFakeNws(options: FakeNwsOptions = {}): Promise<FakeNw
     const point = /^\/points\/([^/]+)$/.exec(path);
     if (point) {
       const requested = decodeURIComponent(point[1] ?? '');
-      if (requested === RECORDED_POINT) return send(res, 200, GEO_JSON, bodies.points, cacheControl.points);
+      if (requested === RECORDED_POINT) return ok(res, bodies.points, cacheControl.points);
       const body = { ...bodies.invalidPoint, detail: `Unable to provide data for requested point ${requested}` };
       return send(res, 404, PROBLEM_JSON, JSON.stringify(body), 'public, max-age=3600');
     }
-    if (path === '/gridpoints/BOX/70,82/forecast') return send(res, 200, GEO_JSON, bodies.forecast, cacheControl.forecast);
+    if (path === '/gridpoints/BOX/70,82/forecast') return ok(res, bodies.forecast, cacheControl.forecast);
     if (path === '/gridpoints/BOX/70,82/forecast/hourly') {
-      return send(res, 200, GEO_JSON, bodies.forecastHourly, cacheControl.forecastHourly);
+      return ok(res, bodies.forecastHourly, cacheControl.forecastHourly);
     }
     if (path === '/alerts/active') {
       const area = url.searchParams.get('area') ?? '';
@@ -202,13 +217,40 @@ export async function startFakeNws(options: FakeNwsOptions = {}): Promise<FakeNw
         return problem(res, 400, 'BadRequest', 'Bad Request', `Parameter "area" is invalid: ${JSON.stringify(area)}`);
       }
       const body = bodies.alerts.get(area) ?? emptyAlerts(area);
-      return send(res, 200, GEO_JSON, body, cacheControl.alerts);
+      return ok(res, body, cacheControl.alerts);
     }
     problem(res, 404, 'NotFound', 'Not Found', `'${path}' is not a valid resource path`);
   }
 
+  /** A 200 with the recorded body, or a 304 to a conditional request its validators match. */
+  function ok(res: ServerResponse, body: string | Buffer, cacheControl: string): void {
+    if (!options.validators) return send(res, 200, GEO_JSON, body, cacheControl);
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
+    const validators = { ETag: etag, 'Last-Modified': RECORDED_LAST_MODIFIED };
+    const { headers } = res.req;
+    const ifNoneMatch = headers['if-none-match'];
+    const since = Date.parse(headers['if-modified-since'] ?? '');
+    const notModified =
+      ifNoneMatch !== undefined
+        ? ifNoneMatch.split(',').some((tag) => tag.trim() === etag)
+        : !Number.isNaN(since) && Date.parse(RECORDED_LAST_MODIFIED) <= since;
+    if (!notModified) return send(res, 200, GEO_JSON, body, cacheControl, validators);
+    res.writeHead(304, { 'Cache-Control': cacheControl, Vary: VARY, ...validators });
+    res.end();
+  }
+
   function fail(res: ServerResponse, failure: FakeNwsFailure): void {
     if (failure === 'hang') return;
+    if (failure === 'endless') {
+      res.writeHead(200, { 'Content-Type': GEO_JSON, 'Cache-Control': 'no-store' });
+      res.write('{"type": "Feature", "properties": {"periods": [');
+      const chunk = '{"number": 1, "name": "Tonight"},'.repeat(2048);
+      const more = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', more);
+      };
+      return more();
+    }
     if (failure === 'reset') {
       res.socket?.destroy();
       return;
@@ -231,6 +273,9 @@ export async function startFakeNws(options: FakeNwsOptions = {}): Promise<FakeNw
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    get abandoned() {
+      return abandoned;
+    },
     setLatency(ms) {
       latencyMs = ms;
     },
@@ -258,6 +303,11 @@ export async function startFakeNws(options: FakeNwsOptions = {}): Promise<FakeNw
   };
 }
 
+/** What {@link FakeNwsOptions.validators} sends as `Last-Modified`: when the recordings were made. */
+export const RECORDED_LAST_MODIFIED = 'Wed, 15 Jul 2026 20:00:37 GMT';
+
+const VARY = 'Accept,Feature-Flags,Accept-Language';
+
 function send(
   res: ServerResponse,
   status: number,
@@ -270,7 +320,7 @@ function send(
     'Content-Type': type,
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': cacheControl,
-    Vary: 'Accept,Feature-Flags,Accept-Language',
+    Vary: VARY,
     ...headers,
   });
   res.end(res.req.method === 'HEAD' ? undefined : body);

@@ -16,6 +16,12 @@ export interface Reply {
   readonly reset?: boolean;
   /** Hold the answer until this settles. */
   readonly gate?: Promise<void>;
+  /**
+   * Send these validators (`ETag`, `Last-Modified`) and answer a conditional request that matches
+   * them (`If-None-Match`, else `If-Modified-Since`, RFC 9110 §13.2.2) with a 304 carrying
+   * {@link headers} and no body.
+   */
+  readonly validators?: { readonly etag?: string; readonly lastModified?: string };
 }
 
 /** A loopback HTTP upstream that counts requests per path and answers as told. */
@@ -78,15 +84,38 @@ export class FakeUpstream {
     const reply = this.#replies.get(path) ?? {};
     if (reply.reset) return void req.socket.destroy();
     await reply.gate;
+    const validators = {
+      ...(reply.validators?.etag !== undefined && { etag: reply.validators.etag }),
+      ...(reply.validators?.lastModified !== undefined && { 'last-modified': reply.validators.lastModified }),
+    };
+    if (reply.validators && notModified(req.headers, reply.validators)) {
+      res.writeHead(304, { 'cache-control': 'max-age=60', ...reply.headers, ...validators });
+      return void res.end();
+    }
     const body =
       typeof reply.body === 'function' ? reply.body(n) : (reply.body ?? JSON.stringify({ path, n, accept: req.headers.accept ?? null }));
     res.writeHead(reply.status ?? 200, {
       'content-type': 'application/json',
       'cache-control': 'max-age=60',
       ...reply.headers,
+      ...validators,
     });
     res.end(body);
   }
+}
+
+/** Whether a conditional GET matches the current validators, so that 304 is the answer. */
+function notModified(headers: http.IncomingHttpHeaders, validators: NonNullable<Reply['validators']>): boolean {
+  const ifNoneMatch = headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    return (
+      validators.etag !== undefined &&
+      ifNoneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === validators.etag!.replace(/^W\//, ''))
+    );
+  }
+  const since = Date.parse(headers['if-modified-since'] ?? '');
+  const modified = Date.parse(validators.lastModified ?? '');
+  return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since;
 }
 
 /** A clock for the cache's `now` that moves only when told. */

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { freshnessLifetime, parseCacheControl, upstreamAge, varyingHeaders } from '../../src/gateway/cache/cache-control.js';
+import {
+  freshnessLifetime,
+  parseCacheControl,
+  requestDirectives,
+  upstreamAge,
+  varyingHeaders,
+} from '../../src/gateway/cache/cache-control.js';
 
 describe('parseCacheControl', () => {
   it('reads the directives a shared cache acts on, case-insensitively', () => {
@@ -71,5 +77,27 @@ describe('varyingHeaders', () => {
     assert.deepEqual(varyingHeaders(headers), ['accept', 'feature-flags']);
     assert.deepEqual(varyingHeaders(new Headers()), []);
     assert.equal(varyingHeaders(new Headers({ vary: 'Accept, *' })), '*');
+  });
+});
+
+describe('requestDirectives', () => {
+  const of = (headers: Record<string, string>) => requestDirectives(new Headers(headers));
+
+  it('reads no-store, no-cache, max-age and min-fresh, and takes max-age=0 as no-cache', () => {
+    assert.deepEqual(of({ 'cache-control': 'No-Store' }), { noStore: true, noCache: false });
+    assert.deepEqual(of({ 'cache-control': 'no-cache' }), { noStore: false, noCache: true });
+    assert.deepEqual(of({ 'cache-control': 'max-age=0' }), { noStore: false, noCache: true, maxAge: 0 });
+    assert.deepEqual(of({ 'cache-control': 'max-age=30, min-fresh=5' }), { noStore: false, noCache: false, maxAge: 30, minFresh: 5 });
+  });
+
+  it('reads Pragma: no-cache only when there is no Cache-Control (RFC 9111 §5.4)', () => {
+    assert.deepEqual(of({ pragma: 'no-cache' }), { noStore: false, noCache: true });
+    assert.deepEqual(of({ pragma: 'no-cache', 'cache-control': 'max-age=60' }), { noStore: false, noCache: false, maxAge: 60 });
+    assert.deepEqual(of({}), { noStore: false, noCache: false });
+  });
+
+  it('asks the origin when max-age or min-fresh is malformed', () => {
+    assert.equal(of({ 'cache-control': 'max-age=soon' }).noCache, true);
+    assert.equal(of({ 'cache-control': 'min-fresh=-1' }).noCache, true);
   });
 });

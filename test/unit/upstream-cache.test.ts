@@ -44,6 +44,7 @@ describe('createUpstreamCache', () => {
           coalesced: 0,
           staleServed: 0,
           upstreamErrors: 0,
+          revalidated: 0,
           bypassed: 0,
           backedOff: 0,
           entries: 1,
@@ -212,6 +213,185 @@ describe('createUpstreamCache', () => {
         ],
       );
       assert.deepEqual([cache.stats().bypassed, cache.stats().entries, upstream.count('/a')], [2, 0, 2]);
+    });
+  });
+
+  describe('request directives', () => {
+    it('goes to the origin for a request with no-cache, max-age=0 or Pragma: no-cache, and stores what comes back', async () => {
+      assert.equal(nOf((await get('/a')).body), 1);
+      const demands: RequestInit[] = [
+        { headers: { 'Cache-Control': 'no-cache' } },
+        { headers: { 'Cache-Control': 'max-age=0' } },
+        { headers: { Pragma: 'no-cache' } },
+        { cache: 'no-cache' },
+        { cache: 'reload' },
+      ];
+      for (const [i, init] of demands.entries()) {
+        const answer = await get('/a', init);
+        assert.deepEqual([answer.cache, nOf(answer.body)], ['miss', i + 2], JSON.stringify(init));
+        const after = await get('/a');
+        assert.deepEqual([after.cache, nOf(after.body)], ['hit', i + 2], 'the new answer replaced the stored one');
+      }
+      assert.equal(upstream.count('/a'), 1 + demands.length);
+    });
+
+    it('serves a copy to a request whose max-age or min-fresh it meets, and asks the origin otherwise', async () => {
+      await get('/a'); // fresh for 60 s
+      clock.advance(20_000);
+      const maxAge = (seconds: number) => ({ headers: { 'Cache-Control': `max-age=${seconds}` } });
+      const minFresh = (seconds: number) => ({ headers: { 'Cache-Control': `min-fresh=${seconds}` } });
+      assert.equal((await get('/a', maxAge(30))).cache, 'hit');
+      assert.equal((await get('/a', minFresh(30))).cache, 'hit');
+      assert.equal((await get('/a', minFresh(45))).cache, 'miss');
+      clock.advance(20_000);
+      assert.equal((await get('/a', maxAge(10))).cache, 'miss');
+      assert.equal(upstream.count('/a'), 3);
+    });
+
+    it('lets Cache-Control win over Pragma (RFC 9111 §5.4)', async () => {
+      await get('/a');
+      const answer = await get('/a', { headers: { Pragma: 'no-cache', 'Cache-Control': 'max-age=3600' } });
+      assert.deepEqual([answer.cache, upstream.count('/a')], ['hit', 1]);
+    });
+
+    it('neither serves a stored copy to a no-store request nor stores its answer', async () => {
+      const stored = await get('/a');
+      for (const init of [{ headers: { 'Cache-Control': 'no-store' } }, { cache: 'no-store' as const }]) {
+        const answer = await get('/a', init);
+        assert.equal(answer.cache, 'bypass');
+        assert.notEqual(answer.body, stored.body);
+      }
+      const after = await get('/a');
+      assert.deepEqual([after.cache, after.body], ['hit', stored.body]);
+      assert.equal(upstream.count('/a'), 3);
+    });
+
+    it('does not answer a request that demands validation with an unvalidated copy when the upstream fails', async () => {
+      await get('/s');
+      upstream.on('/s', { status: 503, body: 'down' });
+      clock.advance(90_000);
+      const demanded = await get('/s', { headers: { 'Cache-Control': 'no-cache' } });
+      assert.deepEqual([demanded.status, demanded.body], [503, 'down']);
+      assert.equal((await get('/s')).cache, 'stale', 'a request that does not demand it still gets the copy');
+    });
+  });
+
+  describe('redirect mode', () => {
+    beforeEach(() => {
+      upstream.on('/old', { status: 302, headers: { location: '/new' } });
+    });
+
+    it('never serves a followed redirect to a request that asked to see the redirect, or to fail on it', async () => {
+      const followed = await get('/old');
+      assert.deepEqual([followed.status, (JSON.parse(followed.body) as { path: string }).path], [200, '/new']);
+      const manual = await cache.fetch(upstream.url('/old'), { redirect: 'manual' });
+      assert.deepEqual([manual.status, manual.headers.get('location')], [302, '/new']);
+      await assert.rejects(cache.fetch(upstream.url('/old'), { redirect: 'error' }), TypeError);
+      assert.equal((await get('/old', { redirect: 'follow' })).cache, 'hit');
+    });
+
+    it('does not let a manual request and a following one share an upstream request', async () => {
+      const [manual, followed] = await Promise.all([
+        cache.fetch(upstream.url('/old'), { redirect: 'manual' }),
+        cache.fetch(upstream.url('/old')),
+      ]);
+      assert.deepEqual([manual.status, followed.status], [302, 200]);
+      assert.equal(cache.stats().coalesced, 0);
+    });
+  });
+
+  describe('revalidation', () => {
+    const conditionalHeaders = () => upstream.headersSeen.map((h) => [h['if-none-match'] ?? null, h['if-modified-since'] ?? null]);
+
+    it('revalidates a stale copy with If-None-Match and serves the stored body on 304, fresh again', async () => {
+      upstream.on('/r', { validators: { etag: '"v1"' } });
+      const first = await get('/r');
+      clock.advance(61_000);
+      const revalidated = await get('/r');
+      assert.deepEqual([revalidated.status, revalidated.cache, revalidated.age, revalidated.body], [200, 'revalidated', '0', first.body]);
+      assert.deepEqual(conditionalHeaders(), [
+        [null, null],
+        ['"v1"', null],
+      ]);
+      clock.advance(59_000);
+      assert.equal((await get('/r')).cache, 'hit', 'the 304 made the copy fresh for another max-age');
+      assert.deepEqual([upstream.count('/r'), cache.stats().revalidated, cache.stats().misses], [2, 1, 2]);
+    });
+
+    it('revalidates with If-Modified-Since when the copy has only Last-Modified', async () => {
+      const lastModified = 'Wed, 15 Jul 2026 20:00:37 GMT';
+      upstream.on('/r', { validators: { lastModified } });
+      await get('/r');
+      clock.advance(61_000);
+      assert.equal((await get('/r')).cache, 'revalidated');
+      assert.deepEqual(conditionalHeaders()[1], [null, lastModified]);
+    });
+
+    it('updates the stored headers from the 304 (RFC 9111 §4.3.4), its freshness included', async () => {
+      upstream.on('/r', { validators: { etag: '"v1"' }, headers: { 'x-generation': '1' } });
+      await get('/r');
+      clock.advance(61_000);
+      upstream.on('/r', { validators: { etag: '"v1"' }, headers: { 'x-generation': '2', 'cache-control': 'max-age=600' } });
+      const revalidated = await cache.fetch(upstream.url('/r'));
+      assert.equal(revalidated.headers.get('x-generation'), '2');
+      clock.advance(200_000); // past the first max-age=60, within the 304's 600 (and defaultMaxAge's 300)
+      const later = await cache.fetch(upstream.url('/r'));
+      assert.deepEqual([later.headers.get('x-gateway-cache'), later.headers.get('x-generation')], ['hit', '2']);
+    });
+
+    it('replaces the stored copy with any other answer to the conditional request', async () => {
+      upstream.on('/r', { validators: { etag: '"v1"' } });
+      await get('/r');
+      clock.advance(61_000);
+      upstream.on('/r', { validators: { etag: '"v2"' } });
+      const replaced = await get('/r');
+      assert.deepEqual([replaced.cache, nOf(replaced.body)], ['miss', 2]);
+      const again = await get('/r');
+      assert.deepEqual([again.cache, nOf(again.body)], ['hit', 2]);
+    });
+
+    it('keeps a copy with validators for revalidation past staleIfError, and for must-revalidate', async () => {
+      build({ staleIfError: 0 });
+      upstream.on('/r', { validators: { etag: '"v1"' }, headers: { 'cache-control': 'max-age=60, must-revalidate' } });
+      await get('/r');
+      clock.advance(3_600_000);
+      assert.equal((await get('/r')).cache, 'revalidated');
+    });
+
+    it('revalidates for a request with no-cache, even while the copy is fresh', async () => {
+      upstream.on('/r', { validators: { etag: '"v1"' } });
+      const first = await get('/r');
+      const answer = await get('/r', { headers: { 'Cache-Control': 'no-cache' } });
+      assert.deepEqual([answer.cache, answer.body, conditionalHeaders()[1]?.[0]], ['revalidated', first.body, '"v1"']);
+    });
+
+    it('turns concurrent requests for a stale copy into one conditional request', async () => {
+      upstream.on('/r', { validators: { etag: '"v1"' } });
+      const first = await get('/r');
+      clock.advance(61_000);
+      const answers = await Promise.all(Array.from({ length: 20 }, () => get('/r')));
+      assert.ok(answers.every((answer) => answer.cache === 'revalidated' && answer.body === first.body));
+      assert.deepEqual([upstream.count('/r'), cache.stats().coalesced, cache.stats().revalidated], [2, 19, 1]);
+    });
+
+    it('serves the stale copy when the conditional request fails, as without validators', async () => {
+      upstream.on('/r', { validators: { etag: '"v1"' } });
+      const first = await get('/r');
+      clock.advance(61_000);
+      upstream.on('/r', { status: 503 });
+      const stale = await get('/r');
+      assert.deepEqual([stale.cache, stale.body], ['stale', first.body]);
+    });
+
+    it('passes a 304 to a caller that sent its own validators, and leaves the copy alone', async () => {
+      upstream.on('/r', { validators: { etag: '"v1"' } });
+      const first = await get('/r');
+      clock.advance(61_000);
+      const own = await get('/r', { headers: { 'If-None-Match': '"v1"' } });
+      assert.deepEqual([own.status, own.body], [304, '']);
+      assert.deepEqual(conditionalHeaders()[1], ['"v1"', null]);
+      const after = await get('/r');
+      assert.deepEqual([after.cache, after.body], ['revalidated', first.body]);
     });
   });
 

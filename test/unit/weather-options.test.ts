@@ -17,12 +17,19 @@ describe('weather optionsSchema', () => {
       userAgent: DEFAULT_USER_AGENT,
       timeoutMs: 10_000,
       retryDelayMs: 250,
+      maxResponseBytes: 8 * 1024 * 1024,
     });
     assert.match(DEFAULT_USER_AGENT, /^mcp-gateway-functions\/\S+ \(.*contact/);
   });
 
   it('keeps given values', () => {
-    const options = { baseUrl: 'http://127.0.0.1:8080', userAgent: 'me (me@example.com)', timeoutMs: 500, retryDelayMs: 0 };
+    const options = {
+      baseUrl: 'http://127.0.0.1:8080',
+      userAgent: 'me (me@example.com)',
+      timeoutMs: 500,
+      retryDelayMs: 0,
+      maxResponseBytes: 4096,
+    };
     assert.deepEqual(schema.parse(options), options);
   });
 
@@ -39,6 +46,8 @@ describe('weather optionsSchema', () => {
       [{ timeoutMs: 1.5 }, 'timeoutMs'],
       [{ timeoutMs: '1000' }, 'timeoutMs'],
       [{ retryDelayMs: -1 }, 'retryDelayMs'],
+      [{ maxResponseBytes: 0 }, 'maxResponseBytes'],
+      [{ maxResponseBytes: 1.5 }, 'maxResponseBytes'],
       [null, ''],
     ];
     for (const [input, key] of cases) {

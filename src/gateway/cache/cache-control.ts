@@ -34,11 +34,7 @@ const DIRECTIVE = /([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:\s*=\s*(?:"((?:[^"\\]|\\.)*)"
  * ```
  */
 export function parseCacheControl(value: string | null): ResponseDirectives {
-  const seen = new Map<string, string | undefined>();
-  for (const match of (value ?? '').matchAll(DIRECTIVE)) {
-    const name = match[1]!.toLowerCase();
-    if (!seen.has(name)) seen.set(name, match[2] ?? match[3]);
-  }
+  const seen = directiveMap(value);
   return {
     noStore: seen.has('no-store'),
     private: seen.has('private'),
@@ -85,8 +81,62 @@ export function varyingHeaders(headers: Headers): string[] | '*' {
   return names.includes('*') ? '*' : [...new Set(names)];
 }
 
+/** Directive names (lower-case) to their values; of repeated ones the first counts (RFC 9111 §4.2.1 allows it). */
+function directiveMap(value: string | null): Map<string, string | undefined> {
+  const seen = new Map<string, string | undefined>();
+  for (const match of (value ?? '').matchAll(DIRECTIVE)) {
+    const name = match[1]!.toLowerCase();
+    if (!seen.has(name)) seen.set(name, match[2] ?? match[3]);
+  }
+  return seen;
+}
+
 // RFC 9111 §1.2.2: delta-seconds are digits only; values past 2^31 are capped there.
 function deltaSeconds(value: string | undefined): number {
   if (value === undefined || !/^\d+$/.test(value)) return Number.NaN;
   return Math.min(Number(value), 2 ** 31);
+}
+
+/** The `Cache-Control` request directives this cache acts on (RFC 9111 §5.2.1), with `Pragma` read as §5.4 says. */
+export interface RequestDirectives {
+  /** `no-store`: the cache must neither answer from nor store anything for this request. */
+  readonly noStore: boolean;
+  /**
+   * `no-cache`, `max-age=0`, or `Pragma: no-cache` without a `Cache-Control` header: no stored
+   * response may be used without validating it with the origin first.
+   */
+  readonly noCache: boolean;
+  /** `max-age` in seconds: the oldest stored response the client accepts. */
+  readonly maxAge?: number;
+  /** `min-fresh` in seconds: how much freshness a stored response must have left. */
+  readonly minFresh?: number;
+}
+
+/**
+ * Reads a request's directives from its headers. A malformed `max-age` or `min-fresh` counts as
+ * `no-cache` (the client asked for something this cache cannot check, so it asks the origin).
+ *
+ * @example
+ * ```ts
+ * requestDirectives(new Headers({ pragma: 'no-cache' })) // { noStore: false, noCache: true }
+ * requestDirectives(new Headers({ pragma: 'no-cache', 'cache-control': 'max-age=60' })) // { …, noCache: false, maxAge: 60 }
+ * ```
+ */
+export function requestDirectives(headers: Headers): RequestDirectives {
+  const value = headers.get('cache-control');
+  if (value === null) {
+    // HTTP/1.0 clients say it with Pragma; Cache-Control, when present, is the one that counts.
+    const pragma = (headers.get('pragma') ?? '').split(',').some((part) => part.trim().toLowerCase() === 'no-cache');
+    return { noStore: false, noCache: pragma };
+  }
+  const seen = directiveMap(value);
+  const maxAge = seen.has('max-age') ? deltaSeconds(seen.get('max-age')) : undefined;
+  const minFresh = seen.has('min-fresh') ? deltaSeconds(seen.get('min-fresh')) : undefined;
+  const unusable = maxAge === 0 || Number.isNaN(maxAge) || Number.isNaN(minFresh);
+  return {
+    noStore: seen.has('no-store'),
+    noCache: seen.has('no-cache') || unusable,
+    ...(maxAge !== undefined && !Number.isNaN(maxAge) && { maxAge }),
+    ...(minFresh !== undefined && !Number.isNaN(minFresh) && { minFresh }),
+  };
 }

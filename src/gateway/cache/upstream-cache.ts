@@ -9,7 +9,14 @@
  * says what happened in `x-gateway-cache` and how old the data is in `age`.
  */
 import { LRUCache } from 'lru-cache';
-import { freshnessLifetime, parseCacheControl, upstreamAge, varyingHeaders } from './cache-control.js';
+import {
+  freshnessLifetime,
+  parseCacheControl,
+  requestDirectives,
+  upstreamAge,
+  varyingHeaders,
+  type RequestDirectives,
+} from './cache-control.js';
 import { CACHE_STATUS_HEADER, type CacheStatus, type FetchLike } from '../module-contract.js';
 import type { Bytes, Milliseconds } from '../config/units.js';
 import { createUpstreamBackoff, type Admission, type Ticket, type UpstreamStatus } from './upstream-backoff.js';
@@ -165,6 +172,11 @@ export interface CacheStats {
   /** Upstream requests that failed: 5xx, network error, or abandoned by every caller. */
   readonly upstreamErrors: number;
   /**
+   * Upstream requests that revalidated a stored copy: the cache's conditional request (`If-None-Match`,
+   * `If-Modified-Since`) was answered 304. Each started as a miss (also counted in {@link misses}).
+   */
+  readonly revalidated: number;
+  /**
    * Requests passed through uncached (non-GET, `Authorization`, `Cookie`, `Range`, `no-store`,
    * `enabled: false`, and those that waited on a body too large to share, see {@link UpstreamCacheOptions.maxEntryBytes}).
    */
@@ -174,7 +186,10 @@ export interface CacheStats {
    * copy (also counted in {@link staleServed}) or a `503` (`x-gateway-cache: backoff`).
    */
   readonly backedOff: number;
-  /** Entries stored now, expired ones included until they are looked up or evicted. */
+  /**
+   * Entries stored now, expired ones included until they are looked up or evicted (those with
+   * validators until evicted: they can be revalidated).
+   */
   readonly entries: number;
   /** Bytes stored now, as counted for {@link UpstreamCacheOptions.maxBytes}. */
   readonly bytes: Bytes;
@@ -196,10 +211,16 @@ export interface UpstreamCache {
  * `RangeError` naming it.
  *
  * Only `GET` requests without `Authorization`, `Cookie`, `Range` or `no-store` (`Cache-Control` header or
- * `init.cache`) are cached, keyed by URL and `Accept`; a response's `Vary` on other request headers
- * is honoured by not reusing it for different values. `no-store` and `private` responses are never
- * stored, `no-cache` ones always go upstream. Stored: 2xx (except 206) fresh for
+ * `init.cache`) are cached, keyed by URL, `Accept` and `init.redirect`; a response's `Vary` on other
+ * request headers is honoured by not reusing it for different values. `no-store` and `private`
+ * responses are never stored, `no-cache` ones always go upstream. Stored: 2xx (except 206) fresh for
  * min(upstream lifetime, rule cap) minus the upstream `Age`, 404 for `notFoundTtl`; never 5xx.
+ * A request's `no-cache`, `max-age=0`, `Pragma: no-cache` (without `Cache-Control`) or
+ * `init.cache` `no-cache` / `reload` goes upstream; `max-age` and `min-fresh` limit the copy it takes.
+ *
+ * A stale copy with an `ETag` or `Last-Modified` is revalidated (`If-None-Match`,
+ * `If-Modified-Since`): a 304 refreshes its headers and freshness and serves its body
+ * (`x-gateway-cache: revalidated`); any other answer replaces it.
  *
  * A caller's `signal` ends only that caller's wait: the shared upstream request goes on for the
  * other callers and is aborted when the last one has gone. A caller that gives up gets the stale
@@ -227,7 +248,7 @@ export interface UpstreamCache {
 export function createUpstreamCache(options: UpstreamCacheOptions = {}): UpstreamCache {
   const settings = resolveOptions(options);
   const { now } = settings;
-  const counters = { hits: 0, misses: 0, coalesced: 0, staleServed: 0, upstreamErrors: 0, bypassed: 0, backedOff: 0 };
+  const counters = { hits: 0, misses: 0, coalesced: 0, staleServed: 0, upstreamErrors: 0, bypassed: 0, backedOff: 0, revalidated: 0 };
   const backoff = createUpstreamBackoff({ ...settings.backoff, now });
   const store = new LRUCache<string, Entry>({
     max: settings.maxEntries,
@@ -241,48 +262,92 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
 
   const ageOf = (snapshot: Snapshot): Milliseconds => snapshot.initialAge + Math.max(0, now() - snapshot.receivedAt);
 
-  /** The stored copy this request may use (fresh or not), if any. */
+  /**
+   * The stored copy this request selects (its `Vary` matches), fresh or not: one that can still be
+   * served stale, or one with validators, which can be revalidated however old it is.
+   */
   function lookup(key: string, request: Headers): Entry | undefined {
     const entry = store.get(key);
     if (entry === undefined) return undefined;
     const matches = entry.vary.every(([name, value]) => request.get(name) === value);
-    return matches && ageOf(entry) < entry.freshFor + entry.staleFor ? entry : undefined;
+    return matches && (entry.validators !== undefined || ageOf(entry) < entry.freshFor + entry.staleFor) ? entry : undefined;
   }
 
-  function staleCopy(key: string, request: Headers): Entry | undefined {
+  /** Whether `entry` may answer this request without asking the origin (RFC 9111 §4.2, §5.2.1). */
+  function servesFresh(entry: Entry, demand: Demand): boolean {
+    const age = ageOf(entry);
+    if (demand.noCache || demand.reload || age >= entry.freshFor) return false;
+    if (demand.maxAge !== undefined && age > demand.maxAge * 1000) return false;
+    return demand.minFresh === undefined || entry.freshFor - age >= demand.minFresh * 1000;
+  }
+
+  /**
+   * An expired copy to serve because the upstream failed, within `staleIfError`. Never to a request
+   * that demanded validation or a younger copy: that client said an unchecked copy will not do.
+   */
+  function staleCopy(key: string, request: Headers, demand: Demand): Entry | undefined {
+    if (demand.noCache || demand.reload || demand.minFresh !== undefined) return undefined;
     const entry = lookup(key, request);
-    return entry !== undefined && ageOf(entry) >= entry.freshFor ? entry : undefined;
+    if (entry === undefined) return undefined;
+    const age = ageOf(entry);
+    if (demand.maxAge !== undefined && age > demand.maxAge * 1000) return undefined;
+    return age >= entry.freshFor && age < entry.freshFor + entry.staleFor ? entry : undefined;
   }
 
-  function keep(key: string, url: URL, request: Headers, response: Response, snapshot: Snapshot): void {
+  /** Stores `snapshot` (an answer with these `headers`) under `key`, or drops the older copy if it may not be kept. */
+  function keep(key: string, url: URL, request: Headers, headers: Headers, snapshot: Snapshot): void {
     // A 304, 429 or 403 says nothing about the stored copy: it stays, for stale-if-error.
     if (!isStorableStatus(snapshot.status)) return;
-    const entry = toEntry(key, url, request, response, snapshot);
-    // Past this the copy is useless even as a stale one, so lru-cache drops it on the next look.
+    const entry = toEntry(key, url, request, headers, snapshot);
+    // Past this the copy is useless even as a stale one, so lru-cache drops it on the next look;
+    // one with validators can still be revalidated, so it stays until the bounds evict it.
     const ttl = entry ? entry.freshFor + entry.staleFor - ageOf(entry) : 0;
-    if (entry && ttl > 0 && entry.size <= settings.maxBytes) {
-      store.set(key, entry, { ttl: Math.ceil(ttl) });
+    if (entry && (ttl > 0 || entry.validators) && entry.size <= settings.maxBytes) {
+      store.set(key, entry, entry.validators ? { ttl: 0 } : { ttl: Math.ceil(ttl) });
     } else {
       // The current representation replaces an older copy even when it cannot be kept itself.
       store.delete(key);
     }
   }
 
-  function toEntry(key: string, url: URL, request: Headers, response: Response, snapshot: Snapshot): Entry | undefined {
-    const directives = parseCacheControl(response.headers.get('cache-control'));
-    const vary = varyingHeaders(response.headers);
+  function toEntry(key: string, url: URL, request: Headers, headers: Headers, snapshot: Snapshot): Entry | undefined {
+    const directives = parseCacheControl(headers.get('cache-control'));
+    const vary = varyingHeaders(headers);
     const { status, body } = snapshot;
     if (directives.noStore || directives.private || vary === '*') return undefined;
     if (body.byteLength > settings.maxEntryBytes) return undefined;
-    const freshFor = status === 404 ? settings.notFoundTtl : Math.min(freshnessLifetime(directives, response.headers), capFor(url));
+    const freshFor = status === 404 ? settings.notFoundTtl : Math.min(freshnessLifetime(directives, headers), capFor(url));
     const headerBytes = snapshot.headers.reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0);
+    const etag = headers.get('etag') ?? undefined;
+    const lastModified = headers.get('last-modified') ?? undefined;
     return {
       ...snapshot,
       freshFor,
       staleFor: directives.mustRevalidate ? 0 : settings.staleIfError,
       vary: vary.map((name) => [name, request.get(name)] as const),
       size: body.byteLength + headerBytes + key.length + ENTRY_OVERHEAD,
+      ...((etag !== undefined || lastModified !== undefined) && { validators: { etag, lastModified } }),
     };
+  }
+
+  /**
+   * A 304 to the cache's conditional request: the stored copy is still current. Its headers are
+   * updated from the 304's (RFC 9111 §4.3.4, §3.2: all but those never stored), its age starts
+   * again from the 304's, and it is stored again with the freshness that the result gives.
+   */
+  function refresh(key: string, url: URL, request: Headers, stored: Entry, response: Response): Snapshot {
+    const headers = new Headers(stored.headers as Array<[string, string]>);
+    for (const [name, value] of headerList(response.headers)) if (!UNSTORED_HEADERS.has(name)) headers.set(name, value);
+    const snapshot: Snapshot = {
+      status: stored.status,
+      statusText: stored.statusText,
+      headers: headerList(headers),
+      body: stored.body,
+      receivedAt: now(),
+      initialAge: upstreamAge(response.headers),
+    };
+    keep(key, url, request, headers, snapshot);
+    return snapshot;
   }
 
   function capFor(url: URL): Milliseconds {
@@ -295,6 +360,9 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
     url: URL,
     init: RequestInit | undefined,
     request: Headers,
+    demand: Demand,
+    /** The stored copy to revalidate: the request goes out conditional on its validators. */
+    validating: Entry | undefined,
     signal: AbortSignal,
     /** From the host's backoff; none for a URL that has no host (not http or https). */
     ticket: Ticket | undefined,
@@ -302,23 +370,27 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
   ): Promise<Outcome> {
     const failure = (otherwise: Outcome): Outcome => {
       counters.upstreamErrors++;
-      const stale = staleCopy(key, request);
+      const stale = staleCopy(key, request, demand);
       return stale ? { kind: 'stale', entry: stale } : otherwise;
     };
     let response: Response;
     let body: BoundedBody;
     try {
-      response = await settings.fetch(url, { ...withTraceContext(init, call), signal });
+      response = await settings.fetch(url, { ...withValidators(withTraceContext(init, call), validating?.validators), signal });
       body = await readBounded(response, Math.max(settings.maxEntryBytes, MIN_SHARED_BODY));
     } catch (error) {
       if (ticket) backoff.settle(ticket, { error });
       return failure({ kind: 'failed', error });
     }
     if (ticket) backoff.settle(ticket, { response });
-    if (body.kind === 'streaming') return large(key, request, response, body.stream);
+    if (body.kind === 'streaming') return large(key, request, demand, response, body.stream);
+    if (validating && response.status === 304) {
+      counters.revalidated++;
+      return { kind: 'revalidated', snapshot: refresh(key, url, request, validating, response) };
+    }
     const snapshot = toSnapshot(response, body.bytes, now());
     if (response.status >= 500) return failure({ kind: 'fetched', snapshot });
-    keep(key, url, request, response, snapshot);
+    keep(key, url, request, response.headers, snapshot);
     return { kind: 'fetched', snapshot };
   }
 
@@ -327,10 +399,10 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
    * to one waiter as a stream; the others ask the upstream on their own, streaming too, so memory
    * stays bounded by one buffer per flight however large or endless the body is.
    */
-  function large(key: string, request: Headers, response: Response, stream: ReadableStream<Uint8Array>): Outcome {
+  function large(key: string, request: Headers, demand: Demand, response: Response, stream: ReadableStream<Uint8Array>): Outcome {
     if (response.status >= 500) {
       counters.upstreamErrors++;
-      const stale = staleCopy(key, request);
+      const stale = staleCopy(key, request, demand);
       if (stale) {
         void stream.cancel().catch(() => {});
         return { kind: 'stale', entry: stale };
@@ -450,27 +522,32 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
   async function cachedFetch(input: string | URL, init: RequestInit | undefined, call: UpstreamCall | undefined): Promise<Response> {
     const method = (init?.method ?? 'GET').toUpperCase();
     const request = new Headers(init?.headers);
-    const noStore = init?.cache === 'no-store' || parseCacheControl(request.get('cache-control')).noStore;
+    const demand = demandOf(request, init?.cache);
     // A request that names its caller (Authorization, a Cookie) may get an answer meant for that
     // caller alone, and upstreams rarely say so with Vary or private: it is never shared.
     const personal = request.has('authorization') || request.has('cookie');
-    if (!settings.enabled || method !== 'GET' || noStore || personal || request.has('range')) {
+    if (!settings.enabled || method !== 'GET' || demand.noStore || personal || request.has('range')) {
       return bypass(input, init, call);
     }
     init?.signal?.throwIfAborted();
     const url = new URL(input);
     url.hash = '';
-    const key = `${request.get('accept') ?? ''}\n${url.href}`;
+    // The redirect mode changes what the same URL answers: the redirect itself (`manual`), an error
+    // (`error`), or the target's answer (`follow`), so each mode has its own copies.
+    const key = `${init?.redirect ?? 'follow'}\n${request.get('accept') ?? ''}\n${url.href}`;
 
     const entry = lookup(key, request);
-    if (entry && ageOf(entry) < entry.freshFor) {
+    if (entry && servesFresh(entry, demand)) {
       counters.hits++;
       return rebuild(entry, 'hit', ageOf(entry));
     }
+    // A caller that sent validators of its own wants the origin's answer to them, 304 included.
+    const ownConditional = CONDITIONAL_HEADERS.some((name) => request.has(name));
+    const validating = entry?.validators && !demand.reload && !ownConditional ? entry : undefined;
 
-    // Only requests with the very same headers share an upstream request: whatever the response
-    // turns out to vary on, every waiter asked for the same thing.
-    const flightKey = `${key}\n${JSON.stringify(headerList(request))}`;
+    // Only requests with the very same headers (and fetch `cache` mode) share an upstream request:
+    // whatever the response turns out to vary on, every waiter asked for the same thing.
+    const flightKey = `${key}\n${init?.cache ?? ''}\n${JSON.stringify(headerList(request))}`;
     const inFlight = flights.get(flightKey);
     let flight: Flight;
     if (inFlight) {
@@ -481,17 +558,19 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
       const admission: Admission | undefined = origin === undefined ? undefined : backoff.admit(origin);
       if (admission?.kind === 'refused') {
         counters.backedOff++;
-        const stale = staleCopy(key, request);
+        const stale = staleCopy(key, request, demand);
         if (!stale) return backoffResponse(origin!, admission);
         counters.staleServed++;
         return rebuild(stale, 'stale', ageOf(stale));
       }
-      flight = start(flightKey, (signal) => load(key, url, init, request, signal, admission?.ticket, call));
+      flight = start(flightKey, (signal) => load(key, url, init, request, demand, validating, signal, admission?.ticket, call));
     }
     const outcome = await wait(flightKey, flight, init?.signal);
     switch (outcome.kind) {
       case 'fetched':
         return rebuild(outcome.snapshot, 'miss', ageOf(outcome.snapshot));
+      case 'revalidated':
+        return rebuild(outcome.snapshot, 'revalidated', ageOf(outcome.snapshot));
       case 'stale':
         counters.staleServed++;
         return rebuild(outcome.entry, 'stale', ageOf(outcome.entry));
@@ -507,7 +586,7 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
         return streamed(outcome.head, body, ageOf(outcome.head), release);
       }
       case 'abandoned': {
-        const stale = staleCopy(key, request);
+        const stale = staleCopy(key, request, demand);
         if (!stale) throw outcome.reason;
         counters.staleServed++;
         return rebuild(stale, 'stale', ageOf(stale));
@@ -531,6 +610,38 @@ function withTraceContext(init: RequestInit | undefined, call: UpstreamCall | un
   return { ...init, headers };
 }
 
+/** `init` with `If-None-Match` / `If-Modified-Since` from a stored copy's validators (RFC 9111 §4.3.1). */
+function withValidators(init: RequestInit | undefined, validators: Validators | undefined): RequestInit | undefined {
+  if (!validators) return init;
+  const headers = new Headers(init?.headers);
+  if (validators.etag !== undefined) headers.set('if-none-match', validators.etag);
+  if (validators.lastModified !== undefined) headers.set('if-modified-since', validators.lastModified);
+  return { ...init, headers };
+}
+
+/** What a request asks of the cache: its `Cache-Control` (or `Pragma`) and fetch's `cache` mode. */
+interface Demand extends RequestDirectives {
+  /** fetch's `cache: 'reload'`: ask the origin unconditionally, then store the answer. */
+  readonly reload: boolean;
+}
+
+/**
+ * `init.cache` as the Fetch standard means it for an HTTP cache: `no-store` and `no-cache` as the
+ * directives, `reload` as above. `force-cache` and `only-if-cached` are treated as `default`.
+ */
+function demandOf(request: Headers, cache: RequestCache | undefined): Demand {
+  const directives = requestDirectives(request);
+  return {
+    ...directives,
+    noStore: directives.noStore || cache === 'no-store',
+    noCache: directives.noCache || cache === 'no-cache',
+    reload: cache === 'reload',
+  };
+}
+
+// Headers that make a request conditional (RFC 9110 §13.1).
+const CONDITIONAL_HEADERS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range'];
+
 /** An upstream answer as bytes, so every caller can get its own Response (bodies are single-use). */
 interface Snapshot {
   readonly status: number;
@@ -551,10 +662,19 @@ interface Entry extends Snapshot {
   /** The request header values it was selected by (its `Vary`), to match later requests against. */
   readonly vary: ReadonlyArray<readonly [string, string | null]>;
   readonly size: Bytes;
+  /** Its `ETag` and `Last-Modified`, when it has either: it can be revalidated once stale. */
+  readonly validators?: Validators;
+}
+
+interface Validators {
+  readonly etag: string | undefined;
+  readonly lastModified: string | undefined;
 }
 
 type Outcome =
   | { readonly kind: 'fetched'; readonly snapshot: Snapshot }
+  /** A 304 to the cache's conditional request: the stored copy, its headers updated. */
+  | { readonly kind: 'revalidated'; readonly snapshot: Snapshot }
   /** Too large to share as bytes: the first waiter to claim it gets the stream, the others none. */
   | { readonly kind: 'streaming'; readonly head: Snapshot; readonly claim: () => ReadableStream<Uint8Array> | undefined }
   | { readonly kind: 'stale'; readonly entry: Entry }

@@ -208,7 +208,7 @@ function renderUpstreams(cache: GatewayStatus['cache']): string {
 <p><small>Latency counts the answers that went to the network (misses and bypasses).</small></p>`;
   return `<section id="upstreams"><h2>Upstream cache</h2>
 <div class="summary">${renderTotals(c.traffic, 'request')}${chart(c.traffic.perMinute, `Upstream requests per minute, last ${c.traffic.perMinute.length} minutes`)}</div>
-<p>${c.enabled ? 'on' : 'off'} · ${c.entries} entries, ${c.bytes} bytes · ${c.hits} hits, ${c.misses} misses, ${c.coalesced} coalesced, ${c.staleServed} stale served, ${c.upstreamErrors} upstream errors, ${c.backedOff} answered from backoff</p>
+<p>${c.enabled ? 'on' : 'off'} · ${c.entries} entries, ${c.bytes} bytes · ${c.hits} hits, ${c.misses} misses, ${c.coalesced} coalesced, ${c.staleServed} stale served, ${c.upstreamErrors} upstream errors, ${c.revalidated} revalidated, ${c.backedOff} answered from backoff</p>
 ${table}</section>`;
 }
 

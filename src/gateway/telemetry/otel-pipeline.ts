@@ -222,6 +222,12 @@ function observeGauges(meter: ReturnType<MeterProvider['getMeter']>, sources: Ga
     })
     .addCallback((result) => result.observe(sources.cache().upstreamErrors));
   meter
+    .createObservableCounter('mcp.gateway.cache.revalidated', {
+      unit: '{request}',
+      description: 'Upstream requests that revalidated a stored copy (a 304 to the conditional request); each is also a miss.',
+    })
+    .addCallback((result) => result.observe(sources.cache().revalidated));
+  meter
     .createObservableGauge('mcp.gateway.cache.entries', { unit: '{entry}', description: 'Responses the upstream cache holds.' })
     .addCallback((result) => result.observe(sources.cache().entries));
   meter

@@ -71,7 +71,10 @@ export interface GaugeSources {
   sessions(): Iterable<{ readonly route: string; readonly era: Era; readonly active: number }>;
   /** The upstream cache's counters and size (cache/upstream-cache.ts `CacheStats`). */
   cache(): Readonly<
-    Record<'hits' | 'misses' | 'coalesced' | 'staleServed' | 'upstreamErrors' | 'bypassed' | 'backedOff' | 'entries' | 'bytes', number>
+    Record<
+      'hits' | 'misses' | 'coalesced' | 'staleServed' | 'upstreamErrors' | 'revalidated' | 'bypassed' | 'backedOff' | 'entries' | 'bytes',
+      number
+    >
   >;
   /** Each upstream host of the cache, with its backoff (cache/upstream-backoff.ts `UpstreamStatus`). */
   upstreams(): Iterable<{ readonly origin: string } & UpstreamBackoffGauge>;
@@ -273,7 +276,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       ended = true;
       const ms = now() - began;
       // Only answers that went to the network say how the upstream is doing.
-      const networked = cache === 'miss' || cache === 'bypass' || status === undefined;
+      const networked = cache === 'miss' || cache === 'revalidated' || cache === 'bypass' || status === undefined;
       traffic.record(UPSTREAM_GROUP, described.origin ?? OTHER_KEY, {
         ...(networked ? { ms } : {}),
         error: errorType !== undefined || cache === 'backoff',
@@ -281,7 +284,9 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       });
       if (!pipeline) return;
       const attributes =
-        status === undefined ? { 'error.type': errorType! } : upstreamResponseAttributes(status, cache, coalesced && cache === 'miss');
+        status === undefined
+          ? { 'error.type': errorType! }
+          : upstreamResponseAttributes(status, cache, coalesced && (cache === 'miss' || cache === 'revalidated'));
       span?.end(attributes, errorType === undefined ? undefined : { message: errorType });
       if (networked && !coalesced) {
         const point: Attributes = { 'http.request.method': described.spanName, ...attributes };
@@ -388,5 +393,5 @@ function listedTools(limit: number) {
 }
 
 function isCacheOutcome(value: string | null): value is CacheOutcome {
-  return value === 'hit' || value === 'miss' || value === 'stale' || value === 'bypass' || value === 'backoff';
+  return value === 'hit' || value === 'miss' || value === 'revalidated' || value === 'stale' || value === 'bypass' || value === 'backoff';
 }

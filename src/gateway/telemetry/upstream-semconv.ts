@@ -10,7 +10,7 @@
 import type { Attributes } from './mcp-semconv.js';
 
 /** What the cache did with one request: `x-gateway-cache` (module-contract.ts). */
-export type CacheOutcome = 'hit' | 'miss' | 'stale' | 'bypass' | 'backoff';
+export type CacheOutcome = 'hit' | 'miss' | 'revalidated' | 'stale' | 'bypass' | 'backoff';
 
 export interface UpstreamDescription {
   /** The HTTP method: client span names are the method alone (URLs are high cardinality). */
