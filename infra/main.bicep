@@ -30,6 +30,9 @@ param instanceMemoryMB int = 2048
 @description('LOG_LEVEL of the gateway (pino levels).')
 param logLevel string = 'info'
 
+@description('NWS_USER_AGENT: the User-Agent the weather server sends to NWS, naming your app and a contact (gateway.yaml reads it). Empty: gateway.yaml\'s placeholder.')
+param nwsUserAgent string = ''
+
 @allowed(['function', 'anonymous'])
 @description('The Functions host\'s key check in front of the gateway, for the whole app: function (clients send a function key) or anonymous (every route brings its own auth: needed for OAuth routes, which clients reach without a key). Overrides host.json customHandler.http.defaultAuthorizationLevel.')
 param hostAuthorizationLevel string = 'function'
@@ -168,6 +171,7 @@ module functionApp 'app/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     logLevel: logLevel
+    nwsUserAgent: nwsUserAgent
     hostAuthorizationLevel: hostAuthorizationLevel
     gatewaySessionSecret: gatewaySessionSecret
     gatewaySessionSecretPrevious: gatewaySessionSecretPrevious

@@ -14,6 +14,7 @@ param subnetId string = ''
 param maximumInstanceCount int
 param instanceMemoryMB int
 param logLevel string
+param nwsUserAgent string = ''
 @description('function or anonymous: the host\'s key check, overriding host.json.')
 param hostAuthorizationLevel string
 @secure()
@@ -99,7 +100,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
       GATEWAY_SESSION_SECRET: gatewaySessionSecret
       LOG_LEVEL: logLevel
     },
-    empty(gatewaySessionSecretPrevious) ? {} : { GATEWAY_SESSION_SECRET_PREVIOUS: gatewaySessionSecretPrevious }
+    empty(gatewaySessionSecretPrevious) ? {} : { GATEWAY_SESSION_SECRET_PREVIOUS: gatewaySessionSecretPrevious },
+    empty(nwsUserAgent) ? {} : { NWS_USER_AGENT: nwsUserAgent }
   )
   dependsOn: [app]
 }

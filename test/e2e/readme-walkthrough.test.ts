@@ -1,17 +1,19 @@
 /**
  * The README's "Add a server" walkthrough, followed literally: its module code and its gateway.yaml
- * entry, taken from the README itself, must give a working route.
+ * entry, taken from the README itself, must give a working route. And what a reader follows
+ * without running anything: its links land on a heading or a file, and its Architecture table
+ * names every file of src/gateway, in the folder it is in.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import ts from 'typescript';
 import { connectClient, startGatewayProcess, textOf } from '../helpers/gateway.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
-import { readmeBlockAfter } from '../helpers/readme.js';
+import { headingAnchors, readmeBlockAfter, readmeLinks, readmeSection } from '../helpers/readme.js';
 
 const root = path.join(PROJECT_ROOT, 'dist', 'readme-walkthrough');
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -77,5 +79,51 @@ describe('README: A stdio server from npm, end to end', () => {
     } finally {
       await gateway.stop();
     }
+  });
+});
+
+describe('README: links', () => {
+  it('land on a heading of the README, or on a file of the project and a heading of it', () => {
+    const own = headingAnchors(readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8'));
+    const broken: string[] = [];
+    for (const link of readmeLinks()) {
+      if (/^[a-z][a-z0-9+.-]*:/i.test(link)) continue; // https:, vscode:, mailto: leave the project
+      const [file, anchor] = link.split('#') as [string, string | undefined];
+      if (file === '') {
+        if (!own.has(anchor!)) broken.push(link);
+        continue;
+      }
+      const target = path.join(PROJECT_ROOT, file);
+      if (!existsSync(target)) broken.push(link);
+      else if (anchor !== undefined && !headingAnchors(readFileSync(target, 'utf8')).has(anchor)) broken.push(link);
+    }
+    assert.ok(
+      readmeLinks().some((link) => link.startsWith('#')),
+      'the README has links to its own headings',
+    );
+    assert.deepEqual(broken, [], 'links to no heading or file');
+  });
+});
+
+describe('README: Architecture', () => {
+  it('names every file of src/gateway in the row of its folder, and no file that is not there', () => {
+    const rows = [...readmeSection('## Architecture').matchAll(/^\| [^|]+ \| (`[a-z]+\/`|\(root\)) \| (.+) \|$/gm)];
+    assert.ok(rows.length >= 8, `found ${rows.length} rows`);
+    const named = rows.flatMap(([, folder, files]) =>
+      [...files!.matchAll(/`([a-z0-9-]+\.ts)`/g)].map(([, file]) => (folder === '(root)' ? file! : `${folder!.slice(1, -1)}${file!}`)),
+    );
+    const gateway = path.join(PROJECT_ROOT, 'src', 'gateway');
+    const files = readdirSync(gateway, { recursive: true, encoding: 'utf8' })
+      .map((file) => file.split(path.sep).join('/'))
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+      // The module contract is named below the table, as the one import a module needs.
+      .filter((file) => file !== 'module-contract.ts');
+    assert.deepEqual(
+      named.filter((file) => !files.includes(file)),
+      [],
+      'named in the table but not in src/gateway',
+    );
+    assert.deepEqual(files.filter((file) => !named.includes(file)).sort(), [], 'in src/gateway but not in the table');
+    assert.match(readmeSection('## Architecture'), /`module-contract\.ts`/);
   });
 });

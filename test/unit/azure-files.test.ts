@@ -230,6 +230,18 @@ describe('infra (Bicep, checked structurally)', () => {
     }
   });
 
+  it("passes NWS_USER_AGENT from the azd environment to the app, which the README's weather section asks deployers to set", () => {
+    assert.match(main, /param nwsUserAgent string = ''/);
+    assert.equal(parameters.nwsUserAgent?.value, '${NWS_USER_AGENT=}');
+    assert.match(main, /nwsUserAgent: nwsUserAgent/, 'passed to the function app module');
+    // Unset, no setting: gateway.yaml's `${NWS_USER_AGENT:-…}` default applies (an empty one would too, but say nothing).
+    assert.ok(
+      functionApp.includes('empty(nwsUserAgent) ? {} : { NWS_USER_AGENT: nwsUserAgent }'),
+      'function-app.bicep sets NWS_USER_AGENT',
+    );
+    assert.match(read('README.md'), /azd env set NWS_USER_AGENT/);
+  });
+
   it("overrides host.json's authorization level from an azd variable, function keys by default", () => {
     assert.match(main, /@allowed\(\['function', 'anonymous'\]\)\n(@[^\n]*\n)*param hostAuthorizationLevel string = 'function'/);
     assert.equal(parameters.hostAuthorizationLevel?.value, '${HOST_AUTHORIZATION_LEVEL=function}');

@@ -2,9 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig } from '../../src/gateway/config/config.js';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { authSchema } from '../../src/gateway/auth/auth-config.js';
+import { ConfigError, configSchema, parseConfig } from '../../src/gateway/config/config.js';
 import { parseDuration, parseSize } from '../../src/gateway/config/units.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
+import { readmeBlockAfter, readmeSection } from '../helpers/readme.js';
 
 function problemsOf(text: string, env: NodeJS.ProcessEnv = {}): string[] {
   try {
@@ -466,5 +470,64 @@ describe('README gateway.yaml examples', () => {
     for (const [index, block] of blocks.entries()) {
       assert.doesNotThrow(() => parseConfig(block, `README.md yaml block ${index + 1}`, env), `yaml block ${index + 1}:\n${block}`);
     }
+  });
+});
+
+interface KeySchema {
+  properties?: Record<string, KeySchema>;
+  additionalProperties?: KeySchema | boolean;
+  items?: KeySchema;
+  anyOf?: KeySchema[];
+  oneOf?: KeySchema[];
+}
+
+/** Every key path a JSON Schema names (`cache.backoff.max`): map values as `*`, list items as `[]`; `auth` left whole. */
+function schemaKeys(schema: KeySchema, prefix = ''): string[] {
+  const alternatives = [...(schema.anyOf ?? []), ...(schema.oneOf ?? [])];
+  if (alternatives.length > 0) return [...new Set(alternatives.flatMap((branch) => schemaKeys(branch, prefix)))];
+  const keys: string[] = [];
+  for (const [key, child] of Object.entries(schema.properties ?? {})) {
+    keys.push(prefix + key);
+    if (key !== 'auth') keys.push(...schemaKeys(child, `${prefix}${key}.`));
+  }
+  if (typeof schema.additionalProperties === 'object') keys.push(`${prefix}*`, ...schemaKeys(schema.additionalProperties, `${prefix}*.`));
+  if (schema.items) keys.push(...schemaKeys(schema.items, `${prefix}[].`));
+  return keys;
+}
+
+/** The key paths of a YAML value, in the same notation; the entries of `servers` are all `*`, as are `options`, `env` and `headers`. */
+function yamlKeys(value: unknown, prefix = ''): string[] {
+  if (Array.isArray(value)) return [...new Set(value.flatMap((item) => yamlKeys(item, `${prefix}[].`)))];
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([key, child]) => {
+    const name = prefix === 'servers.' ? '*' : key;
+    if (['options', 'env', 'headers', 'auth'].includes(key)) return [prefix + name];
+    return [prefix + name, ...yamlKeys(child, `${prefix}${name}.`)];
+  });
+}
+
+describe('README gateway.yaml reference', () => {
+  it('shows every key of the schema, and only keys of the schema', () => {
+    const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as KeySchema;
+    // A module's options, a child's env and a url's headers are maps of the user's own keys.
+    const own = (key: string) => /\.(options|env|headers)\./.test(key);
+    const inSchema = new Set(schemaKeys(schema).filter((key) => !own(key)));
+    const shown = new Set(yamlKeys(parseYaml(readmeBlockAfter('## gateway.yaml reference', 'yaml'))));
+    assert.ok(inSchema.has('cache.backoff.afterFailures') && inSchema.has('servers.*.listTtl'), 'the schema walk reaches nested keys');
+    assert.deepEqual([...inSchema].filter((key) => !shown.has(key)).sort(), [], 'in the schema, not in the reference');
+    assert.deepEqual([...shown].filter((key) => !inSchema.has(key)).sort(), [], 'in the reference, not in the schema');
+  });
+
+  it('shows every key of auth, in Authentication', () => {
+    const schema = z.toJSONSchema(authSchema, { io: 'input', unrepresentable: 'any' }) as KeySchema;
+    const keys = new Set(schemaKeys(schema));
+    assert.ok(keys.has('clockTolerance'), 'the schema walk reaches the oauth keys');
+    const section = readmeSection('## Authentication');
+    // Commented keys count: the block shows the optional ones as comments, with their defaults.
+    assert.deepEqual(
+      [...keys].filter((key) => !new RegExp(`^ *(# )?${key}:`, 'm').test(section)),
+      [],
+      'auth keys the Authentication section does not show',
+    );
   });
 });
