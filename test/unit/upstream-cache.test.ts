@@ -473,7 +473,7 @@ describe('createUpstreamCache', () => {
       await get('/s');
       clock.advance(61_000);
       upstream.on('/s', { status: 429 });
-      assert.equal((await get('/s')).status, 429);
+      assert.equal((await get('/s')).cache, 'stale');
       upstream.on('/s', { status: 503 });
       assert.equal((await get('/s')).cache, 'stale');
       upstream.on('/s', { headers: { 'cache-control': 'no-store' } });
@@ -491,6 +491,16 @@ describe('createUpstreamCache', () => {
     it('serves the expired copy with its age when the upstream answers 503', async () => {
       const fresh = await get('/s');
       upstream.on('/s', { status: 503, body: 'down' });
+      clock.advance(90_000);
+      const stale = await get('/s');
+
+      assert.deepEqual([stale.status, stale.cache, stale.age, stale.body], [200, 'stale', '90', fresh.body]);
+      assert.deepEqual([cache.stats().staleServed, cache.stats().upstreamErrors, cache.stats().entries], [1, 1, 1]);
+    });
+
+    it('serves the expired copy when the upstream answers 429, as the backoff that follows does', async () => {
+      const fresh = await get('/s');
+      upstream.on('/s', { status: 429, body: 'slow down' });
       clock.advance(90_000);
       const stale = await get('/s');
 

@@ -103,7 +103,7 @@ export interface UpstreamCacheOptions {
   readonly defaultMaxAge?: Milliseconds;
   /**
    * How long after a copy stops being fresh it may still be served (`x-gateway-cache: stale`) when
-   * the upstream answers 5xx, the request fails, or the caller's signal aborts while waiting.
+   * the upstream answers 5xx or 429, the request fails, or the caller's signal aborts while waiting.
    * Copies are dropped once past it. 0 disables. Not applied to `must-revalidate` responses.
    * @default 86_400_000 (24 h)
    */
@@ -169,7 +169,7 @@ export interface CacheStats {
    * host is backing off.
    */
   readonly staleServed: number;
-  /** Upstream requests that failed: 5xx, network error, or abandoned by every caller. */
+  /** Upstream requests that failed: 5xx, 429, network error, or abandoned by every caller. */
   readonly upstreamErrors: number;
   /**
    * Upstream requests that revalidated a stored copy: the cache's conditional request (`If-None-Match`,
@@ -389,7 +389,7 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
       return { kind: 'revalidated', snapshot: refresh(key, url, request, validating, response) };
     }
     const snapshot = toSnapshot(response, body.bytes, now());
-    if (response.status >= 500) return failure({ kind: 'fetched', snapshot });
+    if (isFailure(response.status)) return failure({ kind: 'fetched', snapshot });
     keep(key, url, request, response.headers, snapshot);
     return { kind: 'fetched', snapshot };
   }
@@ -400,7 +400,7 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
    * stays bounded by one buffer per flight however large or endless the body is.
    */
   function large(key: string, request: Headers, demand: Demand, response: Response, stream: ReadableStream<Uint8Array>): Outcome {
-    if (response.status >= 500) {
+    if (isFailure(response.status)) {
       counters.upstreamErrors++;
       const stale = staleCopy(key, request, demand);
       if (stale) {
@@ -608,6 +608,14 @@ function withTraceContext(init: RequestInit | undefined, call: UpstreamCall | un
   const headers = new Headers(init?.headers);
   for (const [name, value] of Object.entries(call.traceHeaders)) headers.set(name, value);
   return { ...init, headers };
+}
+
+/**
+ * An answer that says the upstream cannot serve now: a 5xx, or a 429 (too many requests). Either
+ * counts against its host in the backoff, and a stale copy, when there is one, is served instead.
+ */
+function isFailure(status: number): boolean {
+  return status >= 500 || status === 429;
 }
 
 /** `init` with `If-None-Match` / `If-Modified-Since` from a stored copy's validators (RFC 9111 §4.3.1). */

@@ -218,7 +218,7 @@ function observeGauges(meter: ReturnType<MeterProvider['getMeter']>, sources: Ga
   meter
     .createObservableCounter('mcp.gateway.cache.upstream_errors', {
       unit: '{request}',
-      description: 'Upstream requests that failed: 5xx, network error, or abandoned by every caller.',
+      description: 'Upstream requests that failed: 5xx, 429, network error, or abandoned by every caller.',
     })
     .addCallback((result) => result.observe(sources.cache().upstreamErrors));
   meter
