@@ -268,18 +268,8 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       await opened.server.close().catch(() => undefined);
       throw error;
     }
-    const { server, transport, tracker } = opened;
-    const session: RouteSession = {
-      id,
-      server,
-      transport,
-      tracker,
-      owner,
-      active: 0,
-      expiresAt: wallClock() + maxAge,
-      principal,
-      upstreamState: opened.seal,
-    };
+    const session = routeSession(id, opened, owner, { expiresAt: wallClock() + maxAge, principal, upstreamState: opened.seal });
+    const { transport } = session;
     place.add(session);
     request.onSession?.(id);
     try {
@@ -373,18 +363,12 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       place.cancel();
       throw error;
     }
-    const { server, transport, tracker } = opened;
-    const session: RouteSession = {
-      id,
-      server,
-      transport,
-      tracker,
-      owner,
-      active: 0,
+    const session = routeSession(id, opened, owner, {
       expiresAt: claims.issuedAt + maxAge,
       principal: claims.principal,
       upstreamState: claims.upstream,
-    };
+    });
+    const { server, transport } = session;
     try {
       const initialize = await transport.handleRequest(
         internalPost(name, {
@@ -469,6 +453,16 @@ const RESUME_ID = 'gateway-resume';
 const MAX_REMEMBERED_DELETIONS = 100_000;
 
 /** A deleted id as remembered: 128 bits of its SHA-256, not the id (a bearer credential) itself. */
+/** A session of `opened` (a server and its transport), idle until its first request. */
+function routeSession(
+  id: string,
+  opened: Pick<RouteSession, 'server' | 'transport' | 'tracker'>,
+  owner: string,
+  held: Pick<RouteSession, 'expiresAt' | 'principal' | 'upstreamState'>,
+): RouteSession {
+  return { id, server: opened.server, transport: opened.transport, tracker: opened.tracker, owner, active: 0, ...held };
+}
+
 function digest(id: string): string {
   return createHash('sha256').update(id).digest().subarray(0, 16).toString('base64url');
 }
