@@ -25,7 +25,19 @@ export const GATEWAY_ERRORS = {
   session_required: {
     status: 400,
     rpc: JSONRPC.SERVER_ERROR,
-    summary: 'A request other than initialize came without an Mcp-Session-Id header.',
+    summary: 'A request other than initialize came without an Mcp-Session-Id header, or with an empty one.',
+  },
+  unsupported_protocol_version: {
+    status: 400,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary:
+      "The MCP-Protocol-Version header names no version the gateway speaks; data.supported lists them. (A 2026-07-28 request that claims its version in _meta gets the SDK's -32022 instead.)",
+  },
+  invalid_header: {
+    status: 400,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary:
+      'The Mcp-Session-Id or MCP-Protocol-Version header came more than once (as separate fields or joined by commas); data.header names it.',
   },
   parse_error: {
     status: 400,

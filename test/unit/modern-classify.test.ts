@@ -1,6 +1,9 @@
 /**
  * The era classifier: the gateway asks the SDK's classifier (`classifyInboundRequest`) straight
- * from the Node request, and must answer as the SDK's own predicate (`isLegacyRequest`) does.
+ * from the Node request, and must answer as the SDK's own predicate (`isLegacyRequest`) does for
+ * every request it classifies. The one difference is a header that names no version (the SDK
+ * compares versions as strings, so `garbage` is modern to it): the route refuses those before
+ * asking (route.ts, versions.ts), unless the body claims a version in `_meta`.
  */
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
@@ -13,7 +16,8 @@ import {
   PROTOCOL_VERSION_META_KEY,
   type JSONRPCMessage,
 } from '@modelcontextprotocol/server';
-import { isModernRequest } from '../../src/gateway/protocol/modern.js';
+import { claimsVersionInMeta, isModernRequest } from '../../src/gateway/protocol/modern.js';
+import { eraOfVersion } from '../../src/gateway/protocol/versions.js';
 
 const MODERN = '2026-07-28';
 const envelope = {
@@ -60,7 +64,20 @@ describe('isModernRequest', () => {
     });
   }
 
-  it('answers as isLegacyRequest does for any single request or notification, headers or none', async () => {
+  it('says legacy for a version header that names no version and no claim in _meta, where the SDK, comparing strings, says modern', async () => {
+    for (const version of ['garbage', 'zzz', '2026-99-99', '2099-01-01']) {
+      const headers = { 'mcp-protocol-version': version };
+      const req = { method: 'POST', headers } as unknown as IncomingMessage;
+      assert.equal(await isModernRequest(req, call(undefined)), false, version);
+      assert.equal(
+        await isLegacyRequest(new Request('http://gateway.test/mcp/x', { method: 'POST', headers }), call(undefined)),
+        false,
+        version,
+      );
+    }
+  });
+
+  it('answers as isLegacyRequest does for any single request or notification it classifies, headers or none', async () => {
     const metas = fc.oneof(
       fc.constant(undefined),
       fc.constant({}),
@@ -74,7 +91,7 @@ describe('isModernRequest', () => {
     });
     const headers = fc.record(
       {
-        'mcp-protocol-version': fc.constantFrom(MODERN, ` ${MODERN}`, '2025-11-25', '2099-01-01'),
+        'mcp-protocol-version': fc.constantFrom(MODERN, ` ${MODERN}`, '2025-11-25', '2099-01-01', 'garbage'),
         'mcp-method': fc.constantFrom('tools/list', 'tools/call', 'initialize'),
         'mcp-name': fc.constantFrom('a', 'b'),
       },
@@ -88,6 +105,9 @@ describe('isModernRequest', () => {
           ...(id === undefined ? {} : { id }),
           params: meta === undefined ? {} : { _meta: meta },
         } as JSONRPCMessage;
+        const header = sent['mcp-protocol-version']?.trim();
+        // Refused before classification (route.ts): a header naming no version, the body claiming none.
+        fc.pre(header === undefined || eraOfVersion(header) !== undefined || claimsVersionInMeta(body));
         const req = { method: 'POST', headers: sent } as unknown as IncomingMessage;
         const web = new Request('http://gateway.test/mcp/x', { method: 'POST', headers: sent });
         assert.equal(await isModernRequest(req, body), !(await isLegacyRequest(web, body)));

@@ -1,9 +1,11 @@
 /**
- * A Node request's header as the protocol layer reads it. Node gives a repeated field as an array;
- * the gateway's own checks take its first value, and the SDK's rules (which read a web Request's
- * `Headers.get`) see the values joined with `, `.
+ * A Node request's header as the protocol layer reads it. Node joins a repeated field into one
+ * string (`a, b`; only `set-cookie` stays an array, and a few singletons such as `authorization`
+ * keep their first value), as a web Request's `Headers.get` does, which is what the SDK's rules
+ * read; `headersDistinct` keeps each field apart.
  */
 import type { IncomingMessage } from 'node:http';
+import { GatewayError } from '../errors.js';
 
 /** The first value of a header, as the gateway's own checks read it. */
 export function firstHeader(req: IncomingMessage, name: string): string | undefined {
@@ -15,4 +17,20 @@ export function firstHeader(req: IncomingMessage, name: string): string | undefi
 export function joinedHeader(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * A single-valued header's values, each trimmed: undefined when absent, `['']` when empty, more
+ * than one when it came as several fields or as one with commas in it (Node's join of repeated
+ * fields, or a proxy's). Only for headers whose values never hold a comma: MCP-Protocol-Version,
+ * Mcp-Session-Id.
+ */
+export function headerValues(req: IncomingMessage, name: string): string[] | undefined {
+  const fields = req.headersDistinct[name];
+  return fields?.flatMap((field) => field.split(',')).map((value) => value.trim());
+}
+
+/** The refusal of a single-valued header that came more than once (`invalid_header`). */
+export function repeatedHeader(name: string, times: number): GatewayError {
+  return new GatewayError('invalid_header', `Bad Request: the ${name} header came ${times} times; send it once`, { header: name });
 }

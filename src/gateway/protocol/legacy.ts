@@ -23,7 +23,7 @@ import { GatewayError, JSONRPC, quoteForMessage, shuttingDown, toJsonRpcBody } f
 import { sessionTag, type Logger } from '../logger.js';
 import type { ServerContext } from '../module-contract.js';
 import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
-import { firstHeader } from './headers.js';
+import { headerValues, repeatedHeader } from './headers.js';
 import { ObservedWire } from './observed-wire.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
 import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
@@ -219,7 +219,11 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
 
   async function handleStateful(request: LegacyRequest): Promise<void> {
     const { req, body, principal, owner } = request;
-    const sessionId = firstHeader(req, 'mcp-session-id');
+    // One id, or none: an empty header is no id (a request other than initialize then needs one),
+    // and a repeated one (`id, id` as Node joins it) is refused, not read as an id that is not ours.
+    const sent = headerValues(req, 'mcp-session-id');
+    if (sent !== undefined && sent.length > 1) throw repeatedHeader('Mcp-Session-Id', sent.length);
+    const sessionId = sent?.[0] || undefined;
     if (sessionId !== undefined) {
       if (req.method === 'DELETE' && sessions.peek(sessionId) === undefined && !resuming.has(sessionId)) {
         return deleteUnheld(sessionId, request);
@@ -231,7 +235,12 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     const messages = body === undefined ? [] : Array.isArray(body) ? body : [body];
     const initialize = messages.find((m): m is InitializeRequest & JSONRPCMessage => isInitializeRequest(m));
     if (req.method !== 'POST' || !initialize) {
-      throw new GatewayError('session_required', 'Bad Request: Mcp-Session-Id header is required');
+      throw new GatewayError(
+        'session_required',
+        sent === undefined
+          ? 'Bad Request: Mcp-Session-Id header is required'
+          : 'Bad Request: the Mcp-Session-Id header is empty; it is required on every request but initialize',
+      );
     }
     if (messages.length > 1) {
       throw new GatewayError('invalid_request', 'Invalid Request: initialize must be sent alone, not in a batch');

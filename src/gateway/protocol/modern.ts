@@ -38,9 +38,7 @@ import { createListeners } from './listeners.js';
 import { refusalOutcome, watchAnswer, type AnswerWatch } from './observed-wire.js';
 import { rewriteStreamedResult } from './streamed-result.js';
 import { isToolVisible, type ToolLists } from './tool-filter.js';
-
-/** The first revision of the modern era: versions compare as strings (YYYY-MM-DD). */
-export const FIRST_MODERN_VERSION = '2026-07-28';
+import { eraOfVersion } from './versions.js';
 
 /** Results that carry SEP-2549 caching hints. */
 const CACHEABLE_METHODS = new Set(['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'server/discover']);
@@ -101,8 +99,10 @@ export interface ModernEra {
 export async function isModernRequest(req: IncomingMessage, body: JSONRPCMessage | JSONRPCMessage[] | undefined): Promise<boolean> {
   if (req.method !== 'POST' || body === undefined) return false;
   const header = req.headers['mcp-protocol-version'];
-  // Trimmed as the SDK trims it (optional whitespace around a header value is no part of it).
-  const modernHeader = typeof header === 'string' && header.trim() >= FIRST_MODERN_VERSION;
+  // Trimmed as the SDK trims it (optional whitespace around a header value is no part of it), and
+  // a version the gateway speaks: the SDK's own rule compares as strings, and `garbage` sorts
+  // after 2026-07-28 (a header that names no version is refused before this, see route.ts).
+  const modernHeader = typeof header === 'string' && eraOfVersion(header.trim()) === 'modern';
   const batch = Array.isArray(body);
   if (!modernHeader && !(batch ? body.some(claimsVersion) : claimsVersion(body))) return false;
   // Nor is a 2026-07-28 request itself, most of this era's traffic, asked again: by that rule a
@@ -118,6 +118,11 @@ export async function isModernRequest(req: IncomingMessage, body: JSONRPCMessage
     body,
   });
   return outcome.kind !== 'legacy';
+}
+
+/** Whether a body (or a message of a batch) claims a protocol version in `_meta`, as 2026-07-28 requests do. */
+export function claimsVersionInMeta(body: JSONRPCMessage | JSONRPCMessage[]): boolean {
+  return Array.isArray(body) ? body.some(claimsVersion) : claimsVersion(body);
 }
 
 function claimsVersion(message: JSONRPCMessage): boolean {

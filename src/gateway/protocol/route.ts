@@ -15,7 +15,7 @@ import type { LoadedServer } from '../upstreams/modules.js';
 import { createUpstream, type Upstream, type UpstreamStatus } from '../upstreams/upstream.js';
 import { firstHeader } from './headers.js';
 import { createLegacyEra, type LegacyRequest, type RouteSession } from './legacy.js';
-import { createModernEra, FIRST_MODERN_VERSION, isModernRequest } from './modern.js';
+import { claimsVersionInMeta, createModernEra, isModernRequest } from './modern.js';
 import { observeRefusal } from './observed-wire.js';
 import { createRouteRequestStates } from './request-state.js';
 import type { SessionStore } from '../sessions/session-store.js';
@@ -23,6 +23,7 @@ import type { SessionKeyring } from '../sessions/session-keys.js';
 import type { SessionTokens } from '../sessions/session-token.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { isToolVisible } from './tool-filter.js';
+import { eraOfVersion, requireKnownVersion } from './versions.js';
 
 /** Callers' contexts (one per principal and era) a route keeps ready; older ones are made again when needed. */
 const MAX_CALLER_CONTEXTS = 1024;
@@ -222,8 +223,13 @@ export function createRoute(options: RouteOptions): Route {
   });
 
   async function handle(request: RouteRequest): Promise<void> {
-    const era: ProtocolEra = (await isModernRequest(request.req, request.body)) ? 'modern' : 'legacy';
+    let era: ProtocolEra = 'legacy';
     try {
+      // A header that names no version (or came twice) is refused in either era, before an era is
+      // decided from it. A request that claims its version in `_meta` is the SDK's to judge: it
+      // answers an unknown one with -32022 and a header that differs from the claim with -32020.
+      if (request.body === undefined || !claimsVersionInMeta(request.body)) requireKnownVersion(request.req);
+      era = (await isModernRequest(request.req, request.body)) ? 'modern' : 'legacy';
       return await serveIn(era, request);
     } catch (error) {
       // Refused before any server saw it (an unknown session, a duplicate id, the drain): the
@@ -250,13 +256,8 @@ export function createRoute(options: RouteOptions): Route {
     }
     served.legacy++;
     request.onEra?.('legacy');
-    const version = firstHeader(req, 'mcp-protocol-version');
-    if (
-      req.method !== 'POST' &&
-      version !== undefined &&
-      version >= FIRST_MODERN_VERSION &&
-      firstHeader(req, 'mcp-session-id') === undefined
-    ) {
+    const version = firstHeader(req, 'mcp-protocol-version')?.trim();
+    if (req.method !== 'POST' && version !== undefined && eraOfVersion(version) === 'modern' && !firstHeader(req, 'mcp-session-id')) {
       // The 2026-07-28 era has no session to stream from or to end: it is POST only.
       throw new GatewayError('method_not_allowed', `Method not allowed: ${version} requests are POST only`, {}, { Allow: 'POST' });
     }

@@ -25,7 +25,7 @@ import type {
 } from '@modelcontextprotocol/server';
 import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
-import { FIRST_MODERN_VERSION } from '../protocol/modern.js';
+import { FIRST_MODERN_VERSION } from '../protocol/versions.js';
 import { ListenReopening, ListenStreams } from './listen-reopening.js';
 import { ResourceSubscriptions } from './resource-subscriptions.js';
 
