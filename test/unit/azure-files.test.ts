@@ -333,6 +333,11 @@ describe('.funcignore', () => {
       '.ci/run',
       'docs/benchmarks.md',
       'infra/main.bicep',
+      'bench/main.ts',
+      'bench/tsconfig.json',
+      'eslint.config.js',
+      '.prettierrc.json',
+      '.prettierignore',
     ]) {
       assert.ok(!deployed(file), `${file} is not deployed`);
     }
