@@ -102,6 +102,13 @@ describe('host.json', () => {
     assert.match(start, new RegExp(`node ${entry.replace(/[.]/g, '\\.')}`), 'npm start runs the same entry point');
   });
 
+  it('sets functionTimeout unbounded: an execution past it restarts the handler, and event streams outlive 30 minutes', () => {
+    // The host's default on Flex Consumption is 30 minutes; an execution past it "restarts the
+    // language worker process", here the gateway, with every call in flight on the instance. The
+    // gateway's event streams stay open as long as clients keep them (README, Timeouts).
+    assert.equal((hostJson as unknown as { functionTimeout?: unknown }).functionTimeout, '-1');
+  });
+
   it('gives the handler an integer port apart from the 7071 of func start', () => {
     const { port } = hostJson.customHandler;
     assert.ok(Number.isInteger(port), 'customHandler.port is an integer (SchemaStore rejects strings)');
