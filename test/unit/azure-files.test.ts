@@ -237,6 +237,26 @@ describe('infra (Bicep, checked structurally)', () => {
     }
   });
 
+  it('sets none of the app settings Flex Consumption rejects or that would bypass the identity', () => {
+    // Flex takes the runtime, scale and package from functionAppConfig; these settings are
+    // deprecated there (the deployment fails or ignores them). AzureWebJobsStorage as a connection
+    // string needs the shared keys the account turns off.
+    for (const name of [
+      'FUNCTIONS_EXTENSION_VERSION',
+      'FUNCTIONS_WORKER_RUNTIME',
+      'FUNCTIONS_WORKER_RUNTIME_VERSION',
+      'WEBSITE_RUN_FROM_PACKAGE',
+      'WEBSITE_CONTENTSHARE',
+      'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+      'WEBSITE_NODE_DEFAULT_VERSION',
+      'SCM_DO_BUILD_DURING_DEPLOYMENT',
+      'ENABLE_ORYX_BUILD',
+      'AzureWebJobsStorage',
+    ]) {
+      for (const file of bicepFiles()) assert.doesNotMatch(read(file), new RegExp(`\\b${name}:`), `${file} sets ${name}`);
+    }
+  });
+
   it("overrides host.json's authorization level from an azd variable, function keys by default", () => {
     assert.match(main, /@allowed\(\['function', 'anonymous'\]\)\n(@[^\n]*\n)*param hostAuthorizationLevel string = 'function'/);
     assert.equal(parameters.hostAuthorizationLevel?.value, '${HOST_AUTHORIZATION_LEVEL=function}');
