@@ -102,6 +102,13 @@ describe('host.json', () => {
     assert.match(start, new RegExp(`node ${entry.replace(/[.]/g, '\\.')}`), 'npm start runs the same entry point');
   });
 
+  it('sets functionTimeout unbounded: an execution past it restarts the handler, and event streams outlive 30 minutes', () => {
+    // The host's default on Flex Consumption is 30 minutes; an execution past it "restarts the
+    // language worker process", here the gateway, with every call in flight on the instance. The
+    // gateway's event streams stay open as long as clients keep them (README, Timeouts).
+    assert.equal((hostJson as unknown as { functionTimeout?: unknown }).functionTimeout, '-1');
+  });
+
   it('gives the handler an integer port apart from the 7071 of func start', () => {
     const { port } = hostJson.customHandler;
     assert.ok(Number.isInteger(port), 'customHandler.port is an integer (SchemaStore rejects strings)');
@@ -242,6 +249,26 @@ describe('infra (Bicep, checked structurally)', () => {
     assert.match(read('README.md'), /azd env set NWS_USER_AGENT/);
   });
 
+  it('sets none of the app settings Flex Consumption rejects or that would bypass the identity', () => {
+    // Flex takes the runtime, scale and package from functionAppConfig; these settings are
+    // deprecated there (the deployment fails or ignores them). AzureWebJobsStorage as a connection
+    // string needs the shared keys the account turns off.
+    for (const name of [
+      'FUNCTIONS_EXTENSION_VERSION',
+      'FUNCTIONS_WORKER_RUNTIME',
+      'FUNCTIONS_WORKER_RUNTIME_VERSION',
+      'WEBSITE_RUN_FROM_PACKAGE',
+      'WEBSITE_CONTENTSHARE',
+      'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+      'WEBSITE_NODE_DEFAULT_VERSION',
+      'SCM_DO_BUILD_DURING_DEPLOYMENT',
+      'ENABLE_ORYX_BUILD',
+      'AzureWebJobsStorage',
+    ]) {
+      for (const file of bicepFiles()) assert.doesNotMatch(read(file), new RegExp(`\\b${name}:`), `${file} sets ${name}`);
+    }
+  });
+
   it("overrides host.json's authorization level from an azd variable, function keys by default", () => {
     assert.match(main, /@allowed\(\['function', 'anonymous'\]\)\n(@[^\n]*\n)*param hostAuthorizationLevel string = 'function'/);
     assert.equal(parameters.hostAuthorizationLevel?.value, '${HOST_AUTHORIZATION_LEVEL=function}');
@@ -345,6 +372,11 @@ describe('.funcignore', () => {
       '.ci/run',
       'docs/benchmarks.md',
       'infra/main.bicep',
+      'bench/main.ts',
+      'bench/tsconfig.json',
+      'eslint.config.js',
+      '.prettierrc.json',
+      '.prettierignore',
     ]) {
       assert.ok(!deployed(file), `${file} is not deployed`);
     }
