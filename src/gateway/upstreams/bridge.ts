@@ -191,7 +191,6 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
       if (send) return send(request, signal);
       if (grace.aborted || closed) break;
       await new Promise<void>((resolve) => {
-        let stopListening: (() => void) | undefined;
         const done = () => {
           carrierChanged.delete(done);
           grace.removeEventListener('abort', done);
@@ -200,7 +199,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
         };
         carrierChanged.add(done);
         grace.addEventListener('abort', done, { once: true });
-        stopListening = options.getStream?.onOpen(done);
+        // Called only later, when a stream opens: `done` never runs before this is assigned.
+        const stopListening = options.getStream?.onOpen(done);
       });
     }
     throw new ProtocolError(
