@@ -23,6 +23,7 @@ import { GatewayError, JSONRPC, quoteForMessage, shuttingDown, toJsonRpcBody } f
 import { sessionTag, type Logger } from '../logger.js';
 import type { ServerContext } from '../module-contract.js';
 import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
+import { GetStreamState } from './get-stream.js';
 import { headerValues, repeatedHeader } from './headers.js';
 import { ObservedWire } from './observed-wire.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
@@ -42,6 +43,8 @@ export interface RouteSession extends Session {
   readonly principal: string | undefined;
   /** Its upstream's state as sealed in ids (a url route's remote session), ended with it on DELETE. */
   readonly upstreamState: string | undefined;
+  /** Whether its client has its GET stream open (told to its upstream, which asks the client there between calls). */
+  readonly getStream: GetStreamState;
 }
 
 /** What the 2025 era needs from the HTTP layer for one request. */
@@ -134,8 +137,20 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     owner: string,
     principal: string | undefined,
     session?: OpenRequest['session'],
-  ): Promise<{ server: McpServer; transport: WebStandardStreamableHTTPServerTransport; tracker: RequestTracker; seal?: string }> {
-    const { server, seal } = await upstream.open({ era: 'legacy', context: contextFor(principal), owner, ...(session ? { session } : {}) });
+  ): Promise<{
+    server: McpServer;
+    transport: WebStandardStreamableHTTPServerTransport;
+    tracker: RequestTracker;
+    getStream: GetStreamState;
+    seal?: string;
+  }> {
+    const getStream = new GetStreamState();
+    const { server, seal } = await upstream.open({
+      era: 'legacy',
+      context: contextFor(principal),
+      owner,
+      ...(session ? { session: { ...session, getStream } } : {}),
+    });
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: sessionId,
       keepAliveMs: options.sessions.keepAlive,
@@ -154,13 +169,14 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     // The server chains its own close handler after this one.
     if (sessionId !== undefined) wire.onclose = () => sessions.end(sessionId(), 'closed');
     await server.connect(wire);
-    return { server, transport, tracker, ...(seal === undefined ? {} : { seal }) };
+    return { server, transport, tracker, getStream, ...(seal === undefined ? {} : { seal }) };
   }
 
   async function serve(
     transport: WebStandardStreamableHTTPServerTransport,
     tracker: RequestTracker,
     { req, res, body, authInfo, onShutdown }: LegacyRequest,
+    getStream?: GetStreamState,
   ): Promise<void> {
     const ids = body === undefined ? [] : requestIdsOf(Array.isArray(body) ? body : [body]);
     let call: { tracker: RequestTracker; onShutdown: (() => void) | undefined } | undefined;
@@ -173,9 +189,15 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     }
     try {
       // The same bridge the SDK's Node transport uses: Node request in, web Response streamed out.
-      const listener = getRequestListener((webRequest) => transport.handleRequest(webRequest, { parsedBody: body, authInfo }), {
-        overrideGlobalObjects: false,
-      });
+      const listener = getRequestListener(
+        async (webRequest) => {
+          const response = await transport.handleRequest(webRequest, { parsedBody: body, authInfo });
+          // The session's GET stream: open until its response ends (or the client goes away).
+          if (getStream && webRequest.method === 'GET' && isEventStream(response)) res.once('close', getStream.opened());
+          return response;
+        },
+        { overrideGlobalObjects: false },
+      );
       // Resolves once the response has ended (streams included): the ids are free again before
       // the client can send its next request.
       await listener(req, res);
@@ -211,7 +233,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
   async function serveSession(session: RouteSession, request: LegacyRequest, release = sessions.use(session)): Promise<void> {
     request.res.once('close', release);
     try {
-      await serve(session.transport, session.tracker, request);
+      await serve(session.transport, session.tracker, request, session.getStream);
     } finally {
       release();
     }
@@ -455,6 +477,11 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
   };
 }
 
+/** A GET's answer that opens the session's stream (not a 405, a 409 for a second one, or an error). */
+function isEventStream(response: Response): boolean {
+  return response.status === 200 && (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+}
+
 /** The id of the initialize the gateway sends a resumed session's server itself (not a client's request). */
 const RESUME_ID = 'gateway-resume';
 
@@ -465,11 +492,12 @@ const MAX_REMEMBERED_DELETIONS = 100_000;
 /** A session of `opened` (a server and its transport), idle until its first request. */
 function routeSession(
   id: string,
-  opened: Pick<RouteSession, 'server' | 'transport' | 'tracker'>,
+  opened: Pick<RouteSession, 'server' | 'transport' | 'tracker' | 'getStream'>,
   owner: string,
   held: Pick<RouteSession, 'expiresAt' | 'principal' | 'upstreamState'>,
 ): RouteSession {
-  return { id, server: opened.server, transport: opened.transport, tracker: opened.tracker, owner, active: 0, ...held };
+  const { server, transport, tracker, getStream } = opened;
+  return { id, server, transport, tracker, getStream, owner, active: 0, ...held };
 }
 
 function digest(id: string): string {

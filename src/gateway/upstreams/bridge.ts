@@ -31,6 +31,7 @@ import {
 import { GatewayError, JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
+import type { SessionStream } from './upstream.js';
 import type { RequestOutcome } from './pool.js';
 import { CANCELLED, type BridgedCall } from '../telemetry/telemetry.js';
 import type { ToolIndex } from './tool-index.js';
@@ -78,6 +79,13 @@ export interface BridgeOptions {
   readonly ownsConnection?: boolean;
   /** The route's logger: subscriptions that could not be held again on a new connection are told here. */
   readonly log?: Logger;
+  /**
+   * The connection the server is built on, attached at once: a 2025 session's own child may ask
+   * its client something as soon as it is initialized, before the session's first request is answered.
+   */
+  readonly initial?: UpstreamConnection;
+  /** A 2025 session's GET stream: where its own connection's requests between calls go. */
+  readonly getStream?: SessionStream;
 }
 
 /** Methods forwarded, by the capability that makes the upstream answer them. */
@@ -126,6 +134,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   let resuming: Promise<void> = Promise.resolve();
   /** Subscriptions go upstream as they are: the client's own connection, in the 2025 era it speaks. */
   const passesSubscriptions = (connection: UpstreamConnection) => options.ownsConnection === true && !connection.modern;
+  /** A 2025 session's own connection: what its upstream asks is that session's, between calls too. */
+  const sessionsOwn = options.ownsConnection === true && options.era === 'legacy';
 
   const peer: DownstreamPeer = {
     owns: options.ownsConnection === true,
@@ -138,21 +148,68 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     },
     log: (params) => whenConnected(() => void low.sendLoggingMessage(params).catch(() => undefined)),
     get relay() {
+      if (sessionsOwn) return relayToSession;
       if (calls.size === 1) {
         const [ctx] = calls;
         return (request: McpRequest, signal: AbortSignal) =>
           ctx!.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, { signal });
       }
-      // A 2025 session's own child asking between calls (roots/list once told the client's roots
-      // changed, as the roots capability intends): the session's GET stream. (With several calls in
-      // flight, which one asked cannot be told: refused, as before.)
-      if (calls.size === 0 && options.ownsConnection === true && options.era === 'legacy' && server.isConnected()) {
-        return (request: McpRequest, signal: AbortSignal) =>
-          low.request(request as { method: 'roots/list'; params: Record<string, unknown> }, { signal });
-      }
       return undefined;
     },
   };
+  /** Told when a way to the client may have opened (a call began or ended, a GET stream opened). */
+  const carrierChanged = new Set<() => void>();
+  /** The session ended: nothing will carry it any more. */
+  let closed = false;
+  const wakeRelays = () => {
+    for (const wake of [...carrierChanged]) wake();
+  };
+
+  /**
+   * The stream a 2025 session's own upstream's request goes on: its one call in flight's, else its
+   * GET stream (the roots/list a server sends once told the client's roots changed, or as soon as
+   * it is initialized). With several calls in flight, which one asked cannot be told: the GET stream.
+   */
+  function carrier(): ((request: McpRequest, signal: AbortSignal) => Promise<unknown>) | undefined {
+    if (calls.size === 1) {
+      const [ctx] = calls;
+      return (request, signal) => ctx!.mcpReq.send(request as { method: 'roots/list'; params: Record<string, unknown> }, { signal });
+    }
+    if (server.isConnected() && options.getStream?.open) {
+      return (request, signal) => low.request(request as { method: 'roots/list'; params: Record<string, unknown> }, { signal });
+    }
+    return undefined;
+  }
+
+  /**
+   * Waits (until `grace` aborts) for a stream to carry it: the SDK's transport would drop a request
+   * it has no stream for and leave the upstream to its 60 s request timeout.
+   */
+  async function relayToSession(request: McpRequest, signal: AbortSignal, grace: AbortSignal): Promise<unknown> {
+    for (;;) {
+      const send = carrier();
+      if (send) return send(request, signal);
+      if (grace.aborted || closed) break;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          carrierChanged.delete(done);
+          grace.removeEventListener('abort', done);
+          stopListening?.();
+          resolve();
+        };
+        carrierChanged.add(done);
+        grace.addEventListener('abort', done, { once: true });
+        // Called only later, when a stream opens: `done` never runs before this is assigned.
+        const stopListening = options.getStream?.onOpen(done);
+      });
+    }
+    throw new ProtocolError(
+      JSONRPC.METHOD_NOT_FOUND,
+      `${request.method} cannot be forwarded: the session has no call in flight and no GET stream open to carry it to its client`,
+    );
+  }
+  if (options.initial) attached = { connection: options.initial, detach: options.initial.attach(peer) };
+
   function whenConnected(act: () => void): void {
     if (!server.isConnected()) return;
     try {
@@ -243,6 +300,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
 
   async function forward(request: { method: string; params?: Record<string, unknown> }, ctx: SdkServerContext): Promise<unknown> {
     calls.add(ctx);
+    wakeRelays();
     const idle = options.busy?.();
     try {
       const result = withoutUpstreamIdentity(await send(request, ctx, true));
@@ -250,6 +308,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     } finally {
       idle?.();
       calls.delete(ctx);
+      wakeRelays();
     }
   }
 
@@ -366,6 +425,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
 
   const previous = low.onclose;
   low.onclose = () => {
+    closed = true;
+    wakeRelays();
     letGoOfSubscriptions();
     attached?.detach();
     attached = undefined;

@@ -88,6 +88,7 @@ export async function bridgeV1(
     timeout: IN_PROCESS_TIMEOUT,
     backoff: backoffSettings(env),
     logger: env.logger,
+    ownedBySession: request.session !== undefined,
   });
   const description = connection.describe();
   connection.attach({
@@ -107,6 +108,8 @@ export async function bridgeV1(
     callTimeout: IN_PROCESS_TIMEOUT,
     describeUpstream: `the SDK 1.x server of route "${route}"`,
     ownsConnection: true,
+    initial: connection,
+    ...(request.session?.getStream ? { getStream: request.session.getStream } : {}),
   });
   const previous = server.server.onclose;
   server.server.onclose = () => {
@@ -235,7 +238,8 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
     if (init.resume === undefined) return connection.describe();
     if (described) return described;
     // A session resumed on an instance that has not met the upstream yet: ask it once.
-    const probe = await openConnection({ ...init, resume: undefined });
+    // Declaring nothing: a server that asks its client something once initialized has no one to ask.
+    const probe = await openConnection({ ...init, resume: undefined, capabilities: {} });
     described = probe.describe();
     await probe.close();
     return described;
@@ -272,6 +276,8 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         callTimeout: options.callTimeout,
         describeUpstream: connector.describe,
         ownsConnection: own,
+        ...(own ? { initial: connection } : {}),
+        ...(request.session?.getStream ? { getStream: request.session.getStream } : {}),
         log,
         ...(options.trace ? { trace: options.trace } : {}),
         onFailure: (method, error) => log.warn({ method, err: messageOf(error) }, 'upstream request failed'),

@@ -36,8 +36,12 @@ export interface DownstreamPeer {
   resourcesChanged(): void;
   resourceUpdated(uri: string): void;
   log(params: LoggingMessageNotification['params']): void;
-  /** Sends a server-to-client request on the stream of the peer's call in flight, if it has one. */
-  readonly relay: ((request: McpRequest, signal: AbortSignal) => Promise<unknown>) | undefined;
+  /**
+   * Sends a server-to-client request to the peer's client: on the stream of its call in flight,
+   * or (a 2025 session's own connection) on its GET stream. `grace` aborts when the request has
+   * waited long enough for a stream to carry it ({@link RELAY_GRACE_MS}).
+   */
+  readonly relay: ((request: McpRequest, signal: AbortSignal, grace: AbortSignal) => Promise<unknown>) | undefined;
   /**
    * The connection is this peer's alone (a 2025 session's own): what the upstream says or asks on
    * its own is its, with or without a call in flight. (The route's listeners are attached too.)
@@ -74,7 +78,22 @@ export interface ConnectOptions {
   readonly logger: Logger;
   /** How the upstream went away, for errors: `exited with code 1`. */
   readonly describeEnd?: () => string;
+  /**
+   * The connection is one 2025 session's own: it declares what that client declared. Else it is
+   * shared (a caller's 2026-07-28 requests, a principal or shared route) and declares nothing.
+   * Says why a server-to-client request it did not declare cannot be forwarded.
+   */
+  readonly ownedBySession: boolean;
 }
+
+/**
+ * How long a server-to-client request waits for a way to its client: the session's bridge to be
+ * attached (a child asks as soon as it is initialized, before the session's first request is
+ * answered), then a call in flight or the session's GET stream (which the client opens just after
+ * initializing, and again after a reconnect). Then it is refused with -32601, never left to the
+ * SDK's 60 s request timeout.
+ */
+export const RELAY_GRACE_MS = 3000;
 
 const SERVER_TO_CLIENT = ['sampling/createMessage', 'elicitation/create', 'roots/list'] as const;
 const CAPABILITY_OF: Record<(typeof SERVER_TO_CLIENT)[number], keyof ClientCapabilities> = {
@@ -107,6 +126,8 @@ export class UpstreamConnection {
   private ended = false;
   private subscriptions: ResourceSubscriptions | undefined;
   private listChanges: ListenReopening | undefined;
+  /** Server-to-client requests waiting for their session's peer to be attached. */
+  private readonly awaitingOwner = new Set<() => void>();
 
   private constructor(
     readonly client: Client,
@@ -143,7 +164,7 @@ export class UpstreamConnection {
       options.backoff,
       options.listenStreams ?? new ListenStreams(),
     );
-    connection.wire(options.capabilities);
+    connection.wire(options.capabilities, options.ownedBySession);
     client.onclose = () => connection.end();
     client.onerror = (error) => options.logger.debug({ err: error }, 'upstream connection error');
     await client.connect(options.transport, {
@@ -227,6 +248,7 @@ export class UpstreamConnection {
 
   attach(peer: DownstreamPeer): () => void {
     this.peers.add(peer);
+    for (const wake of [...this.awaitingOwner]) wake();
     return () => this.peers.delete(peer);
   }
 
@@ -241,10 +263,11 @@ export class UpstreamConnection {
     this.ended = true;
     this.subscriptions?.close();
     this.listChanges?.stop();
+    for (const wake of [...this.awaitingOwner]) wake();
     this.markClosed();
   }
 
-  private wire(capabilities: ClientCapabilities): void {
+  private wire(capabilities: ClientCapabilities, ownedBySession: boolean): void {
     const each = (act: (peer: DownstreamPeer) => void) => () => {
       for (const peer of this.peers) act(peer);
     };
@@ -272,16 +295,47 @@ export class UpstreamConnection {
       // The client only takes handlers for what it declared, and declares what the downstream did.
       if (capabilities[CAPABILITY_OF[method]] === undefined) continue;
       this.client.setRequestHandler(method, async (request, ctx) => {
-        const owner = this.soleOwner(true);
+        const grace = AbortSignal.any([ctx.mcpReq.signal, AbortSignal.timeout(RELAY_GRACE_MS)]);
+        const owner = this.soleOwner(true) ?? (await this.ownerAttached(grace));
         if (!owner?.relay) {
           throw new ProtocolError(
-            -32601,
+            ProtocolErrorCode.MethodNotFound,
             `${method} cannot be forwarded: no single client of the gateway has a call in flight on this server to ask`,
           );
         }
-        return (await owner.relay({ method, params: request.params }, ctx.mcpReq.signal)) as never;
+        return (await owner.relay({ method, params: request.params }, ctx.mcpReq.signal, grace)) as never;
       });
     }
+    // What it did not declare, the SDK would refuse with a bare `Method not found`: say why.
+    this.client.fallbackRequestHandler = async (request) => {
+      const method = request.method as (typeof SERVER_TO_CLIENT)[number];
+      if (!SERVER_TO_CLIENT.includes(method)) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, 'Method not found');
+      const capability = CAPABILITY_OF[method];
+      throw new ProtocolError(
+        ProtocolErrorCode.MethodNotFound,
+        ownedBySession
+          ? `${method} cannot be forwarded: the session's client did not declare the ${capability} capability`
+          : `${method} cannot be forwarded: this connection to the server is shared (by a caller's 2026-07-28 requests, whose era has no such requests, or by the sessions of a principal or shared route), so the gateway declared no ${capability} capability on it`,
+      );
+    };
+  }
+
+  /** The peer a server-to-client request belongs to, once attached (the session's bridge attaches as its server is built). */
+  private async ownerAttached(grace: AbortSignal): Promise<DownstreamPeer | undefined> {
+    while (!grace.aborted && this.isOpen) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.awaitingOwner.delete(done);
+          grace.removeEventListener('abort', done);
+          resolve();
+        };
+        this.awaitingOwner.add(done);
+        grace.addEventListener('abort', done, { once: true });
+      });
+      const owner = this.soleOwner(true);
+      if (owner) return owner;
+    }
+    return undefined;
   }
 
   /** The one peer a message belongs to: the one that owns the connection, the only one attached, or the only one with a call in flight. */

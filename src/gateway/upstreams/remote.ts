@@ -61,6 +61,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       capabilities: init.capabilities,
       clientInfo: init.clientInfo!,
       negotiation: init.legacy ? 'legacy' : 'auto',
+      ownedBySession: init.legacy,
       resumed,
       timeout: options.connectTimeout,
       backoff: options.backoff,

@@ -36,6 +36,7 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           capabilities: init.capabilities,
           clientInfo: init.clientInfo!,
           negotiation: init.legacy ? 'legacy' : 'auto',
+          ownedBySession: init.legacy,
           resumed: false,
           timeout: options.startTimeout,
           backoff: options.backoff,

@@ -27,7 +27,19 @@ export interface OpenRequest {
     readonly capabilities: ClientCapabilities;
     readonly clientInfo: Implementation;
     readonly resume?: string;
+    /** Whether its client has a GET stream open: what its upstream asks between calls goes there. */
+    readonly getStream?: SessionStream;
   };
+}
+
+/**
+ * A 2025 session's GET stream, as the route sees it: the only way to reach the client between its
+ * calls (the SDK's transport drops a request it has no stream for, without a word).
+ */
+export interface SessionStream {
+  readonly open: boolean;
+  /** Calls `listener` each time a GET stream opens; returns the function that stops that. */
+  onOpen(listener: () => void): () => void;
 }
 
 export interface OpenedServer {
