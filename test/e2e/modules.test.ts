@@ -1,0 +1,60 @@
+/**
+ * `module:` routes whose module does what a module author might get wrong (README: Add a server):
+ * each is a clear start error naming the route and the module, or a clear per-request error, and
+ * never a crash of the gateway.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { connectClient, fixtureModule, startInProcessGateway, textOf } from '../helpers/gateway.js';
+
+/** A module of test/fixtures/servers/faulty. */
+const faulty = (name: string) => `${fixtureModule('faulty')}/${name}.ts`;
+const ERAS = ['legacy', 'auto'] as const;
+
+describe('a module route', () => {
+  it('serves a module whose createServer is async (returns a promise of its server), in both eras', async () => {
+    const gw = await startInProcessGateway(`servers:\n  lazy:\n    module: ${faulty('async-factory')}\n`);
+    try {
+      for (const era of ERAS) {
+        const { client } = await connectClient(`${gw.url}/mcp/lazy`, 'modules-test', { era });
+        assert.equal(textOf(await client.callTool({ name: 'ping', arguments: {} })), 'pong from lazy', era);
+        await client.close();
+      }
+    } finally {
+      await gw.close();
+    }
+  });
+
+  for (const era of ERAS) {
+    it(`refuses a server createServer returned before, naming the route, instead of sharing it (${era === 'auto' ? '2026-07-28' : '2025'})`, async () => {
+      const gw = await startInProcessGateway(`servers:\n  single:\n    module: ${faulty('singleton')}\n`);
+      const ping = async () => {
+        const { client } = await connectClient(`${gw.url}/mcp/single`, 'modules-test', { era });
+        try {
+          return textOf(await client.callTool({ name: 'ping', arguments: {} }));
+        } finally {
+          await client.close();
+        }
+      };
+      try {
+        // A 2025 session is one server: the first client is served, the next one is refused. A
+        // 2026-07-28 client makes a server per request: its second request (after server/discover)
+        // already gets the same server back. One after the other: the SDK's own "already
+        // connected" check never sees them.
+        if (era === 'legacy') assert.equal(await ping(), 'pong');
+        await assert.rejects(ping(), /Internal (server )?error/);
+        const errors = gw.logs.filter((entry) => entry.level === 'error');
+        assert.ok(
+          errors.some((entry) =>
+            /the createServer of route "single" returned a server it had returned before: return a new McpServer from every call/.test(
+              String((entry.err as { message?: string } | undefined)?.message),
+            ),
+          ),
+          JSON.stringify(errors),
+        );
+      } finally {
+        await gw.close();
+      }
+    });
+  }
+});
