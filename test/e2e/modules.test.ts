@@ -57,4 +57,18 @@ describe('a module route', () => {
       }
     });
   }
+
+  for (const era of ERAS) {
+    it(`answers 500 and logs the error when createServer throws (${era === 'auto' ? '2026-07-28' : '2025'})`, async () => {
+      const gw = await startInProcessGateway(`servers:\n  throws:\n    module: ${faulty('factory-throws')}\n`);
+      try {
+        await assert.rejects(connectClient(`${gw.url}/mcp/throws`, 'modules-test', { era }), /HTTP 500|Internal (server )?error/);
+        const line = gw.logs.find((entry) => entry.level === 'error');
+        assert.equal((line?.err as { message?: string } | undefined)?.message, 'no database connection string');
+        assert.match(String((line?.err as { stack?: string }).stack), /faulty\/factory-throws\.(ts|js)/);
+      } finally {
+        await gw.close();
+      }
+    });
+  }
 });
