@@ -71,4 +71,28 @@ describe('a module route', () => {
       }
     });
   }
+
+  it('stops the start naming the route and module when optionsSchema is not a schema (a raw zod shape)', async () => {
+    await assert.rejects(
+      startInProcessGateway(`servers:\n  shape:\n    module: ${faulty('raw-shape-options')}\n    options: { sides: 6 }\n`),
+      (error: Error) => {
+        assert.equal(error.name, 'ConfigError');
+        assert.match(
+          error.message,
+          /test-gateway\.yaml:3:13 servers\.shape\.module: route "shape" \(module .*raw-shape-options\.ts\) exports an optionsSchema that is not a schema \(it has no safeParse\): export z\.object\(\{ … \}\)/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('says so when createServer is the default export, not a named one', async () => {
+    await assert.rejects(startInProcessGateway(`servers:\n  dflt:\n    module: ${faulty('default-export')}\n`), (error: Error) => {
+      assert.match(
+        error.message,
+        /servers\.dflt\.module: route "dflt" \(module .*default-export\.ts\) does not export a createServer\(ctx\) function \(it has a default export: export createServer by name\)/,
+      );
+      return true;
+    });
+  });
 });
