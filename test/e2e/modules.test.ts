@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { connectClient, fixtureModule, startInProcessGateway, textOf } from '../helpers/gateway.js';
+import { connectClient, fixtureModule, startGatewayProcess, startInProcessGateway, textOf } from '../helpers/gateway.js';
 
 /** A module of test/fixtures/servers/faulty. */
 const faulty = (name: string) => `${fixtureModule('faulty')}/${name}.ts`;
@@ -94,5 +94,22 @@ describe('a module route', () => {
       );
       return true;
     });
+  });
+
+  it('keeps serving, and logs it, when a tool leaves a promise rejection nobody handles', async () => {
+    const gateway = await startGatewayProcess(`servers:\n  leaky:\n    module: ${faulty('leaky')}\n`);
+    try {
+      const { client } = await connectClient(`${gateway.url}/mcp/leaky`);
+      assert.equal(textOf(await client.callTool({ name: 'leak_rejection', arguments: {} })), 'leaked');
+      assert.equal(textOf(await client.callTool({ name: 'ping', arguments: {} })), 'pong from leaky');
+      await client.close();
+    } finally {
+      // A drain and exit 0 (and the log flushed): the process was still the one that started.
+      assert.equal(await gateway.stop(), 0);
+    }
+    const logged = gateway.stdout.map((line) => JSON.parse(line) as { level?: string; msg?: string; err?: { message?: string } });
+    const line = logged.find((entry) => entry.msg === 'unhandled promise rejection (a server module, or the gateway, did not handle it)');
+    assert.equal(line?.level, 'error');
+    assert.equal(line?.err?.message, 'leaked from a tool');
   });
 });
