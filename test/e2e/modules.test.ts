@@ -86,6 +86,20 @@ describe('a module route', () => {
     );
   });
 
+  it('stops the start naming the route and its options when optionsSchema throws while parsing', async () => {
+    await assert.rejects(
+      startInProcessGateway(`servers:\n  region:\n    module: ${faulty('throwing-options')}\n    options:\n      region: mars\n`),
+      (error: Error) => {
+        assert.equal(error.name, 'ConfigError');
+        assert.match(
+          error.message,
+          /test-gateway\.yaml:\d+:\d+ servers\.region\.options: route "region" \(module .*throwing-options\.ts\): its optionsSchema threw: no endpoint for region mars/,
+        );
+        return true;
+      },
+    );
+  });
+
   it('says so when createServer is the default export, not a named one', async () => {
     await assert.rejects(startInProcessGateway(`servers:\n  dflt:\n    module: ${faulty('default-export')}\n`), (error: Error) => {
       assert.match(
