@@ -57,6 +57,12 @@ let onStop = (signal: string): void => {
 // kill the process mid-drain, cutting the calls the drain is letting finish.
 process.on('SIGTERM', () => onStop('SIGTERM'));
 process.on('SIGINT', () => onStop('SIGINT'));
+// Modules run in this process: a promise one of them leaves rejected with nobody to handle it (a
+// fire-and-forget refresh, a notification sent after its request ended) would otherwise end the
+// process, and every session and call of every route with it. Logged; nothing else is disturbed.
+process.on('unhandledRejection', (reason) => {
+  logger.error({ err: reason }, 'unhandled promise rejection (a server module, or the gateway, did not handle it)');
+});
 
 async function main(): Promise<void> {
   // First: the exporters (if any) are in place before anything serves. No module is patched (the

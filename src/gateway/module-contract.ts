@@ -2,7 +2,7 @@
  * The contract between the gateway and a server module.
  *
  * A server module is an ordinary ES module written against the SDK, v2 (`@modelcontextprotocol/server`). It exports
- * `createServer(ctx)`, which returns a new `McpServer`, and optionally `optionsSchema`, a zod schema
+ * `createServer(ctx)`, which returns (or resolves to) a new `McpServer`, and optionally `optionsSchema`, a zod schema
  * that validates the `options` block of its `gateway.yaml` entry. The gateway calls `createServer`
  * once per 2025 session, once per request on a stateless route and once per 2026-07-28 request,
  * and never shares one `McpServer` between clients: build what a server needs at load (schemas,
@@ -102,7 +102,8 @@ export interface ChangeNotifier {
 
 /** The shape of a server module as the gateway imports it. */
 export interface ServerModule<Options = Record<string, unknown>> {
-  createServer(ctx: ServerContext<Options>): McpServer;
+  /** A new server on every call (never one it returned before); it may be async. */
+  createServer(ctx: ServerContext<Options>): McpServer | Promise<McpServer>;
   /** A zod schema (anything with `safeParse`) for the entry's `options`. */
   optionsSchema?: { safeParse(input: unknown): { success: boolean; data?: unknown; error?: unknown } };
 }

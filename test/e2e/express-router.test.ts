@@ -335,6 +335,54 @@ describe('createGatewayRouter and bodies', () => {
   });
 });
 
+describe('createGatewayRouter after middleware that read the body otherwise', () => {
+  const PARSERS = {
+    'express.text() for every type': express.text({ type: '*/*' }),
+    'express.raw() for JSON': express.raw({ type: 'application/json' }),
+  };
+  for (const [what, parser] of Object.entries(PARSERS)) {
+    it(`takes the text or Buffer that ${what} left in req.body as the JSON body, within maxBodySize`, async () => {
+      const app = await startExpressApp((expressApp, router) => {
+        expressApp.use(parser);
+        expressApp.use(router);
+      });
+      try {
+        const opened = await send(app.url, { path: '/mcp/time', body: init });
+        assert.equal(opened.status, 200, opened.body);
+        assert.ok(opened.headers['mcp-session-id']);
+        // What the standalone gateway answers to the same bytes: the parse error, and its own limit.
+        for (const [problem, request] of PARSED_BY_THE_APP) {
+          assert.deepEqual(comparable(await send(app.url, request)), comparable(await send(standalone.url, request)), problem);
+        }
+        assert.deepEqual(app.errors, []);
+      } finally {
+        await app.close();
+      }
+    });
+  }
+
+  it('answers 500 internal_error, not a client error, when a middleware consumed the body and left none', async () => {
+    const app = await startExpressApp((expressApp, router) => {
+      expressApp.use((req: Request, _res: Response, next: NextFunction) => {
+        req.on('data', () => undefined).on('end', () => next());
+      });
+      expressApp.use(router);
+    });
+    try {
+      const answer = await send(app.url, { path: '/mcp/time', body: init });
+      assert.equal(answer.status, 500);
+      assert.equal(JSON.parse(answer.body).error.data.code, 'internal_error');
+      const line = app.logs.find((entry) => entry.msg === 'request failed');
+      assert.match(
+        String((line?.err as { message?: string } | undefined)?.message),
+        /the request body was read before the gateway's router and not left in req\.body/,
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('createGatewayRouter options and mounting', () => {
   it('serves the status page, /status.json and /healthz with status: true', async () => {
     const app = await startExpressApp(ORDERS['express.json() before the router'], { status: true });

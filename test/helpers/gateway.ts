@@ -146,12 +146,16 @@ function collect(child: ChildProcess): Omit<GatewayProcess, 'url'> {
   };
 }
 
-/** An SDK Client connected over Streamable HTTP to `url` (a route URL). */
+/**
+ * An SDK Client connected over Streamable HTTP to `url` (a route URL): a 2025 session by default,
+ * 2026-07-28 with `era: 'auto'`.
+ */
 export async function connectClient(
   url: string,
   name = 'gateway-test',
+  { era = 'legacy' }: { era?: 'legacy' | 'auto' } = {},
 ): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const client = new Client({ name, version: '1.0.0' });
+  const client = new Client({ name, version: '1.0.0' }, { versionNegotiation: { mode: era } });
   const transport = new StreamableHTTPClientTransport(new URL(url));
   await client.connect(transport);
   return { client, transport };

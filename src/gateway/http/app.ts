@@ -234,6 +234,9 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
       if (length === '0' || (length === undefined && req.headers['transfer-encoding'] === undefined && req.httpVersionMajor < 2)) {
         return reject(emptyBody());
       }
+      // Read already, by a middleware of an app the gateway is mounted in (express-router.ts):
+      // body-parser would pass over it and leave whatever that middleware left.
+      if (req.readableEnded) return resolve(bodyReadBefore(req, limit));
       parse(req, res, (error?: unknown) => {
         if (!error) return resolve((req as { body?: unknown }).body);
         const zlibCode = (error as { code?: unknown }).code;
@@ -247,6 +250,32 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
         reject(error);
       });
     });
+}
+
+/**
+ * The body an app's middleware read before the gateway: what a JSON parser made of it, or the text
+ * or Buffer that `express.text()` or `express.raw()` left, parsed here as the gateway's own reader
+ * would (its limit, its errors). Throws body-parser's errors, mapped by {@link asGatewayError}.
+ */
+function bodyReadBefore(req: IncomingMessage, limit: number): unknown {
+  const { body } = req as { body?: unknown };
+  if (typeof body !== 'string' && !Buffer.isBuffer(body)) {
+    // Consumed, and nothing left: the request is fine, the app's middleware took it.
+    if (body === undefined) {
+      throw new Error(
+        "the request body was read before the gateway's router and not left in req.body: mount the router before that middleware",
+      );
+    }
+    return body;
+  }
+  const length = Buffer.byteLength(body);
+  if (length > limit) throw Object.assign(new Error('request entity too large'), { type: 'entity.too.large', limit });
+  if (length === 0) throw emptyBody();
+  try {
+    return JSON.parse(body.toString());
+  } catch {
+    throw Object.assign(new Error('invalid JSON'), { type: 'entity.parse.failed' });
+  }
 }
 
 /** The `type` of the error body-parser passes on for an empty body ({@link jsonBodyReader}'s verify hook). */

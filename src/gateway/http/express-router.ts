@@ -38,8 +38,8 @@ export interface GatewayRouterOptions {
  * request whose body has been read). Bodies that parser refuses (malformed JSON, past its limit,
  * 100 KB for `express.json()`) are answered by the app's error handler, not the gateway, and its
  * limit applies instead of `maxBodySize`; mount the router before the parser for the gateway's
- * own answers and limit. A parser that leaves text or a Buffer in `req.body` (`express.text()`,
- * `express.raw()`) must not run on the gateway's paths.
+ * own answers and limit. Text or a Buffer a parser left in `req.body` (`express.text()`,
+ * `express.raw()`) is parsed as the edge parses a body it reads (its limit, its errors).
  *
  * What the entry point does besides is the app's to do: call `gateway.sweep()` periodically (idle
  * sessions), `gateway.drain()` on shutdown, and serve with `createHttpServer(app, …)` for the

@@ -154,7 +154,15 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   const requests = new WeakMap<Request, ServedRequest>();
   const factory = async ({ requestInfo }: McpRequestContext) => {
     const seen = requestInfo && requests.get(requestInfo);
-    const server = await options.createServer(seen?.owner ?? '', seen?.principal);
+    let server: McpServer;
+    try {
+      server = await options.createServer(seen?.owner ?? '', seen?.principal);
+    } catch (error) {
+      // The SDK answers a failed factory with a bare 500 and tells only `onerror` (debug, above):
+      // a module's createServer that throws is the gateway's fault to report, as the 2025 era does.
+      log.error({ err: error }, 'the server for a 2026-07-28 request could not be made');
+      throw error;
+    }
     if (seen?.operation) seen.watch = watchAnswer(server, seen.id!, seen.operation);
     return server;
   };

@@ -89,11 +89,25 @@ export async function loadServers(
         return void problem(['servers', name, 'module'], `${where} failed to import: ${firstLine(error)}`);
       }
       if (typeof mod.createServer !== 'function') {
-        return void problem(['servers', name, 'module'], `${where} does not export a createServer(ctx) function`);
+        const hint = (mod as { default?: unknown }).default !== undefined ? ' (it has a default export: export createServer by name)' : '';
+        return void problem(['servers', name, 'module'], `${where} does not export a createServer(ctx) function${hint}`);
       }
       let options: unknown = entry.options;
-      if (mod.optionsSchema) {
-        const result = mod.optionsSchema.safeParse(entry.options);
+      if (mod.optionsSchema !== undefined) {
+        if (typeof (mod.optionsSchema as { safeParse?: unknown } | null)?.safeParse !== 'function') {
+          // A raw shape (`{ sides: z.number() }`, as SDK 1.x took tool schemas) is the usual slip.
+          return void problem(
+            ['servers', name, 'module'],
+            `${where} exports an optionsSchema that is not a schema (it has no safeParse): export z.object({ … })`,
+          );
+        }
+        let result: ReturnType<NonNullable<ServerModule['optionsSchema']>['safeParse']>;
+        try {
+          result = mod.optionsSchema.safeParse(entry.options);
+        } catch (error) {
+          // A refinement or transform of the module's own that throws instead of reporting an issue.
+          return void problem(['servers', name, 'options'], `${where}: its optionsSchema threw: ${firstLine(error)}`);
+        }
         if (!result.success) {
           for (const issue of issuesOf(result.error)) {
             problem(['servers', name, 'options', ...issue.path], `${where}: ${issue.message}`);

@@ -153,12 +153,28 @@ function moduleUpstream(
   /** The bridge for a 1.x module (and the SDK's client with it), loaded on its first server (bridged.ts). */
   let bridged: Promise<typeof import('./bridged.js')> | undefined;
   let tools: ToolIndex | undefined;
+  /**
+   * Every server the factory has made: one it hands back again would be shared between clients
+   * (one client's answers leaking to another: GHSA-345p-7cg4-v4c7). The SDK refuses only a server
+   * still connected; one closed after a 2026-07-28 request or a session would be reused silently.
+   */
+  const handed = new WeakSet<object>();
   return {
     kind: 'module',
     async open(request) {
-      const made: unknown = module.createServer(request.context as ServerContext);
+      // Awaited: the SDK's own factories (createMcpHandler) may be async too.
+      const made: unknown = await module.createServer(request.context as ServerContext);
+      if (!isSdkServer(made) && !isV1Server(made)) {
+        throw new Error(`the createServer of route "${route}" returned something that is not an MCP server`);
+      }
+      if (handed.has(made)) {
+        throw new Error(
+          `the createServer of route "${route}" returned a server it had returned before: return a new McpServer from every call ` +
+            '(the gateway never shares one between clients)',
+        );
+      }
+      handed.add(made);
       if (isSdkServer(made)) return { server: made };
-      if (!isV1Server(made)) throw new Error(`the createServer of route "${route}" returned something that is not an MCP server`);
       // Its requests are forwarded through the bridge, as a command route's are.
       env.telemetry?.carryContext();
       bridged ??= import('./bridged.js');
