@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
-import { MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import { openRawSession, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 
@@ -151,29 +151,7 @@ describe('a stdio child of a session resumed on another instance', () => {
   });
 });
 
-/** A 2025 session opened with raw HTTP, as a client that never opens a GET stream: its id. */
-async function sessionWithoutGetStream(url: string, capabilities: Record<string, unknown>): Promise<string> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: MCP_POST_HEADERS,
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities, clientInfo: { name: 'no-get-stream', version: '1' } },
-    }),
-  });
-  assert.equal(response.status, 200);
-  await response.text();
-  const id = response.headers.get('mcp-session-id')!;
-  const initialized = await fetch(url, {
-    method: 'POST',
-    headers: { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
-    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-  });
-  assert.equal(initialized.status, 202);
-  return id;
-}
+const sessionWithoutGetStream = openRawSession;
 
 describe("a child's request that no stream can carry to its client", () => {
   const marker = `child-requests-none-${randomUUID()}`;

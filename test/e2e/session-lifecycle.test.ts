@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { connectClient, fixtureModule, initializeBody, MCP_POST_HEADERS, startInProcessGateway, textOf } from '../helpers/gateway.js';
+import {
+  connectClient,
+  fixtureModule,
+  initializeBody,
+  MCP_POST_HEADERS,
+  openRawSession,
+  startInProcessGateway,
+  textOf,
+} from '../helpers/gateway.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 import { startV1Remote } from '../helpers/v1-remote.js';
 
@@ -161,19 +169,7 @@ describe('keep-alive', () => {
 });
 
 /** A session opened with raw requests: no GET stream, so it is idle between requests. */
-async function openIdleSession(url: string): Promise<string> {
-  const response = await fetch(url, { method: 'POST', headers: MCP_POST_HEADERS, body: JSON.stringify(initializeBody()) });
-  assert.equal(response.status, 200, await response.clone().text());
-  await response.text();
-  const id = response.headers.get('mcp-session-id')!;
-  const initialized = await fetch(url, {
-    method: 'POST',
-    headers: { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
-    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-  });
-  assert.equal(initialized.status, 202);
-  return id;
-}
+const openIdleSession = (url: string) => openRawSession(url);
 
 describe('eviction at the cap', () => {
   it('closes the least recently used idle session (transport and server) when maxPerRoute is reached', async () => {

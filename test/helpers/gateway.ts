@@ -2,6 +2,7 @@
  * Starting the real gateway for tests: in this process (for injected clocks and counters) or as
  * the built entry point in a child process (as `npm start` and the Functions host run it).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -179,3 +180,22 @@ export const initializeBody = (id: number | string = 1) => ({
   method: 'initialize',
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw-http-test', version: '1.0.0' } },
 });
+
+/**
+ * A 2025 session opened with raw HTTP (initialize, then notifications/initialized), as a client
+ * that never opens a GET stream: idle between its requests. Its id.
+ */
+export async function openRawSession(url: string, capabilities: Record<string, unknown> = {}): Promise<string> {
+  const body = { ...initializeBody(), params: { ...initializeBody().params, capabilities } };
+  const response = await fetch(url, { method: 'POST', headers: MCP_POST_HEADERS, body: JSON.stringify(body) });
+  assert.equal(response.status, 200, await response.clone().text());
+  await response.text();
+  const id = response.headers.get('mcp-session-id')!;
+  const initialized = await fetch(url, {
+    method: 'POST',
+    headers: { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
+  assert.equal(initialized.status, 202);
+  return id;
+}
