@@ -2,7 +2,7 @@
  * A Node request's header as the protocol layer reads it. Node joins a repeated field into one
  * string (`a, b`; only `set-cookie` stays an array, and a few singletons such as `authorization`
  * keep their first value), as a web Request's `Headers.get` does, which is what the SDK's rules
- * read; `headersDistinct` keeps each field apart.
+ * read.
  */
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
@@ -26,8 +26,11 @@ export function joinedHeader(req: IncomingMessage, name: string): string | undef
  * Mcp-Session-Id.
  */
 export function headerValues(req: IncomingMessage, name: string): string[] | undefined {
-  const fields = req.headersDistinct[name];
-  return fields?.flatMap((field) => field.split(',')).map((value) => value.trim());
+  // The joined value Node already keeps: `headersDistinct` would build arrays of every header of
+  // every request to learn the same (repeated fields are joined with `, ` and split back here).
+  return joinedHeader(req, name)
+    ?.split(',')
+    .map((value) => value.trim());
 }
 
 /** The refusal of a single-valued header that came more than once (`invalid_header`). */
