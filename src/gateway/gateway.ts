@@ -81,6 +81,11 @@ export interface UpstreamTraffic extends TrafficStatus {
 }
 
 export interface RouteStatus {
+  /**
+   * Everything about the route. The status page and `/status.json` show a route that requires
+   * authentication as `withheld` (http/status-view.ts) to requests without credentials it accepts.
+   */
+  details: 'full';
   name: string;
   path: string;
   url: string;
@@ -236,6 +241,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
           }
           const { summary } = authenticators.get(route.name)!;
           return {
+            details: 'full',
             name: route.name,
             path: `/mcp/${route.name}`,
             url: `${base}/mcp/${route.name}`,

@@ -1,9 +1,9 @@
 /**
  * The status page in a real browser: Debian's Chromium driven by playwright-core, against the real
  * gateway in this process. It renders every route, counts a tool call made just before, refreshes
- * in place with a call made after, shows its numbers with JavaScript off too, and logs no console
- * error. Chromium is installed by .ci/run (`apt-get install chromium`); without it the test fails
- * saying so.
+ * in place with a call made after, shows its numbers with JavaScript off too, withholds the tools
+ * of a route that requires a key, and logs no console error. Chromium is installed by .ci/run
+ * (`apt-get install chromium`); without it the test fails saying so.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -89,6 +89,13 @@ describe('the status page in Chromium', () => {
     );
     assert.equal(await page.locator('#upstreams tbody tr td[data-stat="requests"]').first().textContent(), '2', 'points and forecast');
     assert.equal(await page.locator('section[data-route="time"] svg.chart rect.ok').count(), 1, 'one minute with requests');
+
+    // A route that requires a key shows what it needs and its numbers, not its tools (http/status-view.ts).
+    assert.equal(await page.locator('section[data-route="keyed"] tr[data-operation="get_current_time"]').count(), 0);
+    assert.match(
+      (await page.locator('section[data-route="keyed"]').textContent())!,
+      /Detailswithheld: tools and server details are shown to callers of this route: send its credentials to \/status\.json/,
+    );
 
     // The ways to connect.
     await page.locator('#connect-keyed summary').click();

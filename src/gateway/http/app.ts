@@ -24,6 +24,7 @@ import type { Gateway } from '../gateway.js';
 import { capForLog, sessionTag } from '../logger.js';
 import type { ProtocolEra, Route } from '../protocol/route.js';
 import { renderStatusPage } from './status-page.js';
+import { routesCallable, statusShown } from './status-view.js';
 
 export interface AppOptions {
   /** Host names accepted besides the localhost names (DNS rebinding protection). */
@@ -146,11 +147,22 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
       case '/':
         // The Functions host probes `/` until it answers, and the cold start lasts until then: answer
         // at once, without waiting for the first listing of tools (it starts now; the page refreshes).
+        // So no credentials are checked (an OAuth token may wait on its issuer): the page shows every
+        // protected route's details withheld, as a browser sends none anyway.
         allowMethods(req, 'GET, HEAD');
-        return sendHtml(res, renderStatusPage(await gateway.status(publicBase(req), { waitForTools: false })));
-      case '/status.json':
+        return sendHtml(res, renderStatusPage(statusShown(await gateway.status(publicBase(req), { waitForTools: false }), () => false)));
+      case '/status.json': {
         allowMethods(req, 'GET, HEAD');
-        return sendJson(res, 200, await gateway.status(publicBase(req)));
+        const [status, callable] = await Promise.all([
+          gateway.status(publicBase(req)),
+          routesCallable(authenticate, gateway.routes.keys(), req),
+        ]);
+        return sendJson(
+          res,
+          200,
+          statusShown(status, (route) => callable.has(route.name)),
+        );
+      }
       case '/healthz':
         allowMethods(req, 'GET, HEAD');
         return sendJson(res, gateway.shuttingDown ? 503 : 200, { status: gateway.shuttingDown ? 'stopping' : 'ok' });

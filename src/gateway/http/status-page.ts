@@ -6,12 +6,15 @@
  * upstream host's health. Everything comes from {@link GatewayStatus} (the same data as
  * `/status.json`, and the same numbers telemetry exports) and is rendered on the server, so the
  * numbers need no JavaScript. A small script only refreshes the page in place while it is
- * visible, and adds copy buttons. Nothing secret is on it.
+ * visible, and adds copy buttons. Nothing secret is on it, and of a route that requires
+ * authentication nothing more than anyone may know: the page is public, and shows such a route's
+ * details withheld (http/status-view.ts).
  *
  * A route's facts are rows of {@link ROUTE_FACTS}: a new per-route field of RouteStatus is shown
  * by adding one row there.
  */
-import type { GatewayStatus, RouteStatus, RouteTraffic, UpstreamTraffic } from '../gateway.js';
+import type { GatewayStatus, RouteTraffic, UpstreamTraffic } from '../gateway.js';
+import type { ShownRouteStatus, ShownStatus } from './status-view.js';
 import type { BackoffState } from '../backoff-schedule.js';
 import type { ListenStreamsStatus } from '../upstreams/listen-reopening.js';
 import { CANCELLED } from '../telemetry/telemetry.js';
@@ -24,7 +27,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 /** One line of a route's facts: a label, and its value as HTML (undefined leaves the row out). */
 interface RouteFact {
   readonly label: string;
-  readonly html: (route: RouteStatus) => string | undefined;
+  readonly html: (route: ShownRouteStatus) => string | undefined;
 }
 
 export const ROUTE_FACTS: readonly RouteFact[] = [
@@ -50,12 +53,19 @@ export const ROUTE_FACTS: readonly RouteFact[] = [
       }`;
     },
   },
+  {
+    label: 'Details',
+    html: (route) =>
+      route.details === 'withheld'
+        ? 'withheld: tools and server details are shown to callers of this route: send its credentials to /status.json'
+        : undefined,
+  },
   { label: 'In flight', html: (route) => String(route.inFlight) },
   { label: 'Served since start', html: (route) => `${route.served.legacy} on 2025 sessions · ${route.served.modern} in 2026-07-28` },
 ];
 
 /** A command or url route's upstream: its processes (connections), starts and restarts; nothing for a module. */
-function describeRouteUpstream(upstream: RouteStatus['upstream']): string | undefined {
+function describeRouteUpstream(upstream: ShownRouteStatus['upstream']): string | undefined {
   if (upstream.kind === 'module') return undefined;
   const one = upstream.open === 1;
   const what = upstream.kind === 'command' ? (one ? 'server process' : 'server processes') : one ? 'connection' : 'connections';
@@ -65,12 +75,14 @@ function describeRouteUpstream(upstream: RouteStatus['upstream']): string | unde
     `isolation ${escape(upstream.isolation)}`,
     `${upstream.started} started, ${plural(upstream.restarts, 'restart')}`,
   ];
-  if (upstream.serverInfo) parts.push(escape(`${upstream.serverInfo.name} ${upstream.serverInfo.version}`));
+  if ('serverInfo' in upstream && upstream.serverInfo) parts.push(escape(`${upstream.serverInfo.name} ${upstream.serverInfo.version}`));
   return parts.join(' · ');
 }
 
-export function renderStatusPage(status: GatewayStatus): string {
-  const refresh = status.routes.some((route) => route.toolsPending) ? '<meta http-equiv="refresh" content="1">\n' : '';
+export function renderStatusPage(status: ShownStatus): string {
+  const refresh = status.routes.some((route) => route.details === 'full' && route.toolsPending)
+    ? '<meta http-equiv="refresh" content="1">\n'
+    : '';
   const exporters = status.telemetry.exporters;
   const telemetry = exporters.length > 0 ? `telemetry exported to ${escape(exporters.join(' and '))}` : 'telemetry not exported';
   return `<!doctype html>
@@ -88,7 +100,7 @@ ${renderUpstreams(status.cache)}
 </body></html>`;
 }
 
-function renderRoute(route: RouteStatus): string {
+function renderRoute(route: ShownRouteStatus): string {
   const facts = ROUTE_FACTS.flatMap(({ label, html }) => {
     const value = html(route);
     return value === undefined ? [] : [`<dt>${escape(label)}</dt><dd>${value}</dd>`];
@@ -124,7 +136,9 @@ function renderTotals(
   return `<p class="totals"><b data-stat="requests">${totals.requests}</b> ${totals.requests === 1 ? noun : `${noun}s`} · ${errors}${gone} · p50 ${formatMs(totals.p50Ms)} · p95 ${formatMs(totals.p95Ms)}</p>`;
 }
 
-function renderTools(route: RouteStatus): string {
+function renderTools(route: ShownRouteStatus): string {
+  // Withheld: the Details row says so, and the other requests' table keeps the per-method rows.
+  if (route.details === 'withheld') return '';
   if (route.toolsError) return `<p class="error">tools unavailable: ${escape(route.toolsError)}</p>`;
   if (route.toolsPending) return '<p>listing tools…</p>';
   const calls = new Map(route.traffic.operations.filter((o) => o.method === 'tools/call').map((o) => [o.target ?? '', o]));
@@ -160,7 +174,7 @@ function operationRow(label: string, seen: RouteTraffic['operations'][number] | 
 }
 
 /** A VS Code install link, the `.vscode/mcp.json` entry, and an MCP Inspector command for the route. */
-function renderConnect(route: RouteStatus): string {
+function renderConnect(route: ShownRouteStatus): string {
   const header = route.auth.kind === 'apiKey' ? route.auth.header : undefined;
   const input = `${route.name}-api-key`;
   const server: Record<string, unknown> = { type: 'http', url: route.url };
@@ -231,7 +245,7 @@ function chart(perMinute: UpstreamTraffic['perMinute'], label: string): string {
 }
 
 /** What a caller needs, in words; the same facts as `auth` in status.json. */
-function describeAuth(auth: RouteStatus['auth']): string {
+function describeAuth(auth: ShownRouteStatus['auth']): string {
   switch (auth.kind) {
     case 'none':
       return 'no authentication by the gateway';

@@ -1,0 +1,71 @@
+/**
+ * What one request to `/` or `/status.json` may see of each route. Both are public (the Functions
+ * host probes `/`; in Azure the page is on the internet), so a route that requires authentication
+ * shows its tools, its server's name and version and its last error texts only to a request that
+ * carries credentials the route accepts: else those who cannot call it would learn its whole tool
+ * surface. Everyone sees what it needs, its health, sessions and aggregate traffic. Open routes
+ * show everything: anyone can call them anyway.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { BackoffState } from '../backoff-schedule.js';
+import type { AuthVerdict } from '../auth/require-auth.js';
+import type { GatewayStatus, RouteStatus } from '../gateway.js';
+import type { UpstreamStatus } from '../upstreams/upstream.js';
+
+/** A command or url route's server without what identifies it or what its errors said. */
+export type WithheldUpstreamStatus = Omit<UpstreamStatus, 'serverInfo' | 'protocolVersion' | 'backoff'> & {
+  /** The state and the failures in a row, without the last error's text. */
+  readonly backoff: Omit<BackoffState, 'lastError'>;
+};
+
+/**
+ * A protected route as shown to a request without credentials it accepts: no `tools`,
+ * `toolsError`, `toolsPending`, server identity, last error text, nor traffic rows of one tool or
+ * prompt (`tools/call` and `prompts/get` rows name them); `details: 'withheld'` says so.
+ */
+export type WithheldRouteStatus = Omit<RouteStatus, 'details' | 'tools' | 'toolsError' | 'toolsPending' | 'upstream'> & {
+  details: 'withheld';
+  upstream: WithheldUpstreamStatus | { kind: 'module' };
+};
+
+export type ShownRouteStatus = RouteStatus | WithheldRouteStatus;
+
+/** The status document one request gets. */
+export type ShownStatus = Omit<GatewayStatus, 'routes'> & { routes: ShownRouteStatus[] };
+
+/** A route's status with its details withheld. */
+export function withheld(route: RouteStatus): WithheldRouteStatus {
+  const { details: _details, tools: _tools, toolsError: _error, toolsPending: _pending, upstream, traffic, ...shown } = route;
+  return {
+    ...shown,
+    details: 'withheld',
+    upstream: upstream.kind === 'module' ? upstream : withheldUpstream(upstream),
+    traffic: { ...traffic, operations: traffic.operations.filter((operation) => operation.target === undefined) },
+  };
+}
+
+function withheldUpstream(upstream: UpstreamStatus): WithheldUpstreamStatus {
+  const { serverInfo: _info, protocolVersion: _version, backoff, ...shown } = upstream;
+  const { lastError: _lastError, ...state } = backoff;
+  return { ...shown, backoff: state };
+}
+
+/** `status` with the details of each protected route `shown` does not allow withheld. */
+export function statusShown(status: GatewayStatus, shown: (route: RouteStatus) => boolean): ShownStatus {
+  return { ...status, routes: status.routes.map((route) => (route.auth.kind === 'none' || shown(route) ? route : withheld(route))) };
+}
+
+/**
+ * The routes whose details a request to `/status.json` may see: those whose own authenticator
+ * accepts its credentials, checked by the guard of `/mcp/<name>` (an OAuth token may need the
+ * issuer's keys fetched first). A refusal of any kind only withholds: it is no error here, and the
+ * answer does not say what failed.
+ */
+export async function routesCallable(
+  guard: (route: string, req: IncomingMessage) => Promise<AuthVerdict>,
+  routes: Iterable<string>,
+  req: IncomingMessage,
+): Promise<Set<string>> {
+  const verdicts = await Promise.all([...routes].map(async (route) => [route, (await guard(route, req)).ok] as const));
+  return new Set(verdicts.flatMap(([route, ok]) => (ok ? [route] : [])));
+}

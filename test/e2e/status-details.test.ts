@@ -1,0 +1,191 @@
+/**
+ * What the public status page and `/status.json` show of routes that require authentication: to
+ * anyone, a protected route's name, URL, auth, health, sessions and aggregate traffic; its tools,
+ * per-tool rows, upstream server's name and version and last error texts only to a request to
+ * `/status.json` that carries credentials the route accepts. Open routes show everything.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { fixtureModule, startInProcessGateway, type InProcessGateway } from '../helpers/gateway.js';
+import { fixturePath } from '../helpers/project.js';
+import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
+
+const KEY = 'status-details-key-0123456789abcdef';
+const DOWN_KEY = 'status-details-down-key-0123456789';
+const AUDIENCE = 'api://status-details';
+const PROBE = fixturePath('stdio', 'probe-server.mjs');
+
+interface ShownRoute {
+  name: string;
+  details: 'full' | 'withheld';
+  tools?: Array<{ name: string; description?: string }>;
+  toolsError?: string;
+  auth: { kind: string };
+  inFlight: number;
+  sessions: unknown;
+  upstream: {
+    kind: string;
+    serverInfo?: { name: string; version: string };
+    protocolVersion?: string;
+    backoff?: { state: string; consecutiveFailures: number; lastError?: string };
+  };
+  traffic: { requests: number; errors: number; perMinute: unknown[]; operations: Array<{ method: string; target?: string }> };
+}
+
+let idp: OidcIssuer;
+let gw: InProcessGateway;
+
+before(async () => {
+  idp = await startOidcIssuer({ audience: AUDIENCE });
+  gw = await startInProcessGateway(
+    [
+      'servers:',
+      '  open:',
+      `    module: ${fixtureModule('echo')}`,
+      '  keyed:',
+      `    command: ${process.execPath}`,
+      `    args: [${JSON.stringify(PROBE)}]`,
+      `    auth: { kind: apiKey, keys: ["${KEY}"] }`,
+      '  keyed-down:',
+      '    command: sh',
+      '    args: ["-c", "exec 0<&-; exit 1"]',
+      `    auth: { kind: apiKey, keys: ["${DOWN_KEY}"], header: x-down-key }`,
+      '  signed:',
+      `    module: ${fixtureModule('authinfo')}`,
+      `    auth: { kind: oauth, issuer: "${idp.issuer}", audience: ${AUDIENCE}, scopes: [status.read] }`,
+      '',
+    ].join('\n'),
+  );
+  // Traffic on the protected route, tools/call rows included, as its callers make it.
+  const client = new Client({ name: 'status-details', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/keyed`), { requestInit: { headers: { 'x-api-key': KEY } } }),
+  );
+  await client.callTool({ name: 'remember', arguments: { value: 'x' } });
+  await client.close();
+  // The failing route's listing fails (its server exits), leaving an error text behind.
+  await status();
+});
+
+after(async () => {
+  await gw?.close();
+  await idp?.close();
+});
+
+async function status(headers: Record<string, string> = {}): Promise<{ raw: string; routes: Record<string, ShownRoute> }> {
+  const response = await fetch(`${gw.url}/status.json`, { headers });
+  assert.equal(response.status, 200, 'credentials never make /status.json fail');
+  const raw = await response.text();
+  const routes = Object.fromEntries((JSON.parse(raw).routes as ShownRoute[]).map((route) => [route.name, route]));
+  return { raw, routes };
+}
+
+/** The view of a route whose details are withheld: no tools, no server identity, no error texts, no per-tool rows. */
+function assertWithheld(route: ShownRoute): void {
+  assert.equal(route.details, 'withheld', route.name);
+  assert.equal(route.tools, undefined, `${route.name}: no tool list`);
+  assert.equal(route.toolsError, undefined, `${route.name}: no listing error text`);
+  assert.equal(route.upstream.serverInfo, undefined, `${route.name}: no server name or version`);
+  assert.equal(route.upstream.protocolVersion, undefined, `${route.name}: no server protocol version`);
+  assert.equal(route.upstream.backoff?.lastError, undefined, `${route.name}: no last error text`);
+  assert.deepEqual(
+    route.traffic.operations.filter((o) => o.target !== undefined),
+    [],
+    `${route.name}: no per-tool rows`,
+  );
+}
+
+const KEYED_TOOLS = ['remember', 'recall', 'subscriptions'];
+
+describe('/status.json for routes with authentication', () => {
+  it('without credentials withholds a protected route’s tools, server and last error, and shows what it needs, its health and traffic', async () => {
+    const { raw, routes } = await status();
+    for (const name of ['keyed', 'keyed-down', 'signed']) assertWithheld(routes[name]!);
+    for (const tool of [...KEYED_TOOLS, 'whoami_auth', 'probe-server', 'exited with code'])
+      assert.ok(!raw.includes(tool), `${tool} is on /status.json`);
+
+    const keyed = routes.keyed!;
+    assert.deepEqual(keyed.auth, { kind: 'apiKey', header: 'x-api-key' });
+    assert.equal(keyed.upstream.kind, 'command');
+    assert.equal(keyed.upstream.backoff?.state, 'ok');
+    assert.ok(keyed.traffic.requests >= 2, 'the aggregate numbers are shown');
+    assert.ok(keyed.traffic.perMinute.length > 0, 'and the chart');
+    assert.ok(
+      keyed.traffic.operations.some((o) => o.method === 'initialize'),
+      'per-request-type rows (protocol methods) are shown',
+    );
+    // That the failing route is in an error state shows; what the error said does not.
+    const down = routes['keyed-down']!;
+    assert.ok(down.upstream.backoff!.consecutiveFailures > 0);
+
+    // The open route: everything, as anyone can call it.
+    const open = routes.open!;
+    assert.equal(open.details, 'full');
+    assert.ok(open.tools!.some((t) => t.name === 'echo'));
+  });
+
+  it('with the key the route accepts shows that route’s details, and only that route’s', async () => {
+    for (const headers of [{ 'x-api-key': KEY }, { authorization: `Bearer ${KEY}` }] as Array<Record<string, string>>) {
+      const { routes } = await status(headers);
+      const keyed = routes.keyed!;
+      assert.equal(keyed.details, 'full', JSON.stringify(headers));
+      assert.deepEqual(
+        KEYED_TOOLS.filter((name) => keyed.tools!.some((t) => t.name === name)),
+        KEYED_TOOLS,
+      );
+      assert.equal(keyed.upstream.serverInfo?.name, 'probe-server');
+      assert.ok(keyed.traffic.operations.some((o) => o.method === 'tools/call' && o.target === 'remember'));
+      assertWithheld(routes['keyed-down']!);
+      assertWithheld(routes.signed!);
+    }
+    const down = (await status({ 'x-down-key': DOWN_KEY })).routes['keyed-down']!;
+    assert.equal(down.details, 'full');
+    assert.match(down.toolsError!, /exited with code 1/);
+    assert.equal(down.upstream.backoff?.lastError, 'exited with code 1');
+  });
+
+  it('with a wrong key withholds, as without one', async () => {
+    for (const headers of [
+      { 'x-api-key': 'not-the-key-0123456789abcdef' },
+      { authorization: 'Bearer not-the-key-0123456789' },
+      { 'x-api-key': DOWN_KEY },
+    ] as Array<Record<string, string>>) {
+      const { routes } = await status(headers);
+      assertWithheld(routes.keyed!);
+    }
+  });
+
+  it('with a token the OAuth route accepts shows it; a token it refuses withholds', async () => {
+    const good = await idp.sign({ sub: 'alice', scp: 'status.read' });
+    const signed = (await status({ authorization: `Bearer ${good}` })).routes.signed!;
+    assert.equal(signed.details, 'full');
+    assert.deepEqual(
+      signed.tools!.map((t) => t.name),
+      ['whoami_auth'],
+    );
+    const noScope = await idp.sign({ sub: 'alice', scp: 'other' });
+    const expired = await idp.sign({ sub: 'alice', scp: 'status.read' }, { expiresIn: -3600 });
+    for (const token of [noScope, expired, 'not.a.jwt'])
+      assertWithheld((await status({ authorization: `Bearer ${token}` })).routes.signed!);
+  });
+});
+
+describe('the status page for routes with authentication', () => {
+  it('never shows a protected route’s tools, server or last error, and says how to see them', async () => {
+    await status({ 'x-api-key': KEY }); // every listing is done
+    const page = await (await fetch(`${gw.url}/`, { headers: { 'x-api-key': KEY } })).text();
+    for (const text of [...KEYED_TOOLS, 'whoami_auth', 'probe-server', 'exited with code'])
+      assert.ok(!page.includes(text), `${text} is on the page`);
+    for (const name of ['keyed', 'keyed-down', 'signed']) {
+      const section = page.slice(
+        page.indexOf(`<section id="route-${name}"`),
+        page.indexOf('</section>', page.indexOf(`<section id="route-${name}"`)),
+      );
+      assert.match(section, /tools and server details are shown to callers of this route: send its credentials to \/status\.json/i, name);
+      assert.match(section, /<details id="connect-/, `${name}: the connect snippets stay`);
+    }
+    assert.match(page, /<dt>Server health<\/dt><dd><span[^>]*>[^<]*· [1-9]\d* consecutive failures?<\/span>/, 'the error state shows');
+    assert.match(page, /tr data-operation="echo"|<code>echo<\/code>/, 'the open route’s tools are shown');
+  });
+});
