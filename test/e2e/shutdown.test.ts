@@ -125,11 +125,13 @@ describe('SIGTERM', () => {
   });
 
   it('does the same for a 2026-07-28 client: the call cut short gets shutting_down, one in grace its result', async () => {
-    const gateway = await startGatewayProcess(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nshutdownGrace: 600ms\n`);
+    // The quick call must still be running when SIGTERM lands, and finish within the grace: margins
+    // of seconds, as a loaded machine can take hundreds of milliseconds between the two.
+    const gateway = await startGatewayProcess(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nshutdownGrace: 3s\n`);
     try {
       const client = new Client({ name: 'modern', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
       await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/echo`)));
-      const quick = client.callTool({ name: 'slow', arguments: { ms: 200, text: 'in time' } });
+      const quick = client.callTool({ name: 'slow', arguments: { ms: 1500, text: 'in time' } });
       const slow = client.callTool({ name: 'slow', arguments: { ms: 5000, text: 'too late' } });
       await untilInFlight(gateway.url, 'echo', 2);
       gateway.child.kill('SIGTERM');
