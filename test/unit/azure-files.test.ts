@@ -64,7 +64,7 @@ describe('schema fixtures', () => {
 });
 
 describe('package.json', () => {
-  it('pins every dependency to one exact version, so a remote build installs what was tested', () => {
+  it('pins every dependency to one exact version, so the deployment installs what was tested', () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
     const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { version?: string }>;
