@@ -2,21 +2,22 @@
  * The gateway as an Azure Functions custom handler: built, started from host.json by the
  * emulated Functions host (test/helpers/functions-host.ts), and driven through it by the SDK's
  * Client with a function key, a `command:` route (a stdio server from npm) included. Then the
- * deployment package: only what .funcignore keeps, installed and built from scratch as the remote
- * build does, must start and serve too.
+ * deployment package as azd's prepackage hook stages it (`npm run stage`: what .funcignore keeps
+ * of the build, and `npm ci --omit=dev`) must hold no devDependency, and start and serve too.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { listDeployedFiles, startFunctionsHost, type FunctionsHost } from '../helpers/functions-host.js';
+import { stageDeployment } from '../../scripts/stage-deployment.js';
+import { startFunctionsHost, type FunctionsHost } from '../helpers/functions-host.js';
 import { processesWith } from '../helpers/processes.js';
 
 const run = promisify(execFile);
@@ -254,28 +255,53 @@ describe('gateway under the emulated Functions host', { timeout: BUILD_TIMEOUT +
   });
 });
 
-describe('deployment package (.funcignore) built from scratch', { timeout: INSTALL_TIMEOUT + BUILD_TIMEOUT + 60_000 }, () => {
+describe('deployment package (npm run stage) with production dependencies only', { timeout: INSTALL_TIMEOUT + 60_000 }, () => {
   let appRoot: string;
   let host: FunctionsHost | undefined;
 
   before(async () => {
-    appRoot = await mkdtemp(path.join(os.tmpdir(), 'mcp-gateway-package-'));
-    for (const file of await listDeployedFiles(ROOT)) {
-      await mkdir(path.dirname(path.join(appRoot, file)), { recursive: true });
-      await copyFile(path.join(ROOT, file), path.join(appRoot, file));
-    }
+    appRoot = path.join(await mkdtemp(path.join(os.tmpdir(), 'mcp-gateway-package-')), 'app');
+    // What azd's prepackage hook does after `npm run build` (the tests run from that build).
+    await stageDeployment(ROOT, appRoot, { npmArgs: ['--prefer-offline'], timeout: INSTALL_TIMEOUT });
   });
   after(async () => {
     await host?.stop();
-    await rm(appRoot, { recursive: true, force: true });
+    await rm(path.dirname(appRoot), { recursive: true, force: true });
   });
 
-  it('installs, builds and serves /mcp/time', async () => {
-    assert.ok(!existsSync(path.join(appRoot, 'node_modules')) && !existsSync(path.join(appRoot, 'dist')));
-    await npm(['ci', '--prefer-offline', '--no-audit', '--no-fund'], appRoot, INSTALL_TIMEOUT);
-    await npm(['run', 'build'], appRoot, BUILD_TIMEOUT);
-    host = await startFunctionsHost({ appRoot, functionKeys: [KEY], env: appSettings() });
+  it('holds the build and the dependencies of package.json, no sources, tests or devDependencies', async () => {
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    for (const file of ['host.json', 'gateway.yaml', 'package.json', 'dist/src/gateway/main.js', 'dist/servers/time/index.js']) {
+      assert.ok(existsSync(path.join(appRoot, file)), `${file} is in the package`);
+    }
+    for (const file of ['src', 'servers', 'test', 'dist/test', 'tsconfig.json', '.funcignore', 'local.settings.json']) {
+      assert.ok(!existsSync(path.join(appRoot, file)), `${file} is not in the package`);
+    }
+    for (const name of Object.keys(pkg.dependencies)) {
+      assert.ok(existsSync(path.join(appRoot, 'node_modules', name, 'package.json')), `dependency ${name} is installed`);
+    }
+    const lock = JSON.parse(await readFile(path.join(appRoot, 'node_modules', '.package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    const dev = Object.entries(lock.packages)
+      .filter(([, entry]) => entry.dev)
+      .map(([name]) => name);
+    assert.deepEqual(dev, [], 'npm installed no package that only devDependencies need');
+    for (const name of Object.keys(pkg.devDependencies).filter((name) => !(name in pkg.dependencies))) {
+      const installed = existsSync(path.join(appRoot, 'node_modules', name, 'package.json'));
+      // A devDependency can still be installed as a dependency of a dependency (not dev in the lock).
+      if (installed) assert.equal(lock.packages[`node_modules/${name}`]?.dev, undefined, `${name} is there for a dependency`);
+    }
+    for (const name of ['typescript', 'tsx', 'playwright-core', '@modelcontextprotocol/conformance', 'supergateway', 'autocannon']) {
+      assert.ok(!existsSync(path.join(appRoot, 'node_modules', name)), `${name} is not installed`);
+    }
+  });
 
+  it('starts from host.json and serves /mcp/time', async () => {
+    host = await startFunctionsHost({ appRoot, functionKeys: [KEY], env: appSettings() });
     const { client, transport } = connect(host, 'time');
     await client.connect(transport);
     try {

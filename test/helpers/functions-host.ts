@@ -36,6 +36,10 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 
+// The .funcignore matcher and the package listing belong to the staging script that azd runs
+// (scripts/stage-deployment.ts); tests use the same ones.
+export { listDeployedFiles, parseFuncignore } from '../../scripts/stage-deployment.js';
+
 type Milliseconds = number;
 
 export interface FunctionsHostOptions {
@@ -297,72 +301,4 @@ async function hasFunctionJson(dir: string): Promise<boolean> {
     }
   }
   return false;
-}
-
-/**
- * A `.funcignore` matcher: what azd and Core Tools leave out of the deployment package.
- * gitignore syntax: `#` comments, `!` re-includes, a trailing `/` matches directories only,
- * a pattern with a `/` (other than trailing) is anchored at the root, `*`, `?` and `**`.
- *
- * @example
- * const ignored = parseFuncignore('node_modules/\n*.md\n');
- * ignored('README.md', false); // true
- */
-export function parseFuncignore(text: string): (relativePath: string, isDirectory: boolean) => boolean {
-  const rules = text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const negate = line.startsWith('!');
-      let pattern = negate ? line.slice(1) : line;
-      const directoryOnly = pattern.endsWith('/');
-      if (directoryOnly) pattern = pattern.slice(0, -1);
-      const anchored = pattern.includes('/');
-      if (pattern.startsWith('/')) pattern = pattern.slice(1);
-      return { negate, directoryOnly, regex: globToRegExp(pattern, anchored) };
-    });
-  return (relativePath, isDirectory) => {
-    const normalized = relativePath.split(path.sep).join('/');
-    let ignored = false;
-    for (const rule of rules) {
-      if (rule.directoryOnly && !isDirectory) continue;
-      if (rule.regex.test(normalized)) ignored = !rule.negate;
-    }
-    return ignored;
-  };
-}
-
-function globToRegExp(pattern: string, anchored: boolean): RegExp {
-  let source = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i]!;
-    if (char === '*' && pattern[i + 1] === '*') {
-      source += '.*';
-      i++;
-      if (pattern[i + 1] === '/') i++;
-    } else if (char === '*') source += '[^/]*';
-    else if (char === '?') source += '[^/]';
-    else source += char.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(anchored ? `^${source}$` : `(^|/)${source}$`);
-}
-
-/**
- * The files (relative paths, sorted) that a deployment package of `appRoot` holds under its
- * `.funcignore`. A directory that is ignored is not entered, as in git.
- */
-export async function listDeployedFiles(appRoot: string): Promise<string[]> {
-  const ignored = parseFuncignore(await readFile(path.join(appRoot, '.funcignore'), 'utf8').catch(() => ''));
-  const files: string[] = [];
-  const walk = async (relativeDir: string): Promise<void> => {
-    for (const entry of await readdir(path.join(appRoot, relativeDir), { withFileTypes: true })) {
-      const relative = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
-      if (ignored(relative, entry.isDirectory())) continue;
-      if (entry.isDirectory()) await walk(relative);
-      else if (entry.isFile()) files.push(relative);
-    }
-  };
-  await walk('');
-  return files.sort();
 }

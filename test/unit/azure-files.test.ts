@@ -14,6 +14,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js';
 import ajvFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { LOCAL_PORT, enabledRoutes, renderMcpJson } from '../../scripts/mcp-json.js';
+import { STAGE_DIR } from '../../scripts/stage-deployment.js';
 import { parseFuncignore } from '../helpers/functions-host.js';
 
 // ajv-formats is CommonJS: under NodeNext its default import is the plugin function itself.
@@ -63,7 +64,7 @@ describe('schema fixtures', () => {
 });
 
 describe('package.json', () => {
-  it('pins every dependency to one exact version, so a remote build installs what was tested', () => {
+  it('pins every dependency to one exact version, so the deployment installs what was tested', () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
     const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
       packages: Record<string, { version?: string }>;
@@ -149,7 +150,17 @@ describe('local.settings.json', () => {
 
 describe('azure.yaml', () => {
   const azureYaml = parseYaml(read('azure.yaml')) as {
-    services: Record<string, { project: string; language: string; host: string; remoteBuild: boolean }>;
+    services: Record<
+      string,
+      {
+        project: string;
+        language: string;
+        host: string;
+        dist: string;
+        remoteBuild: boolean;
+        hooks: { prepackage: { posix: { shell: string; run: string }; windows: { shell: string; run: string } } };
+      }
+    >;
     hooks: { preprovision: { posix: { run: string }; windows: { run: string } } };
   };
 
@@ -168,11 +179,25 @@ describe('azure.yaml', () => {
     validate(ajv, azdSchema, azureYaml, 'azure.yaml');
   });
 
-  it('deploys the project as one function service built remotely', () => {
-    const names = Object.keys(azureYaml.services);
-    assert.deepEqual(names, ['api']);
-    assert.deepEqual(azureYaml.services.api, { project: '.', language: 'ts', host: 'function', remoteBuild: true });
+  it('deploys one function service, built here and uploaded as built: no remote build, whose npm install would add devDependencies', () => {
+    // Microsoft's "Build and deploy TypeScript apps in Azure Functions": a remote build "installs
+    // both dependencies and devDependencies"; azd's schema: with remoteBuild false "the package is
+    // deployed as-is".
+    assert.deepEqual(Object.keys(azureYaml.services), ['api']);
+    const { hooks, ...service } = azureYaml.services.api!;
+    assert.deepEqual(service, { project: '.', language: 'ts', host: 'function', dist: STAGE_DIR, remoteBuild: false });
     assert.match(read('infra/main.bicep'), /var serviceName = 'api'/, 'the Bicep tags the app with the same service name');
+    // azd runs the service's prepackage hook before it zips `dist`, on POSIX and Windows alike.
+    assert.deepEqual(hooks.prepackage, { posix: { shell: 'sh', run: 'npm run stage' }, windows: { shell: 'pwsh', run: 'npm run stage' } });
+    const scripts = readJson<{ scripts: Record<string, string> }>('package.json').scripts;
+    assert.equal(scripts.stage, `npm run build && node dist/scripts/stage-deployment.js ${STAGE_DIR}`);
+    assert.ok(existsSync(path.join(ROOT, 'scripts/stage-deployment.ts')));
+  });
+
+  it('leaves node_modules to .funcignore, as azd requires with remoteBuild: false', () => {
+    // azd (service_target_functionapp.go) refuses "'remoteBuild: false' cannot be used when
+    // '.funcignore' excludes node_modules"; the staging script never copies it, it installs its own.
+    assert.equal(parseFuncignore(read('.funcignore'))('node_modules', true), false);
   });
 
   it('creates the session secret in a preprovision hook, on POSIX and Windows', () => {
@@ -342,28 +367,37 @@ describe('.funcignore', () => {
     return !ignored(file, false);
   };
 
-  it('keeps what the remote build needs', () => {
+  it('keeps what the deployed app runs: the build output, host.json, gateway.yaml, package*.json', () => {
     for (const file of [
       'package.json',
       'package-lock.json',
-      'tsconfig.json',
-      'tsconfig.build.json',
       'host.json',
       'gateway.yaml',
-      'src/gateway/config/config.ts',
-      'servers/time/index.ts',
-      'scripts/mcp-json.ts',
+      'dist/src/gateway/main.js',
+      'dist/src/gateway/config/config.js',
+      'dist/servers/time/index.js',
     ]) {
       assert.ok(deployed(file), `${file} is deployed`);
     }
   });
 
-  it('leaves out tests, local files, installed and built output', () => {
+  it('leaves out sources, tests, local files, the build of tests and scripts, and the staging folder itself', () => {
     for (const file of [
+      'src/gateway/config/config.ts',
+      'servers/time/index.ts',
+      'scripts/mcp-json.ts',
+      'scripts/create-session-secret.sh',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'dist/test/unit/azure-files.test.js',
+      'dist/bench/main.js',
+      'dist/scripts/mcp-json.js',
+      'dist/readme-walkthrough/gateway.yaml',
+      'dist/tsconfig.tsbuildinfo',
+      'dist/src/gateway/main.js.map',
+      `${STAGE_DIR}/host.json`,
       'test/unit/azure-files.test.ts',
       'test/fixtures/nws/points.json',
-      'node_modules/yaml/package.json',
-      'dist/src/gateway/main.js',
       'local.settings.json',
       '.vscode/mcp.json',
       '.azure/dev/.env',
@@ -377,6 +411,7 @@ describe('.funcignore', () => {
       'eslint.config.js',
       '.prettierrc.json',
       '.prettierignore',
+      'azure.yaml',
     ]) {
       assert.ok(!deployed(file), `${file} is not deployed`);
     }

@@ -3,19 +3,36 @@
  * (host.json `customHandler.http.defaultAuthorizationLevel`, or the app setting that overrides it).
  * That level and the routes' own `auth` can contradict each other; this says how, so the start-up
  * log tells the deployer.
+ *
+ * When neither sets the level, the check does not guess the host's default: Microsoft's page on
+ * self-hosted MCP servers gives it as `function` in its table of `customHandler.http` properties,
+ * while its example of the settings the `mcp-custom-handler` profile is equivalent to shows
+ * `anonymous`. It warns that the level is unstated instead.
  */
 import { authOf, type GatewayConfig } from './config.js';
 
 /** The app setting that overrides host.json's level (`infra/` sets it from `hostAuthorizationLevel`). */
 export const AUTH_LEVEL_SETTING = 'AzureFunctionsJobHost__customHandler__http__defaultAuthorizationLevel';
 
-/** The host's level: the overriding app setting, else host.json's, else the host's default `anonymous`. */
-export function hostAuthorizationLevel(hostJson: unknown, env: NodeJS.ProcessEnv = {}): string {
+/** The level and where it was stated. */
+export interface HostAuthorizationLevel {
+  level: string;
+  source: 'app setting' | 'host.json';
+}
+
+/** A key of a host.json object, matched without regard to case, as the host reads its configuration. */
+function property(object: unknown, key: string): unknown {
+  if (typeof object !== 'object' || object === null) return undefined;
+  const found = Object.keys(object).find((name) => name.toLowerCase() === key.toLowerCase());
+  return found === undefined ? undefined : (object as Record<string, unknown>)[found];
+}
+
+/** The host's level: the overriding app setting, else host.json's; undefined when neither states it. */
+export function hostAuthorizationLevel(hostJson: unknown, env: NodeJS.ProcessEnv = {}): HostAuthorizationLevel | undefined {
   const override = env[AUTH_LEVEL_SETTING]?.trim();
-  if (override) return override.toLowerCase();
-  const level = (hostJson as { customHandler?: { http?: { defaultAuthorizationLevel?: unknown } } } | null)?.customHandler?.http
-    ?.defaultAuthorizationLevel;
-  return typeof level === 'string' ? level.toLowerCase() : 'anonymous';
+  if (override) return { level: override.toLowerCase(), source: 'app setting' };
+  const level = property(property(property(hostJson, 'customHandler'), 'http'), 'defaultAuthorizationLevel');
+  return typeof level === 'string' && level.trim() ? { level: level.trim().toLowerCase(), source: 'host.json' } : undefined;
 }
 
 /**
@@ -29,8 +46,14 @@ export function functionsAuthWarnings(
   hostJson: unknown,
   env: NodeJS.ProcessEnv = {},
 ): string[] {
-  const level = hostAuthorizationLevel(hostJson, env);
-  const source = env[AUTH_LEVEL_SETTING]?.trim() ? `The app setting ${AUTH_LEVEL_SETTING} sets` : 'host.json sets';
+  const stated = hostAuthorizationLevel(hostJson, env);
+  if (!stated) {
+    return [
+      `neither host.json nor the app setting ${AUTH_LEVEL_SETTING} sets customHandler.http.defaultAuthorizationLevel, so the Functions host applies its default (documented as "function": a function key on every request) and the routes' auth cannot be checked against it; set it in host.json to "function" or "anonymous"`,
+    ];
+  }
+  const { level } = stated;
+  const source = stated.source === 'app setting' ? `The app setting ${AUTH_LEVEL_SETTING} sets` : 'host.json sets';
   const routes = Object.entries(config.servers).filter(([, entry]) => entry.enabled);
   const kinds = (kind: string) => routes.filter(([, entry]) => authOf(config, entry).kind === kind).map(([name]) => `/mcp/${name}`);
   const warnings: string[] = [];
