@@ -22,6 +22,7 @@ import { copyFile, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import ignore from 'ignore';
 
 const run = promisify(execFile);
 
@@ -65,52 +66,21 @@ export async function stageDeployment(root: string, out: string, options: StageO
 }
 
 /**
- * A `.funcignore` matcher: what azd and Core Tools leave out of the deployment package.
- * gitignore syntax: `#` comments, `!` re-includes, a trailing `/` matches directories only,
- * a pattern with a `/` (other than trailing) is anchored at the root, `*`, `?` and `**`.
+ * A `.funcignore` matcher: what azd and Core Tools leave out of the deployment package. The file
+ * has gitignore syntax, read by `ignore` (the gitignore matcher ESLint and others use), not by
+ * rules of our own: what it decides is what is deployed.
  *
  * @example
  * const ignored = parseFuncignore('node_modules/\n*.md\n');
  * ignored('README.md', false); // true
  */
 export function parseFuncignore(text: string): (relativePath: string, isDirectory: boolean) => boolean {
-  const rules = text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .map((line) => {
-      const negate = line.startsWith('!');
-      let pattern = negate ? line.slice(1) : line;
-      const directoryOnly = pattern.endsWith('/');
-      if (directoryOnly) pattern = pattern.slice(0, -1);
-      const anchored = pattern.includes('/');
-      if (pattern.startsWith('/')) pattern = pattern.slice(1);
-      return { negate, directoryOnly, regex: globToRegExp(pattern, anchored) };
-    });
+  const matcher = ignore({ allowRelativePaths: false }).add(text);
   return (relativePath, isDirectory) => {
     const normalized = relativePath.split(path.sep).join('/');
-    let ignored = false;
-    for (const rule of rules) {
-      if (rule.directoryOnly && !isDirectory) continue;
-      if (rule.regex.test(normalized)) ignored = !rule.negate;
-    }
-    return ignored;
+    // A trailing slash is how `ignore` tells a directory, for patterns that match directories only.
+    return matcher.ignores(isDirectory ? `${normalized}/` : normalized);
   };
-}
-
-function globToRegExp(pattern: string, anchored: boolean): RegExp {
-  let source = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const char = pattern[i]!;
-    if (char === '*' && pattern[i + 1] === '*') {
-      source += '.*';
-      i++;
-      if (pattern[i + 1] === '/') i++;
-    } else if (char === '*') source += '[^/]*';
-    else if (char === '?') source += '[^/]';
-    else source += char.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(anchored ? `^${source}$` : `(^|/)${source}$`);
 }
 
 /**

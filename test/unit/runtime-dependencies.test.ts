@@ -28,14 +28,20 @@ export function packageOf(specifier: string): string | undefined {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
 
-/** Every bare package the JavaScript files under `dir` import, with the files importing it. */
+/**
+ * Every bare package the JavaScript files under `dir` import, with the files importing it. Only
+ * the build of a source that exists (`dist/src/x.js` of `src/x.ts`): a build folder that is not
+ * cleaned keeps the output of files since moved or deleted, which `npm run stage` (which builds
+ * afresh) never deploys.
+ */
 function importsUnder(dir: string): Map<string, string[]> {
+  const sources = path.join(PROJECT_ROOT, path.relative(path.join(PROJECT_ROOT, 'dist'), dir));
   const found = new Map<string, string[]>();
   const walk = (relative: string) => {
     for (const entry of readdirSync(path.join(dir, relative), { withFileTypes: true })) {
       const child = path.join(relative, entry.name);
       if (entry.isDirectory()) walk(child);
-      else if (entry.name.endsWith('.js')) {
+      else if (entry.name.endsWith('.js') && existsSync(path.join(sources, child.replace(/\.js$/, '.ts')))) {
         const { importedFiles } = ts.preProcessFile(readFileSync(path.join(dir, child), 'utf8'), true, true);
         for (const { fileName } of importedFiles) {
           const name = packageOf(fileName);
