@@ -54,7 +54,7 @@ describe('originCheck', () => {
     assert.equal(error.status, 403);
     assert.match(error.message, /https:\/\/evil\.example/);
     assert.match(error.message, /add it to allowedOrigins in gateway\.yaml/);
-    assert.equal(error.toJsonRpcBody().error.data.code, 'invalid_origin');
+    assert.equal(error.toJsonRpcBody().error.data?.code, 'invalid_origin');
     assert.equal(refusal(check, { origin: 'null' }).code, 'invalid_origin');
     // Two Origin fields arrive joined; a malformed value is no origin either.
     assert.equal(refusal(check, { origin: 'https://app.example.com, https://evil.example' }).code, 'invalid_origin');
