@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
 import {
   initializeBody,
   MCP_POST_HEADERS,
@@ -174,6 +175,22 @@ describe('Origin on /mcp/<name>', () => {
     const closed = await rawRequest(`${gw.url}/mcp/time`, { method: 'DELETE', headers });
     assert.equal(closed.status, 200, closed.body);
     assertCors(closed, origin);
+  });
+
+  it('lets an allowed cross origin read a 2026-07-28 answer (the per-request handler writes it)', async () => {
+    const meta = {
+      [PROTOCOL_VERSION_META_KEY]: '2026-07-28',
+      [CLIENT_CAPABILITIES_META_KEY]: {},
+      [CLIENT_INFO_META_KEY]: { name: 'web-client', version: '1.0.0' },
+    };
+    const answer = await post(
+      'time',
+      { origin: APP, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+      JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: meta } }),
+    );
+    assert.equal(answer.status, 200, answer.body);
+    assert.ok(Array.isArray(rpcOf(answer).result?.tools), answer.body);
+    assertCors(answer, APP);
   });
 
   it('adds no CORS header to requests without Origin', async () => {
