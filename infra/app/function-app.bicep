@@ -63,6 +63,8 @@ module app 'br/public:avm/res/web/site:0.15.1' = {
         version: '22'
       }
     }
+    // No `cors`: the platform's CORS, when set, answers preflights itself before the custom
+    // handler; the gateway's allowedOrigins (gateway.yaml) does CORS for /mcp/<name>.
     siteConfig: {
       alwaysOn: false
     }

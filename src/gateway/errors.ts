@@ -79,6 +79,12 @@ export const GATEWAY_ERRORS = {
     summary: "The route's authorization server (OpenID configuration or keys) cannot be reached to check the token; retry later.",
   },
   invalid_host: { status: 403, rpc: JSONRPC.SERVER_ERROR, summary: 'The Host header is not an allowed name (DNS rebinding protection).' },
+  invalid_origin: {
+    status: 403,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary:
+      "The Origin header (a browser page) names an origin that is not loopback, not the gateway's own and not in allowedOrigins; null included. Checked before authentication, preflights too.",
+  },
   sessions_full: {
     status: 503,
     rpc: JSONRPC.SERVER_ERROR,

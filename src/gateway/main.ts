@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     for (const warning of functionsAuthWarnings(config, hostJson, env)) logger.warn(warning);
   }
   const allowedHosts = [...config.allowedHosts, ...(env.WEBSITE_HOSTNAME ? [env.WEBSITE_HOSTNAME] : [])].map((h) => h.toLowerCase());
-  const app = createApp(gateway, { allowedHosts });
+  const app = createApp(gateway, { allowedHosts, allowedOrigins: config.allowedOrigins });
 
   const { port, host } = settings;
   const server = createHttpServer(app, { requestTimeout: config.requestTimeout, logger }).listen(port, host);

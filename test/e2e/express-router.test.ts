@@ -38,6 +38,7 @@ servers:
     module: ${shippedModule('time')}
     auth: { kind: apiKey, keys: ["\${KEY}"] }
 allowedHosts: [app.example.com]
+allowedOrigins: [https://app.example.com]
 maxBodySize: 64KiB
 `;
 
@@ -98,6 +99,15 @@ const REFUSED: ReadonlyArray<[string, RawRequest]> = [
   ['PUT', { method: 'PUT', path: '/mcp/time', headers: {} }],
   ['the metadata of a route without OAuth', { method: 'GET', path: '/.well-known/oauth-protected-resource/mcp/time', headers: {} }],
   ['a CORS preflight of the metadata', { method: 'OPTIONS', path: '/.well-known/oauth-protected-resource/mcp/keyed', headers: {} }],
+  ['a foreign Origin', { path: '/mcp/time', headers: { ...MCP_POST_HEADERS, origin: 'https://evil.example' }, body: init }],
+  [
+    'a CORS preflight from an origin of gateway.yaml',
+    { method: 'OPTIONS', path: '/mcp/keyed', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } },
+  ],
+  [
+    'no API key, from an origin of gateway.yaml',
+    { path: '/mcp/keyed', headers: { ...MCP_POST_HEADERS, origin: 'https://app.example.com' }, body: init },
+  ],
 ];
 
 /** The refusals whose answer is the app's once its body parser runs first (README: Mount in an express app). */
@@ -412,6 +422,25 @@ describe('createGatewayRouter options and mounting', () => {
       }
       const foreign = await send(app.url, { path: '/mcp/time', headers: { ...MCP_POST_HEADERS, host: 'evil.example' }, body: toolsList });
       assert.equal(JSON.parse(foreign.body).error.data.code, 'invalid_host');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('accepts the origins passed as allowedOrigins besides those of gateway.yaml', async () => {
+    const app = await startExpressApp(ORDERS['express.json() before the router'], { allowedOrigins: ['https://other.example.com'] });
+    try {
+      for (const origin of ['https://other.example.com', 'https://app.example.com']) {
+        const answer = await send(app.url, { path: '/mcp/time', headers: { ...MCP_POST_HEADERS, origin }, body: toolsList });
+        assert.equal(JSON.parse(answer.body).error.data.code, 'session_required', origin);
+        assert.equal(answer.headers['access-control-allow-origin'], origin);
+      }
+      const foreign = await send(app.url, {
+        path: '/mcp/time',
+        headers: { ...MCP_POST_HEADERS, origin: 'https://evil.example' },
+        body: toolsList,
+      });
+      assert.equal(JSON.parse(foreign.body).error.data.code, 'invalid_origin');
     } finally {
       await app.close();
     }

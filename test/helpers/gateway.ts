@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -33,7 +34,11 @@ export interface InProcessGateway {
 /** The real gateway and app on 127.0.0.1, ephemeral port, in this process. */
 export async function startInProcessGateway(
   yaml: string,
-  options: Partial<Omit<GatewayOptions, 'config' | 'logger'>> & { env?: NodeJS.ProcessEnv; allowedHosts?: string[] } = {},
+  options: Partial<Omit<GatewayOptions, 'config' | 'logger'>> & {
+    env?: NodeJS.ProcessEnv;
+    allowedHosts?: string[];
+    allowedOrigins?: string[];
+  } = {},
 ): Promise<InProcessGateway> {
   const logs: Array<Record<string, unknown>> = [];
   const destination = new Writable({
@@ -44,7 +49,8 @@ export async function startInProcessGateway(
   });
   const config = parseConfig(yaml, path.join(PROJECT_ROOT, 'test-gateway.yaml'), options.env ?? {});
   const gateway = await createGateway({ ...options, config, logger: createLogger({ level: 'debug', destination }) });
-  const app = createApp(gateway, { allowedHosts: options.allowedHosts });
+  // As main.ts does: gateway.yaml's allowedOrigins (and those given here).
+  const app = createApp(gateway, { allowedHosts: options.allowedHosts, allowedOrigins: options.allowedOrigins ?? config.allowedOrigins });
   const server = createHttpServer(app, { requestTimeout: config.requestTimeout, logger: gateway.logger }).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;
@@ -198,4 +204,46 @@ export async function openRawSession(url: string, capabilities: Record<string, u
   });
   assert.equal(initialized.status, 202);
   return id;
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * One request with node:http, headers exactly as given (fetch sends no Origin of its own choosing
+ * and cannot set Host), read to its end.
+ */
+export function rawRequest(
+  url: string,
+  { method = 'POST', headers = MCP_POST_HEADERS, body }: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string } = {},
+): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers }, (res) => {
+      let text = '';
+      res
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (text += chunk))
+        .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The JSON-RPC message of an answer: its body, or the last `data:` line of an SSE answer. */
+export function rpcOf(answer: RawAnswer): {
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string; data?: { code?: string } };
+} {
+  const json = answer.body.startsWith('{')
+    ? answer.body
+    : answer.body
+        .split('\n')
+        .findLast((line) => line.startsWith('data: '))
+        ?.slice(6);
+  if (json === undefined) throw new Error(`no JSON-RPC message in ${answer.status} ${JSON.stringify(answer.body)}`);
+  return JSON.parse(json);
 }

@@ -274,6 +274,11 @@ describe('infra (Bicep, checked structurally)', () => {
     assert.match(read('README.md'), /azd env set NWS_USER_AGENT/);
   });
 
+  it("sets no platform CORS, which would answer preflights before the gateway's allowedOrigins (README: Browser clients)", () => {
+    for (const file of [main, functionApp]) assert.doesNotMatch(file, /\bcors\s*:/i);
+    assert.match(read('README.md'), /leave the Function App's platform CORS \(`siteConfig\.cors`/);
+  });
+
   it('sets none of the app settings Flex Consumption rejects or that would bypass the identity', () => {
     // Flex takes the runtime, scale and package from functionAppConfig; these settings are
     // deprecated there (the deployment fails or ignores them). AzureWebJobsStorage as a connection

@@ -53,7 +53,22 @@ describe('parseConfig', () => {
     assert.equal(config.cache.enabled, true);
     assert.equal(config.cache.notFoundTtl, 600_000);
     assert.deepEqual(config.allowedHosts, []);
+    assert.deepEqual(config.allowedOrigins, []);
     assert.equal(config.dir, '/srv/app');
+  });
+
+  it('takes allowedOrigins as exact origins, normalized, or the single value *', () => {
+    const config = parseConfig(
+      'servers:\n  t:\n    module: x\nallowedOrigins: [https://App.example.com:443/, http://localhost:6274]\n',
+      'g.yaml',
+    );
+    assert.deepEqual(config.allowedOrigins, ['https://app.example.com', 'http://localhost:6274']);
+    assert.deepEqual(parseConfig('servers:\n  t:\n    module: x\nallowedOrigins: ["*"]\n', 'g.yaml').allowedOrigins, ['*']);
+    assert.deepEqual(problemsOf('servers:\n  t:\n    module: x\nallowedOrigins: [app.example.com, "https://a.example/x", "*"]\n'), [
+      '4:17 allowedOrigins: "*" (any origin) must be the only value of allowedOrigins',
+      '4:18 allowedOrigins.0: "app.example.com" is not an origin: scheme, host and optional port, no path (e.g. https://app.example.com), or the single value "*"',
+      '4:35 allowedOrigins.1: "https://a.example/x" is not an origin: scheme, host and optional port, no path (e.g. https://app.example.com), or the single value "*"',
+    ]);
   });
 
   it('derives maxPerPrincipal from maxPerRoute, and refuses one above it', () => {
@@ -386,7 +401,7 @@ describe('parseConfig', () => {
       '13:16 sessions.idleTimeout: invalid duration "5 minutes": use e.g. 500ms, 90s, 30m, 24h, 7d',
       '15:13 cache.maxBytes: invalid size "lots": use e.g. 512KiB, 4MiB, 50MB',
       '17:13 cache.rules.0.path: Invalid string: must start with "/"',
-      '19:1 colour: unknown key "colour": top-level keys are servers, sessions, cache, allowedHosts, maxBodySize, requestTimeout, shutdownGrace, auth, publicUrl',
+      '19:1 colour: unknown key "colour": top-level keys are servers, sessions, cache, allowedHosts, allowedOrigins, maxBodySize, requestTimeout, shutdownGrace, auth, publicUrl',
     ]);
   });
 

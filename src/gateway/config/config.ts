@@ -230,6 +230,28 @@ export const configSchema = z
     cache: cacheSchema.default(() => cacheSchema.parse({})),
     /** Host names accepted besides localhost and WEBSITE_HOSTNAME (DNS rebinding protection). */
     allowedHosts: z.array(z.string().min(1)).default([]),
+    /**
+     * Browser origins (`https://app.example.com`) accepted on /mcp/<name> besides loopback and the
+     * gateway's own, with CORS; the single value `*` accepts any (public routes without auth only).
+     */
+    allowedOrigins: z
+      .array(
+        z
+          .string()
+          .superRefine((value, ctx) => {
+            if (value !== '*' && !isOrigin(value)) {
+              ctx.addIssue({
+                code: 'custom',
+                message: `${JSON.stringify(value)} is not an origin: scheme, host and optional port, no path (e.g. https://app.example.com), or the single value "*"`,
+              });
+            }
+          })
+          .transform((value) => (value === '*' ? value : new URL(value).origin)),
+      )
+      .refine((origins) => !origins.includes('*') || origins.length === 1, {
+        message: '"*" (any origin) must be the only value of allowedOrigins',
+      })
+      .default([]),
     /** Request bodies over this are refused with 413 before they are parsed. */
     maxBodySize: size.default(4 * 1_048_576),
     /** A request whose headers and body have not all arrived this long after it began gets 408. */

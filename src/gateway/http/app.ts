@@ -1,7 +1,8 @@
 /**
- * The HTTP edge, a plain `node:http` request listener: Host check, request log, authentication,
- * body limits, JSON-RPC shape, dispatch to the route, and the one place errors become HTTP
- * responses. The status page, probes and each OAuth route's resource metadata live here too.
+ * The HTTP edge, a plain `node:http` request listener: Host check, Origin check and CORS (on
+ * /mcp/<name>), request log, authentication, body limits, JSON-RPC shape, dispatch to the route,
+ * and the one place errors become HTTP responses. The status page, probes and each OAuth route's
+ * resource metadata live here too.
  *
  * No web framework: the edge serves a handful of fixed paths, and on the MCP path express's
  * per-request work (its router, and re-prototyping every request and response object) cost a third
@@ -19,6 +20,8 @@ import { requestIdsOf } from '../protocol/request-tracker.js';
 import { decodeSegment, MCP_PATH, METADATA_PATH } from './paths.js';
 import { GatewayError, shuttingDown, type GatewayErrorCode } from '../errors.js';
 import { hostCheck } from './host-validation.js';
+import { allowOrigin, originCheck, preflightHeaders } from './origin-policy.js';
+import { authOf } from '../config/config.js';
 import { validateJsonRpc } from './jsonrpc-body.js';
 import type { Gateway } from '../gateway.js';
 import { capForLog, sessionTag } from '../logger.js';
@@ -29,6 +32,11 @@ import { routesCallable, statusShown } from './status-view.js';
 export interface AppOptions {
   /** Host names accepted besides the localhost names (DNS rebinding protection). */
   allowedHosts?: readonly string[];
+  /**
+   * Browser origins accepted on /mcp/<name> besides loopback and the gateway's own (its Host or
+   * X-Forwarded-Host, or `publicUrl`), answered with CORS; `['*']`: any. main.ts passes gateway.yaml's.
+   */
+  allowedOrigins?: readonly string[];
 }
 
 /** What the edge learns about one request: for the steps after it and for its log line. */
@@ -58,8 +66,17 @@ interface Exchange {
  * const server = http.createServer(createApp(await createGateway({ config, logger }), { allowedHosts: ['gw.example.com'] }));
  * server.listen(7071, '127.0.0.1');
  */
-export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = {}): RequestListener {
+export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins = [] }: AppOptions = {}): RequestListener {
   const checkHost = hostCheck(allowedHosts);
+  const checkOrigin = originCheck({ allowedOrigins, publicUrl: gateway.config.publicUrl });
+  // A preflight carries no credentials, so it is answered before auth: it allows the route's API-key header too.
+  const preflights = new Map(
+    [...gateway.routes.keys()].map((name) => {
+      const server = gateway.config.servers[name];
+      const auth = server ? authOf(gateway.config, server) : undefined;
+      return [name, preflightHeaders(auth?.kind === 'apiKey' ? auth.header : undefined)];
+    }),
+  );
   const publicBase = publicBaseOf(gateway);
   const authenticate = authGuard(gateway.authenticators, { publicBase, logger: gateway.logger });
   const readJson = jsonBodyReader(gateway.config.maxBodySize);
@@ -139,6 +156,20 @@ export function createApp(gateway: Gateway, { allowedHosts = [] }: AppOptions = 
     checkHost(req);
     const { path } = exchange;
     const mcp = MCP_PATH.exec(path);
+    if (mcp || path === '/mcp' || path === '/mcp/') {
+      // Before auth and the body: a page of another site learns nothing, not even whether a key is needed.
+      const origin = checkOrigin(req);
+      if (origin !== undefined) {
+        // On `res` now, so that every answer carries them: the edge's own, and the SDK transport's.
+        allowOrigin(res, origin);
+        if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+          const headers = mcp && preflights.get(decodeSegment(mcp[1]!));
+          if (!headers) throw routeNotFound(mcp ? decodeSegment(mcp[1]!) : '');
+          res.writeHead(204, headers).end();
+          return;
+        }
+      }
+    }
     if (mcp) return serveMcp(req, res, exchange, decodeSegment(mcp[1]!));
     if (path === '/mcp' || path === '/mcp/') throw routeNotFound('');
     const metadata = METADATA_PATH.exec(path);

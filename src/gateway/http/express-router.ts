@@ -19,6 +19,11 @@ export interface GatewayRouterOptions {
    */
   allowedHosts?: AppOptions['allowedHosts'];
   /**
+   * Browser origins accepted on /mcp/<name> besides loopback, the gateway's own and gateway.yaml's
+   * `allowedOrigins`, with CORS: the origins of the app's pages on other hosts. `['*']`: any.
+   */
+  allowedOrigins?: AppOptions['allowedOrigins'];
+  /**
    * Also serve the status page at `/`, `/status.json` and `/healthz`, as the standalone gateway
    * does. Default `false`: those paths are usually the app's own.
    */
@@ -54,8 +59,16 @@ export interface GatewayRouterOptions {
  * app.use(createGatewayRouter(gateway, { allowedHosts: ['app.example.com'] }));
  * app.listen(3000, '127.0.0.1');
  */
-export function createGatewayRouter(gateway: Gateway, { allowedHosts = [], status = false }: GatewayRouterOptions = {}): Router {
-  const edge = createApp(gateway, { allowedHosts: [...gateway.config.allowedHosts, ...allowedHosts] });
+export function createGatewayRouter(
+  gateway: Gateway,
+  { allowedHosts = [], allowedOrigins = [], status = false }: GatewayRouterOptions = {},
+): Router {
+  const origins = [...gateway.config.allowedOrigins, ...allowedOrigins];
+  const edge = createApp(gateway, {
+    allowedHosts: [...gateway.config.allowedHosts, ...allowedHosts],
+    // `*` in either accepts every origin, and must then be the only value.
+    allowedOrigins: origins.includes('*') ? ['*'] : origins,
+  });
   const mounted = (match: RegExpExecArray | null) => match !== null && gateway.routes.has(decodeSegment(match[1]!));
   const serves = (path: string) => mounted(MCP_PATH.exec(path)) || mounted(METADATA_PATH.exec(path)) || (status && STATUS_PATHS.has(path));
 
