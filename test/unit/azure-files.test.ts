@@ -190,7 +190,9 @@ describe('azure.yaml', () => {
     // azd runs the service's prepackage hook before it zips `dist`, on POSIX and Windows alike.
     assert.deepEqual(hooks.prepackage, { posix: { shell: 'sh', run: 'npm run stage' }, windows: { shell: 'pwsh', run: 'npm run stage' } });
     const scripts = readJson<{ scripts: Record<string, string> }>('package.json').scripts;
-    assert.equal(scripts.stage, `npm run build && node dist/scripts/stage-deployment.js ${STAGE_DIR}`);
+    // A build into an emptied dist/: one never cleaned keeps the output of files since moved or deleted.
+    assert.equal(scripts.stage, `npm run clean && npm run build && node dist/scripts/stage-deployment.js ${STAGE_DIR}`);
+    assert.match(scripts.clean ?? '', /rmSync\('dist'/);
     assert.ok(existsSync(path.join(ROOT, 'scripts/stage-deployment.ts')));
   });
 
