@@ -37,7 +37,6 @@ const KIND_ONLY: Record<string, readonly UpstreamKind[]> = {
   startTimeout: ['command'],
   headers: ['url'],
   isolation: ['command', 'url'],
-  callTimeout: ['command', 'url'],
 };
 
 const serverKeys = z
@@ -81,7 +80,10 @@ const serverKeys = z
     startTimeout: timerDuration('startTimeout')
       .refine((ms) => ms > 0, 'startTimeout must be more than 0')
       .optional(),
-    /** A forwarded request unanswered this long gets `upstream_timeout` (progress restarts the clock). */
+    /**
+     * A request unanswered this long gets `upstream_timeout` (progress restarts the clock): one
+     * forwarded to a command or url server, or one a module's server is handling.
+     */
     callTimeout: timerDuration('callTimeout')
       .refine((ms) => ms > 0, 'callTimeout must be more than 0')
       .optional(),

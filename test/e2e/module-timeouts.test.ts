@@ -1,0 +1,96 @@
+/**
+ * Time limits on `module:` routes (README: gateway.yaml reference): a tool call its module never
+ * answers fails with `upstream_timeout` after `callTimeout`, as on command and url routes, and its
+ * handler's abort signal fires; a module whose import never finishes stops the start after
+ * `startTimeout`, and one whose createServer never settles fails the request after it.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ProtocolError } from '@modelcontextprotocol/client';
+import { connectClient, fixtureModule, startInProcessGateway, textOf } from '../helpers/gateway.js';
+
+const ERAS = ['legacy', 'auto'] as const;
+const eraName = (era: (typeof ERAS)[number]) => (era === 'auto' ? '2026-07-28' : '2025');
+const yaml = ['servers:', '  slow:', `    module: ${fixtureModule('stalling')}`, '    callTimeout: 300ms', ''].join('\n');
+
+/** Asks the fixture what the call under `key` saw, until it says `want` (or 10 s pass). */
+async function stateOf(call: (key: string) => Promise<string>, key: string, want: string): Promise<string> {
+  let state = await call(key);
+  for (let tries = 0; state !== want && tries < 100; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    state = await call(key);
+  }
+  return state;
+}
+
+describe('a module route with callTimeout', () => {
+  for (const era of ERAS) {
+    it(`answers a tool call its module never answers with upstream_timeout, aborts the handler, and serves the next call (${eraName(era)})`, async () => {
+      const gw = await startInProcessGateway(yaml);
+      try {
+        const { client } = await connectClient(`${gw.url}/mcp/slow`, 'module-timeouts-test', { era });
+        const key = `hang-${era}`;
+        await assert.rejects(client.callTool({ name: 'hang', arguments: { key } }), (error: unknown) => {
+          assert.ok(error instanceof ProtocolError, String(error));
+          assert.equal(error.code, -32000);
+          assert.equal((error.data as { code?: string }).code, 'upstream_timeout');
+          assert.match(error.message, /the module of route "slow" did not answer tools\/call "hang" within 0\.3 s \(callTimeout\)/);
+          return true;
+        });
+        const state = (k: string) => client.callTool({ name: 'state', arguments: { key: k } }).then(textOf);
+        // The same session (2025) or client (2026-07-28) goes on working, and the handler saw the abort.
+        assert.equal(await stateOf(state, key, 'aborted'), 'aborted');
+        await client.close();
+        const timedOut = gw.logs.find((line) => line.msg === 'a module did not answer within callTimeout');
+        assert.equal(timedOut?.method, 'tools/call');
+        assert.equal(timedOut?.tool, 'hang');
+      } finally {
+        await gw.close();
+      }
+    });
+
+    it(`lets a tool that reports progress work past callTimeout (${eraName(era)})`, async () => {
+      const gw = await startInProcessGateway(yaml);
+      try {
+        const { client } = await connectClient(`${gw.url}/mcp/slow`, 'module-timeouts-test', { era });
+        const progress: number[] = [];
+        const result = await client.callTool(
+          { name: 'work', arguments: { ms: 1200, every: 100 } },
+          // The client's own limit is far off; the gateway's is what is tested.
+          { onprogress: (p) => progress.push(p.progress), timeout: 30_000 },
+        );
+        assert.equal(textOf(result), 'worked 1200 ms on route slow');
+        assert.ok(progress.length >= 10, `progress ${JSON.stringify(progress)}`);
+        await client.close();
+      } finally {
+        await gw.close();
+      }
+    });
+
+    it(`never delivers the answer a module gives after callTimeout (${eraName(era)})`, async () => {
+      const gw = await startInProcessGateway(yaml);
+      try {
+        const { client } = await connectClient(`${gw.url}/mcp/slow`, 'module-timeouts-test', { era });
+        const errors: Error[] = [];
+        client.onerror = (error) => errors.push(error);
+        const key = `late-${era}`;
+        await assert.rejects(client.callTool({ name: 'late', arguments: { key, ms: 800 } }), (error: unknown) => {
+          assert.equal(((error as ProtocolError).data as { code?: string }).code, 'upstream_timeout');
+          return true;
+        });
+        const state = (k: string) => client.callTool({ name: 'state', arguments: { key: k } }).then(textOf);
+        // The handler returned after its call had been answered: that answer went nowhere.
+        assert.equal(await stateOf(state, key, 'finished'), 'finished');
+        const after = await client.callTool({ name: 'work', arguments: { ms: 0, every: 1 } });
+        assert.equal(textOf(after), 'worked 0 ms on route slow');
+        assert.deepEqual(
+          errors.map((error) => error.message),
+          [],
+        );
+        await client.close();
+      } finally {
+        await gw.close();
+      }
+    });
+  }
+});
