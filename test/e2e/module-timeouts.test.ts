@@ -94,3 +94,34 @@ describe('a module route with callTimeout', () => {
     });
   }
 });
+
+describe('a module route with startTimeout', () => {
+  it('stops the start naming the route, the module and the limit when the import never finishes', async () => {
+    const module = `${fixtureModule('faulty')}/never-imports.ts`;
+    await assert.rejects(startInProcessGateway(`servers:\n  stuck:\n    module: ${module}\n    startTimeout: 300ms\n`), (error: Error) => {
+      assert.equal(error.name, 'ConfigError');
+      assert.match(
+        error.message,
+        /servers\.stuck\.module: route "stuck" \(module .*never-imports\.ts\) did not finish importing within 0\.3 s \(startTimeout\)/,
+      );
+      return true;
+    });
+  });
+
+  for (const era of ERAS) {
+    it(`answers 500 and logs the limit when createServer never settles (${eraName(era)})`, async () => {
+      const module = `${fixtureModule('faulty')}/factory-never-returns.ts`;
+      const gw = await startInProcessGateway(`servers:\n  stuck:\n    module: ${module}\n    startTimeout: 300ms\n`);
+      try {
+        await assert.rejects(connectClient(`${gw.url}/mcp/stuck`, 'module-timeouts-test', { era }), /HTTP 500|Internal (server )?error/);
+        const line = gw.logs.find((entry) => entry.level === 'error');
+        assert.equal(
+          (line?.err as { message?: string } | undefined)?.message,
+          'the createServer of route "stuck" did not return a server within 0.3 s (startTimeout)',
+        );
+      } finally {
+        await gw.close();
+      }
+    });
+  }
+});
