@@ -13,6 +13,14 @@ const ERAS = ['legacy', 'auto'] as const;
 const eraName = (era: (typeof ERAS)[number]) => (era === 'auto' ? '2026-07-28' : '2025');
 const yaml = ['servers:', '  slow:', `    module: ${fixtureModule('stalling')}`, '    callTimeout: 300ms', ''].join('\n');
 
+/** What these tests read of /status.json. */
+interface StatusJson {
+  routes: Array<{
+    name: string;
+    traffic: { operations: Array<{ method: string; target?: string; errors: number; errorTypes?: Record<string, number> }> };
+  }>;
+}
+
 /** Asks the fixture what the call under `key` saw, until it says `want` (or 10 s pass). */
 async function stateOf(call: (key: string) => Promise<string>, key: string, want: string): Promise<string> {
   let state = await call(key);
@@ -44,6 +52,14 @@ describe('a module route with callTimeout', () => {
         const timedOut = gw.logs.find((line) => line.msg === 'a module did not answer within callTimeout');
         assert.equal(timedOut?.method, 'tools/call');
         assert.equal(timedOut?.tool, 'hang');
+        // Counted as a failed call, of the error type a command route's upstream_timeout has.
+        const status = (await (await fetch(`${gw.url}/status.json`)).json()) as StatusJson;
+        // (Its tool is counted under `_OTHER`: this client never listed the tools, and failed calls
+        // of unlisted names are not told apart, for cardinality.)
+        const operations = status.routes.find((route) => route.name === 'slow')?.traffic.operations ?? [];
+        const hang = operations.find((o) => o.method === 'tools/call' && o.errors > 0);
+        assert.equal(hang?.errors, 1, JSON.stringify(status.routes));
+        assert.deepEqual(hang?.errorTypes, { '-32000': 1 });
       } finally {
         await gw.close();
       }
