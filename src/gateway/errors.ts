@@ -111,7 +111,8 @@ export const GATEWAY_ERRORS = {
   upstream_timeout: {
     status: 504,
     rpc: JSONRPC.SERVER_ERROR,
-    summary: "A command or url route's server did not answer within callTimeout (progress notifications restart the clock).",
+    summary:
+      "A command or url route's server, or a module route's server (its tool), did not answer within callTimeout (progress notifications restart the clock).",
   },
   processes_full: {
     status: 503,

@@ -34,10 +34,9 @@ const KIND_ONLY: Record<string, readonly UpstreamKind[]> = {
   env: ['command'],
   cwd: ['command'],
   maxProcesses: ['command'],
-  startTimeout: ['command'],
+  startTimeout: ['module', 'command'],
   headers: ['url'],
   isolation: ['command', 'url'],
-  callTimeout: ['command', 'url'],
 };
 
 const serverKeys = z
@@ -77,11 +76,18 @@ const serverKeys = z
     isolation: z.enum(['session', 'principal', 'shared']).optional(),
     /** `command:` children running at once on this route and instance (about 50 MB each for Node servers). */
     maxProcesses: z.number().int().positive().optional(),
-    /** `command:` a new child must answer its first request within this. */
+    /**
+     * `command:` a new child must answer its first request within this. `module:` the module must
+     * finish importing within this (else the start fails), and each createServer call must return
+     * its server within it (else that request fails).
+     */
     startTimeout: timerDuration('startTimeout')
       .refine((ms) => ms > 0, 'startTimeout must be more than 0')
       .optional(),
-    /** A forwarded request unanswered this long gets `upstream_timeout` (progress restarts the clock). */
+    /**
+     * A request unanswered this long gets `upstream_timeout` (progress restarts the clock): one
+     * forwarded to a command or url server, or one a module's server is handling.
+     */
     callTimeout: timerDuration('callTimeout')
       .refine((ms) => ms > 0, 'callTimeout must be more than 0')
       .optional(),

@@ -19,10 +19,12 @@ import {
 import type { McpServer, AuthInfo, InitializeRequest, JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
 import { LRUCache } from 'lru-cache';
 import type { ServerEntry, SessionsConfig } from '../config/config.js';
+import type { Milliseconds } from '../config/units.js';
 import { GatewayError, JSONRPC, quoteForMessage, shuttingDown, toJsonRpcBody } from '../errors.js';
 import { sessionTag, type Logger } from '../logger.js';
 import type { ServerContext } from '../module-contract.js';
 import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
+import { CallDeadline } from './call-deadline.js';
 import { GetStreamState } from './get-stream.js';
 import { headerValues, repeatedHeader } from './headers.js';
 import { ObservedWire } from './observed-wire.js';
@@ -76,6 +78,11 @@ export interface LegacyEraOptions {
   entry: Pick<ServerEntry, 'sessions' | 'tools'>;
   sessions: SessionsConfig;
   upstream: Upstream;
+  /**
+   * A module route's `callTimeout`: each request its server handles is answered `upstream_timeout`
+   * past it (call-deadline.ts). Undefined on command and url routes, whose bridge times its requests.
+   */
+  callTimeout?: Milliseconds;
   /** The context the route's servers of this era are built with, for a caller (its principal; undefined on an open route). */
   contextFor: (principal: string | undefined) => ServerContext<unknown>;
   /** Issues and verifies the self-contained session ids that let any instance resume a session. */
@@ -165,7 +172,9 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       },
     });
     const tracker = new RequestTracker(new ObservedWire(transport, { telemetry, route: name, internal: (id) => id === RESUME_ID }));
-    const wire = filterTools(tracker, entry.tools);
+    const filtered = filterTools(tracker, entry.tools);
+    const limit = options.callTimeout;
+    const wire = limit === undefined ? filtered : new CallDeadline(filtered, { route: name, callTimeout: limit, logger: log });
     // The server chains its own close handler after this one.
     if (sessionId !== undefined) wire.onclose = () => sessions.end(sessionId(), 'closed');
     await server.connect(wire);

@@ -33,6 +33,7 @@ import { shuttingDown } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Milliseconds } from '../config/units.js';
 import type { Operation, Telemetry } from '../telemetry/telemetry.js';
+import { limitCalls } from './call-deadline.js';
 import { firstHeader, joinedHeader } from './headers.js';
 import { createListeners } from './listeners.js';
 import { refusalOutcome, watchAnswer, type AnswerWatch } from './observed-wire.js';
@@ -56,6 +57,11 @@ export interface ModernEraOptions {
   /** `public` only where no answer can depend on the caller (no auth, no per-caller filter). */
   cacheScope: 'public' | 'private';
   keepAlive: Milliseconds;
+  /**
+   * A module route's `callTimeout`: the request is answered `upstream_timeout` past it
+   * (call-deadline.ts). Undefined on command and url routes, whose bridge times its requests.
+   */
+  callTimeout?: Milliseconds;
   logger: Logger;
   telemetry: Telemetry;
   /**
@@ -163,6 +169,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
       log.error({ err: error }, 'the server for a 2026-07-28 request could not be made');
       throw error;
     }
+    if (options.callTimeout !== undefined) limitCalls(server, { route, callTimeout: options.callTimeout, logger: log });
     if (seen?.operation) seen.watch = watchAnswer(server, seen.id!, seen.operation);
     return server;
   };

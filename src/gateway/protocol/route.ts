@@ -193,11 +193,14 @@ export function createRoute(options: RouteOptions): Route {
     }
   }
 
+  // A module's handlers run here, with no bridge to time them: the eras do (call-deadline.ts).
+  const callTimeout = entry.kind === 'module' ? { callTimeout: entry.callTimeout } : {};
   const legacy = createLegacyEra({
     route: name,
     entry,
     sessions: options.sessions,
     upstream,
+    ...callTimeout,
     contextFor: (principal) => contextFor('legacy', principal),
     tokens,
     wallClock,
@@ -217,6 +220,7 @@ export function createRoute(options: RouteOptions): Route {
     // caller's own (its state is that caller's): only an open, unfiltered, shared route is public.
     cacheScope: !options.authenticated && !entry.tools && (entry.kind === 'module' || entry.isolation === 'shared') ? 'public' : 'private',
     keepAlive: options.sessions.keepAlive,
+    ...callTimeout,
     logger,
     telemetry,
     ...(upstream.watchResources ? { watchResources: upstream.watchResources.bind(upstream) } : {}),

@@ -84,7 +84,16 @@ export async function loadServers(
 
       let mod: Partial<ServerModule>;
       try {
-        mod = (await importModule(resolved.specifier)) as Partial<ServerModule>;
+        // A top-level await that never settles (a connection that never comes) would hold the
+        // start forever, and under the Functions host the instance with it.
+        const imported = await settlesWithin(importModule(resolved.specifier), entry.startTimeout);
+        if (!imported.settled) {
+          return void problem(
+            ['servers', name, 'module'],
+            `${where} did not finish importing within ${entry.startTimeout / 1000} s (startTimeout)`,
+          );
+        }
+        mod = imported.value as Partial<ServerModule>;
       } catch (error) {
         return void problem(['servers', name, 'module'], `${where} failed to import: ${firstLine(error)}`);
       }
@@ -124,6 +133,20 @@ export async function loadServers(
     throw new ConfigError(config.file, problems);
   }
   return loaded.filter((server): server is LoadedServer => server !== undefined);
+}
+
+/**
+ * `promise`'s value, or `settled: false` once `ms` have passed first (its rejection, if it comes
+ * first, is thrown). What it was doing goes on: an import or a factory cannot be stopped.
+ */
+export async function settlesWithin<T>(promise: Promise<T> | T, ms: number): Promise<{ settled: true; value: T } | { settled: false }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ settled: false }>((resolve) => (timer = setTimeout(() => resolve({ settled: false }), ms)));
+  try {
+    return await Promise.race([Promise.resolve(promise).then((value) => ({ settled: true as const, value })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function issuesOf(error: unknown): Array<{ path: PropertyKey[]; message: string }> {

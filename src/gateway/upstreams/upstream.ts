@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import type { ServerContext, ServerModule } from '../module-contract.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { ListenStreamsStatus } from './listen-reopening.js';
-import type { LoadedServer } from './modules.js';
+import { settlesWithin, type LoadedServer } from './modules.js';
 import type { PoolStatus } from './pool.js';
 import type { ToolIndex } from './tool-index.js';
 
@@ -108,7 +108,7 @@ export interface UpstreamEnvironment {
 
 /** The upstream a route's gateway.yaml entry declares. */
 export function createUpstream(loaded: LoadedServer, env: UpstreamEnvironment): Upstream {
-  if (loaded.module) return moduleUpstream(loaded.module, env, loaded.name);
+  if (loaded.module) return moduleUpstream(loaded.module, env, loaded.name, loaded.entry.startTimeout);
   // Every request is forwarded: its CLIENT span is a child of the request's, after awaits.
   env.telemetry?.carryContext();
   // The bridge (and the SDK's client) load with the first server a command or url route opens.
@@ -149,6 +149,8 @@ function moduleUpstream(
   module: ServerModule,
   env: Pick<UpstreamEnvironment, 'clientInfo' | 'logger' | 'telemetry' | 'backoff' | 'now'>,
   route: string,
+  /** `startTimeout`: how long a createServer call may take to return its server. */
+  startTimeout: number,
 ): Upstream {
   /** The bridge for a 1.x module (and the SDK's client with it), loaded on its first server (bridged.ts). */
   let bridged: Promise<typeof import('./bridged.js')> | undefined;
@@ -162,8 +164,13 @@ function moduleUpstream(
   return {
     kind: 'module',
     async open(request) {
-      // Awaited: the SDK's own factories (createMcpHandler) may be async too.
-      const made: unknown = await module.createServer(request.context as ServerContext);
+      // Awaited: the SDK's own factories (createMcpHandler) may be async too. One that never
+      // settles would hold the request (and a 2025 session's place) forever.
+      const making = await settlesWithin(module.createServer(request.context as ServerContext), startTimeout);
+      if (!making.settled) {
+        throw new Error(`the createServer of route "${route}" did not return a server within ${startTimeout / 1000} s (startTimeout)`);
+      }
+      const made: unknown = making.value;
       if (!isSdkServer(made) && !isV1Server(made)) {
         throw new Error(`the createServer of route "${route}" returned something that is not an MCP server`);
       }
