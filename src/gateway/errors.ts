@@ -37,7 +37,7 @@ export const GATEWAY_ERRORS = {
     status: 400,
     rpc: JSONRPC.SERVER_ERROR,
     summary:
-      "The Mcp-Session-Id or MCP-Protocol-Version header came more than once (as separate fields or joined by commas), or, on a route with authentication, Authorization or the route's API-key header came as more than one field; data.header names it (never its values).",
+      "A header that must come once came more than once: Mcp-Session-Id or MCP-Protocol-Version (as separate fields or joined by commas), Host (any path; RFC 9112 §3.2), or, on a route with authentication, Authorization or the route's API-key header (as separate fields); data.header names it, never its values.",
   },
   parse_error: {
     status: 400,
