@@ -37,7 +37,7 @@ export const GATEWAY_ERRORS = {
     status: 400,
     rpc: JSONRPC.SERVER_ERROR,
     summary:
-      'The Mcp-Session-Id or MCP-Protocol-Version header came more than once (as separate fields or joined by commas); data.header names it.',
+      "A header that must come once came more than once: Mcp-Session-Id or MCP-Protocol-Version (as separate fields or joined by commas), Host (any path; RFC 9112 §3.2), or, on a route with authentication, Authorization or the route's API-key header (as separate fields); data.header names it, never its values.",
   },
   parse_error: {
     status: 400,
@@ -54,7 +54,8 @@ export const GATEWAY_ERRORS = {
   not_acceptable: {
     status: 406,
     rpc: JSONRPC.SERVER_ERROR,
-    summary: 'The Accept header must allow application/json and text/event-stream (GET: text/event-stream).',
+    summary:
+      "The Accept header must name application/json and text/event-stream (GET: text/event-stream), in any case (RFC 9110: media types are case-insensitive); a wildcard alone does not do (the SDK's transport requires the names).",
   },
   unsupported_media_type: { status: 415, rpc: JSONRPC.SERVER_ERROR, summary: 'POST bodies must be Content-Type: application/json.' },
   body_too_large: { status: 413, rpc: JSONRPC.SERVER_ERROR, summary: 'The body is over maxBodySize; it was not read.' },

@@ -190,8 +190,6 @@ describe('API keys', () => {
     const blankHides: Array<Record<string, string | string[]>> = [
       { 'x-api-key': '', ...bearer(KEYS.KEY_A) },
       { 'x-api-key': '   ', ...bearer(KEYS.KEY_A) },
-      { 'x-api-key': ['', KEYS.KEY_A] },
-      { authorization: ['', `Bearer ${KEYS.KEY_A}`] },
     ];
     for (const headers of blankHides) {
       const init = await rawPost(`${gw.url}/mcp/keyed-a`, initializeBody(), headers);
@@ -202,9 +200,56 @@ describe('API keys', () => {
       assert.equal(same.status, 200, 'the same key in another place is the same principal');
       assert.equal(seenBy(same.text).extra.kind, 'apiKey');
     }
-    const onlyBlank = await rawPost(`${gw.url}/mcp/keyed-a`, initializeBody(), { 'x-api-key': ['', ' '], authorization: [''] });
+    const onlyBlank = await rawPost(`${gw.url}/mcp/keyed-a`, initializeBody(), { 'x-api-key': ' ', authorization: '' });
     assert.equal(onlyBlank.status, 401);
     assert.equal(JSON.parse(onlyBlank.text).error.data.reason, 'missing');
+  });
+
+  it('answers a key header or Authorization sent more than once with 400 invalid_header, before checking any, naming the header but no value (was: the first non-blank one used)', async () => {
+    const id = await openSession(`${gw.url}/mcp/keyed-a`, { 'x-api-key': KEYS.KEY_A });
+    const repeated: Array<[string, Record<string, string[]>, string, number]> = [
+      ['keyed-a', { 'x-api-key': [KEYS.KEY_A, KEYS.KEY_A] }, 'x-api-key', 2],
+      ['keyed-a', { 'x-api-key': ['', KEYS.KEY_A] }, 'x-api-key', 2],
+      ['keyed-a', { 'x-api-key': ['not-the-key-0123456789', KEYS.KEY_A, KEYS.KEY_A_OLD] }, 'x-api-key', 3],
+      ['keyed-a', { authorization: ['', `Bearer ${KEYS.KEY_A}`] }, 'Authorization', 2],
+      ['keyed-a', { authorization: [`Bearer ${KEYS.KEY_A}`, `Bearer ${KEYS.KEY_A_OLD}`] }, 'Authorization', 2],
+      ['keyed-b', { 'x-tenant-key': [KEYS.KEY_B, KEYS.KEY_B] }, 'x-tenant-key', 2],
+      ['defaulted', { 'X-Api-Key': [KEYS.KEY_DEFAULT, 'wrong-key-0123456789abcdef'] }, 'x-api-key', 2],
+    ];
+    for (const [route, headers, name, times] of repeated) {
+      const what = `${route} ${JSON.stringify(Object.keys(headers))}`;
+      const sessionHeaders: Array<Record<string, string>> = [{}, { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' }];
+      for (const session of sessionHeaders) {
+        const r = await rawPost(`${gw.url}/mcp/${route}`, initializeBody(), { ...headers, ...session });
+        assert.equal(r.status, 400, `${what}: ${r.text}`);
+        const { error } = JSON.parse(r.text);
+        assert.equal(error.data.code, 'invalid_header', what);
+        assert.equal(error.data.header, name, what);
+        assert.equal(error.message, `Bad Request: the ${name} header came ${times} times; send it once`, what);
+        for (const value of Object.values(headers).flat()) if (value) assert.ok(!r.text.includes(value), `${what}: a value was echoed`);
+      }
+    }
+    // One field with a comma in it is one value (a wrong key here), not two.
+    const one = await rawPost(`${gw.url}/mcp/keyed-a`, initializeBody(), { 'x-api-key': `${KEYS.KEY_A}, ${KEYS.KEY_A}` });
+    assert.equal(one.status, 401);
+    assert.equal(JSON.parse(one.text).error.data.reason, 'invalid');
+    // Each header once, in both places: the route's header counts, as before.
+    const both = await rawPost(`${gw.url}/mcp/keyed-a`, initializeBody(), { 'x-api-key': KEYS.KEY_A, ...bearer(KEYS.KEY_A_OLD) });
+    assert.equal(both.status, 200, both.text);
+    // The same rule on an OAuth route, and an open route ignores Authorization altogether.
+    const accessToken = await token();
+    for (const authorization of [
+      ['', `Bearer ${accessToken}`],
+      [`Bearer ${accessToken}`, `Bearer ${accessToken}`],
+    ]) {
+      const r = await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { authorization });
+      assert.equal(r.status, 400, r.text);
+      assert.equal(JSON.parse(r.text).error.data.header, 'Authorization');
+      assert.ok(!r.text.includes(accessToken));
+    }
+    assert.equal((await rawPost(`${gw.url}/mcp/open`, initializeBody(), { authorization: ['Bearer a', 'Bearer b'] })).status, 200);
+    assert.equal((await whoami(`${gw.url}/mcp/keyed-a`, id, { 'x-api-key': KEYS.KEY_A })).status, 200, 'the session is untouched');
+    assert.ok(!gw.logs.some((line) => JSON.stringify(line).includes(KEYS.KEY_A)), 'no key in the logs');
   });
 
   it("never opens a route with another route's key (or the default key)", async () => {
@@ -361,11 +406,9 @@ describe('OAuth metadata and challenges', () => {
     assert.equal(params.resource_metadata, `${gw.url}/.well-known/oauth-protected-resource/mcp/weather`);
   });
 
-  it('reads the bearer token behind an empty first Authorization header (Node keeps only the first)', async () => {
+  it('answers a blank Authorization header as no token, and reads only Authorization', async () => {
     const accessToken = await token();
-    const r = await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { authorization: ['', `Bearer ${accessToken}`] });
-    assert.equal(r.status, 200, r.text);
-    const blank = await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { authorization: ['', '  '] });
+    const blank = await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { authorization: '  ' });
     assert.equal(blank.status, 401);
     assert.equal(JSON.parse(blank.text).error.data.reason, 'missing');
     assert.equal((await rawPost(`${gw.url}/mcp/weather`, initializeBody(), { 'x-api-key': '', ...bearer(accessToken) })).status, 200);

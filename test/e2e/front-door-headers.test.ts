@@ -221,3 +221,60 @@ describe('Mcp-Session-Id', () => {
     }
   });
 });
+
+describe('Accept', () => {
+  /** A 2026-07-28 tools/list, with its version and capabilities in _meta. */
+  const modernList = {
+    ...toolsList(),
+    params: {
+      _meta: {
+        [PROTOCOL_VERSION_META_KEY]: MODERN,
+        [CLIENT_CAPABILITIES_META_KEY]: {},
+        [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
+      },
+    },
+  };
+  const modernHeaders = { 'content-type': 'application/json', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/list' };
+
+  it('matches media types case-insensitively (RFC 9110 §8.3.1), in both eras, POST and GET (was 406 not_acceptable)', async () => {
+    for (const accept of ['Application/JSON, Text/Event-Stream', 'TEXT/EVENT-STREAM;q=0.9, APPLICATION/JSON']) {
+      const initialize = await send('POST', 'echo', { 'content-type': 'application/json', accept }, initializeBody());
+      assert.equal(initialize.status, 200, `${accept}: ${JSON.stringify(initialize.body)}`);
+      const id = initialize.headers['mcp-session-id'] as string;
+      assert.ok(id, 'a session was opened');
+      const sessionHeaders = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+      const listed = await send('POST', 'echo', { 'content-type': 'application/json', accept, ...sessionHeaders }, toolsList());
+      assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      assert.ok(Array.isArray((listed.body.result as { tools?: unknown[] }).tools));
+      const stream = await send('GET', 'echo', { accept: 'Text/Event-Stream', ...sessionHeaders });
+      assert.equal(stream.status, 200, JSON.stringify(stream.body));
+      assert.match(String(stream.headers['content-type']), /^text\/event-stream/);
+      for (const route of ['echo', 'quick']) {
+        const modern = await send('POST', route, { ...modernHeaders, accept }, modernList);
+        assert.equal(modern.status, 200, `${route} ${accept}: ${JSON.stringify(modern.body)}`);
+        assert.ok(Array.isArray((modern.body.result as { tools?: unknown[] }).tools), route);
+      }
+    }
+  });
+
+  it('still answers 406 when a type is missing, whatever its case', async () => {
+    for (const accept of ['Application/JSON', 'Text/Event-Stream', '*/*']) {
+      const answer = await send('POST', 'echo', { 'content-type': 'application/json', accept }, initializeBody());
+      assert.equal(answer.status, 406, accept);
+      assert.equal(answer.body.error?.data?.code, 'not_acceptable', accept);
+      const modern = await send('POST', 'quick', { ...modernHeaders, accept }, modernList);
+      assert.equal(modern.status, 406, `quick ${accept}`);
+    }
+    const s = await session();
+    try {
+      const stream = await send('GET', 'echo', {
+        accept: 'Application/JSON',
+        'mcp-session-id': s.id,
+        'mcp-protocol-version': '2025-06-18',
+      });
+      assert.equal(stream.status, 406);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -15,6 +15,7 @@ import {
   textOf,
   type InProcessGateway,
 } from '../helpers/gateway.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 const yaml = `
 servers:
@@ -226,6 +227,40 @@ describe('bad input', () => {
     assert.equal((await send({ 'x-forwarded-host': 'evil.example.com' })).status, 403);
     assert.equal((await send({ host: 'gateway.example.com:443' })).status, 200);
     assert.equal((await send({ 'x-forwarded-host': 'GATEWAY.example.com' })).status, 200);
+  });
+
+  it('answers a request with more than one Host field with 400 invalid_header before anything else, as RFC 9112 §3.2 says (Node 20 took the first)', async () => {
+    const port = Number(new URL(gw.url).port);
+    const body = JSON.stringify(initializeBody());
+    const sessions = gw.gateway.routes.get('echo')!.sessions.size;
+    const requests = [
+      // The second name would have been refused on its own; only the first was checked.
+      `POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example.com\r\n`,
+      `POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nhost: 127.0.0.1\r\n`,
+      `POST /mcp/quick HTTP/1.1\r\nHOST: gateway.example.com\r\nHost: 127.0.0.1\r\nHost: localhost\r\n`,
+    ];
+    for (const head of requests) {
+      const { response } = await rawExchange(
+        port,
+        `${head}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      assert.match(response, /^HTTP\/1\.1 400 /, head);
+      const { error } = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4));
+      assert.equal(error.data.code, 'invalid_header', head);
+      assert.equal(error.data.header, 'Host', head);
+      assert.equal(error.message, `Bad Request: the Host header came ${head.split(/\bhost:/i).length - 1} times; send it once`);
+    }
+    assert.equal(gw.gateway.routes.get('echo')!.sessions.size, sessions, 'no session was opened');
+    // Every path: the probe path and the status page too.
+    for (const target of ['/healthz', '/']) {
+      const { response } = await rawExchange(
+        port,
+        `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+      );
+      assert.match(response, /^HTTP\/1\.1 400 /, target);
+    }
+    const once = await rawExchange(port, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    assert.match(once.response, /^HTTP\/1\.1 200 /);
   });
 
   it('turns a tool that throws into an isError result and the session carries on', async () => {

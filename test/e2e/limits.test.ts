@@ -5,10 +5,10 @@
  * is refused without taking the first one's answer.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { fixtureModule, initializeBody, MCP_POST_HEADERS, startGatewayProcess, textOf } from '../helpers/gateway.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 const ECHO = (sessions: string, extra = '') => `servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n${sessions}${extra}`;
 
@@ -183,22 +183,6 @@ describe('sessions.maxPerPrincipal', () => {
   });
 });
 
-/** Sends `head` (and optionally a partial body) on a raw connection; resolves with what came back when it closed. */
-function stall(port: number, bytes: string): Promise<{ response: string; closed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
-    let response = '';
-    socket.setEncoding('utf8').on('data', (chunk) => (response += chunk));
-    socket.on('close', () => resolve({ response, closed: true }));
-    socket.on('error', reject);
-    // Bounded: nothing here waits longer than this, whatever the gateway does.
-    setTimeout(() => {
-      socket.destroy();
-      resolve({ response, closed: false });
-    }, 15_000).unref();
-  });
-}
-
 describe('requestTimeout', () => {
   it('answers a stalled body with 408 request_timeout and closes the connection; other requests and streams carry on', async () => {
     const gateway = await startGatewayProcess(ECHO('  keepAlive: 500ms\n', 'requestTimeout: 1s\n'));
@@ -214,8 +198,8 @@ describe('requestTimeout', () => {
       const head = (length: number) =>
         `POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
         `Mcp-Session-Id: ${id}\r\nContent-Length: ${length}\r\n\r\n`;
-      const stalled = Array.from({ length: 20 }, () => stall(port, `${head(200)}{"jsonrpc":"2.0","id":1,`));
-      const stalledHeaders = stall(port, 'POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+      const stalled = Array.from({ length: 20 }, () => rawExchange(port, `${head(200)}{"jsonrpc":"2.0","id":1,`));
+      const stalledHeaders = rawExchange(port, 'POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n');
 
       const health = await fetch(`${gateway.url}/healthz`);
       assert.equal(health.status, 200, 'the gateway answers while bodies stall');

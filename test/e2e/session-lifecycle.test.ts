@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { pathToFileURL } from 'node:url';
 import {
   connectClient,
@@ -315,6 +316,104 @@ describe('DELETE of a session this instance does not hold', () => {
       assert.equal((await deleteSession(url, live)).status, 200);
       await until(() => upstreamDeletes.length === 2, 'the remote was told of the held session too');
       assert.deepEqual(upstreamDeletes, [evictedUpstream, liveUpstream]);
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
+});
+
+describe('the upstream sessions of a url route', () => {
+  /** A remote whose sessions count their calls, recording every DELETE it receives (by upstream session id). */
+  async function countingRemote() {
+    const deletes: string[] = [];
+    const remote = await startV1Remote({
+      register: (mcp) => {
+        let count = 0;
+        mcp.registerTool('count', { description: 'Counts calls in this session' }, async () => ({
+          content: [{ type: 'text', text: String(++count) }],
+        }));
+      },
+    });
+    remote.intercept = (req) => {
+      if (req.method === 'DELETE') deletes.push(String(req.headers['mcp-session-id']));
+      return false;
+    };
+    return { remote, deletes };
+  }
+  const FORGOT = 'the remote server forgot its session; the gateway opened a new one';
+
+  it('DELETEs the upstream session the gateway opened when the remote forgot the sealed one, once the client deletes its session (was: only the forgotten one)', async () => {
+    const { remote, deletes } = await countingRemote();
+    const gw = await startInProcessGateway(`servers:\n  remote:\n    url: ${remote.url}\n`);
+    const url = `${gw.url}/mcp/remote`;
+    try {
+      const id = await openIdleSession(url);
+      const [sealed] = [...remote.sessions.keys()];
+      assert.equal(await callTool(url, id, 'count'), 1);
+      remote.sessions.clear();
+      assert.equal(await callTool(url, id, 'count'), 1, 'a new upstream session');
+      assert.ok(gw.logs.some((line) => line.msg === FORGOT));
+      const [renewed] = [...remote.sessions.keys()];
+      assert.ok(renewed && renewed !== sealed);
+      assert.deepEqual(deletes, [], 'nothing ended while the session lives');
+
+      const deleted = await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' } });
+      assert.equal(deleted.status, 200);
+      await until(() => deletes.length === 2, 'both upstream sessions to be ended');
+      assert.deepEqual(deletes.toSorted(), [sealed, renewed].toSorted());
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
+
+  it('DELETEs a renewed upstream session when its session idles out, and keeps a sealed one, which the id resumes', async () => {
+    let now = 1_000_000;
+    const { remote, deletes } = await countingRemote();
+    const gw = await startInProcessGateway(`servers:\n  remote:\n    url: ${remote.url}\nsessions:\n  idleTimeout: 10m\n`, {
+      now: () => now,
+    });
+    const url = `${gw.url}/mcp/remote`;
+    const sessions = gw.gateway.routes.get('remote')!.sessions;
+    try {
+      const renewedId = await openIdleSession(url);
+      const [forgotten] = [...remote.sessions.keys()];
+      remote.sessions.delete(forgotten!);
+      assert.equal(await callTool(url, renewedId, 'count'), 1);
+      assert.ok(gw.logs.some((line) => line.msg === FORGOT));
+      const [renewed] = [...remote.sessions.keys()];
+      const sealedId = await openIdleSession(url);
+      assert.equal(await callTool(url, sealedId, 'count'), 1);
+
+      now += 11 * 60_000;
+      gw.gateway.sweep();
+      await until(() => sessions.size === 0, 'both sessions to idle out');
+      await until(() => deletes.length === 1, 'the renewed upstream session to be ended');
+      assert.deepEqual(deletes, [renewed]);
+      // The sealed one was left for the id, which reaches it again on its next request.
+      assert.equal(await callTool(url, sealedId, 'count'), 2, 'the same upstream session');
+      assert.deepEqual(deletes, [renewed]);
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
+
+  it("DELETEs the upstream session of a caller's shared 2026-07-28 connection once the gateway stops it", async () => {
+    const { remote, deletes } = await countingRemote();
+    const gw = await startInProcessGateway(`servers:\n  remote:\n    url: ${remote.url}\n`);
+    try {
+      const client = new Client({ name: 'modern', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/remote`)));
+      assert.equal(textOf(await client.callTool({ name: 'count', arguments: {} })), '1');
+      await client.close();
+      const opened = [...remote.sessions.keys()];
+      assert.equal(opened.length, 1, "the caller's one connection upstream");
+      assert.deepEqual(deletes, []);
+      await gw.close();
+      await until(() => deletes.length === 1, 'its upstream session to be ended');
+      assert.deepEqual(deletes, opened);
     } finally {
       await gw.close();
       await remote.close();

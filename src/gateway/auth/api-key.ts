@@ -7,7 +7,7 @@ import type { ApiKeyAuthConfig } from './auth-config.js';
 import { firstNonBlank, type AuthOutcome, type RequestHeaders } from './outcome.js';
 import { ephemeralPrincipalNamer, type PrincipalNamer } from './principal.js';
 
-/** Checks the credentials of one request (pass `req.headersDistinct`, so every value is seen). Never throws. */
+/** Checks the credentials of one request (its credential headers, require-auth.ts `credentialsOf`). Never throws. */
 export type ApiKeyVerifier = (headers: RequestHeaders) => AuthOutcome;
 
 /**
@@ -19,7 +19,7 @@ export type ApiKeyVerifier = (headers: RequestHeaders) => AuthOutcome;
  *
  * @example
  * const verify = createApiKeyVerifier({ kind: 'apiKey', keys: [process.env.WEATHER_KEY!], header: 'x-api-key' });
- * verify(req.headersDistinct); // { ok: true, principal: 'apiKey:…', authInfo } or { ok: false, reason: 'missing' | 'invalid', … }
+ * verify({ 'x-api-key': req.headers['x-api-key'] }); // { ok: true, principal: 'apiKey:…', authInfo } or { ok: false, reason: 'missing' | 'invalid', … }
  */
 export function createApiKeyVerifier({
   keys,

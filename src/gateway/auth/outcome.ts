@@ -30,16 +30,15 @@ export type AuthRejection =
 export type AuthOutcome = Authenticated | AuthRejection;
 
 /**
- * A request's headers as Node gives them: `req.headers` (repeated values joined with `, `, or only
- * the first kept for `Authorization`) or `req.headersDistinct` (every value, in order).
+ * A request's credential headers, by lowercase name: a value, or every value in order. The gateway
+ * passes one value each: require-auth.ts refuses a credential header that came more than once.
  */
 export type RequestHeaders = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 /**
  * The first value of a header that is not empty or blank, trimmed. A blank one is no credential
- * and must hide none: not a key sent as `Authorization: Bearer` behind an empty `x-api-key`, nor
- * a second `Authorization` behind an empty first one (which is all `req.headers` keeps). Only the
- * first non-blank value counts, so one request cannot try several keys.
+ * and must hide none: not a key sent as `Authorization: Bearer` behind an empty `x-api-key`. Only
+ * the first non-blank value counts, so one request cannot try several keys.
  */
 export function firstNonBlank(headers: RequestHeaders, name: string): string | undefined {
   const value = headers[name];

@@ -11,9 +11,10 @@ import type { Logger } from '../logger.js';
 import { createApiKeyVerifier } from './api-key.js';
 import type { AuthConfig } from './auth-config.js';
 import { createJwtVerifier, type IssuerKeys } from './oauth.js';
-import { bearerToken, firstNonBlank, type AuthOutcome, type AuthRejection } from './outcome.js';
+import { bearerToken, firstNonBlank, type AuthOutcome, type AuthRejection, type RequestHeaders } from './outcome.js';
 import type { PrincipalNamer } from './principal.js';
 import { protectedResourceMetadata, resourceMetadataUrl } from './protected-resource.js';
+import { repeatedHeader } from '../protocol/headers.js';
 
 /** What a route requires, as the status page shows it: never a key, a token or an audience secret. */
 export type AuthSummary = { kind: 'none' } | { kind: 'apiKey'; header: string } | { kind: 'oauth'; issuer: string; scopes: string[] };
@@ -21,8 +22,10 @@ export type AuthSummary = { kind: 'none' } | { kind: 'apiKey'; header: string } 
 export interface RouteAuthenticator {
   readonly route: string;
   readonly summary: AuthSummary;
-  /** Checks a request's credentials; always `ok` on an open route. Never throws. */
-  authenticate(req: IncomingMessage): Promise<AuthOutcome | undefined>;
+  /** The headers credentials come in, lowercase: the route's key header and `authorization`; none on an open route. */
+  readonly credentialHeaders: readonly string[];
+  /** Checks a request's credentials, from its {@link credentialHeaders} (one value each). Never throws. */
+  authenticate(headers: RequestHeaders): Promise<AuthOutcome | undefined>;
   /** The RFC 9728 document of an OAuth route, for clients that reach it at `base`; else undefined. */
   metadata(base: string): OAuthProtectedResourceMetadata | undefined;
 }
@@ -47,13 +50,14 @@ export interface RouteAuthenticatorOptions {
 export function createRouteAuthenticator(route: string, auth: AuthConfig, options: RouteAuthenticatorOptions): RouteAuthenticator {
   switch (auth.kind) {
     case 'none':
-      return { route, summary: { kind: 'none' }, authenticate: async () => undefined, metadata: () => undefined };
+      return { route, summary: { kind: 'none' }, credentialHeaders: [], authenticate: async () => undefined, metadata: () => undefined };
     case 'apiKey': {
       const verify = createApiKeyVerifier({ ...auth, principals: options.principals });
       return {
         route,
         summary: { kind: 'apiKey', header: auth.header },
-        authenticate: async (req) => verify(req.headersDistinct),
+        credentialHeaders: [auth.header.toLowerCase(), 'authorization'],
+        authenticate: async (headers) => verify(headers),
         metadata: () => undefined,
       };
     }
@@ -67,9 +71,9 @@ export function createRouteAuthenticator(route: string, auth: AuthConfig, option
       return {
         route,
         summary: { kind: 'oauth', issuer: auth.issuer, scopes: [...auth.scopes] },
-        async authenticate(req) {
-          // Every value: Node's req.headers keeps only the first Authorization, which may be an empty one.
-          const authorization = firstNonBlank(req.headersDistinct, 'authorization');
+        credentialHeaders: ['authorization'],
+        async authenticate(headers) {
+          const authorization = firstNonBlank(headers, 'authorization');
           const token = bearerToken(authorization);
           if (token === undefined) {
             const message = authorization ? 'the Authorization header must be Bearer <token>' : 'a bearer token is required';
@@ -99,7 +103,8 @@ const OPEN: AuthVerdict = Object.freeze({ ok: true, authInfo: undefined, princip
 /**
  * Guards `/mcp/<route>`: an open route lets everyone in; otherwise the verdict carries the accepted
  * caller, or a {@link GatewayError} (`unauthorized`, `forbidden`, `auth_unavailable`) with its
- * challenge headers and, for the request log, why.
+ * challenge headers and, for the request log, why. Throws `invalid_header` for a credential header
+ * that came more than once, before any credential is checked.
  *
  * @example
  * const guard = authGuard(gateway.authenticators, { publicBase, logger });
@@ -112,7 +117,7 @@ export function authGuard(
 ): (route: string, req: IncomingMessage) => Promise<AuthVerdict> {
   return async function guard(route, req) {
     const authenticator = authenticators.get(route);
-    const outcome = await authenticator?.authenticate(req);
+    const outcome = authenticator && (await authenticator.authenticate(credentialsOf(req, authenticator.credentialHeaders)));
     if (!authenticator || !outcome) return OPEN;
     if (outcome.ok) return { ok: true, authInfo: outcome.authInfo, principal: outcome.principal, sessionOwner: outcome.sessionOwner };
     if (outcome.reason === 'unavailable')
@@ -123,6 +128,29 @@ export function authGuard(
       failure: { reason: outcome.reason, detail: outcome.message },
     };
   };
+}
+
+/**
+ * The values of a request's credential headers, refusing one that came more than once: Node keeps
+ * only the first `Authorization` in `req.headers` and joins other repeated fields with `, `, which
+ * a key may contain, so only the raw fields tell how many came. One lookup each; the raw fields are
+ * read (once, for every name) only when one is present. The refusal names the header, never a
+ * value: they are secrets.
+ */
+function credentialsOf(req: IncomingMessage, names: readonly string[]): RequestHeaders {
+  if (names.every((name) => req.headers[name] === undefined)) return {};
+  const values: Record<string, string[]> = {};
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const field = raw[i]!;
+    const name = names.find((one) => one.length === field.length && one === field.toLowerCase());
+    if (name !== undefined) (values[name] ??= []).push(raw[i + 1]!);
+  }
+  for (const name of names) {
+    const times = values[name]?.length ?? 0;
+    if (times > 1) throw repeatedHeader(name === 'authorization' ? 'Authorization' : name, times);
+  }
+  return values;
 }
 
 function rejection(authenticator: RouteAuthenticator, outcome: AuthRejection, base: string): GatewayError {

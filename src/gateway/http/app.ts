@@ -330,7 +330,7 @@ function emptyBody(): GatewayError {
 
 /** Refuses what the transport would refuse, before any session or server is created for it. */
 function checkHeaders(req: IncomingMessage): void {
-  const accept = req.headers.accept ?? '';
+  const accept = lowercaseAccept(req) ?? '';
   if (req.method === 'POST') {
     if (!typeis(req, ['application/json'])) {
       throw new GatewayError('unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
@@ -344,6 +344,24 @@ function checkHeaders(req: IncomingMessage): void {
   } else if (!['GET', 'POST', 'DELETE'].includes(req.method ?? '')) {
     throw new GatewayError('method_not_allowed', `Method not allowed: ${req.method}`, {}, { Allow: 'GET, POST, DELETE' });
   }
+}
+
+/**
+ * The Accept header, lowercased in the request itself when it has an uppercase letter: media types
+ * are case-insensitive (RFC 9110 §8.3.1), but the SDK's transport looks for the lowercase names as
+ * substrings, and would answer `Application/JSON` with 406. The transport reads the web Request
+ * @hono/node-server makes, whose headers come from `req.headers`, or from `req.rawHeaders` once
+ * they are copied: both are changed. The common, lowercase header is left as it is.
+ */
+function lowercaseAccept(req: IncomingMessage): string | undefined {
+  const accept = req.headers.accept;
+  if (accept === undefined || !/[A-Z]/.test(accept)) return accept;
+  const lower = accept.toLowerCase();
+  req.headers.accept = lower;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.length === 6 && raw[i]!.toLowerCase() === 'accept') raw[i + 1] = raw[i + 1]!.toLowerCase();
+  return lower;
 }
 
 function acceptsBoth(accept: string): boolean {

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
+import { repeatedHeader } from '../protocol/headers.js';
 
 /** Names that are always accepted: the machine itself. */
 export const LOCAL_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'] as const;
@@ -21,7 +22,7 @@ export function hostnameOf(value: string): string | undefined {
 
 /**
  * A check that throws `invalid_host` for a request whose Host or X-Forwarded-Host names a host not
- * in the list (port ignored).
+ * in the list (port ignored), and `invalid_header` for one with more than one Host field.
  *
  * @example
  * const checkHost = hostCheck(['gateway.example.com']);
@@ -41,6 +42,10 @@ export function hostCheck(extraHostnames: readonly string[] = []): (req: Incomin
     return verdict;
   };
   return function checkHost(req) {
+    // RFC 9112 §3.2: a server MUST answer 400 to more than one Host field. Node keeps the first in
+    // req.headers and says nothing, so a second name (checked by nobody) would pass as well.
+    const hosts = hostFields(req.rawHeaders);
+    if (hosts > 1) throw repeatedHeader('Host', hosts);
     const forwarded = req.headers['x-forwarded-host'];
     const candidates = [req.headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',') : [])];
     for (const value of candidates) {
@@ -52,4 +57,11 @@ export function hostCheck(extraHostnames: readonly string[] = []): (req: Incomin
       }
     }
   };
+}
+
+/** How many Host fields came: one pass over the raw fields, names compared only when four letters long. */
+function hostFields(raw: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') count++;
+  return count;
 }

@@ -84,6 +84,11 @@ export interface ConnectOptions {
    * Says why a server-to-client request it did not declare cannot be forwarded.
    */
   readonly ownedBySession: boolean;
+  /**
+   * Called once when the gateway closes the connection (not when the upstream goes away), before
+   * its transport closes: a url route ends there an upstream session it no longer uses.
+   */
+  readonly onClose?: () => void;
 }
 
 /**
@@ -137,6 +142,7 @@ export class UpstreamConnection {
     private readonly timeout: number,
     private readonly backoff: BackoffSettings,
     private readonly listenStreams: ListenStreams,
+    private onClose: (() => void) | undefined,
   ) {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }
@@ -163,6 +169,7 @@ export class UpstreamConnection {
       options.timeout,
       options.backoff,
       options.listenStreams ?? new ListenStreams(),
+      options.onClose,
     );
     connection.wire(options.capabilities, options.ownedBySession);
     client.onclose = () => connection.end();
@@ -253,6 +260,9 @@ export class UpstreamConnection {
   }
 
   async close(): Promise<void> {
+    const onClose = this.onClose;
+    this.onClose = undefined;
+    onClose?.();
     await this.client.close().catch(() => undefined);
     await this.transport.close().catch(() => undefined);
     this.end();

@@ -8,6 +8,11 @@
  * session without a handshake. When the upstream has forgotten it (404), the bridge opens a new
  * one and says so in the log.
  *
+ * Every upstream session the gateway opens is ended (DELETE, as the SDK's terminateSession() does)
+ * once nothing uses it: the sealed one when the client deletes its session (`end`), and one that no
+ * gateway session id can reach again (a renewed one, a caller's shared connection) when the gateway
+ * closes its connection. A sealed one outlives its connection: the id resumes it, on any instance.
+ *
  * Both transports fetch through upstream-fetch.ts, which gives each request an abort signal of its
  * own: the SDK passes one signal to all of a connection's requests, and Node's fetch would leave a
  * listener on it per request.
@@ -50,6 +55,30 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
   /** Streamable HTTP refused once: this upstream is an SSE server. */
   let sseOnly = false;
   const transports = new WeakMap<UpstreamConnection, StreamableHTTPClientTransport>();
+  /** Transports whose upstream session id a gateway session id carries: resumed from one, or sealed in one. */
+  const sealedIn = new WeakSet<StreamableHTTPClientTransport>();
+
+  /** Ends upstream a session of a connection being closed, unless a gateway session id can still reach it. */
+  function endUnreachable(transport: StreamableHTTPClientTransport): void {
+    if (sealedIn.has(transport) || transport.sessionId === undefined) return;
+    endRemoteSession({ s: transport.sessionId, v: transport.protocolVersion }, 'no longer used');
+  }
+
+  /**
+   * What the SDK's own terminateSession() sends (MCP: a client SHOULD DELETE a session it no
+   * longer needs), without a transport and a handshake to send it from, in the background. A 405
+   * means the server does not let clients end sessions; it forgets the session itself in time.
+   */
+  function endRemoteSession(sealed: Sealed, why: string): void {
+    const headers: Record<string, string> = { ...options.headers, 'mcp-session-id': sealed.s };
+    if (sealed.v) headers['mcp-protocol-version'] = sealed.v;
+    fetch(options.url, { method: 'DELETE', headers, signal: AbortSignal.timeout(options.connectTimeout) })
+      .then(async (response) => {
+        await response.body?.cancel();
+        log.debug({ status: response.status, why }, 'a remote session was ended');
+      })
+      .catch((error: unknown) => log.debug({ err: messageOf(error), why }, 'a remote session could not be ended'));
+  }
 
   async function connect(
     init: Parameters<Connector['open']>[0],
@@ -68,6 +97,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       listenStreams: options.listenStreams,
       logger: log,
       describeEnd: () => 'closed the connection',
+      ...(transport instanceof StreamableHTTPClientTransport ? { onClose: () => endUnreachable(transport) } : {}),
     });
   }
 
@@ -85,6 +115,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
           ...(sealed ? { sessionId: sealed.s } : {}),
         });
         if (sealed?.v) transport.setProtocolVersion(sealed.v);
+        if (sealed) sealedIn.add(transport);
         try {
           const connection = await connect(init, transport, sealed !== undefined);
           transports.set(connection, transport);
@@ -118,22 +149,12 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       const transport = transports.get(connection);
       if (transport?.sessionId === undefined) return undefined;
       const sealed: Sealed = { s: transport.sessionId, v: connection.client.getNegotiatedProtocolVersion() };
+      sealedIn.add(transport);
       return JSON.stringify(sealed);
     },
     end(state) {
       const sealed = parseSealed(state);
-      if (!sealed) return;
-      // What the SDK's own terminateSession() sends (MCP: a client SHOULD DELETE a session it no
-      // longer needs), without a transport and a handshake to send it from. A 405 means the
-      // server does not let clients end sessions; it forgets the session itself in time.
-      const headers: Record<string, string> = { ...options.headers, 'mcp-session-id': sealed.s };
-      if (sealed.v) headers['mcp-protocol-version'] = sealed.v;
-      fetch(options.url, { method: 'DELETE', headers, signal: AbortSignal.timeout(options.connectTimeout) })
-        .then(async (response) => {
-          await response.body?.cancel();
-          log.debug({ status: response.status }, 'the remote session of a deleted session was ended');
-        })
-        .catch((error: unknown) => log.debug({ err: messageOf(error) }, 'the remote session of a deleted session could not be ended'));
+      if (sealed) endRemoteSession(sealed, 'its session was deleted');
     },
   };
 }
