@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { fixtureModule, startInProcessGateway, type InProcessGateway } from '../helpers/gateway.js';
 import { fixturePath } from '../helpers/project.js';
+import { rawExchange } from '../helpers/raw-http.js';
 import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
 
 const KEY = 'status-details-key-0123456789abcdef';
@@ -154,6 +155,17 @@ describe('/status.json for routes with authentication', () => {
       const { routes } = await status(headers);
       assertWithheld(routes.keyed!);
     }
+  });
+
+  it('with the key header sent twice withholds, and still answers 200 (an MCP request would get invalid_header)', async () => {
+    const { port } = new URL(gw.url);
+    const { response } = await rawExchange(
+      Number(port),
+      `GET /status.json HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: ${KEY}\r\nx-api-key: ${KEY}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(response, /^HTTP\/1\.1 200 /);
+    const body = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { routes: ShownRoute[] };
+    assertWithheld(body.routes.find((route) => route.name === 'keyed')!);
   });
 
   it('with a token the OAuth route accepts shows it; a token it refuses withholds', async () => {

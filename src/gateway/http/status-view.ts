@@ -66,6 +66,18 @@ export async function routesCallable(
   routes: Iterable<string>,
   req: IncomingMessage,
 ): Promise<Set<string>> {
-  const verdicts = await Promise.all([...routes].map(async (route) => [route, (await guard(route, req)).ok] as const));
+  // The guard throws for a credential header sent twice (`invalid_header`): here that only withholds too.
+  const verdicts = await Promise.all(
+    [...routes].map(
+      async (route) =>
+        [
+          route,
+          await guard(route, req).then(
+            (verdict) => verdict.ok,
+            () => false,
+          ),
+        ] as const,
+    ),
+  );
   return new Set(verdicts.flatMap(([route, ok]) => (ok ? [route] : [])));
 }
