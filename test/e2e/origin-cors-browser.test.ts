@@ -1,6 +1,6 @@
 /**
- * A browser-based MCP client in a real browser: Debian's Chromium driven by playwright-core (as
- * status-page-browser.test.ts launches it), a page served from a second loopback server at
+ * A browser-based MCP client in a real browser: Debian's Chromium driven by playwright-core
+ * (test/helpers/chromium.ts), a page served from a second loopback server at
  * http://app.test:<port> (a name Chromium maps to 127.0.0.1, so an origin the gateway does not
  * accept unconfigured), calling the real gateway with fetch. With that origin in allowedOrigins the
  * preflight passes, initialize answers, the page reads Mcp-Session-Id and lists tools with it;
@@ -8,14 +8,12 @@
  * by .ci/run (`apt-get install chromium`); without it the test fails saying so.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { shippedModule, startInProcessGateway, type InProcessGateway } from '../helpers/gateway.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 let page: http.Server;
 let appOrigin: string;
@@ -24,11 +22,6 @@ let refusing: InProcessGateway;
 let browser: Browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: browser clients are tested in Debian's Chromium. Install it with \`apt-get update && apt-get install -y chromium\` (.ci/run does).`,
-    );
-  }
   page = http.createServer((_req, res) => {
     res
       .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
@@ -39,19 +32,7 @@ before(async () => {
   const servers = `servers:\n  time:\n    module: ${shippedModule('time')}\n`;
   allowing = await startInProcessGateway(`${servers}allowedOrigins: [${appOrigin}]\n`);
   refusing = await startInProcessGateway(servers);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--host-resolver-rules=MAP app.test 127.0.0.1',
-    ],
-  });
+  browser = await launchChromium('a browser-based MCP client', ['--host-resolver-rules=MAP app.test 127.0.0.1']);
 });
 
 after(async () => {

@@ -6,13 +6,12 @@
  * (`apt-get install chromium`); without it the test fails saying so.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
 import { connectClient, shippedModule, startInProcessGateway, type InProcessGateway } from '../helpers/gateway.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROUTES = ['time', 'weather', 'time-stateless', 'keyed'];
 
 let nws: FakeNws;
@@ -20,11 +19,6 @@ let gw: InProcessGateway;
 let browser: Browser;
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: the status page is tested in Debian's Chromium. Install it with \`apt-get update && apt-get install -y chromium\` (.ci/run does).`,
-    );
-  }
   nws = await startFakeNws();
   gw = await startInProcessGateway(
     `servers:\n` +
@@ -34,18 +28,7 @@ before(async () => {
       `  keyed:\n    module: ${shippedModule('time')}\n    auth:\n      kind: apiKey\n      keys: ["browser-test-key-0123456789abcdef"]\n`,
   );
   await gw.gateway.status(gw.url); // the tools are listed before the page is first loaded
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium('the status page');
 });
 
 after(async () => {
