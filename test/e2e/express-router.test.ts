@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import http, { type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -25,6 +25,8 @@ import {
   shippedModule,
   startInProcessGateway,
   type InProcessGateway,
+  rawRequest,
+  type RawAnswer,
 } from '../helpers/gateway.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
 import { readmeBlockAfter } from '../helpers/readme.js';
@@ -42,11 +44,7 @@ allowedOrigins: [https://app.example.com]
 maxBodySize: 64KiB
 `;
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
+type Answer = RawAnswer;
 
 interface RawRequest {
   method?: string;
@@ -57,16 +55,11 @@ interface RawRequest {
 
 /** One request over a fresh connection with exactly these headers (fetch cannot set Host). */
 function send(base: string, { method = 'POST', path: target, headers = MCP_POST_HEADERS, body }: RawRequest): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${base}${target}`, { method, headers: { host: 'localhost', ...headers }, agent: false }, (res) => {
-      let text = '';
-      res
-        .setEncoding('utf8')
-        .on('data', (chunk: string) => (text += chunk))
-        .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
+  return rawRequest(`${base}${target}`, {
+    method,
+    headers: { host: 'localhost', ...headers },
+    ...(body === undefined ? {} : { body }),
+    agent: false,
   });
 }
 

@@ -218,10 +218,16 @@ export interface RawAnswer {
  */
 export function rawRequest(
   url: string,
-  { method = 'POST', headers = MCP_POST_HEADERS, body }: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string } = {},
+  {
+    method = 'POST',
+    headers = MCP_POST_HEADERS,
+    body,
+    agent,
+  }: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string; agent?: false } = {},
 ): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers }, (res) => {
+    // `agent: false`: a connection of its own, closed after the answer.
+    const req = http.request(url, { method, headers, ...(agent === false ? { agent } : {}) }, (res) => {
       let text = '';
       res
         .setEncoding('utf8')
