@@ -131,6 +131,24 @@ describe('Origin on /mcp/<name>', () => {
     }
   });
 
+  it('allows the SEP-2243 Mcp-Param-* headers a preflight of a 2026-07-28 tools/call asks for, and only those it asks for', async () => {
+    // A tool whose argument declares `x-mcp-header: Region` is called with `Mcp-Param-Region`
+    // (2026-07-28 Streamable HTTP): the names depend on the tool, so no fixed list can hold them.
+    const answer = await preflight('keyed', {
+      origin: APP,
+      'access-control-request-headers': 'content-type, mcp-method, mcp-name, mcp-param-region, mcp-param-x_1, mcp-protocol-version',
+    });
+    assert.equal(answer.status, 204, answer.body);
+    const allowed = String(answer.headers['access-control-allow-headers']).toLowerCase().split(', ');
+    for (const header of ['mcp-param-region', 'mcp-param-x_1', 'mcp-method', 'mcp-name', 'x-time-key']) {
+      assert.ok(allowed.includes(header), `allows ${header}: ${allowed.join(', ')}`);
+    }
+    assert.match(String(answer.headers.vary), /\bAccess-Control-Request-Headers\b/, 'the answer depends on what was asked');
+    const other = await preflight('keyed', { origin: APP, 'access-control-request-headers': 'content-type, x-other, mcp-param-' });
+    const others = String(other.headers['access-control-allow-headers']).toLowerCase().split(', ');
+    assert.ok(!others.includes('x-other') && !others.includes('mcp-param-'), `no other header is reflected: ${others.join(', ')}`);
+  });
+
   it('refuses a preflight from another origin with 403', async () => {
     assertRefused(await preflight('keyed', { origin: 'https://evil.example' }), 'https://evil.example');
   });

@@ -120,16 +120,30 @@ const MCP_REQUEST_HEADERS = [
 export const PREFLIGHT_MAX_AGE = 600;
 
 /**
- * The headers of a preflight's answer, for a route whose API key comes in `apiKeyHeader` (if any).
+ * A SEP-2243 parameter header (`Mcp-Param-Region`): a 2026-07-28 `tools/call` mirrors each argument
+ * whose schema says `x-mcp-header` in one, so its names are the tools' and no fixed list holds them.
+ */
+const MCP_PARAM_HEADER = /^mcp-param-[!#$%&'*+\-.^_`|~0-9a-z]+$/i;
+
+/**
+ * The headers of a preflight's answer, for a route whose API key comes in `apiKeyHeader` (if any),
+ * to a preflight whose `Access-Control-Request-Headers` is `requested`: of those, the `Mcp-Param-*`
+ * ones are allowed too (an accepted origin may send any; other names it asks for are not added).
  *
  * @example
- * res.writeHead(204, preflightHeaders('x-api-key')).end();
+ * res.writeHead(204, preflightHeaders('x-api-key', req.headers['access-control-request-headers'])).end();
  */
-export function preflightHeaders(apiKeyHeader?: string): Record<string, string> {
+export function preflightHeaders(apiKeyHeader?: string, requested?: string): Record<string, string> {
+  const params = (requested ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => MCP_PARAM_HEADER.test(name));
   return {
     'Access-Control-Allow-Methods': 'GET, POST, DELETE',
-    'Access-Control-Allow-Headers': [...MCP_REQUEST_HEADERS, ...(apiKeyHeader ? [apiKeyHeader] : [])].join(', '),
+    'Access-Control-Allow-Headers': [...MCP_REQUEST_HEADERS, ...(apiKeyHeader ? [apiKeyHeader] : []), ...params].join(', '),
     'Access-Control-Max-Age': String(PREFLIGHT_MAX_AGE),
+    // The allowed headers depend on the ones asked for: a cache must not answer another preflight with these.
+    Vary: 'Origin, Access-Control-Request-Headers',
   };
 }
 
