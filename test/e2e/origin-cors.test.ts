@@ -52,7 +52,7 @@ const preflight = (route: string, headers: Record<string, string>) =>
 function assertCors(answer: RawAnswer, origin: string): void {
   assert.equal(answer.headers['access-control-allow-origin'], origin);
   assert.match(String(answer.headers.vary), /\bOrigin\b/);
-  assert.equal(answer.headers['access-control-expose-headers'], 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate');
+  assert.equal(answer.headers['access-control-expose-headers'], 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After');
 }
 
 function assertNoCors(answer: RawAnswer): void {
@@ -221,6 +221,28 @@ describe('Origin on /mcp/<name>', () => {
     const options = await rawRequest(`${gw.url}/mcp/time`, { method: 'OPTIONS', headers: { 'access-control-request-method': 'POST' } });
     assert.equal(options.status, 405, 'no Origin: no preflight, whatever it asks');
     assertNoCors(options);
+  });
+});
+
+describe('CORS on a draining gateway', () => {
+  it('lets an allowed origin read the 503 shutting_down and its Retry-After (not a CORS-safelisted header)', async () => {
+    const draining = await startInProcessGateway(`servers:\n  time:\n    module: ${shippedModule('time')}\n`);
+    try {
+      const drained = draining.gateway.drain(AbortSignal.abort());
+      const answer = await rawRequest(`${draining.url}/mcp/time`, {
+        headers: { ...MCP_POST_HEADERS, origin: 'http://localhost:6274' },
+        body: init,
+      });
+      await drained;
+      assert.equal(answer.status, 503, answer.body);
+      assert.equal(rpcOf(answer).error?.data?.code, 'shutting_down');
+      assert.equal(answer.headers['retry-after'], '1');
+      assert.equal(answer.headers['access-control-allow-origin'], 'http://localhost:6274');
+      const exposed = String(answer.headers['access-control-expose-headers']).toLowerCase().split(', ');
+      assert.ok(exposed.includes('retry-after'), `Retry-After is exposed: ${exposed.join(', ')}`);
+    } finally {
+      await draining.close();
+    }
   });
 });
 

@@ -151,10 +151,10 @@ export function preflightHeaders(apiKeyHeader?: string, requested?: string): Rec
  * Marks every answer to a request from `origin` as readable by it, whoever writes the answer: the
  * edge's own (errors, 401 with WWW-Authenticate) and the SDK transport's (JSON, SSE) alike, as
  * `writeHead` keeps headers set before it. Exposed: what a client must read (the session id, the
- * negotiated version, the OAuth challenge).
+ * negotiated version, the OAuth challenge, and when to retry a 503 or 429: none is CORS-safelisted).
  */
 export function allowOrigin(res: ServerResponse, origin: string): void {
   res.setHeader('Access-Control-Allow-Origin', origin);
   res.setHeader('Vary', 'Origin');
-  res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate');
+  res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After');
 }
