@@ -155,6 +155,8 @@ export function preflightHeaders(apiKeyHeader?: string, requested?: string): Rec
  */
 export function allowOrigin(res: ServerResponse, origin: string): void {
   res.setHeader('Access-Control-Allow-Origin', origin);
-  res.setHeader('Vary', 'Origin');
+  // Added to what is there: an app the router is mounted in may have set its own (Accept-Encoding).
+  const vary = [res.getHeader('Vary') ?? []].flat().join(', ');
+  if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(vary)) res.setHeader('Vary', vary ? `${vary}, Origin` : 'Origin');
   res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After');
 }
