@@ -439,6 +439,31 @@ describe('createGatewayRouter options and mounting', () => {
     }
   });
 
+  it("keeps the Vary an app's middleware set before the router, adding Origin to it", async () => {
+    const app = await startExpressApp((express_, router) => {
+      express_.use((_req, res, next) => {
+        res.vary('Accept-Encoding');
+        next();
+      });
+      express_.use(router);
+    });
+    try {
+      const answer = await send(app.url, {
+        path: '/mcp/time',
+        headers: { ...MCP_POST_HEADERS, origin: 'https://app.example.com' },
+        body: init,
+      });
+      assert.equal(answer.status, 200, answer.body);
+      assert.equal(answer.headers['access-control-allow-origin'], 'https://app.example.com');
+      const vary = String(answer.headers.vary)
+        .toLowerCase()
+        .split(/\s*,\s*/);
+      assert.ok(vary.includes('accept-encoding') && vary.includes('origin'), `Vary: ${vary.join(', ')}`);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('passes a request that reaches it under a prefix on as an error, and serves nothing there', async () => {
     const app = await startExpressApp((expressApp, router) => {
       expressApp.use(express.json());

@@ -52,7 +52,7 @@ const preflight = (route: string, headers: Record<string, string>) =>
 function assertCors(answer: RawAnswer, origin: string): void {
   assert.equal(answer.headers['access-control-allow-origin'], origin);
   assert.match(String(answer.headers.vary), /\bOrigin\b/);
-  assert.equal(answer.headers['access-control-expose-headers'], 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate');
+  assert.equal(answer.headers['access-control-expose-headers'], 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After');
 }
 
 function assertNoCors(answer: RawAnswer): void {
@@ -131,6 +131,24 @@ describe('Origin on /mcp/<name>', () => {
     }
   });
 
+  it('allows the SEP-2243 Mcp-Param-* headers a preflight of a 2026-07-28 tools/call asks for, and only those it asks for', async () => {
+    // A tool whose argument declares `x-mcp-header: Region` is called with `Mcp-Param-Region`
+    // (2026-07-28 Streamable HTTP): the names depend on the tool, so no fixed list can hold them.
+    const answer = await preflight('keyed', {
+      origin: APP,
+      'access-control-request-headers': 'content-type, mcp-method, mcp-name, mcp-param-region, mcp-param-x_1, mcp-protocol-version',
+    });
+    assert.equal(answer.status, 204, answer.body);
+    const allowed = String(answer.headers['access-control-allow-headers']).toLowerCase().split(', ');
+    for (const header of ['mcp-param-region', 'mcp-param-x_1', 'mcp-method', 'mcp-name', 'x-time-key']) {
+      assert.ok(allowed.includes(header), `allows ${header}: ${allowed.join(', ')}`);
+    }
+    assert.match(String(answer.headers.vary), /\bAccess-Control-Request-Headers\b/, 'the answer depends on what was asked');
+    const other = await preflight('keyed', { origin: APP, 'access-control-request-headers': 'content-type, x-other, mcp-param-' });
+    const others = String(other.headers['access-control-allow-headers']).toLowerCase().split(', ');
+    assert.ok(!others.includes('x-other') && !others.includes('mcp-param-'), `no other header is reflected: ${others.join(', ')}`);
+  });
+
   it('refuses a preflight from another origin with 403', async () => {
     assertRefused(await preflight('keyed', { origin: 'https://evil.example' }), 'https://evil.example');
   });
@@ -203,6 +221,28 @@ describe('Origin on /mcp/<name>', () => {
     const options = await rawRequest(`${gw.url}/mcp/time`, { method: 'OPTIONS', headers: { 'access-control-request-method': 'POST' } });
     assert.equal(options.status, 405, 'no Origin: no preflight, whatever it asks');
     assertNoCors(options);
+  });
+});
+
+describe('CORS on a draining gateway', () => {
+  it('lets an allowed origin read the 503 shutting_down and its Retry-After (not a CORS-safelisted header)', async () => {
+    const draining = await startInProcessGateway(`servers:\n  time:\n    module: ${shippedModule('time')}\n`);
+    try {
+      const drained = draining.gateway.drain(AbortSignal.abort());
+      const answer = await rawRequest(`${draining.url}/mcp/time`, {
+        headers: { ...MCP_POST_HEADERS, origin: 'http://localhost:6274' },
+        body: init,
+      });
+      await drained;
+      assert.equal(answer.status, 503, answer.body);
+      assert.equal(rpcOf(answer).error?.data?.code, 'shutting_down');
+      assert.equal(answer.headers['retry-after'], '1');
+      assert.equal(answer.headers['access-control-allow-origin'], 'http://localhost:6274');
+      const exposed = String(answer.headers['access-control-expose-headers']).toLowerCase().split(', ');
+      assert.ok(exposed.includes('retry-after'), `Retry-After is exposed: ${exposed.join(', ')}`);
+    } finally {
+      await draining.close();
+    }
   });
 });
 

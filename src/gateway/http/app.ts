@@ -17,6 +17,7 @@ import type { AuthInfo, JSONRPCMessage } from '@modelcontextprotocol/server';
 import { authGuard } from '../auth/require-auth.js';
 import { clientAddress } from './client-address.js';
 import { requestIdsOf } from '../protocol/request-tracker.js';
+import { firstHeader } from '../protocol/headers.js';
 import { decodeSegment, MCP_PATH, METADATA_PATH } from './paths.js';
 import { GatewayError, shuttingDown, type GatewayErrorCode } from '../errors.js';
 import { hostCheck } from './host-validation.js';
@@ -70,11 +71,11 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
   const checkHost = hostCheck(allowedHosts);
   const checkOrigin = originCheck({ allowedOrigins, publicUrl: gateway.config.publicUrl });
   // A preflight carries no credentials, so it is answered before auth: it allows the route's API-key header too.
-  const preflights = new Map(
+  const keyHeaders = new Map(
     [...gateway.routes.keys()].map((name) => {
       const server = gateway.config.servers[name];
       const auth = server ? authOf(gateway.config, server) : undefined;
-      return [name, preflightHeaders(auth?.kind === 'apiKey' ? auth.header : undefined)];
+      return [name, auth?.kind === 'apiKey' ? auth.header : undefined];
     }),
   );
   const publicBase = publicBaseOf(gateway);
@@ -163,9 +164,9 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
         // On `res` now, so that every answer carries them: the edge's own, and the SDK transport's.
         allowOrigin(res, origin);
         if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
-          const headers = mcp && preflights.get(decodeSegment(mcp[1]!));
-          if (!headers) throw routeNotFound(mcp ? decodeSegment(mcp[1]!) : '');
-          res.writeHead(204, headers).end();
+          const name = mcp ? decodeSegment(mcp[1]!) : '';
+          if (!keyHeaders.has(name)) throw routeNotFound(name);
+          res.writeHead(204, preflightHeaders(keyHeaders.get(name), firstHeader(req, 'access-control-request-headers'))).end();
           return;
         }
       }

@@ -120,16 +120,30 @@ const MCP_REQUEST_HEADERS = [
 export const PREFLIGHT_MAX_AGE = 600;
 
 /**
- * The headers of a preflight's answer, for a route whose API key comes in `apiKeyHeader` (if any).
+ * A SEP-2243 parameter header (`Mcp-Param-Region`): a 2026-07-28 `tools/call` mirrors each argument
+ * whose schema says `x-mcp-header` in one, so its names are the tools' and no fixed list holds them.
+ */
+const MCP_PARAM_HEADER = /^mcp-param-[!#$%&'*+\-.^_`|~0-9a-z]+$/i;
+
+/**
+ * The headers of a preflight's answer, for a route whose API key comes in `apiKeyHeader` (if any),
+ * to a preflight whose `Access-Control-Request-Headers` is `requested`: of those, the `Mcp-Param-*`
+ * ones are allowed too (an accepted origin may send any; other names it asks for are not added).
  *
  * @example
- * res.writeHead(204, preflightHeaders('x-api-key')).end();
+ * res.writeHead(204, preflightHeaders('x-api-key', req.headers['access-control-request-headers'])).end();
  */
-export function preflightHeaders(apiKeyHeader?: string): Record<string, string> {
+export function preflightHeaders(apiKeyHeader?: string, requested?: string): Record<string, string> {
+  const params = (requested ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => MCP_PARAM_HEADER.test(name));
   return {
     'Access-Control-Allow-Methods': 'GET, POST, DELETE',
-    'Access-Control-Allow-Headers': [...MCP_REQUEST_HEADERS, ...(apiKeyHeader ? [apiKeyHeader] : [])].join(', '),
+    'Access-Control-Allow-Headers': [...MCP_REQUEST_HEADERS, ...(apiKeyHeader ? [apiKeyHeader] : []), ...params].join(', '),
     'Access-Control-Max-Age': String(PREFLIGHT_MAX_AGE),
+    // The allowed headers depend on the ones asked for: a cache must not answer another preflight with these.
+    Vary: 'Origin, Access-Control-Request-Headers',
   };
 }
 
@@ -137,10 +151,12 @@ export function preflightHeaders(apiKeyHeader?: string): Record<string, string> 
  * Marks every answer to a request from `origin` as readable by it, whoever writes the answer: the
  * edge's own (errors, 401 with WWW-Authenticate) and the SDK transport's (JSON, SSE) alike, as
  * `writeHead` keeps headers set before it. Exposed: what a client must read (the session id, the
- * negotiated version, the OAuth challenge).
+ * negotiated version, the OAuth challenge, and when to retry a 503 or 429: none is CORS-safelisted).
  */
 export function allowOrigin(res: ServerResponse, origin: string): void {
   res.setHeader('Access-Control-Allow-Origin', origin);
-  res.setHeader('Vary', 'Origin');
-  res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate');
+  // Added to what is there: an app the router is mounted in may have set its own (Accept-Encoding).
+  const vary = [res.getHeader('Vary') ?? []].flat().join(', ');
+  if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(vary)) res.setHeader('Vary', vary ? `${vary}, Origin` : 'Origin');
+  res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After');
 }
