@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ProtocolError } from '@modelcontextprotocol/client';
+import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { connectClient, fixtureModule, startInProcessGateway, textOf } from '../helpers/gateway.js';
 
 const ERAS = ['legacy', 'auto'] as const;
@@ -109,6 +109,40 @@ describe('a module route with callTimeout', () => {
       }
     });
   }
+});
+
+describe('a module route with callTimeout, while its module waits on the client', () => {
+  // 2025 only: in the 2026-07-28 era a server's question to its client is an input_required
+  // result, which answers the call.
+  it('stops the clock while the client answers an elicitation the call made, and restarts it after (2025)', async () => {
+    const gw = await startInProcessGateway(yaml);
+    const client = new Client({ name: 'module-timeouts-test', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    const asked: string[] = [];
+    client.setRequestHandler('elicitation/create', async ({ params }) => {
+      asked.push(params.message);
+      // A person taking their time: longer than the route's callTimeout (300 ms).
+      await new Promise((resolve) => setTimeout(resolve, 900));
+      return { action: 'accept', content: {} };
+    });
+    try {
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/slow`)));
+      const result = await client.callTool({ name: 'ask', arguments: { key: 'x' } }, { timeout: 30_000 });
+      assert.equal(textOf(result), 'the client said accept');
+      assert.deepEqual(asked, ['what is x?']);
+      assert.equal(
+        gw.logs.find((line) => line.msg === 'a module did not answer within callTimeout'),
+        undefined,
+      );
+      // The clock runs again once the answer is in: a hang after it still times out.
+      await assert.rejects(client.callTool({ name: 'hang', arguments: { key: 'after-ask' } }), (error: unknown) => {
+        assert.equal(((error as ProtocolError).data as { code?: string }).code, 'upstream_timeout');
+        return true;
+      });
+    } finally {
+      await client.close();
+      await gw.close();
+    }
+  });
 });
 
 describe('a module route with startTimeout', () => {

@@ -3,6 +3,7 @@
  * per-route cap, and that every session that ends has its server closed.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -325,9 +326,10 @@ describe('DELETE of a session this instance does not hold', () => {
 
 describe('the upstream sessions of a url route', () => {
   /** A remote whose sessions count their calls, recording every DELETE it receives (by upstream session id). */
-  async function countingRemote() {
+  async function countingRemote(sessionId?: () => string) {
     const deletes: string[] = [];
     const remote = await startV1Remote({
+      ...(sessionId ? { sessionId } : {}),
       register: (mcp) => {
         let count = 0;
         mcp.registerTool('count', { description: 'Counts calls in this session' }, async () => ({
@@ -394,6 +396,32 @@ describe('the upstream sessions of a url route', () => {
       // The sealed one was left for the id, which reaches it again on its next request.
       assert.equal(await callTool(url, sealedId, 'count'), 2, 'the same upstream session');
       assert.deepEqual(deletes, [renewed]);
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
+
+  it("DELETEs an upstream session whose id did not fit in the gateway's when its session idles out: no id can reach it", async () => {
+    let now = 1_000_000;
+    // About 600 characters that do not compress, against the gateway's 768 (url-route-faults.test.ts).
+    const { remote, deletes } = await countingRemote(() => randomBytes(450).toString('base64url'));
+    const gw = await startInProcessGateway(`servers:\n  remote:\n    url: ${remote.url}\nsessions:\n  idleTimeout: 10m\n`, {
+      now: () => now,
+    });
+    const url = `${gw.url}/mcp/remote`;
+    const sessions = gw.gateway.routes.get('remote')!.sessions;
+    try {
+      const id = await openIdleSession(url);
+      assert.equal(await callTool(url, id, 'count'), 1);
+      assert.ok(gw.logs.some((line) => String(line.msg).startsWith("the upstream's session id does not fit in the gateway's")));
+      const opened = [...remote.sessions.keys()];
+      assert.equal(opened.length, 1);
+      now += 11 * 60_000;
+      gw.gateway.sweep();
+      await until(() => sessions.size === 0, 'the session to idle out');
+      await until(() => deletes.length === 1, 'its upstream session to be ended');
+      assert.deepEqual(deletes, opened);
     } finally {
       await gw.close();
       await remote.close();

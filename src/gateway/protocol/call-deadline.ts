@@ -10,7 +10,9 @@
  * wraps a session's wire; modern.ts the transport the SDK's per-request entry connects). On expiry
  * the client gets `upstream_timeout`, and the server gets `notifications/cancelled` for the
  * request, as from its client: the SDK aborts the handler's `ctx.mcpReq.signal` and sends no
- * answer of its own. An answer that still comes (the handler ignored the signal) goes nowhere.
+ * answer of its own, even when the handler (ignoring the signal) returns later. While the server
+ * waits on its client's answer to a request it made for the call (sampling, elicitation: a person
+ * may take minutes), the clock stops; it runs on, with the time that was left, once answered.
  */
 import type { JSONRPCMessage, McpServer, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import type { Milliseconds } from '../config/units.js';
@@ -26,7 +28,13 @@ export interface CallDeadlineOptions {
 }
 
 interface RunningCall {
-  timer: NodeJS.Timeout;
+  /** Unset while the clock is stopped (the call waits on its client). */
+  timer: NodeJS.Timeout | undefined;
+  /** When the call expires (`Date.now()` time), or, while stopped, how long it has left. */
+  deadline: number;
+  left: Milliseconds;
+  /** The server's requests to the client for this call still unanswered. */
+  readonly asked: Set<RequestId>;
   readonly method: string;
   readonly tool: string | undefined;
   readonly progressToken: string | number | undefined;
@@ -36,8 +44,8 @@ export class CallDeadline extends ForwardingTransport {
   private readonly running = new Map<RequestId, RunningCall>();
   /** The request each progress token belongs to. */
   private readonly progressOf = new Map<string | number, RequestId>();
-  /** Requests answered `upstream_timeout`: the server's own answer, if it comes, is dropped. */
-  private readonly expired = new Set<RequestId>();
+  /** The call each of the server's requests to the client was made for (its `relatedRequestId`). */
+  private readonly askedFor = new Map<RequestId, RequestId>();
 
   constructor(
     inner: Transport,
@@ -49,8 +57,14 @@ export class CallDeadline extends ForwardingTransport {
       for (const call of this.running.values()) clearTimeout(call.timer);
       this.running.clear();
       this.progressOf.clear();
+      this.askedFor.clear();
       forwardClose?.();
     };
+  }
+
+  /** How many requests this wire holds state for (calls running, questions to the client open). */
+  get tracked(): number {
+    return this.running.size + this.progressOf.size + this.askedFor.size;
   }
 
   protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
@@ -61,37 +75,85 @@ export class CallDeadline extends ForwardingTransport {
         const cancelled = (message.params as { requestId?: unknown } | undefined)?.requestId;
         if (typeof cancelled === 'string' || typeof cancelled === 'number') this.forget(cancelled);
       }
+    } else if (message.id !== undefined && message.id !== null) {
+      // The client's answer to a question the server asked it for a call.
+      this.answered(message.id);
     }
     super.receive(message, extra);
   }
 
   override send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if (('result' in message || 'error' in message) && message.id !== undefined) {
-      if (this.expired.delete(message.id)) {
-        this.options.logger.debug({ id: message.id }, "a module's answer after callTimeout was dropped (its client had upstream_timeout)");
-        return Promise.resolve();
+    if ('method' in message) {
+      if ('id' in message && message.id !== undefined) {
+        // The server asks its client (sampling, elicitation, roots) for a call: the wait for the
+        // answer, a person's time for an elicitation, is not the module's, and the clock stops.
+        const related = options?.relatedRequestId;
+        if (related !== undefined) this.ask(message.id, related);
+      } else if (message.method === 'notifications/progress') {
+        const token = (message.params as { progressToken?: unknown } | undefined)?.progressToken;
+        const id = typeof token === 'string' || typeof token === 'number' ? this.progressOf.get(token) : undefined;
+        const call = id === undefined ? undefined : this.running.get(id);
+        if (call) this.restart(call);
+      } else if (message.method === 'notifications/cancelled') {
+        // The server gave up on its question (its own request timeout): the clock runs again.
+        const cancelled = (message.params as { requestId?: unknown } | undefined)?.requestId;
+        if (typeof cancelled === 'string' || typeof cancelled === 'number') this.answered(cancelled);
       }
+    } else if (message.id !== undefined) {
       this.forget(message.id);
-    } else if ('method' in message && message.method === 'notifications/progress') {
-      const token = (message.params as { progressToken?: unknown } | undefined)?.progressToken;
-      const id = typeof token === 'string' || typeof token === 'number' ? this.progressOf.get(token) : undefined;
-      const call = id === undefined ? undefined : this.running.get(id);
-      if (call) call.timer.refresh();
     }
     return super.send(message, options);
   }
 
   private begin(id: RequestId, request: { method: string; params?: unknown }): void {
-    // An id answered `upstream_timeout` is free for the client to use again: the answer to come
-    // is the new request's (the old handler's, aborted, is dropped by the SDK).
-    this.expired.delete(id);
     const params = (request.params ?? {}) as { name?: unknown; _meta?: { progressToken?: unknown } };
     const token = params._meta?.progressToken;
     const progressToken = typeof token === 'string' || typeof token === 'number' ? token : undefined;
     const tool = request.method === 'tools/call' && typeof params.name === 'string' ? params.name : undefined;
-    const timer = setTimeout(() => this.expire(id), this.options.callTimeout);
-    this.running.set(id, { timer, method: request.method, tool, progressToken });
+    // A duplicate id is refused before it gets here (RequestTracker), and an id answered
+    // `upstream_timeout` is free again: its old handler was aborted, and the SDK sends nothing for it.
+    this.forget(id);
+    const call: RunningCall = { timer: undefined, deadline: 0, left: 0, asked: new Set(), method: request.method, tool, progressToken };
+    this.running.set(id, call);
+    this.arm(id, call, this.options.callTimeout);
     if (progressToken !== undefined) this.progressOf.set(progressToken, id);
+  }
+
+  private arm(id: RequestId, call: RunningCall, left: Milliseconds): void {
+    call.deadline = Date.now() + left;
+    // Only the answer to a request waits on it: the timer must not hold the process open alone.
+    call.timer = setTimeout(() => this.expire(id), left).unref();
+  }
+
+  /** Progress: the call has its whole callTimeout again (counted once its client has answered, if it is asked). */
+  private restart(call: RunningCall): void {
+    if (call.timer === undefined) call.left = this.options.callTimeout;
+    else {
+      call.timer.refresh();
+      call.deadline = Date.now() + this.options.callTimeout;
+    }
+  }
+
+  private ask(question: RequestId, id: RequestId): void {
+    const call = this.running.get(id);
+    if (!call) return;
+    this.askedFor.set(question, id);
+    call.asked.add(question);
+    if (call.timer !== undefined) {
+      clearTimeout(call.timer);
+      call.timer = undefined;
+      call.left = Math.max(0, call.deadline - Date.now());
+    }
+  }
+
+  private answered(question: RequestId): void {
+    const id = this.askedFor.get(question);
+    if (id === undefined) return;
+    this.askedFor.delete(question);
+    const call = this.running.get(id);
+    if (!call) return;
+    call.asked.delete(question);
+    if (call.asked.size === 0 && call.timer === undefined) this.arm(id, call, call.left);
   }
 
   private forget(id: RequestId): RunningCall | undefined {
@@ -99,21 +161,22 @@ export class CallDeadline extends ForwardingTransport {
     if (!call) return undefined;
     clearTimeout(call.timer);
     this.running.delete(id);
-    if (call.progressToken !== undefined) this.progressOf.delete(call.progressToken);
+    if (call.progressToken !== undefined && this.progressOf.get(call.progressToken) === id) this.progressOf.delete(call.progressToken);
+    for (const question of call.asked) this.askedFor.delete(question);
     return call;
   }
 
   private expire(id: RequestId): void {
     const call = this.forget(id);
     if (!call) return;
-    this.expired.add(id);
     const { route, callTimeout, logger } = this.options;
     const what = call.tool === undefined ? call.method : `${call.method} ${JSON.stringify(call.tool)}`;
     const message = `the module of route "${route}" did not answer ${what} within ${callTimeout / 1000} s (callTimeout)`;
     logger.warn({ method: call.method, tool: call.tool, callTimeout }, 'a module did not answer within callTimeout');
     const answer = toJsonRpcBody(JSONRPC.SERVER_ERROR, message, { code: 'upstream_timeout' }, id) as JSONRPCMessage;
     void this.inner.send(answer, { relatedRequestId: id }).catch(() => undefined);
-    // As its client would cancel it: the SDK aborts the handler's signal (MCP: no answer follows).
+    // As its client would cancel it: the SDK aborts the handler's signal, and drops whatever the
+    // handler returns after (MCP: no answer follows a cancellation), so nothing is kept for it here.
     this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: message } });
   }
 }

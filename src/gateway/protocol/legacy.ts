@@ -150,9 +150,10 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     tracker: RequestTracker;
     getStream: GetStreamState;
     seal?: string;
+    unsealed?: () => void;
   }> {
     const getStream = new GetStreamState();
-    const { server, seal } = await upstream.open({
+    const { server, seal, unsealed } = await upstream.open({
       era: 'legacy',
       context: contextFor(principal),
       owner,
@@ -178,7 +179,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     // The server chains its own close handler after this one.
     if (sessionId !== undefined) wire.onclose = () => sessions.end(sessionId(), 'closed');
     await server.connect(wire);
-    return { server, transport, tracker, getStream, ...(seal === undefined ? {} : { seal }) };
+    return { server, transport, tracker, getStream, ...(seal === undefined ? {} : { seal }), ...(unsealed ? { unsealed } : {}) };
   }
 
   async function serve(
@@ -224,17 +225,17 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
    * session id may be longer than a gateway id has room for (the spec sets no limit): the session
    * then works on this instance, and another instance that resumes it opens a new upstream session.
    */
-  function issueId(claims: Omit<SessionClaims, 'issuedAt' | 'upstream'>, upstream: string | undefined): string {
-    if (upstream === undefined) return tokens.issue(claims);
+  function issueId(claims: Omit<SessionClaims, 'issuedAt' | 'upstream'>, upstream: string | undefined): { id: string; sealed: boolean } {
+    if (upstream === undefined) return { id: tokens.issue(claims), sealed: false };
     try {
-      return tokens.issue({ ...claims, upstream });
+      return { id: tokens.issue({ ...claims, upstream }), sealed: true };
     } catch (error) {
       if (!(error instanceof RangeError)) throw error;
       log.warn(
         { upstreamStateLength: upstream.length, maxSessionIdLength: SESSION_ID_MAX_LENGTH },
         "the upstream's session id does not fit in the gateway's; another instance that resumes this session opens a new upstream session",
       );
-      return tokens.issue(claims);
+      return { id: tokens.issue(claims), sealed: false };
     }
   }
 
@@ -290,8 +291,9 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       place.cancel();
       throw error;
     }
+    let sealed: boolean;
     try {
-      id = issueId(
+      ({ id, sealed } = issueId(
         {
           route: name,
           // The version the SDK's server will answer with: the client's when supported, else the latest.
@@ -301,14 +303,17 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
           ...(principal === undefined ? {} : { principal }),
         },
         opened.seal,
-      );
+      ));
     } catch (error) {
       place.cancel();
       // Its upstream connection (a child, a remote session) goes with it.
       await opened.server.close().catch(() => undefined);
       throw error;
     }
-    const session = routeSession(id, opened, owner, { expiresAt: wallClock() + maxAge, principal, upstreamState: opened.seal });
+    // An upstream state left out of the id is the upstream's to end with its connection, like any no id reaches.
+    if (!sealed) opened.unsealed?.();
+    const upstreamState = sealed ? opened.seal : undefined;
+    const session = routeSession(id, opened, owner, { expiresAt: wallClock() + maxAge, principal, upstreamState });
     const { transport } = session;
     place.add(session);
     request.onSession?.(id);

@@ -135,6 +135,8 @@ export interface Connector {
   open(init: ConnectionInit): Promise<UpstreamConnection>;
   /** The connection's state to seal in a session id, for a connection a session owns. */
   seal?(connection: UpstreamConnection): string | undefined;
+  /** The state `seal` gave did not fit in the session's id: no id reaches the connection's session once it closes. */
+  unseal?(connection: UpstreamConnection): void;
   /** Ends upstream the session `seal` made (Upstream.endSession). */
   end?(state: string): void;
 }
@@ -297,7 +299,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         previous?.();
       };
       const seal = own ? connector.seal?.(connection) : undefined;
-      return { server, ...(seal === undefined ? {} : { seal }) };
+      return { server, ...(seal === undefined ? {} : { seal, unsealed: () => connector.unseal?.(connection) }) };
     },
     async watchResources(owner, uris, lost) {
       // The stream holds its caller's connection, as a call in flight does: not stopped when idle

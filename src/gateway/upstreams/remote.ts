@@ -152,6 +152,11 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       sealedIn.add(transport);
       return JSON.stringify(sealed);
     },
+    unseal(connection) {
+      // Too long for the gateway's id: once its connection closes, nothing reaches this session.
+      const transport = transports.get(connection);
+      if (transport) sealedIn.delete(transport);
+    },
     end(state) {
       const sealed = parseSealed(state);
       if (sealed) endRemoteSession(sealed, 'its session was deleted');

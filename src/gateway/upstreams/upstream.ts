@@ -46,6 +46,8 @@ export interface OpenedServer {
   readonly server: McpServer;
   /** Upstream state to seal in the new session's id (a remote's own session), if any. */
   readonly seal?: string;
+  /** Called when `seal` did not fit in the session's id: the upstream state is then reachable by no id once the session ends. */
+  readonly unsealed?: () => void;
 }
 
 export interface UpstreamStatus extends PoolStatus {
