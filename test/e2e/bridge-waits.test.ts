@@ -17,8 +17,11 @@ import { fixturePath } from '../helpers/project.js';
 const ASKING = fixturePath('stdio', 'asking-server.mjs');
 /** Short, so that the client's answer comes well after it. */
 const CALL_TIMEOUT_MS = 400;
-/** How long the test's client takes to answer: three times callTimeout. */
-const ANSWER_AFTER_MS = 1200;
+/**
+ * The url route's: longer, as a url route's callTimeout also bounds its upstream's `initialize`,
+ * which here starts a child behind the other gateway (slow on a busy machine).
+ */
+const REMOTE_CALL_TIMEOUT_MS = 1500;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -45,7 +48,8 @@ async function askedClient(url: string, answer: (signal: AbortSignal) => Promise
   return client;
 }
 
-const answersLate = async (): Promise<void> => void (await sleep(ANSWER_AFTER_MS));
+/** A client that answers three times the route's callTimeout later. */
+const answersAfter = (callTimeout: number) => async (): Promise<void> => void (await sleep(3 * callTimeout));
 
 function assertTimedOut(error: unknown, message: string): true {
   assert.ok(error instanceof ProtocolError, String(error));
@@ -60,16 +64,16 @@ describe('callTimeout while a command or url route waits on its client', () => {
     `    command: ${process.execPath}\n    args: [${JSON.stringify(ASKING)}, ${JSON.stringify(marker)}]\n    callTimeout: ${callTimeout}\n`;
   let upstream: InProcessGateway;
   let front: InProcessGateway;
-  /** Route name → its URL: `asking` (the child, callTimeout 400 ms) and `remote` (url: the child behind another gateway). */
-  const routes: Record<string, string> = {};
+  /** Route name → its URL and callTimeout: `asking` (the child, 400 ms) and `remote` (url: the child behind another gateway, 1.5 s). */
+  const routes: Record<string, { url: string; callTimeout: number }> = {};
   before(async () => {
     // `behind` gives the url route's upstream all the time it wants: what is tested is the front gateway's own clock.
     upstream = await startInProcessGateway(`servers:\n  asking:\n${child(`${CALL_TIMEOUT_MS}ms`)}  behind:\n${child('1h')}`);
     front = await startInProcessGateway(
-      `servers:\n  remote:\n    url: ${upstream.url}/mcp/behind\n    callTimeout: ${CALL_TIMEOUT_MS}ms\n`,
+      `servers:\n  remote:\n    url: ${upstream.url}/mcp/behind\n    callTimeout: ${REMOTE_CALL_TIMEOUT_MS}ms\n`,
     );
-    routes.asking = `${upstream.url}/mcp/asking`;
-    routes.remote = `${front.url}/mcp/remote`;
+    routes.asking = { url: `${upstream.url}/mcp/asking`, callTimeout: CALL_TIMEOUT_MS };
+    routes.remote = { url: `${front.url}/mcp/remote`, callTimeout: REMOTE_CALL_TIMEOUT_MS };
   });
   after(async () => {
     await front.close();
@@ -79,14 +83,14 @@ describe('callTimeout while a command or url route waits on its client', () => {
 
   for (const route of ['asking', 'remote']) {
     test(`a tool's elicitation answered after 3 × callTimeout gets the tool's result, not upstream_timeout (${route})`, async () => {
-      const client = await askedClient(routes[route]!, answersLate);
+      const client = await askedClient(routes[route]!.url, answersAfter(routes[route]!.callTimeout));
       const result = await client.callTool({ name: 'confirm', arguments: {} });
       assert.deepEqual(JSON.parse(textOf(result)), { answer: { ok: true } });
       await client.close();
     });
 
     test(`a tool's sampling answered after 3 × callTimeout gets the tool's result, not upstream_timeout (${route})`, async () => {
-      const client = await askedClient(routes[route]!, answersLate);
+      const client = await askedClient(routes[route]!.url, answersAfter(routes[route]!.callTimeout));
       const result = await client.callTool({ name: 'complete', arguments: {} });
       assert.deepEqual(JSON.parse(textOf(result)), { answer: '42' });
       await client.close();
@@ -94,17 +98,29 @@ describe('callTimeout while a command or url route waits on its client', () => {
   }
 
   test('a tool that hangs without asking anything still times out at callTimeout, and the message names the tool', async () => {
-    const client = await askedClient(routes.asking!, answersLate);
+    const client = await askedClient(routes.asking!.url, answersAfter(CALL_TIMEOUT_MS));
     await assert.rejects(client.callTool({ name: 'hang', arguments: {} }), (error) =>
       assertTimedOut(error, 'the server process of route "asking" did not answer tools/call "hang" within 0.4 s (callTimeout)'),
     );
     await client.close();
   });
 
+  test('progress still restarts the clock: a tool working twice callTimeout in steps of a quarter of it gets its result', async () => {
+    const client = await askedClient(routes.asking!.url, answersAfter(CALL_TIMEOUT_MS));
+    const progress: number[] = [];
+    const result = await client.callTool(
+      { name: 'work', arguments: { steps: 8, stepMs: CALL_TIMEOUT_MS / 4 } },
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    assert.deepEqual(JSON.parse(textOf(result)), { worked: 8 });
+    assert.deepEqual(progress, [1, 2, 3, 4, 5, 6, 7, 8]);
+    await client.close();
+  });
+
   test('a url route names the tool that timed out too', async () => {
-    const client = await askedClient(routes.remote!, answersLate);
+    const client = await askedClient(routes.remote!.url, answersAfter(REMOTE_CALL_TIMEOUT_MS));
     await assert.rejects(client.callTool({ name: 'hang', arguments: {} }), (error) =>
-      assertTimedOut(error, 'the remote server of route "remote" did not answer tools/call "hang" within 0.4 s (callTimeout)'),
+      assertTimedOut(error, 'the remote server of route "remote" did not answer tools/call "hang" within 1.5 s (callTimeout)'),
     );
     await client.close();
   });
@@ -112,7 +128,7 @@ describe('callTimeout while a command or url route waits on its client', () => {
   test("a client that never answers: the server's own wait ends the question, then callTimeout runs again from the start", async () => {
     let cancelled = false;
     const client = await askedClient(
-      routes.asking!,
+      routes.asking!.url,
       (signal) =>
         new Promise<void>(() => {
           signal.addEventListener('abort', () => (cancelled = true), { once: true });
@@ -128,7 +144,7 @@ describe('callTimeout while a command or url route waits on its client', () => {
   });
 
   test('a question the gateway cannot tie to one call (two in flight) pauses neither', async () => {
-    const client = await askedClient(routes.asking!, answersLate);
+    const client = await askedClient(routes.asking!.url, answersAfter(CALL_TIMEOUT_MS));
     const [hanging, asking] = await Promise.allSettled([
       client.callTool({ name: 'hang', arguments: {} }),
       client.callTool({ name: 'confirm', arguments: {} }),

@@ -304,7 +304,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     try {
       release = await connection.resources.hold([uri]);
     } catch (error) {
-      throw upstreamsOwnError(error) ? error : translate(error, connection);
+      throw upstreamsOwnError(error) ? error : translate(error, connection, request);
     }
     // The client went away, or the connection did, or a second subscribe to the URI came first.
     if (attached?.connection !== connection || !server.isConnected() || subscribed.has(uri)) void release();
@@ -418,16 +418,11 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     }
   }
 
-  function translate(
-    error: unknown,
-    connection: UpstreamConnection,
-    request?: { method: string; params?: Record<string, unknown> },
-  ): Error {
+  function translate(error: unknown, connection: UpstreamConnection, request: { method: string; params?: Record<string, unknown> }): Error {
     if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) {
       // Worded as a module route's (call-deadline.ts): what went unanswered, and which limit.
-      const tool = request?.method === 'tools/call' ? request.params?.name : undefined;
-      const what =
-        request === undefined ? 'the request' : typeof tool === 'string' ? `${request.method} ${JSON.stringify(tool)}` : request.method;
+      const tool = request.method === 'tools/call' ? request.params?.name : undefined;
+      const what = typeof tool === 'string' ? `${request.method} ${JSON.stringify(tool)}` : request.method;
       return upstreamError(
         'upstream_timeout',
         `${options.describeUpstream} did not answer ${what} within ${options.callTimeout / 1000} s (callTimeout)`,
