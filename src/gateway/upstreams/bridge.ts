@@ -30,7 +30,9 @@ import {
 } from '@modelcontextprotocol/server';
 import { GatewayError, JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { DownstreamPeer, UpstreamConnection, UpstreamDescription } from './connection.js';
+import { MAX_TIMER_MS } from '../config/units.js';
+import { CallClock } from './call-clock.js';
+import { RELAY_ANSWER_TIMEOUT_MS, type DownstreamPeer, type UpstreamConnection, type UpstreamDescription } from './connection.js';
 import type { SessionStream } from './upstream.js';
 import type { RequestOutcome } from './pool.js';
 import { CANCELLED, type BridgedCall } from '../telemetry/telemetry.js';
@@ -45,7 +47,10 @@ export interface BridgeOptions {
   readonly tools: ToolIndex;
   /** The connection for the next request: the live one, or a new one after the upstream went away. */
   readonly connection: () => Promise<UpstreamConnection>;
-  /** How long a forwarded request may go unanswered (progress restarts it). */
+  /**
+   * How long a forwarded request may go unanswered (progress restarts it; a question the upstream
+   * asks its client for the request stops it until the answer is back: call-clock.ts).
+   */
   readonly callTimeout: number;
   /** Marks a call in flight (so its connection is not stopped to make room); returns the end. */
   readonly busy?: () => () => void;
@@ -123,6 +128,23 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   );
   const low = server.server;
   const calls = new Set<SdkServerContext>();
+  /** The clock of each call in flight (call-clock.ts): a question relayed on a call's stream stops it. */
+  const clocks = new Map<SdkServerContext, CallClock>();
+  /**
+   * Asks the client on `ctx`'s stream: the question is that call's (the one call in flight, which
+   * is all the gateway can tie it to), so the call's clock stands still until the answer is back.
+   */
+  async function askOnCallStream(ctx: SdkServerContext, request: McpRequest, signal: AbortSignal): Promise<unknown> {
+    const resume = clocks.get(ctx)?.pause();
+    try {
+      return await ctx.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, {
+        signal,
+        timeout: RELAY_ANSWER_TIMEOUT_MS,
+      });
+    } finally {
+      resume?.();
+    }
+  }
   // The SDK's HTTP entry checks a 2026-07-28 call's SEP-2243 `Mcp-Param-*` headers against the
   // tool's input schema before dispatch, asking the server for it (an @internal hook of McpServer,
   // which knows only the tools registered on it): these are the upstream's.
@@ -151,8 +173,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
       if (sessionsOwn) return relayToSession;
       if (calls.size === 1) {
         const [ctx] = calls;
-        return (request: McpRequest, signal: AbortSignal) =>
-          ctx!.mcpReq.send(request as { method: 'sampling/createMessage'; params: Record<string, unknown> }, { signal });
+        return (request: McpRequest, signal: AbortSignal) => askOnCallStream(ctx!, request, signal);
       }
       return undefined;
     },
@@ -173,10 +194,12 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
   function carrier(): ((request: McpRequest, signal: AbortSignal) => Promise<unknown>) | undefined {
     if (calls.size === 1) {
       const [ctx] = calls;
-      return (request, signal) => ctx!.mcpReq.send(request as { method: 'roots/list'; params: Record<string, unknown> }, { signal });
+      return (request, signal) => askOnCallStream(ctx!, request, signal);
     }
     if (server.isConnected() && options.getStream?.open) {
-      return (request, signal) => low.request(request as { method: 'roots/list'; params: Record<string, unknown> }, { signal });
+      // Tied to no call: nothing stops for it.
+      return (request, signal) =>
+        low.request(request as { method: 'roots/list'; params: Record<string, unknown> }, { signal, timeout: RELAY_ANSWER_TIMEOUT_MS });
     }
     return undefined;
   }
@@ -281,7 +304,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     try {
       release = await connection.resources.hold([uri]);
     } catch (error) {
-      throw upstreamsOwnError(error) ? error : translate(error, connection);
+      throw upstreamsOwnError(error) ? error : translate(error, connection, request);
     }
     // The client went away, or the connection did, or a second subscribe to the URI came first.
     if (attached?.connection !== connection || !server.isConnected() || subscribed.has(uri)) void release();
@@ -337,28 +360,39 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     };
     // Progress sent downstream before the answer: the answer ends the request's stream.
     const notified: Array<Promise<void>> = [];
+    // The gateway times the request (call-clock.ts): the SDK's own timeout cannot be stopped while
+    // the upstream waits on its client, so it is set past any the clock can reach.
+    const clock = new CallClock(options.callTimeout);
+    clocks.set(ctx, clock);
+    const endClock = () => {
+      clock.stop();
+      if (clocks.get(ctx) === clock) clocks.delete(ctx);
+    };
     try {
-      const result = await connection.client.request(forwarded as { method: 'ping' }, {
-        signal: ctx.mcpReq.signal,
-        timeout: options.callTimeout,
-        resetTimeoutOnProgress: true,
+      const answer = connection.client.request(forwarded as { method: 'ping' }, {
+        signal: AbortSignal.any([ctx.mcpReq.signal, clock.signal]),
+        timeout: MAX_TIMER_MS,
         // The downstream client answers the upstream's questions itself, on its next round.
         ...(modern ? { allowInputRequired: true } : {}),
         ...(progressToken === undefined
           ? {}
           : {
-              onprogress: (progress: Progress) =>
-                void notified.push(
+              onprogress: (progress: Progress) => {
+                clock.restart();
+                notified.push(
                   ctx.mcpReq.notify({ method: 'notifications/progress', params: { ...progress, progressToken } }).catch(() => undefined),
-                ),
+                );
+              },
             }),
       });
+      const result = await answer.finally(endClock);
       told(ANSWERED);
       traced?.end({ result });
       // Every progress the upstream sent before answering has been handed over (connection.ts).
       if (notified.length > 0) await Promise.all(notified);
       return result;
     } catch (error) {
+      endClock();
       if (upstreamsOwnError(error)) {
         told(ANSWERED);
         traced?.end({ error: { code: error.code, message: error.message } });
@@ -380,13 +414,19 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
         return send(request, ctx, false);
       }
       if (lost && options.retryUnreachable && mayRetry && IDEMPOTENT.has(request.method)) return send(request, ctx, false);
-      throw translate(error, connection);
+      throw translate(error, connection, request);
     }
   }
 
-  function translate(error: unknown, connection: UpstreamConnection): Error {
+  function translate(error: unknown, connection: UpstreamConnection, request: { method: string; params?: Record<string, unknown> }): Error {
     if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) {
-      return upstreamError('upstream_timeout', `${options.describeUpstream} did not answer within ${options.callTimeout / 1000} s`);
+      // Worded as a module route's (call-deadline.ts): what went unanswered, and which limit.
+      const tool = request.method === 'tools/call' ? request.params?.name : undefined;
+      const what = typeof tool === 'string' ? `${request.method} ${JSON.stringify(tool)}` : request.method;
+      return upstreamError(
+        'upstream_timeout',
+        `${options.describeUpstream} did not answer ${what} within ${options.callTimeout / 1000} s (callTimeout)`,
+      );
     }
     if (!connection.isOpen || (error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed)) {
       return upstreamError(

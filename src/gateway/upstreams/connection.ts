@@ -100,6 +100,16 @@ export interface ConnectOptions {
  */
 export const RELAY_GRACE_MS = 3000;
 
+/**
+ * How long a server-to-client request relayed to the gateway's client may wait for its answer:
+ * a human's (elicitation) or an LLM's (sampling), so far more than the SDK's default 60 s. The
+ * upstream's own wait usually ends it first (the SDK's servers give up after 60 s unless told
+ * otherwise, and the gateway then withdraws the question from its client), as do the client's
+ * answer, its error, a cancelled call and a closed session; this bounds what none of them ends.
+ * While it waits, the call it was relayed for is not timed (call-clock.ts).
+ */
+export const RELAY_ANSWER_TIMEOUT_MS = 10 * 60_000;
+
 const SERVER_TO_CLIENT = ['sampling/createMessage', 'elicitation/create', 'roots/list'] as const;
 const CAPABILITY_OF: Record<(typeof SERVER_TO_CLIENT)[number], keyof ClientCapabilities> = {
   'sampling/createMessage': 'sampling',
