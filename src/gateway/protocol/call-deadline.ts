@@ -12,7 +12,9 @@
  * request, as from its client: the SDK aborts the handler's `ctx.mcpReq.signal` and sends no
  * answer of its own, even when the handler (ignoring the signal) returns later. While the server
  * waits on its client's answer to a request it made for the call (sampling, elicitation: a person
- * may take minutes), the clock stops; it runs on, with the time that was left, once answered.
+ * may take minutes), the clock stops; it starts again from the whole callTimeout once answered,
+ * as after progress (the server has what it waited for), and as on command and url routes
+ * (upstreams/call-clock.ts).
  */
 import type { JSONRPCMessage, McpServer, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import type { Milliseconds } from '../config/units.js';
@@ -30,9 +32,6 @@ export interface CallDeadlineOptions {
 interface RunningCall {
   /** Unset while the clock is stopped (the call waits on its client). */
   timer: NodeJS.Timeout | undefined;
-  /** When the call expires (`Date.now()` time), or, while stopped, how long it has left. */
-  deadline: number;
-  left: Milliseconds;
   /** The server's requests to the client for this call still unanswered. */
   readonly asked: Set<RequestId>;
   readonly method: string;
@@ -113,25 +112,21 @@ export class CallDeadline extends ForwardingTransport {
     // A duplicate id is refused before it gets here (RequestTracker), and an id answered
     // `upstream_timeout` is free again: its old handler was aborted, and the SDK sends nothing for it.
     this.forget(id);
-    const call: RunningCall = { timer: undefined, deadline: 0, left: 0, asked: new Set(), method: request.method, tool, progressToken };
+    const call: RunningCall = { timer: undefined, asked: new Set(), method: request.method, tool, progressToken };
     this.running.set(id, call);
-    this.arm(id, call, this.options.callTimeout);
+    this.arm(id, call);
     if (progressToken !== undefined) this.progressOf.set(progressToken, id);
   }
 
-  private arm(id: RequestId, call: RunningCall, left: Milliseconds): void {
-    call.deadline = Date.now() + left;
+  /** The call's whole callTimeout from now. */
+  private arm(id: RequestId, call: RunningCall): void {
     // Only the answer to a request waits on it: the timer must not hold the process open alone.
-    call.timer = setTimeout(() => this.expire(id), left).unref();
+    call.timer = setTimeout(() => this.expire(id), this.options.callTimeout).unref();
   }
 
-  /** Progress: the call has its whole callTimeout again (counted once its client has answered, if it is asked). */
+  /** Progress: the call has its whole callTimeout again (while it waits on its client, it gets it once answered). */
   private restart(call: RunningCall): void {
-    if (call.timer === undefined) call.left = this.options.callTimeout;
-    else {
-      call.timer.refresh();
-      call.deadline = Date.now() + this.options.callTimeout;
-    }
+    call.timer?.refresh();
   }
 
   private ask(question: RequestId, id: RequestId): void {
@@ -139,11 +134,8 @@ export class CallDeadline extends ForwardingTransport {
     if (!call) return;
     this.askedFor.set(question, id);
     call.asked.add(question);
-    if (call.timer !== undefined) {
-      clearTimeout(call.timer);
-      call.timer = undefined;
-      call.left = Math.max(0, call.deadline - Date.now());
-    }
+    clearTimeout(call.timer);
+    call.timer = undefined;
   }
 
   private answered(question: RequestId): void {
@@ -153,7 +145,7 @@ export class CallDeadline extends ForwardingTransport {
     const call = this.running.get(id);
     if (!call) return;
     call.asked.delete(question);
-    if (call.asked.size === 0 && call.timer === undefined) this.arm(id, call, call.left);
+    if (call.asked.size === 0 && call.timer === undefined) this.arm(id, call);
   }
 
   private forget(id: RequestId): RunningCall | undefined {
