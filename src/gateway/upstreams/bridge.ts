@@ -362,7 +362,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     const notified: Array<Promise<void>> = [];
     // The gateway times the request (call-clock.ts): the SDK's own timeout cannot be stopped while
     // the upstream waits on its client, so it is set past any the clock can reach.
-    const clock = new CallClock(options.callTimeout);
+    const clock = new CallClock(options.callTimeout, ctx.mcpReq.signal);
     clocks.set(ctx, clock);
     const endClock = () => {
       clock.stop();
@@ -370,7 +370,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     };
     try {
       const answer = connection.client.request(forwarded as { method: 'ping' }, {
-        signal: AbortSignal.any([ctx.mcpReq.signal, clock.signal]),
+        signal: clock.signal,
         timeout: MAX_TIMER_MS,
         // The downstream client answers the upstream's questions itself, on its next round.
         ...(modern ? { allowInputRequired: true } : {}),

@@ -21,11 +21,28 @@ export class CallClock {
   private waits = 0;
   private stopped = false;
 
-  constructor(private readonly timeout: Milliseconds) {
+  /** Aborts the clock's signal with `caller`'s reason, when the caller gives up first. */
+  private readonly onCallerAbort: (() => void) | undefined;
+
+  /**
+   * `caller`: the downstream request's own signal (its client went away, or cancelled), which
+   * aborts {@link signal} too. Linked by a listener, removed at {@link stop}, rather than
+   * `AbortSignal.any`, whose composite signal Node tracks with weak references: a cost per call
+   * that the remote route's benchmark showed.
+   */
+  constructor(
+    private readonly timeout: Milliseconds,
+    private readonly caller?: AbortSignal,
+  ) {
+    if (caller?.aborted) this.controller.abort(caller.reason);
+    else if (caller) {
+      this.onCallerAbort = () => this.controller.abort(caller.reason);
+      caller.addEventListener('abort', this.onCallerAbort, { once: true });
+    }
     this.restart();
   }
 
-  /** Aborted when the call has been unanswered, and not waiting on its client, for `timeout`. */
+  /** Aborted when the call has been unanswered, and not waiting on its client, for `timeout`; or when the caller's is. */
   get signal(): AbortSignal {
     return this.controller.signal;
   }
@@ -59,5 +76,6 @@ export class CallClock {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.stopped = true;
+    if (this.onCallerAbort) this.caller?.removeEventListener('abort', this.onCallerAbort);
   }
 }
