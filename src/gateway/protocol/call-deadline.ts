@@ -13,10 +13,11 @@
  * answer of its own, even when the handler (ignoring the signal) returns later. While the server
  * waits on its client's answer to a request it made for the call (sampling, elicitation: a person
  * may take minutes), the clock stops; it starts again from the whole callTimeout once answered,
- * as after progress (the server has what it waited for), and as on command and url routes
- * (upstreams/call-clock.ts).
+ * as after progress (the server has what it waited for): the clock of every route kind
+ * (call-clock.ts).
  */
 import type { JSONRPCMessage, McpServer, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import { CallClock } from '../call-clock.js';
 import type { Milliseconds } from '../config/units.js';
 import { JSONRPC, toJsonRpcBody } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -30,10 +31,9 @@ export interface CallDeadlineOptions {
 }
 
 interface RunningCall {
-  /** Unset while the clock is stopped (the call waits on its client). */
-  timer: NodeJS.Timeout | undefined;
-  /** The server's requests to the client for this call still unanswered. */
-  readonly asked: Set<RequestId>;
+  readonly clock: CallClock;
+  /** The server's requests to the client for this call still unanswered, each with what restarts the clock. */
+  readonly asked: Map<RequestId, () => void>;
   readonly method: string;
   readonly tool: string | undefined;
   readonly progressToken: string | number | undefined;
@@ -53,7 +53,7 @@ export class CallDeadline extends ForwardingTransport {
     super(inner);
     const forwardClose = inner.onclose;
     inner.onclose = () => {
-      for (const call of this.running.values()) clearTimeout(call.timer);
+      for (const call of this.running.values()) call.clock.stop();
       this.running.clear();
       this.progressOf.clear();
       this.askedFor.clear();
@@ -92,7 +92,7 @@ export class CallDeadline extends ForwardingTransport {
         const token = (message.params as { progressToken?: unknown } | undefined)?.progressToken;
         const id = typeof token === 'string' || typeof token === 'number' ? this.progressOf.get(token) : undefined;
         const call = id === undefined ? undefined : this.running.get(id);
-        if (call) this.restart(call);
+        call?.clock.restart();
       } else if (message.method === 'notifications/cancelled') {
         // The server gave up on its question (its own request timeout): the clock runs again.
         const cancelled = (message.params as { requestId?: unknown } | undefined)?.requestId;
@@ -112,30 +112,17 @@ export class CallDeadline extends ForwardingTransport {
     // A duplicate id is refused before it gets here (RequestTracker), and an id answered
     // `upstream_timeout` is free again: its old handler was aborted, and the SDK sends nothing for it.
     this.forget(id);
-    const call: RunningCall = { timer: undefined, asked: new Set(), method: request.method, tool, progressToken };
-    this.running.set(id, call);
-    this.arm(id, call);
+    const clock = new CallClock(this.options.callTimeout, () => this.expire(id));
+    this.running.set(id, { clock, asked: new Map(), method: request.method, tool, progressToken });
     if (progressToken !== undefined) this.progressOf.set(progressToken, id);
-  }
-
-  /** The call's whole callTimeout from now. */
-  private arm(id: RequestId, call: RunningCall): void {
-    // Only the answer to a request waits on it: the timer must not hold the process open alone.
-    call.timer = setTimeout(() => this.expire(id), this.options.callTimeout).unref();
-  }
-
-  /** Progress: the call has its whole callTimeout again (while it waits on its client, it gets it once answered). */
-  private restart(call: RunningCall): void {
-    call.timer?.refresh();
   }
 
   private ask(question: RequestId, id: RequestId): void {
     const call = this.running.get(id);
     if (!call) return;
+    const answered = call.clock.pause();
     this.askedFor.set(question, id);
-    call.asked.add(question);
-    clearTimeout(call.timer);
-    call.timer = undefined;
+    call.asked.set(question, answered);
   }
 
   private answered(question: RequestId): void {
@@ -143,18 +130,18 @@ export class CallDeadline extends ForwardingTransport {
     if (id === undefined) return;
     this.askedFor.delete(question);
     const call = this.running.get(id);
-    if (!call) return;
-    call.asked.delete(question);
-    if (call.asked.size === 0 && call.timer === undefined) this.arm(id, call);
+    const end = call?.asked.get(question);
+    call?.asked.delete(question);
+    end?.();
   }
 
   private forget(id: RequestId): RunningCall | undefined {
     const call = this.running.get(id);
     if (!call) return undefined;
-    clearTimeout(call.timer);
+    call.clock.stop();
     this.running.delete(id);
     if (call.progressToken !== undefined && this.progressOf.get(call.progressToken) === id) this.progressOf.delete(call.progressToken);
-    for (const question of call.asked) this.askedFor.delete(question);
+    for (const question of call.asked.keys()) this.askedFor.delete(question);
     return call;
   }
 

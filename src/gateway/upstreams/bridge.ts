@@ -31,7 +31,7 @@ import {
 import { GatewayError, JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { MAX_TIMER_MS } from '../config/units.js';
-import { CallClock } from './call-clock.js';
+import { signalClock, type CallClock } from '../call-clock.js';
 import { RELAY_ANSWER_TIMEOUT_MS, type DownstreamPeer, type UpstreamConnection, type UpstreamDescription } from './connection.js';
 import type { SessionStream } from './upstream.js';
 import type { RequestOutcome } from './pool.js';
@@ -362,15 +362,21 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     const notified: Array<Promise<void>> = [];
     // The gateway times the request (call-clock.ts): the SDK's own timeout cannot be stopped while
     // the upstream waits on its client, so it is set past any the clock can reach.
-    const clock = new CallClock(options.callTimeout, ctx.mcpReq.signal);
+    const timeout = options.callTimeout;
+    const timed = signalClock(
+      timeout,
+      ctx.mcpReq.signal,
+      () => new SdkError(SdkErrorCode.RequestTimeout, 'Request timed out', { timeout }),
+    );
+    const { clock } = timed;
     clocks.set(ctx, clock);
     const endClock = () => {
-      clock.stop();
+      timed.stop();
       if (clocks.get(ctx) === clock) clocks.delete(ctx);
     };
     try {
       const answer = connection.client.request(forwarded as { method: 'ping' }, {
-        signal: clock.signal,
+        signal: timed.signal,
         timeout: MAX_TIMER_MS,
         // The downstream client answers the upstream's questions itself, on its next round.
         ...(modern ? { allowInputRequired: true } : {}),
