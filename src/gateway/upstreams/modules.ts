@@ -137,9 +137,12 @@ export async function loadServers(
 
 /**
  * `promise`'s value, or `settled: false` once `ms` have passed first (its rejection, if it comes
- * first, is thrown). What it was doing goes on: an import or a factory cannot be stopped.
+ * first, is thrown). What it was doing goes on: an import or a factory cannot be stopped. A value
+ * that is no promise (a synchronous createServer, the usual one, on every 2026-07-28 request) is
+ * settled already: no timer is set for it.
  */
 export async function settlesWithin<T>(promise: Promise<T> | T, ms: number): Promise<{ settled: true; value: T } | { settled: false }> {
+  if (typeof (promise as { then?: unknown } | null)?.then !== 'function') return { settled: true, value: promise as T };
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<{ settled: false }>((resolve) => (timer = setTimeout(() => resolve({ settled: false }), ms)));
   try {
