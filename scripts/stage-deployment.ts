@@ -57,7 +57,17 @@ export async function stageDeployment(root: string, out: string, options: StageO
   }
   const args = [...INSTALL_ARGS, ...(options.npmArgs ?? [])];
   try {
-    await run('npm', args, { cwd: out, timeout: options.timeout ?? 600_000, maxBuffer: 16 * 1024 * 1024 });
+    // The npm that runs `npm run stage` (npm_execpath, npm's CLI script, run by this Node.js): a bare
+    // `npm` is not something execFile can start on Windows (npm.cmd needs a shell), where the
+    // prepackage hook runs this too.
+    const npm = /npm-cli\.[cm]?js$/.test(process.env.npm_execpath ?? '') ? process.env.npm_execpath : undefined;
+    const [command, commandArgs] = npm ? [process.execPath, [npm, ...args]] : ['npm', args];
+    await run(command, commandArgs, {
+      cwd: out,
+      timeout: options.timeout ?? 600_000,
+      maxBuffer: 16 * 1024 * 1024,
+      shell: !npm && process.platform === 'win32',
+    });
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     throw new Error(`npm ${args.join(' ')} failed in ${out}\n${stderr ?? ''}\n${stdout ?? ''}`, { cause: error });
