@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { fixtureModule, startInProcessGateway, type InProcessGateway } from '../helpers/gateway.js';
+import { fixtureModule, shippedModule, startInProcessGateway, type InProcessGateway } from '../helpers/gateway.js';
+import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
 import { fixturePath } from '../helpers/project.js';
 import { rawExchange } from '../helpers/raw-http.js';
 import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
@@ -199,5 +200,104 @@ describe('the status page for routes with authentication', () => {
     }
     assert.match(page, /<dt>Server health<\/dt><dd><span[^>]*>[^<]*· [1-9]\d* consecutive failures?<\/span>/, 'the error state shows');
     assert.match(page, /tr data-operation="echo"|<code>echo<\/code>/, 'the open route’s tools are shown');
+  });
+});
+
+/** A gateway whose one module route, `weather`, uses the cache against the fake NWS, which fails: the cache's host has an error text. */
+async function weatherGateway(nws: FakeNws, auth: string): Promise<InProcessGateway> {
+  return startInProcessGateway(
+    [
+      'servers:',
+      '  weather:',
+      `    module: ${shippedModule('weather')}`,
+      `    options: { baseUrl: "${nws.url}", retryDelayMs: 1 }`,
+      `    auth: ${auth}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+/** One failed weather call (the request and its retry get a reset connection): the host is backing off, with a last error. */
+async function failOneCall(local: InProcessGateway, nws: FakeNws, headers: Record<string, string>): Promise<void> {
+  const client = new Client({ name: 'status-cache', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${local.url}/mcp/weather`), { requestInit: { headers } }));
+  nws.failAll('reset');
+  await client.callTool({ name: 'get_alerts', arguments: { state: 'MA' } });
+  await client.close();
+}
+
+interface ShownCache {
+  details: 'full' | 'withheld';
+  hits: number;
+  misses: number;
+  entries: number;
+  upstreamErrors: number;
+  upstreams?: Array<{ origin: string; state: string; lastError?: string }>;
+  traffic: { requests: number; origins?: unknown[] };
+}
+
+describe('the upstream cache on the status page and /status.json', () => {
+  let nws: FakeNws;
+  before(async () => {
+    nws = await startFakeNws();
+  });
+  after(async () => {
+    await nws?.close();
+  });
+
+  it('withholds the upstream hosts and their errors when the only module route using it is protected, and shows them to its callers', async () => {
+    const local = await weatherGateway(nws, `{ kind: apiKey, keys: ["${KEY}"] }`);
+    try {
+      await failOneCall(local, nws, { 'x-api-key': KEY });
+      const host = new URL(nws.url).host;
+
+      const raw = await (await fetch(`${local.url}/status.json`)).text();
+      assert.ok(!raw.includes(host), 'the upstream host is not named without credentials');
+      const withheld = (JSON.parse(raw) as { cache: ShownCache }).cache;
+      assert.equal(withheld.upstreams, undefined, 'no host list');
+      assert.equal(withheld.traffic.origins, undefined, 'no per-host traffic');
+      assert.equal(withheld.details, 'withheld');
+      assert.ok(withheld.upstreamErrors > 0 && withheld.traffic.requests > 0, 'the aggregate counters stay');
+
+      const keyed = await fetch(`${local.url}/status.json`, { headers: { 'x-api-key': KEY } });
+      const full = ((await keyed.json()) as { cache: ShownCache }).cache;
+      assert.equal(full.details, 'full');
+      const upstream = full.upstreams!.find((u) => u.origin === nws.url)!;
+      assert.equal(upstream.state, 'backingOff');
+      assert.ok(upstream.lastError, 'a real upstream failure left an error text');
+      assert.ok(!raw.includes(upstream.lastError!), 'which /status.json without credentials does not show');
+
+      for (const page of [
+        await (await fetch(`${local.url}/`)).text(),
+        await (await fetch(`${local.url}/`, { headers: { 'x-api-key': KEY } })).text(),
+      ]) {
+        const section = page.slice(page.indexOf('<section id="upstreams">'));
+        assert.ok(!page.includes(host), 'the page names no upstream host');
+        assert.ok(!page.includes(upstream.lastError!), 'nor its error text');
+        assert.match(section, /upstream errors/, 'the counters stay on the page');
+        assert.match(section, /withheld: upstream hosts and their errors are shown to callers of a route that uses the cache/);
+      }
+    } finally {
+      nws.recover();
+      await local.close();
+    }
+  });
+
+  it('shows the upstream hosts and their errors to everyone when a module route using it is open', async () => {
+    const local = await weatherGateway(nws, 'none');
+    try {
+      await failOneCall(local, nws, {});
+      const cache = ((await (await fetch(`${local.url}/status.json`)).json()) as { cache: ShownCache }).cache;
+      assert.equal(cache.details, 'full');
+      const upstream = cache.upstreams!.find((u) => u.origin === nws.url)!;
+      assert.ok(upstream.lastError);
+      const page = await (await fetch(`${local.url}/`)).text();
+      assert.ok(page.includes(`<code>${nws.url}</code> backing off`), 'the page names the host and its state');
+      assert.ok(page.includes(`last error ${upstream.lastError}`), 'and its last error');
+      assert.ok(!page.includes('withheld'));
+    } finally {
+      nws.recover();
+      await local.close();
+    }
   });
 });

@@ -4,7 +4,8 @@
  * shows its tools, its server's name and version and its last error texts only to a request that
  * carries credentials the route accepts: else those who cannot call it would learn its whole tool
  * surface. Everyone sees what it needs, its health, sessions and aggregate traffic. Open routes
- * show everything: anyone can call them anyway.
+ * show everything: anyone can call them anyway. The upstream cache's hosts are shown as a route that
+ * uses the cache is.
  */
 import type { IncomingMessage } from 'node:http';
 import type { BackoffState } from '../backoff-schedule.js';
@@ -30,8 +31,22 @@ export type WithheldRouteStatus = Omit<RouteStatus, 'details' | 'tools' | 'tools
 
 export type ShownRouteStatus = RouteStatus | WithheldRouteStatus;
 
+type CacheStatus = GatewayStatus['cache'];
+
+/**
+ * The upstream cache as shown to a request that sees no route using it in full: its counters and
+ * aggregate traffic, without the hosts (`upstreams`, `traffic.origins`: their names, states and
+ * error texts) or which routes use it; `details: 'withheld'` says so.
+ */
+export type WithheldCacheStatus = Omit<CacheStatus, 'details' | 'upstreams' | 'traffic' | 'routes'> & {
+  details: 'withheld';
+  traffic: Omit<CacheStatus['traffic'], 'origins'>;
+};
+
+export type ShownCacheStatus = CacheStatus | WithheldCacheStatus;
+
 /** The status document one request gets. */
-export type ShownStatus = Omit<GatewayStatus, 'routes'> & { routes: ShownRouteStatus[] };
+export type ShownStatus = Omit<GatewayStatus, 'routes' | 'cache'> & { routes: ShownRouteStatus[]; cache: ShownCacheStatus };
 
 /** A route's status with its details withheld. */
 export function withheld(route: RouteStatus): WithheldRouteStatus {
@@ -50,9 +65,24 @@ function withheldUpstream(upstream: UpstreamStatus): WithheldUpstreamStatus {
   return { ...shown, backoff: state };
 }
 
-/** `status` with the details of each protected route `shown` does not allow withheld. */
+/**
+ * `status` with the details of each protected route `shown` does not allow withheld, and the
+ * cache's hosts withheld unless a route whose module took `ctx.fetch` is shown in full: the hosts
+ * a module asks, and what they answered, are its server's details too. With no such route yet the
+ * cache has asked no host, and withholds nothing.
+ */
 export function statusShown(status: GatewayStatus, shown: (route: RouteStatus) => boolean): ShownStatus {
-  return { ...status, routes: status.routes.map((route) => (route.auth.kind === 'none' || shown(route) ? route : withheld(route))) };
+  const routes = status.routes.map((route) => (route.auth.kind === 'none' || shown(route) ? route : withheld(route)));
+  const full = new Set(routes.flatMap((route) => (route.details === 'full' ? [route.name] : [])));
+  const { cache } = status;
+  const cacheShown = cache.routes.length === 0 || cache.routes.some((name) => full.has(name));
+  return { ...status, routes, cache: cacheShown ? cache : withheldCache(cache) };
+}
+
+function withheldCache(cache: CacheStatus): WithheldCacheStatus {
+  const { details: _details, upstreams: _upstreams, routes: _routes, traffic, ...counters } = cache;
+  const { origins: _origins, ...totals } = traffic;
+  return { ...counters, details: 'withheld', traffic: totals };
 }
 
 /**
