@@ -301,3 +301,86 @@ describe('the upstream cache on the status page and /status.json', () => {
     }
   });
 });
+
+/** The request log line of the next request to `/status.json` that `send` makes, once its response has closed. */
+async function statusLogLine(local: InProcessGateway, send: () => Promise<unknown>): Promise<Record<string, unknown>> {
+  const isStatusLine = (line: Record<string, unknown>) =>
+    line.msg === 'request' && (line.http as { path?: string })?.path === '/status.json';
+  const before = local.logs.filter(isStatusLine).length;
+  await send();
+  // The line is written when the response closes, which may come a turn after the body is read.
+  for (let turn = 0; turn < 100 && local.logs.filter(isStatusLine).length === before; turn++) await new Promise((r) => setImmediate(r));
+  const line = local.logs.filter(isStatusLine)[before];
+  assert.ok(line, 'the request was logged');
+  return line;
+}
+
+describe('the request log of /status.json', () => {
+  it('records why credentials that no route accepts were refused, as a 401 on /mcp does, never the key or token', async () => {
+    const wrongKey = 'not-the-key-0123456789abcdef';
+    const keyLine = await statusLogLine(gw, () => status({ 'x-api-key': wrongKey }));
+    assert.deepEqual(keyLine.auth, { reason: 'invalid', detail: 'the API key is not valid for this route' });
+    const tokenLine = await statusLogLine(gw, () => status({ authorization: 'Bearer not.a.jwt' }));
+    assert.equal((tokenLine.auth as { reason?: string })?.reason, 'invalid');
+    const expired = await idp.sign({ sub: 'alice', scp: 'status.read' }, { expiresIn: -3600 });
+    const expiredLine = await statusLogLine(gw, () => status({ authorization: `Bearer ${expired}` }));
+    assert.equal((expiredLine.auth as { reason?: string })?.reason, 'invalid');
+    const text = JSON.stringify(gw.logs);
+    for (const secret of [wrongKey, 'not.a.jwt', expired]) assert.ok(!text.includes(secret), 'no key or token in the log');
+
+    // On /mcp the same key is refused with the same field and words.
+    const mcp = await fetch(`${gw.url}/mcp/keyed`, { method: 'POST', headers: { 'x-api-key': wrongKey } });
+    assert.equal(mcp.status, 401);
+    await mcp.text();
+    for (let turn = 0; turn < 100 && !gw.logs.some((l) => l.route === 'keyed' && l.error === 'unauthorized'); turn++)
+      await new Promise((r) => setImmediate(r));
+    const refused = gw.logs.findLast((l) => l.msg === 'request' && l.route === 'keyed' && l.error === 'unauthorized');
+    assert.deepEqual(refused?.auth, keyLine.auth);
+  });
+
+  it('records nothing new without credentials, or with credentials one route accepts', async () => {
+    assert.equal((await statusLogLine(gw, () => status())).auth, undefined);
+    // The key of `keyed` comes as a bearer token too, which `keyed-down` and `signed` refuse: only
+    // credentials no route accepts are a refusal.
+    assert.equal((await statusLogLine(gw, () => status({ authorization: `Bearer ${KEY}` }))).auth, undefined);
+    assert.equal((await statusLogLine(gw, () => status({ 'x-down-key': DOWN_KEY }))).auth, undefined);
+  });
+});
+
+describe('/status.json while an OAuth issuer cannot be reached', () => {
+  it('logs the outage once per request, naming every route it affected, however many routes share the issuer', async () => {
+    const down = await startOidcIssuer({ audience: AUDIENCE });
+    const oauth = `{ kind: oauth, issuer: "${down.issuer}", audience: ${AUDIENCE} }`;
+    const local = await startInProcessGateway(
+      [
+        'servers:',
+        '  first:',
+        `    module: ${fixtureModule('authinfo')}`,
+        `    auth: ${oauth}`,
+        '  second:',
+        `    module: ${fixtureModule('authinfo')}`,
+        `    auth: ${oauth}`,
+        '',
+      ].join('\n'),
+    );
+    try {
+      const token = await down.sign({ sub: 'alice' });
+      await down.close();
+      const warnings = () => local.logs.filter((line) => line.msg === 'authorization server unavailable');
+      for (const round of [1, 2]) {
+        const line = await statusLogLine(local, () =>
+          fetch(`${local.url}/status.json`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.text()),
+        );
+        assert.equal(warnings().length, round, 'one warning per request');
+        assert.equal((line.auth as { reason?: string })?.reason, 'unavailable', 'and the request line says why nothing was shown');
+      }
+      const warning = warnings()[0]!;
+      assert.deepEqual(warning.routes, ['first', 'second']);
+      assert.equal(warning.issuer, down.issuer);
+      assert.ok(typeof warning.detail === 'string' && warning.detail.length > 0);
+      assert.ok(!JSON.stringify(local.logs).includes(token));
+    } finally {
+      await local.close();
+    }
+  });
+});
