@@ -113,8 +113,18 @@ export interface GatewayStatus {
   startedAt: string;
   uptimeSeconds: number;
   routes: RouteStatus[];
-  /** The cache's counters and size, and each upstream host it asked recently with its backoff state. */
-  cache: CacheStats & { enabled: boolean; upstreams: UpstreamStatus[]; traffic: UpstreamTraffic };
+  /**
+   * The cache's counters and size, and each upstream host it asked recently with its backoff state.
+   * Shown as `withheld` (http/status-view.ts) when no route in `routes` is shown in full.
+   */
+  cache: CacheStats & {
+    details: 'full';
+    enabled: boolean;
+    upstreams: UpstreamStatus[];
+    traffic: UpstreamTraffic;
+    /** The module routes whose servers took `ctx.fetch`: those whose requests the hosts and traffic are. */
+    routes: string[];
+  };
   /** Where spans and metrics are exported (`otlp`, `azure-monitor`); empty when export is off. */
   telemetry: { exporters: string[] };
 }
@@ -273,10 +283,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
         routes: routeStatus,
         cache: {
+          details: 'full',
           enabled: config.cache.enabled,
           ...cache.stats(),
           upstreams: cache.upstreams(),
           traffic: upstreamTraffic(telemetry.upstreamTraffic()),
+          // After the hosts: a module takes `ctx.fetch` before it asks any host, so each host listed
+          // was asked by a route listed here.
+          routes: [...routes.values()].filter((route) => route.tookFetch).map((route) => route.name),
         },
         telemetry: { exporters: [...telemetry.exporters] },
       };

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { fixtureModule, startInProcessGateway, type InProcessGateway } from '../helpers/gateway.js';
+import { fixtureModule, shippedModule, startInProcessGateway, type InProcessGateway } from '../helpers/gateway.js';
+import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
 import { fixturePath } from '../helpers/project.js';
 import { rawExchange } from '../helpers/raw-http.js';
 import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
@@ -199,5 +200,187 @@ describe('the status page for routes with authentication', () => {
     }
     assert.match(page, /<dt>Server health<\/dt><dd><span[^>]*>[^<]*· [1-9]\d* consecutive failures?<\/span>/, 'the error state shows');
     assert.match(page, /tr data-operation="echo"|<code>echo<\/code>/, 'the open route’s tools are shown');
+  });
+});
+
+/** A gateway whose one module route, `weather`, uses the cache against the fake NWS, which fails: the cache's host has an error text. */
+async function weatherGateway(nws: FakeNws, auth: string): Promise<InProcessGateway> {
+  return startInProcessGateway(
+    [
+      'servers:',
+      '  weather:',
+      `    module: ${shippedModule('weather')}`,
+      `    options: { baseUrl: "${nws.url}", retryDelayMs: 1 }`,
+      `    auth: ${auth}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+/** One failed weather call (the request and its retry get a reset connection): the host is backing off, with a last error. */
+async function failOneCall(local: InProcessGateway, nws: FakeNws, headers: Record<string, string>): Promise<void> {
+  const client = new Client({ name: 'status-cache', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${local.url}/mcp/weather`), { requestInit: { headers } }));
+  nws.failAll('reset');
+  await client.callTool({ name: 'get_alerts', arguments: { state: 'MA' } });
+  await client.close();
+}
+
+interface ShownCache {
+  details: 'full' | 'withheld';
+  hits: number;
+  misses: number;
+  entries: number;
+  upstreamErrors: number;
+  upstreams?: Array<{ origin: string; state: string; lastError?: string }>;
+  traffic: { requests: number; origins?: unknown[] };
+}
+
+describe('the upstream cache on the status page and /status.json', () => {
+  let nws: FakeNws;
+  before(async () => {
+    nws = await startFakeNws();
+  });
+  after(async () => {
+    await nws?.close();
+  });
+
+  it('withholds the upstream hosts and their errors when the only module route using it is protected, and shows them to its callers', async () => {
+    const local = await weatherGateway(nws, `{ kind: apiKey, keys: ["${KEY}"] }`);
+    try {
+      await failOneCall(local, nws, { 'x-api-key': KEY });
+      const host = new URL(nws.url).host;
+
+      const raw = await (await fetch(`${local.url}/status.json`)).text();
+      assert.ok(!raw.includes(host), 'the upstream host is not named without credentials');
+      const withheld = (JSON.parse(raw) as { cache: ShownCache }).cache;
+      assert.equal(withheld.upstreams, undefined, 'no host list');
+      assert.equal(withheld.traffic.origins, undefined, 'no per-host traffic');
+      assert.equal(withheld.details, 'withheld');
+      assert.ok(withheld.upstreamErrors > 0 && withheld.traffic.requests > 0, 'the aggregate counters stay');
+
+      const keyed = await fetch(`${local.url}/status.json`, { headers: { 'x-api-key': KEY } });
+      const full = ((await keyed.json()) as { cache: ShownCache }).cache;
+      assert.equal(full.details, 'full');
+      const upstream = full.upstreams!.find((u) => u.origin === nws.url)!;
+      assert.equal(upstream.state, 'backingOff');
+      assert.ok(upstream.lastError, 'a real upstream failure left an error text');
+      assert.ok(!raw.includes(upstream.lastError!), 'which /status.json without credentials does not show');
+
+      for (const page of [
+        await (await fetch(`${local.url}/`)).text(),
+        await (await fetch(`${local.url}/`, { headers: { 'x-api-key': KEY } })).text(),
+      ]) {
+        const section = page.slice(page.indexOf('<section id="upstreams">'));
+        assert.ok(!page.includes(host), 'the page names no upstream host');
+        assert.ok(!page.includes(upstream.lastError!), 'nor its error text');
+        assert.match(section, /upstream errors/, 'the counters stay on the page');
+        assert.match(section, /withheld: upstream hosts and their errors are shown to callers of a route that uses the cache/);
+      }
+    } finally {
+      nws.recover();
+      await local.close();
+    }
+  });
+
+  it('shows the upstream hosts and their errors to everyone when a module route using it is open', async () => {
+    const local = await weatherGateway(nws, 'none');
+    try {
+      await failOneCall(local, nws, {});
+      const cache = ((await (await fetch(`${local.url}/status.json`)).json()) as { cache: ShownCache }).cache;
+      assert.equal(cache.details, 'full');
+      const upstream = cache.upstreams!.find((u) => u.origin === nws.url)!;
+      assert.ok(upstream.lastError);
+      const page = await (await fetch(`${local.url}/`)).text();
+      assert.ok(page.includes(`<code>${nws.url}</code> backing off`), 'the page names the host and its state');
+      assert.ok(page.includes(`last error ${upstream.lastError}`), 'and its last error');
+      assert.ok(!page.includes('withheld'));
+    } finally {
+      nws.recover();
+      await local.close();
+    }
+  });
+});
+
+/** The request log line of the next request to `/status.json` that `send` makes, once its response has closed. */
+async function statusLogLine(local: InProcessGateway, send: () => Promise<unknown>): Promise<Record<string, unknown>> {
+  const isStatusLine = (line: Record<string, unknown>) =>
+    line.msg === 'request' && (line.http as { path?: string })?.path === '/status.json';
+  const before = local.logs.filter(isStatusLine).length;
+  await send();
+  // The line is written when the response closes, which may come a turn after the body is read.
+  for (let turn = 0; turn < 100 && local.logs.filter(isStatusLine).length === before; turn++) await new Promise((r) => setImmediate(r));
+  const line = local.logs.filter(isStatusLine)[before];
+  assert.ok(line, 'the request was logged');
+  return line;
+}
+
+describe('the request log of /status.json', () => {
+  it('records why credentials that no route accepts were refused, as a 401 on /mcp does, never the key or token', async () => {
+    const wrongKey = 'not-the-key-0123456789abcdef';
+    const keyLine = await statusLogLine(gw, () => status({ 'x-api-key': wrongKey }));
+    assert.deepEqual(keyLine.auth, { reason: 'invalid', detail: 'the API key is not valid for this route' });
+    const tokenLine = await statusLogLine(gw, () => status({ authorization: 'Bearer not.a.jwt' }));
+    assert.equal((tokenLine.auth as { reason?: string })?.reason, 'invalid');
+    const expired = await idp.sign({ sub: 'alice', scp: 'status.read' }, { expiresIn: -3600 });
+    const expiredLine = await statusLogLine(gw, () => status({ authorization: `Bearer ${expired}` }));
+    assert.equal((expiredLine.auth as { reason?: string })?.reason, 'invalid');
+    const text = JSON.stringify(gw.logs);
+    for (const secret of [wrongKey, 'not.a.jwt', expired]) assert.ok(!text.includes(secret), 'no key or token in the log');
+
+    // On /mcp the same key is refused with the same field and words.
+    const mcp = await fetch(`${gw.url}/mcp/keyed`, { method: 'POST', headers: { 'x-api-key': wrongKey } });
+    assert.equal(mcp.status, 401);
+    await mcp.text();
+    for (let turn = 0; turn < 100 && !gw.logs.some((l) => l.route === 'keyed' && l.error === 'unauthorized'); turn++)
+      await new Promise((r) => setImmediate(r));
+    const refused = gw.logs.findLast((l) => l.msg === 'request' && l.route === 'keyed' && l.error === 'unauthorized');
+    assert.deepEqual(refused?.auth, keyLine.auth);
+  });
+
+  it('records nothing new without credentials, or with credentials one route accepts', async () => {
+    assert.equal((await statusLogLine(gw, () => status())).auth, undefined);
+    // The key of `keyed` comes as a bearer token too, which `keyed-down` and `signed` refuse: only
+    // credentials no route accepts are a refusal.
+    assert.equal((await statusLogLine(gw, () => status({ authorization: `Bearer ${KEY}` }))).auth, undefined);
+    assert.equal((await statusLogLine(gw, () => status({ 'x-down-key': DOWN_KEY }))).auth, undefined);
+  });
+});
+
+describe('/status.json while an OAuth issuer cannot be reached', () => {
+  it('logs the outage once per request, naming every route it affected, however many routes share the issuer', async () => {
+    const down = await startOidcIssuer({ audience: AUDIENCE });
+    const oauth = `{ kind: oauth, issuer: "${down.issuer}", audience: ${AUDIENCE} }`;
+    const local = await startInProcessGateway(
+      [
+        'servers:',
+        '  first:',
+        `    module: ${fixtureModule('authinfo')}`,
+        `    auth: ${oauth}`,
+        '  second:',
+        `    module: ${fixtureModule('authinfo')}`,
+        `    auth: ${oauth}`,
+        '',
+      ].join('\n'),
+    );
+    try {
+      const token = await down.sign({ sub: 'alice' });
+      await down.close();
+      const warnings = () => local.logs.filter((line) => line.msg === 'authorization server unavailable');
+      for (const round of [1, 2]) {
+        const line = await statusLogLine(local, () =>
+          fetch(`${local.url}/status.json`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.text()),
+        );
+        assert.equal(warnings().length, round, 'one warning per request');
+        assert.equal((line.auth as { reason?: string })?.reason, 'unavailable', 'and the request line says why nothing was shown');
+      }
+      const warning = warnings()[0]!;
+      assert.deepEqual(warning.routes, ['first', 'second']);
+      assert.equal(warning.issuer, down.issuer);
+      assert.ok(typeof warning.detail === 'string' && warning.detail.length > 0);
+      assert.ok(!JSON.stringify(local.logs).includes(token));
+    } finally {
+      await local.close();
+    }
   });
 });

@@ -7,7 +7,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuthInfo, OAuthProtectedResourceMetadata } from '@modelcontextprotocol/server';
 import { GatewayError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { createApiKeyVerifier } from './api-key.js';
 import type { AuthConfig } from './auth-config.js';
 import { createJwtVerifier, type IssuerKeys } from './oauth.js';
@@ -90,7 +89,6 @@ export function createRouteAuthenticator(route: string, auth: AuthConfig, option
 export interface AuthGuardOptions {
   /** The origin clients reach the gateway at, for `resource_metadata` in challenges. */
   publicBase: (req: IncomingMessage) => string;
-  logger: Logger;
 }
 
 /** A guard's verdict on one request: the caller as tools see it, or the error to answer with. */
@@ -107,21 +105,20 @@ const OPEN: AuthVerdict = Object.freeze({ ok: true, authInfo: undefined, princip
  * that came more than once, before any credential is checked.
  *
  * @example
- * const guard = authGuard(gateway.authenticators, { publicBase, logger });
+ * const guard = authGuard(gateway.authenticators, { publicBase });
  * const verdict = await guard('weather', req);
  * if (!verdict.ok) throw verdict.error;
  */
 export function authGuard(
   authenticators: ReadonlyMap<string, RouteAuthenticator>,
-  { publicBase, logger }: AuthGuardOptions,
+  { publicBase }: AuthGuardOptions,
 ): (route: string, req: IncomingMessage) => Promise<AuthVerdict> {
   return async function guard(route, req) {
     const authenticator = authenticators.get(route);
     const outcome = authenticator && (await authenticator.authenticate(credentialsOf(req, authenticator.credentialHeaders)));
     if (!authenticator || !outcome) return OPEN;
     if (outcome.ok) return { ok: true, authInfo: outcome.authInfo, principal: outcome.principal, sessionOwner: outcome.sessionOwner };
-    if (outcome.reason === 'unavailable')
-      logger.warn({ route: authenticator.route, detail: outcome.message }, 'authorization server unavailable');
+    // An issuer that cannot be reached is logged by the caller: once per request, however many routes it asked.
     return {
       ok: false,
       error: rejection(authenticator, outcome, publicBase(req)),

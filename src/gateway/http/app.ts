@@ -79,7 +79,7 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
     }),
   );
   const publicBase = publicBaseOf(gateway);
-  const authenticate = authGuard(gateway.authenticators, { publicBase, logger: gateway.logger });
+  const authenticate = authGuard(gateway.authenticators, { publicBase });
   const readJson = jsonBodyReader(gateway.config.maxBodySize);
   const routePaths = [...gateway.routes.keys()].map((name) => `/mcp/${name}`);
 
@@ -91,6 +91,8 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
     const verdict = await authenticate(name, req);
     if (!verdict.ok) {
       exchange.authFailure = verdict.failure;
+      if (verdict.failure.reason === 'unavailable')
+        gateway.logger.warn({ route: name, detail: verdict.failure.detail }, 'authorization server unavailable');
       throw verdict.error;
     }
     exchange.authInfo = verdict.authInfo;
@@ -185,14 +187,18 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
         return sendHtml(res, renderStatusPage(statusShown(await gateway.status(publicBase(req), { waitForTools: false }), () => false)));
       case '/status.json': {
         allowMethods(req, 'GET, HEAD');
-        const [status, callable] = await Promise.all([
+        const [status, credentials] = await Promise.all([
           gateway.status(publicBase(req)),
-          routesCallable(authenticate, gateway.routes.keys(), req),
+          routesCallable(authenticate, gateway.authenticators.values(), req),
         ]);
+        // Someone may be trying keys here, where every refusal still answers 200: the log says so.
+        if (credentials.refusal) exchange.authFailure = credentials.refusal;
+        // One line per issuer, not per route: N routes of one issuer would log N on each poll.
+        for (const outage of credentials.outages) gateway.logger.warn(outage, 'authorization server unavailable');
         return sendJson(
           res,
           200,
-          statusShown(status, (route) => callable.has(route.name)),
+          statusShown(status, (route) => credentials.callable.has(route.name)),
         );
       }
       case '/healthz':

@@ -13,8 +13,8 @@
  * A route's facts are rows of {@link ROUTE_FACTS}: a new per-route field of RouteStatus is shown
  * by adding one row there.
  */
-import type { GatewayStatus, RouteTraffic, UpstreamTraffic } from '../gateway.js';
-import type { ShownRouteStatus, ShownStatus } from './status-view.js';
+import type { RouteTraffic, UpstreamTraffic } from '../gateway.js';
+import type { ShownCacheStatus, ShownRouteStatus, ShownStatus } from './status-view.js';
 import type { BackoffState } from '../backoff-schedule.js';
 import type { ListenStreamsStatus } from '../upstreams/listen-reopening.js';
 import { CANCELLED } from '../telemetry/telemetry.js';
@@ -197,8 +197,15 @@ function renderConnect(route: ShownRouteStatus): string {
 </details>`;
 }
 
-function renderUpstreams(cache: GatewayStatus['cache']): string {
+function renderUpstreams(cache: ShownCacheStatus): string {
   const c = cache;
+  const counters = `<div class="summary">${renderTotals(c.traffic, 'request')}${chart(c.traffic.perMinute, `Upstream requests per minute, last ${c.traffic.perMinute.length} minutes`)}</div>
+<p>${c.enabled ? 'on' : 'off'} · ${c.entries} entries, ${c.bytes} bytes · ${c.hits} hits, ${c.misses} misses, ${c.coalesced} coalesced, ${c.staleServed} stale served, ${c.upstreamErrors} upstream errors, ${c.revalidated} revalidated, ${c.backedOff} answered from backoff</p>`;
+  if (c.details === 'withheld') {
+    return `<section id="upstreams"><h2>Upstream cache</h2>
+${counters}
+<p>withheld: upstream hosts and their errors are shown to callers of a route that uses the cache: send its credentials to /status.json</p></section>`;
+  }
   const traffic = new Map(c.traffic.origins.map((o) => [o.origin, o]));
   const origins = [...new Set([...c.upstreams.map((u) => u.origin), ...traffic.keys()])];
   const states = new Map(c.upstreams.map((u) => [u.origin, u]));
@@ -221,8 +228,7 @@ function renderUpstreams(cache: GatewayStatus['cache']): string {
       : `<table><thead><tr><th>upstream host</th><th>requests</th><th>by cache outcome</th><th>errors</th><th>p50</th><th>p95</th></tr></thead><tbody>${rows.join('')}</tbody></table>
 <p><small>Latency counts the answers that went to the network (misses and bypasses).</small></p>`;
   return `<section id="upstreams"><h2>Upstream cache</h2>
-<div class="summary">${renderTotals(c.traffic, 'request')}${chart(c.traffic.perMinute, `Upstream requests per minute, last ${c.traffic.perMinute.length} minutes`)}</div>
-<p>${c.enabled ? 'on' : 'off'} · ${c.entries} entries, ${c.bytes} bytes · ${c.hits} hits, ${c.misses} misses, ${c.coalesced} coalesced, ${c.staleServed} stale served, ${c.upstreamErrors} upstream errors, ${c.revalidated} revalidated, ${c.backedOff} answered from backoff</p>
+${counters}
 ${table}</section>`;
 }
 

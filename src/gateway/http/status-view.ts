@@ -4,11 +4,12 @@
  * shows its tools, its server's name and version and its last error texts only to a request that
  * carries credentials the route accepts: else those who cannot call it would learn its whole tool
  * surface. Everyone sees what it needs, its health, sessions and aggregate traffic. Open routes
- * show everything: anyone can call them anyway.
+ * show everything: anyone can call them anyway. The upstream cache's hosts are shown as a route that
+ * uses the cache is.
  */
 import type { IncomingMessage } from 'node:http';
 import type { BackoffState } from '../backoff-schedule.js';
-import type { AuthVerdict } from '../auth/require-auth.js';
+import type { AuthVerdict, RouteAuthenticator } from '../auth/require-auth.js';
 import type { GatewayStatus, RouteStatus } from '../gateway.js';
 import type { UpstreamStatus } from '../upstreams/upstream.js';
 
@@ -30,8 +31,22 @@ export type WithheldRouteStatus = Omit<RouteStatus, 'details' | 'tools' | 'tools
 
 export type ShownRouteStatus = RouteStatus | WithheldRouteStatus;
 
+type CacheStatus = GatewayStatus['cache'];
+
+/**
+ * The upstream cache as shown to a request that sees no route using it in full: its counters and
+ * aggregate traffic, without the hosts (`upstreams`, `traffic.origins`: their names, states and
+ * error texts) or which routes use it; `details: 'withheld'` says so.
+ */
+export type WithheldCacheStatus = Omit<CacheStatus, 'details' | 'upstreams' | 'traffic' | 'routes'> & {
+  details: 'withheld';
+  traffic: Omit<CacheStatus['traffic'], 'origins'>;
+};
+
+export type ShownCacheStatus = CacheStatus | WithheldCacheStatus;
+
 /** The status document one request gets. */
-export type ShownStatus = Omit<GatewayStatus, 'routes'> & { routes: ShownRouteStatus[] };
+export type ShownStatus = Omit<GatewayStatus, 'routes' | 'cache'> & { routes: ShownRouteStatus[]; cache: ShownCacheStatus };
 
 /** A route's status with its details withheld. */
 export function withheld(route: RouteStatus): WithheldRouteStatus {
@@ -50,34 +65,72 @@ function withheldUpstream(upstream: UpstreamStatus): WithheldUpstreamStatus {
   return { ...shown, backoff: state };
 }
 
-/** `status` with the details of each protected route `shown` does not allow withheld. */
+/**
+ * `status` with the details of each protected route `shown` does not allow withheld, and the
+ * cache's hosts withheld unless a route whose module took `ctx.fetch` is shown in full: the hosts
+ * a module asks, and what they answered, are its server's details too. With no such route yet the
+ * cache has asked no host, and withholds nothing.
+ */
 export function statusShown(status: GatewayStatus, shown: (route: RouteStatus) => boolean): ShownStatus {
-  return { ...status, routes: status.routes.map((route) => (route.auth.kind === 'none' || shown(route) ? route : withheld(route))) };
+  const routes = status.routes.map((route) => (route.auth.kind === 'none' || shown(route) ? route : withheld(route)));
+  const full = new Set(routes.flatMap((route) => (route.details === 'full' ? [route.name] : [])));
+  const { cache } = status;
+  const cacheShown = cache.routes.length === 0 || cache.routes.some((name) => full.has(name));
+  return { ...status, routes, cache: cacheShown ? cache : withheldCache(cache) };
+}
+
+function withheldCache(cache: CacheStatus): WithheldCacheStatus {
+  const { details: _details, upstreams: _upstreams, routes: _routes, traffic, ...counters } = cache;
+  const { origins: _origins, ...totals } = traffic;
+  return { ...counters, details: 'withheld', traffic: totals };
+}
+
+/** What a request to `/status.json` showed of its credentials: for its details, and for its log line. */
+export interface StatusCredentials {
+  /** The routes whose own authenticator accepts them. */
+  readonly callable: ReadonlySet<string>;
+  /**
+   * Why they were refused, when the request carried credentials some route reads and no route
+   * accepts them: the first such route's reason, in gateway.yaml's order (a 401 on `/mcp/<name>`
+   * logs the same). Undefined without credentials, or when any route accepts them.
+   */
+  readonly refusal?: { readonly reason: string; readonly detail: string };
+  /** Each OAuth issuer that could not be reached to check them, once, with the routes it left unchecked. */
+  readonly outages: ReadonlyArray<{ readonly issuer: string; readonly routes: string[]; readonly detail: string }>;
 }
 
 /**
- * The routes whose details a request to `/status.json` may see: those whose own authenticator
- * accepts its credentials, checked by the guard of `/mcp/<name>` (an OAuth token may need the
- * issuer's keys fetched first). A refusal of any kind only withholds: it is no error here, and the
- * answer does not say what failed.
+ * Checks a request to `/status.json` against every route with authentication, each by the guard of
+ * `/mcp/<name>` (an OAuth token may need the issuer's keys fetched first). A refusal of any kind
+ * only withholds that route: it is no error here, and the answer does not say what failed; the
+ * request's log line does.
  */
 export async function routesCallable(
   guard: (route: string, req: IncomingMessage) => Promise<AuthVerdict>,
-  routes: Iterable<string>,
+  authenticators: Iterable<RouteAuthenticator>,
   req: IncomingMessage,
-): Promise<Set<string>> {
+): Promise<StatusCredentials> {
+  const protectedRoutes = [...authenticators].filter(({ summary }) => summary.kind !== 'none');
   // The guard throws for a credential header sent twice (`invalid_header`): here that only withholds too.
   const verdicts = await Promise.all(
-    [...routes].map(
-      async (route) =>
-        [
-          route,
-          await guard(route, req).then(
-            (verdict) => verdict.ok,
-            () => false,
-          ),
-        ] as const,
-    ),
+    protectedRoutes.map(async ({ route, summary }) => ({ route, summary, verdict: await guard(route, req).catch(() => undefined) })),
   );
-  return new Set(verdicts.flatMap(([route, ok]) => (ok ? [route] : [])));
+  const callable = new Set(verdicts.flatMap(({ route, verdict }) => (verdict?.ok ? [route] : [])));
+  // `missing`: the route read none of its credential headers, so this request sent it nothing.
+  const refused = verdicts.flatMap(({ route, summary, verdict }) =>
+    verdict && !verdict.ok && verdict.failure.reason !== 'missing' ? [{ route, summary, failure: verdict.failure }] : [],
+  );
+  const outages = new Map<string, { issuer: string; routes: string[]; detail: string }>();
+  for (const { route, summary, failure } of refused) {
+    if (failure.reason !== 'unavailable' || summary.kind !== 'oauth') continue;
+    const outage = outages.get(summary.issuer);
+    if (outage) outage.routes.push(route);
+    else outages.set(summary.issuer, { issuer: summary.issuer, routes: [route], detail: failure.detail });
+  }
+  const first = refused[0]?.failure;
+  return {
+    callable,
+    ...(callable.size === 0 && first ? { refusal: { reason: first.reason, detail: first.detail } } : {}),
+    outages: [...outages.values()],
+  };
 }

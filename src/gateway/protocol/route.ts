@@ -103,6 +103,12 @@ export interface Route {
   tools(): Promise<ToolSummary[]>;
   /** A `command:` or `url:` route's upstream connections (children), for the status page. */
   upstream(): UpstreamStatus | undefined;
+  /**
+   * The route's module has taken `ctx.fetch` (the shared upstream cache), in any context it was
+   * given: only such a route can have put a host in the cache's list, and the status page shows
+   * that list as the route's details are shown (http/status-view.ts).
+   */
+  readonly tookFetch: boolean;
 }
 
 export function createRoute(options: RouteOptions): Route {
@@ -144,6 +150,7 @@ export function createRoute(options: RouteOptions): Route {
     logger: log,
   });
   const base = { route: name, options: loaded.options, logger: log, notify };
+  let tookFetch = false;
   /**
    * A module that takes `ctx.fetch` can make upstream requests, whose spans are children of the
    * request that made them: from then on, telemetry carries each request's span through its
@@ -154,6 +161,7 @@ export function createRoute(options: RouteOptions): Route {
       Object.defineProperty({ ...base, era, requestState: requestStates(caller) } as Omit<ServerContext<unknown>, 'fetch'>, 'fetch', {
         enumerable: true,
         get: () => {
+          tookFetch = true;
           telemetry.carryContext();
           return fetch;
         },
@@ -304,6 +312,9 @@ export function createRoute(options: RouteOptions): Route {
     served,
     drain,
     upstream: () => upstream.status(),
+    get tookFetch() {
+      return tookFetch;
+    },
     tools() {
       // A failed listing (a server that did not start, or was backing off) is tried again a while
       // later, not on every read: the page is read often, and on a command route a listing starts
