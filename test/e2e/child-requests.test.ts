@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,6 +17,7 @@ import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js
 import { openRawSession, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const SERVERS = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol');
 const FILESYSTEM = path.join(SERVERS, 'server-filesystem', 'dist', 'index.js');
@@ -44,7 +45,7 @@ function rootsClient(root: string): Client {
 
 /** A folder whose path carries `marker`, so that the children started with it can be found. */
 function folder(marker: string, name: string): string {
-  const dir = path.join(mkdtempSync(path.join(tmpdir(), `${marker}-`)), name);
+  const dir = path.join(tempDir(marker), name);
   mkdirSync(dir);
   return dir;
 }

@@ -19,6 +19,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { stageDeployment } from '../../scripts/stage-deployment.js';
 import { startFunctionsHost, type FunctionsHost } from '../helpers/functions-host.js';
 import { processesWith } from '../helpers/processes.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const run = promisify(execFile);
 const ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
@@ -197,7 +198,7 @@ describe('gateway under the emulated Functions host', { timeout: BUILD_TIMEOUT +
 
     before(async () => {
       // The app's gateway.yaml as a deployment would write it, chosen by the GATEWAY_CONFIG app setting.
-      const dir = await mkdtemp(path.join(os.tmpdir(), 'functions-host-command-'));
+      const dir = tempDir('functions-host-command');
       const config = path.join(dir, 'gateway.yaml');
       await writeFile(
         config,

@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -13,6 +12,7 @@ import { promisify } from 'node:util';
 import { connectClient, fixtureModule, runGatewayToExit, shippedModule, startGatewayProcess, textOf } from '../helpers/gateway.js';
 import { startFakeNws } from '../helpers/fake-nws.js';
 import { GATEWAY_ENTRY, PROJECT_ROOT } from '../helpers/project.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 describe('gateway process', () => {
   it('starts with the shipped gateway.yaml and serves both routes at once', async () => {
@@ -51,7 +51,7 @@ describe('gateway process', () => {
       '@azure/monitor-opentelemetry-exporter',
       '@azure/identity',
     ];
-    const record = path.join(mkdtempSync(path.join(tmpdir(), 'gateway-imports-')), 'imports.txt');
+    const record = path.join(tempDir('gateway-imports'), 'imports.txt');
     const nws = await startFakeNws();
     const gateway = await startGatewayProcess(undefined, {
       NWS_BASE_URL: nws.url,
@@ -99,7 +99,7 @@ describe('gateway process', () => {
   });
 
   it('exits 0 at once on SIGTERM while still starting (a module still loading)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'gateway-slow-start-'));
+    const dir = tempDir('gateway-slow-start');
     // A module whose import takes 3 s: the signal comes while the gateway loads it.
     writeFileSync(
       path.join(dir, 'slow.mjs'),

@@ -11,9 +11,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -22,11 +21,12 @@ import { MCP_POST_HEADERS, initializeBody, shippedModule, startGatewayProcess, t
 import { startOtlpCollector, type AttributeMap, type OtlpCollector } from '../helpers/otlp-collector.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath } from '../helpers/project.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const GATED = fixturePath('stdio', 'gated-server.mjs');
 const PROBE = fixturePath('stdio', 'probe-server.mjs');
 const marker = `telemetry-backoff-${randomUUID()}`;
-const modeFile = path.join(mkdtempSync(path.join(tmpdir(), 'telemetry-backoff-')), 'mode');
+const modeFile = path.join(tempDir('telemetry-backoff'), 'mode');
 /** Secrets in the url route's address and headers, which no export may carry. */
 const URL_SECRET = `url-secret-${randomUUID()}`;
 const HEADER_SECRET = `header-secret-${randomUUID()}`;

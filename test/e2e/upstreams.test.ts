@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { getRequestListener } from '@hono/node-server';
@@ -26,6 +25,7 @@ import { fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf, type In
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 import { startV1Remote } from '../helpers/v1-remote.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
 const PROBE = fixturePath('stdio', 'probe-server.mjs');
@@ -515,7 +515,7 @@ describe('command routes that cannot start', () => {
 
 describe('a command route whose server keeps exiting before it answers', () => {
   const marker = `gated-${randomUUID()}`;
-  const dir = mkdtempSync(path.join(tmpdir(), 'gated-'));
+  const dir = tempDir('gated');
   /** What the route's next child does at start: exit, hold (answer nothing until told) or serve. */
   const steer = (mode: 'exit' | 'hold' | 'serve') => {
     writeFileSync(path.join(dir, 'next'), mode);
@@ -601,7 +601,7 @@ describe("the status page's listing of a command route's tools", () => {
 
   test('shows why it failed, lists again a while later (not on every read), and then shows the tools', async () => {
     const marker = `gated-status-${randomUUID()}`;
-    const mode = path.join(mkdtempSync(path.join(tmpdir(), 'gated-')), 'mode');
+    const mode = path.join(tempDir('gated'), 'mode');
     writeFileSync(mode, 'exit');
     const clock = fakeClock();
     const gw = await startInProcessGateway(
@@ -655,7 +655,7 @@ describe("the status page's listing of a command route's tools", () => {
 describe('a command route whose probe child is first asked by a 2026-07-28 server/discover', () => {
   test('counts the tool listing that discover makes upstream as the answer: the route is ok again, and other callers get children', async () => {
     const marker = `gated-discover-${randomUUID()}`;
-    const dir = mkdtempSync(path.join(tmpdir(), 'gated-'));
+    const dir = tempDir('gated');
     const mode = path.join(dir, 'mode');
     writeFileSync(mode, 'exit');
     const clock = fakeClock();

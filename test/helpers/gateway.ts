@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -17,6 +16,7 @@ import { createGateway, type Gateway, type GatewayOptions } from '../../src/gate
 import { createHttpServer } from '../../src/gateway/http/http-server.js';
 import { createLogger } from '../../src/gateway/logger.js';
 import { GATEWAY_ENTRY, PROJECT_ROOT, fixturePath } from './project.js';
+import { tempDir } from './temp-dir.js';
 
 /** Absolute `module:` path of a test fixture server (test/fixtures/servers/<name>). */
 export const fixtureModule = (name: string) => fixturePath('servers', name);
@@ -119,7 +119,7 @@ export async function runGatewayToExit(
 function launchGateway(yaml: string | undefined, env: NodeJS.ProcessEnv): ChildProcess {
   let configEnv: NodeJS.ProcessEnv = {};
   if (yaml !== undefined) {
-    const file = path.join(mkdtempSync(path.join(tmpdir(), 'gateway-test-')), 'gateway.yaml');
+    const file = path.join(tempDir('gateway-test'), 'gateway.yaml');
     writeFileSync(file, yaml);
     configEnv = { GATEWAY_CONFIG: file };
   }

@@ -4,11 +4,11 @@
  * reading of the suite's requirement sets and expected-failures files.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { judge, readExpectedFailures, requirementSet, type CheckStatus, type ScenarioResult } from '../helpers/conformance.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
 const scenario = (name: string, ...checks: Array<[string, CheckStatus]>): ScenarioResult => ({
   scenario: name,
@@ -70,7 +70,7 @@ describe('judge', () => {
 
 describe('readExpectedFailures', () => {
   const file = (yaml: string) => {
-    const f = path.join(mkdtempSync(path.join(tmpdir(), 'expected-failures-')), 'f.yaml');
+    const f = path.join(tempDir('expected-failures'), 'f.yaml');
     writeFileSync(f, yaml);
     return f;
   };
