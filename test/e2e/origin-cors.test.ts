@@ -102,6 +102,18 @@ describe('Origin on /mcp/<name>', () => {
     assertRefused(await post('time', { origin: 'https://gateway.example.com' }), 'https://gateway.example.com');
   });
 
+  it('refuses the http: own origin of a request that came over https (X-Forwarded-Proto), and accepts both when it cannot tell', async () => {
+    const forwarded = { 'x-forwarded-host': 'gateway.example.com', 'x-forwarded-proto': 'https' };
+    assertRefused(await post('time', { ...forwarded, origin: 'http://gateway.example.com' }), 'http://gateway.example.com');
+    const secure = await post('time', { ...forwarded, origin: 'https://gateway.example.com' });
+    assert.equal(secure.status, 200, secure.body);
+    assertCors(secure, 'https://gateway.example.com');
+    // A plain connection that says nothing of its scheme (the Functions host's): either is its own.
+    const plain = await post('time', { 'x-forwarded-host': 'gateway.example.com', origin: 'http://gateway.example.com' });
+    assert.equal(plain.status, 200, plain.body);
+    assertCors(plain, 'http://gateway.example.com');
+  });
+
   it('checks the origin before authentication and before the body, on every method', async () => {
     assertRefused(await post('keyed', { origin: 'https://evil.example' }), 'https://evil.example');
     assertRefused(await post('time', { origin: 'https://evil.example' }, '{"jsonrpc": "2.0", "id": 1, "method": '), 'https://evil.example');
