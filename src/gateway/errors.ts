@@ -113,7 +113,7 @@ export const GATEWAY_ERRORS = {
     status: 504,
     rpc: JSONRPC.SERVER_ERROR,
     summary:
-      "A command or url route's server, or a module route's server (its tool), did not answer within callTimeout (progress notifications restart the clock; on a command or url route, a question its server asks the client for the call stops it until answered).",
+      "A command or url route's server, or a module route's server (its tool), did not answer within callTimeout (progress notifications restart the clock; on a command or url route, a question its server asks the client for the call stops it until answered). A resource subscription held on a connection others share (or for a listener) is the connection's own request, bounded by startTimeout on a command route (callTimeout on a url route), and the message names which.",
   },
   processes_full: {
     status: 503,

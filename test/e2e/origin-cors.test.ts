@@ -18,6 +18,7 @@ import {
   type InProcessGateway,
   type RawAnswer,
 } from '../helpers/gateway.js';
+import { rawExchange } from '../helpers/raw-http.js';
 
 const KEY = 'origin-cors-key-0123456789abcdef';
 const APP = 'https://app.example.com';
@@ -39,6 +40,7 @@ before(async () => {
 after(async () => {
   await gw.close();
 });
+const port = () => Number(new URL(gw.url).port);
 
 const init = JSON.stringify(initializeBody());
 const post = (route: string, headers: Record<string, string>, body = init) =>
@@ -100,6 +102,18 @@ describe('Origin on /mcp/<name>', () => {
     assert.equal(answer.status, 200, answer.body);
     assertCors(answer, 'https://gateway.example.com');
     assertRefused(await post('time', { origin: 'https://gateway.example.com' }), 'https://gateway.example.com');
+  });
+
+  it('refuses the http: own origin of a request that came over https (X-Forwarded-Proto), and accepts both when it cannot tell', async () => {
+    const forwarded = { 'x-forwarded-host': 'gateway.example.com', 'x-forwarded-proto': 'https' };
+    assertRefused(await post('time', { ...forwarded, origin: 'http://gateway.example.com' }), 'http://gateway.example.com');
+    const secure = await post('time', { ...forwarded, origin: 'https://gateway.example.com' });
+    assert.equal(secure.status, 200, secure.body);
+    assertCors(secure, 'https://gateway.example.com');
+    // A plain connection that says nothing of its scheme (the Functions host's): either is its own.
+    const plain = await post('time', { 'x-forwarded-host': 'gateway.example.com', origin: 'http://gateway.example.com' });
+    assert.equal(plain.status, 200, plain.body);
+    assertCors(plain, 'http://gateway.example.com');
   });
 
   it('checks the origin before authentication and before the body, on every method', async () => {
@@ -221,6 +235,86 @@ describe('Origin on /mcp/<name>', () => {
     const options = await rawRequest(`${gw.url}/mcp/time`, { method: 'OPTIONS', headers: { 'access-control-request-method': 'POST' } });
     assert.equal(options.status, 405, 'no Origin: no preflight, whatever it asks');
     assertNoCors(options);
+  });
+});
+
+describe('CORS on the refusals before the Origin check', () => {
+  const refusedHost = (headers: Record<string, string>) => post('time', { host: 'rebound.example', ...headers });
+
+  it('lets an allowed or loopback origin read a refused Host (invalid_host) and its fix', async () => {
+    for (const origin of [APP, 'http://localhost:6274']) {
+      const answer = await refusedHost({ origin });
+      assert.equal(answer.status, 403, answer.body);
+      const { error } = rpcOf(answer);
+      assert.equal(error?.data?.code, 'invalid_host');
+      assert.match(error!.message, /add it to allowedHosts in gateway\.yaml/);
+      assertCors(answer, origin);
+    }
+  });
+
+  it("gives no CORS to a refused Host's own origin, nor to any origin the policy refuses", async () => {
+    for (const origin of ['http://rebound.example', 'https://rebound.example', 'https://evil.example', 'null']) {
+      const answer = await refusedHost({ origin });
+      assert.equal(answer.status, 403, answer.body);
+      assert.equal(rpcOf(answer).error?.data?.code, 'invalid_host', 'the Host check still answers first');
+      assert.equal(answer.headers['access-control-allow-origin'], undefined, origin);
+    }
+    assertNoCors(await refusedHost({}));
+  });
+
+  it('lets an allowed origin read the 400 for a repeated Host field, on /mcp/* only', async () => {
+    const head = (target: string) =>
+      `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: 127.0.0.1\r\nOrigin: ${APP}\r\nContent-Type: application/json\r\n` +
+      `Accept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(init)}\r\nConnection: close\r\n\r\n${init}`;
+    const { response } = await rawExchange(port(), head('/mcp/time'));
+    assert.match(response, /^HTTP\/1\.1 400 /);
+    assert.match(response, /"code":"invalid_header"/);
+    assert.match(response, new RegExp(`\r\naccess-control-allow-origin: ${APP}\r\n`, 'i'));
+    const status = await rawExchange(port(), head('/healthz'));
+    assert.match(status.response, /^HTTP\/1\.1 400 /);
+    assert.doesNotMatch(status.response, /access-control-/i, 'no CORS off /mcp/*, as for every answer there');
+  });
+});
+
+describe("CORS on requestTimeout's 408", () => {
+  let slow: InProcessGateway;
+  before(async () => {
+    slow = await startInProcessGateway(
+      `servers:\n  time:\n    module: ${shippedModule('time')}\nallowedOrigins: [${APP}]\nrequestTimeout: 1s\n`,
+    );
+  });
+  after(() => slow.close());
+  const slowPort = () => Number(new URL(slow.url).port);
+  const head = (origin: string) =>
+    `POST /mcp/time HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: ${origin}\r\nContent-Type: application/json\r\n` +
+    `Accept: application/json, text/event-stream\r\nContent-Length: 200\r\n\r\n`;
+
+  it('lets an allowed origin read the 408 of a body that stalled', async () => {
+    const { response, closed } = await rawExchange(slowPort(), `${head(APP)}{"jsonrpc":"2.0","id":1,`);
+    assert.ok(closed);
+    assert.match(response, /^HTTP\/1\.1 408 /);
+    assert.match(response, /"code":"request_timeout"/);
+    const headers = response.slice(0, response.indexOf('\r\n\r\n')).toLowerCase();
+    assert.ok(headers.includes(`\r\naccess-control-allow-origin: ${APP}`), headers);
+    assert.ok(headers.includes('\r\nvary: origin'), headers);
+    assert.ok(
+      headers.includes('\r\naccess-control-expose-headers: mcp-session-id, mcp-protocol-version, www-authenticate, retry-after'),
+      headers,
+    );
+  });
+
+  it("lets an allowed origin read the 400 of a chunked body Node's parser refuses", async () => {
+    const chunked = head(APP).replace('Content-Length: 200', 'Transfer-Encoding: chunked');
+    const { response } = await rawExchange(slowPort(), `${chunked}5\r\n{"jso\r\nzz\r\n`);
+    assert.match(response, /^HTTP\/1\.1 400 /);
+    assert.ok(response.toLowerCase().includes(`\r\naccess-control-allow-origin: ${APP}\r\n`), response);
+  });
+
+  it('gives none to headers that stalled: no Origin was read', async () => {
+    const { response } = await rawExchange(slowPort(), `POST /mcp/time HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: ${APP}\r\n`);
+    assert.match(response, /^HTTP\/1\.1 408 /);
+    assert.match(response, /"code":"request_timeout"/);
+    assert.doesNotMatch(response, /access-control-/i);
   });
 });
 

@@ -297,6 +297,39 @@ describe('2026-07-28 listeners of two callers on a command route', () => {
   });
 });
 
+describe('a subscription the upstream does not answer', () => {
+  let gw: InProcessGateway;
+  before(async () => {
+    // Both limits set apart, so the message can only name the one that ran out.
+    gw = await startInProcessGateway(
+      `servers:\n  stalled:\n    command: ${process.execPath}\n    args: [${JSON.stringify(PROBE)}]\n    isolation: shared\n    startTimeout: 1s\n    callTimeout: 30s\n`,
+    );
+  });
+  after(() => gw.close());
+
+  const timedOut = (method: string) => (error: unknown) => {
+    assert.ok(error instanceof ProtocolError, String(error));
+    assert.equal((error.data as { code?: string }).code, 'upstream_timeout');
+    assert.equal(error.message, `The upstream did not answer ${method} for probe://stall within 1 s (startTimeout)`);
+    return true;
+  };
+
+  test("fails a shared connection's resources/subscribe with upstream_timeout naming startTimeout, which bounded it", async () => {
+    const { client } = await connect(`${gw.url}/mcp/stalled`, 'legacy');
+    await assert.rejects(client.subscribeResource({ uri: 'probe://stall' }), timedOut('resources/subscribe'));
+    // Nothing of it is held: another URI still subscribes.
+    await client.subscribeResource({ uri: 'probe://a' });
+    assert.deepEqual(await subscribedUpstream(client), ['probe://a']);
+    await client.close();
+  });
+
+  test("fails a 2026-07-28 listener's resource subscription the same way", async () => {
+    const { client } = await connect(`${gw.url}/mcp/stalled`, 'auto');
+    await assert.rejects(client.listen({ resourceSubscriptions: ['probe://stall'] }), timedOut('resources/subscribe'));
+    await client.close();
+  });
+});
+
 describe('server-everything from npm behind a command route', () => {
   let gw: InProcessGateway;
   before(async () => {

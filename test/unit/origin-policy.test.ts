@@ -9,11 +9,16 @@ import { describe, it } from 'node:test';
 import { GatewayError } from '../../src/gateway/errors.js';
 import { originCheck } from '../../src/gateway/http/origin-policy.js';
 
-const request = (headers: Record<string, string>) => ({ headers: { host: '127.0.0.1:7071', ...headers } }) as IncomingMessage;
+const request = (headers: Record<string, string>, socket: { encrypted?: boolean } = {}) =>
+  ({ headers: { host: '127.0.0.1:7071', ...headers }, socket }) as unknown as IncomingMessage;
 
-function refusal(check: (req: IncomingMessage) => string | undefined, headers: Record<string, string>): GatewayError {
+function refusal(
+  check: (req: IncomingMessage) => string | undefined,
+  headers: Record<string, string>,
+  socket?: { encrypted?: boolean },
+): GatewayError {
   try {
-    check(request(headers));
+    check(request(headers, socket));
   } catch (error) {
     assert.ok(error instanceof GatewayError);
     return error;
@@ -80,6 +85,38 @@ describe('originCheck', () => {
     );
     // A verdict remembered for one host is not another host's.
     assert.equal(refusal(check, { host: 'other.example', origin: 'https://gw.example.com' }).code, 'invalid_origin');
+  });
+
+  it("refuses the http: origin of the gateway's own host when it knows it is served over https", () => {
+    const check = originCheck();
+    const host = { host: 'gw.example.com' };
+    // TLS to the gateway itself.
+    assert.equal(check(request({ ...host, origin: 'https://gw.example.com' }, { encrypted: true })), 'https://gw.example.com');
+    assert.equal(refusal(check, { ...host, origin: 'http://gw.example.com' }, { encrypted: true }).code, 'invalid_origin');
+    // A proxy in front that says so (its first value: the client's side).
+    assert.equal(refusal(check, { ...host, 'x-forwarded-proto': 'https', origin: 'http://gw.example.com' }).code, 'invalid_origin');
+    assert.equal(refusal(check, { ...host, 'x-forwarded-proto': 'HTTPS, http', origin: 'http://gw.example.com' }).code, 'invalid_origin');
+    assert.equal(check(request({ ...host, 'x-forwarded-proto': 'https', origin: 'https://gw.example.com' })), 'https://gw.example.com');
+    // The remembered verdict of a plain connection is not that of a TLS one, nor the other way round.
+    assert.equal(check(request({ ...host, origin: 'http://gw.example.com' })), 'http://gw.example.com', 'cannot tell: both schemes');
+    assert.equal(check(request({ ...host, origin: 'https://gw.example.com' })), 'https://gw.example.com', 'cannot tell: both schemes');
+    assert.equal(check(request({ ...host, 'x-forwarded-proto': 'http, https', origin: 'http://gw.example.com' })), 'http://gw.example.com');
+    // Loopback origins stay accepted in either scheme.
+    assert.equal(check(request({ ...host, origin: 'http://localhost:6274' }, { encrypted: true })), 'http://localhost:6274');
+  });
+
+  it("refuses the http: origin of publicUrl's host when publicUrl is https, whatever the connection says", () => {
+    const check = originCheck({ publicUrl: 'https://mcp.example.com' });
+    assert.equal(refusal(check, { host: 'mcp.example.com', origin: 'http://mcp.example.com' }).code, 'invalid_origin');
+    assert.equal(
+      refusal(check, { host: '127.0.0.1:7071', 'x-forwarded-host': 'mcp.example.com', origin: 'http://mcp.example.com' }).code,
+      'invalid_origin',
+    );
+    // Another host the gateway answers to, over a connection it cannot tell: both schemes, as before.
+    assert.equal(check(request({ host: 'gw.example.com', origin: 'http://gw.example.com' })), 'http://gw.example.com');
+    // Listed, it is accepted: the configuration says so.
+    const listed = originCheck({ publicUrl: 'https://mcp.example.com', allowedOrigins: ['http://mcp.example.com'] });
+    assert.equal(listed(request({ host: 'mcp.example.com', origin: 'http://mcp.example.com' })), 'http://mcp.example.com');
   });
 
   it('accepts any origin, null included, with the single value *', () => {

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Milliseconds } from '../config/units.js';
+import { corsWhileReading } from './origin-policy.js';
 
 export interface HttpServerOptions {
   /**
@@ -58,7 +59,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, request
   // Something was already written (a response under way): all that is left is to close.
   let status: number | undefined;
   if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) {
-    const response = rawResponse(error, requestTimeout);
+    const response = rawResponse(error, socket, requestTimeout);
     status = Number(response.slice(9, 12));
     socket.write(response);
   }
@@ -66,21 +67,24 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, request
   return status;
 }
 
-function rawResponse(error: NodeJS.ErrnoException, requestTimeout: Milliseconds): string {
+function rawResponse(error: NodeJS.ErrnoException, socket: Duplex, requestTimeout: Milliseconds): string {
+  // A body being read when it stalled or broke, after the edge accepted its Origin: that page may
+  // read why (origin-policy.ts). Before the headers are all read no Origin is known: none then.
+  const cors = corsWhileReading(socket);
   switch (error.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT': {
       const timeout = new GatewayError('request_timeout', `Request Timeout: the request did not arrive within ${requestTimeout / 1000} s`);
       const body = JSON.stringify(timeout.toJsonRpcBody());
       return (
-        `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `HTTP/1.1 408 Request Timeout\r\n${cors}Content-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
       );
     }
     case 'HPE_HEADER_OVERFLOW':
-      return 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n';
+      return `HTTP/1.1 431 Request Header Fields Too Large\r\n${cors}Connection: close\r\n\r\n`;
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-      return 'HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n\r\n';
+      return `HTTP/1.1 413 Payload Too Large\r\n${cors}Connection: close\r\n\r\n`;
     default:
-      return 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+      return `HTTP/1.1 400 Bad Request\r\n${cors}Connection: close\r\n\r\n`;
   }
 }

@@ -7,7 +7,14 @@
  * Accepted without configuration: loopback origins (a local Inspector or web client on any port)
  * and the gateway's own origin (its Host, X-Forwarded-Host behind the Functions host, or
  * `publicUrl`). `allowedOrigins` adds exact origins; the single value `*` accepts any.
+ *
+ * The own origin's scheme is known only sometimes: a TLS connection, `X-Forwarded-Proto: https`, or
+ * an https `publicUrl` naming the request's host say https, and then the `http:` origin of that
+ * host is refused (a page served in clear text, which anyone on its path may rewrite, must not
+ * drive the https gateway). A plain connection that says nothing (the Functions host talks http
+ * to its handler whatever the client used) accepts both.
  */
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cutForMessage, GatewayError } from '../errors.js';
 import { LOCAL_HOSTNAMES } from './host-validation.js';
@@ -18,6 +25,13 @@ export interface OriginCheckOptions {
   /** The gateway's public origin (gateway.yaml `publicUrl`), accepted as its own. */
   publicUrl?: string;
 }
+
+/**
+ * The origin to answer CORS for, undefined without Origin; throws `invalid_origin`. With
+ * `ownOrigin: false` the request's Host is not the gateway's (a refused Host): only loopback,
+ * configured origins (allowedOrigins, publicUrl) and `*` pass.
+ */
+export type OriginCheck = (req: IncomingMessage, options?: { ownOrigin?: boolean }) => string | undefined;
 
 /** The value of `allowedOrigins` that accepts every origin: for public servers without authentication. */
 export const ANY_ORIGIN = '*';
@@ -42,8 +56,9 @@ export function normalizeOrigin(value: string): string | undefined {
  * @example
  * const checkOrigin = originCheck({ allowedOrigins: ['https://app.example.com'] });
  * checkOrigin(req); // 'https://app.example.com'; throws GatewayError('invalid_origin', …) for Origin: https://evil.example
+ * checkOrigin(req, { ownOrigin: false }); // the same, but the request's own host is no origin of the gateway's
  */
-export function originCheck({ allowedOrigins = [], publicUrl }: OriginCheckOptions = {}): (req: IncomingMessage) => string | undefined {
+export function originCheck({ allowedOrigins = [], publicUrl }: OriginCheckOptions = {}): OriginCheck {
   const any = allowedOrigins.includes(ANY_ORIGIN);
   if (any && allowedOrigins.length > 1) throw new RangeError(`allowedOrigins: "${ANY_ORIGIN}" must be the only value when it is used`);
   const allowed = new Set<string>();
@@ -57,41 +72,60 @@ export function originCheck({ allowedOrigins = [], publicUrl }: OriginCheckOptio
   }
   const own = publicUrl === undefined ? undefined : normalizeOrigin(publicUrl);
   if (own) allowed.add(own);
+  /** publicUrl's host when it is https: the gateway is served over https under that name. */
+  const httpsHost = own?.startsWith('https:') ? new URL(own).host : undefined;
 
   // Browsers send the same Origin (and Host) on every request: remember the verdicts (bounded:
-  // values are input). The key holds the host because the gateway's own origin depends on it.
+  // values are input). The key holds what the gateway's own origin depends on: the host, whether
+  // the request says it came over https, and whether the own-origin rule applies at all.
   const verdicts = new Map<string, boolean>();
-  const isAllowed = (origin: string, host: string | undefined): boolean => {
-    const key = `${host ?? ''} ${origin}`;
+  const isAllowed = (origin: string, host: string | undefined, secure: boolean): boolean => {
+    const key = `${secure ? 's' : '-'}${host ?? ''} ${origin}`;
     let verdict = verdicts.get(key);
     if (verdict === undefined) {
-      verdict = judge(origin, host);
+      verdict = judge(origin, host, secure);
       if (verdicts.size < 1000) verdicts.set(key, verdict);
     }
     return verdict;
   };
-  const judge = (origin: string, host: string | undefined): boolean => {
+  const judge = (origin: string, host: string | undefined, secure: boolean): boolean => {
     if (allowed.has(origin)) return true;
     // Only an origin exactly as browsers serialize it: anything else (`null`, two joined, a path) is refused.
     if (normalizeOrigin(origin) !== origin) return false;
     const url = new URL(origin);
     if ((LOCAL_HOSTNAMES as readonly string[]).includes(url.hostname)) return true;
-    // The gateway's own origin: its host:port is the request's (the default port of its scheme omitted).
-    return host !== undefined && url.host === hostOf(url.protocol, host);
+    // The gateway's own origin: its host:port is the request's (the default port of its scheme omitted),
+    if (host === undefined || url.host !== hostOf(url.protocol, host)) return false;
+    // in the scheme it is served in, when the gateway can tell (else either).
+    return url.protocol === 'https:' || !(secure || (httpsHost !== undefined && httpsHost === hostOf('https:', host)));
   };
 
-  return function checkOrigin(req) {
+  return function checkOrigin(req, { ownOrigin = true } = {}) {
     const origin = req.headers.origin;
     if (origin === undefined) return undefined;
     if (any) return origin;
-    const forwarded = req.headers['x-forwarded-host'];
-    const host = (typeof forwarded === 'string' ? forwarded.split(',')[0]!.trim() : undefined) || req.headers.host;
-    if (isAllowed(origin, host)) return origin;
+    let host: string | undefined;
+    let secure = false;
+    if (ownOrigin) {
+      const forwarded = req.headers['x-forwarded-host'];
+      host = (typeof forwarded === 'string' ? forwarded.split(',')[0]!.trim() : undefined) || req.headers.host;
+      secure = arrivedOverHttps(req);
+    }
+    if (isAllowed(origin, host, secure)) return origin;
     throw new GatewayError(
       'invalid_origin',
       `Invalid Origin: ${cutForMessage(origin)} is not an allowed origin; add it to allowedOrigins in gateway.yaml`,
     );
   };
+}
+
+/** Whether the client reached the gateway over https: TLS to it, or a proxy in front that says so (its first value). */
+function arrivedOverHttps(req: IncomingMessage): boolean {
+  if ((req.socket as TLSSocket | undefined)?.encrypted) return true;
+  const proto = req.headers['x-forwarded-proto'];
+  if (typeof proto !== 'string') return false;
+  const comma = proto.indexOf(',');
+  return (comma === -1 ? proto : proto.slice(0, comma)).trim().toLowerCase() === 'https';
 }
 
 /** A Host-style value as the `host` of a URL of that scheme (lowercase, default port omitted); undefined if malformed. */
@@ -158,5 +192,40 @@ export function allowOrigin(res: ServerResponse, origin: string): void {
   // Added to what is there: an app the router is mounted in may have set its own (Accept-Encoding).
   const vary = [res.getHeader('Vary') ?? []].flat().join(', ');
   if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(vary)) res.setHeader('Vary', vary ? `${vary}, Origin` : 'Origin');
-  res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After');
+  res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+}
+
+const EXPOSED_HEADERS = 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After';
+
+/**
+ * The connections whose request body is being read for an accepted origin. Node's server answers
+ * a body that stalls (its request timeout) or that its parser refuses on the socket itself,
+ * outside any response (http-server.ts): this is how that answer learns the origin it may be read
+ * by. Only while the body is read: the next request on a kept-alive connection is another's.
+ */
+const readingFor = new WeakMap<object, string>();
+
+/**
+ * Reads a body with `read` on behalf of `origin` (accepted), so that what Node's server answers
+ * while it is read carries CORS for it ({@link corsWhileReading}).
+ */
+export async function readForOrigin<T>(socket: object, origin: string, read: () => Promise<T>): Promise<T> {
+  readingFor.set(socket, origin);
+  try {
+    return await read();
+  } finally {
+    readingFor.delete(socket);
+  }
+}
+
+/**
+ * The CORS header lines (`Name: value\r\n` each) for an answer Node's server writes on `socket`
+ * itself (a request timeout, a body the parser refused) while the edge reads a body for an
+ * accepted origin; '' otherwise.
+ */
+export function corsWhileReading(socket: object): string {
+  const origin = readingFor.get(socket);
+  return origin === undefined
+    ? ''
+    : `Access-Control-Allow-Origin: ${origin}\r\nVary: Origin\r\nAccess-Control-Expose-Headers: ${EXPOSED_HEADERS}\r\n`;
 }

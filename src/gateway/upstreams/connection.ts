@@ -67,7 +67,10 @@ export interface ConnectOptions {
   readonly negotiation: 'legacy' | 'auto';
   /** Skip the handshake: a 2025 session the upstream already knows (a resumed remote session). */
   readonly resumed: boolean;
+  /** How long the upstream has to answer the connection's own requests: initialize, subscriptions, listen streams. */
   readonly timeout: number;
+  /** The gateway.yaml setting `timeout` is (`startTimeout`), named when it runs out; none for a fixed one. */
+  readonly timeoutSetting?: string;
   /**
    * The route's `cache.backoff` and clock: when a `subscriptions/listen` stream a 2026-07-28
    * upstream ended is opened again (listen-reopening.ts).
@@ -150,6 +153,7 @@ export class UpstreamConnection {
     private readonly log: Logger,
     private readonly describeEnd: (() => string) | undefined,
     private readonly timeout: number,
+    private readonly timeoutSetting: string | undefined,
     private readonly backoff: BackoffSettings,
     private readonly listenStreams: ListenStreams,
     private onClose: (() => void) | undefined,
@@ -177,6 +181,7 @@ export class UpstreamConnection {
       options.logger,
       options.describeEnd,
       options.timeout,
+      options.timeoutSetting,
       options.backoff,
       options.listenStreams ?? new ListenStreams(),
       options.onClose,
@@ -198,6 +203,7 @@ export class UpstreamConnection {
     this.subscriptions ??= new ResourceSubscriptions(this.client, {
       modern: this.modern,
       timeout: this.timeout,
+      ...(this.timeoutSetting ? { timeoutSetting: this.timeoutSetting } : {}),
       log: this.log,
       backoff: this.backoff,
       counts: this.listenStreams,

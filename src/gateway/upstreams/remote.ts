@@ -31,6 +31,7 @@ export interface RemoteConnectorOptions {
   readonly route: string;
   readonly url: URL;
   readonly headers: Readonly<Record<string, string>>;
+  /** How long the remote server has to answer the connection's own requests: the route's callTimeout (bridged.ts). */
   readonly connectTimeout: number;
   /** The route's `cache.backoff` and clock (ConnectOptions.backoff). */
   readonly backoff: BackoffSettings;
@@ -93,6 +94,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       ownedBySession: init.legacy,
       resumed,
       timeout: options.connectTimeout,
+      timeoutSetting: 'callTimeout',
       backoff: options.backoff,
       listenStreams: options.listenStreams,
       logger: log,

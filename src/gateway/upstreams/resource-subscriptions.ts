@@ -13,7 +13,7 @@
  * upstream, and on 2026-07-28 part of one request's filter. Asking for more is refused with
  * `subscriptions_full`, holding nothing.
  */
-import { ProtocolError, type Client, type McpSubscription } from '@modelcontextprotocol/client';
+import { ProtocolError, SdkError, SdkErrorCode, type Client, type McpSubscription } from '@modelcontextprotocol/client';
 import type { BackoffSettings } from '../backoff-schedule.js';
 import { JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -28,6 +28,8 @@ export interface ResourceSubscriptionsOptions {
   readonly modern: boolean;
   /** How long the upstream has to answer a subscribe, or to acknowledge a listen stream. */
   readonly timeout: number;
+  /** The gateway.yaml setting `timeout` comes from, named when it runs out; none for a fixed one. */
+  readonly timeoutSetting?: string;
   readonly log: Logger;
   /** The route's `cache.backoff` and clock: when a stream the upstream ended is opened again. */
   readonly backoff: BackoffSettings;
@@ -109,6 +111,15 @@ export class ResourceSubscriptions {
       const why = this.closed ? new Error('the connection closed') : this.refused.get(missing);
       await release();
       if (upstreamsOwnError(why)) throw why;
+      if (why instanceof SdkError && why.code === SdkErrorCode.RequestTimeout) {
+        // Bounded by the connection's own limit, not by the callTimeout of the request that asked.
+        const { timeout, timeoutSetting } = this.options;
+        throw new ProtocolError(
+          JSONRPC.SERVER_ERROR,
+          `The upstream did not answer ${this.options.modern ? 'subscriptions/listen' : 'resources/subscribe'} for ${missing} within ${timeout / 1000} s${timeoutSetting ? ` (${timeoutSetting})` : ''}`,
+          { code: 'upstream_timeout' satisfies GatewayErrorCode },
+        );
+      }
       throw new ProtocolError(
         JSONRPC.SERVER_ERROR,
         `The upstream did not subscribe to ${missing}: ${why instanceof Error ? why.message.split('\n')[0] : 'it did not say why'}`,

@@ -39,6 +39,7 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           ownedBySession: init.legacy,
           resumed: false,
           timeout: options.startTimeout,
+          timeoutSetting: 'startTimeout',
           backoff: options.backoff,
           listenStreams: options.listenStreams,
           logger: log,
