@@ -11,6 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import ts from 'typescript';
@@ -59,6 +60,15 @@ function send(base: string, { method = 'POST', path: target, headers = MCP_POST_
     method,
     headers: { host: 'localhost', ...headers },
     ...(body === undefined ? {} : { body }),
+    agent: false,
+  });
+}
+
+/** `body` gzip'd, POSTed to /mcp/time with its compressed length. */
+function gzipRequest(base: string, body: string): Promise<Answer> {
+  return rawRequest(`${base}/mcp/time`, {
+    headers: { ...MCP_POST_HEADERS, host: 'localhost', 'content-encoding': 'gzip' },
+    body: gzipSync(body),
     agent: false,
   });
 }
@@ -319,19 +329,36 @@ describe('createGatewayRouter and bodies', () => {
     }
   });
 
-  it("leaves the bodies an earlier parser refuses to the app, and that parser's limit applies", async () => {
+  it('leaves the bodies an earlier parser refuses to the app: express passes its error to error handlers only', async () => {
     const app = await startExpressApp(ORDERS['express.json() before the router']);
     try {
-      const [[, malformed], [, past]] = PARSED_BY_THE_APP as [[string, RawRequest], [string, RawRequest]];
+      const [[, malformed]] = PARSED_BY_THE_APP as [[string, RawRequest]];
       const refused = await send(app.url, malformed);
       assert.equal(refused.status, 400);
       assert.match(refused.body, /^the app's error handler: /);
       assert.equal((app.errors[0] as { type?: string }).type, 'entity.parse.failed');
-      // 70 KB: past the gateway's 64 KiB (standalone: 413), within express.json()'s 100 KB.
-      assert.equal((await send(standalone.url, past)).status, 413);
-      const accepted = await send(app.url, past);
-      assert.equal(accepted.status, 400);
-      assert.equal(JSON.parse(accepted.body).error.data.code, 'session_required');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("applies maxBodySize to a body an earlier parser read within its own limit: declared, chunked or gzip'd", async () => {
+    const app = await startExpressApp(ORDERS['express.json() before the router']);
+    try {
+      // 70 KB: past the gateway's 64 KiB, within express.json()'s 100 KB.
+      const [, [, past]] = PARSED_BY_THE_APP as [unknown, [string, RawRequest]];
+      const chunked = { ...past, headers: { ...MCP_POST_HEADERS, 'transfer-encoding': 'chunked' } };
+      const expected = comparable(await send(standalone.url, past));
+      assert.equal(expected.status, 413);
+      assert.deepEqual(comparable(await send(app.url, past)), expected, 'declared');
+      assert.deepEqual(comparable(await send(app.url, chunked)), comparable(await send(standalone.url, chunked)), 'chunked');
+      const gzipped = await gzipRequest(app.url, past.body!);
+      assert.equal(gzipped.status, 413, gzipped.body);
+      assert.equal(JSON.parse(gzipped.body).error.data.code, 'body_too_large');
+      assert.deepEqual(app.errors, []);
+      // Within the limit, as before.
+      const opened = await send(app.url, { path: '/mcp/time', body: init });
+      assert.equal(opened.status, 200, opened.body);
     } finally {
       await app.close();
     }
