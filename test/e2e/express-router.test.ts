@@ -21,6 +21,7 @@ import { createGatewayRouter, type GatewayRouterOptions } from '../../src/gatewa
 import { createLogger } from '../../src/gateway/logger.js';
 import {
   connectClient,
+  fixtureModule,
   initializeBody,
   MCP_POST_HEADERS,
   shippedModule,
@@ -28,6 +29,7 @@ import {
   type InProcessGateway,
   rawRequest,
   type RawAnswer,
+  textOf,
 } from '../helpers/gateway.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
 import { readmeBlockAfter } from '../helpers/readme.js';
@@ -125,6 +127,7 @@ interface ExpressApp {
   logs: Array<Record<string, unknown>>;
   /** Errors that reached the app's error handler. */
   errors: Error[];
+  server: Server;
   close(): Promise<void>;
 }
 
@@ -132,6 +135,7 @@ interface ExpressApp {
 async function startExpressApp(
   mount: (app: express.Express, router: express.Router) => void,
   options: GatewayRouterOptions = {},
+  yaml = YAML,
 ): Promise<ExpressApp> {
   const logs: Array<Record<string, unknown>> = [];
   const destination = new Writable({
@@ -140,7 +144,7 @@ async function startExpressApp(
       done();
     },
   });
-  const config = parseConfig(YAML, path.join(PROJECT_ROOT, 'test-gateway.yaml'), { KEY });
+  const config = parseConfig(yaml, path.join(PROJECT_ROOT, 'test-gateway.yaml'), { KEY });
   const gateway = await createGateway({ config, logger: createLogger({ level: 'debug', destination }) });
   const app = express();
   const errors: Error[] = [];
@@ -160,6 +164,7 @@ async function startExpressApp(
     gateway,
     logs,
     errors,
+    server,
     async close() {
       await gateway.close();
       server.closeAllConnections();
@@ -505,4 +510,49 @@ describe('createGatewayRouter options and mounting', () => {
       await app.close();
     }
   });
+});
+
+describe('createGatewayRouter and gateway.drain()', () => {
+  it(
+    'lets calls in flight of both eras finish, answers new requests 503 shutting_down, and leaves no socket open',
+    { timeout: 30_000 },
+    async () => {
+      const app = await startExpressApp(
+        ORDERS['express.json() before the router'],
+        {},
+        `servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`,
+      );
+      try {
+        const legacy = await connectClient(`${app.url}/mcp/echo`);
+        const modern = await connectClient(`${app.url}/mcp/echo`, 'modern', { era: 'auto' });
+        // Streams a drain must end: the session's GET stream (the SDK client opens it) and a listen.
+        const listening = await modern.client.listen({ toolsListChanged: true });
+        const route = app.gateway.routes.get('echo')!;
+        const before = route.inFlight;
+        const calls = [legacy, modern].map(({ client }, i) => client.callTool({ name: 'slow', arguments: { ms: 500, text: `call ${i}` } }));
+        for (let i = 0; i < 500 && route.inFlight < before + 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        const drained = app.gateway.drain(AbortSignal.timeout(10_000));
+
+        const refused = await send(app.url, { path: '/mcp/echo', body: init });
+        assert.equal(refused.status, 503);
+        assert.equal(refused.headers['retry-after'], '1');
+        assert.equal(JSON.parse(refused.body).error.data.code, 'shutting_down');
+        assert.deepEqual(await (await fetch(`${app.url}/hello`)).json(), { hello: 'world' }, "the app's own routes still answer");
+
+        assert.deepEqual(
+          (await Promise.all(calls)).map((result) => textOf(result)),
+          ['call 0', 'call 1'],
+        );
+        const report = await drained;
+        assert.equal(report.answered, 0, 'no call had to be cut short');
+        await listening.close();
+        // No closeAllConnections: the gateway holds no socket open once drained.
+        await new Promise<void>((resolve, reject) => app.server.close((error) => (error ? reject(error) : resolve())));
+        assert.deepEqual(app.errors, []);
+        for (const { client } of [legacy, modern]) await client.close();
+      } finally {
+        await app.close().catch(() => undefined);
+      }
+    },
+  );
 });
