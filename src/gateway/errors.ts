@@ -58,7 +58,11 @@ export const GATEWAY_ERRORS = {
       "The Accept header must name application/json and text/event-stream (GET: text/event-stream), in any case (RFC 9110: media types are case-insensitive); a wildcard alone does not do (the SDK's transport requires the names).",
   },
   unsupported_media_type: { status: 415, rpc: JSONRPC.SERVER_ERROR, summary: 'POST bodies must be Content-Type: application/json.' },
-  body_too_large: { status: 413, rpc: JSONRPC.SERVER_ERROR, summary: 'The body is over maxBodySize; it was not read.' },
+  body_too_large: {
+    status: 413,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: 'The body is over maxBodySize; it was not read (in an express app, one an earlier parser read is refused all the same).',
+  },
   method_not_allowed: {
     status: 405,
     rpc: JSONRPC.SERVER_ERROR,

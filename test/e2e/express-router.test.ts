@@ -11,6 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import ts from 'typescript';
@@ -20,6 +21,7 @@ import { createGatewayRouter, type GatewayRouterOptions } from '../../src/gatewa
 import { createLogger } from '../../src/gateway/logger.js';
 import {
   connectClient,
+  fixtureModule,
   initializeBody,
   MCP_POST_HEADERS,
   shippedModule,
@@ -27,6 +29,7 @@ import {
   type InProcessGateway,
   rawRequest,
   type RawAnswer,
+  textOf,
 } from '../helpers/gateway.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
 import { readmeBlockAfter } from '../helpers/readme.js';
@@ -59,6 +62,15 @@ function send(base: string, { method = 'POST', path: target, headers = MCP_POST_
     method,
     headers: { host: 'localhost', ...headers },
     ...(body === undefined ? {} : { body }),
+    agent: false,
+  });
+}
+
+/** `body` gzip'd, POSTed to /mcp/time with its compressed length. */
+function gzipRequest(base: string, body: string): Promise<Answer> {
+  return rawRequest(`${base}/mcp/time`, {
+    headers: { ...MCP_POST_HEADERS, host: 'localhost', 'content-encoding': 'gzip' },
+    body: gzipSync(body),
     agent: false,
   });
 }
@@ -115,6 +127,7 @@ interface ExpressApp {
   logs: Array<Record<string, unknown>>;
   /** Errors that reached the app's error handler. */
   errors: Error[];
+  server: Server;
   close(): Promise<void>;
 }
 
@@ -122,6 +135,7 @@ interface ExpressApp {
 async function startExpressApp(
   mount: (app: express.Express, router: express.Router) => void,
   options: GatewayRouterOptions = {},
+  yaml = YAML,
 ): Promise<ExpressApp> {
   const logs: Array<Record<string, unknown>> = [];
   const destination = new Writable({
@@ -130,7 +144,7 @@ async function startExpressApp(
       done();
     },
   });
-  const config = parseConfig(YAML, path.join(PROJECT_ROOT, 'test-gateway.yaml'), { KEY });
+  const config = parseConfig(yaml, path.join(PROJECT_ROOT, 'test-gateway.yaml'), { KEY });
   const gateway = await createGateway({ config, logger: createLogger({ level: 'debug', destination }) });
   const app = express();
   const errors: Error[] = [];
@@ -150,6 +164,7 @@ async function startExpressApp(
     gateway,
     logs,
     errors,
+    server,
     async close() {
       await gateway.close();
       server.closeAllConnections();
@@ -319,19 +334,36 @@ describe('createGatewayRouter and bodies', () => {
     }
   });
 
-  it("leaves the bodies an earlier parser refuses to the app, and that parser's limit applies", async () => {
+  it('leaves the bodies an earlier parser refuses to the app: express passes its error to error handlers only', async () => {
     const app = await startExpressApp(ORDERS['express.json() before the router']);
     try {
-      const [[, malformed], [, past]] = PARSED_BY_THE_APP as [[string, RawRequest], [string, RawRequest]];
+      const [[, malformed]] = PARSED_BY_THE_APP as [[string, RawRequest]];
       const refused = await send(app.url, malformed);
       assert.equal(refused.status, 400);
       assert.match(refused.body, /^the app's error handler: /);
       assert.equal((app.errors[0] as { type?: string }).type, 'entity.parse.failed');
-      // 70 KB: past the gateway's 64 KiB (standalone: 413), within express.json()'s 100 KB.
-      assert.equal((await send(standalone.url, past)).status, 413);
-      const accepted = await send(app.url, past);
-      assert.equal(accepted.status, 400);
-      assert.equal(JSON.parse(accepted.body).error.data.code, 'session_required');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("applies maxBodySize to a body an earlier parser read within its own limit: declared, chunked or gzip'd", async () => {
+    const app = await startExpressApp(ORDERS['express.json() before the router']);
+    try {
+      // 70 KB: past the gateway's 64 KiB, within express.json()'s 100 KB.
+      const [, [, past]] = PARSED_BY_THE_APP as [unknown, [string, RawRequest]];
+      const chunked = { ...past, headers: { ...MCP_POST_HEADERS, 'transfer-encoding': 'chunked' } };
+      const expected = comparable(await send(standalone.url, past));
+      assert.equal(expected.status, 413);
+      assert.deepEqual(comparable(await send(app.url, past)), expected, 'declared');
+      assert.deepEqual(comparable(await send(app.url, chunked)), comparable(await send(standalone.url, chunked)), 'chunked');
+      const gzipped = await gzipRequest(app.url, past.body!);
+      assert.equal(gzipped.status, 413, gzipped.body);
+      assert.equal(JSON.parse(gzipped.body).error.data.code, 'body_too_large');
+      assert.deepEqual(app.errors, []);
+      // Within the limit, as before.
+      const opened = await send(app.url, { path: '/mcp/time', body: init });
+      assert.equal(opened.status, 200, opened.body);
     } finally {
       await app.close();
     }
@@ -478,4 +510,49 @@ describe('createGatewayRouter options and mounting', () => {
       await app.close();
     }
   });
+});
+
+describe('createGatewayRouter and gateway.drain()', () => {
+  it(
+    'lets calls in flight of both eras finish, answers new requests 503 shutting_down, and leaves no socket open',
+    { timeout: 30_000 },
+    async () => {
+      const app = await startExpressApp(
+        ORDERS['express.json() before the router'],
+        {},
+        `servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`,
+      );
+      try {
+        const legacy = await connectClient(`${app.url}/mcp/echo`);
+        const modern = await connectClient(`${app.url}/mcp/echo`, 'modern', { era: 'auto' });
+        // Streams a drain must end: the session's GET stream (the SDK client opens it) and a listen.
+        const listening = await modern.client.listen({ toolsListChanged: true });
+        const route = app.gateway.routes.get('echo')!;
+        const before = route.inFlight;
+        const calls = [legacy, modern].map(({ client }, i) => client.callTool({ name: 'slow', arguments: { ms: 500, text: `call ${i}` } }));
+        for (let i = 0; i < 500 && route.inFlight < before + 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        const drained = app.gateway.drain(AbortSignal.timeout(10_000));
+
+        const refused = await send(app.url, { path: '/mcp/echo', body: init });
+        assert.equal(refused.status, 503);
+        assert.equal(refused.headers['retry-after'], '1');
+        assert.equal(JSON.parse(refused.body).error.data.code, 'shutting_down');
+        assert.deepEqual(await (await fetch(`${app.url}/hello`)).json(), { hello: 'world' }, "the app's own routes still answer");
+
+        assert.deepEqual(
+          (await Promise.all(calls)).map((result) => textOf(result)),
+          ['call 0', 'call 1'],
+        );
+        const report = await drained;
+        assert.equal(report.answered, 0, 'no call had to be cut short');
+        await listening.close();
+        // No closeAllConnections: the gateway holds no socket open once drained.
+        await new Promise<void>((resolve, reject) => app.server.close((error) => (error ? reject(error) : resolve())));
+        assert.deepEqual(app.errors, []);
+        for (const { client } of [legacy, modern]) await client.close();
+      } finally {
+        await app.close().catch(() => undefined);
+      }
+    },
+  );
 });

@@ -223,7 +223,7 @@ export function rawRequest(
     headers = MCP_POST_HEADERS,
     body,
     agent,
-  }: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string; agent?: false } = {},
+  }: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer; agent?: false } = {},
 ): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     // `agent: false`: a connection of its own, closed after the answer.

@@ -341,6 +341,8 @@ function bodyReadBefore(req: IncomingMessage, limit: number): unknown {
         "the request body was read before the gateway's router and not left in req.body: mount the router before that middleware",
       );
     }
+    // The app's parser had its own limit (express.json()'s 100 KB); maxBodySize still holds.
+    if (parsedSize(req, body) > limit) throw Object.assign(new Error('request entity too large'), { type: 'entity.too.large', limit });
     return body;
   }
   const length = Buffer.byteLength(body);
@@ -350,6 +352,23 @@ function bodyReadBefore(req: IncomingMessage, limit: number): unknown {
     return JSON.parse(body.toString());
   } catch {
     throw Object.assign(new Error('invalid JSON'), { type: 'entity.parse.failed' });
+  }
+}
+
+/**
+ * The size of a body an app's JSON parser read: its declared length when it came uncompressed, as
+ * the gateway's own reader checks it; else (chunked, or inflated) the length of its JSON, which is
+ * what it inflated to give or take the whitespace.
+ */
+function parsedSize(req: IncomingMessage, body: unknown): number {
+  const declared = req.headers['content-length'];
+  const encoding = req.headers['content-encoding']?.toLowerCase() ?? 'identity';
+  if (declared !== undefined && encoding === 'identity') return Number(declared);
+  try {
+    return Buffer.byteLength(JSON.stringify(body) ?? '');
+  } catch {
+    // What a parser's reviver made is not JSON (a BigInt): its own limit is all there is.
+    return 0;
   }
 }
 

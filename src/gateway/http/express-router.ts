@@ -40,10 +40,10 @@ export interface GatewayRouterOptions {
  * origin-relative paths, so under a prefix they would be wrong, and a request that reaches it under
  * one is passed on as an error. A JSON body parser placed before it (`express.json()`) is fine:
  * the edge takes the body it parsed (body-parser, which the edge reads bodies with, passes over a
- * request whose body has been read). Bodies that parser refuses (malformed JSON, past its limit,
- * 100 KB for `express.json()`) are answered by the app's error handler, not the gateway, and its
- * limit applies instead of `maxBodySize`; mount the router before the parser for the gateway's
- * own answers and limit. Text or a Buffer a parser left in `req.body` (`express.text()`,
+ * request whose body has been read), and still refuses one past `maxBodySize`. Bodies that parser
+ * refuses (malformed JSON, past its own limit, 100 KB for `express.json()`) are answered by the
+ * app's error handler, not the gateway: express hands a middleware's error to error handlers only;
+ * mount the router before the parser for the gateway's own answers. Text or a Buffer a parser left in `req.body` (`express.text()`,
  * `express.raw()`) is parsed as the edge parses a body it reads (its limit, its errors).
  *
  * What the entry point does besides is the app's to do: call `gateway.sweep()` periodically (idle
