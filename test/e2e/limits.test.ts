@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { fixtureModule, initializeBody, MCP_POST_HEADERS, startGatewayProcess, textOf } from '../helpers/gateway.js';
-import { rawExchange } from '../helpers/raw-http.js';
+import { rawExchange, rawExchangeAfter } from '../helpers/raw-http.js';
 
 const ECHO = (sessions: string, extra = '') => `servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n${sessions}${extra}`;
 
@@ -240,6 +240,31 @@ describe('requestTimeout', () => {
       for (let i = 0; i < 200 && (timedOut() < 21 || abandoned() < 20); i++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(timedOut(), 21, 'a line for each timed-out request');
       assert.equal(abandoned(), 20, "each stalled POST's own line says it never got an answer");
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('requestTimeout on a kept-alive connection', () => {
+  it('answers 408 request_timeout to a request that stalls after an earlier one was answered on the same connection, body or headers', async () => {
+    // The Functions host keeps its connections to the handler open and sends request after
+    // request on them: a stall there must get the same answer as on a new connection.
+    const gateway = await startGatewayProcess(ECHO('  maxPerRoute: 10\n', 'requestTimeout: 1s\n'));
+    const port = Number(new URL(gateway.url).port);
+    const healthz = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n';
+    const stalledBody =
+      'POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
+      'Content-Length: 200\r\n\r\n{"jsonrpc":"2.0","id":1,';
+    const stalledHeaders = 'POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n';
+    try {
+      for (const stalled of [stalledBody, stalledHeaders]) {
+        const { first, rest, closed } = await rawExchangeAfter(port, healthz, stalled);
+        assert.match(first, /^HTTP\/1\.1 200 /, 'the first request was answered on the connection');
+        assert.ok(closed, 'the connection was closed');
+        assert.match(rest, /^HTTP\/1\.1 408 /, `the stalled second request is answered 408, not dropped: ${JSON.stringify(rest)}`);
+        assert.match(rest, /"code":"request_timeout"/);
+      }
     } finally {
       await gateway.stop();
     }

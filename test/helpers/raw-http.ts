@@ -24,3 +24,34 @@ export function rawExchange(port: number, bytes: string): Promise<{ response: st
     }, 15_000).unref();
   });
 }
+
+/**
+ * Sends `first` on a raw connection, waits for its whole answer (a Content-Length body), then sends
+ * `second` on the same connection, as a client that keeps its connections does: what came back
+ * for each, once the connection closed (or after 15 s, `closed: false`).
+ */
+export function rawExchangeAfter(port: number, first: string, second: string): Promise<{ first: string; rest: string; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(first));
+    let received = '';
+    let firstEnd: number | undefined;
+    socket.setEncoding('utf8').on('data', (chunk: string) => {
+      received += chunk;
+      const headEnd = received.indexOf('\r\n\r\n');
+      if (firstEnd !== undefined || headEnd === -1) return;
+      const length = Number(/content-length: *(\d+)/i.exec(received.slice(0, headEnd))?.[1] ?? 0);
+      if (received.length >= headEnd + 4 + length) {
+        firstEnd = headEnd + 4 + length;
+        socket.write(second);
+      }
+    });
+    const done = (closed: boolean) =>
+      resolve({ first: received.slice(0, firstEnd ?? received.length), rest: received.slice(firstEnd ?? received.length), closed });
+    socket.on('close', () => done(true));
+    socket.on('error', reject);
+    setTimeout(() => {
+      socket.destroy();
+      done(false);
+    }, 15_000).unref();
+  });
+}

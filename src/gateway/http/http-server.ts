@@ -7,7 +7,7 @@
  * request cost the MCP path several percent of its throughput in `npm run bench`). The answer is
  * the gateway's: a JSON-RPC `request_timeout` error instead of Node's bare 408.
  */
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -25,6 +25,12 @@ export interface HttpServerOptions {
   logger: Logger;
 }
 
+/**
+ * The last response each connection was given (Node answers a connection's requests one at a time):
+ * whether it has begun to be written tells a stall in a new request from one in a response.
+ */
+const answering = new WeakMap<Duplex, ServerResponse>();
+
 /** How long Node waits for the headers at most, whatever requestTimeout says. */
 const MAX_HEADERS_TIMEOUT: Milliseconds = 60_000;
 
@@ -34,7 +40,11 @@ export function createHttpServer(listener: RequestListener, { requestTimeout, lo
       // How often Node looks for connections past their timeouts (default 30 s, too coarse here).
       connectionsCheckingInterval: Math.min(3_000, Math.max(100, requestTimeout / 10)),
     },
-    listener,
+    (req, res) => {
+      // The response a connection is on now, for the answer to a request that stalls (below).
+      answering.set(req.socket, res);
+      listener(req, res);
+    },
   );
   server.headersTimeout = Math.min(requestTimeout, MAX_HEADERS_TIMEOUT);
   server.requestTimeout = requestTimeout;
@@ -56,9 +66,12 @@ export function createHttpServer(listener: RequestListener, { requestTimeout, lo
  * listener it answers nothing itself), with the gateway's JSON-RPC body for a timeout.
  */
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, requestTimeout: Milliseconds): number | undefined {
-  // Something was already written (a response under way): all that is left is to close.
+  // Something of the connection's response now was already written (an answer under way): all
+  // that is left is to close. An earlier request's answer, all written, is no reason not to answer:
+  // the Functions host sends request after request on the connections it keeps to the handler.
   let status: number | undefined;
-  if (socket.writable && (socket as Duplex & { bytesWritten?: number }).bytesWritten === 0) {
+  const current = answering.get(socket);
+  if (socket.writable && (current === undefined || current.writableFinished || !current.headersSent)) {
     const response = rawResponse(error, socket, requestTimeout);
     status = Number(response.slice(9, 12));
     socket.write(response);
