@@ -16,7 +16,11 @@ export const JSONRPC = {
 } as const;
 
 export const GATEWAY_ERRORS = {
-  route_not_found: { status: 404, rpc: JSONRPC.SERVER_ERROR, summary: 'No server is mounted at this path.' },
+  route_not_found: {
+    status: 404,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: 'No server is mounted at this path: any path under /mcp that is not /mcp/<name> of a route (/mcp/echo/extra too).',
+  },
   session_not_found: {
     status: 404,
     rpc: JSONRPC.SESSION_NOT_FOUND,

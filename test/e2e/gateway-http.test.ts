@@ -164,6 +164,17 @@ describe('bad input', () => {
     assert.deepEqual(r.json().error.data.routes, ['/mcp/echo', '/mcp/time', '/mcp/limited', '/mcp/quick']);
   });
 
+  it('answers a path below /mcp/<name> (or /mcp//<name>) with 404 route_not_found, as JSON-RPC', async () => {
+    // Found by test/e2e/edge-fuzz.test.ts: these got the status page's plain `not_found` body.
+    for (const path of ['/mcp/echo/extra', '/mcp/echo/mcp', '/mcp//echo', '/mcp/a%2Fb/c']) {
+      const r = await post(path, initializeBody());
+      assert.equal(r.status, 404, path);
+      assert.equal(r.json().error.code, -32000, path);
+      assert.equal(r.json().error.data.code, 'route_not_found', path);
+      assert.deepEqual(r.json().error.data.routes, ['/mcp/echo', '/mcp/time', '/mcp/limited', '/mcp/quick'], path);
+    }
+  });
+
   it('answers a JSON value that is not JSON-RPC with 400 -32600', async () => {
     for (const body of [42, 'hello', { id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 1, method: 7 }, null]) {
       const r = await post('/mcp/echo', JSON.stringify(body));

@@ -164,7 +164,10 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
   async function dispatch(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
     const { path } = exchange;
     const mcp = MCP_PATH.exec(path);
-    const mcpPath = mcp !== null || path === '/mcp' || path === '/mcp/';
+    // Everything under /mcp is MCP's: a path that names no route (`/mcp/echo/extra`, `/mcp//echo`)
+    // is refused as JSON-RPC too, with the Origin checked first, as on a route.
+    const mcpPath = path === '/mcp' || path.startsWith('/mcp/');
+    const notMounted = () => routeNotFound(mcp ? decodeSegment(mcp[1]!) : decodeSegment(path.slice('/mcp/'.length)));
     try {
       checkHost(req);
     } catch (error) {
@@ -182,14 +185,14 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
         exchange.origin = origin;
         if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
           const name = mcp ? decodeSegment(mcp[1]!) : '';
-          if (!keyHeaders.has(name)) throw routeNotFound(name);
+          if (!keyHeaders.has(name)) throw notMounted();
           res.writeHead(204, preflightHeaders(keyHeaders.get(name), firstHeader(req, 'access-control-request-headers'))).end();
           return;
         }
       }
     }
     if (mcp) return serveMcp(req, res, exchange, decodeSegment(mcp[1]!));
-    if (path === '/mcp' || path === '/mcp/') throw routeNotFound('');
+    if (mcpPath) throw notMounted();
     const metadata = METADATA_PATH.exec(path);
     if (metadata) return serveMetadata(req, res, decodeSegment(metadata[1]!));
     switch (path) {
