@@ -317,8 +317,7 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
       if (req.readableEnded) return resolve(bodyReadBefore(req, limit));
       parse(req, res, (error?: unknown) => {
         if (!error) return resolve((req as { body?: unknown }).body);
-        const zlibCode = (error as { code?: unknown }).code;
-        if (typeof zlibCode === 'string' && zlibCode.startsWith('Z_')) {
+        if (isDecompressionError(req, error)) {
           // gzip, deflate or br: body-parser refuses any other encoding before inflating.
           const encoding = String(req.headers['content-encoding']).toLowerCase();
           return reject(
@@ -328,6 +327,17 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
         reject(error);
       });
     });
+}
+
+/**
+ * Whether body-parser passed on an error of its decompression stream: zlib's own (numeric `errno`,
+ * string `code`), which carries no body-parser `type`, on a body that came encoded. gzip and
+ * deflate name theirs `Z_…`, brotli `ERR__ERROR_FORMAT_…` and the like: the spelling tells nothing.
+ */
+function isDecompressionError(req: IncomingMessage, error: unknown): boolean {
+  const encoding = req.headers['content-encoding']?.toLowerCase() ?? 'identity';
+  const { type, code, errno } = (error ?? {}) as { type?: unknown; code?: unknown; errno?: unknown };
+  return encoding !== 'identity' && type === undefined && typeof code === 'string' && typeof errno === 'number';
 }
 
 /**
