@@ -17,7 +17,7 @@ import type { AuthInfo, JSONRPCMessage } from '@modelcontextprotocol/server';
 import { authGuard } from '../auth/require-auth.js';
 import { clientAddress } from './client-address.js';
 import { requestIdsOf } from '../protocol/request-tracker.js';
-import { firstHeader } from '../protocol/headers.js';
+import { fieldCount, firstHeader, repeatedHeader } from '../protocol/headers.js';
 import { decodeSegment, MCP_PATH, METADATA_PATH } from './paths.js';
 import { GatewayError, shuttingDown, type GatewayErrorCode } from '../errors.js';
 import { hostCheck } from './host-validation.js';
@@ -396,6 +396,9 @@ function emptyBody(): GatewayError {
 function checkHeaders(req: IncomingMessage): void {
   const accept = lowercaseAccept(req) ?? '';
   if (req.method === 'POST') {
+    // Node keeps the first of repeated Content-Type fields, the SDK's transport reads them joined (and refuses them).
+    const types = fieldCount(req, 'content-type');
+    if (types > 1) throw repeatedHeader('Content-Type', types);
     if (!typeis(req, ['application/json'])) {
       throw new GatewayError('unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
     }
