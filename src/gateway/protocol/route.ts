@@ -254,6 +254,13 @@ export function createRoute(options: RouteOptions): Route {
   async function serveIn(era: ProtocolEra, request: RouteRequest): Promise<void> {
     const { req, body } = request;
     if (era === 'modern') {
+      // The SDK refuses such a batch itself, without the gateway's code: the era has no batches.
+      if (Array.isArray(body)) {
+        throw new GatewayError(
+          'invalid_request',
+          'Invalid Request: a 2026-07-28 request cannot come in a JSON-RPC batch; send each on its own',
+        );
+      }
       served.modern++;
       request.onEra?.('modern');
       return modern.serve({
