@@ -16,7 +16,11 @@ export const JSONRPC = {
 } as const;
 
 export const GATEWAY_ERRORS = {
-  route_not_found: { status: 404, rpc: JSONRPC.SERVER_ERROR, summary: 'No server is mounted at this path.' },
+  route_not_found: {
+    status: 404,
+    rpc: JSONRPC.SERVER_ERROR,
+    summary: 'No server is mounted at this path: any path under /mcp that is not /mcp/<name> of a route (/mcp/echo/extra too).',
+  },
   session_not_found: {
     status: 404,
     rpc: JSONRPC.SESSION_NOT_FOUND,
@@ -37,7 +41,7 @@ export const GATEWAY_ERRORS = {
     status: 400,
     rpc: JSONRPC.SERVER_ERROR,
     summary:
-      "A header that must come once came more than once: Mcp-Session-Id or MCP-Protocol-Version (as separate fields or joined by commas), Host (any path; RFC 9112 §3.2), or, on a route with authentication, Authorization or the route's API-key header (as separate fields); data.header names it, never its values.",
+      "A header that must come once came more than once: Mcp-Session-Id or MCP-Protocol-Version (as separate fields or joined by commas), Host (any path; RFC 9112 §3.2), a POST's Content-Type (as separate fields), or, on a route with authentication, Authorization or the route's API-key header (as separate fields); data.header names it, never its values.",
   },
   parse_error: {
     status: 400,

@@ -136,6 +136,43 @@ describe('two protocol eras on one route', () => {
     assert.deepEqual(body.error.data.supported, [MODERN]);
   });
 
+  it("answers a batch of the 2026-07-28 era with 400 invalid_request, as JSON-RPC batches are not of that era (was the SDK's 400 without data.code)", async () => {
+    // Found by test/e2e/edge-fuzz.test.ts.
+    const meta = (version: string) => ({
+      _meta: {
+        [PROTOCOL_VERSION_META_KEY]: version,
+        [CLIENT_CAPABILITIES_META_KEY]: {},
+        [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
+      },
+    });
+    const batches: Array<[Record<string, string>, unknown[]]> = [
+      [{}, [{ jsonrpc: '2.0', id: 1, method: 'tools/list', params: meta(MODERN) }]],
+      [
+        {},
+        [
+          { jsonrpc: '2.0', id: 1, method: 'ping' },
+          { jsonrpc: '2.0', id: 2, method: 'tools/list', params: meta('2025-11-25') },
+        ],
+      ],
+      [{ 'mcp-protocol-version': MODERN }, [{ jsonrpc: '2.0', id: 1, method: 'tools/list', params: meta(MODERN) }]],
+    ];
+    for (const route of ['echo', 'time']) {
+      for (const [headers, batch] of batches) {
+        const response = await fetch(`${gw.url}/mcp/${route}`, {
+          method: 'POST',
+          headers: { ...MCP_POST_HEADERS, ...headers },
+          body: JSON.stringify(batch),
+        });
+        const body = (await response.json()) as { id: unknown; error: { code: number; message: string; data?: { code: string } } };
+        assert.equal(response.status, 400, JSON.stringify(body));
+        assert.equal(body.error.code, -32600);
+        assert.equal(body.error.data?.code, 'invalid_request');
+        assert.equal(body.error.message, 'Invalid Request: a 2026-07-28 request cannot come in a JSON-RPC batch; send each on its own');
+        assert.equal(body.id, null);
+      }
+    }
+  });
+
   it('answers a 2026-07-28 initialize as a removed method (404, -32601), not as a session to open', async () => {
     const response = await modernPost('echo', 'initialize', {
       protocolVersion: MODERN,

@@ -182,6 +182,32 @@ describe('MCP-Protocol-Version', () => {
       await s.close();
     }
   });
+  it("answers a 2026-07-28 header on a 2025 session (GET, DELETE, a response it sends) with 400 unsupported_protocol_version listing what a session speaks (was the transport's 400 without data.code)", async () => {
+    // Found by test/e2e/edge-fuzz.test.ts.
+    const s = await session();
+    try {
+      const modern = { 'mcp-session-id': s.id, 'mcp-protocol-version': MODERN };
+      const answers = [
+        await send('GET', 'echo', { accept: 'text/event-stream', ...modern }),
+        await send('POST', 'echo', { ...MCP_POST_HEADERS, ...modern }, { jsonrpc: '2.0', id: 5, result: {} }),
+        await send('DELETE', 'echo', modern),
+      ];
+      for (const answer of answers) {
+        assert.equal(answer.status, 400, JSON.stringify(answer.body));
+        assert.equal(answer.body.error?.code, -32000);
+        assert.equal(answer.body.error?.data?.code, 'unsupported_protocol_version');
+        assert.deepEqual(answer.body.error?.data?.supported, [...SUPPORTED_PROTOCOL_VERSIONS]);
+        assert.equal(
+          answer.body.error?.message,
+          `Bad Request: a 2025 session does not speak protocol version 2026-07-28 (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+        );
+      }
+      // The DELETE was refused: the session is still there.
+      assert.equal(await s.call('still here'), 'still here');
+    } finally {
+      await s.close();
+    }
+  });
 });
 
 describe('Mcp-Session-Id', () => {
@@ -273,6 +299,41 @@ describe('Accept', () => {
         'mcp-protocol-version': '2025-06-18',
       });
       assert.equal(stream.status, 406);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('Content-Type', () => {
+  it("answers a Content-Type sent twice with 400 invalid_header naming it, in both eras (was the transport's 415 without data.code)", async () => {
+    // Found by test/e2e/edge-fuzz.test.ts: Node keeps the first field, the SDK's transport reads both.
+    const s = await session();
+    try {
+      const twice = { ...MCP_POST_HEADERS, 'content-type': ['application/json', 'application/json'] };
+      const modernList = {
+        ...toolsList(),
+        params: {
+          _meta: {
+            [PROTOCOL_VERSION_META_KEY]: MODERN,
+            [CLIENT_CAPABILITIES_META_KEY]: {},
+            [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
+          },
+        },
+      };
+      const answers = [
+        await send('POST', 'echo', twice, initializeBody()),
+        await send('POST', 'echo', { ...twice, 'mcp-session-id': s.id }, toolsList()),
+        await send('POST', 'quick', twice, toolsList()),
+        await send('POST', 'quick', { ...twice, 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/list' }, modernList),
+      ];
+      for (const answer of answers) {
+        assert.equal(answer.status, 400, JSON.stringify(answer.body));
+        assert.equal(answer.body.error?.data?.code, 'invalid_header');
+        assert.equal(answer.body.error?.message, 'Bad Request: the Content-Type header came 2 times; send it once');
+        assert.equal(answer.headers['mcp-session-id'], undefined);
+      }
+      assert.equal(await s.call('still here'), 'still here');
     } finally {
       await s.close();
     }

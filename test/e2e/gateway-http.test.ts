@@ -131,13 +131,21 @@ describe('bad input', () => {
     assert.equal(((await bomb.json()) as { error: { data: { code: string } } }).error.data.code, 'body_too_large');
     // Was a 500 internal_error, logged as a failure of the gateway.
     const logged = gw.logs.length;
-    for (const body of ['not gzip at all', zlib.gzipSync(init).subarray(0, 20)]) {
-      const r = await send(body, 'gzip');
-      assert.equal(r.status, 400);
+    // Brotli's errors (found by test/e2e/edge-fuzz.test.ts) were a 500 too: their codes are not zlib's `Z_…`.
+    for (const [encoding, body] of [
+      ['gzip', 'not gzip at all'],
+      ['gzip', zlib.gzipSync(init).subarray(0, 20)],
+      ['deflate', 'not deflate'],
+      ['br', '{}'],
+      ['br', 'not brotli at all'],
+      ['br', zlib.brotliCompressSync(init).subarray(0, 20)],
+    ] as const) {
+      const r = await send(body, encoding);
+      assert.equal(r.status, 400, `${encoding}: ${await r.clone().text()}`);
       const { error } = (await r.json()) as { error: { code: number; message: string; data: { code: string } } };
       assert.equal(error.code, -32700);
       assert.equal(error.data.code, 'parse_error');
-      assert.match(error.message, /does not decompress as its Content-Encoding \(gzip\) says/);
+      assert.equal(error.message, `Parse error: the body does not decompress as its Content-Encoding (${encoding}) says`);
     }
     assert.ok(!gw.logs.slice(logged).some((line) => line.msg === 'request failed'));
     const unknown = await send(init, 'zstd');
@@ -162,6 +170,17 @@ describe('bad input', () => {
     assert.equal(r.status, 404);
     assert.equal(r.json().error.data.code, 'route_not_found');
     assert.deepEqual(r.json().error.data.routes, ['/mcp/echo', '/mcp/time', '/mcp/limited', '/mcp/quick']);
+  });
+
+  it('answers a path below /mcp/<name> (or /mcp//<name>) with 404 route_not_found, as JSON-RPC', async () => {
+    // Found by test/e2e/edge-fuzz.test.ts: these got the status page's plain `not_found` body.
+    for (const path of ['/mcp/echo/extra', '/mcp/echo/mcp', '/mcp//echo', '/mcp/a%2Fb/c']) {
+      const r = await post(path, initializeBody());
+      assert.equal(r.status, 404, path);
+      assert.equal(r.json().error.code, -32000, path);
+      assert.equal(r.json().error.data.code, 'route_not_found', path);
+      assert.deepEqual(r.json().error.data.routes, ['/mcp/echo', '/mcp/time', '/mcp/limited', '/mcp/quick'], path);
+    }
   });
 
   it('answers a JSON value that is not JSON-RPC with 400 -32600', async () => {

@@ -210,11 +210,15 @@ export interface RawAnswer {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** An event stream still open when `streamFor` ran out (what came until then is in `body`). */
+  open?: boolean;
 }
 
 /**
  * One request with node:http, headers exactly as given (fetch sends no Origin of its own choosing
- * and cannot set Host), read to its end.
+ * and cannot set Host), read to its end. `timeout`: reject when no answer has begun within it (a
+ * hang). `streamFor`: an event stream (a GET stream, a listen) that has not ended this long after
+ * its head is closed by the client and resolves with `open: true`.
  */
 export function rawRequest(
   url: string,
@@ -223,18 +227,55 @@ export function rawRequest(
     headers = MCP_POST_HEADERS,
     body,
     agent,
-  }: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer; agent?: false } = {},
+    timeout,
+    streamFor,
+  }: {
+    method?: string;
+    headers?: http.OutgoingHttpHeaders;
+    body?: string | Buffer;
+    agent?: false;
+    timeout?: number;
+    streamFor?: number;
+  } = {},
 ): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
+    const timers: NodeJS.Timeout[] = [];
+    const settle =
+      <T>(done: (value: T) => void) =>
+      (value: T) => {
+        for (const timer of timers) clearTimeout(timer);
+        done(value);
+      };
+    const ok = settle(resolve);
+    const fail = settle(reject);
     // `agent: false`: a connection of its own, closed after the answer.
     const req = http.request(url, { method, headers, ...(agent === false ? { agent } : {}) }, (res) => {
+      for (const timer of timers.splice(0)) clearTimeout(timer);
       let text = '';
+      const answer = (open: boolean) => ({ status: res.statusCode!, headers: res.headers, body: text, ...(open ? { open } : {}) });
+      if (streamFor !== undefined && String(res.headers['content-type']).startsWith('text/event-stream')) {
+        timers.push(
+          setTimeout(() => {
+            ok(answer(true));
+            req.destroy();
+          }, streamFor),
+        );
+      }
       res
         .setEncoding('utf8')
         .on('data', (chunk: string) => (text += chunk))
-        .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+        .on('end', () => ok(answer(false)))
+        .on('error', fail);
     });
-    req.on('error', reject);
+    if (timeout !== undefined) {
+      timers.push(
+        setTimeout(() => {
+          fail(new Error(`no answer within ${timeout} ms: ${method} ${url.slice(0, 200)}`));
+          req.destroy();
+        }, timeout),
+      );
+    }
+    req.on('error', fail);
     req.end(body);
   });
 }

@@ -17,7 +17,7 @@ import type { AuthInfo, JSONRPCMessage } from '@modelcontextprotocol/server';
 import { authGuard } from '../auth/require-auth.js';
 import { clientAddress } from './client-address.js';
 import { requestIdsOf } from '../protocol/request-tracker.js';
-import { firstHeader } from '../protocol/headers.js';
+import { fieldCount, firstHeader, repeatedHeader } from '../protocol/headers.js';
 import { decodeSegment, MCP_PATH, METADATA_PATH } from './paths.js';
 import { GatewayError, shuttingDown, type GatewayErrorCode } from '../errors.js';
 import { hostCheck } from './host-validation.js';
@@ -164,7 +164,10 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
   async function dispatch(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
     const { path } = exchange;
     const mcp = MCP_PATH.exec(path);
-    const mcpPath = mcp !== null || path === '/mcp' || path === '/mcp/';
+    // Everything under /mcp is MCP's: a path that names no route (`/mcp/echo/extra`, `/mcp//echo`)
+    // is refused as JSON-RPC too, with the Origin checked first, as on a route.
+    const mcpPath = path === '/mcp' || path.startsWith('/mcp/');
+    const notMounted = () => routeNotFound(mcp ? decodeSegment(mcp[1]!) : decodeSegment(path.slice('/mcp/'.length)));
     try {
       checkHost(req);
     } catch (error) {
@@ -182,14 +185,14 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
         exchange.origin = origin;
         if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
           const name = mcp ? decodeSegment(mcp[1]!) : '';
-          if (!keyHeaders.has(name)) throw routeNotFound(name);
+          if (!keyHeaders.has(name)) throw notMounted();
           res.writeHead(204, preflightHeaders(keyHeaders.get(name), firstHeader(req, 'access-control-request-headers'))).end();
           return;
         }
       }
     }
     if (mcp) return serveMcp(req, res, exchange, decodeSegment(mcp[1]!));
-    if (path === '/mcp' || path === '/mcp/') throw routeNotFound('');
+    if (mcpPath) throw notMounted();
     const metadata = METADATA_PATH.exec(path);
     if (metadata) return serveMetadata(req, res, decodeSegment(metadata[1]!));
     switch (path) {
@@ -314,8 +317,7 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
       if (req.readableEnded) return resolve(bodyReadBefore(req, limit));
       parse(req, res, (error?: unknown) => {
         if (!error) return resolve((req as { body?: unknown }).body);
-        const zlibCode = (error as { code?: unknown }).code;
-        if (typeof zlibCode === 'string' && zlibCode.startsWith('Z_')) {
+        if (isDecompressionError(req, error)) {
           // gzip, deflate or br: body-parser refuses any other encoding before inflating.
           const encoding = String(req.headers['content-encoding']).toLowerCase();
           return reject(
@@ -325,6 +327,17 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
         reject(error);
       });
     });
+}
+
+/**
+ * Whether body-parser passed on an error of its decompression stream: zlib's own (numeric `errno`,
+ * string `code`), which carries no body-parser `type`, on a body that came encoded. gzip and
+ * deflate name theirs `Z_…`, brotli `ERR__ERROR_FORMAT_…` and the like: the spelling tells nothing.
+ */
+function isDecompressionError(req: IncomingMessage, error: unknown): boolean {
+  const encoding = req.headers['content-encoding']?.toLowerCase() ?? 'identity';
+  const { type, code, errno } = (error ?? {}) as { type?: unknown; code?: unknown; errno?: unknown };
+  return encoding !== 'identity' && type === undefined && typeof code === 'string' && typeof errno === 'number';
 }
 
 /**
@@ -383,6 +396,9 @@ function emptyBody(): GatewayError {
 function checkHeaders(req: IncomingMessage): void {
   const accept = lowercaseAccept(req) ?? '';
   if (req.method === 'POST') {
+    // Node keeps the first of repeated Content-Type fields, the SDK's transport reads them joined (and refuses them).
+    const types = fieldCount(req, 'content-type');
+    if (types > 1) throw repeatedHeader('Content-Type', types);
     if (!typeis(req, ['application/json'])) {
       throw new GatewayError('unsupported_media_type', 'Unsupported Media Type: Content-Type must be application/json');
     }

@@ -33,6 +33,18 @@ export function headerValues(req: IncomingMessage, name: string): string[] | und
     .map((value) => value.trim());
 }
 
+/**
+ * How many fields named `name` (lowercase) the request has: for the singletons Node keeps the first
+ * of (Content-Type, Authorization), whose repeats the SDK's transport still sees in `rawHeaders`.
+ */
+export function fieldCount(req: IncomingMessage, name: string): number {
+  if (req.headers[name] === undefined) return 0;
+  let count = 0;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) count++;
+  return count;
+}
+
 /** The refusal of a single-valued header that came more than once (`invalid_header`). */
 export function repeatedHeader(name: string, times: number): GatewayError {
   return new GatewayError('invalid_header', `Bad Request: the ${name} header came ${times} times; send it once`, { header: name });

@@ -23,7 +23,7 @@ import type { SessionKeyring } from '../sessions/session-keys.js';
 import type { SessionTokens } from '../sessions/session-token.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { isToolVisible } from './tool-filter.js';
-import { eraOfVersion, requireKnownVersion } from './versions.js';
+import { eraOfVersion, requireKnownVersion, unsupportedOnSession } from './versions.js';
 
 /** Callers' contexts (one per principal and era) a route keeps ready; older ones are made again when needed. */
 const MAX_CALLER_CONTEXTS = 1024;
@@ -254,6 +254,13 @@ export function createRoute(options: RouteOptions): Route {
   async function serveIn(era: ProtocolEra, request: RouteRequest): Promise<void> {
     const { req, body } = request;
     if (era === 'modern') {
+      // The SDK refuses such a batch itself, without the gateway's code: the era has no batches.
+      if (Array.isArray(body)) {
+        throw new GatewayError(
+          'invalid_request',
+          'Invalid Request: a 2026-07-28 request cannot come in a JSON-RPC batch; send each on its own',
+        );
+      }
       served.modern++;
       request.onEra?.('modern');
       return modern.serve({
@@ -269,9 +276,13 @@ export function createRoute(options: RouteOptions): Route {
     served.legacy++;
     request.onEra?.('legacy');
     const version = firstHeader(req, 'mcp-protocol-version')?.trim();
-    if (req.method !== 'POST' && version !== undefined && eraOfVersion(version) === 'modern' && !firstHeader(req, 'mcp-session-id')) {
+    if (version !== undefined && eraOfVersion(version) === 'modern') {
+      // A 2025 session's request (its GET, its DELETE, what it sends back) in the other era's version.
+      if (firstHeader(req, 'mcp-session-id')) throw unsupportedOnSession(version);
       // The 2026-07-28 era has no session to stream from or to end: it is POST only.
-      throw new GatewayError('method_not_allowed', `Method not allowed: ${version} requests are POST only`, {}, { Allow: 'POST' });
+      if (req.method !== 'POST') {
+        throw new GatewayError('method_not_allowed', `Method not allowed: ${version} requests are POST only`, {}, { Allow: 'POST' });
+      }
     }
     return legacy.serve(request);
   }

@@ -45,3 +45,17 @@ export function unsupportedVersion(version: string): GatewayError {
     { supported: [...KNOWN_VERSIONS] },
   );
 }
+
+/**
+ * The refusal of a 2026-07-28 `MCP-Protocol-Version` on a request of a 2025 session (its GET
+ * stream, its DELETE, a response or notification it sends): a session speaks what its
+ * `initialize` negotiated, a 2025 version. The SDK's transport would refuse it too, without the
+ * gateway's `data.code`.
+ */
+export function unsupportedOnSession(version: string): GatewayError {
+  return new GatewayError(
+    'unsupported_protocol_version',
+    `Bad Request: a 2025 session does not speak protocol version ${cutForMessage(version)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`,
+    { supported: [...SUPPORTED_PROTOCOL_VERSIONS] },
+  );
+}
