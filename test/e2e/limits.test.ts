@@ -271,6 +271,35 @@ describe('requestTimeout on a kept-alive connection', () => {
   });
 });
 
+describe('bytes after a whole request that are no request', () => {
+  it('answers the request first, then refuses them with 400 and closes the connection', async () => {
+    // A client that sends a body the request does not declare (node:http sends a DELETE's body with
+    // no length) leaves bytes that read as the next request, which Node's parser refuses at once.
+    const gateway = await startGatewayProcess(ECHO('  maxPerRoute: 10\n'));
+    const url = `${gateway.url}/mcp/echo`;
+    const port = Number(new URL(gateway.url).port);
+    try {
+      const id = await openSession(url, {});
+      const body = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'slow', arguments: { ms: 300, text: 'first' } },
+      });
+      const request =
+        `POST /mcp/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
+        `Mcp-Session-Id: ${id}\r\nMCP-Protocol-Version: 2025-06-18\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      const { response, closed } = await rawExchange(port, `${request}{"stray": true}\r\n\r\n`);
+      assert.ok(closed, 'the connection was closed');
+      assert.match(response, /^HTTP\/1\.1 200 /, `the whole request is answered first: ${JSON.stringify(response.slice(0, 200))}`);
+      assert.match(response, /first/, "with its tool's result");
+      assert.match(response.slice(response.indexOf('first')), /HTTP\/1\.1 400 /, 'then the stray bytes are refused');
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
 describe('duplicate request ids', () => {
   it('refuses a request whose id is already in flight on the session; the first keeps its own answer', async () => {
     const gateway = await startGatewayProcess(ECHO('  maxPerRoute: 10\n'));

@@ -7,7 +7,7 @@
  * request cost the MCP path several percent of its throughput in `npm run bench`). The answer is
  * the gateway's: a JSON-RPC `request_timeout` error instead of Node's bare 408.
  */
-import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -29,7 +29,7 @@ export interface HttpServerOptions {
  * The last response each connection was given (Node answers a connection's requests one at a time):
  * whether it has begun to be written tells a stall in a new request from one in a response.
  */
-const answering = new WeakMap<Duplex, ServerResponse>();
+const answering = new WeakMap<Duplex, { readonly req: IncomingMessage; readonly res: ServerResponse }>();
 
 /** How long Node waits for the headers at most, whatever requestTimeout says. */
 const MAX_HEADERS_TIMEOUT: Milliseconds = 60_000;
@@ -42,7 +42,7 @@ export function createHttpServer(listener: RequestListener, { requestTimeout, lo
     },
     (req, res) => {
       // The response a connection is on now, for the answer to a request that stalls (below).
-      answering.set(req.socket, res);
+      answering.set(req.socket, { req, res });
       listener(req, res);
     },
   );
@@ -69,13 +69,25 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, request
   // Something of the connection's response now was already written (an answer under way): all
   // that is left is to close. An earlier request's answer, all written, is no reason not to answer:
   // the Functions host sends request after request on the connections it keeps to the handler.
-  let status: number | undefined;
   const current = answering.get(socket);
-  if (socket.writable && (current === undefined || current.writableFinished || !current.headersSent)) {
-    const response = rawResponse(error, socket, requestTimeout);
-    status = Number(response.slice(9, 12));
-    socket.write(response);
+  const response = rawResponse(error, socket, requestTimeout);
+  const status = Number(response.slice(9, 12));
+  // The parser refused what came after a whole request still being answered (a body the request
+  // did not declare): that request's answer goes out first, then the refusal.
+  if (current && current.req.complete && !current.res.writableFinished && error.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+    const refuse = () => {
+      if (socket.writable) socket.write(response);
+      socket.destroy(error);
+    };
+    current.res.once('finish', refuse);
+    current.res.once('close', refuse);
+    return status;
   }
+  if (!socket.writable || (current !== undefined && !current.res.writableFinished && current.res.headersSent)) {
+    socket.destroy(error);
+    return undefined;
+  }
+  socket.write(response);
   socket.destroy(error);
   return status;
 }
