@@ -738,6 +738,51 @@ describe('attacks on OAuth routes', () => {
   });
 });
 
+describe('tokens and routes (RFC 8707: a token opens the resource it was issued for)', () => {
+  const sharedWarnings = (instance: InProcessGateway) =>
+    instance.logs.filter((line) => line.msg === 'route takes tokens issued for another route');
+
+  it('warns at start of an OAuth route that takes every token another route takes (same issuer, a shared audience, no scope of its own), as a token for /mcp/tools does open /mcp/quick', async () => {
+    // What the warning is about: quick requires no scope, so any token for the shared audience opens it.
+    const forTools = await token({ scp: 'tools.use' });
+    assert.equal((await post(`${gw.url}/mcp/tools`, initializeBody(), bearer(forTools))).status, 200);
+    assert.equal((await post(`${gw.url}/mcp/quick`, initializeBody(), bearer(forTools))).status, 200);
+    // weather and tools each require a scope the other does not: a token for one does not open the other.
+    assert.equal((await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(forTools))).status, 403);
+    const warnings = sharedWarnings(gw);
+    assert.deepEqual(
+      warnings.map((line) => [line.level, line.route, line.takesTokensOf]),
+      [['warn', 'quick', ['weather', 'tools']]],
+    );
+    assert.match(String(warnings[0]!.detail), /give \/mcp\/quick an audience of its own .* or a scope of its own/);
+  });
+
+  it('gives no warning, and refuses a token for one route on another, when each route has an audience of its own (its URL, with publicUrl)', async () => {
+    const base = 'https://mcp.example.com';
+    const route = (name: string) =>
+      `  ${name}:\n    module: ${fixtureModule('authinfo')}\n    auth: { kind: oauth, issuer: "${idp.issuer}", audience: "${base}/mcp/${name}" }\n`;
+    const local = await startInProcessGateway(`publicUrl: ${base}\nservers:\n${route('first')}${route('second')}`, {
+      allowedHosts: ['gateway.example.com'],
+    });
+    try {
+      assert.deepEqual(sharedWarnings(local), []);
+      const forFirst = await token({ aud: `${base}/mcp/first` });
+      assert.equal((await post(`${local.url}/mcp/first`, initializeBody(), bearer(forFirst))).status, 200);
+      const refused = await post(`${local.url}/mcp/second`, initializeBody(), bearer(forFirst));
+      assert.equal(refused.status, 401);
+      const { params } = challenge(refused.headers.get('www-authenticate'));
+      assert.equal(params.error_description, 'the token is for another audience');
+      // publicUrl names the resource and its metadata, whatever Host or X-Forwarded-Host say.
+      assert.equal(params.resource_metadata, `${base}/.well-known/oauth-protected-resource/mcp/second`);
+      const forwarded = { 'x-forwarded-host': 'gateway.example.com', 'x-forwarded-proto': 'http' };
+      const document = await (await fetch(`${local.url}/.well-known/oauth-protected-resource/mcp/second`, { headers: forwarded })).json();
+      assert.equal(document.resource, `${base}/mcp/second`);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
 describe('status', () => {
   it('shows what each route requires, never a key or a token', async () => {
     const status = await (await fetch(`${gw.url}/status.json`)).json();
