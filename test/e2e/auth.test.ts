@@ -16,11 +16,13 @@ import {
   fixtureModule,
   initializeBody,
   MCP_POST_HEADERS,
+  runGatewayToExit,
   startInProcessGateway,
   textOf,
   type InProcessGateway,
 } from '../helpers/gateway.js';
 import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
+import { startV1Remote } from '../helpers/v1-remote.js';
 
 const AUDIENCE = 'api://gateway-test';
 const KEYS = {
@@ -779,6 +781,64 @@ describe('tokens and routes (RFC 8707: a token opens the resource it was issued 
       assert.equal(document.resource, `${base}/mcp/second`);
     } finally {
       await local.close();
+    }
+  });
+});
+
+describe('a url: route behind OAuth or an API key', () => {
+  it("never passes the caller's token or key on to the remote server (MCP forbids token passthrough)", async () => {
+    const seen: Array<Record<string, string | string[] | undefined>> = [];
+    const remote = await startV1Remote({
+      register: (mcp) => mcp.registerTool('ping', { description: 'pong' }, async () => ({ content: [{ type: 'text', text: 'pong' }] })),
+    });
+    remote.intercept = (req) => {
+      seen.push(req.headers);
+      return false;
+    };
+    const local = await startInProcessGateway(
+      [
+        'servers:',
+        '  signed:',
+        `    url: ${remote.url}`,
+        `    auth: { kind: oauth, issuer: "${idp.issuer}", audience: ${AUDIENCE} }`,
+        '  keyed:',
+        `    url: ${remote.url}`,
+        '    auth: { kind: apiKey, keys: ["${KEY_A}"] }',
+        '',
+      ].join('\n'),
+      { env: KEYS },
+    );
+    try {
+      const accessToken = await token();
+      const viaToken = await sdkClient(`${local.url}/mcp/signed`, accessToken);
+      assert.equal(textOf(await viaToken.client.callTool({ name: 'ping', arguments: {} })), 'pong');
+      await viaToken.client.close();
+      const viaKey = new Client({ name: 'auth-test', version: '1.0.0' });
+      await viaKey.connect(
+        new StreamableHTTPClientTransport(new URL(`${local.url}/mcp/keyed`), { requestInit: { headers: { 'x-api-key': KEYS.KEY_A } } }),
+      );
+      assert.equal(textOf(await viaKey.callTool({ name: 'ping', arguments: {} })), 'pong');
+      await viaKey.close();
+      assert.ok(seen.length > 0, 'the remote was called');
+      for (const headers of seen) {
+        assert.equal(headers.authorization, undefined);
+        assert.equal(headers['x-api-key'], undefined);
+        assert.ok(!JSON.stringify(headers).includes(accessToken) && !JSON.stringify(headers).includes(KEYS.KEY_A));
+      }
+    } finally {
+      await local.close();
+      await remote.close();
+    }
+  });
+});
+
+describe('API keys that are not there', () => {
+  it('stop the start when a key variable is unset, empty or blank, naming the variable, never matching any key or none', async () => {
+    const yaml = `servers:\n  keyed:\n    module: ${fixtureModule('authinfo')}\n    auth: { kind: apiKey, keys: ["\${ROUTE_KEY}", "\${ROUTE_KEY_OLD:-}"] }\n`;
+    for (const value of [undefined, '', '   ']) {
+      const { code, stderr } = await runGatewayToExit(yaml, value === undefined ? {} : { ROUTE_KEY: value });
+      assert.notEqual(code, 0);
+      assert.match(stderr, value === '   ' ? /at least one non-empty key is required/ : /ROUTE_KEY/, JSON.stringify(value));
     }
   });
 });
