@@ -10,6 +10,7 @@ import { createIssuerKeyCache } from './auth/oauth.js';
 import { createPrincipalNamer } from './auth/principal.js';
 import { resourceMetadataUrl } from './auth/protected-resource.js';
 import { createRouteAuthenticator, type AuthSummary, type RouteAuthenticator } from './auth/require-auth.js';
+import { sharedTokenRoutes } from './auth/shared-tokens.js';
 import { authOf, PROJECT_ROOT, type GatewayConfig } from './config/config.js';
 import type { Logger } from './logger.js';
 import type { FetchLike } from './module-contract.js';
@@ -198,6 +199,17 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       createRouteAuthenticator(server.name, authOf(config, server.entry), { issuerKeys, now: wallClock, principals }),
     ]),
   );
+  for (const { route, takesTokensOf } of sharedTokenRoutes(servers.map((server) => [server.name, authOf(config, server.entry)]))) {
+    const others = takesTokensOf.map((name) => `/mcp/${name}`).join(', ');
+    logger.warn(
+      {
+        route,
+        takesTokensOf,
+        detail: `/mcp/${route} accepts every token issued for ${others} (the same issuer, an audience in common, and no scope of its own), so a client's token for one of those opens it too; give /mcp/${route} an audience of its own (its URL, which an RFC 8707 authorization server puts in aud) or a scope of its own`,
+      },
+      'route takes tokens issued for another route',
+    );
+  }
   telemetry.observe({
     *sessions() {
       for (const route of routes.values())

@@ -10,16 +10,19 @@ import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { OAuthProtectedResourceMetadataSchema } from '@modelcontextprotocol/core';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import {
   fixtureModule,
   initializeBody,
   MCP_POST_HEADERS,
+  runGatewayToExit,
   startInProcessGateway,
   textOf,
   type InProcessGateway,
 } from '../helpers/gateway.js';
 import { startOidcIssuer, type OidcIssuer } from '../helpers/oidc-issuer.js';
+import { startV1Remote } from '../helpers/v1-remote.js';
 
 const AUDIENCE = 'api://gateway-test';
 const KEYS = {
@@ -613,6 +616,229 @@ describe('an issuer that cannot be reached', () => {
     } finally {
       await local.close();
       await down.close();
+    }
+  });
+});
+
+describe('attacks on OAuth routes', () => {
+  it('accepts no token or key in the query string (OAuth 2.1 forbids it), and never logs one', async () => {
+    const accessToken = await token();
+    for (const query of [`access_token=${accessToken}`, `token=${accessToken}`]) {
+      const r = await post(`${gw.url}/mcp/weather?${query}`, initializeBody());
+      assert.equal(r.status, 401, query.split('=')[0]);
+      assert.equal(r.json().error.data.reason, 'missing');
+    }
+    for (const query of ['api_key', 'x-api-key', 'key', 'access_token'].map((name) => `${name}=${encodeURIComponent(KEYS.KEY_A)}`)) {
+      const r = await post(`${gw.url}/mcp/keyed-a?${query}`, initializeBody());
+      assert.equal(r.status, 401, query.split('=')[0]);
+      assert.equal(r.json().error.data.reason, 'missing');
+    }
+    // The logs test below checks every token used, this one included, against every line.
+    assert.ok(!JSON.stringify(gw.logs).includes(KEYS.KEY_A));
+  });
+
+  it('reads the Bearer scheme in any case (RFC 6750, RFC 9110 §11.1) and with extra spaces, for tokens and keys alike', async () => {
+    const accessToken = await token();
+    for (const authorization of [`bearer ${accessToken}`, `BEARER ${accessToken}`, `Bearer   ${accessToken}`, `Bearer ${accessToken}  `]) {
+      const r = await post(`${gw.url}/mcp/weather`, initializeBody(), { authorization });
+      assert.equal(r.status, 200, JSON.stringify(authorization.replace(accessToken, '<token>')));
+    }
+    assert.equal((await post(`${gw.url}/mcp/keyed-a`, initializeBody(), { authorization: `bEaReR ${KEYS.KEY_A}` })).status, 200);
+    // Anything but Bearer and one token is refused as a malformed credential, not read around.
+    for (const authorization of [`Bearer ${accessToken} extra`, `Bearer\t${accessToken}`, `Basic ${accessToken}`, `Bearer${accessToken}`]) {
+      const r = await post(`${gw.url}/mcp/weather`, initializeBody(), { authorization });
+      assert.equal(r.status, 401);
+      assert.equal(challenge(r.headers.get('www-authenticate')).params.error, 'invalid_token');
+    }
+  });
+
+  it('refuses tokens signed with keys the issuer does not publish, fetching its JWKS at most once for many unknown kids', async () => {
+    const rogue = await startOidcIssuer({ audience: AUDIENCE });
+    try {
+      assert.equal((await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(await token()))).status, 200, 'keys fetched');
+      const fetched = idp.requests.jwks;
+      for (let i = 0; i < 20; i++) {
+        await rogue.rotate();
+        const forged = await rogue.sign({ iss: idp.issuer, sub: 'mallory', scp: 'weather.read' });
+        tokensUsed.push(forged);
+        const r = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(forged));
+        assert.equal(r.status, 401);
+        assert.equal(
+          challenge(r.headers.get('www-authenticate')).params.error_description,
+          'the token is signed with a key the issuer does not publish',
+        );
+      }
+      // jose refetches on an unknown kid at most every 30 s: 20 random kids cost the issuer one fetch at most.
+      assert.ok(idp.requests.jwks - fetched <= 1, `${idp.requests.jwks - fetched} JWKS fetches`);
+    } finally {
+      await rogue.close();
+    }
+  });
+
+  it('never takes a key from the token itself (jwk, jku, x5u headers)', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('RS256');
+    const jwk = await exportJWK(publicKey);
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: idp.issuer, aud: AUDIENCE, sub: 'mallory', scp: 'weather.read', iat: now, exp: now + 600 };
+    const headers = [
+      { alg: 'RS256', jwk },
+      { alg: 'RS256', kid: idp.currentKid, jwk },
+      { alg: 'RS256', kid: idp.currentKid, jku: 'http://127.0.0.1:9/keys' },
+      { alg: 'RS256', kid: idp.currentKid, x5u: 'http://127.0.0.1:9/cert' },
+    ];
+    for (const header of headers) {
+      const forged = await new SignJWT(claims).setProtectedHeader(header).sign(privateKey);
+      tokensUsed.push(forged);
+      const r = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(forged));
+      assert.equal(r.status, 401, Object.keys(header).join());
+      assert.equal(challenge(r.headers.get('www-authenticate')).params.error_description, "the token's signature is not valid");
+    }
+  });
+
+  it('tolerates the documented 60 s of clock skew on exp and nbf, and not more', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const cases: Array<[Record<string, number>, number]> = [
+      [{ exp: now - 20 }, 200],
+      [{ exp: now - 120 }, 401],
+      [{ nbf: now + 20 }, 200],
+      [{ nbf: now + 120 }, 401],
+    ];
+    for (const [claims, status] of cases) {
+      const r = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(await token(claims)));
+      assert.equal(r.status, status, JSON.stringify(claims));
+    }
+  });
+
+  it('compares iss exactly (a trailing slash is another issuer), takes aud as a string or an array, and scopes from scope or scp', async () => {
+    const cases: Array<[Record<string, unknown>, number]> = [
+      [{ iss: `${idp.issuer}/` }, 401],
+      [{ aud: AUDIENCE }, 200],
+      [{ aud: ['api://another', AUDIENCE] }, 200],
+      [{ aud: ['api://another', 'api://third'] }, 401],
+      [{ aud: `${gw.url}/mcp/weather` }, 401], // the route's URL is not one of its configured audiences
+      [{ scp: undefined, scope: 'weather.read tools.use' }, 200],
+      [{ scp: ['weather.read'] }, 200],
+      [{ scp: undefined, scope: ['tools.use'] }, 403],
+    ];
+    for (const [claims, status] of cases) {
+      const r = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(await token(claims)));
+      assert.equal(r.status, status, JSON.stringify(claims));
+    }
+  });
+
+  it("refuses another principal a session's stream and its DELETE, and the session carries on", async () => {
+    const alice = bearer(await token({ sub: 'alice' }));
+    const bob = bearer(await token({ sub: 'bob' }));
+    const id = await openSession(`${gw.url}/mcp/weather`, alice);
+    const session = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+    const stream = await fetch(`${gw.url}/mcp/weather`, { headers: { accept: 'text/event-stream', ...session, ...bob } });
+    assert.equal(stream.status, 404);
+    assert.equal((await stream.json()).error.data.reason, 'wrong_principal');
+    const ended = await fetch(`${gw.url}/mcp/weather`, { method: 'DELETE', headers: { ...session, ...bob } });
+    assert.equal(ended.status, 404);
+    assert.equal((await whoami(`${gw.url}/mcp/weather`, id, alice)).status, 200);
+  });
+});
+
+describe('tokens and routes (RFC 8707: a token opens the resource it was issued for)', () => {
+  const sharedWarnings = (instance: InProcessGateway) =>
+    instance.logs.filter((line) => line.msg === 'route takes tokens issued for another route');
+
+  it('warns at start of an OAuth route that takes every token another route takes (same issuer, a shared audience, no scope of its own), as a token for /mcp/tools does open /mcp/quick', async () => {
+    // What the warning is about: quick requires no scope, so any token for the shared audience opens it.
+    const forTools = await token({ scp: 'tools.use' });
+    assert.equal((await post(`${gw.url}/mcp/tools`, initializeBody(), bearer(forTools))).status, 200);
+    assert.equal((await post(`${gw.url}/mcp/quick`, initializeBody(), bearer(forTools))).status, 200);
+    // weather and tools each require a scope the other does not: a token for one does not open the other.
+    assert.equal((await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(forTools))).status, 403);
+    const warnings = sharedWarnings(gw);
+    assert.deepEqual(
+      warnings.map((line) => [line.level, line.route, line.takesTokensOf]),
+      [['warn', 'quick', ['weather', 'tools']]],
+    );
+    assert.match(String(warnings[0]!.detail), /give \/mcp\/quick an audience of its own .* or a scope of its own/);
+  });
+
+  it('gives no warning, and refuses a token for one route on another, when each route has an audience of its own (its URL, with publicUrl)', async () => {
+    const base = 'https://mcp.example.com';
+    const route = (name: string) =>
+      `  ${name}:\n    module: ${fixtureModule('authinfo')}\n    auth: { kind: oauth, issuer: "${idp.issuer}", audience: "${base}/mcp/${name}" }\n`;
+    const local = await startInProcessGateway(`publicUrl: ${base}\nservers:\n${route('first')}${route('second')}`, {
+      allowedHosts: ['gateway.example.com'],
+    });
+    try {
+      assert.deepEqual(sharedWarnings(local), []);
+      const forFirst = await token({ aud: `${base}/mcp/first` });
+      assert.equal((await post(`${local.url}/mcp/first`, initializeBody(), bearer(forFirst))).status, 200);
+      const refused = await post(`${local.url}/mcp/second`, initializeBody(), bearer(forFirst));
+      assert.equal(refused.status, 401);
+      const { params } = challenge(refused.headers.get('www-authenticate'));
+      assert.equal(params.error_description, 'the token is for another audience');
+      // publicUrl names the resource and its metadata, whatever Host or X-Forwarded-Host say.
+      assert.equal(params.resource_metadata, `${base}/.well-known/oauth-protected-resource/mcp/second`);
+      const forwarded = { 'x-forwarded-host': 'gateway.example.com', 'x-forwarded-proto': 'http' };
+      const document = await (await fetch(`${local.url}/.well-known/oauth-protected-resource/mcp/second`, { headers: forwarded })).json();
+      assert.equal(document.resource, `${base}/mcp/second`);
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe('a url: route behind OAuth or an API key', () => {
+  it("never passes the caller's token or key on to the remote server (MCP forbids token passthrough)", async () => {
+    const seen: Array<Record<string, string | string[] | undefined>> = [];
+    const remote = await startV1Remote({
+      register: (mcp) => mcp.registerTool('ping', { description: 'pong' }, async () => ({ content: [{ type: 'text', text: 'pong' }] })),
+    });
+    remote.intercept = (req) => {
+      seen.push(req.headers);
+      return false;
+    };
+    const local = await startInProcessGateway(
+      [
+        'servers:',
+        '  signed:',
+        `    url: ${remote.url}`,
+        `    auth: { kind: oauth, issuer: "${idp.issuer}", audience: ${AUDIENCE} }`,
+        '  keyed:',
+        `    url: ${remote.url}`,
+        '    auth: { kind: apiKey, keys: ["${KEY_A}"] }',
+        '',
+      ].join('\n'),
+      { env: KEYS },
+    );
+    try {
+      const accessToken = await token();
+      const viaToken = await sdkClient(`${local.url}/mcp/signed`, accessToken);
+      assert.equal(textOf(await viaToken.client.callTool({ name: 'ping', arguments: {} })), 'pong');
+      await viaToken.client.close();
+      const viaKey = new Client({ name: 'auth-test', version: '1.0.0' });
+      await viaKey.connect(
+        new StreamableHTTPClientTransport(new URL(`${local.url}/mcp/keyed`), { requestInit: { headers: { 'x-api-key': KEYS.KEY_A } } }),
+      );
+      assert.equal(textOf(await viaKey.callTool({ name: 'ping', arguments: {} })), 'pong');
+      await viaKey.close();
+      assert.ok(seen.length > 0, 'the remote was called');
+      for (const headers of seen) {
+        assert.equal(headers.authorization, undefined);
+        assert.equal(headers['x-api-key'], undefined);
+        assert.ok(!JSON.stringify(headers).includes(accessToken) && !JSON.stringify(headers).includes(KEYS.KEY_A));
+      }
+    } finally {
+      await local.close();
+      await remote.close();
+    }
+  });
+});
+
+describe('API keys that are not there', () => {
+  it('stop the start when a key variable is unset, empty or blank, naming the variable, never matching any key or none', async () => {
+    const yaml = `servers:\n  keyed:\n    module: ${fixtureModule('authinfo')}\n    auth: { kind: apiKey, keys: ["\${ROUTE_KEY}", "\${ROUTE_KEY_OLD:-}"] }\n`;
+    for (const value of [undefined, '', '   ']) {
+      const { code, stderr } = await runGatewayToExit(yaml, value === undefined ? {} : { ROUTE_KEY: value });
+      assert.notEqual(code, 0);
+      assert.match(stderr, value === '   ' ? /at least one non-empty key is required/ : /ROUTE_KEY/, JSON.stringify(value));
     }
   });
 });

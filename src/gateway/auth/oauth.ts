@@ -249,10 +249,16 @@ function scopesOf(payload: JWTPayload): string[] {
   return [...new Set([...words(payload.scp), ...words(payload.scope)])];
 }
 
-function hasScope(granted: readonly string[], required: string): boolean {
+/** Whether `granted` (a token's scopes) satisfies `required`: the same string, or a URI-form scope's last segment. */
+export function hasScope(granted: readonly string[], required: string): boolean {
   if (granted.includes(required)) return true;
-  const short = /^[a-z][a-z0-9+.-]*:\/\/.+\/([^/]+)$/i.exec(required)?.[1];
+  const short = shortScope(required);
   return short !== undefined && granted.includes(short);
+}
+
+/** The last segment of a URI-form scope (`api://<app>/weather.read` → `weather.read`), as Entra ID writes it in `scp`. */
+export function shortScope(scope: string): string | undefined {
+  return /^[a-z][a-z0-9+.-]*:\/\/.+\/([^/]+)$/i.exec(scope)?.[1];
 }
 
 /** What went wrong, in words safe to send to the client and to log: never the token or its claims. */
