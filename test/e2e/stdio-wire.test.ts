@@ -5,8 +5,23 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  Client,
+  PROTOCOL_VERSION_META_KEY,
+  ProtocolError,
+  StreamableHTTPClientTransport,
+} from '@modelcontextprotocol/client';
+import {
+  initializeBody,
+  MCP_POST_HEADERS,
+  rawRequest,
+  rpcOf,
+  startInProcessGateway,
+  textOf,
+  type InProcessGateway,
+} from '../helpers/gateway.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath } from '../helpers/project.js';
 
@@ -162,5 +177,137 @@ describe('a command route at its maxProcesses', () => {
     await busy;
     await pidOf(a);
     await Promise.all([a.close(), b.close()]);
+  });
+});
+
+describe('a command route whose server writes large or slow messages', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker, '    callTimeout: 15s\n'), ''].join('\n'));
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('delivers a 20 MB tool result whole, in both eras', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const text = textOf(await client.callTool({ name: 'big', arguments: { mb: 20 } }));
+      assert.equal(text.length, 20 * 1_048_576);
+      assert.ok(/^x+$/.test(text));
+      await client.close();
+    }
+  });
+
+  test('delivers an answer whose line arrives in two parts a second apart', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/raw`, era);
+      assert.equal(textOf(await client.callTool({ name: 'slow-line', arguments: { ms: 1000 } })), 'arrived whole');
+      await client.close();
+    }
+  });
+});
+
+describe('a command route whose server writes what is not an answer', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker, '    callTimeout: 15s\n'), ''].join('\n'));
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('logs lines that are not JSON-RPC, drops an answer to nothing, answers unknown requests, and the session goes on', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const pid = await pidOf(client);
+      assert.equal(textOf(await client.callTool({ name: 'junk', arguments: {} })), 'after the junk');
+      assert.equal(await pidOf(client), pid);
+      const unknown = JSON.parse(textOf(await client.callTool({ name: 'unknown-answered', arguments: {} }))) as {
+        error?: { code: number };
+      };
+      assert.equal(unknown.error?.code, -32601);
+      await client.close();
+    }
+    const stdout = gw.logs.filter((line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC').map((line) => line.stdout);
+    for (const line of ['a banner', '{"jsonrpc":"2.0","id":', '42', '"x"', '[]', 'null']) assert.ok(stdout.includes(line), line);
+  });
+
+  test('passes on a flood of log messages to the session, every one', async () => {
+    const client = await connect(`${gw.url}/mcp/raw`);
+    let seen = 0;
+    client.setNotificationHandler('notifications/message', () => void seen++);
+    assert.equal(textOf(await client.callTool({ name: 'log-flood', arguments: { count: 5000 } })), 'logged');
+    await until(() => seen === 5000, 'every log message', 10_000);
+    await client.close();
+  });
+});
+
+describe('command routes whose server starts oddly', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(
+      [
+        'servers:',
+        rawRoute('banner', marker, '    env: { RAW_BANNER: "raw-server 1.0 ready" }\n'),
+        rawRoute('quits', marker, '    env: { RAW_EXIT_AFTER_INITIALIZE: "1" }\n'),
+        '',
+      ].join('\n'),
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('serves a child that prints a banner on stdout before it is initialized, and logs the banner', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/banner`, era);
+      await pidOf(client);
+      await client.close();
+    }
+    assert.ok(
+      gw.logs.some((line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC' && line.stdout === 'raw-server 1.0 ready'),
+    );
+  });
+
+  test('answers 502 upstream_unavailable, in both eras, while a child that exits after initialize is backed off', async () => {
+    const legacy = await connect(`${gw.url}/mcp/quits`, 'legacy');
+    const first = await failure(legacy.callTool({ name: 'pid', arguments: {} }));
+    assert.equal(first.code, 'upstream_exited');
+    assert.match(first.message, /exited with code 0 before answering/);
+    // Two failures in a row (its start for initialize, and this one): the route is backed off.
+    const second = await failure(legacy.callTool({ name: 'pid', arguments: {} }));
+    assert.equal(second.code, 'upstream_unavailable');
+    await legacy.close().catch(() => undefined);
+    const initialize = await rawRequest(`${gw.url}/mcp/quits`, { body: JSON.stringify(initializeBody()) });
+    // The SDK's client reads no body of a failed server/discover: a raw 2026-07-28 request does.
+    const discover = await rawRequest(`${gw.url}/mcp/quits`, {
+      headers: { ...MCP_POST_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'server/discover',
+        params: {
+          _meta: {
+            [PROTOCOL_VERSION_META_KEY]: '2026-07-28',
+            [CLIENT_CAPABILITIES_META_KEY]: {},
+            [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
+          },
+        },
+      }),
+    });
+    for (const answer of [initialize, discover]) {
+      assert.equal(answer.status, 502, answer.body);
+      const { error } = rpcOf(answer);
+      assert.equal(error?.data?.code, 'upstream_unavailable');
+      assert.match(error!.message, /keeps stopping before it answers; the gateway will start it again in \d+ s/);
+    }
+    assert.equal((JSON.parse(discover.body) as { id: unknown }).id, 7);
   });
 });
