@@ -237,6 +237,17 @@ describe('a command route whose server writes what is not an answer', () => {
     for (const line of ['a banner', '{"jsonrpc":"2.0","id":', '42', '"x"', '[]', 'null']) assert.ok(stdout.includes(line), line);
   });
 
+  test('logs a stderr line of 8 MB with no newline once, cut with a marker, and stays responsive', async () => {
+    const client = await connect(`${gw.url}/mcp/raw`);
+    const pid = await pidOf(client);
+    assert.equal(textOf(await client.callTool({ name: 'stderr-flood', arguments: { mb: 8 } })), 'flooded');
+    await until(() => gw.logs.some((line) => line.stderr === 'after the flood'), 'the line after the flood');
+    const stderr = gw.logs.filter((line) => line.msg === 'server stderr' && line.pid === pid).map((line) => line.stderr);
+    assert.deepEqual(stderr, [`${'e'.repeat(1000)}…[+${8 * 1_048_576 - 1000} chars]`, '\uFFFD\uFFFDbad\uFFFD', 'after the flood']);
+    assert.equal(await pidOf(client), pid);
+    await client.close();
+  });
+
   test('passes on a flood of log messages to the session, every one', async () => {
     const client = await connect(`${gw.url}/mcp/raw`);
     let seen = 0;

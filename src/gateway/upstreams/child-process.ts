@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { deserializeMessage, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/client';
-import type { Logger } from '../logger.js';
+import { capForLog, type Logger } from '../logger.js';
 
 /** What gateway.yaml declares for a `command:` route. */
 export interface ChildCommand {
@@ -162,7 +162,7 @@ export class ChildProcessTransport implements Transport {
           void this.close();
         }, OUTPUT_CLOSED_GRACE).unref();
       });
-      lines(child.stderr!, (line) => this.log.info({ pid: child.pid, stderr: clip(line) }, 'server stderr'));
+      lines(child.stderr!, (line) => this.log.info({ pid: child.pid, stderr: line }, 'server stderr'));
     });
   }
 
@@ -239,7 +239,7 @@ export class ChildProcessTransport implements Transport {
       message = deserializeMessage(line);
     } catch {
       // Servers that print banners or debug output on stdout still work; the line is not lost.
-      this.log.warn({ pid: this.pid, stdout: clip(line) }, 'server wrote a line on stdout that is not JSON-RPC');
+      this.log.warn({ pid: this.pid, stdout: capForLog(line, LOGGED_LINE_CHARS) }, 'server wrote a line on stdout that is not JSON-RPC');
       // An answer that names its request but is malformed (a result and an error, no jsonrpc) fails
       // that request now, instead of leaving it to wait for callTimeout.
       const id = answeredId(line);
@@ -267,25 +267,40 @@ function answeredId(line: string): string | number | undefined {
   return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id)) ? id : undefined;
 }
 
+/**
+ * Calls `onLine` for each line of `stream`, holding at most LOGGED_LINE_CHARS of a line that has
+ * not ended yet: a longer line is logged once, when it ends, as its first characters and how many
+ * were cut (`…[+8387608 chars]`), so a child that writes megabytes with no newline costs neither
+ * memory nor a flood of log lines.
+ */
 function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let rest = '';
+  let head = '';
+  let cut = 0;
+  const end = (tail: string) => {
+    const room = LOGGED_LINE_CHARS - head.length;
+    const line = head + tail.slice(0, Math.max(room, 0));
+    const over = cut + Math.max(tail.length - room, 0);
+    head = '';
+    cut = 0;
+    const text = over > 0 ? line : line.replace(/\r$/, '');
+    if (text.trim() !== '') onLine(over > 0 ? `${text}…[+${over} chars]` : text);
+  };
   stream.setEncoding('utf8');
   stream.on('data', (text: string) => {
-    const parts = (rest + text).split('\n');
-    rest = parts.pop()!;
-    if (rest.length > LOGGED_LINE_CHARS * 4) {
-      parts.push(rest);
-      rest = '';
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      end(text.slice(start, newline));
+      start = newline + 1;
     }
-    for (const part of parts) if (part.trim() !== '') onLine(part.replace(/\r$/, ''));
+    const rest = text.length - start;
+    const room = LOGGED_LINE_CHARS - head.length;
+    if (rest <= room) head += text.slice(start);
+    else {
+      head += text.slice(start, start + Math.max(room, 0));
+      cut += rest - Math.max(room, 0);
+    }
   });
-  stream.on('end', () => {
-    if (rest.trim() !== '') onLine(rest);
-  });
-}
-
-function clip(line: string): string {
-  return line.length > LOGGED_LINE_CHARS ? `${line.slice(0, LOGGED_LINE_CHARS)}…` : line;
+  stream.on('end', () => end(''));
 }
 
 function delay(ms: number): Promise<void> {
