@@ -322,3 +322,71 @@ describe('command routes whose server starts oddly', () => {
     assert.equal((JSON.parse(discover.body) as { id: unknown }).id, 7);
   });
 });
+
+describe("a command route's maxMessageSize", () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(
+      [
+        'servers:',
+        rawRoute('small', marker, '    maxMessageSize: 1MiB\n    callTimeout: 15s\n'),
+        rawRoute('deaf', marker, '    maxMessageSize: 16MiB\n    callTimeout: 2s\n'),
+        '',
+      ].join('\n'),
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('fails the call at once whose answer is over it, stops that child, and starts a new one, in both eras', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/small`, era);
+      const first = await pidOf(client);
+      const started = Date.now();
+      const { code, message } = await failure(client.callTool({ name: 'big', arguments: { mb: 2 } }));
+      assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms, not at once`);
+      assert.equal(code, 'upstream_exited');
+      assert.match(message, /server process of route "small" wrote a message over 1 MiB \(maxMessageSize\) before answering/);
+      assert.notEqual(await pidOf(client), first);
+      await until(() => !processesWith(marker).includes(first), 'the child that wrote too much to be stopped');
+      await client.close();
+    }
+    assert.ok(
+      gw.logs.some((line) => line.msg === 'server wrote a message over maxMessageSize; stopping it' && line.maxBytes === 1_048_576),
+    );
+  });
+
+  test('stops a child that has not read what it was sent once more than maxMessageSize waits for it, and its calls fail at once', async () => {
+    const client = await connect(`${gw.url}/mcp/small`);
+    const deaf = await pidOf(client);
+    await client.callTool({ name: 'stop-reading', arguments: {} });
+    const started = Date.now();
+    const big = 'y'.repeat(400_000);
+    const calls = await Promise.all(Array.from({ length: 4 }, () => failure(client.callTool({ name: 'pid', arguments: { big } }))));
+    assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms, not at once`);
+    for (const { code, message } of calls) {
+      assert.equal(code, 'upstream_exited');
+      assert.match(message, /server process of route "small" stopped reading its stdin before answering/);
+    }
+    assert.notEqual(await pidOf(client), deaf);
+    await until(() => !processesWith(marker).includes(deaf), 'the child that stopped reading to be stopped');
+    await client.close();
+    assert.ok(gw.logs.some((line) => line.msg === 'server stopped reading its stdin; stopping it'));
+  });
+
+  test('stops a child that has not read its stdin within callTimeout, and the next call gets a new one', async () => {
+    const client = await connect(`${gw.url}/mcp/deaf`);
+    const deaf = await pidOf(client);
+    await client.callTool({ name: 'stop-reading', arguments: {} });
+    // More than the pipe holds, far less than maxMessageSize.
+    const big = 'y'.repeat(300_000);
+    const calls = await Promise.all(Array.from({ length: 2 }, () => failure(client.callTool({ name: 'pid', arguments: { big } }))));
+    for (const { code } of calls) assert.ok(code === 'upstream_timeout' || code === 'upstream_exited', code);
+    await until(() => !processesWith(marker).includes(deaf), 'the child that stopped reading to be stopped');
+    assert.notEqual(await pidOf(client), deaf);
+    await client.close();
+  });
+});
