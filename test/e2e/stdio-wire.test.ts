@@ -101,12 +101,23 @@ describe('a command route whose server misbehaves on stdout', () => {
     }
   });
 
-  test('ignores an answer to an id it never sent, and a second answer to the same id', async () => {
+  test('ignores an answer to an id it never sent, and a second answer to the same id, and warns of each', async () => {
     const client = await connect(`${gw.url}/mcp/raw`);
     assert.equal(textOf(await client.callTool({ name: 'stray', arguments: {} })), 'first');
     const [pid, again] = await Promise.all([pidOf(client), pidOf(client)]);
     assert.equal(pid, again);
     await client.close();
+    const warned = gw.logs
+      .filter((line) => line.level === 'warn' && String(line.msg).startsWith('upstream answered no request'))
+      .map((line) => String(line.answer));
+    assert.ok(
+      warned.some((answer) => answer.includes('"id":987654')),
+      JSON.stringify(warned),
+    );
+    assert.ok(
+      warned.some((answer) => answer.includes('"text":"second"')),
+      JSON.stringify(warned),
+    );
   });
 });
 
