@@ -5,8 +5,23 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  Client,
+  PROTOCOL_VERSION_META_KEY,
+  ProtocolError,
+  StreamableHTTPClientTransport,
+} from '@modelcontextprotocol/client';
+import {
+  initializeBody,
+  MCP_POST_HEADERS,
+  rawRequest,
+  rpcOf,
+  startInProcessGateway,
+  textOf,
+  type InProcessGateway,
+} from '../helpers/gateway.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath } from '../helpers/project.js';
 
@@ -86,12 +101,23 @@ describe('a command route whose server misbehaves on stdout', () => {
     }
   });
 
-  test('ignores an answer to an id it never sent, and a second answer to the same id', async () => {
+  test('ignores an answer to an id it never sent, and a second answer to the same id, and warns of each', async () => {
     const client = await connect(`${gw.url}/mcp/raw`);
     assert.equal(textOf(await client.callTool({ name: 'stray', arguments: {} })), 'first');
     const [pid, again] = await Promise.all([pidOf(client), pidOf(client)]);
     assert.equal(pid, again);
     await client.close();
+    const warned = gw.logs
+      .filter((line) => line.level === 'warn' && String(line.msg).startsWith('upstream answered no request'))
+      .map((line) => String(line.answer));
+    assert.ok(
+      warned.some((answer) => answer.includes('"id":987654')),
+      JSON.stringify(warned),
+    );
+    assert.ok(
+      warned.some((answer) => answer.includes('"text":"second"')),
+      JSON.stringify(warned),
+    );
   });
 });
 
@@ -162,5 +188,227 @@ describe('a command route at its maxProcesses', () => {
     await busy;
     await pidOf(a);
     await Promise.all([a.close(), b.close()]);
+  });
+});
+
+describe('a command route whose server writes large or slow messages', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker, '    callTimeout: 15s\n'), ''].join('\n'));
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('delivers a 20 MB tool result whole, in both eras', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const text = textOf(await client.callTool({ name: 'big', arguments: { mb: 20 } }));
+      assert.equal(text.length, 20 * 1_048_576);
+      assert.ok(/^x+$/.test(text));
+      await client.close();
+    }
+  });
+
+  test('delivers an answer whose line arrives in two parts a second apart', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/raw`, era);
+      assert.equal(textOf(await client.callTool({ name: 'slow-line', arguments: { ms: 1000 } })), 'arrived whole');
+      await client.close();
+    }
+  });
+});
+
+describe('a command route whose server writes what is not an answer', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker, '    callTimeout: 15s\n'), ''].join('\n'));
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('logs lines that are not JSON-RPC, drops an answer to nothing, answers unknown requests, and the session goes on', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const pid = await pidOf(client);
+      assert.equal(textOf(await client.callTool({ name: 'junk', arguments: {} })), 'after the junk');
+      assert.equal(await pidOf(client), pid);
+      const unknown = JSON.parse(textOf(await client.callTool({ name: 'unknown-answered', arguments: {} }))) as {
+        error?: { code: number };
+      };
+      assert.equal(unknown.error?.code, -32601);
+      await client.close();
+    }
+    const stdout = gw.logs.filter((line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC').map((line) => line.stdout);
+    for (const line of ['a banner', '{"jsonrpc":"2.0","id":', '42', '"x"', '[]', 'null']) assert.ok(stdout.includes(line), line);
+  });
+
+  test('logs a stderr line of 8 MB with no newline once, cut with a marker, and stays responsive', async () => {
+    const client = await connect(`${gw.url}/mcp/raw`);
+    const pid = await pidOf(client);
+    assert.equal(textOf(await client.callTool({ name: 'stderr-flood', arguments: { mb: 8 } })), 'flooded');
+    await until(() => gw.logs.some((line) => line.stderr === 'after the flood'), 'the line after the flood');
+    const stderr = gw.logs.filter((line) => line.msg === 'server stderr' && line.pid === pid).map((line) => line.stderr);
+    assert.deepEqual(stderr, [`${'e'.repeat(1000)}…[+${8 * 1_048_576 - 1000} chars]`, '\uFFFD\uFFFDbad\uFFFD', 'after the flood']);
+    assert.equal(await pidOf(client), pid);
+    await client.close();
+  });
+
+  test('passes on a flood of log messages to the session, every one', async () => {
+    const client = await connect(`${gw.url}/mcp/raw`);
+    let seen = 0;
+    client.setNotificationHandler('notifications/message', () => void seen++);
+    assert.equal(textOf(await client.callTool({ name: 'log-flood', arguments: { count: 5000 } })), 'logged');
+    await until(() => seen === 5000, 'every log message', 10_000);
+    await client.close();
+  });
+});
+
+describe('command routes whose server starts oddly', () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(
+      [
+        'servers:',
+        rawRoute('banner', marker, '    env: { RAW_BANNER: "raw-server 1.0 ready" }\n'),
+        rawRoute('quits', marker, '    env: { RAW_EXIT_AFTER_INITIALIZE: "1" }\n'),
+        '',
+      ].join('\n'),
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('serves a child that prints a banner on stdout before it is initialized, and logs the banner', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/banner`, era);
+      await pidOf(client);
+      await client.close();
+    }
+    assert.ok(
+      gw.logs.some((line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC' && line.stdout === 'raw-server 1.0 ready'),
+    );
+  });
+
+  test('answers 502 upstream_unavailable, in both eras, while a child that exits after initialize is backed off', async () => {
+    // Each child answers initialize and exits: the session's call fails with upstream_exited, or
+    // (the exit seen first, or the child gone before the handshake's last write: EPIPE) the
+    // session's initialize or call gets upstream_unavailable; after two failures in a row the
+    // route is backed off and says so.
+    const seen: string[] = [];
+    for (let attempt = 0; attempt < 6 && !/keeps stopping/.test(seen.at(-1) ?? ''); attempt++) {
+      const legacy = await connect(`${gw.url}/mcp/quits`, 'legacy').catch((error: unknown) => String(error));
+      if (typeof legacy === 'string') {
+        assert.match(legacy, /upstream_unavailable/);
+        seen.push(legacy);
+        continue;
+      }
+      const { code, message } = await failure(legacy.callTool({ name: 'pid', arguments: {} }));
+      if (code === 'upstream_exited') assert.match(message, /exited with code 0 before answering/);
+      else assert.equal(code, 'upstream_unavailable');
+      seen.push(message);
+      await legacy.close().catch(() => undefined);
+    }
+    assert.match(seen.at(-1)!, /keeps stopping before it answers/, seen.join('\n'));
+    const initialize = await rawRequest(`${gw.url}/mcp/quits`, { body: JSON.stringify(initializeBody()) });
+    // The SDK's client reads no body of a failed server/discover: a raw 2026-07-28 request does.
+    const discover = await rawRequest(`${gw.url}/mcp/quits`, {
+      headers: { ...MCP_POST_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'server/discover',
+        params: {
+          _meta: {
+            [PROTOCOL_VERSION_META_KEY]: '2026-07-28',
+            [CLIENT_CAPABILITIES_META_KEY]: {},
+            [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
+          },
+        },
+      }),
+    });
+    for (const answer of [initialize, discover]) {
+      assert.equal(answer.status, 502, answer.body);
+      const { error } = rpcOf(answer);
+      assert.equal(error?.data?.code, 'upstream_unavailable');
+      assert.match(error!.message, /keeps stopping before it answers; the gateway will start it again in \d+ s/);
+    }
+    assert.equal((JSON.parse(discover.body) as { id: unknown }).id, 7);
+  });
+});
+
+describe("a command route's maxMessageSize", () => {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway;
+  before(async () => {
+    gw = await startInProcessGateway(
+      [
+        'servers:',
+        rawRoute('small', marker, '    maxMessageSize: 1MiB\n    callTimeout: 15s\n'),
+        rawRoute('deaf', marker, '    maxMessageSize: 16MiB\n    callTimeout: 2s\n'),
+        '',
+      ].join('\n'),
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('fails the call at once whose answer is over it, stops that child, and starts a new one, in both eras', async () => {
+    for (const era of ERAS) {
+      const client = await connect(`${gw.url}/mcp/small`, era);
+      const first = await pidOf(client);
+      const started = Date.now();
+      const { code, message } = await failure(client.callTool({ name: 'big', arguments: { mb: 2 } }));
+      assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms, not at once`);
+      assert.equal(code, 'upstream_exited');
+      assert.match(message, /server process of route "small" wrote a message over 1 MiB \(maxMessageSize\) before answering/);
+      assert.notEqual(await pidOf(client), first);
+      await until(() => !processesWith(marker).includes(first), 'the child that wrote too much to be stopped');
+      await client.close();
+    }
+    assert.ok(
+      gw.logs.some((line) => line.msg === 'server wrote a message over maxMessageSize; stopping it' && line.maxBytes === 1_048_576),
+    );
+  });
+
+  test('stops a child that has not read what it was sent once more than maxMessageSize waits for it, and its calls fail at once', async () => {
+    const client = await connect(`${gw.url}/mcp/small`);
+    const deaf = await pidOf(client);
+    await client.callTool({ name: 'stop-reading', arguments: {} });
+    const started = Date.now();
+    const big = 'y'.repeat(400_000);
+    const calls = await Promise.all(Array.from({ length: 4 }, () => failure(client.callTool({ name: 'pid', arguments: { big } }))));
+    assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms, not at once`);
+    for (const { code, message } of calls) {
+      assert.equal(code, 'upstream_exited');
+      assert.match(message, /server process of route "small" stopped reading its stdin before answering/);
+    }
+    assert.notEqual(await pidOf(client), deaf);
+    await until(() => !processesWith(marker).includes(deaf), 'the child that stopped reading to be stopped');
+    await client.close();
+    assert.ok(gw.logs.some((line) => line.msg === 'server stopped reading its stdin; stopping it'));
+  });
+
+  test('stops a child that has not read its stdin within callTimeout, and the next call gets a new one', async () => {
+    const client = await connect(`${gw.url}/mcp/deaf`);
+    const deaf = await pidOf(client);
+    await client.callTool({ name: 'stop-reading', arguments: {} });
+    // More than the pipe holds, far less than maxMessageSize.
+    const big = 'y'.repeat(300_000);
+    const calls = await Promise.all(Array.from({ length: 2 }, () => failure(client.callTool({ name: 'pid', arguments: { big } }))));
+    for (const { code } of calls) assert.ok(code === 'upstream_timeout' || code === 'upstream_exited', code);
+    await until(() => !processesWith(marker).includes(deaf), 'the child that stopped reading to be stopped');
+    assert.notEqual(await pidOf(client), deaf);
+    await client.close();
   });
 });

@@ -37,6 +37,7 @@ describe('parseConfig', () => {
       headers: {},
       isolation: 'session',
       maxProcesses: 20,
+      maxMessageSize: 64 * 1024 * 1024,
       startTimeout: 30_000,
       callTimeout: 60_000,
     });
@@ -357,6 +358,29 @@ describe('parseConfig', () => {
     );
   });
 
+  it("takes a command route's maxMessageSize as a size, and refuses it elsewhere and at 0", () => {
+    const config = parseConfig('servers:\n  cmd:\n    command: node\n    maxMessageSize: 1MiB\n', '/srv/app/gateway.yaml');
+    assert.equal(config.servers.cmd!.maxMessageSize, 1_048_576);
+    assert.deepEqual(
+      problemsOf(
+        [
+          'servers:',
+          '  cmd:',
+          '    command: node',
+          '    maxMessageSize: 0',
+          '  mod:',
+          '    module: ./m',
+          '    maxMessageSize: 1MiB',
+          '',
+        ].join('\n'),
+      ),
+      [
+        '4:21 servers.cmd.maxMessageSize: maxMessageSize must be more than 0',
+        '7:21 servers.mod.maxMessageSize: maxMessageSize applies to command servers only, not to a module server',
+      ],
+    );
+  });
+
   it('refuses a url with a user name or password in it, naming neither (fetch cannot send them, and would print the URL)', () => {
     const problems = problemsOf('servers:\n  r:\n    url: "https://${USER_AND_PASS}@mcp.example.com/mcp"\n', {
       USER_AND_PASS: 'bot:pa55w0rd',
@@ -424,7 +448,7 @@ describe('parseConfig', () => {
   it('reports an unset variable at its position, alongside schema problems', () => {
     assert.deepEqual(problemsOf('servers:\n  w:\n    module: "${MODULE_PATH}"\n    extra: 1\n'), [
       '3:13 servers.w.module: environment variable MODULE_PATH is not set (write ${MODULE_PATH:-default} to give a default)',
-      '4:5 servers.w.extra: unknown key "extra": server keys are module, command, url, options, args, env, cwd, headers, isolation, maxProcesses, startTimeout, callTimeout, enabled, sessions, tools, auth, listTtl',
+      '4:5 servers.w.extra: unknown key "extra": server keys are module, command, url, options, args, env, cwd, headers, isolation, maxProcesses, maxMessageSize, startTimeout, callTimeout, enabled, sessions, tools, auth, listTtl',
     ]);
   });
 

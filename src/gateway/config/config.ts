@@ -34,6 +34,7 @@ const KIND_ONLY: Record<string, readonly UpstreamKind[]> = {
   env: ['command'],
   cwd: ['command'],
   maxProcesses: ['command'],
+  maxMessageSize: ['command'],
   startTimeout: ['module', 'command'],
   headers: ['url'],
   isolation: ['command', 'url'],
@@ -76,6 +77,11 @@ const serverKeys = z
     isolation: z.enum(['session', 'principal', 'shared']).optional(),
     /** `command:` children running at once on this route and instance (about 50 MB each for Node servers). */
     maxProcesses: z.number().int().positive().optional(),
+    /**
+     * `command:` the largest JSON-RPC message (one stdout line) a child may write, and the most the
+     * gateway holds for a child that does not read its stdin; past either, the child is stopped.
+     */
+    maxMessageSize: size.refine((bytes) => bytes > 0, 'maxMessageSize must be more than 0').optional(),
     /**
      * `command:` a new child must answer its first request within this. `module:` the module must
      * finish importing within this (else the start fails), and each createServer call must return
@@ -141,6 +147,7 @@ const serverSchema = serverKeys
     headers: server.headers ?? {},
     isolation: server.isolation ?? 'session',
     maxProcesses: server.maxProcesses ?? 20,
+    maxMessageSize: server.maxMessageSize ?? 64 * 1_048_576,
     startTimeout: server.startTimeout ?? 30_000,
     callTimeout: server.callTimeout ?? 60_000,
     kind: UPSTREAM_KINDS.find((kind) => server[kind] !== undefined)!,

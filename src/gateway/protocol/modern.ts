@@ -29,7 +29,7 @@ import {
   type RequestId,
   type ServerNotifier,
 } from '@modelcontextprotocol/server';
-import { shuttingDown } from '../errors.js';
+import { GatewayError, shuttingDown } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Milliseconds } from '../config/units.js';
 import type { Operation, Telemetry } from '../telemetry/telemetry.js';
@@ -143,6 +143,8 @@ interface ServedRequest {
   readonly id?: RequestId;
   readonly operation?: Operation;
   watch?: AnswerWatch;
+  /** Why no server could be made for it: the gateway's own error, answered as the 2025 era does. */
+  refused?: GatewayError;
 }
 
 export function createModernEra(options: ModernEraOptions): ModernEra {
@@ -164,9 +166,12 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
     try {
       server = await options.createServer(seen?.owner ?? '', seen?.principal);
     } catch (error) {
-      // The SDK answers a failed factory with a bare 500 and tells only `onerror` (debug, above):
-      // a module's createServer that throws is the gateway's fault to report, as the 2025 era does.
-      log.error({ err: error }, 'the server for a 2026-07-28 request could not be made');
+      // The SDK answers a failed factory with a bare 500 and tells only `onerror` (debug, above).
+      // An upstream that cannot be reached (a command that does not start, a route backed off,
+      // every process busy) is the gateway's own error, answered with its status and code (answer()).
+      if (error instanceof GatewayError && seen) seen.refused = error;
+      // A module's createServer that throws is the gateway's fault to report, as the 2025 era does.
+      else log.error({ err: error }, 'the server for a 2026-07-28 request could not be made');
       throw error;
     }
     if (options.callTimeout !== undefined) limitCalls(server, { route, callTimeout: options.callTimeout, logger: log });
@@ -207,6 +212,16 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
     requests.set(webRequest, seen);
     const served = entry.fetch(webRequest, { parsedBody: body, ...(authInfo ? { authInfo } : {}) });
     const response = await (call ? Promise.race([served, call.cutShort]) : served);
+    if (seen.refused) {
+      await response.body?.cancel();
+      const refused = seen.refused;
+      const refusal = refused.toJsonRpcBody(id ?? null);
+      operation?.end(refusal);
+      return new Response(JSON.stringify(refusal), {
+        status: refused.status,
+        headers: { 'content-type': 'application/json', ...refused.headers },
+      });
+    }
     // Refused before a server was built (a version or header mismatch, a missing capability).
     if (operation && !seen.watch?.connected) operation.end(await refusalOutcome(response));
     const rewrite = rewriterFor(method);

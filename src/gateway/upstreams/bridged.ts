@@ -34,6 +34,8 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
           route: name,
           command: { command: entry.command, args: entry.args, env: entry.env, cwd: path.resolve(env.configDir, entry.cwd ?? '.') },
           startTimeout: entry.startTimeout,
+          callTimeout: entry.callTimeout,
+          maxMessageSize: entry.maxMessageSize,
           backoff,
           listenStreams,
           logger: env.logger,

@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { deserializeMessage, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/client';
-import type { Logger } from '../logger.js';
+import { capForLog, type Logger } from '../logger.js';
 
 /** What gateway.yaml declares for a `command:` route. */
 export interface ChildCommand {
@@ -49,8 +49,18 @@ export function childEnvironment(
   return { ...env, ...declared };
 }
 
-/** Longest stdout line kept while waiting for its newline; a child that exceeds it is stopped. */
-const MAX_LINE_BYTES = 64 * 1_048_576;
+/** How much a child may write and leave unread (gateway.yaml's `maxMessageSize`, `callTimeout`). */
+export interface ChildLimits {
+  /**
+   * The longest stdout line (one JSON-RPC message) kept while waiting for its newline, and the most
+   * written to the child's stdin and not yet read by it; a child past either is stopped.
+   */
+  readonly maxMessageSize: number;
+  /** How long what waits for the child's stdin (its pipe full) may go unread before it is stopped. */
+  readonly stdinStallTimeout: number;
+}
+
+const DEFAULT_LIMITS: ChildLimits = { maxMessageSize: 64 * 1_048_576, stdinStallTimeout: 60_000 };
 /**
  * How long a child whose stdout ended may take to be seen exiting before it counts as one that
  * closed its stdout and kept running: a child that exits closes its stdout too, and the two
@@ -93,19 +103,24 @@ export class ChildProcessTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
   /** Set once the child has exited: how. */
   exit: ChildExit | undefined;
-  /** Whether the child closed its stdout while still running (it was stopped for that). */
-  outputClosed = false;
+  /**
+   * Why the gateway stopped a child that was still running, when it did so on its own: it closed
+   * its stdout, wrote a message over maxMessageSize, or stopped reading its stdin.
+   */
+  stoppedFor: string | undefined;
 
   private child: ChildProcess | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private closing: Promise<void> | undefined;
   private closeTold = false;
+  private stall: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
   constructor(
     private readonly spec: ChildCommand,
     logger: Logger,
+    private readonly limits: ChildLimits = DEFAULT_LIMITS,
     /** How long a child may take to exit after its stdin closes, and again after SIGTERM. */
     private readonly stopGrace = 2000,
   ) {
@@ -156,22 +171,51 @@ export class ChildProcessTransport implements Transport {
       child.stdout!.once('end', () => {
         setTimeout(() => {
           if (this.exit || this.closing) return;
-          this.outputClosed = true;
-          this.log.warn({ pid: child.pid }, 'server closed its stdout while still running; stopping it');
-          this.ended();
-          void this.close();
+          this.stopFor('closed its stdout', 'server closed its stdout while still running; stopping it');
         }, OUTPUT_CLOSED_GRACE).unref();
       });
-      lines(child.stderr!, (line) => this.log.info({ pid: child.pid, stderr: clip(line) }, 'server stderr'));
+      lines(child.stderr!, (line) => this.log.info({ pid: child.pid, stderr: line }, 'server stderr'));
     });
   }
 
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
     if (!stdin || stdin.destroyed || this.exit || this.closing) return Promise.reject(new Error('the server process is not running'));
+    // What the child has not read waits in the gateway's memory: bounded, as what it writes is.
+    if (stdin.writableLength > this.limits.maxMessageSize) {
+      this.stoppedReading(stdin.writableLength);
+      return Promise.reject(new Error('the server process stopped reading its stdin'));
+    }
     return new Promise((resolve, reject) => {
-      stdin.write(serializeMessage(message), (error) => (error ? reject(error) : resolve()));
+      const flowing = stdin.write(serializeMessage(message), (error) => (error ? reject(error) : resolve()));
+      if (!flowing && !this.stall) {
+        // Its pipe is full: a child that reads none of it within callTimeout would answer none of
+        // these calls in time, and every later call would wait out callTimeout behind them.
+        this.stall = setTimeout(() => this.stoppedReading(stdin.writableLength), this.limits.stdinStallTimeout).unref();
+        stdin.once('drain', () => {
+          clearTimeout(this.stall);
+          this.stall = undefined;
+        });
+      }
     });
+  }
+
+  private stoppedReading(waitingBytes: number): void {
+    this.stopFor('stopped reading its stdin', 'server stopped reading its stdin; stopping it', { waitingBytes });
+    // What waits for it is dropped now, not held until it exits.
+    this.child?.stdin?.destroy();
+  }
+
+  /** Stops a child that is still running but can serve no more: its calls fail now, saying why. */
+  private stopFor(why: string, message: string, fields: Record<string, unknown> = {}): void {
+    if (this.stoppedFor !== undefined || this.exit || this.closing) return;
+    this.stoppedFor = why;
+    this.pending = [];
+    this.pendingBytes = 0;
+    clearTimeout(this.stall);
+    this.log.warn({ pid: this.pid, ...fields }, message);
+    this.ended();
+    void this.close();
   }
 
   /** Closes stdin, then SIGTERM, then SIGKILL, to the whole group; resolves once the child is gone. */
@@ -185,7 +229,7 @@ export class ChildProcessTransport implements Transport {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const within = (ms: number) => Promise.race([exited.then(() => true), delay(ms).then(() => false)]);
-    child.stdin?.end();
+    if (child.stdin && !child.stdin.destroyed) child.stdin.end();
     if (await within(this.stopGrace)) return;
     signalGroup(child, 'SIGTERM');
     if (await within(this.stopGrace)) return;
@@ -194,27 +238,34 @@ export class ChildProcessTransport implements Transport {
   }
 
   private read(chunk: Buffer): void {
+    // A child stopped for what it did: the rest of what it writes is not read as messages.
+    if (this.stoppedFor !== undefined) return;
+    const max = this.limits.maxMessageSize;
     let start = 0;
     let newline = chunk.indexOf(0x0a);
     while (newline !== -1) {
+      if (this.pendingBytes + newline - start > max) return this.tooLong();
       const piece = chunk.subarray(start, newline);
       const line = this.pending.length === 0 ? piece : Buffer.concat([...this.pending, piece]);
       this.pending = [];
       this.pendingBytes = 0;
       this.dispatch(line.toString('utf8').replace(/\r$/, ''));
+      if (this.stoppedFor !== undefined) return;
       start = newline + 1;
       newline = chunk.indexOf(0x0a, start);
     }
     if (start < chunk.length) {
       this.pending.push(chunk.subarray(start));
       this.pendingBytes += chunk.length - start;
-      if (this.pendingBytes > MAX_LINE_BYTES) {
-        this.pending = [];
-        this.pendingBytes = 0;
-        this.log.warn({ pid: this.pid, maxBytes: MAX_LINE_BYTES }, 'server wrote a stdout line over the limit; stopping it');
-        void this.close();
-      }
+      if (this.pendingBytes > max) this.tooLong();
     }
+  }
+
+  private tooLong(): void {
+    const max = this.limits.maxMessageSize;
+    this.stopFor(`wrote a message over ${describeSize(max)} (maxMessageSize)`, 'server wrote a message over maxMessageSize; stopping it', {
+      maxBytes: max,
+    });
   }
 
   /** The connection is over (once): the child and its stdio are gone, or its stdout closed. */
@@ -239,7 +290,7 @@ export class ChildProcessTransport implements Transport {
       message = deserializeMessage(line);
     } catch {
       // Servers that print banners or debug output on stdout still work; the line is not lost.
-      this.log.warn({ pid: this.pid, stdout: clip(line) }, 'server wrote a line on stdout that is not JSON-RPC');
+      this.log.warn({ pid: this.pid, stdout: capForLog(line, LOGGED_LINE_CHARS) }, 'server wrote a line on stdout that is not JSON-RPC');
       // An answer that names its request but is malformed (a result and an error, no jsonrpc) fails
       // that request now, instead of leaving it to wait for callTimeout.
       const id = answeredId(line);
@@ -267,25 +318,47 @@ function answeredId(line: string): string | number | undefined {
   return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id)) ? id : undefined;
 }
 
+/**
+ * Calls `onLine` for each line of `stream`, holding at most LOGGED_LINE_CHARS of a line that has
+ * not ended yet: a longer line is logged once, when it ends, as its first characters and how many
+ * were cut (`…[+8387608 chars]`), so a child that writes megabytes with no newline costs neither
+ * memory nor a flood of log lines.
+ */
 function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
-  let rest = '';
+  let head = '';
+  let cut = 0;
+  const end = (tail: string) => {
+    const room = LOGGED_LINE_CHARS - head.length;
+    const line = head + tail.slice(0, Math.max(room, 0));
+    const over = cut + Math.max(tail.length - room, 0);
+    head = '';
+    cut = 0;
+    const text = over > 0 ? line : line.replace(/\r$/, '');
+    if (text.trim() !== '') onLine(over > 0 ? `${text}…[+${over} chars]` : text);
+  };
   stream.setEncoding('utf8');
   stream.on('data', (text: string) => {
-    const parts = (rest + text).split('\n');
-    rest = parts.pop()!;
-    if (rest.length > LOGGED_LINE_CHARS * 4) {
-      parts.push(rest);
-      rest = '';
+    let start = 0;
+    for (let newline = text.indexOf('\n'); newline !== -1; newline = text.indexOf('\n', start)) {
+      end(text.slice(start, newline));
+      start = newline + 1;
     }
-    for (const part of parts) if (part.trim() !== '') onLine(part.replace(/\r$/, ''));
+    const rest = text.length - start;
+    const room = LOGGED_LINE_CHARS - head.length;
+    if (rest <= room) head += text.slice(start);
+    else {
+      head += text.slice(start, start + Math.max(room, 0));
+      cut += rest - Math.max(room, 0);
+    }
   });
-  stream.on('end', () => {
-    if (rest.trim() !== '') onLine(rest);
-  });
+  stream.on('end', () => end(''));
 }
 
-function clip(line: string): string {
-  return line.length > LOGGED_LINE_CHARS ? `${line.slice(0, LOGGED_LINE_CHARS)}…` : line;
+/** `1 MiB`, `512 KiB`, `1500 bytes`: a size as gateway.yaml would say it. */
+function describeSize(bytes: number): string {
+  if (bytes % 1_048_576 === 0) return `${bytes / 1_048_576} MiB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
 }
 
 function delay(ms: number): Promise<void> {

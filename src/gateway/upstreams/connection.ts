@@ -24,7 +24,7 @@ import type {
   ServerCapabilities,
 } from '@modelcontextprotocol/server';
 import type { BackoffSettings } from '../backoff-schedule.js';
-import type { Logger } from '../logger.js';
+import { capForLog, type Logger } from '../logger.js';
 import { FIRST_MODERN_VERSION } from '../protocol/versions.js';
 import { ListenReopening, ListenStreams } from './listen-reopening.js';
 import { ResourceSubscriptions } from './resource-subscriptions.js';
@@ -111,6 +111,10 @@ export const RELAY_GRACE_MS = 3000;
  * answer, its error, a cancelled call and a closed session; this bounds what none of them ends.
  * While it waits, the call it was relayed for is not timed (call-clock.ts).
  */
+/** How the SDK's Protocol words an answer it has no request for (it has no code for it). */
+const UNKNOWN_ANSWER = 'Received a response for an unknown message ID: ';
+const UNKNOWN_ANSWER_LOGGED = 'upstream answered no request the gateway is waiting for (an id it never sent, or a second answer); dropped';
+
 export const RELAY_ANSWER_TIMEOUT_MS = 10 * 60_000;
 
 const SERVER_TO_CLIENT = ['sampling/createMessage', 'elicitation/create', 'roots/list'] as const;
@@ -188,7 +192,14 @@ export class UpstreamConnection {
     );
     connection.wire(options.capabilities, options.ownedBySession);
     client.onclose = () => connection.end();
-    client.onerror = (error) => options.logger.debug({ err: error }, 'upstream connection error');
+    client.onerror = (error) => {
+      // The SDK drops an answer to an id it has no request for (one it never sent, a second answer,
+      // one after the call timed out) and says so only here, in an error whose message holds the
+      // whole answer: a server that answers the wrong request is worth a warning, at a bounded size.
+      if (error.message.startsWith(UNKNOWN_ANSWER))
+        options.logger.warn({ answer: capForLog(error.message.slice(UNKNOWN_ANSWER.length), 1000) }, UNKNOWN_ANSWER_LOGGED);
+      else options.logger.debug({ err: error }, 'upstream connection error');
+    };
     await client.connect(options.transport, {
       timeout: options.timeout,
       ...(options.resumed ? { prior: { kind: 'legacy' as const } } : {}),

@@ -15,6 +15,10 @@ export interface StdioConnectorOptions {
   readonly command: ChildCommand;
   /** How long a new child has to answer its first request. */
   readonly startTimeout: number;
+  /** The route's `callTimeout`: a child that reads nothing of its stdin for this long is stopped. */
+  readonly callTimeout: number;
+  /** The route's `maxMessageSize`: the longest stdout line, and the most held for its stdin. */
+  readonly maxMessageSize: number;
   /** The route's `cache.backoff` and clock (ConnectOptions.backoff). */
   readonly backoff: BackoffSettings;
   /** The route's counts of its listen streams upstream (ConnectOptions.listenStreams). */
@@ -29,7 +33,10 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
     kind: 'command',
     describe,
     async open(init) {
-      const transport = new ChildProcessTransport(options.command, log);
+      const transport = new ChildProcessTransport(options.command, log, {
+        maxMessageSize: options.maxMessageSize,
+        stdinStallTimeout: options.callTimeout,
+      });
       try {
         return await UpstreamConnection.open({
           transport,
@@ -58,7 +65,7 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
         // It started and answered, refusing the era it was offered: the route asks again in the
         // server's own (bridged.ts), and logs that, so this is no failure to start.
         if (refusedProtocolVersion(error)) throw error;
-        const why = transport.outputClosed
+        const why = transport.stoppedFor
           ? describeEnd(transport)
           : exit
             ? describeExit(exit)
@@ -67,16 +74,19 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
               : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
         log.warn({ command: options.command.command, why }, 'server process failed to start');
         const message = `${options.command.command} ${why}`;
-        if (exit || transport.outputClosed) throw new UpstreamOpenError(message, why, { cause: error });
+        if (exit || transport.stoppedFor) throw new UpstreamOpenError(message, why, { cause: error });
         throw new Error(message, { cause: error });
       }
     },
   };
 }
 
-/** How a child's connection ended: it closed its stdout while running (and was stopped), or how it exited. */
+/**
+ * How a child's connection ended: why the gateway stopped it on its own (it closed its stdout while
+ * running, wrote a message over maxMessageSize, stopped reading its stdin), or how it exited.
+ */
 function describeEnd(transport: ChildProcessTransport): string {
-  return transport.outputClosed ? 'closed its stdout' : describeExit(transport.exit);
+  return transport.stoppedFor ?? describeExit(transport.exit);
 }
 
 function describeExit(exit: ChildExit | undefined): string {
