@@ -32,6 +32,24 @@ function rawRoute(name: string, marker: string, extra = ''): string {
   return `  ${name}:\n    command: ${process.execPath}\n    args: [${JSON.stringify(RAW)}, ${JSON.stringify(marker)}]\n${extra}`;
 }
 
+/**
+ * The gateway of a describe block: its raw-server routes (`routes(marker)`, the marker in each
+ * child's arguments), started before the block's tests and closed after them, with every child it
+ * started gone. `gw()` is the gateway, once started.
+ */
+function rawGateway(routes: (marker: string) => string): { gw: () => InProcessGateway; marker: string } {
+  const marker = `raw-${randomUUID()}`;
+  let gw: InProcessGateway | undefined;
+  before(async () => {
+    gw = await startInProcessGateway(routes(marker));
+  });
+  after(async () => {
+    await gw?.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+  return { gw: () => gw!, marker };
+}
+
 async function connect(url: string, era: (typeof ERAS)[number] = 'legacy'): Promise<Client> {
   const client = new Client({ name: 'wire-test', version: '1.0.0' }, { versionNegotiation: { mode: era } });
   await client.connect(new StreamableHTTPClientTransport(new URL(url)));
@@ -61,19 +79,11 @@ async function until(check: () => boolean, what: string, ms = 10_000): Promise<v
 }
 
 describe('a command route whose server misbehaves on stdout', () => {
-  const marker = `raw-${randomUUID()}`;
-  let gw: InProcessGateway;
-  before(async () => {
-    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker, '    callTimeout: 30s\n'), ''].join('\n'));
-  });
-  after(async () => {
-    await gw.close();
-    await until(() => processesWith(marker).length === 0, 'the children to exit');
-  });
+  const { gw, marker } = rawGateway((marker) => ['servers:', rawRoute('raw', marker, '    callTimeout: 30s\n'), ''].join('\n'));
 
   test('fails the call at once when the child closes its stdout and keeps running, stops that child, and starts a new one', async () => {
     for (const era of ERAS) {
-      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const client = await connect(`${gw().url}/mcp/raw`, era);
       const first = await pidOf(client);
       const started = Date.now();
       const { code, message } = await failure(client.callTool({ name: 'close-stdout', arguments: {} }));
@@ -84,12 +94,12 @@ describe('a command route whose server misbehaves on stdout', () => {
       await until(() => !processesWith(marker).includes(first), 'the child that closed its stdout to be stopped');
       await client.close();
     }
-    assert.ok(gw.logs.some((line) => line.msg === 'server closed its stdout while still running; stopping it'));
+    assert.ok(gw().logs.some((line) => line.msg === 'server closed its stdout while still running; stopping it'));
   });
 
   test('fails a call at once whose answer is not JSON-RPC (a result and an error), and the child goes on serving', async () => {
     for (const era of ERAS) {
-      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const client = await connect(`${gw().url}/mcp/raw`, era);
       const pid = await pidOf(client);
       const started = Date.now();
       const { rpc, message } = await failure(client.callTool({ name: 'both', arguments: {} }));
@@ -102,13 +112,13 @@ describe('a command route whose server misbehaves on stdout', () => {
   });
 
   test('ignores an answer to an id it never sent, and a second answer to the same id, and warns of each', async () => {
-    const client = await connect(`${gw.url}/mcp/raw`);
+    const client = await connect(`${gw().url}/mcp/raw`);
     assert.equal(textOf(await client.callTool({ name: 'stray', arguments: {} })), 'first');
     const [pid, again] = await Promise.all([pidOf(client), pidOf(client)]);
     assert.equal(pid, again);
     await client.close();
-    const warned = gw.logs
-      .filter((line) => line.level === 'warn' && String(line.msg).startsWith('upstream answered no request'))
+    const warned = gw()
+      .logs.filter((line) => line.level === 'warn' && String(line.msg).startsWith('upstream answered no request'))
       .map((line) => String(line.answer));
     assert.ok(
       warned.some((answer) => answer.includes('"id":987654')),
@@ -122,21 +132,13 @@ describe('a command route whose server misbehaves on stdout', () => {
 });
 
 describe('a command route whose server speaks to its 2025 client between calls', () => {
-  const marker = `raw-${randomUUID()}`;
-  let gw: InProcessGateway;
-  before(async () => {
-    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker), ''].join('\n'));
-  });
-  after(async () => {
-    await gw.close();
-    await until(() => processesWith(marker).length === 0, 'the children to exit');
-  });
+  const { gw } = rawGateway((marker) => ['servers:', rawRoute('raw', marker), ''].join('\n'));
 
   test("relays the roots/list a session's own child sends when told the client's roots changed", async () => {
     const client = new Client({ name: 'wire-test', version: '1.0.0' }, { capabilities: { roots: { listChanged: true } } });
     let roots = [{ uri: 'file:///before', name: 'before' }];
     client.setRequestHandler('roots/list', async () => ({ roots }));
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/raw`)));
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gw().url}/mcp/raw`)));
     assert.deepEqual(JSON.parse(textOf(await client.callTool({ name: 'roots', arguments: {} }))).result, { roots });
     roots = [{ uri: 'file:///after', name: 'after' }];
     await client.sendRootsListChanged();
@@ -150,36 +152,28 @@ describe('a command route whose server speaks to its 2025 client between calls',
   });
 
   test("passes on a log message a session's own child sends after answering", async () => {
-    const client = await connect(`${gw.url}/mcp/raw`);
+    const client = await connect(`${gw().url}/mcp/raw`);
     const logged: unknown[] = [];
     client.setNotificationHandler('notifications/message', (notification) => void logged.push(notification.params.data));
     await client.callTool({ name: 'log-later', arguments: {} });
     await until(() => logged.length > 0, 'the log message to reach the client', 5000);
     assert.deepEqual(logged, ['later']);
-    assert.ok(!gw.logs.some((line) => line.msg === 'upstream log message'));
+    assert.ok(!gw().logs.some((line) => line.msg === 'upstream log message'));
     await client.close();
   });
 });
 
 describe('a command route at its maxProcesses', () => {
-  const marker = `raw-${randomUUID()}`;
-  let gw: InProcessGateway;
-  before(async () => {
-    gw = await startInProcessGateway(['servers:', rawRoute('one', marker, '    maxProcesses: 1\n'), ''].join('\n'));
-  });
-  after(async () => {
-    await gw.close();
-    await until(() => processesWith(marker).length === 0, 'the children to exit');
-  });
+  const { gw } = rawGateway((marker) => ['servers:', rawRoute('one', marker, '    maxProcesses: 1\n'), ''].join('\n'));
 
   test('gives processes_full to a newcomer, and to a session whose child was stopped to make room, while the one child is busy', async () => {
-    const a = await connect(`${gw.url}/mcp/one`);
+    const a = await connect(`${gw().url}/mcp/one`);
     const sleeping = a.callTool({ name: 'sleep', arguments: { ms: 1000 } });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    await assert.rejects(connect(`${gw.url}/mcp/one`), /processes_full/);
+    await assert.rejects(connect(`${gw().url}/mcp/one`), /processes_full/);
     await sleeping;
     // b's child takes a's place (a's is idle), and is busy when a comes back.
-    const b = await connect(`${gw.url}/mcp/one`);
+    const b = await connect(`${gw().url}/mcp/one`);
     const busy = b.callTool({ name: 'sleep', arguments: { ms: 1000 } });
     await new Promise((resolve) => setTimeout(resolve, 200));
     const { code, message } = await failure(a.callTool({ name: 'pid', arguments: {} }));
@@ -192,19 +186,11 @@ describe('a command route at its maxProcesses', () => {
 });
 
 describe('a command route whose server writes large or slow messages', () => {
-  const marker = `raw-${randomUUID()}`;
-  let gw: InProcessGateway;
-  before(async () => {
-    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker, '    callTimeout: 15s\n'), ''].join('\n'));
-  });
-  after(async () => {
-    await gw.close();
-    await until(() => processesWith(marker).length === 0, 'the children to exit');
-  });
+  const { gw } = rawGateway((marker) => ['servers:', rawRoute('raw', marker, '    callTimeout: 15s\n'), ''].join('\n'));
 
   test('delivers a 20 MB tool result whole, in both eras', async () => {
     for (const era of ERAS) {
-      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const client = await connect(`${gw().url}/mcp/raw`, era);
       const text = textOf(await client.callTool({ name: 'big', arguments: { mb: 20 } }));
       assert.equal(text.length, 20 * 1_048_576);
       assert.ok(/^x+$/.test(text));
@@ -214,7 +200,7 @@ describe('a command route whose server writes large or slow messages', () => {
 
   test('delivers an answer whose line arrives in two parts a second apart', async () => {
     for (const era of ERAS) {
-      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const client = await connect(`${gw().url}/mcp/raw`, era);
       assert.equal(textOf(await client.callTool({ name: 'slow-line', arguments: { ms: 1000 } })), 'arrived whole');
       await client.close();
     }
@@ -222,19 +208,11 @@ describe('a command route whose server writes large or slow messages', () => {
 });
 
 describe('a command route whose server writes what is not an answer', () => {
-  const marker = `raw-${randomUUID()}`;
-  let gw: InProcessGateway;
-  before(async () => {
-    gw = await startInProcessGateway(['servers:', rawRoute('raw', marker, '    callTimeout: 15s\n'), ''].join('\n'));
-  });
-  after(async () => {
-    await gw.close();
-    await until(() => processesWith(marker).length === 0, 'the children to exit');
-  });
+  const { gw } = rawGateway((marker) => ['servers:', rawRoute('raw', marker, '    callTimeout: 15s\n'), ''].join('\n'));
 
   test('logs lines that are not JSON-RPC, drops an answer to nothing, answers unknown requests, and the session goes on', async () => {
     for (const era of ERAS) {
-      const client = await connect(`${gw.url}/mcp/raw`, era);
+      const client = await connect(`${gw().url}/mcp/raw`, era);
       const pid = await pidOf(client);
       assert.equal(textOf(await client.callTool({ name: 'junk', arguments: {} })), 'after the junk');
       assert.equal(await pidOf(client), pid);
@@ -244,23 +222,27 @@ describe('a command route whose server writes what is not an answer', () => {
       assert.equal(unknown.error?.code, -32601);
       await client.close();
     }
-    const stdout = gw.logs.filter((line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC').map((line) => line.stdout);
+    const stdout = gw()
+      .logs.filter((line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC')
+      .map((line) => line.stdout);
     for (const line of ['a banner', '{"jsonrpc":"2.0","id":', '42', '"x"', '[]', 'null']) assert.ok(stdout.includes(line), line);
   });
 
   test('logs a stderr line of 8 MB with no newline once, cut with a marker, and stays responsive', async () => {
-    const client = await connect(`${gw.url}/mcp/raw`);
+    const client = await connect(`${gw().url}/mcp/raw`);
     const pid = await pidOf(client);
     assert.equal(textOf(await client.callTool({ name: 'stderr-flood', arguments: { mb: 8 } })), 'flooded');
-    await until(() => gw.logs.some((line) => line.stderr === 'after the flood'), 'the line after the flood');
-    const stderr = gw.logs.filter((line) => line.msg === 'server stderr' && line.pid === pid).map((line) => line.stderr);
+    await until(() => gw().logs.some((line) => line.stderr === 'after the flood'), 'the line after the flood');
+    const stderr = gw()
+      .logs.filter((line) => line.msg === 'server stderr' && line.pid === pid)
+      .map((line) => line.stderr);
     assert.deepEqual(stderr, [`${'e'.repeat(1000)}…[+${8 * 1_048_576 - 1000} chars]`, '\uFFFD\uFFFDbad\uFFFD', 'after the flood']);
     assert.equal(await pidOf(client), pid);
     await client.close();
   });
 
   test('passes on a flood of log messages to the session, every one', async () => {
-    const client = await connect(`${gw.url}/mcp/raw`);
+    const client = await connect(`${gw().url}/mcp/raw`);
     let seen = 0;
     client.setNotificationHandler('notifications/message', () => void seen++);
     assert.equal(textOf(await client.callTool({ name: 'log-flood', arguments: { count: 5000 } })), 'logged');
@@ -270,31 +252,23 @@ describe('a command route whose server writes what is not an answer', () => {
 });
 
 describe('command routes whose server starts oddly', () => {
-  const marker = `raw-${randomUUID()}`;
-  let gw: InProcessGateway;
-  before(async () => {
-    gw = await startInProcessGateway(
-      [
-        'servers:',
-        rawRoute('banner', marker, '    env: { RAW_BANNER: "raw-server 1.0 ready" }\n'),
-        rawRoute('quits', marker, '    env: { RAW_EXIT_AFTER_INITIALIZE: "1" }\n'),
-        '',
-      ].join('\n'),
-    );
-  });
-  after(async () => {
-    await gw.close();
-    await until(() => processesWith(marker).length === 0, 'the children to exit');
-  });
+  const { gw } = rawGateway((marker) =>
+    [
+      'servers:',
+      rawRoute('banner', marker, '    env: { RAW_BANNER: "raw-server 1.0 ready" }\n'),
+      rawRoute('quits', marker, '    env: { RAW_EXIT_AFTER_INITIALIZE: "1" }\n'),
+      '',
+    ].join('\n'),
+  );
 
   test('serves a child that prints a banner on stdout before it is initialized, and logs the banner', async () => {
     for (const era of ERAS) {
-      const client = await connect(`${gw.url}/mcp/banner`, era);
+      const client = await connect(`${gw().url}/mcp/banner`, era);
       await pidOf(client);
       await client.close();
     }
     assert.ok(
-      gw.logs.some((line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC' && line.stdout === 'raw-server 1.0 ready'),
+      gw().logs.some((line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC' && line.stdout === 'raw-server 1.0 ready'),
     );
   });
 
@@ -305,7 +279,7 @@ describe('command routes whose server starts oddly', () => {
     // route is backed off and says so.
     const seen: string[] = [];
     for (let attempt = 0; attempt < 6 && !/keeps stopping/.test(seen.at(-1) ?? ''); attempt++) {
-      const legacy = await connect(`${gw.url}/mcp/quits`, 'legacy').catch((error: unknown) => String(error));
+      const legacy = await connect(`${gw().url}/mcp/quits`, 'legacy').catch((error: unknown) => String(error));
       if (typeof legacy === 'string') {
         assert.match(legacy, /upstream_unavailable/);
         seen.push(legacy);
@@ -318,9 +292,9 @@ describe('command routes whose server starts oddly', () => {
       await legacy.close().catch(() => undefined);
     }
     assert.match(seen.at(-1)!, /keeps stopping before it answers/, seen.join('\n'));
-    const initialize = await rawRequest(`${gw.url}/mcp/quits`, { body: JSON.stringify(initializeBody()) });
+    const initialize = await rawRequest(`${gw().url}/mcp/quits`, { body: JSON.stringify(initializeBody()) });
     // The SDK's client reads no body of a failed server/discover: a raw 2026-07-28 request does.
-    const discover = await rawRequest(`${gw.url}/mcp/quits`, {
+    const discover = await rawRequest(`${gw().url}/mcp/quits`, {
       headers: { ...MCP_POST_HEADERS, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'server/discover' },
       body: JSON.stringify({
         jsonrpc: '2.0',
@@ -346,26 +320,18 @@ describe('command routes whose server starts oddly', () => {
 });
 
 describe("a command route's maxMessageSize", () => {
-  const marker = `raw-${randomUUID()}`;
-  let gw: InProcessGateway;
-  before(async () => {
-    gw = await startInProcessGateway(
-      [
-        'servers:',
-        rawRoute('small', marker, '    maxMessageSize: 1MiB\n    callTimeout: 15s\n'),
-        rawRoute('deaf', marker, '    maxMessageSize: 16MiB\n    callTimeout: 2s\n'),
-        '',
-      ].join('\n'),
-    );
-  });
-  after(async () => {
-    await gw.close();
-    await until(() => processesWith(marker).length === 0, 'the children to exit');
-  });
+  const { gw, marker } = rawGateway((marker) =>
+    [
+      'servers:',
+      rawRoute('small', marker, '    maxMessageSize: 1MiB\n    callTimeout: 15s\n'),
+      rawRoute('deaf', marker, '    maxMessageSize: 16MiB\n    callTimeout: 2s\n'),
+      '',
+    ].join('\n'),
+  );
 
   test('fails the call at once whose answer is over it, stops that child, and starts a new one, in both eras', async () => {
     for (const era of ERAS) {
-      const client = await connect(`${gw.url}/mcp/small`, era);
+      const client = await connect(`${gw().url}/mcp/small`, era);
       const first = await pidOf(client);
       const started = Date.now();
       const { code, message } = await failure(client.callTool({ name: 'big', arguments: { mb: 2 } }));
@@ -377,12 +343,12 @@ describe("a command route's maxMessageSize", () => {
       await client.close();
     }
     assert.ok(
-      gw.logs.some((line) => line.msg === 'server wrote a message over maxMessageSize; stopping it' && line.maxBytes === 1_048_576),
+      gw().logs.some((line) => line.msg === 'server wrote a message over maxMessageSize; stopping it' && line.maxBytes === 1_048_576),
     );
   });
 
   test('stops a child that has not read what it was sent once more than maxMessageSize waits for it, and its calls fail at once', async () => {
-    const client = await connect(`${gw.url}/mcp/small`);
+    const client = await connect(`${gw().url}/mcp/small`);
     const deaf = await pidOf(client);
     await client.callTool({ name: 'stop-reading', arguments: {} });
     const started = Date.now();
@@ -396,11 +362,11 @@ describe("a command route's maxMessageSize", () => {
     assert.notEqual(await pidOf(client), deaf);
     await until(() => !processesWith(marker).includes(deaf), 'the child that stopped reading to be stopped');
     await client.close();
-    assert.ok(gw.logs.some((line) => line.msg === 'server stopped reading its stdin; stopping it'));
+    assert.ok(gw().logs.some((line) => line.msg === 'server stopped reading its stdin; stopping it'));
   });
 
   test('stops a child that has not read its stdin within callTimeout, and the next call gets a new one', async () => {
-    const client = await connect(`${gw.url}/mcp/deaf`);
+    const client = await connect(`${gw().url}/mcp/deaf`);
     const deaf = await pidOf(client);
     await client.callTool({ name: 'stop-reading', arguments: {} });
     // More than the pipe holds, far less than maxMessageSize.
