@@ -248,18 +248,19 @@ describe('Mcp-Session-Id', () => {
   });
 });
 
-describe('Accept', () => {
-  /** A 2026-07-28 tools/list, with its version and capabilities in _meta. */
-  const modernList = {
-    ...toolsList(),
-    params: {
-      _meta: {
-        [PROTOCOL_VERSION_META_KEY]: MODERN,
-        [CLIENT_CAPABILITIES_META_KEY]: {},
-        [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
-      },
+/** A 2026-07-28 tools/list, with its version and capabilities in _meta. */
+const modernList = {
+  ...toolsList(),
+  params: {
+    _meta: {
+      [PROTOCOL_VERSION_META_KEY]: MODERN,
+      [CLIENT_CAPABILITIES_META_KEY]: {},
+      [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
     },
-  };
+  },
+};
+
+describe('Accept', () => {
   const modernHeaders = { 'content-type': 'application/json', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/list' };
 
   it('matches media types case-insensitively (RFC 9110 §8.3.1), in both eras, POST and GET (was 406 not_acceptable)', async () => {
@@ -311,16 +312,6 @@ describe('Content-Type', () => {
     const s = await session();
     try {
       const twice = { ...MCP_POST_HEADERS, 'content-type': ['application/json', 'application/json'] };
-      const modernList = {
-        ...toolsList(),
-        params: {
-          _meta: {
-            [PROTOCOL_VERSION_META_KEY]: MODERN,
-            [CLIENT_CAPABILITIES_META_KEY]: {},
-            [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
-          },
-        },
-      };
       const answers = [
         await send('POST', 'echo', twice, initializeBody()),
         await send('POST', 'echo', { ...twice, 'mcp-session-id': s.id }, toolsList()),
