@@ -21,7 +21,7 @@ import { fieldCount, firstHeader, repeatedHeader } from '../protocol/headers.js'
 import { decodeSegment, MCP_PATH, METADATA_PATH } from './paths.js';
 import { GatewayError, shuttingDown, type GatewayErrorCode } from '../errors.js';
 import { hostCheck } from './host-validation.js';
-import { allowOrigin, originCheck, preflightHeaders, readForOrigin } from './origin-policy.js';
+import { allowOrigin, originCheck, preflightHeaders } from './origin-policy.js';
 import { authOf } from '../config/config.js';
 import { validateJsonRpc } from './jsonrpc-body.js';
 import type { Gateway } from '../gateway.js';
@@ -58,8 +58,6 @@ interface Exchange {
   errorCode?: GatewayErrorCode;
   /** The protocol era that served the request. */
   era?: ProtocolEra;
-  /** The Origin accepted, whose page may read the answer (CORS). */
-  origin?: string;
 }
 
 /**
@@ -83,10 +81,6 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
   const publicBase = publicBaseOf(gateway);
   const authenticate = authGuard(gateway.authenticators, { publicBase });
   const readJson = jsonBodyReader(gateway.config.maxBodySize);
-  // Node's 408 for a body that stalls is written on the socket (http-server.ts): it carries CORS
-  // for an accepted origin only if told which, while the body is read.
-  const readBody = (req: IncomingMessage, res: ServerResponse, origin: string | undefined) =>
-    origin === undefined ? readJson(req, res) : readForOrigin(req.socket, origin, () => readJson(req, res));
   const routePaths = [...gateway.routes.keys()].map((name) => `/mcp/${name}`);
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse, exchange: Exchange, name: string): Promise<void> {
@@ -104,7 +98,7 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
     exchange.authInfo = verdict.authInfo;
     exchange.principal = verdict.principal;
     checkHeaders(req);
-    const body = req.method === 'POST' ? validateJsonRpc(await readBody(req, res, exchange.origin)) : undefined;
+    const body = req.method === 'POST' ? validateJsonRpc(await readJson(req, res)) : undefined;
     if (body) describeRpc(exchange, body);
     // While draining, what in-flight calls may still need gets through: a DELETE, and a session's
     // notifications and responses (a cancellation, a client's answer to a server's request).
@@ -180,9 +174,9 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
       // Before auth and the body: a page of another site learns nothing, not even whether a key is needed.
       const origin = checkOrigin(req);
       if (origin !== undefined) {
-        // On `res` now, so that every answer carries them: the edge's own, and the SDK transport's.
+        // On `res` now, so that every answer carries them: the edge's own, the SDK transport's, and
+        // the one Node's server writes on the socket for a body that stalls (http-server.ts).
         allowOrigin(res, origin);
-        exchange.origin = origin;
         if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
           const name = mcp ? decodeSegment(mcp[1]!) : '';
           if (!keyHeaders.has(name)) throw notMounted();

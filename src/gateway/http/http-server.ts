@@ -12,7 +12,6 @@ import type { Duplex } from 'node:stream';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Milliseconds } from '../config/units.js';
-import { corsWhileReading } from './origin-policy.js';
 
 export interface HttpServerOptions {
   /**
@@ -29,7 +28,30 @@ export interface HttpServerOptions {
  * The last response each connection was given (Node answers a connection's requests one at a time):
  * whether it has begun to be written tells a stall in a new request from one in a response.
  */
-const answering = new WeakMap<Duplex, { readonly req: IncomingMessage; readonly res: ServerResponse }>();
+const answering = new WeakMap<Duplex, Answering>();
+
+interface Answering {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+}
+
+/** The CORS headers a browser needs to read an answer written on the socket: those the edge set on the response (origin-policy.ts `allowOrigin`). */
+const CORS_HEADERS = ['access-control-allow-origin', 'vary', 'access-control-expose-headers'] as const;
+
+/**
+ * The CORS header lines (`Name: value\r\n` each) for an answer Node's server writes on the socket
+ * itself while a request's body is still arriving (it stalled, or its framing broke): the ones the
+ * edge set on that request's response when it accepted its Origin, before reading the body. None
+ * before a request's headers are all read (no Origin is known), nor once its body is in (the
+ * bytes at fault are the next request's).
+ */
+function corsOf(current: Answering | undefined): string {
+  if (!current || current.req.complete || current.res.headersSent || !current.res.hasHeader(CORS_HEADERS[0])) return '';
+  return CORS_HEADERS.flatMap((name) => {
+    const value = current.res.getHeader(name);
+    return value === undefined ? [] : [`${name}: ${[value].flat().join(', ')}\r\n`];
+  }).join('');
+}
 
 /** How long Node waits for the headers at most, whatever requestTimeout says. */
 const MAX_HEADERS_TIMEOUT: Milliseconds = 60_000;
@@ -70,7 +92,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, request
   // that is left is to close. An earlier request's answer, all written, is no reason not to answer:
   // the Functions host sends request after request on the connections it keeps to the handler.
   const current = answering.get(socket);
-  const response = rawResponse(error, socket, requestTimeout);
+  const response = rawResponse(error, current, requestTimeout);
   const status = Number(response.slice(9, 12));
   // The parser refused what came after a whole request still being answered (a body the request
   // did not declare): that request's answer goes out first, then the refusal.
@@ -92,10 +114,8 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, request
   return status;
 }
 
-function rawResponse(error: NodeJS.ErrnoException, socket: Duplex, requestTimeout: Milliseconds): string {
-  // A body being read when it stalled or broke, after the edge accepted its Origin: that page may
-  // read why (origin-policy.ts). Before the headers are all read no Origin is known: none then.
-  const cors = corsWhileReading(socket);
+function rawResponse(error: NodeJS.ErrnoException, current: Answering | undefined, requestTimeout: Milliseconds): string {
+  const cors = corsOf(current);
   switch (error.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT': {
       const timeout = new GatewayError('request_timeout', `Request Timeout: the request did not arrive within ${requestTimeout / 1000} s`);

@@ -196,36 +196,3 @@ export function allowOrigin(res: ServerResponse, origin: string): void {
 }
 
 const EXPOSED_HEADERS = 'Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate, Retry-After';
-
-/**
- * The connections whose request body is being read for an accepted origin. Node's server answers
- * a body that stalls (its request timeout) or that its parser refuses on the socket itself,
- * outside any response (http-server.ts): this is how that answer learns the origin it may be read
- * by. Only while the body is read: the next request on a kept-alive connection is another's.
- */
-const readingFor = new WeakMap<object, string>();
-
-/**
- * Reads a body with `read` on behalf of `origin` (accepted), so that what Node's server answers
- * while it is read carries CORS for it ({@link corsWhileReading}).
- */
-export async function readForOrigin<T>(socket: object, origin: string, read: () => Promise<T>): Promise<T> {
-  readingFor.set(socket, origin);
-  try {
-    return await read();
-  } finally {
-    readingFor.delete(socket);
-  }
-}
-
-/**
- * The CORS header lines (`Name: value\r\n` each) for an answer Node's server writes on `socket`
- * itself (a request timeout, a body the parser refused) while the edge reads a body for an
- * accepted origin; '' otherwise.
- */
-export function corsWhileReading(socket: object): string {
-  const origin = readingFor.get(socket);
-  return origin === undefined
-    ? ''
-    : `Access-Control-Allow-Origin: ${origin}\r\nVary: Origin\r\nAccess-Control-Expose-Headers: ${EXPOSED_HEADERS}\r\n`;
-}
