@@ -161,7 +161,6 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
     // Everything under /mcp is MCP's: a path that names no route (`/mcp/echo/extra`, `/mcp//echo`)
     // is refused as JSON-RPC too, with the Origin checked first, as on a route.
     const mcpPath = path === '/mcp' || path.startsWith('/mcp/');
-    const notMounted = () => routeNotFound(mcp ? decodeSegment(mcp[1]!) : decodeSegment(path.slice('/mcp/'.length)));
     try {
       checkHost(req);
     } catch (error) {
@@ -179,14 +178,14 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
         allowOrigin(res, origin);
         if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
           const name = mcp ? decodeSegment(mcp[1]!) : '';
-          if (!keyHeaders.has(name)) throw notMounted();
+          if (!keyHeaders.has(name)) throw routeNotFound(mcp ? name : unmountedName(path));
           res.writeHead(204, preflightHeaders(keyHeaders.get(name), firstHeader(req, 'access-control-request-headers'))).end();
           return;
         }
       }
     }
     if (mcp) return serveMcp(req, res, exchange, decodeSegment(mcp[1]!));
-    if (mcpPath) throw notMounted();
+    if (mcpPath) throw routeNotFound(unmountedName(path));
     const metadata = METADATA_PATH.exec(path);
     if (metadata) return serveMetadata(req, res, decodeSegment(metadata[1]!));
     switch (path) {
@@ -246,6 +245,11 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
     res.once('close', () => log(req, res, exchange));
     dispatch(req, res, exchange).catch((error: unknown) => fail(res, exchange, error));
   };
+}
+
+/** What a path under /mcp that names no route names: `''` for `/mcp`, `echo/extra` for `/mcp/echo/extra`. */
+function unmountedName(path: string): string {
+  return decodeSegment(path.slice('/mcp/'.length));
 }
 
 /** The path of a request target, without the query; absolute-form targets (`http://h/p`) too. */

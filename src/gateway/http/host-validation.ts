@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
-import { repeatedHeader } from '../protocol/headers.js';
+import { fieldCount, repeatedHeader } from '../protocol/headers.js';
 
 /** Names that are always accepted: the machine itself. */
 export const LOCAL_HOSTNAMES = ['localhost', '127.0.0.1', '[::1]'] as const;
@@ -44,7 +44,7 @@ export function hostCheck(extraHostnames: readonly string[] = []): (req: Incomin
   return function checkHost(req) {
     // RFC 9112 §3.2: a server MUST answer 400 to more than one Host field. Node keeps the first in
     // req.headers and says nothing, so a second name (checked by nobody) would pass as well.
-    const hosts = hostFields(req.rawHeaders);
+    const hosts = fieldCount(req, 'host');
     if (hosts > 1) throw repeatedHeader('Host', hosts);
     const forwarded = req.headers['x-forwarded-host'];
     const candidates = [req.headers.host, ...(typeof forwarded === 'string' ? forwarded.split(',') : [])];
@@ -57,11 +57,4 @@ export function hostCheck(extraHostnames: readonly string[] = []): (req: Incomin
       }
     }
   };
-}
-
-/** How many Host fields came: one pass over the raw fields, names compared only when four letters long. */
-function hostFields(raw: readonly string[]): number {
-  let count = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') count++;
-  return count;
 }

@@ -35,7 +35,8 @@ export function headerValues(req: IncomingMessage, name: string): string[] | und
 
 /**
  * How many fields named `name` (lowercase) the request has: for the singletons Node keeps the first
- * of (Content-Type, Authorization), whose repeats the SDK's transport still sees in `rawHeaders`.
+ * of (Host, Content-Type, Authorization), whose repeats only `rawHeaders` still shows. One pass
+ * over the raw fields, names compared only when of the same length.
  */
 export function fieldCount(req: IncomingMessage, name: string): number {
   if (req.headers[name] === undefined) return 0;
