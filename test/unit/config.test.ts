@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { authSchema } from '../../src/gateway/auth/auth-config.js';
 import { ConfigError, configSchema, parseConfig } from '../../src/gateway/config/config.js';
-import { parseDuration, parseSize } from '../../src/gateway/config/units.js';
+import { describeSize, parseDuration, parseSize } from '../../src/gateway/config/units.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
 import { readmeBlockAfter, readmeSection } from '../helpers/readme.js';
 
@@ -488,6 +488,12 @@ describe('units', () => {
     assert.equal(parseSize('512kib'), 524_288);
     assert.equal(parseSize(1024), 1024);
     for (const bad of ['', '4 megabytes', '1.5', -1, 1.5]) assert.equal(parseSize(bad), undefined, String(bad));
+  });
+
+  it('says sizes as gateway.yaml would write them, for messages', () => {
+    assert.equal(describeSize(parseSize('64MiB')!), '64 MiB');
+    assert.equal(describeSize(parseSize('512KiB')!), '512 KiB');
+    assert.equal(describeSize(1500), '1500 bytes');
   });
 });
 

@@ -56,6 +56,13 @@ export const duration = z.union([z.string(), z.number()]).transform((value, ctx)
   return parsed;
 });
 
+/** A size as gateway.yaml would say it, for messages: `1 MiB`, `512 KiB`, `1500 bytes`. */
+export function describeSize(bytes: Bytes): string {
+  if (bytes % 1_048_576 === 0) return `${bytes / 1_048_576} MiB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
+}
+
 /** zod type for a size field: accepts `4MiB` or bytes, yields bytes. */
 export const size = z.union([z.string(), z.number()]).transform((value, ctx): Bytes => {
   const parsed = parseSize(value);

@@ -16,6 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { deserializeMessage, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/client';
+import { describeSize } from '../config/units.js';
 import { capForLog, type Logger } from '../logger.js';
 
 /** What gateway.yaml declares for a `command:` route. */
@@ -352,13 +353,6 @@ function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): v
     }
   });
   stream.on('end', () => end(''));
-}
-
-/** `1 MiB`, `512 KiB`, `1500 bytes`: a size as gateway.yaml would say it. */
-function describeSize(bytes: number): string {
-  if (bytes % 1_048_576 === 0) return `${bytes / 1_048_576} MiB`;
-  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
-  return `${bytes} bytes`;
 }
 
 function delay(ms: number): Promise<void> {

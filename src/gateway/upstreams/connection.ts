@@ -103,6 +103,10 @@ export interface ConnectOptions {
  */
 export const RELAY_GRACE_MS = 3000;
 
+/** How the SDK's Protocol words an answer it has no request for (it has no code for it). */
+const UNKNOWN_ANSWER = 'Received a response for an unknown message ID: ';
+const UNKNOWN_ANSWER_LOGGED = 'upstream answered no request the gateway is waiting for (an id it never sent, or a second answer); dropped';
+
 /**
  * How long a server-to-client request relayed to the gateway's client may wait for its answer:
  * a human's (elicitation) or an LLM's (sampling), so far more than the SDK's default 60 s. The
@@ -111,10 +115,6 @@ export const RELAY_GRACE_MS = 3000;
  * answer, its error, a cancelled call and a closed session; this bounds what none of them ends.
  * While it waits, the call it was relayed for is not timed (call-clock.ts).
  */
-/** How the SDK's Protocol words an answer it has no request for (it has no code for it). */
-const UNKNOWN_ANSWER = 'Received a response for an unknown message ID: ';
-const UNKNOWN_ANSWER_LOGGED = 'upstream answered no request the gateway is waiting for (an id it never sent, or a second answer); dropped';
-
 export const RELAY_ANSWER_TIMEOUT_MS = 10 * 60_000;
 
 const SERVER_TO_CLIENT = ['sampling/createMessage', 'elicitation/create', 'roots/list'] as const;
