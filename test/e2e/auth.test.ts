@@ -392,9 +392,17 @@ describe('OAuth metadata and challenges', () => {
       assert.equal(params.resource_metadata, `${gw.url}/.well-known/oauth-protected-resource/mcp/weather`);
       assert.equal(r.json().error.message, `Unauthorized: ${why}`);
     }
-    const malformed = await post(`${gw.url}/mcp/weather`, initializeBody(), { authorization: 'Basic dXNlcjpwYXNz' });
-    assert.equal(malformed.status, 401);
-    assert.equal(challenge(malformed.headers.get('www-authenticate')).params.error, 'invalid_token');
+    // Another scheme is no attempt at a token (RFC 6750 §3.1): no error code, as with no credentials.
+    for (const authorization of ['Basic dXNlcjpwYXNz', 'Digest username="u"', 'negotiate']) {
+      const other = await post(`${gw.url}/mcp/weather`, initializeBody(), { authorization });
+      assert.equal(other.status, 401, authorization);
+      const { scheme, params } = challenge(other.headers.get('www-authenticate'));
+      assert.equal(scheme, 'Bearer');
+      assert.equal(params.error, undefined, authorization);
+      assert.equal(params.error_description, undefined, authorization);
+      assert.equal(params.resource_metadata, `${gw.url}/.well-known/oauth-protected-resource/mcp/weather`);
+      assert.equal(other.json().error.message, 'Unauthorized: the Authorization header must be Bearer <token>');
+    }
   });
 
   it("answers a valid token without the route's scope with 403 insufficient_scope naming it", async () => {
@@ -644,8 +652,8 @@ describe('attacks on OAuth routes', () => {
       assert.equal(r.status, 200, JSON.stringify(authorization.replace(accessToken, '<token>')));
     }
     assert.equal((await post(`${gw.url}/mcp/keyed-a`, initializeBody(), { authorization: `bEaReR ${KEYS.KEY_A}` })).status, 200);
-    // Anything but Bearer and one token is refused as a malformed credential, not read around.
-    for (const authorization of [`Bearer ${accessToken} extra`, `Bearer\t${accessToken}`, `Basic ${accessToken}`, `Bearer${accessToken}`]) {
+    // A Bearer header that is not Bearer and one token is refused as a malformed credential, not read around.
+    for (const authorization of [`Bearer ${accessToken} extra`, `Bearer\t${accessToken}`, `Bearer${accessToken}`, 'Bearer']) {
       const r = await post(`${gw.url}/mcp/weather`, initializeBody(), { authorization });
       assert.equal(r.status, 401);
       assert.equal(challenge(r.headers.get('www-authenticate')).params.error, 'invalid_token');
@@ -695,18 +703,26 @@ describe('attacks on OAuth routes', () => {
     }
   });
 
-  it('tolerates the documented 60 s of clock skew on exp and nbf, and not more', async () => {
+  it('tolerates the documented 60 s of clock skew on exp, nbf and iat, and not more', async () => {
     const now = Math.floor(Date.now() / 1000);
     const cases: Array<[Record<string, number>, number]> = [
       [{ exp: now - 20 }, 200],
       [{ exp: now - 120 }, 401],
       [{ nbf: now + 20 }, 200],
       [{ nbf: now + 120 }, 401],
+      // iat too: jose checks it only against a maximum age, the gateway on its own.
+      [{ iat: now + 20 }, 200],
+      [{ iat: now + 120 }, 401],
     ];
     for (const [claims, status] of cases) {
       const r = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(await token(claims)));
       assert.equal(r.status, status, JSON.stringify(claims));
     }
+    const future = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(await token({ iat: now + 120 })));
+    assert.equal(challenge(future.headers.get('www-authenticate')).params.error_description, 'the token was issued in the future');
+    const garbled = await post(`${gw.url}/mcp/weather`, initializeBody(), bearer(await token({ iat: 'yesterday' })));
+    assert.equal(garbled.status, 401);
+    assert.equal(garbled.json().error.message, 'Unauthorized: the token\'s "iat" claim is not valid');
   });
 
   it('compares iss exactly (a trailing slash is another issuer), takes aud as a string or an array, and scopes from scope or scp', async () => {

@@ -214,6 +214,10 @@ export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
         return { ok: false, reason: 'unavailable', message: error.message, retryAfterSeconds: error.retryAfterSeconds };
       return { ok: false, reason: 'invalid', message: describeJoseError(error) };
     }
+    // jose checks iat only against a maxTokenAge: a token issued later than now (beyond the clock
+    // tolerance) was not issued by a working issuer, or was minted ahead to outlive a key rotation.
+    if (typeof payload.iat === 'number' && payload.iat * 1000 > now() + clockTolerance)
+      return { ok: false, reason: 'invalid', message: 'the token was issued in the future' };
     // jose checks that sub is there, not what it is; it names the caller (principals, sessions, tools).
     if (typeof payload.sub !== 'string' || payload.sub === '')
       return { ok: false, reason: 'invalid', message: 'the token\'s "sub" claim is not valid' };
@@ -269,8 +273,6 @@ function describeJoseError(error: unknown): string {
     switch (error.claim) {
       case 'nbf':
         return 'the token is not valid yet';
-      case 'iat':
-        return 'the token was issued in the future';
       case 'iss':
         return 'the token is from another issuer';
       case 'aud':

@@ -18,12 +18,14 @@ export interface Authenticated {
 /**
  * - `missing`: no credentials were presented (401).
  * - `invalid`: credentials were presented and refused: unknown key, bad signature, expired… (401).
+ *   `scheme` names an Authorization scheme the route does not take (`Basic`): RFC 6750 §3.1 reads
+ *   that as no credentials for it, so its challenge carries no error code.
  * - `insufficient_scope`: a valid token without a scope the route requires (403).
  * - `unavailable`: the issuer's metadata or keys could not be fetched, so no token can be checked (503).
  */
 export type AuthRejection =
   | { ok: false; reason: 'missing'; message: string }
-  | { ok: false; reason: 'invalid'; message: string }
+  | { ok: false; reason: 'invalid'; message: string; scheme?: string }
   | { ok: false; reason: 'insufficient_scope'; message: string; scopes: readonly string[] }
   | { ok: false; reason: 'unavailable'; message: string; retryAfterSeconds: number };
 

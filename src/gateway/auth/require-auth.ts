@@ -75,8 +75,14 @@ export function createRouteAuthenticator(route: string, auth: AuthConfig, option
           const authorization = firstNonBlank(headers, 'authorization');
           const token = bearerToken(authorization);
           if (token === undefined) {
-            const message = authorization ? 'the Authorization header must be Bearer <token>' : 'a bearer token is required';
-            return { ok: false, reason: authorization ? 'invalid' : 'missing', message };
+            if (!authorization) return { ok: false, reason: 'missing', message: 'a bearer token is required' };
+            const message = 'the Authorization header must be Bearer <token>';
+            const scheme = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?= |$)/.exec(authorization)?.[0];
+            // Another scheme (Basic, Digest…) is no attempt at this route's credentials; a Bearer
+            // header that is malformed (`Bearer a b`, `Bearer<token>`) is a refused token.
+            return scheme && !scheme.toLowerCase().startsWith('bearer')
+              ? { ok: false, reason: 'invalid', message, scheme }
+              : { ok: false, reason: 'invalid', message };
           }
           return verify(token);
         },
@@ -182,8 +188,10 @@ function rejection(authenticator: RouteAuthenticator, outcome: AuthRejection, ba
     );
   }
   if (scopes.length > 0) params.push(['scope', scopes.join(' ')]);
-  // RFC 6750 §3.1: a request without credentials gets no error code, a refused token invalid_token.
-  if (outcome.reason === 'invalid') params.push(['error', 'invalid_token'], ['error_description', outcome.message]);
+  // RFC 6750 §3.1: a request without credentials, or with another scheme's, gets no error code; a
+  // refused token invalid_token.
+  if (outcome.reason === 'invalid' && outcome.scheme === undefined)
+    params.push(['error', 'invalid_token'], ['error_description', outcome.message]);
   return new GatewayError(
     'unauthorized',
     `Unauthorized: ${outcome.message}`,

@@ -58,10 +58,12 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
         await transport.close();
         // A child gone before its exit was seen (the first write to it failed: EPIPE) says why by
         // its own exit code once it is reaped; one that ends with 0 or by the gateway's signal,
-        // only once told to stop, does not.
+        // only once told to stop, does not, unless its stdin had already broken: then it ended on
+        // its own, and 0 is its own exit too (a server that quits after answering initialize).
         const late = transport.exit;
         const timedOut = error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout;
-        const exit = seen ?? (!timedOut && late && late.signal === null && late.code !== 0 ? late : undefined);
+        const brokePipe = isBrokenPipe(error);
+        const exit = seen ?? (!timedOut && late && late.signal === null && (late.code !== 0 || brokePipe) ? late : undefined);
         // It started and answered, refusing the era it was offered: the route asks again in the
         // server's own (bridged.ts), and logs that, so this is no failure to start.
         if (refusedProtocolVersion(error)) throw error;
@@ -71,7 +73,9 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
             ? describeExit(exit)
             : timedOut
               ? `did not answer its first request within ${options.startTimeout / 1000} s (startTimeout)`
-              : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
+              : brokePipe
+                ? 'closed its stdin before it was initialized'
+                : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
         log.warn({ command: options.command.command, why }, 'server process failed to start');
         const message = `${options.command.command} ${why}`;
         if (exit || transport.stoppedFor) throw new UpstreamOpenError(message, why, { cause: error });
@@ -79,6 +83,12 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
       }
     },
   };
+}
+
+/** A write to a child whose stdin is closed: Node's EPIPE, as it comes or as the cause of the SDK's error. */
+function isBrokenPipe(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) if ((e as NodeJS.ErrnoException).code === 'EPIPE') return true;
+  return false;
 }
 
 /**
