@@ -27,6 +27,7 @@ import type { BackoffSettings } from '../backoff-schedule.js';
 import { capForLog, type Logger } from '../logger.js';
 import { FIRST_MODERN_VERSION } from '../protocol/versions.js';
 import { ListenReopening, ListenStreams } from './listen-reopening.js';
+import { createLogBudget, type LogBudget } from './log-budget.js';
 import { ResourceSubscriptions } from './resource-subscriptions.js';
 
 /** What a downstream server exposes to the connection feeding it. */
@@ -79,6 +80,8 @@ export interface ConnectOptions {
   /** The route's counts of the listen streams its connections keep upstream (`upstream.listenStreams`); else this connection's own. */
   readonly listenStreams?: ListenStreams;
   readonly logger: Logger;
+  /** The process behind the connection (a `command:` route's child), named in its log lines; none for a remote. */
+  readonly pid?: () => number | undefined;
   /** How the upstream went away, for errors: `exited with code 1`. */
   readonly describeEnd?: () => string;
   /**
@@ -106,6 +109,9 @@ export const RELAY_GRACE_MS = 3000;
 /** How the SDK's Protocol words an answer it has no request for (it has no code for it). */
 const UNKNOWN_ANSWER = 'Received a response for an unknown message ID: ';
 const UNKNOWN_ANSWER_LOGGED = 'upstream answered no request the gateway is waiting for (an id it never sent, or a second answer); dropped';
+
+/** Longest piece of an upstream log message's `data` that reaches the gateway's log. */
+const LOGGED_DATA_CHARS = 1000;
 
 /**
  * How long a server-to-client request relayed to the gateway's client may wait for its answer:
@@ -150,6 +156,8 @@ export class UpstreamConnection {
   private listChanges: ListenReopening | undefined;
   /** Server-to-client requests waiting for their session's peer to be attached. */
   private readonly awaitingOwner = new Set<() => void>();
+  /** The upstream's log messages that no client takes, and the gateway logs: within a budget (log-budget.ts). */
+  private readonly logBudget: LogBudget;
 
   private constructor(
     readonly client: Client,
@@ -161,8 +169,17 @@ export class UpstreamConnection {
     private readonly backoff: BackoffSettings,
     private readonly listenStreams: ListenStreams,
     private onClose: (() => void) | undefined,
+    private readonly pid: (() => number | undefined) | undefined,
   ) {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
+    this.logBudget = createLogBudget({
+      onDropped: (dropped) => this.log.warn({ ...this.pidField(), dropped }, 'upstream log messages dropped (log budget)'),
+    });
+  }
+
+  private pidField(): { pid?: number } {
+    const pid = this.pid?.();
+    return pid === undefined ? {} : { pid };
   }
 
   get isOpen(): boolean {
@@ -189,6 +206,7 @@ export class UpstreamConnection {
       options.backoff,
       options.listenStreams ?? new ListenStreams(),
       options.onClose,
+      options.pid,
     );
     connection.wire(options.capabilities, options.ownedBySession);
     client.onclose = () => connection.end();
@@ -300,6 +318,7 @@ export class UpstreamConnection {
     this.ended = true;
     this.subscriptions?.close();
     this.listChanges?.stop();
+    this.logBudget.end();
     for (const wake of [...this.awaitingOwner]) wake();
     this.markClosed();
   }
@@ -326,7 +345,8 @@ export class UpstreamConnection {
     this.client.setNotificationHandler('notifications/message', (notification) => {
       const owner = this.soleOwner(false);
       if (owner) owner.log(notification.params);
-      else this.log.info({ upstreamLog: notification.params }, 'upstream log message');
+      else if (this.logBudget.take())
+        this.log.info({ ...this.pidField(), upstreamLog: loggedMessage(notification.params) }, 'upstream log message');
     });
     for (const method of SERVER_TO_CLIENT) {
       // The client only takes handlers for what it declared, and declares what the downstream did.
@@ -390,6 +410,15 @@ export class UpstreamConnection {
     }
     return found;
   }
+}
+
+/**
+ * What the gateway's log keeps of an upstream log message: its MCP level and logger, and its `data`
+ * as text (an object as JSON) cut at {@link LOGGED_DATA_CHARS}, as a child's stderr lines are.
+ */
+function loggedMessage({ level, logger, data }: LoggingMessageNotification['params']): Record<string, unknown> {
+  const text = typeof data === 'string' ? data : (JSON.stringify(data) ?? String(data));
+  return { level, ...(logger === undefined ? {} : { logger }), data: capForLog(text, LOGGED_DATA_CHARS) };
 }
 
 /**
