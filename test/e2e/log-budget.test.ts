@@ -99,36 +99,33 @@ describe("a command route's server that floods its stderr", () => {
 });
 
 describe("a command route's server that floods its stdout with lines that are not JSON-RPC", () => {
-  test('gets 200 of them into the log and 20 a second, the rest counted and reported when it exits, and goes on serving during the flood', async () => {
+  test('gets 200 of them into the log and 20 a second, the rest counted and reported when its session ends, and goes on serving during the flood', async () => {
     await withFloodGateway(
       (marker) => floodRoute('noisy', marker),
       async (gw) => {
-        const client = await connect(`${gw.url}/mcp/noisy`);
+        const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/noisy`));
+        const client = new Client({ name: 'log-budget-test', version: '1.0.0' });
+        await client.connect(transport);
         const pid = await pidOf(client);
         const started = Date.now();
-        await client.callTool({ name: 'flood', arguments: { stream: 'stdout', count: LINES, exit: true } });
+        await client.callTool({ name: 'flood', arguments: { stream: 'stdout', count: LINES } });
         // Its answers reach the gateway between the lines that are not JSON-RPC.
-        for (let call = 0; call < 20; call++) {
-          const now = await pidOf(client).catch((error: unknown) => error);
-          if (now instanceof Error) break;
-          assert.equal(now, pid);
-        }
-        const msg = 'server stdout lines that are not JSON-RPC dropped (log budget)';
+        for (let call = 0; call < 20; call++) assert.equal(await pidOf(client), pid);
         const ofChild = () => gw.logs.filter((line) => line.pid === pid);
+        await until(() => ofChild().some((line) => line.stdout === 'flood done'), 'the end of the flood');
+        // The session's end stops its child: the count comes then, not 10 s after the first drop.
+        await transport.terminateSession();
+        await client.close();
+        const msg = 'server stdout lines that are not JSON-RPC dropped (log budget)';
         await until(() => ofChild().some((line) => line.msg === msg), 'the count of lines dropped');
         const reports = ofChild().filter((line) => line.msg === msg);
-        // At its exit, not 10 s after its first drop.
         assert.equal(reports.length, 1);
         assert.ok(Date.parse(String(reports[0]!.time)) - started < 10_000);
         assert.equal(reports[0]!.route, 'noisy');
-        assert.ok(ofChild().some((line) => line.stdout === 'flood done'));
         const logged = ofChild().filter(
           (line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC' && FLOOD_LINE.test(String(line.stdout)),
         );
         assertBudgeted(logged, reports);
-        // The session's next request gets a new child.
-        assert.notEqual(await pidOf(client), pid);
-        await client.close();
       },
     );
   });
@@ -243,5 +240,32 @@ describe("a shared url route's remote server that floods the gateway with log me
     );
     assert.deepEqual(floods[0]!.upstreamLog, { level: 'info', data: 'flood 0' });
     assertBudgeted(floods, reports);
+  });
+});
+
+describe("a command route's server that floods the gateway with answers to requests it never sent", () => {
+  test('gets 200 of their warnings into the log and 20 a second, the rest counted and reported with its pid when it exits', async () => {
+    await withFloodGateway(
+      (marker) => floodRoute('stray', marker),
+      async (gw) => {
+        const client = await connect(`${gw.url}/mcp/stray`);
+        const pid = await pidOf(client);
+        await client.callTool({ name: 'flood', arguments: { stream: 'stray', count: LINES, exit: true } });
+        const msg = 'upstream answers to no request dropped (log budget)';
+        const ofChild = () => gw.logs.filter((line) => line.pid === pid);
+        await until(() => ofChild().some((line) => line.msg === msg), 'the count of answers dropped');
+        const reports = ofChild().filter((line) => line.msg === msg);
+        assert.equal(reports.length, 1);
+        assert.equal(reports[0]!.route, 'stray');
+        const warned = ofChild().filter((line) => String(line.msg).startsWith('upstream answered no request'));
+        assert.ok(warned.some((line) => String(line.answer).includes('"id":"flood done"')));
+        assertBudgeted(
+          warned.filter((line) => /"id":"flood \d+"/.test(String(line.answer))),
+          reports,
+        );
+        assert.notEqual(await pidOf(client), pid);
+        await client.close();
+      },
+    );
   });
 });

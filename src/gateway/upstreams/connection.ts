@@ -158,6 +158,8 @@ export class UpstreamConnection {
   private readonly awaitingOwner = new Set<() => void>();
   /** The upstream's log messages that no client takes, and the gateway logs: within a budget (log-budget.ts). */
   private readonly logBudget: LogBudget;
+  /** Its warnings of answers to no request: a server that writes them in a loop floods the log as surely. */
+  private readonly strayAnswerBudget: LogBudget;
 
   private constructor(
     readonly client: Client,
@@ -172,9 +174,10 @@ export class UpstreamConnection {
     private readonly pid: (() => number | undefined) | undefined,
   ) {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
-    this.logBudget = createLogBudget({
-      onDropped: (dropped) => this.log.warn({ ...this.pidField(), dropped }, 'upstream log messages dropped (log budget)'),
-    });
+    const budget = (message: string) =>
+      createLogBudget({ onDropped: (dropped) => this.log.warn({ ...this.pidField(), dropped }, message) });
+    this.logBudget = budget('upstream log messages dropped (log budget)');
+    this.strayAnswerBudget = budget('upstream answers to no request dropped (log budget)');
   }
 
   private pidField(): { pid?: number } {
@@ -214,9 +217,14 @@ export class UpstreamConnection {
       // The SDK drops an answer to an id it has no request for (one it never sent, a second answer,
       // one after the call timed out) and says so only here, in an error whose message holds the
       // whole answer: a server that answers the wrong request is worth a warning, at a bounded size.
-      if (error.message.startsWith(UNKNOWN_ANSWER))
-        options.logger.warn({ answer: capForLog(error.message.slice(UNKNOWN_ANSWER.length), 1000) }, UNKNOWN_ANSWER_LOGGED);
-      else options.logger.debug({ err: error }, 'upstream connection error');
+      if (error.message.startsWith(UNKNOWN_ANSWER)) {
+        if (connection.strayAnswerBudget.take()) {
+          options.logger.warn(
+            { ...connection.pidField(), answer: capForLog(error.message.slice(UNKNOWN_ANSWER.length), 1000) },
+            UNKNOWN_ANSWER_LOGGED,
+          );
+        }
+      } else options.logger.debug({ err: error }, 'upstream connection error');
     };
     await client.connect(options.transport, {
       timeout: options.timeout,
@@ -319,6 +327,7 @@ export class UpstreamConnection {
     this.subscriptions?.close();
     this.listChanges?.stop();
     this.logBudget.end();
+    this.strayAnswerBudget.end();
     for (const wake of [...this.awaitingOwner]) wake();
     this.markClosed();
   }

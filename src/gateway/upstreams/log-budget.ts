@@ -1,8 +1,8 @@
 /**
  * How many lines one upstream source may write to the gateway's log: a token bucket per source (a
- * child's stderr, its stdout lines that are not JSON-RPC, an upstream connection's log messages),
- * so that a chatty or broken server cannot flood the log, which on Azure is Application Insights
- * ingestion: paid for, and throttled past a quota.
+ * child's stderr, its stdout lines that are not JSON-RPC, an upstream connection's log messages and
+ * its warnings of answers to no request), so that a chatty or broken server cannot flood the log,
+ * which on Azure is Application Insights ingestion: paid for, and throttled past a quota.
  *
  * A source may log a burst at once, then a steady rate. What it writes beyond is dropped and
  * counted, and the count reported once per run of drops, a while after the first one (a source
