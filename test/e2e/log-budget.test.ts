@@ -19,6 +19,8 @@ const BURST = 200;
 const PER_SECOND = 20;
 const LINES = 5000;
 const FLOOD_LINE = /^flood \d+$/;
+/** What the url route's remote sends after its flood, until the test has seen one in the log. */
+const MARK = /^flood done \d+$/;
 
 type LogLine = Record<string, unknown>;
 
@@ -26,8 +28,14 @@ function floodRoute(name: string, marker: string, extra = ''): string {
   return `  ${name}:\n    command: ${process.execPath}\n    args: [${JSON.stringify(FLOOD)}, ${JSON.stringify(marker)}]\n${extra}`;
 }
 
-/** A gateway of flood-server routes for one test, closed after it with every child it started gone. */
-async function withFloodGateway(routes: (marker: string) => string, run: (gw: InProcessGateway) => Promise<void>): Promise<void> {
+/**
+ * A gateway of flood-server routes for one test, closed after it with every child it started gone;
+ * returned, closed, for what its log holds at the end (a child's last count comes at its exit).
+ */
+async function withFloodGateway(
+  routes: (marker: string) => string,
+  run: (gw: InProcessGateway) => Promise<void>,
+): Promise<InProcessGateway> {
   const marker = `flood-${randomUUID()}`;
   const gw = await startInProcessGateway(['servers:', routes(marker), ''].join('\n'));
   try {
@@ -36,6 +44,7 @@ async function withFloodGateway(routes: (marker: string) => string, run: (gw: In
     await gw.close();
     await until(() => processesWith(marker).length === 0, 'the children to exit');
   }
+  return gw;
 }
 
 async function connect(url: string): Promise<Client> {
@@ -57,13 +66,14 @@ async function until(check: () => boolean, what: string, ms = 10_000): Promise<v
 }
 
 /**
- * Checks a flood's accounting: every one of its {@link LINES} lines was either logged or counted in
- * a report, and those logged are no more than the burst plus the rate's share of the time between
- * the first and the last of them (and at least the burst, as the source had logged nothing before).
+ * Checks a flood's accounting, once its source has ended: every one of its `lines` was either logged
+ * or counted in a report, and those logged are no more than the burst plus the rate's share of the
+ * time between the first and the last of them (and at least the burst, as the source had logged
+ * nothing before).
  */
-function assertBudgeted(logged: LogLine[], reports: LogLine[]): void {
+function assertBudgeted(logged: LogLine[], reports: LogLine[], lines = LINES): void {
   const dropped = reports.reduce((sum, line) => sum + (line.dropped as number), 0);
-  assert.equal(logged.length + dropped, LINES, `${logged.length} logged, ${dropped} counted as dropped`);
+  assert.equal(logged.length + dropped, lines, `${logged.length} logged, ${dropped} counted as dropped`);
   const times = logged.map((line) => Date.parse(String(line.time)));
   const seconds = (Math.max(...times) - Math.min(...times)) / 1000;
   assert.ok(logged.length >= BURST, `${logged.length} logged`);
@@ -74,27 +84,29 @@ function assertBudgeted(logged: LogLine[], reports: LogLine[]): void {
 
 describe("a command route's server that floods its stderr", () => {
   test('gets 200 lines into the log and 20 a second, the rest counted and reported 10 s after the first drop, and goes on serving during the flood', async () => {
-    await withFloodGateway(
+    const msg = 'server stderr lines dropped (log budget)';
+    let pid = 0;
+    const gw = await withFloodGateway(
       (marker) => floodRoute('loud', marker),
       async (gw) => {
         const client = await connect(`${gw.url}/mcp/loud`);
-        const pid = await pidOf(client);
-        await client.callTool({ name: 'flood', arguments: { stream: 'stderr', count: LINES } });
+        pid = await pidOf(client);
+        const flooding = client.callTool({ name: 'flood', arguments: { stream: 'stderr', count: LINES, answer: 'after' } });
         for (let call = 0; call < 20; call++) assert.equal(await pidOf(client), pid);
-        const ofChild = () => gw.logs.filter((line) => line.pid === pid);
-        await until(() => ofChild().some((line) => line.stderr === 'flood done'), 'the end of the flood');
-        const msg = 'server stderr lines dropped (log budget)';
+        await flooding;
         // The child is still running: its count comes by the timer, 10 s after its first drop.
-        await until(() => ofChild().some((line) => line.msg === msg), 'the count of lines dropped', 15_000);
-        const reports = ofChild().filter((line) => line.msg === msg);
-        assert.equal(reports.length, 1);
-        assert.equal(reports[0]!.route, 'loud');
-        const logged = ofChild().filter((line) => line.msg === 'server stderr' && FLOOD_LINE.test(String(line.stderr)));
-        assertBudgeted(logged, reports);
+        await until(() => gw.logs.some((line) => line.pid === pid && line.msg === msg), 'the count of lines dropped', 15_000);
         assert.equal(await pidOf(client), pid);
         await client.close();
       },
     );
+    // Counted to the last line once the child is gone (a line the gateway had not read when the
+    // timer fired would be in a second count, at the child's exit).
+    const ofChild = gw.logs.filter((line) => line.pid === pid);
+    const reports = ofChild.filter((line) => line.msg === msg);
+    assert.equal(reports[0]!.route, 'loud');
+    const logged = ofChild.filter((line) => line.msg === 'server stderr' && FLOOD_LINE.test(String(line.stderr)));
+    assertBudgeted(logged, reports);
   });
 });
 
@@ -107,13 +119,14 @@ describe("a command route's server that floods its stdout with lines that are no
         const client = new Client({ name: 'log-budget-test', version: '1.0.0' });
         await client.connect(transport);
         const pid = await pidOf(client);
-        await client.callTool({ name: 'flood', arguments: { stream: 'stdout', count: LINES } });
+        const flooding = client.callTool({ name: 'flood', arguments: { stream: 'stdout', count: LINES, answer: 'after' } });
         // Its answers reach the gateway between the lines that are not JSON-RPC.
         for (let call = 0; call < 20; call++) assert.equal(await pidOf(client), pid);
+        await flooding;
         const ofChild = () => gw.logs.filter((line) => line.pid === pid);
-        await until(() => ofChild().some((line) => line.stdout === 'flood done'), 'the end of the flood');
         // The session's end stops its child: the count comes then, not 10 s after the first drop (the
-        // flood takes about a second), so it is logged after the session was ended, not before.
+        // flood takes about a second), so it is logged after the session was ended, not before; and
+        // by then the gateway has read the child's stdout to its end.
         const ending = gw.logs.length;
         await transport.terminateSession();
         await client.close();
@@ -185,7 +198,7 @@ describe("a shared command route's server that floods the gateway with log messa
           logger: 'flood',
           data: `${json.slice(0, 1000)}…[+${json.length - 1000} chars]`,
         });
-        assert.ok(logged.some((line) => (line.upstreamLog as { data: string }).data === 'flood done'));
+        // Counted at the child's exit, when the gateway has read its stdout to the end.
         assertBudgeted(floods, reports);
         // The route starts a new child for its next request.
         assert.notEqual(await pidOf(client), pid);
@@ -198,21 +211,30 @@ describe("a shared command route's server that floods the gateway with log messa
 describe("a shared url route's remote server that floods the gateway with log messages no client takes", () => {
   test('gets 200 into the log and 20 a second, the rest counted and reported when the connection closes, and the route goes on serving', async () => {
     let sent = 0;
+    let marks = 0;
+    let marking = true;
+    let markedAll!: () => void;
+    const marked = new Promise<void>((resolve) => (markedAll = resolve));
     const remote = await startV1Remote({
       register: (mcp) => {
         mcp.server.registerCapabilities({ logging: {} });
         mcp.registerTool('flood', {}, async () => {
           // Once answered (and the gateway's GET stream open): on that stream, tied to no call.
           setTimeout(async () => {
-            // In batches, as flood-server.mjs writes them: the gateway reads each as it comes, so that
-            // the last line, sent once the budget has room again, is logged.
+            // In batches, as flood-server.mjs writes them.
             for (let n = 0; n < LINES; n++) {
               await mcp.server.sendLoggingMessage({ level: 'info', data: `flood ${n}` });
               sent++;
               if (n % 100 === 99) await new Promise((resolve) => setTimeout(resolve, 10));
             }
-            await new Promise((resolve) => setTimeout(resolve, 500));
-            await mcp.server.sendLoggingMessage({ level: 'info', data: 'flood done' });
+            // Then a mark every 200 ms until the test has seen one logged: the stream is read in order,
+            // so a mark in the log says the gateway has read the whole flood, however slowly (the
+            // first marks may still be dropped, while it catches up; the next find the budget refilled).
+            while (marking) {
+              await mcp.server.sendLoggingMessage({ level: 'info', data: `flood done ${marks++}` });
+              await new Promise((resolve) => setTimeout(resolve, 200));
+            }
+            markedAll();
           }, 200);
           return { content: [{ type: 'text', text: 'flooding' }] };
         });
@@ -223,8 +245,14 @@ describe("a shared url route's remote server that floods the gateway with log me
     try {
       const client = await connect(`${gw.url}/mcp/remote`);
       await client.callTool({ name: 'flood', arguments: {} });
-      const messages = () => gw.logs.filter((line) => line.msg === 'upstream log message' && line.route === 'remote');
-      await until(() => messages().some((line) => (line.upstreamLog as { data: string }).data === 'flood done'), 'the end of the flood');
+      const logged = (mark: RegExp) =>
+        gw.logs.some((line) => mark.test(String((line.upstreamLog as { data?: unknown } | undefined)?.data)));
+      await until(() => logged(MARK), 'the end of the flood', 30_000);
+      marking = false;
+      await marked;
+      // The marks sent after the first one logged find the budget refilled: each is logged, the last
+      // one too, and then every mark has been read.
+      await until(() => logged(new RegExp(`^flood done ${marks - 1}$`)), 'the last mark');
       assert.equal(sent, LINES);
       assert.equal(textOf(await client.callTool({ name: 'echo', arguments: {} })), 'still here');
       await client.close();
@@ -240,7 +268,9 @@ describe("a shared url route's remote server that floods the gateway with log me
       (line) => line.msg === 'upstream log message' && FLOOD_LINE.test(String((line.upstreamLog as { data?: unknown } | undefined)?.data)),
     );
     assert.deepEqual(floods[0]!.upstreamLog, { level: 'info', data: 'flood 0' });
-    assertBudgeted(floods, reports);
+    // The marks that were dropped are in the count too.
+    const marksLogged = gw.logs.filter((line) => MARK.test(String((line.upstreamLog as { data?: unknown } | undefined)?.data))).length;
+    assertBudgeted(floods, reports, LINES + marks - marksLogged);
   });
 });
 
@@ -259,7 +289,6 @@ describe("a command route's server that floods the gateway with answers to reque
         assert.equal(reports.length, 1);
         assert.equal(reports[0]!.route, 'stray');
         const warned = ofChild().filter((line) => String(line.msg).startsWith('upstream answered no request'));
-        assert.ok(warned.some((line) => String(line.answer).includes('"id":"flood done"')));
         assertBudgeted(
           warned.filter((line) => /"id":"flood \d+"/.test(String(line.answer))),
           reports,
