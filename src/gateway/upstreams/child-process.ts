@@ -7,7 +7,8 @@
  * server that starts helpers (`npx`, `uvx`, a shell script) leaves nothing behind; its environment
  * is a minimal base plus what gateway.yaml declares, never the gateway's own variables (secrets,
  * keys, app settings); every stderr line, and every stdout line that is not JSON-RPC, goes to the
- * structured log tagged with the route instead of being dropped or inherited.
+ * structured log tagged with the route instead of being inherited, within a log budget per stream
+ * (log-budget.ts): what a chatty child writes beyond it is counted, not logged.
  *
  * Children still running when the gateway exits (a crash, `process.exit`) are killed from an
  * `exit` hook. Only a SIGKILL of the gateway skips it; then each child sees its stdin close, which
@@ -18,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { deserializeMessage, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/client';
 import { describeSize } from '../config/units.js';
 import { capForLog, type Logger } from '../logger.js';
+import { createLogBudget, type LogBudget } from './log-budget.js';
 
 /** What gateway.yaml declares for a `command:` route. */
 export interface ChildCommand {
@@ -117,6 +119,9 @@ export class ChildProcessTransport implements Transport {
   private closeTold = false;
   private stall: NodeJS.Timeout | undefined;
   private readonly log: Logger;
+  /** What of its stderr, and of its stdout that is not JSON-RPC, may reach the log: each its own budget. */
+  private readonly stderrBudget: LogBudget;
+  private readonly stdoutBudget: LogBudget;
 
   constructor(
     private readonly spec: ChildCommand,
@@ -126,6 +131,9 @@ export class ChildProcessTransport implements Transport {
     private readonly stopGrace = 2000,
   ) {
     this.log = logger;
+    const budget = (message: string) => createLogBudget({ onDropped: (dropped) => this.log.warn({ pid: this.pid, dropped }, message) });
+    this.stderrBudget = budget('server stderr lines dropped (log budget)');
+    this.stdoutBudget = budget('server stdout lines that are not JSON-RPC dropped (log budget)');
   }
 
   get pid(): number | undefined {
@@ -164,7 +172,12 @@ export class ChildProcessTransport implements Transport {
         // Whatever the child started is stopped with it.
         signalGroup(child, 'SIGKILL');
       });
-      child.once('close', () => this.ended());
+      child.once('close', () => {
+        this.ended();
+        // Its stdio is closed: nothing more to count. What was dropped and not reported yet is now.
+        this.stderrBudget.end();
+        this.stdoutBudget.end();
+      });
       child.stdin!.on('error', (error) => this.onerror?.(error));
       child.stdout!.on('data', (chunk: Buffer) => this.read(chunk));
       // A child that closed its stdout and keeps running can answer nothing more: its calls would
@@ -175,7 +188,9 @@ export class ChildProcessTransport implements Transport {
           this.stopFor('closed its stdout', 'server closed its stdout while still running; stopping it');
         }, OUTPUT_CLOSED_GRACE).unref();
       });
-      lines(child.stderr!, (line) => this.log.info({ pid: child.pid, stderr: line }, 'server stderr'));
+      lines(child.stderr!, (line) => {
+        if (this.stderrBudget.take()) this.log.info({ pid: child.pid, stderr: line }, 'server stderr');
+      });
     });
   }
 
@@ -290,20 +305,27 @@ export class ChildProcessTransport implements Transport {
     try {
       message = deserializeMessage(line);
     } catch {
-      // Servers that print banners or debug output on stdout still work; the line is not lost.
-      this.log.warn({ pid: this.pid, stdout: capForLog(line, LOGGED_LINE_CHARS) }, 'server wrote a line on stdout that is not JSON-RPC');
+      // Servers that print banners or debug output on stdout still work; the line is logged, within
+      // the budget.
+      const logged = this.stdoutBudget.take();
+      if (logged) {
+        this.log.warn({ pid: this.pid, stdout: capForLog(line, LOGGED_LINE_CHARS) }, 'server wrote a line on stdout that is not JSON-RPC');
+      }
       // An answer that names its request but is malformed (a result and an error, no jsonrpc) fails
       // that request now, instead of leaving it to wait for callTimeout.
       const id = answeredId(line);
-      if (id !== undefined) this.onmessage?.({ jsonrpc: '2.0', id, error: { code: -32603, message: INVALID_ANSWER } });
+      if (id !== undefined) {
+        this.onmessage?.({ jsonrpc: '2.0', id, error: { code: -32603, message: logged ? INVALID_ANSWER_LOGGED : INVALID_ANSWER_DROPPED } });
+      }
       return;
     }
     this.onmessage?.(message);
   }
 }
 
-const INVALID_ANSWER =
-  "the server process answered this request with a message that is not valid JSON-RPC (it is in the gateway's log: server wrote a line on stdout that is not JSON-RPC)";
+const INVALID_ANSWER = 'the server process answered this request with a message that is not valid JSON-RPC';
+const INVALID_ANSWER_LOGGED = `${INVALID_ANSWER} (it is in the gateway's log: server wrote a line on stdout that is not JSON-RPC)`;
+const INVALID_ANSWER_DROPPED = `${INVALID_ANSWER} (not in the gateway's log: the server wrote more stdout lines that are not JSON-RPC than its log budget lets through, and this one was dropped)`;
 
 /** The id of a line that looks like an answer (a JSON object with an id, a result or an error, no method). */
 function answeredId(line: string): string | number | undefined {

@@ -27,6 +27,7 @@ import type { BackoffSettings } from '../backoff-schedule.js';
 import { capForLog, type Logger } from '../logger.js';
 import { FIRST_MODERN_VERSION } from '../protocol/versions.js';
 import { ListenReopening, ListenStreams } from './listen-reopening.js';
+import { createLogBudget, type LogBudget } from './log-budget.js';
 import { ResourceSubscriptions } from './resource-subscriptions.js';
 
 /** What a downstream server exposes to the connection feeding it. */
@@ -79,6 +80,8 @@ export interface ConnectOptions {
   /** The route's counts of the listen streams its connections keep upstream (`upstream.listenStreams`); else this connection's own. */
   readonly listenStreams?: ListenStreams;
   readonly logger: Logger;
+  /** The process behind the connection (a `command:` route's child), named in its log lines; none for a remote. */
+  readonly pid?: () => number | undefined;
   /** How the upstream went away, for errors: `exited with code 1`. */
   readonly describeEnd?: () => string;
   /**
@@ -106,6 +109,9 @@ export const RELAY_GRACE_MS = 3000;
 /** How the SDK's Protocol words an answer it has no request for (it has no code for it). */
 const UNKNOWN_ANSWER = 'Received a response for an unknown message ID: ';
 const UNKNOWN_ANSWER_LOGGED = 'upstream answered no request the gateway is waiting for (an id it never sent, or a second answer); dropped';
+
+/** Longest piece of an upstream log message's `data` that reaches the gateway's log. */
+const LOGGED_DATA_CHARS = 1000;
 
 /**
  * How long a server-to-client request relayed to the gateway's client may wait for its answer:
@@ -150,6 +156,10 @@ export class UpstreamConnection {
   private listChanges: ListenReopening | undefined;
   /** Server-to-client requests waiting for their session's peer to be attached. */
   private readonly awaitingOwner = new Set<() => void>();
+  /** The upstream's log messages that no client takes, and the gateway logs: within a budget (log-budget.ts). */
+  private readonly logBudget: LogBudget;
+  /** Its warnings of answers to no request: a server that writes them in a loop floods the log as surely. */
+  private readonly strayAnswerBudget: LogBudget;
 
   private constructor(
     readonly client: Client,
@@ -161,8 +171,18 @@ export class UpstreamConnection {
     private readonly backoff: BackoffSettings,
     private readonly listenStreams: ListenStreams,
     private onClose: (() => void) | undefined,
+    private readonly pid: (() => number | undefined) | undefined,
   ) {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
+    const budget = (message: string) =>
+      createLogBudget({ onDropped: (dropped) => this.log.warn({ ...this.pidField(), dropped }, message) });
+    this.logBudget = budget('upstream log messages dropped (log budget)');
+    this.strayAnswerBudget = budget('upstream answers to no request dropped (log budget)');
+  }
+
+  private pidField(): { pid?: number } {
+    const pid = this.pid?.();
+    return pid === undefined ? {} : { pid };
   }
 
   get isOpen(): boolean {
@@ -189,6 +209,7 @@ export class UpstreamConnection {
       options.backoff,
       options.listenStreams ?? new ListenStreams(),
       options.onClose,
+      options.pid,
     );
     connection.wire(options.capabilities, options.ownedBySession);
     client.onclose = () => connection.end();
@@ -196,9 +217,14 @@ export class UpstreamConnection {
       // The SDK drops an answer to an id it has no request for (one it never sent, a second answer,
       // one after the call timed out) and says so only here, in an error whose message holds the
       // whole answer: a server that answers the wrong request is worth a warning, at a bounded size.
-      if (error.message.startsWith(UNKNOWN_ANSWER))
-        options.logger.warn({ answer: capForLog(error.message.slice(UNKNOWN_ANSWER.length), 1000) }, UNKNOWN_ANSWER_LOGGED);
-      else options.logger.debug({ err: error }, 'upstream connection error');
+      if (error.message.startsWith(UNKNOWN_ANSWER)) {
+        if (connection.strayAnswerBudget.take()) {
+          options.logger.warn(
+            { ...connection.pidField(), answer: capForLog(error.message.slice(UNKNOWN_ANSWER.length), 1000) },
+            UNKNOWN_ANSWER_LOGGED,
+          );
+        }
+      } else options.logger.debug({ err: error }, 'upstream connection error');
     };
     await client.connect(options.transport, {
       timeout: options.timeout,
@@ -300,6 +326,8 @@ export class UpstreamConnection {
     this.ended = true;
     this.subscriptions?.close();
     this.listChanges?.stop();
+    this.logBudget.end();
+    this.strayAnswerBudget.end();
     for (const wake of [...this.awaitingOwner]) wake();
     this.markClosed();
   }
@@ -326,7 +354,8 @@ export class UpstreamConnection {
     this.client.setNotificationHandler('notifications/message', (notification) => {
       const owner = this.soleOwner(false);
       if (owner) owner.log(notification.params);
-      else this.log.info({ upstreamLog: notification.params }, 'upstream log message');
+      else if (this.logBudget.take())
+        this.log.info({ ...this.pidField(), upstreamLog: loggedMessage(notification.params) }, 'upstream log message');
     });
     for (const method of SERVER_TO_CLIENT) {
       // The client only takes handlers for what it declared, and declares what the downstream did.
@@ -390,6 +419,15 @@ export class UpstreamConnection {
     }
     return found;
   }
+}
+
+/**
+ * What the gateway's log keeps of an upstream log message: its MCP level and logger, and its `data`
+ * as text (an object as JSON) cut at {@link LOGGED_DATA_CHARS}, as a child's stderr lines are.
+ */
+function loggedMessage({ level, logger, data }: LoggingMessageNotification['params']): Record<string, unknown> {
+  const text = typeof data === 'string' ? data : (JSON.stringify(data) ?? String(data));
+  return { level, ...(logger === undefined ? {} : { logger }), data: capForLog(text, LOGGED_DATA_CHARS) };
 }
 
 /**

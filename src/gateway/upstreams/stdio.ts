@@ -50,6 +50,7 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           backoff: options.backoff,
           listenStreams: options.listenStreams,
           logger: log,
+          pid: () => transport.pid,
           describeEnd: () => describeEnd(transport),
         });
       } catch (error) {
