@@ -77,7 +77,12 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       );
       transport?.().failTooLarge(overflow);
     });
-    return withRedactedErrors(limited, secrets);
+    const redacted = withRedactedErrors(limited, secrets);
+    // A redirect is never followed by fetch itself: the route's headers (its credentials) would go
+    // wherever the remote points. The SDK's transports follow one within the URL's origin, hop by
+    // hop, and hand any other back as an error (redirectPolicy 'same-origin', their default); a
+    // request of the gateway's own (the DELETE below) gets the 3xx as its answer.
+    return (url, init) => redacted(url, { redirect: 'manual', ...init });
   }
   const fetch = fetchFor();
   /** Streamable HTTP refused once: this upstream is an SSE server. */
