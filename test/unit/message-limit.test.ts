@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { EventMeter, MessageTooLarge, withMessageLimit, type Overflow } from '../../src/gateway/upstreams/message-limit.js';
 import { upstreamFetch } from '../../src/gateway/upstreams/upstream-fetch.js';
@@ -62,6 +63,12 @@ class TestServer {
       case '/exact':
         response.writeHead(200, json);
         return this.write(response, [chunk(MAX / 2), chunk(MAX / 2)]);
+      case '/gzip': {
+        // 2 KiB on the wire that fetch inflates to 16 times the bound: counted as it inflates.
+        const zipped = gzipSync(Buffer.alloc(16 * MAX));
+        response.writeHead(200, { ...json, 'content-encoding': 'gzip', 'content-length': String(zipped.length) });
+        return this.write(response, [zipped.toString('latin1')], 'latin1');
+      }
       case '/error-page':
         response.writeHead(500, { 'content-type': 'text/html' });
         return this.write(
@@ -91,14 +98,15 @@ class TestServer {
   }
 
   /** Writes `parts` as the client reads them (backpressure), and stops when its connection closes. */
-  private write(response: ServerResponse, parts: string[]): void {
-    Readable.from(this.counted(parts)).pipe(response);
+  private write(response: ServerResponse, parts: string[], encoding: BufferEncoding = 'utf8'): void {
+    Readable.from(this.counted(parts, encoding)).pipe(response);
   }
 
-  private *counted(parts: string[]): Generator<string> {
+  private *counted(parts: string[], encoding: BufferEncoding): Generator<Buffer> {
     for (const part of parts) {
-      this.written += Buffer.byteLength(part);
-      yield part;
+      const bytes = Buffer.from(part, encoding);
+      this.written += bytes.length;
+      yield bytes;
     }
   }
 }
@@ -149,6 +157,23 @@ describe('withMessageLimit', () => {
     assert.equal((await response.text()).length, MAX);
     assert.deepEqual(told, []);
     assert.equal(await server.cutShort, false);
+  });
+
+  it('counts a compressed body as fetch inflates it, whatever its Content-Length said', async () => {
+    told.length = 0;
+    const response = await post('/gzip', { jsonrpc: '2.0', id: 3, method: 'tools/call' });
+    await assert.rejects(response.arrayBuffer(), MessageTooLarge);
+    assert.deepEqual(
+      told.map(({ declared, requestIds }) => ({ declared, requestIds })),
+      [{ declared: false, requestIds: [3] }],
+    );
+  });
+
+  it('hands over a body whose declared length is within the bound as it came: HTTP ends it there', async () => {
+    const answer = new Response('{"jsonrpc":"2.0","id":1,"result":{}}', {
+      headers: { 'content-type': 'application/json', 'content-length': '36' },
+    });
+    assert.equal(await withMessageLimit(async () => answer, MAX)('http://127.0.0.1/'), answer);
   });
 
   it('cuts an error page over the bound too (the SDK reads it whole for its message)', async () => {

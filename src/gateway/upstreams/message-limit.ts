@@ -7,8 +7,9 @@
  * {@link withMessageLimit} counts the bytes of each answer's body as the reader takes them, never
  * holding more than the chunk in hand:
  * - a body that is not an event stream (a JSON answer, an error page, a redirect's) is one
- *   message: refused before it is read when its Content-Length says it is too long, else cut at
- *   the byte past the bound;
+ *   message: refused before it is read when its Content-Length says it is too long, passed as it
+ *   is when that length is within the bound (unless it is compressed: fetch inflates it), else cut
+ *   at the byte past the bound;
  * - an event stream is bounded per event: the bytes from the end of one event (a blank line) to
  *   the end of the next, so a long stream of small events is fine and one endless event is not.
  * A body over the bound is cancelled (the connection to the remote closes) and errors with
@@ -53,10 +54,16 @@ export function withMessageLimit(base: FetchLike, maxBytes: number, onOverflow: 
       onOverflow({ error, method: (init?.method ?? 'GET').toUpperCase(), eventStream, declared, requestIds: requestIdsOf(init?.body) });
       return error;
     };
-    if (!eventStream && Number(response.headers.get('content-length') ?? 0) > maxBytes) {
-      const error = overflow(true);
-      await body.cancel(error).catch(() => undefined);
-      throw error;
+    const declared = eventStream ? undefined : response.headers.get('content-length');
+    if (declared !== undefined && declared !== null) {
+      if (Number(declared) > maxBytes) {
+        const error = overflow(true);
+        await body.cancel(error).catch(() => undefined);
+        throw error;
+      }
+      // HTTP/1.1 ends such a body at its length, so it cannot grow past it: nothing to count. Unless
+      // fetch inflates it (gzip, br), when it may be far longer than it said: counted.
+      if (!response.headers.has('content-encoding')) return response;
     }
     const meter = eventStream ? new EventMeter() : undefined;
     let bytes = 0;
