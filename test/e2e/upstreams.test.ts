@@ -6,15 +6,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { getRequestListener } from '@hono/node-server';
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { createMcpHandler, McpServer, SERVER_INFO_META_KEY } from '@modelcontextprotocol/server';
-import { McpServer as V1McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SSEServerTransport as V1SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { z } from 'zod';
 import { createSessionKeyring } from '../../src/gateway/sessions/session-keys.js';
 import type { BackoffState } from '../../src/gateway/backoff-schedule.js';
@@ -24,7 +22,7 @@ import { fakeClock } from '../helpers/fake-upstream.js';
 import { fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
-import { startV1Remote } from '../helpers/v1-remote.js';
+import { startV1Remote, startV1SseRemote } from '../helpers/v1-remote.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
@@ -866,33 +864,12 @@ describe('url routes', () => {
   });
 });
 
-/** A v1-SDK server that speaks only the 2024 HTTP+SSE protocol: GET /sse, then POST /messages. */
-async function startV1SseServer(): Promise<{ url: string; streams(): number; close(): Promise<void> }> {
-  const transports = new Map<string, V1SSEServerTransport>();
-  const server: Server = createHttpServer(async (req, res) => {
-    const url = new URL(req.url!, 'http://127.0.0.1');
-    if (req.method === 'GET' && url.pathname === '/sse') {
-      const transport = new V1SSEServerTransport('/messages', res);
-      transports.set(transport.sessionId, transport);
-      res.once('close', () => transports.delete(transport.sessionId));
-      const mcp = new V1McpServer({ name: 'v1-sse', version: '1.0.0' });
-      mcp.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
-      await mcp.connect(transport);
-      return;
-    }
-    const transport = transports.get(url.searchParams.get('sessionId') ?? '');
-    if (req.method === 'POST' && url.pathname === '/messages' && transport) return transport.handlePostMessage(req, res);
-    res.writeHead(req.method === 'POST' ? 405 : 404).end();
+/** A v1-SDK server that speaks only the 2024 HTTP+SSE protocol, with an echo tool. */
+function startV1SseServer() {
+  return startV1SseRemote({
+    register: (mcp) =>
+      mcp.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({ content: [{ type: 'text', text }] })),
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sse`,
-    streams: () => transports.size,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 describe('a url route whose server speaks only HTTP+SSE', () => {

@@ -358,9 +358,14 @@ describe('parseConfig', () => {
     );
   });
 
-  it("takes a command route's maxMessageSize as a size, and refuses it elsewhere and at 0", () => {
-    const config = parseConfig('servers:\n  cmd:\n    command: node\n    maxMessageSize: 1MiB\n', '/srv/app/gateway.yaml');
+  it("takes a command or url route's maxMessageSize as a size (default 64 MiB), and refuses it on a module route and at 0", () => {
+    const config = parseConfig(
+      'servers:\n  cmd:\n    command: node\n    maxMessageSize: 1MiB\n  r:\n    url: https://mcp.example.com/mcp\n    maxMessageSize: 2MB\n  plain:\n    url: https://mcp.example.com/mcp\n',
+      '/srv/app/gateway.yaml',
+    );
     assert.equal(config.servers.cmd!.maxMessageSize, 1_048_576);
+    assert.equal(config.servers.r!.maxMessageSize, 2_000_000);
+    assert.equal(config.servers.plain!.maxMessageSize, 64 * 1_048_576);
     assert.deepEqual(
       problemsOf(
         [
@@ -371,12 +376,16 @@ describe('parseConfig', () => {
           '  mod:',
           '    module: ./m',
           '    maxMessageSize: 1MiB',
+          '  r:',
+          '    url: https://mcp.example.com/mcp',
+          '    maxMessageSize: -1MiB',
           '',
         ].join('\n'),
       ),
       [
         '4:21 servers.cmd.maxMessageSize: maxMessageSize must be more than 0',
-        '7:21 servers.mod.maxMessageSize: maxMessageSize applies to command servers only, not to a module server',
+        '7:21 servers.mod.maxMessageSize: maxMessageSize applies to command and url servers only, not to a module server',
+        '10:21 servers.r.maxMessageSize: invalid size "-1MiB": use e.g. 512KiB, 4MiB, 50MB',
       ],
     );
   });

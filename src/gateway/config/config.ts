@@ -34,7 +34,7 @@ const KIND_ONLY: Record<string, readonly UpstreamKind[]> = {
   env: ['command'],
   cwd: ['command'],
   maxProcesses: ['command'],
-  maxMessageSize: ['command'],
+  maxMessageSize: ['command', 'url'],
   startTimeout: ['module', 'command'],
   headers: ['url'],
   isolation: ['command', 'url'],
@@ -80,6 +80,8 @@ const serverKeys = z
     /**
      * `command:` the largest JSON-RPC message (one stdout line) a child may write, and the most the
      * gateway holds for a child that does not read its stdin; past either, the child is stopped.
+     * `url:` the largest JSON-RPC message the remote may send: a JSON body, or one event of an event
+     * stream; past it, the body is cut and the calls waiting on it fail (upstream-fetch.ts).
      */
     maxMessageSize: size.refine((bytes) => bytes > 0, 'maxMessageSize must be more than 0').optional(),
     /**

@@ -37,7 +37,8 @@ import type { SessionStream } from './upstream.js';
 import type { RequestOutcome } from './pool.js';
 import { CANCELLED, type BridgedCall } from '../telemetry/telemetry.js';
 import type { ToolIndex } from './tool-index.js';
-import { endedUnanswered, upstreamsOwnError } from './unanswered-streams.js';
+import { cutTooLarge, endedUnanswered, upstreamsOwnError } from './unanswered-streams.js';
+import { MessageTooLarge } from './message-limit.js';
 
 export interface BridgeOptions {
   readonly description: UpstreamDescription;
@@ -434,6 +435,11 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
         `${options.describeUpstream} did not answer ${what} within ${options.callTimeout / 1000} s (callTimeout)`,
       );
     }
+    if (cutTooLarge(error) || error instanceof MessageTooLarge) {
+      // As a command route's child that wrote a line over maxMessageSize (child-process.ts): the
+      // remote is not stopped (the next request reaches it as before), only its answer cut.
+      return upstreamError('upstream_exited', `${options.describeUpstream} ${error.message} before answering`);
+    }
     if (!connection.isOpen || (error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed)) {
       return upstreamError(
         'upstream_exited',
@@ -537,6 +543,7 @@ function withoutModernFields(result: unknown): unknown {
 /** `error.type` of a forwarded request that got no answer. */
 function failureType(error: unknown): string {
   if (endedUnanswered(error)) return 'stream_ended';
+  if (cutTooLarge(error) || error instanceof MessageTooLarge) return 'message_too_large';
   if (error instanceof SdkError) return error.code === SdkErrorCode.RequestTimeout ? 'timeout' : String(error.code);
   return error instanceof Error ? error.name : 'error';
 }
@@ -545,7 +552,8 @@ function failureType(error: unknown): string {
  * What a request to the upstream that threw came to, for the route's backoff: the upstream's
  * JSON-RPC error is an answer; a failure to reach it (a network failure, a 5xx or 429, a response
  * stream that ended without the answer) is none; a
- * timeout, or its connection closing (which the pool counts once, where it closed), is neither. A
+ * timeout, an answer cut at maxMessageSize (the remote was reached, and is not to be left alone for
+ * one outsized answer), or its connection closing (which the pool counts once, where it closed), is neither. A
  * request its caller cancelled is neither whatever it threw: the caller says so.
  */
 export function outcomeOf(error: unknown): RequestOutcome {

@@ -44,6 +44,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
           route: name,
           url: new URL(entry.url!),
           headers: entry.headers,
+          maxMessageSize: entry.maxMessageSize,
           connectTimeout: entry.callTimeout,
           backoff,
           listenStreams,

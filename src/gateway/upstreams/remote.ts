@@ -15,7 +15,9 @@
  *
  * Both transports fetch through upstream-fetch.ts, which gives each request an abort signal of its
  * own: the SDK passes one signal to all of a connection's requests, and Node's fetch would leave a
- * listener on it per request.
+ * listener on it per request; and through message-limit.ts, which bounds each message the remote
+ * sends to the route's maxMessageSize and tells the transport which of its requests a cut answer
+ * was for (unanswered-streams.ts fails those at once).
  */
 import { SSEClientTransport, SdkError, StreamableHTTPClientTransport, type FetchLike } from '@modelcontextprotocol/client';
 import type { BackoffSettings } from '../backoff-schedule.js';
@@ -23,8 +25,9 @@ import type { Logger } from '../logger.js';
 import type { ListenStreams } from './listen-reopening.js';
 import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
 import type { Connector } from './bridged.js';
+import { withMessageLimit, type Overflow } from './message-limit.js';
 import { secretsOf, upstreamFetch, withRedactedErrors } from './upstream-fetch.js';
-import { AnsweringStreamableHTTPClientTransport } from './unanswered-streams.js';
+import { AnsweringSSEClientTransport, AnsweringStreamableHTTPClientTransport } from './unanswered-streams.js';
 import { messageOf } from './bridge.js';
 
 export interface RemoteConnectorOptions {
@@ -33,6 +36,8 @@ export interface RemoteConnectorOptions {
   readonly headers: Readonly<Record<string, string>>;
   /** How long the remote server has to answer the connection's own requests: the route's callTimeout (bridged.ts). */
   readonly connectTimeout: number;
+  /** The route's `maxMessageSize`: the most one message from the remote may be (message-limit.ts). */
+  readonly maxMessageSize: number;
   /** The route's `cache.backoff` and clock (ConnectOptions.backoff). */
   readonly backoff: BackoffSettings;
   /** The route's counts of its listen streams upstream (ConnectOptions.listenStreams). */
@@ -51,8 +56,35 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
   const describe = `the remote server of route "${options.route}"`;
   const log = options.logger.child({ upstream: 'url' });
   const requestInit = { headers: { ...options.headers } };
-  // What the remote says in an error answer reaches clients, logs and the status page: without the route's secrets.
-  const fetch: FetchLike = withRedactedErrors(upstreamFetch, secretsOf(options.url, options.headers));
+  const secrets = secretsOf(options.url, options.headers);
+  /**
+   * The fetch of a transport (or of the gateway's own requests, with no `transport`): each answer
+   * bounded to maxMessageSize, the requests of one cut failed at once on `transport`; and what the
+   * remote says in an error answer, which reaches clients, logs and the status page, without the
+   * route's secrets (read after the bound, so that an endless error page is cut too).
+   */
+  function fetchFor(transport?: () => { failTooLarge(overflow: Overflow): void }): FetchLike {
+    const limited = withMessageLimit(upstreamFetch, options.maxMessageSize, (overflow) => {
+      log.warn(
+        {
+          maxBytes: options.maxMessageSize,
+          method: overflow.method,
+          body: overflow.eventStream ? 'event stream' : 'message',
+          declared: overflow.declared,
+          requests: overflow.requestIds.length,
+        },
+        'the remote server sent a message over maxMessageSize; its answer was cut there',
+      );
+      transport?.().failTooLarge(overflow);
+    });
+    const redacted = withRedactedErrors(limited, secrets);
+    // A redirect is never followed by fetch itself: the route's headers (its credentials) would go
+    // wherever the remote points. The SDK's transports follow one within the URL's origin, hop by
+    // hop, and hand any other back as an error (redirectPolicy 'same-origin', their default); a
+    // request of the gateway's own (the DELETE below) gets the 3xx as its answer.
+    return (url, init) => redacted(url, { redirect: 'manual', ...init });
+  }
+  const fetch = fetchFor();
   /** Streamable HTTP refused once: this upstream is an SSE server. */
   let sseOnly = false;
   const transports = new WeakMap<UpstreamConnection, StreamableHTTPClientTransport>();
@@ -111,9 +143,10 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       /** Why Streamable HTTP was refused just now, if it was: told with the HTTP+SSE failure. */
       let refused: unknown;
       if (!sseOnly) {
-        const transport = new AnsweringStreamableHTTPClientTransport(options.url, {
+        const transport: AnsweringStreamableHTTPClientTransport = new AnsweringStreamableHTTPClientTransport(options.url, {
           requestInit,
-          fetch,
+          // Called only once the transport sends, so `transport` is there by then.
+          fetch: fetchFor(() => transport),
           ...(sealed ? { sessionId: sealed.s } : {}),
         });
         if (sealed?.v) transport.setProtocolVersion(sealed.v);
@@ -129,7 +162,10 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
           refused = error;
         }
       }
-      const transport = new SSEClientTransport(options.url, { requestInit, fetch });
+      const transport: AnsweringSSEClientTransport = new AnsweringSSEClientTransport(options.url, {
+        requestInit,
+        fetch: fetchFor(() => transport),
+      });
       let connection: UpstreamConnection;
       try {
         connection = await connect(init, transport, false);

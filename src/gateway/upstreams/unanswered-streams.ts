@@ -17,6 +17,11 @@
  * connects: the SDK's client keeps a handler it finds there and calls it first. A request the
  * client cancels (`notifications/cancelled`) is no longer waited for, so a stream the server ends
  * after a cancellation adds nothing.
+ *
+ * And the same for an answer cut at the route's maxMessageSize (message-limit.ts): the fetch says
+ * which requests it was for, and {@link AnsweringStreamableHTTPClientTransport.failTooLarge} fails
+ * those at once, with data {@link TOO_LARGE}; so does {@link AnsweringSSEClientTransport}, the
+ * HTTP+SSE transport, for every request waiting when its event stream is cut.
  */
 import {
   isJSONRPCErrorResponse,
@@ -24,11 +29,14 @@ import {
   isJSONRPCRequest,
   isJSONRPCResultResponse,
   ProtocolError,
+  SSEClientTransport,
   StreamableHTTPClientTransport,
   type JSONRPCMessage,
   type RequestId,
+  type SSEClientTransportOptions,
   type StreamableHTTPClientTransportOptions,
 } from '@modelcontextprotocol/client';
+import type { Overflow } from './message-limit.js';
 
 /** The `data` of the error a request gets when its stream ended unanswered. */
 export const STREAM_ENDED: { readonly reason: string } = Object.freeze({ reason: 'stream ended' });
@@ -38,9 +46,17 @@ export function endedUnanswered(error: unknown): boolean {
   return error instanceof ProtocolError && error.data === STREAM_ENDED;
 }
 
-/** A JSON-RPC error the upstream sent, which is its answer: not the one above. */
+/** The `data` of the error a request gets when the remote's answer to it was over maxMessageSize (message-limit.ts). */
+export const TOO_LARGE: { readonly reason: string } = Object.freeze({ reason: 'message too large' });
+
+/** The client's error for a request whose answer was cut at maxMessageSize: its message says so ("sent a message over 64 MiB (maxMessageSize)"). */
+export function cutTooLarge(error: unknown): error is ProtocolError {
+  return error instanceof ProtocolError && error.data === TOO_LARGE;
+}
+
+/** A JSON-RPC error the upstream sent, which is its answer: not one of the two above. */
 export function upstreamsOwnError(error: unknown): error is ProtocolError {
-  return error instanceof ProtocolError && error.data !== STREAM_ENDED;
+  return error instanceof ProtocolError && error.data !== STREAM_ENDED && error.data !== TOO_LARGE;
 }
 
 type SendOptions = Parameters<StreamableHTTPClientTransport['send']>[1];
@@ -78,6 +94,15 @@ export class AnsweringStreamableHTTPClientTransport extends StreamableHTTPClient
     await super.close();
   }
 
+  /**
+   * The remote's answer to these requests was cut at maxMessageSize (message-limit.ts): those still
+   * waiting fail now, with data {@link TOO_LARGE}, before the SDK sees the body end (and, for an
+   * event stream, before it tries to resume it: an answer that comes after all is dropped, and logged).
+   */
+  failTooLarge(overflow: Overflow): void {
+    failTooLarge(this.#waiting, overflow.requestIds, overflow.error, this.onmessage);
+  }
+
   #ended(id: RequestId): void {
     if (!this.#waiting.delete(id)) return;
     this.onmessage?.({
@@ -85,5 +110,62 @@ export class AnsweringStreamableHTTPClientTransport extends StreamableHTTPClient
       id,
       error: { code: -32603, message: 'its response stream ended without an answer', data: STREAM_ENDED },
     });
+  }
+}
+
+/**
+ * The HTTP+SSE (2024) client transport of a `url:` route, with the same addition for
+ * maxMessageSize: its one event stream (the GET) carries the answers to every request of the
+ * connection, so an event cut there fails every request still waiting, at once, instead of each
+ * waiting out `callTimeout` for an answer that was dropped. (The stream is opened again, as the
+ * SDK's EventSource does after any break.)
+ */
+export class AnsweringSSEClientTransport extends SSEClientTransport {
+  /** Requests sent whose answer has not arrived. */
+  readonly #waiting = new Set<RequestId>();
+
+  constructor(url: URL, options?: SSEClientTransportOptions) {
+    super(url, options);
+    this.onmessage = (message) => {
+      if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) this.#waiting.delete(message.id!);
+    };
+  }
+
+  override async send(message: JSONRPCMessage): Promise<void> {
+    if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+      this.#waiting.delete((message.params as { requestId: RequestId }).requestId);
+    }
+    const request = isJSONRPCRequest(message) ? message.id : undefined;
+    if (request !== undefined) this.#waiting.add(request);
+    try {
+      await super.send(message);
+    } catch (error) {
+      if (request !== undefined) this.#waiting.delete(request);
+      throw error;
+    }
+  }
+
+  override async close(): Promise<void> {
+    this.#waiting.clear();
+    await super.close();
+  }
+
+  /** As {@link AnsweringStreamableHTTPClientTransport.failTooLarge}; a cut of the event stream (a GET) fails every request waiting. */
+  failTooLarge(overflow: Overflow): void {
+    const ids = overflow.method === 'GET' ? [...this.#waiting] : overflow.requestIds;
+    failTooLarge(this.#waiting, ids, overflow.error, this.onmessage);
+  }
+}
+
+/** Hands the client, for each of `ids` still `waiting`, the error of an answer cut at maxMessageSize. */
+function failTooLarge(
+  waiting: Set<RequestId>,
+  ids: readonly RequestId[],
+  error: Error,
+  deliver: ((message: JSONRPCMessage) => void) | undefined,
+): void {
+  for (const id of ids) {
+    if (!waiting.delete(id)) continue;
+    deliver?.({ jsonrpc: '2.0', id, error: { code: -32603, message: error.message, data: TOO_LARGE } });
   }
 }

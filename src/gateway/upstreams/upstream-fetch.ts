@@ -91,7 +91,8 @@ export function secretsOf(url: URL, headers: Readonly<Record<string, string>>): 
 /** The route transports' fetch: the global one (looked up per request), each request with its own signal. */
 export const upstreamFetch: FetchLike = withOwnAbortSignal((url, init) => globalThis.fetch(url, init));
 
-function isEventStream(contentType: string | null): boolean {
+/** Whether a Content-Type is `text/event-stream` (in any case, with any parameters). */
+export function isEventStream(contentType: string | null): boolean {
   if (contentType === null) return false;
   const semicolon = contentType.indexOf(';');
   const essence = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
