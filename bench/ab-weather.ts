@@ -26,11 +26,10 @@ import {
   startChild,
   writeGatewayConfig,
 } from './lib/child.js';
-import { runLoad } from './lib/load.js';
+import { median, runLoad } from './lib/load.js';
 import { expectResult, openSessions, timeCallBody, toolCallBody } from './lib/mcp.js';
 import { buildPrevious } from './lib/previous-release.js';
 import { cpuTimesOf } from './lib/processes.js';
-import { median } from './lib/load.js';
 import { UPSTREAM_LATENCY_MS, WEATHER_CONNECTIONS } from './suites/weather.js';
 
 const { values } = parseArgs({
