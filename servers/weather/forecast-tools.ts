@@ -65,7 +65,7 @@ export function registerForecastTools(server: McpServer, nws: NwsClient): void {
       if (!loaded.ok) return errorResult(loaded.message);
       const { point, location, updated, periods, stale } = loaded;
       const heading = `Forecast for ${placeName(location, point)}${updated ? ` (updated ${updated})` : ''}:`;
-      const text = [stale?.notice, heading, ...periods.map(formatPeriod)].filter(Boolean).join('\n\n');
+      const text = [stale?.notice, heading, ...loaded.shown.daily()].filter(Boolean).join('\n\n');
       return {
         content: [{ type: 'text', text }],
         structuredContent: { location, updated, periods, ...(stale ? { stale } : {}) },
@@ -92,7 +92,8 @@ export function registerForecastTools(server: McpServer, nws: NwsClient): void {
       const heading =
         `Hourly forecast for ${placeName(location, point)}, next ${periods.length} hour${periods.length === 1 ? '' : 's'}` +
         `${updated ? ` (updated ${updated})` : ''}:`;
-      const text = [loaded.stale?.notice, [heading, ...periods.map(formatHour)].join('\n')].filter(Boolean).join('\n\n');
+      const lines = loaded.shown.hourly().slice(0, hours);
+      const text = [loaded.stale?.notice, [heading, ...lines].join('\n')].filter(Boolean).join('\n\n');
       return {
         content: [{ type: 'text', text }],
         structuredContent: { location, updated, periods, ...(loaded.stale ? { stale: loaded.stale } : {}) },
@@ -107,7 +108,9 @@ type Loaded =
       readonly point: string;
       readonly location: Location | null;
       readonly updated: string | null;
-      readonly periods: PeriodRecord[];
+      readonly periods: readonly PeriodRecord[];
+      /** The periods as text, made once per checked body (see {@link shownOf}). */
+      readonly shown: Shown;
       readonly stale?: StaleNotice;
     }
   | { readonly ok: false; readonly message: string };
@@ -123,8 +126,8 @@ async function loadForecast(nws: NwsClient, latitude: number, longitude: number,
   const forecast = await nws.get(forecastPath(nws, points.data, kind), forecastSchema);
   if (!forecast.ok) return { ok: false, message: describeFailure(forecast.failure, { subject }) };
 
-  const asOf = copyTime(forecast.data, forecast.stale);
-  const periods = forecast.data.properties.periods.filter((period) => !endedBy(period.endTime, asOf)).map(toPeriodRecord);
+  const shown = shownOf(forecast.data, forecast.stale);
+  const { periods } = shown;
   // Nothing to show is not a forecast: NWS sends an empty list while a grid's forecast is being made.
   if (periods.length === 0) return { ok: false, message: `NWS has no forecast periods for ${point} at the moment; try again later.` };
 
@@ -135,7 +138,47 @@ async function loadForecast(nws: NwsClient, latitude: number, longitude: number,
     location: toLocation(points.data),
     updated: updatedOf(forecast.data),
     periods,
+    shown,
     ...(stale ? { stale } : {}),
+  };
+}
+
+/** A forecast's periods as records, and as the lines each tool shows (made when first asked for). */
+interface Shown {
+  readonly periods: readonly PeriodRecord[];
+  daily(): readonly string[];
+  hourly(): readonly string[];
+}
+
+/**
+ * What a current forecast shows, by the checked body it came from. While the gateway's cache
+ * serves the same bytes, the client hands back the same frozen data (nws-client.ts), so every
+ * call but the first takes the records and lines made for it; a new body is new data, and what
+ * was made for the old one goes with it (a WeakMap). A stale copy is never kept: which of its
+ * periods are over depends on its age, which changes with every call.
+ */
+const shownByForecast = new WeakMap<Forecast, Shown>();
+
+function shownOf(forecast: Forecast, stale: Staleness | undefined): Shown {
+  if (stale) return presentPeriods(forecast, copyTime(forecast, stale));
+  let shown = shownByForecast.get(forecast);
+  if (!shown) {
+    shown = presentPeriods(forecast, undefined);
+    shownByForecast.set(forecast, shown);
+  }
+  return shown;
+}
+
+function presentPeriods(forecast: Forecast, asOf: number | undefined): Shown {
+  const periods = Object.freeze(
+    forecast.properties.periods.filter((period) => !endedBy(period.endTime, asOf)).map((period) => Object.freeze(toPeriodRecord(period))),
+  );
+  let daily: readonly string[] | undefined;
+  let hourly: readonly string[] | undefined;
+  return {
+    periods,
+    daily: () => (daily ??= Object.freeze(periods.map(formatPeriod))),
+    hourly: () => (hourly ??= Object.freeze(periods.map(formatHour))),
   };
 }
 

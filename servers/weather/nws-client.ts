@@ -270,10 +270,17 @@ const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
  * The body as text if it is at most `limit` bytes, else undefined, having read no more than that:
  * a `Content-Length` over it is refused unread, and a body that grows past it (chunked, or lying
  * about its length) is cancelled, which closes the connection, at the chunk that crosses it.
+ *
+ * A body whose length is declared and not content-encoded, as the gateway cache's answers are,
+ * cannot be longer than it says (fetch reads no more than `Content-Length`), so one within the
+ * limit is read whole with `text()`: for the cache's held bytes that skips the stream altogether.
  */
 async function readText(response: Response, limit: number): Promise<string | undefined> {
+  const contentLength = response.headers.get('content-length')?.trim();
+  const declared = contentLength !== undefined && /^\d+$/.test(contentLength) ? Number(contentLength) : Number.NaN;
+  // Before `body` is touched: the cache's answers make their stream only when it is asked for.
+  if (declared <= limit && !isEncoded(response.headers)) return response.text();
   if (!response.body) return '';
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
   if (declared > limit) {
     await response.body.cancel().catch(() => {});
     return undefined;
@@ -292,6 +299,11 @@ async function readText(response: Response, limit: number): Promise<string | und
     }
     text += decoder.decode(value, { stream: true });
   }
+}
+
+function isEncoded(headers: Headers): boolean {
+  const encoding = headers.get('content-encoding')?.trim().toLowerCase();
+  return encoding !== undefined && encoding !== '' && encoding !== 'identity';
 }
 
 /** How long an aborted `fetch` may still settle (e.g. with a stale copy) before it counts as a timeout. */

@@ -233,7 +233,7 @@ interface ShownCache {
   entries: number;
   upstreamErrors: number;
   upstreams?: Array<{ origin: string; state: string; lastError?: string }>;
-  traffic: { requests: number; origins?: unknown[] };
+  traffic: { requests: number; origins?: Array<{ origin: string; requests: number }> };
 }
 
 describe('the upstream cache on the status page and /status.json', () => {
@@ -291,6 +291,13 @@ describe('the upstream cache on the status page and /status.json', () => {
       assert.equal(cache.details, 'full');
       const upstream = cache.upstreams!.find((u) => u.origin === nws.url)!;
       assert.ok(upstream.lastError);
+      // Telemetry is off here: the per-host traffic still has the origin, without a span's attributes.
+      assert.deepEqual(
+        cache.traffic.origins!.map((o) => o.origin),
+        [nws.url],
+        'the traffic of its upstream requests is by origin',
+      );
+      assert.ok(cache.traffic.origins![0]!.requests > 0);
       const page = await (await fetch(`${local.url}/`)).text();
       assert.ok(page.includes(`<code>${nws.url}</code> backing off`), 'the page names the host and its state');
       assert.ok(page.includes(`last error ${upstream.lastError}`), 'and its last error');

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connectClient, shippedModule, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
-import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
+import { readNwsFixture, startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
 
 const POINT = { latitude: 41.967, longitude: -71.189 };
 
@@ -27,6 +27,7 @@ after(async () => {
 });
 
 const count = (path: string) => nws.requests.filter((r) => r.path === path).length;
+const countOn = (fake: FakeNws, path: string) => fake.requests.filter((r) => r.path === path).length;
 
 describe('weather through the upstream cache', () => {
   it('turns 100 concurrent identical get_forecast calls into one points and one forecast request', async () => {
@@ -141,6 +142,101 @@ describe('weather through the upstream cache, against an NWS that sends validato
     validating.requests.length = 0;
     await client.callTool({ name: 'get_forecast', arguments: POINT });
     assert.equal(validating.requests.length, 0, 'the 304 made the copy fresh again');
+    await client.close();
+  });
+});
+
+describe('weather through the upstream cache: the forecast shown is made once per cached body', () => {
+  let fake: FakeNws;
+  let gateway: InProcessGateway;
+  let clock = 1_000_000;
+  const FORECAST = '/gridpoints/BOX/70,82/forecast';
+
+  before(async () => {
+    fake = await startFakeNws();
+    gateway = await startInProcessGateway(
+      `servers:\n  weather:\n    module: ${shippedModule('weather')}\n    options:\n      baseUrl: ${fake.url}\n      retryDelayMs: 1\n`,
+      { now: () => clock },
+    );
+  });
+  after(async () => {
+    await gateway.close();
+    await fake.close();
+  });
+
+  /** The recorded forecast with the first period's temperature (and so its text) changed, as NWS's next update would. */
+  const updatedForecast = (temperature: number): string => {
+    const forecast = readNwsFixture('forecast.json') as { properties: { generatedAt: string; periods: Array<Record<string, unknown>> } };
+    forecast.properties.generatedAt = '2026-07-15T19:00:00+00:00';
+    const first = forecast.properties.periods[0]!;
+    first.temperature = temperature;
+    first.detailedForecast = `Smoke. Partly sunny, with a high near ${temperature}.`;
+    return JSON.stringify(forecast);
+  };
+  const serveOnce = (body: string) =>
+    fake.failNext(1, { status: 200, body, headers: { 'Cache-Control': 'public, max-age=3600' } }, FORECAST);
+  /** The whole result as it goes to the client: equal strings are byte-identical answers. */
+  const wire = (result: unknown) => JSON.stringify(result);
+
+  it('answers the same bytes from a cached body as it made from it the first time, and new ones for a new body', async () => {
+    const { client } = await connectClient(`${gateway.url}/mcp/weather`);
+    const call = () => client.callTool({ name: 'get_forecast', arguments: POINT });
+    // A body no earlier call has seen: the first answer is made from it, not taken from a memo.
+    serveOnce(updatedForecast(91));
+    const made = await call();
+    const kept = await call();
+    assert.equal(countOn(fake, FORECAST), 1, 'the second call was a cache hit');
+    assert.match(textOf(made), /This Afternoon: 91°F, wind NW 9 mph\.\nSmoke\. Partly sunny, with a high near 91\./);
+    assert.equal(wire(kept), wire(made));
+    await client.close();
+
+    clock += 61 * 60_000; // past the forecast's max-age: the next call asks NWS, which has moved on
+    const next = await connectClient(`${gateway.url}/mcp/weather`);
+    serveOnce(updatedForecast(93));
+    const renewed = await next.client.callTool({ name: 'get_forecast', arguments: POINT });
+    assert.equal(countOn(fake, FORECAST), 2);
+    assert.match(textOf(renewed), /This Afternoon: 93°F/);
+    assert.doesNotMatch(textOf(renewed), /91°F/);
+    assert.notEqual(wire(renewed), wire(made));
+    assert.equal((renewed.structuredContent as { periods: Array<{ temperature: number }> }).periods[0]!.temperature, 93);
+    assert.equal(wire(await next.client.callTool({ name: 'get_forecast', arguments: POINT })), wire(renewed));
+    await next.client.close();
+  });
+
+  it('makes a stale copy afresh, saying it is stale, and the same body shows as before once NWS is back', async () => {
+    const { client } = await connectClient(`${gateway.url}/mcp/weather`);
+    const call = () => client.callTool({ name: 'get_forecast', arguments: POINT });
+    const current = await call();
+    await client.close();
+
+    clock += 3 * 3_600_000; // the copy is 3 h past its max-age, and its first periods are over
+    const later = await connectClient(`${gateway.url}/mcp/weather`);
+    fake.failAll(503, FORECAST);
+    const stale = await later.client.callTool({ name: 'get_forecast', arguments: POINT });
+    const again = await later.client.callTool({ name: 'get_forecast', arguments: POINT });
+    fake.recover();
+    assert.match(textOf(stale), /NWS is not answering; this forecast is from a copy \d+ h( \d+ min)? old and may be out of date/);
+    assert.doesNotMatch(textOf(stale), /This Afternoon: 93°F/, 'the periods over by the copy’s age are left out');
+    assert.match(textOf(again), /may be out of date/);
+
+    // NWS answers, once the cache's backoff lets it be asked, the body the stale copy holds: the
+    // same bytes as before the outage.
+    clock += 60_000;
+    serveOnce(updatedForecast(93));
+    const back = await later.client.callTool({ name: 'get_forecast', arguments: POINT });
+    assert.equal(wire(back), wire(current));
+    await later.client.close();
+  });
+
+  it('takes the hourly lines from the same body whatever the hours asked for', async () => {
+    const { client } = await connectClient(`${gateway.url}/mcp/weather`);
+    const hourly = async (hours: number) =>
+      textOf(await client.callTool({ name: 'get_hourly_forecast', arguments: { ...POINT, hours } })).split('\n');
+    const five = await hourly(5);
+    const three = await hourly(3);
+    assert.equal(five.length, 6);
+    assert.deepEqual(three.slice(1), five.slice(1, 4));
+    assert.match(three[0]!, /next 3 hours/);
     await client.close();
   });
 });

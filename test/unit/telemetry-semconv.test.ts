@@ -7,7 +7,7 @@ import {
   metaTraceContext,
   metricMethod,
 } from '../../src/gateway/telemetry/mcp-semconv.js';
-import { describeUpstream, redactUrl, upstreamErrorType } from '../../src/gateway/telemetry/upstream-semconv.js';
+import { describeUpstream, redactUrl, upstreamErrorType, upstreamOrigin } from '../../src/gateway/telemetry/upstream-semconv.js';
 
 const context = { route: 'weather', era: 'legacy' as const, protocolVersion: '2025-06-18' };
 
@@ -80,6 +80,20 @@ describe('upstream request conventions', () => {
         'server.port': 443,
       },
     });
+  });
+
+  it('finds the same origin without the span attributes (telemetry off)', () => {
+    const inputs = [
+      'https://api.weather.gov/points/1,2',
+      'http://user:pw@127.0.0.1:8080/a?token=x#f',
+      new URL('https://[::1]:4443/x'),
+      'file:///etc/hosts',
+      'data:text/plain,hi',
+      'not a url',
+    ];
+    for (const input of inputs) assert.equal(upstreamOrigin(input), describeUpstream('GET', input).origin, String(input));
+    assert.equal(upstreamOrigin('http://user:pw@127.0.0.1:8080/a'), 'http://127.0.0.1:8080');
+    assert.equal(upstreamOrigin('not a url'), undefined);
   });
 
   it('redacts user info and secret-looking query values from url.full', () => {

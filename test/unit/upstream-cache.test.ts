@@ -3,12 +3,14 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import {
   createUpstreamCache,
   DEFAULT_CACHE_RULES,
   type UpstreamCache,
   type UpstreamCacheOptions,
 } from '../../src/gateway/cache/upstream-cache.js';
+import { CACHE_STATUS_HEADER } from '../../src/gateway/module-contract.js';
 import { fakeClock, FakeUpstream, gate, read } from '../helpers/fake-upstream.js';
 
 const nOf = (body: string): unknown => (JSON.parse(body) as { n: unknown }).n;
@@ -640,6 +642,76 @@ describe('createUpstreamCache', () => {
       await get('/a');
       cache.clear();
       assert.deepEqual([cache.stats().entries, cache.stats().bytes, (await get('/a')).cache], [0, 0, 'miss']);
+    });
+  });
+
+  describe('the Response it answers with', () => {
+    it('says the length of the body it holds on a miss, a hit, a revalidated and a stale copy', async () => {
+      const body = JSON.stringify({ forecast: 'Sunny, 75°F' });
+      upstream.on('/len', { body, validators: { etag: '"v1"' } });
+      const answers = [await cache.fetch(upstream.url('/len'))];
+      answers.push(await cache.fetch(upstream.url('/len')));
+      clock.advance(61_000);
+      answers.push(await cache.fetch(upstream.url('/len')));
+      clock.advance(61_000);
+      upstream.on('/len', { status: 503 });
+      answers.push(await cache.fetch(upstream.url('/len')));
+
+      const length = String(Buffer.byteLength(body));
+      assert.deepEqual(
+        answers.map((r) => [r.headers.get(CACHE_STATUS_HEADER), r.headers.get('content-length')]),
+        [
+          ['miss', length],
+          ['hit', length],
+          ['revalidated', length],
+          ['stale', length],
+        ],
+      );
+      for (const answer of answers) assert.equal(await answer.text(), body);
+    });
+
+    it('says the decoded length of a compressed upstream body, which is what it holds', async () => {
+      const body = JSON.stringify({ text: 'rain '.repeat(200) });
+      const gzipped = gzipSync(body);
+      const server = http.createServer((_req, res) => {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'cache-control': 'max-age=60',
+          'content-encoding': 'gzip',
+          'content-length': gzipped.byteLength,
+        });
+        res.end(gzipped);
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/z`;
+        await (await cache.fetch(url)).arrayBuffer();
+        const hit = await cache.fetch(url);
+        assert.equal(hit.headers.get(CACHE_STATUS_HEADER), 'hit');
+        assert.equal(hit.headers.get('content-encoding'), null, 'the held body is not encoded');
+        assert.equal(hit.headers.get('content-length'), String(body.length));
+        assert.equal(await hit.text(), body);
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
+    it('gives each caller a body of its own: read as a stream, cloned, altered, the next hit is the same', async () => {
+      const first = await cache.fetch(upstream.url('/own'));
+      const expected = await first.clone().text();
+      const streamed = (await first.body!.getReader().read()).value!;
+      streamed.fill(0);
+      assert.equal(first.bodyUsed, true);
+      await assert.rejects(first.text(), { name: 'TypeError', message: 'Body is unusable: Body has already been read' });
+
+      const hit = await cache.fetch(upstream.url('/own'));
+      const copy = hit.clone();
+      new Uint8Array(await hit.arrayBuffer()).fill(0);
+      assert.equal(await copy.text(), expected);
+      assert.equal(await (await cache.fetch(upstream.url('/own'))).text(), expected);
+      assert.equal(upstream.count('/own'), 1);
     });
   });
 

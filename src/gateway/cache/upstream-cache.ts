@@ -19,6 +19,7 @@ import {
 } from './cache-control.js';
 import { CACHE_STATUS_HEADER, type CacheStatus, type FetchLike } from '../module-contract.js';
 import type { Bytes, Milliseconds } from '../config/units.js';
+import { StoredResponse, storedHeaders } from './stored-response.js';
 import { createUpstreamBackoff, type Admission, type Ticket, type UpstreamStatus } from './upstream-backoff.js';
 import type { Telemetry, UpstreamCall } from '../telemetry/telemetry.js';
 
@@ -780,13 +781,11 @@ function headerList(headers: Headers): Array<[string, string]> {
   return list;
 }
 
+/** A held answer as a Response of its own (stored-response.ts: it reads the held bytes, each reader a copy). */
 function rebuild(snapshot: Snapshot, status: CacheStatus, age: Milliseconds): Response {
-  const headers = new Headers(snapshot.headers as Array<[string, string]>);
-  headers.set(CACHE_STATUS_HEADER, status);
-  headers.set('age', String(Math.floor(age / 1000)));
-  // `new Response` copies the bytes, so no caller can alter the stored copy.
   const body = NULL_BODY_STATUSES.has(snapshot.status) ? null : snapshot.body;
-  return new Response(body, { status: snapshot.status, statusText: snapshot.statusText, headers });
+  const headers = storedHeaders(snapshot.headers, { [CACHE_STATUS_HEADER]: status, age: String(Math.floor(age / 1000)) }, body);
+  return new StoredResponse(body, { status: snapshot.status, statusText: snapshot.statusText, headers });
 }
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);

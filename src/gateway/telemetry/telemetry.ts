@@ -25,7 +25,7 @@ import {
   type RequestMessage,
 } from './mcp-semconv.js';
 import { createTrafficWindow, OTHER_KEY, type GroupTraffic, type TrafficWindowOptions } from './traffic-window.js';
-import { describeUpstream, upstreamErrorType, upstreamResponseAttributes, type CacheOutcome } from './upstream-semconv.js';
+import { describeUpstream, upstreamErrorType, upstreamOrigin, upstreamResponseAttributes, type CacheOutcome } from './upstream-semconv.js';
 
 export type { Era, Outcome, RequestMessage } from './mcp-semconv.js';
 
@@ -267,8 +267,10 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
 
   function upstream(method: string, input: string | URL): UpstreamCall {
     const began = now();
-    const described = describeUpstream(method, input);
-    const span = pipeline?.startClientSpan(described.spanName, described.attributes);
+    // The span's name and attributes (a redacted URL) only when exporting: the status page needs the origin alone.
+    const described = pipeline ? describeUpstream(method, input) : undefined;
+    const origin = described ? described.origin : upstreamOrigin(input);
+    const span = described && pipeline?.startClientSpan(described.spanName, described.attributes);
     let coalesced = false;
     let ended = false;
     const finish = (status: number | undefined, cache: CacheOutcome | undefined, errorType: string | undefined) => {
@@ -277,12 +279,12 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       const ms = now() - began;
       // Only answers that went to the network say how the upstream is doing.
       const networked = cache === 'miss' || cache === 'revalidated' || cache === 'bypass' || status === undefined;
-      traffic.record(UPSTREAM_GROUP, described.origin ?? OTHER_KEY, {
+      traffic.record(UPSTREAM_GROUP, origin ?? OTHER_KEY, {
         ...(networked ? { ms } : {}),
         error: errorType !== undefined || cache === 'backoff',
         tag: cache ?? 'failed',
       });
-      if (!pipeline) return;
+      if (!pipeline || !described) return;
       const attributes =
         status === undefined
           ? { 'error.type': errorType! }

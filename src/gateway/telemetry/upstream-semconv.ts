@@ -22,6 +22,20 @@ export interface UpstreamDescription {
 
 const SECRET_PARAM = /key|token|secret|sig|password|passwd|code|auth|credential|session/i;
 
+/**
+ * The origin of an upstream request's URL (`https://api.weather.gov`), or undefined when it is not
+ * an http(s) URL: what the status page's per-host numbers need, without the span's attributes.
+ */
+export function upstreamOrigin(input: string | URL): string | undefined {
+  let url: URL;
+  try {
+    url = typeof input === 'string' ? new URL(input) : input;
+  } catch {
+    return undefined;
+  }
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
+}
+
 /** The span name and request attributes of one upstream request. */
 export function describeUpstream(method: string, input: string | URL): UpstreamDescription {
   const spanName = method.toUpperCase();
