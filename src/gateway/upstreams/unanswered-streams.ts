@@ -62,31 +62,20 @@ export function upstreamsOwnError(error: unknown): error is ProtocolError {
 type SendOptions = Parameters<StreamableHTTPClientTransport['send']>[1];
 
 export class AnsweringStreamableHTTPClientTransport extends StreamableHTTPClientTransport {
-  /** Requests sent whose answer has not arrived. */
-  readonly #waiting = new Set<RequestId>();
+  readonly #waiting = new WaitingRequests();
 
   constructor(url: URL, options?: StreamableHTTPClientTransportOptions) {
     super(url, options);
-    this.onmessage = (message) => {
-      if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) this.#waiting.delete(message.id!);
-    };
+    this.onmessage = (message) => this.#waiting.answered(message);
   }
 
   override async send(message: JSONRPCMessage | JSONRPCMessage[], options?: SendOptions): Promise<void> {
     if (Array.isArray(message) || !isJSONRPCRequest(message) || options?.onRequestStreamEnd) {
-      if (!Array.isArray(message) && isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
-        this.#waiting.delete((message.params as { requestId: RequestId }).requestId);
-      }
+      if (!Array.isArray(message)) this.#waiting.cancelledBy(message);
       return super.send(message, options);
     }
     const { id } = message;
-    this.#waiting.add(id);
-    try {
-      await super.send(message, { ...options, onRequestStreamEnd: () => this.#ended(id) });
-    } catch (error) {
-      this.#waiting.delete(id);
-      throw error;
-    }
+    await this.#waiting.sending(id, () => super.send(message, { ...options, onRequestStreamEnd: () => this.#ended(id) }));
   }
 
   override async close(): Promise<void> {
@@ -100,11 +89,11 @@ export class AnsweringStreamableHTTPClientTransport extends StreamableHTTPClient
    * event stream, before it tries to resume it: an answer that comes after all is dropped, and logged).
    */
   failTooLarge(overflow: Overflow): void {
-    failTooLarge(this.#waiting, overflow.requestIds, overflow.error, this.onmessage);
+    this.#waiting.failTooLarge(overflow.requestIds, overflow.error, this.onmessage);
   }
 
   #ended(id: RequestId): void {
-    if (!this.#waiting.delete(id)) return;
+    if (!this.#waiting.settle(id)) return;
     this.onmessage?.({
       jsonrpc: '2.0',
       id,
@@ -121,28 +110,19 @@ export class AnsweringStreamableHTTPClientTransport extends StreamableHTTPClient
  * SDK's EventSource does after any break.)
  */
 export class AnsweringSSEClientTransport extends SSEClientTransport {
-  /** Requests sent whose answer has not arrived. */
-  readonly #waiting = new Set<RequestId>();
+  readonly #waiting = new WaitingRequests();
 
   constructor(url: URL, options?: SSEClientTransportOptions) {
     super(url, options);
-    this.onmessage = (message) => {
-      if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) this.#waiting.delete(message.id!);
-    };
+    this.onmessage = (message) => this.#waiting.answered(message);
   }
 
   override async send(message: JSONRPCMessage): Promise<void> {
-    if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
-      this.#waiting.delete((message.params as { requestId: RequestId }).requestId);
+    if (!isJSONRPCRequest(message)) {
+      this.#waiting.cancelledBy(message);
+      return super.send(message);
     }
-    const request = isJSONRPCRequest(message) ? message.id : undefined;
-    if (request !== undefined) this.#waiting.add(request);
-    try {
-      await super.send(message);
-    } catch (error) {
-      if (request !== undefined) this.#waiting.delete(request);
-      throw error;
-    }
+    await this.#waiting.sending(message.id, () => super.send(message));
   }
 
   override async close(): Promise<void> {
@@ -152,20 +132,58 @@ export class AnsweringSSEClientTransport extends SSEClientTransport {
 
   /** As {@link AnsweringStreamableHTTPClientTransport.failTooLarge}; a cut of the event stream (a GET) fails every request waiting. */
   failTooLarge(overflow: Overflow): void {
-    const ids = overflow.method === 'GET' ? [...this.#waiting] : overflow.requestIds;
-    failTooLarge(this.#waiting, ids, overflow.error, this.onmessage);
+    const ids = overflow.method === 'GET' ? this.#waiting.all() : overflow.requestIds;
+    this.#waiting.failTooLarge(ids, overflow.error, this.onmessage);
   }
 }
 
-/** Hands the client, for each of `ids` still `waiting`, the error of an answer cut at maxMessageSize. */
-function failTooLarge(
-  waiting: Set<RequestId>,
-  ids: readonly RequestId[],
-  error: Error,
-  deliver: ((message: JSONRPCMessage) => void) | undefined,
-): void {
-  for (const id of ids) {
-    if (!waiting.delete(id)) continue;
-    deliver?.({ jsonrpc: '2.0', id, error: { code: -32603, message: error.message, data: TOO_LARGE } });
+/**
+ * The requests a transport sent whose answer has not arrived, for both transports above: an answer
+ * the transport hands its client, a cancellation it sends, a failed send or its close ends the wait.
+ */
+class WaitingRequests {
+  readonly #ids = new Set<RequestId>();
+
+  /** Sees what the transport hands its client (its `onmessage`, which the SDK's client calls first). */
+  answered(message: JSONRPCMessage): void {
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) this.#ids.delete(message.id!);
+  }
+
+  /** Sees a message the transport sends that is not a request: a cancellation ends the wait for its request. */
+  cancelledBy(message: JSONRPCMessage): void {
+    if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+      this.#ids.delete((message.params as { requestId: RequestId }).requestId);
+    }
+  }
+
+  /** Waits for request `id` while `send` sends it; a send that fails waits for nothing. */
+  async sending(id: RequestId, send: () => Promise<void>): Promise<void> {
+    this.#ids.add(id);
+    try {
+      await send();
+    } catch (error) {
+      this.#ids.delete(id);
+      throw error;
+    }
+  }
+
+  /** Ends the wait for `id`; whether it was still waited for. */
+  settle(id: RequestId): boolean {
+    return this.#ids.delete(id);
+  }
+
+  all(): RequestId[] {
+    return [...this.#ids];
+  }
+
+  clear(): void {
+    this.#ids.clear();
+  }
+
+  /** Hands the client, for each of `ids` still waited for, the error of an answer cut at maxMessageSize. */
+  failTooLarge(ids: readonly RequestId[], error: Error, deliver: ((message: JSONRPCMessage) => void) | undefined): void {
+    for (const id of ids) {
+      if (this.settle(id)) deliver?.({ jsonrpc: '2.0', id, error: { code: -32603, message: error.message, data: TOO_LARGE } });
+    }
   }
 }
