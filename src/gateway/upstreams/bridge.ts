@@ -38,7 +38,6 @@ import type { RequestOutcome } from './pool.js';
 import { CANCELLED, type BridgedCall } from '../telemetry/telemetry.js';
 import type { ToolIndex } from './tool-index.js';
 import { cutTooLarge, endedUnanswered, upstreamsOwnError } from './unanswered-streams.js';
-import { MessageTooLarge } from './message-limit.js';
 
 export interface BridgeOptions {
   readonly description: UpstreamDescription;
@@ -435,7 +434,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
         `${options.describeUpstream} did not answer ${what} within ${options.callTimeout / 1000} s (callTimeout)`,
       );
     }
-    if (cutTooLarge(error) || error instanceof MessageTooLarge) {
+    if (cutTooLarge(error)) {
       // As a command route's child that wrote a line over maxMessageSize (child-process.ts): the
       // remote is not stopped (the next request reaches it as before), only its answer cut.
       return upstreamError('upstream_exited', `${options.describeUpstream} ${error.message} before answering`);
@@ -543,7 +542,7 @@ function withoutModernFields(result: unknown): unknown {
 /** `error.type` of a forwarded request that got no answer. */
 function failureType(error: unknown): string {
   if (endedUnanswered(error)) return 'stream_ended';
-  if (cutTooLarge(error) || error instanceof MessageTooLarge) return 'message_too_large';
+  if (cutTooLarge(error)) return 'message_too_large';
   if (error instanceof SdkError) return error.code === SdkErrorCode.RequestTimeout ? 'timeout' : String(error.code);
   return error instanceof Error ? error.name : 'error';
 }

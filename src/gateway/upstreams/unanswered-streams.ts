@@ -36,7 +36,7 @@ import {
   type SSEClientTransportOptions,
   type StreamableHTTPClientTransportOptions,
 } from '@modelcontextprotocol/client';
-import type { Overflow } from './message-limit.js';
+import { MessageTooLarge, type Overflow } from './message-limit.js';
 
 /** The `data` of the error a request gets when its stream ended unanswered. */
 export const STREAM_ENDED: { readonly reason: string } = Object.freeze({ reason: 'stream ended' });
@@ -49,9 +49,13 @@ export function endedUnanswered(error: unknown): boolean {
 /** The `data` of the error a request gets when the remote's answer to it was over maxMessageSize (message-limit.ts). */
 export const TOO_LARGE: { readonly reason: string } = Object.freeze({ reason: 'message too large' });
 
-/** The client's error for a request whose answer was cut at maxMessageSize: its message says so ("sent a message over 64 MiB (maxMessageSize)"). */
-export function cutTooLarge(error: unknown): error is ProtocolError {
-  return error instanceof ProtocolError && error.data === TOO_LARGE;
+/**
+ * A request's error for an answer cut at maxMessageSize, as the client hands it (data {@link TOO_LARGE})
+ * or as the fetch threw it ({@link MessageTooLarge}); its message says so ("sent a message over 64 MiB
+ * (maxMessageSize)").
+ */
+export function cutTooLarge(error: unknown): error is Error {
+  return (error instanceof ProtocolError && error.data === TOO_LARGE) || error instanceof MessageTooLarge;
 }
 
 /** A JSON-RPC error the upstream sent, which is its answer: not one of the two above. */
