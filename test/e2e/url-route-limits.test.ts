@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { ProtocolError, type Client } from '@modelcontextprotocol/client';
 import { z } from 'zod';
@@ -185,6 +186,96 @@ describe("a url route's maxMessageSize", () => {
           await Promise.all([client.close(), other.close()]);
         } finally {
           waiting.open();
+          await gw.close();
+          await remote.close();
+        }
+      },
+    );
+  }
+});
+
+describe("a url route's maxMessageSize on a stream the SDK resumes (GET with Last-Event-ID)", () => {
+  for (const era of ['legacy', 'auto'] as const) {
+    const who = era === 'legacy' ? 'a 2025 session' : 'a 2026-07-28 client';
+    test(
+      `fails the call whose answer was cut on its own stream or on the resumed one, and fetches neither again (${who})`,
+      { timeout: 60_000 },
+      async () => {
+        const remote = await startRemote(Promise.resolve());
+        const endless = (id: string) => [`id: ${id}\n`, 'event: message\ndata: ', ...filler(1024, 64 * 1024)];
+        const working = (id: string) =>
+          `id: ${id}\n${event(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'working' } }))}`;
+        let withinId: Call['id'] | undefined;
+        const seen = interceptEcho(remote, (call, res) => {
+          const start = () => res.writeHead(200, { 'content-type': 'text/event-stream' });
+          if (call.text === 'resumed within') withinId = call.id;
+          switch (call.text) {
+            case 'replayed':
+              // An event over the bound after one with an id: the SDK resumes from that id, and
+              // this server replays the same event each time.
+              start();
+              stream(res, [working('replayed-1'), ...endless('replayed-2')]);
+              return true;
+            case 'answered on resumption':
+            case 'resumed within':
+              // The stream ends after one event, unanswered: the answer comes on the resumed stream.
+              start();
+              res.end(working(call.text === 'resumed within' ? 'within-1' : 'resumed-1'));
+              return true;
+            default:
+              return false;
+          }
+        });
+        const resumptions = new Map<string, number>();
+        const answerEcho = remote.intercept;
+        remote.intercept = (req, res, body) => {
+          const from = req.headers['last-event-id'];
+          if (req.method !== 'GET' || typeof from !== 'string') return answerEcho(req, res, body);
+          resumptions.set(from, (resumptions.get(from) ?? 0) + 1);
+          res.on('error', () => undefined);
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          if (from === 'replayed-1') stream(res, endless('replayed-2'));
+          else if (from === 'resumed-1') stream(res, endless('resumed-2'));
+          else res.end(`id: within-2\n${event(result(withinId!, 'resumed within'))}`);
+          return true;
+        };
+        const gw = await startInProcessGateway(`servers:\n  r:\n    url: ${remote.url}\n    maxMessageSize: 1MiB\n    callTimeout: 1h\n`);
+        try {
+          const { client } = await connectClient(`${gw.url}/mcp/r`, 'resumed-limits-test', { era });
+          for (const text of ['replayed', 'answered on resumption']) {
+            assert.deepEqual(await failure(echo(client, text)), {
+              rpc: -32000,
+              code: 'upstream_exited',
+              message: 'the remote server of route "r" sent a message over 1 MiB (maxMessageSize) before answering',
+            });
+          }
+          assert.equal(textOf(await echo(client, 'resumed within')), 'resumed within', 'an answer on a resumed stream still arrives');
+          // The SDK resumes a broken stream after a second; a stream the gateway ended is never resumed.
+          await delay(2_500);
+          assert.deepEqual(
+            Object.fromEntries(resumptions),
+            { 'resumed-1': 1, 'within-1': 1 },
+            'the replayed event was not fetched again, nor the cut resumed stream',
+          );
+          assert.deepEqual(
+            ['replayed', 'answered on resumption', 'resumed within'].map((text) => seen.get(text)),
+            [1, 1, 1],
+            'no call was sent again',
+          );
+          const warnings = gw.logs.filter(
+            (line) => line.msg === 'the remote server sent a message over maxMessageSize; its answer was cut there',
+          );
+          assert.deepEqual(
+            warnings.map((line) => [line.method, line.requests]),
+            [
+              ['POST', 1],
+              ['GET', 0],
+            ],
+          );
+          assert.deepEqual(await backoffOf(gw), { state: 'ok', consecutiveFailures: 0 });
+          assert.equal(textOf(await echo(client, 'still here')), 'still here');
+          await client.close();
+        } finally {
           await gw.close();
           await remote.close();
         }

@@ -193,7 +193,7 @@ describe('withMessageLimit', () => {
 
   it('cuts an event stream at the event that grows past the bound, after the events before it', async () => {
     told.length = 0;
-    const response = await limited(`${server.url}/endless-event`);
+    const response = await limited(`${server.url}/endless-event`, { headers: { 'Last-Event-ID': 'e-41' } });
     const reader = response.body!.getReader();
     const decoder = new TextDecoder();
     let text = '';
@@ -207,8 +207,8 @@ describe('withMessageLimit', () => {
     assert.ok(text.startsWith('data: {"jsonrpc":"2.0","method":"notifications/message"}\n\n'), 'the event before it came whole');
     assert.ok(text.length <= MAX + 200, `${text.length} characters passed`);
     assert.deepEqual(
-      told.map(({ method, eventStream, requestIds }) => ({ method, eventStream, requestIds })),
-      [{ method: 'GET', eventStream: true, requestIds: [] }],
+      told.map(({ method, eventStream, requestIds, lastEventId }) => ({ method, eventStream, requestIds, lastEventId })),
+      [{ method: 'GET', eventStream: true, requestIds: [], lastEventId: 'e-41' }],
     );
     assert.equal(await server.cutShort, true);
   });

@@ -40,6 +40,8 @@ export interface Overflow {
   readonly declared: boolean;
   /** The ids of the JSON-RPC requests that request carried: none for a GET, a DELETE, a notification. */
   readonly requestIds: readonly RequestId[];
+  /** The `Last-Event-ID` the request carried: a GET that resumes a stream, from the last event it had. */
+  readonly lastEventId: string | undefined;
 }
 
 /** `base`, with each answer's body bounded to `maxBytes` per message (see the module's comment). */
@@ -51,7 +53,14 @@ export function withMessageLimit(base: FetchLike, maxBytes: number, onOverflow: 
     const eventStream = isEventStream(response.headers.get('content-type'));
     const overflow = (declared: boolean): MessageTooLarge => {
       const error = new MessageTooLarge(maxBytes);
-      onOverflow({ error, method: (init?.method ?? 'GET').toUpperCase(), eventStream, declared, requestIds: requestIdsOf(init?.body) });
+      onOverflow({
+        error,
+        method: (init?.method ?? 'GET').toUpperCase(),
+        eventStream,
+        declared,
+        requestIds: requestIdsOf(init?.body),
+        lastEventId: new Headers(init?.headers).get('last-event-id') ?? undefined,
+      });
       return error;
     };
     const declared = eventStream ? undefined : response.headers.get('content-length');

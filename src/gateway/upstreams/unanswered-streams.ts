@@ -19,9 +19,12 @@
  * after a cancellation adds nothing.
  *
  * And the same for an answer cut at the route's maxMessageSize (message-limit.ts): the fetch says
- * which requests it was for, and {@link AnsweringStreamableHTTPClientTransport.failTooLarge} fails
- * those at once, with data {@link TOO_LARGE}; so does {@link AnsweringSSEClientTransport}, the
- * HTTP+SSE transport, for every request waiting when its event stream is cut.
+ * which requests it was for (by their ids in a POST's body, or, for a GET that resumed a request's
+ * stream, by the Last-Event-ID it resumed from), and
+ * {@link AnsweringStreamableHTTPClientTransport.failTooLarge} fails those at once, with data
+ * {@link TOO_LARGE}, and ends their streams through the `requestSignal` of TransportSendOptions, so
+ * that the SDK does not resume them; so does {@link AnsweringSSEClientTransport}, the HTTP+SSE
+ * transport, for every request waiting when its event stream is cut.
  */
 import {
   isJSONRPCErrorResponse,
@@ -66,7 +69,7 @@ export function upstreamsOwnError(error: unknown): error is ProtocolError {
 type SendOptions = Parameters<StreamableHTTPClientTransport['send']>[1];
 
 export class AnsweringStreamableHTTPClientTransport extends StreamableHTTPClientTransport {
-  readonly #waiting = new WaitingRequests();
+  readonly #waiting = new WaitingRequests<RequestStream>();
 
   constructor(url: URL, options?: StreamableHTTPClientTransportOptions) {
     super(url, options);
@@ -79,7 +82,18 @@ export class AnsweringStreamableHTTPClientTransport extends StreamableHTTPClient
       return super.send(message, options);
     }
     const { id } = message;
-    await this.#waiting.sending(id, () => super.send(message, { ...options, onRequestStreamEnd: () => this.#ended(id) }));
+    const stream = new RequestStream(options?.requestSignal, () => this.#waiting.settle(id));
+    await this.#waiting.sending(id, stream, () =>
+      super.send(message, {
+        ...options,
+        requestSignal: stream.signal,
+        onresumptiontoken: (token) => {
+          stream.lastEventId = token;
+          options?.onresumptiontoken?.(token);
+        },
+        onRequestStreamEnd: () => this.#ended(id),
+      }),
+    );
   }
 
   override async close(): Promise<void> {
@@ -89,20 +103,55 @@ export class AnsweringStreamableHTTPClientTransport extends StreamableHTTPClient
 
   /**
    * The remote's answer to these requests was cut at maxMessageSize (message-limit.ts): those still
-   * waiting fail now, with data {@link TOO_LARGE}, before the SDK sees the body end (and, for an
-   * event stream, before it tries to resume it: an answer that comes after all is dropped, and logged).
+   * waiting fail now, with data {@link TOO_LARGE}, before the SDK sees the body end; and their
+   * streams end there. The SDK would resume such a stream (a GET with Last-Event-ID) for an answer
+   * that can no longer reach anyone, and a server that replays the same event would have it fetch
+   * it again and again. A cut GET that resumed a request's stream was for that request.
    */
   failTooLarge(overflow: Overflow): void {
-    this.#waiting.failTooLarge(overflow.requestIds, overflow.error, this.onmessage);
+    const ids =
+      overflow.method === 'GET' && overflow.lastEventId !== undefined
+        ? this.#waiting.where((stream) => stream.lastEventId === overflow.lastEventId)
+        : overflow.requestIds;
+    this.#waiting.failTooLarge(ids, overflow.error, this.onmessage, (stream) => stream.stop(overflow.error));
   }
 
   #ended(id: RequestId): void {
-    if (!this.#waiting.settle(id)) return;
+    if (this.#waiting.settle(id) === undefined) return;
     this.onmessage?.({
       jsonrpc: '2.0',
       id,
       error: { code: -32603, message: 'its response stream ended without an answer', data: STREAM_ENDED },
     });
+  }
+}
+
+/**
+ * The response stream of one request on Streamable HTTP, as the transport sees it: the last event
+ * id it carried (where a resumption starts), and the `requestSignal` (TransportSendOptions) that
+ * ends it, on the SDK's own signal (a 2026-07-28 request's cancellation, which also ends the wait)
+ * or when the gateway stops waiting for it.
+ */
+class RequestStream {
+  lastEventId: string | undefined;
+  readonly #stop = new AbortController();
+
+  constructor(sdkSignal: AbortSignal | undefined, cancelled: () => void) {
+    if (!sdkSignal) return;
+    const stop = () => {
+      cancelled();
+      this.stop(sdkSignal.reason);
+    };
+    if (sdkSignal.aborted) stop();
+    else sdkSignal.addEventListener('abort', stop, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  stop(reason: unknown): void {
+    this.#stop.abort(reason);
   }
 }
 
@@ -114,7 +163,7 @@ export class AnsweringStreamableHTTPClientTransport extends StreamableHTTPClient
  * SDK's EventSource does after any break.)
  */
 export class AnsweringSSEClientTransport extends SSEClientTransport {
-  readonly #waiting = new WaitingRequests();
+  readonly #waiting = new WaitingRequests<true>();
 
   constructor(url: URL, options?: SSEClientTransportOptions) {
     super(url, options);
@@ -126,7 +175,7 @@ export class AnsweringSSEClientTransport extends SSEClientTransport {
       this.#waiting.cancelledBy(message);
       return super.send(message);
     }
-    await this.#waiting.sending(message.id, () => super.send(message));
+    await this.#waiting.sending(message.id, true, () => super.send(message));
   }
 
   override async close(): Promise<void> {
@@ -136,58 +185,75 @@ export class AnsweringSSEClientTransport extends SSEClientTransport {
 
   /** As {@link AnsweringStreamableHTTPClientTransport.failTooLarge}; a cut of the event stream (a GET) fails every request waiting. */
   failTooLarge(overflow: Overflow): void {
-    const ids = overflow.method === 'GET' ? this.#waiting.all() : overflow.requestIds;
+    const ids = overflow.method === 'GET' ? this.#waiting.where(() => true) : overflow.requestIds;
     this.#waiting.failTooLarge(ids, overflow.error, this.onmessage);
   }
 }
 
 /**
- * The requests a transport sent whose answer has not arrived, for both transports above: an answer
- * the transport hands its client, a cancellation it sends, a failed send or its close ends the wait.
+ * The requests a transport sent whose answer has not arrived, for both transports above, each with
+ * what the transport keeps of it (`W`): an answer the transport hands its client, a cancellation it
+ * sends, a failed send or its close ends the wait.
  */
-class WaitingRequests {
-  readonly #ids = new Set<RequestId>();
+class WaitingRequests<W> {
+  readonly #waits = new Map<RequestId, W>();
 
   /** Sees what the transport hands its client (its `onmessage`, which the SDK's client calls first). */
   answered(message: JSONRPCMessage): void {
-    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) this.#ids.delete(message.id!);
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) this.#waits.delete(message.id!);
   }
 
   /** Sees a message the transport sends that is not a request: a cancellation ends the wait for its request. */
   cancelledBy(message: JSONRPCMessage): void {
     if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
-      this.#ids.delete((message.params as { requestId: RequestId }).requestId);
+      this.#waits.delete((message.params as { requestId: RequestId }).requestId);
     }
   }
 
   /** Waits for request `id` while `send` sends it; a send that fails waits for nothing. */
-  async sending(id: RequestId, send: () => Promise<void>): Promise<void> {
-    this.#ids.add(id);
+  async sending(id: RequestId, wait: W, send: () => Promise<void>): Promise<void> {
+    this.#waits.set(id, wait);
     try {
       await send();
     } catch (error) {
-      this.#ids.delete(id);
+      this.#waits.delete(id);
       throw error;
     }
   }
 
-  /** Ends the wait for `id`; whether it was still waited for. */
-  settle(id: RequestId): boolean {
-    return this.#ids.delete(id);
+  /** Ends the wait for `id`; what was kept of it, if it was still waited for. */
+  settle(id: RequestId): W | undefined {
+    const wait = this.#waits.get(id);
+    this.#waits.delete(id);
+    return wait;
   }
 
-  all(): RequestId[] {
-    return [...this.#ids];
+  /** The requests waited for whose kept part `test` accepts. */
+  where(test: (wait: W) => boolean): RequestId[] {
+    const ids: RequestId[] = [];
+    for (const [id, wait] of this.#waits) if (test(wait)) ids.push(id);
+    return ids;
   }
 
   clear(): void {
-    this.#ids.clear();
+    this.#waits.clear();
   }
 
-  /** Hands the client, for each of `ids` still waited for, the error of an answer cut at maxMessageSize. */
-  failTooLarge(ids: readonly RequestId[], error: Error, deliver: ((message: JSONRPCMessage) => void) | undefined): void {
+  /**
+   * Hands the client, for each of `ids` still waited for, the error of an answer cut at
+   * maxMessageSize; `ended` is told of each.
+   */
+  failTooLarge(
+    ids: readonly RequestId[],
+    error: Error,
+    deliver: ((message: JSONRPCMessage) => void) | undefined,
+    ended: (wait: W) => void = () => undefined,
+  ): void {
     for (const id of ids) {
-      if (this.settle(id)) deliver?.({ jsonrpc: '2.0', id, error: { code: -32603, message: error.message, data: TOO_LARGE } });
+      const wait = this.settle(id);
+      if (wait === undefined) continue;
+      deliver?.({ jsonrpc: '2.0', id, error: { code: -32603, message: error.message, data: TOO_LARGE } });
+      ended(wait);
     }
   }
 }
