@@ -47,6 +47,27 @@ export function capForLog(text: string, max = MAX_LOGGED_PATH): string {
   return text.length <= max ? text : `${text.slice(0, max)}…[+${text.length - max} chars]`;
 }
 
+/**
+ * The gateway's log level for an MCP log message's level (RFC 5424's eight, as MCP has them): so an
+ * upstream's `error` is an error line, and its `debug` is dropped at the default `info`. The three
+ * above `error` are `error` too: pino's `fatal` says the gateway itself is going down. A level no
+ * version of MCP has is `info`, as the message is still worth keeping.
+ */
+export function levelOfMcp(level: string): 'debug' | 'info' | 'warn' | 'error' {
+  return MCP_LEVELS.get(level) ?? 'info';
+}
+
+const MCP_LEVELS = new Map<string, 'debug' | 'info' | 'warn' | 'error'>([
+  ['debug', 'debug'],
+  ['info', 'info'],
+  ['notice', 'info'],
+  ['warning', 'warn'],
+  ['error', 'error'],
+  ['critical', 'error'],
+  ['alert', 'error'],
+  ['emergency', 'error'],
+]);
+
 /** Tags of recently seen ids: a session logs many lines, and hashing each time is wasted work. */
 const tags = new LRUCache<string, string>({ max: 2_000 });
 

@@ -193,6 +193,7 @@ describe("a shared command route's server that floods the gateway with log messa
         const logged = ofChild().filter((line) => line.msg === 'upstream log message' && line.upstreamLog !== undefined);
         const floods = logged.filter((line) => (line.upstreamLog as { data: string }).data.startsWith('{"n":'));
         const json = JSON.stringify({ n: 0, pad: 'x'.repeat(2000) });
+        assert.equal(floods[0]!.level, 'warn', "an MCP warning is a warning in the gateway's log");
         assert.deepEqual(floods[0]!.upstreamLog, {
           level: 'warning',
           logger: 'flood',

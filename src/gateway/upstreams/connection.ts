@@ -24,7 +24,7 @@ import type {
   ServerCapabilities,
 } from '@modelcontextprotocol/server';
 import type { BackoffSettings } from '../backoff-schedule.js';
-import { capForLog, type Logger } from '../logger.js';
+import { capForLog, levelOfMcp, type Logger } from '../logger.js';
 import { FIRST_MODERN_VERSION } from '../protocol/versions.js';
 import { ListenReopening, ListenStreams } from './listen-reopening.js';
 import { createLogBudget, type LogBudget } from './log-budget.js';
@@ -355,7 +355,10 @@ export class UpstreamConnection {
       const owner = this.soleOwner(false);
       if (owner) owner.log(notification.params);
       else if (this.logBudget.take())
-        this.log.info({ ...this.pidField(), upstreamLog: loggedMessage(notification.params) }, 'upstream log message');
+        this.log[levelOfMcp(notification.params.level)](
+          { ...this.pidField(), upstreamLog: loggedMessage(notification.params) },
+          'upstream log message',
+        );
     });
     for (const method of SERVER_TO_CLIENT) {
       // The client only takes handlers for what it declared, and declares what the downstream did.
