@@ -159,7 +159,7 @@ function resumingFetch(base: FetchLike, waiting: WaitingRequests<RequestStream>,
     const from = new Headers(init.headers).get('last-event-id');
     if (from === null) return base(url, init);
     if (cut.take(from)) return Promise.resolve(new Response(null, { status: 405, statusText: 'Method Not Allowed' }));
-    for (const id of waiting.where((stream) => stream.lastEventId === from)) waiting.get(id)!.resumedFrom = from;
+    for (const stream of waiting.kept()) if (stream.lastEventId === from) stream.resumedFrom = from;
     return base(url, init);
   };
 }
@@ -253,9 +253,9 @@ class WaitingRequests<W> {
     }
   }
 
-  /** What is kept of request `id`, if it is waited for. */
-  get(id: RequestId): W | undefined {
-    return this.#waits.get(id);
+  /** What is kept of each request waited for. */
+  kept(): IterableIterator<W> {
+    return this.#waits.values();
   }
 
   /** Ends the wait for `id`; what was kept of it, if it was still waited for. */
