@@ -13,6 +13,7 @@ import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcont
 import { startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath } from '../helpers/project.js';
+import { until } from '../helpers/until.js';
 
 const ASKING = fixturePath('stdio', 'asking-server.mjs');
 /** Short, so that the client's answer comes well after it. */
@@ -24,14 +25,6 @@ const CALL_TIMEOUT_MS = 400;
 const REMOTE_CALL_TIMEOUT_MS = 1500;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 /** A 2025 client that declares elicitation and sampling; `answer` answers both (or never does). */
 async function askedClient(url: string, answer: (signal: AbortSignal) => Promise<void>): Promise<Client> {

@@ -18,19 +18,12 @@ import { openRawSession, startInProcessGateway, textOf, type InProcessGateway } 
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 const SERVERS = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol');
 const FILESYSTEM = path.join(SERVERS, 'server-filesystem', 'dist', 'index.js');
 const EVERYTHING = path.join(SERVERS, 'server-everything', 'dist', 'index.js');
 const RAW = fixturePath('stdio', 'raw-server.mjs');
-
-async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 /** The stderr lines a route's children wrote, as the gateway logged them. */
 const stderrOf = (gw: InProcessGateway, pid?: number) =>

@@ -13,6 +13,7 @@ import { startInProcessGateway, textOf, type InProcessGateway } from '../helpers
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath } from '../helpers/project.js';
 import { startV1Remote } from '../helpers/v1-remote.js';
+import { until } from '../helpers/until.js';
 
 const FLOOD = fixturePath('stdio', 'flood-server.mjs');
 const BURST = 200;
@@ -55,14 +56,6 @@ async function connect(url: string): Promise<Client> {
 
 async function pidOf(client: Client): Promise<number> {
   return (JSON.parse(textOf(await client.callTool({ name: 'pid', arguments: {} }))) as { pid: number }).pid;
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /**

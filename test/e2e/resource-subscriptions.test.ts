@@ -23,20 +23,13 @@ import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextp
 import { MAX_SUBSCRIBED_RESOURCES } from '../../src/gateway/upstreams/resource-subscriptions.js';
 import { startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
+import { until } from '../helpers/until.js';
 
 const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
 const PROBE = fixturePath('stdio', 'probe-server.mjs');
 
 function probeRoute(name: string, isolation: string): string {
   return `  ${name}:\n    command: ${process.execPath}\n    args: [${JSON.stringify(PROBE)}]\n    isolation: ${isolation}\n`;
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /**

@@ -24,6 +24,7 @@ import {
 } from '../helpers/gateway.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath } from '../helpers/project.js';
+import { until } from '../helpers/until.js';
 
 const RAW = fixturePath('stdio', 'raw-server.mjs');
 const ERAS = ['legacy', 'auto'] as const;
@@ -68,14 +69,6 @@ async function failure(call: Promise<unknown>): Promise<{ rpc: number; code: str
   );
   assert.ok(error instanceof ProtocolError, String(error));
   return { rpc: error.code, code: (error.data as { code?: string } | undefined)?.code, message: error.message };
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe('a command route whose server misbehaves on stdout', () => {

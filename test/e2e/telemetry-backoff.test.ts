@@ -22,6 +22,7 @@ import { startOtlpCollector, type AttributeMap, type OtlpCollector } from '../he
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath } from '../helpers/project.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 const GATED = fixturePath('stdio', 'gated-server.mjs');
 const PROBE = fixturePath('stdio', 'probe-server.mjs');
@@ -38,14 +39,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 let collector: OtlpCollector;

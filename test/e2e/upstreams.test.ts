@@ -24,6 +24,7 @@ import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 import { startV1Remote, startV1SseRemote } from '../helpers/v1-remote.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
 const PROBE = fixturePath('stdio', 'probe-server.mjs');
@@ -33,14 +34,6 @@ const ERAS = ['legacy', 'auto'] as const;
 /** A route running the probe server, its processes findable by a marker argument. */
 function probeRoute(name: string, marker: string, extra = ''): string {
   return `  ${name}:\n    command: ${process.execPath}\n    args: [${JSON.stringify(PROBE)}, ${JSON.stringify(marker)}]\n${extra}`;
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 async function connect(url: string, era: (typeof ERAS)[number], capabilities = {}): Promise<Client> {

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { FakeUpstream } from '../helpers/fake-upstream.js';
 import { connectClient, startInProcessGateway, textOf } from '../helpers/gateway.js';
 import { startV1Remote, type V1Remote } from '../helpers/v1-remote.js';
+import { until } from '../helpers/until.js';
 
 const HEADERS = '{ Authorization: "Bearer PARTNER-SECRET-TOKEN", X-Api-Key: "KEY-SECRET-123" }';
 
@@ -30,14 +31,6 @@ async function failure(call: Promise<unknown>): Promise<{ code: string | undefin
   );
   assert.ok(error instanceof ProtocolError || error instanceof Error, String(error));
   return { code: ((error as ProtocolError).data as { code?: string } | undefined)?.code, message: error.message };
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe('a url route whose remote server redirects to another origin', () => {
