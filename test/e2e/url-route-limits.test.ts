@@ -13,6 +13,7 @@ import { ProtocolError, type Client } from '@modelcontextprotocol/client';
 import { z } from 'zod';
 import { connectClient, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
 import { gate } from '../helpers/fake-upstream.js';
+import { until } from '../helpers/until.js';
 import { startV1Remote, startV1SseRemote, type V1Remote } from '../helpers/v1-remote.js';
 
 const MIB = 1_048_576;
@@ -282,6 +283,46 @@ describe("a url route's maxMessageSize on a stream the SDK resumes (GET with Las
       },
     );
   }
+});
+
+describe("a url route's maxMessageSize on the connection's own GET stream", () => {
+  test('opens the stream afresh after an event over it, not from the event before (which a server that replays would send again), and the session goes on', async () => {
+    const remote = await startRemote(Promise.resolve());
+    let fresh = 0;
+    const resumed = new Map<string, number>();
+    remote.intercept = (req, res) => {
+      if (req.method !== 'GET') return false;
+      const from = req.headers['last-event-id'];
+      if (typeof from === 'string') resumed.set(from, (resumed.get(from) ?? 0) + 1);
+      else fresh++;
+      // The first stream: an event with an id, then one that never ends. Each later one (fresh,
+      // or resumed, as a server with an event store would) sends the same again.
+      if (fresh > 1 && from === undefined) return false;
+      res.on('error', () => undefined);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const log = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'listening' } });
+      stream(res, [`id: listen-1\n${event(log)}`, 'id: listen-2\nevent: message\ndata: ', ...filler(1024, 64 * 1024)]);
+      return true;
+    };
+    const gw = await startInProcessGateway(`servers:\n  r:\n    url: ${remote.url}\n    maxMessageSize: 1MiB\n`);
+    try {
+      const { client } = await connectClient(`${gw.url}/mcp/r`, 'listen-limits-test', { era: 'legacy' });
+      await until(() => fresh >= 2 || resumed.size > 0, 'the stream to be opened again');
+      assert.equal(textOf(await echo(client, 'after the cut')), 'after the cut');
+      assert.deepEqual(Object.fromEntries(resumed), {}, 'never resumed from the event before the cut');
+      assert.equal(fresh, 2);
+      assert.ok(
+        gw.logs.some(
+          (line) => line.msg === 'the remote server sent a message over maxMessageSize; its answer was cut there' && line.method === 'GET',
+        ),
+      );
+      assert.deepEqual(await backoffOf(gw), { state: 'ok', consecutiveFailures: 0 });
+      await client.close();
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
 });
 
 describe("a url route's maxMessageSize on a server that speaks only HTTP+SSE", () => {

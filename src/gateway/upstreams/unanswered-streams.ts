@@ -121,6 +121,8 @@ export class AnsweringStreamableHTTPClientTransport extends StreamableHTTPClient
       overflow.method === 'GET' && overflow.lastEventId !== undefined
         ? this.#waiting.where((stream) => stream.resumedFrom === overflow.lastEventId)
         : overflow.requestIds;
+    // A GET that was no request's: the connection's own stream (server notifications and requests).
+    if (overflow.method === 'GET' && ids.length === 0) this.#cut.listenStream = true;
     this.#waiting.failTooLarge(ids, overflow.error, this.onmessage, (stream) => this.#cut.add(stream));
   }
 
@@ -149,7 +151,8 @@ interface RequestStream {
  * sent: one that resumes a request's stream is marked as that request's (a cut of its answer
  * fails that request); one that resumes a cut stream is answered here, as a server that offers no
  * stream there answers (405), which the SDK takes as the stream's end, without an error, and
- * without trying again. Through the requestSignal of TransportSendOptions instead, every request
+ * without trying again; and one that resumes the connection's own stream after a cut is sent
+ * without its Last-Event-ID. Through the requestSignal of TransportSendOptions instead, every request
  * would pay for an `AbortSignal.any` of it and the transport's signal, which on Node 20 costs
  * ~24 µs and keeps a weak reference on the transport's signal for good.
  */
@@ -159,8 +162,17 @@ function resumingFetch(base: FetchLike, waiting: WaitingRequests<RequestStream>,
     const from = new Headers(init.headers).get('last-event-id');
     if (from === null) return base(url, init);
     if (cut.take(from)) return Promise.resolve(new Response(null, { status: 405, statusText: 'Method Not Allowed' }));
-    for (const stream of waiting.kept()) if (stream.lastEventId === from) stream.resumedFrom = from;
-    return base(url, init);
+    let ofRequest = false;
+    for (const stream of waiting.kept()) {
+      if (stream.lastEventId !== from) continue;
+      stream.resumedFrom = from;
+      ofRequest = true;
+    }
+    if (ofRequest || !cut.listenStream) return base(url, init);
+    cut.listenStream = false;
+    const headers = new Headers(init.headers);
+    headers.delete('last-event-id');
+    return base(url, { ...init, headers });
   };
 }
 
@@ -172,6 +184,12 @@ function resumingFetch(base: FetchLike, waiting: WaitingRequests<RequestStream>,
 class CutStreams {
   static readonly #KEPT = 16;
   readonly #streams: RequestStream[] = [];
+  /**
+   * The connection's own GET stream was cut: the SDK opens it again from the event before the cut,
+   * and a server that replays would send the same event again, so it is opened afresh instead (what
+   * the server sent after the cut, and the event cut, are not seen; the event was lost anyway).
+   */
+  listenStream = false;
 
   add(stream: RequestStream): void {
     this.#streams.push(stream);
