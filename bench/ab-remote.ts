@@ -12,43 +12,11 @@
  * [--base=main] [--rounds=5] [--calls=3000] [--cpu-prof]` (`--cpu-prof`: each gateway writes a CPU
  * profile to dist/bench-profiles/).
  */
-import { mkdirSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { parseArgs } from 'node:util';
-import {
-  GATEWAY_ENTRY,
-  MINIMAL_V2_ENTRY,
-  PROJECT_ROOT,
-  canPin,
-  killChildren,
-  pinSelf,
-  removeWorkDir,
-  sleep,
-  startChild,
-  writeGatewayConfig,
-} from './lib/child.js';
+import { abTrial, alternatingRounds, progress, type AbBuild } from './lib/ab-trial.js';
+import { MINIMAL_V2_ENTRY, removeWorkDir, sleep, startChild, writeGatewayConfig } from './lib/child.js';
 import { median, runLoad, type LoadOptions } from './lib/load.js';
 import { expectResult, modernHeaders, modernTimeCallBody, openSessions, timeCallBody } from './lib/mcp.js';
-import { buildPrevious } from './lib/previous-release.js';
 import { cpuTimesOf } from './lib/processes.js';
-
-const { values } = parseArgs({
-  options: {
-    base: { type: 'string', default: 'main' },
-    rounds: { type: 'string', default: '5' },
-    calls: { type: 'string', default: '3000' },
-    'cpu-prof': { type: 'boolean', default: false },
-  },
-});
-const rounds = Number(values.rounds);
-const calls = Number(values.calls);
-const progress = (message: string) => process.stderr.write(`[ab] ${message}\n`);
-
-interface Build {
-  readonly name: string;
-  readonly entry: string;
-}
 
 /** One era's numbers of one round. */
 interface EraRound {
@@ -61,27 +29,13 @@ interface EraRound {
 type Era = 'remote' | 'remote-modern';
 const ERAS: readonly Era[] = ['remote', 'remote-modern'];
 
-const pinned = os.cpus().length >= 2 && canPin && pinSelf(1);
-const serverCpu = pinned ? 0 : undefined;
-const nodeArgs: string[] = [];
-if (values['cpu-prof']) {
-  const dir = path.join(PROJECT_ROOT, 'dist', 'bench-profiles');
-  mkdirSync(dir, { recursive: true });
-  nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
-}
-process.on('exit', killChildren);
-
-const base = buildPrevious(values.base);
-if ('skipped' in base) throw new Error(base.skipped);
-const builds: Build[] = [
-  { name: `base ${values.base} (${base.commit.slice(0, 7)})`, entry: base.entry },
-  { name: 'this checkout', entry: GATEWAY_ENTRY },
-];
+const trial = abTrial(3000);
+const { rounds, calls, pinned, serverCpu, nodeArgs, builds } = trial;
 
 /** A fresh object each time: autocannon writes the content-length of its own bodies into the headers it is given. */
 const modernTime = () => modernHeaders('tools/call', 'get_current_time');
 
-async function measure(build: Build, upstreamUrl: string): Promise<Record<Era, EraRound>> {
+async function measure(build: AbBuild, upstreamUrl: string): Promise<Record<Era, EraRound>> {
   const yaml = `
 servers:
   remote:
@@ -120,25 +74,23 @@ sessions:
 }
 
 const upstream = await startChild({ name: 'ab-remote-upstream', entry: MINIMAL_V2_ENTRY, mcpPath: '/mcp', cpu: serverCpu });
-const results = new Map<Build, Array<Record<Era, EraRound>>>(builds.map((build) => [build, []]));
+let results: Map<AbBuild, Array<Record<Era, EraRound>>>;
 try {
   // The upstream's first few thousand requests are slower (JIT): not in a round.
   await runLoad({ url: upstream.url, connections: 1, duration: 3, body: modernTimeCallBody, headers: modernTime() });
-  for (let round = 0; round < rounds; round++) {
-    // Alternating which goes first, so neither always has the machine's first (or last) minute.
-    const order = round % 2 === 0 ? builds : [...builds].reverse();
-    for (const build of order) {
-      const result = await measure(build, upstream.url);
-      results.get(build)!.push(result);
+  results = await alternatingRounds(
+    trial,
+    (build) => measure(build, upstream.url),
+    (round, build, result) => {
       for (const era of ERAS) {
         const r = result[era];
         progress(
-          `round ${round + 1} ${build.name} ${era}: ${r.cpuUsPerCall.toFixed(0)} µs CPU/call, p50 ${r.p50.toFixed(3)} ms, ` +
+          `round ${round} ${build.name} ${era}: ${r.cpuUsPerCall.toFixed(0)} µs CPU/call, p50 ${r.p50.toFixed(3)} ms, ` +
             `upstream p50 ${r.upstreamP50.toFixed(3)} ms, ratio ${r.ratio.toFixed(2)}x`,
         );
       }
-    }
-  }
+    },
+  );
 } finally {
   await upstream.stop();
   removeWorkDir();

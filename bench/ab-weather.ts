@@ -10,45 +10,14 @@
  * [--base=main] [--rounds=5] [--calls=4000] [--cpu-prof]` (`--cpu-prof`: each gateway writes a CPU
  * profile to dist/bench-profiles/).
  */
-import { mkdirSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { startFakeNws } from '../test/helpers/fake-nws.js';
-import {
-  GATEWAY_ENTRY,
-  PROJECT_ROOT,
-  canPin,
-  killChildren,
-  pinSelf,
-  removeWorkDir,
-  sleep,
-  startChild,
-  writeGatewayConfig,
-} from './lib/child.js';
+import { abTrial, alternatingRounds, progress, type AbBuild } from './lib/ab-trial.js';
+import { removeWorkDir, sleep, startChild, writeGatewayConfig } from './lib/child.js';
 import { median, runLoad } from './lib/load.js';
 import { expectResult, openSessions, timeCallBody, toolCallBody } from './lib/mcp.js';
-import { buildPrevious } from './lib/previous-release.js';
 import { cpuTimesOf } from './lib/processes.js';
 import { UPSTREAM_LATENCY_MS, WEATHER_CONNECTIONS } from './suites/weather.js';
-
-const { values } = parseArgs({
-  options: {
-    base: { type: 'string', default: 'main' },
-    rounds: { type: 'string', default: '5' },
-    calls: { type: 'string', default: '4000' },
-    'cpu-prof': { type: 'boolean', default: false },
-  },
-});
-const rounds = Number(values.rounds);
-const calls = Number(values.calls);
-const progress = (message: string) => process.stderr.write(`[ab] ${message}\n`);
-
-interface Build {
-  readonly name: string;
-  readonly entry: string;
-  readonly root: string;
-}
 
 interface Round {
   readonly cpuUsPerCall: number;
@@ -58,24 +27,10 @@ interface Round {
 }
 
 const forecastBody = toolCallBody('get_forecast', { latitude: 41.967, longitude: -71.189 });
-const pinned = os.cpus().length >= 2 && canPin && pinSelf(1);
-const serverCpu = pinned ? 0 : undefined;
-const nodeArgs: string[] = [];
-if (values['cpu-prof']) {
-  const dir = path.join(PROJECT_ROOT, 'dist', 'bench-profiles');
-  mkdirSync(dir, { recursive: true });
-  nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
-}
-process.on('exit', killChildren);
+const trial = abTrial(4000);
+const { rounds, calls, pinned, serverCpu, nodeArgs, builds } = trial;
 
-const base = buildPrevious(values.base);
-if ('skipped' in base) throw new Error(base.skipped);
-const builds: Build[] = [
-  { name: `base ${values.base} (${base.commit.slice(0, 7)})`, entry: base.entry, root: path.dirname(path.dirname(base.timeModule)) },
-  { name: 'this checkout', entry: GATEWAY_ENTRY, root: PROJECT_ROOT },
-];
-
-async function measure(build: Build, nwsUrl: string): Promise<Round> {
+async function measure(build: AbBuild, nwsUrl: string): Promise<Round> {
   const yaml = `
 servers:
   weather:
@@ -113,20 +68,17 @@ sessions:
 }
 
 const nws = await startFakeNws({ latencyMs: UPSTREAM_LATENCY_MS });
-const results = new Map<Build, Round[]>(builds.map((build) => [build, []]));
+let results: Map<AbBuild, Round[]>;
 try {
-  for (let round = 0; round < rounds; round++) {
-    // Alternating which goes first, so neither always has the machine's first (or last) minute.
-    const order = round % 2 === 0 ? builds : [...builds].reverse();
-    for (const build of order) {
-      const result = await measure(build, nws.url);
-      results.get(build)!.push(result);
+  results = await alternatingRounds(
+    trial,
+    (build) => measure(build, nws.url),
+    (round, build, result) =>
       progress(
-        `round ${round + 1} ${build.name}: ${result.cpuUsPerCall.toFixed(0)} µs CPU/call, weather p50 ${result.weatherP50.toFixed(2)} ms, ` +
+        `round ${round} ${build.name}: ${result.cpuUsPerCall.toFixed(0)} µs CPU/call, weather p50 ${result.weatherP50.toFixed(2)} ms, ` +
           `time p50 ${result.timeP50.toFixed(2)} ms, ratio ${result.ratio.toFixed(2)}x`,
-      );
-    }
-  }
+      ),
+  );
 } finally {
   await nws.close();
   removeWorkDir();
