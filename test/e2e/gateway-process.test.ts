@@ -13,6 +13,7 @@ import { connectClient, fixtureModule, runGatewayToExit, shippedModule, startGat
 import { startFakeNws } from '../helpers/fake-nws.js';
 import { GATEWAY_ENTRY, PROJECT_ROOT } from '../helpers/project.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 describe('gateway process', () => {
   it('starts with the shipped gateway.yaml and serves both routes at once', async () => {
@@ -100,10 +101,16 @@ describe('gateway process', () => {
 
   it('exits 0 at once on SIGTERM while still starting (a module still loading)', async () => {
     const dir = tempDir('gateway-slow-start');
-    // A module whose import takes 3 s: the signal comes while the gateway loads it.
+    // A module whose import takes 10 s, and says when it began: the signal comes while the gateway
+    // loads it (by then the gateway's own code has loaded, however slowly on a busy machine).
     writeFileSync(
       path.join(dir, 'slow.mjs'),
-      'await new Promise((resolve) => setTimeout(resolve, 3000));\nexport function createServer() { throw new Error("unused"); }\n',
+      [
+        'process.stdout.write("slow module loading\\n");',
+        'await new Promise((resolve) => setTimeout(resolve, 10_000));',
+        'export function createServer() { throw new Error("unused"); }',
+        '',
+      ].join('\n'),
     );
     writeFileSync(path.join(dir, 'gateway.yaml'), `servers:\n  slow:\n    module: ${path.join(dir, 'slow.mjs')}\n`);
     const child = spawn(process.execPath, [GATEWAY_ENTRY], {
@@ -116,11 +123,11 @@ describe('gateway process', () => {
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
       child.once('exit', (code, signal) => resolve([code, signal])),
     );
-    await new Promise((resolve) => setTimeout(resolve, 800));
+    await until(() => stdout.includes('slow module loading\n'), 'the module to start loading');
     const started = Date.now();
     child.kill('SIGTERM');
     assert.deepEqual(await exited, [0, null], 'exits 0, not killed by the signal');
-    assert.ok(Date.now() - started < 2000, 'without waiting for the start to finish');
+    assert.ok(Date.now() - started < 5_000, 'without waiting for the start (10 s) to finish');
     assert.match(stdout, /"gateway stopped before it was ready"/);
     assert.doesNotMatch(stdout, /"gateway listening"/);
   });
