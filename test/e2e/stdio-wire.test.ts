@@ -160,15 +160,24 @@ describe('a command route at its maxProcesses', () => {
   const { gw } = rawGateway((marker) => ['servers:', rawRoute('one', marker, '    maxProcesses: 1\n'), ''].join('\n'));
 
   test('gives processes_full to a newcomer, and to a session whose child was stopped to make room, while the one child is busy', async () => {
+    // The route's call in flight, from its status: the child is busy from then until it answers.
+    // The status lists the route's tools once, in a process of its own: done first, so that its
+    // listing is not what takes the one process.
+    await fetch(`${gw().url}/status.json`);
+    const calling = () =>
+      until(async () => {
+        const status = (await (await fetch(`${gw().url}/status.json`)).json()) as { routes: Array<{ name: string; inFlight: number }> };
+        return status.routes.find((route) => route.name === 'one')!.inFlight === 1;
+      }, 'the call to be in flight');
     const a = await connect(`${gw().url}/mcp/one`);
-    const sleeping = a.callTool({ name: 'sleep', arguments: { ms: 1000 } });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const sleeping = a.callTool({ name: 'sleep', arguments: { ms: 3000 } });
+    await calling();
     await assert.rejects(connect(`${gw().url}/mcp/one`), /processes_full/);
     await sleeping;
     // b's child takes a's place (a's is idle), and is busy when a comes back.
     const b = await connect(`${gw().url}/mcp/one`);
-    const busy = b.callTool({ name: 'sleep', arguments: { ms: 1000 } });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const busy = b.callTool({ name: 'sleep', arguments: { ms: 3000 } });
+    await calling();
     const { code, message } = await failure(a.callTool({ name: 'pid', arguments: {} }));
     assert.equal(code, 'processes_full');
     assert.match(message, /all 1 upstream connections \(maxProcesses\) are busy/);
