@@ -63,3 +63,30 @@ describe('an operation whose client went away', () => {
     assert.equal(telemetry.routeTraffic('echo').errors, 0);
   });
 });
+
+describe('an operation its client cancelled (2025 notifications/cancelled)', () => {
+  it('ends at the cancellation as cancelled, whether or not the client is still there, and a later answer is not counted', () => {
+    const { pipeline, spans, points } = recordingPipeline();
+    const telemetry = createTelemetry({ pipeline });
+    const operation = telemetry.operation({
+      route: 'echo',
+      era: 'legacy',
+      message: call(1),
+      header: () => undefined,
+      clientGone: () => false,
+    });
+    operation.cancel();
+    assert.equal(spans.length, 1, 'the span ends at the cancellation');
+    assert.equal(spans[0]!.attributes['error.type'], 'cancelled');
+    assert.equal(spans[0]!.attributes['rpc.response.status_code'], undefined);
+    assert.equal(spans[0]!.error, undefined, 'the span is not marked failed');
+    assert.equal(points[0]!['error.type'], 'cancelled');
+    operation.end({ result: { content: [] } });
+    assert.equal(spans.length, 1);
+    assert.equal(points.length, 1);
+    const traffic = telemetry.routeTraffic('echo');
+    assert.equal(traffic.requests, 1);
+    assert.equal(traffic.errors, 0);
+    assert.deepEqual(traffic.tags, { cancelled: 1 });
+  });
+});

@@ -52,8 +52,13 @@ export interface OperationStart {
 export interface Operation {
   /** Runs `fn` in the request's trace context, so upstream requests made meanwhile are its children. */
   run<T>(fn: () => T): T;
-  /** The answer the client got; only the first call counts. */
+  /** The answer the client got; only the first call (of this or {@link cancel}) counts. */
   end(outcome: Outcome): void;
+  /**
+   * The client cancelled the request (a 2025 `notifications/cancelled`), so no answer will come:
+   * counted as cancelled, as when the client went away; a later answer is not counted again.
+   */
+  cancel(): void;
 }
 
 /** One `ctx.fetch` through the upstream cache. */
@@ -177,6 +182,9 @@ export const INVOCATION_ID_HEADER = 'x-ms-invocation-id';
 const UPSTREAM_GROUP = '\u0000upstream';
 /** `error.type` of a request its client gave up on before the answer. */
 export const CANCELLED = 'cancelled';
+/** What a request the client cancelled ended with, for the accounting alone: no client sees it. */
+const CANCELLED_OUTCOME: Outcome = { error: { code: -32800, message: 'cancelled by the client' } };
+
 /** Distinct client-chosen names (tools, prompts, protocol versions, error codes) kept as metric attributes before new ones are `_OTHER`. */
 const MAX_NAMES = 256;
 /** Tool names remembered from routes' `tools/list` answers, in all. */
@@ -214,54 +222,56 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       span = pipeline.startServerSpan(full.spanName, attributes, { meta: metaTraceContext(start.message), header: start.header });
     }
     let ended = false;
+    const finish = (outcome: Outcome, cancelledByClient: boolean): void => {
+      if (ended) return;
+      ended = true;
+      const ms = now() - began;
+      const answered = errorTypeOf(outcome);
+      const cancelled = cancelledByClient || (answered !== undefined && start.clientGone?.() === true);
+      const errorType = cancelled ? CANCELLED : answered;
+      const rpcError = 'error' in outcome;
+      if (described.method === 'tools/list') listed.add(start.route, outcome);
+      // Client-chosen names become known once the gateway answered them without an error (an
+      // unknown tool is -32602), or, for a tool, with a tool error once the route listed it: a
+      // server of the SDK 1.x answers a tool it does not have with an isError result. They are
+      // the metrics' and the page's keys.
+      const target = described.tool ?? described.prompt;
+      const admit = !rpcError && (errorType === undefined || (described.tool !== undefined && listed.has(start.route, described.tool)));
+      const boundedTarget = target === undefined ? undefined : names(`${start.route}\u0000${target}`, target, admit);
+      const method = metricMethod(described.method);
+      const negotiated = described.method === 'initialize' ? negotiatedVersion(outcome) : undefined;
+      const version = start.protocolVersion ?? negotiated;
+      traffic.record(
+        start.route,
+        boundedTarget === undefined ? method : `${method} ${boundedTarget}`,
+        // A cancelled request is neither an error nor a latency of the server's.
+        cancelled ? { tag: CANCELLED } : { ms, error: errorType !== undefined, ...(errorType === undefined ? {} : { tag: errorType }) },
+      );
+      if (!pipeline) return;
+      const result: Attributes = cancelled ? { 'error.type': CANCELLED } : outcomeAttributes(outcome, errorType);
+      if (negotiated !== undefined && start.protocolVersion === undefined) result['mcp.protocol.version'] = negotiated;
+      span?.end(
+        captureContent ? { ...result, ...contentAttributes(start.message, outcome) } : result,
+        errorType === undefined || cancelled ? undefined : { message: errorMessageOf(outcome) },
+      );
+      // Few attributes: the SDK hashes them on every point (network.* would be the same on all).
+      const point: Attributes = { 'mcp.method.name': method, 'mcp.gateway.route': start.route, 'mcp.gateway.era': start.era };
+      if (described.tool !== undefined) {
+        point['gen_ai.tool.name'] = boundedTarget!;
+        point['gen_ai.operation.name'] = 'execute_tool';
+      }
+      if (described.prompt !== undefined) point['gen_ai.prompt.name'] = boundedTarget!;
+      if (version) point['mcp.protocol.version'] = names(`\u0000version\u0000${version}`, version, !rpcError);
+      if (errorType !== undefined) {
+        point['error.type'] = names(`\u0000error\u0000${errorType}`, errorType, true);
+        if (rpcError && !cancelled) point['rpc.response.status_code'] = point['error.type'];
+      }
+      pipeline.recordOperation(ms / 1000, point);
+    };
     return {
       run: span ? (fn) => span.run(fn) : (fn) => fn(),
-      end(outcome) {
-        if (ended) return;
-        ended = true;
-        const ms = now() - began;
-        const answered = errorTypeOf(outcome);
-        const cancelled = answered !== undefined && start.clientGone?.() === true;
-        const errorType = cancelled ? CANCELLED : answered;
-        const rpcError = 'error' in outcome;
-        if (described.method === 'tools/list') listed.add(start.route, outcome);
-        // Client-chosen names become known once the gateway answered them without an error (an
-        // unknown tool is -32602), or, for a tool, with a tool error once the route listed it: a
-        // server of the SDK 1.x answers a tool it does not have with an isError result. They are
-        // the metrics' and the page's keys.
-        const target = described.tool ?? described.prompt;
-        const admit = !rpcError && (errorType === undefined || (described.tool !== undefined && listed.has(start.route, described.tool)));
-        const boundedTarget = target === undefined ? undefined : names(`${start.route}\u0000${target}`, target, admit);
-        const method = metricMethod(described.method);
-        const negotiated = described.method === 'initialize' ? negotiatedVersion(outcome) : undefined;
-        const version = start.protocolVersion ?? negotiated;
-        traffic.record(
-          start.route,
-          boundedTarget === undefined ? method : `${method} ${boundedTarget}`,
-          // A cancelled request is neither an error nor a latency of the server's.
-          cancelled ? { tag: CANCELLED } : { ms, error: errorType !== undefined, ...(errorType === undefined ? {} : { tag: errorType }) },
-        );
-        if (!pipeline) return;
-        const result: Attributes = cancelled ? { 'error.type': CANCELLED } : outcomeAttributes(outcome, errorType);
-        if (negotiated !== undefined && start.protocolVersion === undefined) result['mcp.protocol.version'] = negotiated;
-        span?.end(
-          captureContent ? { ...result, ...contentAttributes(start.message, outcome) } : result,
-          errorType === undefined || cancelled ? undefined : { message: errorMessageOf(outcome) },
-        );
-        // Few attributes: the SDK hashes them on every point (network.* would be the same on all).
-        const point: Attributes = { 'mcp.method.name': method, 'mcp.gateway.route': start.route, 'mcp.gateway.era': start.era };
-        if (described.tool !== undefined) {
-          point['gen_ai.tool.name'] = boundedTarget!;
-          point['gen_ai.operation.name'] = 'execute_tool';
-        }
-        if (described.prompt !== undefined) point['gen_ai.prompt.name'] = boundedTarget!;
-        if (version) point['mcp.protocol.version'] = names(`\u0000version\u0000${version}`, version, !rpcError);
-        if (errorType !== undefined) {
-          point['error.type'] = names(`\u0000error\u0000${errorType}`, errorType, true);
-          if (rpcError && !cancelled) point['rpc.response.status_code'] = point['error.type'];
-        }
-        pipeline.recordOperation(ms / 1000, point);
-      },
+      end: (outcome) => finish(outcome, false),
+      cancel: () => finish(CANCELLED_OUTCOME, true),
     };
   }
 
