@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { connectClient, startGatewayProcess, type GatewayProcess } from '../helpers/gateway.js';
 import { fixturePath } from '../helpers/project.js';
 import { startOtlpCollector, type OtlpCollector } from '../helpers/otlp-collector.js';
+import { until } from '../helpers/until.js';
 
 let collector: OtlpCollector;
 let gateway: GatewayProcess;
@@ -26,7 +27,11 @@ before(async () => {
   const { client } = await connectClient(`${gateway.url}/mcp/probe`);
   const cancel = new AbortController();
   const call = client.callTool({ name: 'sleep', arguments: { ms: 5000 } }, { signal: cancel.signal });
-  await sleep(300);
+  // Cancelled once the gateway has the call (its route's status says so), not after a guess.
+  await until(async () => {
+    const status = (await (await fetch(`${gateway.url}/status.json`)).json()) as { routes: Array<{ name: string; inFlight: number }> };
+    return status.routes.find((route) => route.name === 'probe')!.inFlight === 1;
+  }, 'the call to be in flight');
   cancel.abort();
   await assert.rejects(call);
   // The upstream's answer to the cancellation comes back to the gateway after a moment.
