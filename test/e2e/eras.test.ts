@@ -23,6 +23,7 @@ import {
   textOf,
   type InProcessGateway,
 } from '../helpers/gateway.js';
+import { until } from '../helpers/until.js';
 
 const MODERN = '2026-07-28';
 const KEY = 'a-key-for-the-eras-test-0123456789';
@@ -223,12 +224,11 @@ describe('change notifications in both eras', () => {
     assert.equal(subscription.honoredFilter.toolsListChanged, true);
     // Wait until the 2025 client's GET stream is open, where its session's notifications travel.
     const echo = gw.gateway.routes.get('echo')!;
-    for (let i = 0; i < 200 && !(echo.sessions.peek(session.transport.sessionId!)?.active ?? 0); i++)
-      await new Promise((r) => setTimeout(r, 10));
+    await until(() => (echo.sessions.peek(session.transport.sessionId!)?.active ?? 0) > 0, "the 2025 session's GET stream to open");
 
     const caller = await connect('echo', { pin: MODERN });
     assert.equal(textOf(await caller.client.callTool({ name: 'announce_tools_changed', arguments: {} })), 'announced');
-    for (let i = 0; i < 200 && heard.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => heard.length >= 2, 'both listeners to hear of the change');
     assert.deepEqual(heard.sort(), ['legacy', 'modern']);
     await subscription.close();
     for (const { client } of [listener, session, caller]) await client.close();

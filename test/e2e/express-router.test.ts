@@ -33,6 +33,7 @@ import {
 } from '../helpers/gateway.js';
 import { PROJECT_ROOT } from '../helpers/project.js';
 import { readmeBlockAfter } from '../helpers/readme.js';
+import { until } from '../helpers/until.js';
 
 const KEY = 'express-router-key-0123456789abcdef';
 const YAML = `
@@ -530,7 +531,7 @@ describe('createGatewayRouter and gateway.drain()', () => {
         const route = app.gateway.routes.get('echo')!;
         const before = route.inFlight;
         const calls = [legacy, modern].map(({ client }, i) => client.callTool({ name: 'slow', arguments: { ms: 500, text: `call ${i}` } }));
-        for (let i = 0; i < 500 && route.inFlight < before + 2; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        await until(() => route.inFlight >= before + 2, 'both calls to be in flight');
         const drained = app.gateway.drain(AbortSignal.timeout(10_000));
 
         const refused = await send(app.url, { path: '/mcp/echo', body: init });

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { fixtureModule, initializeBody, MCP_POST_HEADERS, startGatewayProcess, textOf } from '../helpers/gateway.js';
 import { rawExchange, rawExchangeAfter } from '../helpers/raw-http.js';
+import { until } from '../helpers/until.js';
 
 const ECHO = (sessions: string, extra = '') => `servers:\n  echo:\n    module: ${fixtureModule('echo')}\nsessions:\n${sessions}${extra}`;
 
@@ -70,7 +71,7 @@ describe('a flood of initializes', () => {
       const notes: string[] = [];
       victim.client.setNotificationHandler('notifications/message', (n) => void notes.push(String(n.params.data)));
       // The SDK client keeps a GET stream open; wait until the gateway holds it.
-      for (let i = 0; i < 200 && (await status(gateway.url)).sessions.active < 1; i++) await new Promise((r) => setTimeout(r, 10));
+      await until(async () => (await status(gateway.url)).sessions.active >= 1, 'the GET stream to be held');
       const slow = victim.client.callTool({ name: 'slow', arguments: { ms: 1500, text: 'survived' } });
       while ((await status(gateway.url)).inFlight < 1) await new Promise((r) => setTimeout(r, 10));
 
@@ -87,7 +88,7 @@ describe('a flood of initializes', () => {
 
       assert.equal(textOf(await slow), 'survived', 'the call in flight got its answer');
       await victim.client.callTool({ name: 'notify', arguments: { message: 'still streaming' } });
-      for (let i = 0; i < 200 && !notes.includes('still streaming'); i++) await new Promise((r) => setTimeout(r, 10));
+      await until(() => notes.includes('still streaming'), 'the notification on the GET stream');
       assert.deepEqual(notes, ['still streaming'], 'the GET stream is still open and delivers');
       await victim.client.close();
     } finally {
@@ -237,7 +238,7 @@ describe('requestTimeout', () => {
       const timedOut = () => log().filter((l) => l.msg === 'request timed out' && l.error === 'request_timeout').length;
       const abandoned = () => log().filter((l) => l.msg === 'request' && l.http?.method === 'POST' && l.aborted).length;
       // Log lines are written asynchronously: give them a moment to arrive (bounded).
-      for (let i = 0; i < 200 && (timedOut() < 21 || abandoned() < 20); i++) await new Promise((r) => setTimeout(r, 10));
+      await until(() => timedOut() >= 21 && abandoned() >= 20, 'the log lines');
       assert.equal(timedOut(), 21, 'a line for each timed-out request');
       assert.equal(abandoned(), 20, "each stalled POST's own line says it never got an answer");
     } finally {

@@ -19,6 +19,7 @@ import {
 } from '../helpers/gateway.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 import { startV1Remote } from '../helpers/v1-remote.js';
+import { until } from '../helpers/until.js';
 
 /** The same module instance the gateway imports, so its counters are the gateway's. */
 const echo = (await import(pathToFileURL(path.join(PROJECT_ROOT, 'dist/test/fixtures/servers/echo/index.js')).href)) as {
@@ -42,11 +43,6 @@ async function callTool(url: string, sessionId: string, name: string) {
   assert.equal(response.status, 200);
   const event = (await response.text()).split('\n').find((line) => line.startsWith('data: '))!;
   return JSON.parse(textOf(JSON.parse(event.slice(6)).result));
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
-  assert.ok(condition(), what);
 }
 
 describe('idle expiry', () => {
