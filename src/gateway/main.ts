@@ -13,18 +13,10 @@
  *   `APPLICATIONINSIGHTS_CONNECTION_STRING` (telemetry/telemetry-settings.ts). Off when unset.
  */
 import type { AddressInfo } from 'node:net';
-import { createApp } from './http/app.js';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { ConfigError, defaultConfigPath, loadConfig, PROJECT_ROOT } from './config/config.js';
 import { processSettings, type ProcessSettings } from './config/environment.js';
-import { functionsAuthWarnings } from './config/functions-auth-check.js';
-import { createGateway, GATEWAY_VERSION } from './gateway.js';
-import { createHttpServer } from './http/http-server.js';
 import { createLogger } from './logger.js';
-import { sessionKeyringFromEnv } from './sessions/session-keys.js';
-import { startTelemetry } from './telemetry/start-telemetry.js';
-import { TelemetrySettingsError } from './telemetry/telemetry-settings.js';
+// Only these two are imported before the signal handlers are in place; the gateway's own code
+// (about half a second of imports, more on a busy instance) is loaded in main(), after them.
 
 /** Idle sessions are looked for this often at most; expiry is also checked on every access. */
 const MAX_SWEEP_INTERVAL_MS = 30_000;
@@ -65,6 +57,27 @@ process.on('unhandledRejection', (reason) => {
 });
 
 async function main(): Promise<void> {
+  const [
+    { createApp },
+    { readFile },
+    { default: path },
+    { defaultConfigPath, loadConfig, PROJECT_ROOT },
+    { functionsAuthWarnings },
+    { createGateway, GATEWAY_VERSION },
+    { createHttpServer },
+    { sessionKeyringFromEnv },
+    { startTelemetry },
+  ] = await Promise.all([
+    import('./http/app.js'),
+    import('node:fs/promises'),
+    import('node:path'),
+    import('./config/config.js'),
+    import('./config/functions-auth-check.js'),
+    import('./gateway.js'),
+    import('./http/http-server.js'),
+    import('./sessions/session-keys.js'),
+    import('./telemetry/start-telemetry.js'),
+  ]);
   // First: the exporters (if any) are in place before anything serves. No module is patched (the
   // spans are the gateway's own), so nothing has to be imported after this.
   const telemetry = await startTelemetry(env, { logger, serviceVersion: GATEWAY_VERSION });
@@ -145,9 +158,14 @@ async function main(): Promise<void> {
   onStop = (signal) => void stop(signal);
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   // Humans read this at start-up: the plain message (for configuration, the list of problems).
   process.stderr.write(`gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
-  if (!(error instanceof ConfigError || error instanceof TelemetrySettingsError)) logger.fatal({ err: error }, 'gateway failed to start');
+  // Loaded already, unless loading is what failed (then the error is no configuration's).
+  const expected = await Promise.all([import('./config/config.js'), import('./telemetry/telemetry-settings.js')]).then(
+    ([{ ConfigError }, { TelemetrySettingsError }]) => error instanceof ConfigError || error instanceof TelemetrySettingsError,
+    () => false,
+  );
+  if (!expected) logger.fatal({ err: error }, 'gateway failed to start');
   process.exit(1);
 });

@@ -4,14 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { promisify } from 'node:util';
 import { connectClient, fixtureModule, runGatewayToExit, shippedModule, startGatewayProcess, textOf } from '../helpers/gateway.js';
 import { startFakeNws } from '../helpers/fake-nws.js';
-import { GATEWAY_ENTRY, PROJECT_ROOT } from '../helpers/project.js';
+import { fixturePath, GATEWAY_ENTRY, PROJECT_ROOT } from '../helpers/project.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 
@@ -99,8 +100,34 @@ describe('gateway process', () => {
     await client.close().catch(() => undefined);
   });
 
-  it('exits 0 at once on SIGTERM while still starting (a module still loading)', async () => {
+  /**
+   * Starts the gateway with `node` options `execArgv` and `gateway.yaml`, sends SIGTERM once
+   * `loading()` says the start is where the test wants it, and checks that it exits 0 at once.
+   */
+  async function stopWhileStarting(yaml: string, execArgv: string[], env: Record<string, string>, loading: (stdout: string) => boolean) {
     const dir = tempDir('gateway-slow-start');
+    writeFileSync(path.join(dir, 'gateway.yaml'), yaml);
+    const child = spawn(process.execPath, [...execArgv, GATEWAY_ENTRY], {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH, PORT: '0', GATEWAY_CONFIG: path.join(dir, 'gateway.yaml'), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('exit', (code, signal) => resolve([code, signal])),
+    );
+    await until(() => loading(stdout), 'the start to reach the point the signal is for');
+    const started = Date.now();
+    child.kill('SIGTERM');
+    assert.deepEqual(await exited, [0, null], 'exits 0, not killed by the signal');
+    assert.ok(Date.now() - started < 5_000, 'without waiting for the start (10 s) to finish');
+    assert.match(stdout, /"gateway stopped before it was ready"/);
+    assert.doesNotMatch(stdout, /"gateway listening"/);
+  }
+
+  it('exits 0 at once on SIGTERM while still starting (a module still loading)', async () => {
+    const dir = tempDir('gateway-slow-module');
     // A module whose import takes 10 s, and says when it began: the signal comes while the gateway
     // loads it (by then the gateway's own code has loaded, however slowly on a busy machine).
     writeFileSync(
@@ -112,24 +139,20 @@ describe('gateway process', () => {
         '',
       ].join('\n'),
     );
-    writeFileSync(path.join(dir, 'gateway.yaml'), `servers:\n  slow:\n    module: ${path.join(dir, 'slow.mjs')}\n`);
-    const child = spawn(process.execPath, [GATEWAY_ENTRY], {
-      cwd: PROJECT_ROOT,
-      env: { PATH: process.env.PATH, PORT: '0', GATEWAY_CONFIG: path.join(dir, 'gateway.yaml') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-      child.once('exit', (code, signal) => resolve([code, signal])),
+    await stopWhileStarting(`servers:\n  slow:\n    module: ${path.join(dir, 'slow.mjs')}\n`, [], {}, (stdout) =>
+      stdout.includes('slow module loading\n'),
     );
-    await until(() => stdout.includes('slow module loading\n'), 'the module to start loading');
-    const started = Date.now();
-    child.kill('SIGTERM');
-    assert.deepEqual(await exited, [0, null], 'exits 0, not killed by the signal');
-    assert.ok(Date.now() - started < 5_000, 'without waiting for the start (10 s) to finish');
-    assert.match(stdout, /"gateway stopped before it was ready"/);
-    assert.doesNotMatch(stdout, /"gateway listening"/);
+  });
+
+  it("exits 0 at once on SIGTERM while still loading the gateway's own code (its handlers come first)", async () => {
+    // A loader hook holds the entry's import of gateway.js for 10 s, and says when it began.
+    const mark = path.join(tempDir('gateway-slow-import'), 'mark');
+    await stopWhileStarting(
+      `servers:\n  time:\n    module: ${shippedModule('time')}\n`,
+      ['--import', pathToFileURL(fixturePath('loader', 'slow-gateway-import.mjs')).href],
+      { SLOW_IMPORT_MARK: mark },
+      () => existsSync(mark),
+    );
   });
 
   it('refuses to start on an invalid gateway.yaml, listing every problem at file:line:col', async () => {
