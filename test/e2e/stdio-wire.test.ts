@@ -156,6 +156,26 @@ describe('a command route whose server speaks to its 2025 client between calls',
   });
 });
 
+describe("the status page's tool listing on a command route at its maxProcesses", () => {
+  const { gw } = rawGateway((marker) => ['servers:', rawRoute('one', marker, '    maxProcesses: 1\n'), ''].join('\n'));
+
+  test("does not stop a session's idle process to make room: the listing fails, and the session keeps its process", async () => {
+    const a = await connect(`${gw().url}/mcp/one`);
+    const pid = await pidOf(a);
+    const status = (await (await fetch(`${gw().url}/status.json`)).json()) as {
+      routes: Array<{ name: string; tools: unknown[]; toolsError?: string }>;
+    };
+    const route = status.routes.find((r) => r.name === 'one')!;
+    assert.deepEqual(route.tools, []);
+    assert.match(
+      route.toolsError ?? '',
+      /all 1 upstream connections \(maxProcesses\) are in use, and the gateway does not stop a session's process/,
+    );
+    assert.equal(await pidOf(a), pid, "the session's process is the same one");
+    await a.close();
+  });
+});
+
 describe('a command route at its maxProcesses', () => {
   const { gw } = rawGateway((marker) => ['servers:', rawRoute('one', marker, '    maxProcesses: 1\n'), ''].join('\n'));
 

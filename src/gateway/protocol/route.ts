@@ -353,6 +353,7 @@ async function listTools(upstream: Upstream, context: ServerContext<unknown>): P
     era: 'legacy',
     context,
     owner: 'gateway-status',
+    background: true,
     session: { capabilities: {}, clientInfo: { name: 'mcp-gateway-status', version: '1.0.0' } },
   });
   const client = new Client({ name: 'mcp-gateway-status', version: '1.0.0' });

@@ -261,7 +261,7 @@ function bridgedUpstream(options: BridgedUpstreamOptions): Upstream {
         clientInfo: own ? request.session!.clientInfo : options.clientInfo,
         resume: own ? request.session!.resume : undefined,
       };
-      const lease = pool.lease(key, init);
+      const lease = pool.lease(key, init, { makesRoom: request.background !== true });
       let connection: UpstreamConnection;
       let description: UpstreamDescription;
       try {

@@ -129,6 +129,8 @@ interface Slot {
   busy: number;
   lastUsed: number;
   init: ConnectionInit;
+  /** Whether opening it at the cap may stop another key's idle connection: once any lease of it may (see {@link ConnectionPool.lease}). */
+  makesRoom: boolean;
   connection: UpstreamConnection | undefined;
   opening: Promise<UpstreamConnection> | undefined;
   idleTimer: NodeJS.Timeout | undefined;
@@ -151,8 +153,12 @@ export class ConnectionPool {
     this.backoff = createBackoffSchedule({ ...options.backoff, now: this.now });
   }
 
-  /** A hold on a key's connection, until {@link Lease.release}. */
-  lease(key: string, init: ConnectionInit): Lease {
+  /**
+   * A hold on a key's connection, until {@link Lease.release}. With `makesRoom: false` (the
+   * gateway's own bookkeeping), opening it at the cap fails with processes_full instead of
+   * stopping another key's idle connection.
+   */
+  lease(key: string, init: ConnectionInit, { makesRoom = true }: { makesRoom?: boolean } = {}): Lease {
     let slot = this.slots.get(key);
     if (!slot) {
       slot = {
@@ -161,6 +167,7 @@ export class ConnectionPool {
         busy: 0,
         lastUsed: this.now(),
         init,
+        makesRoom,
         connection: undefined,
         opening: undefined,
         idleTimer: undefined,
@@ -170,6 +177,7 @@ export class ConnectionPool {
       this.slots.set(key, slot);
     }
     const held = slot;
+    held.makesRoom ||= makesRoom;
     held.holders++;
     clearTimeout(held.idleTimer);
     held.idleTimer = undefined;
@@ -313,6 +321,14 @@ export class ConnectionPool {
   private makeRoom(slot: Slot): void {
     const open = [...this.slots.values()].filter((other) => other !== slot && (other.connection?.isOpen || other.opening));
     if (open.length < this.options.max) return;
+    if (!slot.makesRoom) {
+      throw new GatewayError(
+        'processes_full',
+        `Route busy: all ${this.options.max} upstream connections (maxProcesses) are in use, and the gateway does not stop a session's process for its own work; tried again later`,
+        {},
+        { 'Retry-After': '1' },
+      );
+    }
     const idle = open.filter((other) => other.busy === 0 && !other.opening).sort((a, b) => a.lastUsed - b.lastUsed)[0];
     if (!idle) {
       throw new GatewayError(

@@ -22,6 +22,11 @@ export interface OpenRequest {
   readonly context: ServerContext<unknown>;
   /** Who is asking: the principal, or the client address on an open route (never logged raw). */
   readonly owner: string;
+  /**
+   * The gateway's own bookkeeping (the status page's tool listing), not a client's: on a route at
+   * `maxProcesses` it fails with processes_full rather than stop a session's idle process.
+   */
+  readonly background?: boolean;
   /** A 2025 session: what its client declared at initialize, and upstream state sealed in its id. */
   readonly session?: {
     readonly capabilities: ClientCapabilities;
