@@ -3,6 +3,7 @@
  * gateway.yaml, refusal of bad configurations and modules, SIGTERM, `npm run check`.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { promisify } from 'node:util';
 import { connectClient, fixtureModule, runGatewayToExit, shippedModule, startGatewayProcess, textOf } from '../helpers/gateway.js';
 import { startFakeNws } from '../helpers/fake-nws.js';
 import { fixturePath, GATEWAY_ENTRY, PROJECT_ROOT } from '../helpers/project.js';
+import { processesWith } from '../helpers/processes.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 
@@ -86,6 +88,27 @@ describe('gateway process', () => {
       [],
       'loaded at start or by a module route',
     );
+  });
+
+  it("lets a child already stopping finish its stop (stdin's end, then SIGTERM) before exiting on SIGTERM", async () => {
+    const marker = `lingering-${randomUUID()}`;
+    const gateway = await startGatewayProcess(
+      `servers:\n  raw:\n    command: ${process.execPath}\n    args: [${JSON.stringify(fixturePath('stdio', 'raw-server.mjs'))}, ${marker}]\n`,
+    );
+    const transport = new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp/raw`));
+    const client = new Client({ name: 'lingering', version: '1.0.0' });
+    await client.connect(transport);
+    // A child that outlives its stdin's end: its session's end stops it in 2 s, with a SIGTERM.
+    assert.equal(textOf(await client.callTool({ name: 'linger', arguments: {} })), 'lingering');
+    await transport.terminateSession();
+    await client.close();
+    assert.equal(processesWith(marker).length, 1, 'the child is still stopping');
+    assert.equal(await gateway.stop('SIGTERM'), 0);
+    assert.ok(
+      gateway.stdout.some((line) => line.includes('raw-server got SIGTERM')),
+      `the child got its SIGTERM, not the exit hook's SIGKILL:\n${gateway.stdout.join('')}`,
+    );
+    assert.deepEqual(processesWith(marker), [], 'and was gone before the gateway exited');
   });
 
   it('exits 0 on SIGTERM with a session and its stream open', async () => {

@@ -142,6 +142,8 @@ interface Slot {
 
 export class ConnectionPool {
   private readonly slots = new Map<string, Slot>();
+  /** Connections being stopped, until they are gone: {@link close} waits for them too. */
+  private readonly stops = new Set<Promise<unknown>>();
   private started = 0;
   private restarts = 0;
   private closed = false;
@@ -244,6 +246,9 @@ export class ConnectionPool {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.slots.values()].map((slot) => this.retire(slot)));
+    // And those already stopping (an ended session's, one stopped to make room): a child still
+    // between its stdin's end and its exit would otherwise be killed by the exit hook instead.
+    await Promise.all(this.stops);
   }
 
   private async connectionOf(slot: Slot): Promise<UpstreamConnection> {
@@ -353,7 +358,14 @@ export class ConnectionPool {
   private async stop(slot: Slot, connection: UpstreamConnection): Promise<void> {
     slot.stopping.add(connection);
     if (slot.connection === connection) slot.connection = undefined;
-    await connection.close();
+    const closing = connection.close();
+    const stopped = closing.catch(() => undefined);
+    this.stops.add(stopped);
+    try {
+      await closing;
+    } finally {
+      this.stops.delete(stopped);
+    }
   }
 }
 
