@@ -21,7 +21,7 @@ import { CallClock } from '../call-clock.js';
 import type { Milliseconds } from '../config/units.js';
 import { JSONRPC, toJsonRpcBody } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { ForwardingTransport } from './forwarding-transport.js';
+import { cancelledRequestId, ForwardingTransport } from './forwarding-transport.js';
 
 export interface CallDeadlineOptions {
   readonly route: string;
@@ -71,8 +71,8 @@ export class CallDeadline extends ForwardingTransport {
       if ('id' in message && message.id !== undefined) this.begin(message.id, message);
       else if (message.method === 'notifications/cancelled') {
         // The client gave up: the server sends no answer, and none is waited for.
-        const cancelled = (message.params as { requestId?: unknown } | undefined)?.requestId;
-        if (typeof cancelled === 'string' || typeof cancelled === 'number') this.forget(cancelled);
+        const cancelled = cancelledRequestId(message);
+        if (cancelled !== undefined) this.forget(cancelled);
       }
     } else if (message.id !== undefined && message.id !== null) {
       // The client's answer to a question the server asked it for a call.
@@ -95,8 +95,8 @@ export class CallDeadline extends ForwardingTransport {
         call?.clock.restart();
       } else if (message.method === 'notifications/cancelled') {
         // The server gave up on its question (its own request timeout): the clock runs again.
-        const cancelled = (message.params as { requestId?: unknown } | undefined)?.requestId;
-        if (typeof cancelled === 'string' || typeof cancelled === 'number') this.answered(cancelled);
+        const cancelled = cancelledRequestId(message);
+        if (cancelled !== undefined) this.answered(cancelled);
       }
     } else if (message.id !== undefined) {
       this.forget(message.id);

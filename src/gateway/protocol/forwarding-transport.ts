@@ -6,6 +6,7 @@
 import type {
   JSONRPCMessage,
   MessageExtraInfo,
+  RequestId,
   Transport,
   TransportSendOptions,
   WebStandardStreamableHTTPServerTransport,
@@ -13,6 +14,13 @@ import type {
 
 /** What the server hands the transport to answer scope challenges (the transport's own parameter type). */
 type ScopeChallengeResolver = Parameters<WebStandardStreamableHTTPServerTransport['setScopeChallengeResolver']>[0];
+
+/** The request a `notifications/cancelled` names, for the wrappers that track requests; else undefined. */
+export function cancelledRequestId(message: JSONRPCMessage): RequestId | undefined {
+  if (!('method' in message) || message.method !== 'notifications/cancelled' || 'id' in message) return undefined;
+  const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
+  return typeof requestId === 'string' || typeof requestId === 'number' ? requestId : undefined;
+}
 
 export class ForwardingTransport implements Transport {
   onclose?: () => void;

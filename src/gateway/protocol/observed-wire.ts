@@ -14,7 +14,7 @@ import type { JSONRPCMessage, McpServer, MessageExtraInfo, RequestId, Transport,
 import { GatewayError } from '../errors.js';
 import { sessionTag } from '../logger.js';
 import type { Era, Operation, Telemetry } from '../telemetry/telemetry.js';
-import { ForwardingTransport } from './forwarding-transport.js';
+import { cancelledRequestId, ForwardingTransport } from './forwarding-transport.js';
 import { firstHeader } from './headers.js';
 
 /** What a request gets when its session closes before it was answered. */
@@ -45,14 +45,12 @@ export class ObservedWire extends ForwardingTransport {
   }
 
   protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
-    if (isCancellation(message)) {
-      // The server does not answer a request its client cancelled: counted now, not when the
-      // session ends (which would keep its operation, and its span, open until then).
-      const operation = this.pending.get(message.params.requestId);
-      if (operation) {
-        this.pending.delete(message.params.requestId);
-        operation.cancel();
-      }
+    // The server does not answer a request its client cancelled: counted now, not when the
+    // session ends (which would keep its operation, and its span, open until then).
+    const cancelled = cancelledRequestId(message);
+    if (cancelled !== undefined) {
+      this.pending.get(cancelled)?.cancel();
+      this.pending.delete(cancelled);
     }
     if (!('method' in message) || !('id' in message) || message.id === undefined || this.options.internal?.(message.id)) {
       super.receive(message, extra);
@@ -92,12 +90,6 @@ export class ObservedWire extends ForwardingTransport {
     this.negotiated = version;
     super.setProtocolVersion(version);
   }
-}
-
-function isCancellation(message: JSONRPCMessage): message is JSONRPCMessage & { params: { requestId: RequestId } } {
-  if (!('method' in message) || message.method !== 'notifications/cancelled' || 'id' in message) return false;
-  const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
-  return typeof requestId === 'string' || typeof requestId === 'number';
 }
 
 /** Whether the server a 2026-07-28 request was given has been connected (else the SDK answered without it). */

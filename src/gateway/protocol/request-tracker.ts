@@ -13,7 +13,7 @@
  * refused before the server saw it is freed when its exchange ends: no answer will come.
  */
 import type { JSONRPCMessage, MessageExtraInfo, RequestId, TransportSendOptions } from '@modelcontextprotocol/server';
-import { ForwardingTransport } from './forwarding-transport.js';
+import { cancelledRequestId, ForwardingTransport } from './forwarding-transport.js';
 
 /** The ids of the requests (not notifications or responses) among `messages`. */
 export function requestIdsOf(messages: readonly JSONRPCMessage[]): RequestId[] {
@@ -70,8 +70,8 @@ export class RequestTracker extends ForwardingTransport {
       else if (message.method === 'notifications/cancelled') {
         super.receive(message, extra);
         // Once the server has it, the cancelled request gets no answer (MCP: the receiver does not respond).
-        const cancelled = (message.params as { requestId?: unknown } | undefined)?.requestId;
-        if (typeof cancelled === 'string' || typeof cancelled === 'number') this.free(cancelled);
+        const cancelled = cancelledRequestId(message);
+        if (cancelled !== undefined) this.free(cancelled);
         return;
       }
     }
