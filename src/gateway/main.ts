@@ -12,11 +12,13 @@
  * - Telemetry: `OTEL_EXPORTER_OTLP_ENDPOINT` and OpenTelemetry's other variables, and/or
  *   `APPLICATIONINSIGHTS_CONNECTION_STRING` (telemetry/telemetry-settings.ts). Off when unset.
  */
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { processSettings, type ProcessSettings } from './config/environment.js';
 import { createLogger } from './logger.js';
-// Only these two are imported before the signal handlers are in place; the gateway's own code
-// (about half a second of imports, more on a busy instance) is loaded in main(), after them.
+// Only these two of the gateway's own modules are imported before the signal handlers are in
+// place; the rest (about half a second of imports, more on a busy instance) is loaded in main().
 
 /** Idle sessions are looked for this often at most; expiry is also checked on every access. */
 const MAX_SWEEP_INTERVAL_MS = 30_000;
@@ -59,8 +61,6 @@ process.on('unhandledRejection', (reason) => {
 async function main(): Promise<void> {
   const [
     { createApp },
-    { readFile },
-    { default: path },
     { defaultConfigPath, loadConfig, PROJECT_ROOT },
     { functionsAuthWarnings },
     { createGateway, GATEWAY_VERSION },
@@ -69,8 +69,6 @@ async function main(): Promise<void> {
     { startTelemetry },
   ] = await Promise.all([
     import('./http/app.js'),
-    import('node:fs/promises'),
-    import('node:path'),
     import('./config/config.js'),
     import('./config/functions-auth-check.js'),
     import('./gateway.js'),

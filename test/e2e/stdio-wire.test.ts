@@ -180,15 +180,8 @@ describe('a command route at its maxProcesses', () => {
   const { gw } = rawGateway((marker) => ['servers:', rawRoute('one', marker, '    maxProcesses: 1\n'), ''].join('\n'));
 
   test('gives processes_full to a newcomer, and to a session whose child was stopped to make room, while the one child is busy', async () => {
-    // The route's call in flight, from its status: the child is busy from then until it answers.
-    // The status lists the route's tools once, in a process of its own: done first, so that its
-    // listing is not what takes the one process.
-    await fetch(`${gw().url}/status.json`);
-    const calling = () =>
-      until(async () => {
-        const status = (await (await fetch(`${gw().url}/status.json`)).json()) as { routes: Array<{ name: string; inFlight: number }> };
-        return status.routes.find((route) => route.name === 'one')!.inFlight === 1;
-      }, 'the call to be in flight');
+    // The route's call in flight: the child is busy from then until it answers.
+    const calling = () => until(() => gw().gateway.routes.get('one')!.inFlight === 1, 'the call to be in flight');
     const a = await connect(`${gw().url}/mcp/one`);
     const sleeping = a.callTool({ name: 'sleep', arguments: { ms: 3000 } });
     await calling();
