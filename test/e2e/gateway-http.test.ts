@@ -612,6 +612,32 @@ describe('sessions', () => {
   });
 });
 
+describe('connections', () => {
+  it("closes the connection after an event-stream answer when the client asked (Connection: close, HTTP/1.0), as after every other answer (the SDK's keep-alive kept it open for 65 s)", async () => {
+    const port = Number(new URL(gw.url).port);
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+    const init = JSON.stringify(initializeBody());
+    const cases: Array<[string, string, string, string]> = [
+      ['a 2025 initialize', '/mcp/echo', init, 'HTTP/1.1'],
+      ['a stateless route', '/mcp/quick', ping, 'HTTP/1.1'],
+      ['HTTP/1.0', '/mcp/quick', ping, 'HTTP/1.0'],
+    ];
+    for (const [what, path, body, version] of cases) {
+      const { response, closed } = await rawExchange(
+        port,
+        `POST ${path} ${version}\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n${version === 'HTTP/1.1' ? 'Connection: close\r\n' : ''}\r\n${body}`,
+      );
+      const head = response.slice(0, response.indexOf('\r\n\r\n')).toLowerCase();
+      assert.match(head, /^http\/1\.1 200 /, what);
+      assert.match(head, /content-type: text\/event-stream/, what);
+      assert.match(response, /"result"/, what);
+      assert.equal(closed, true, `${what}: the gateway kept the connection open`);
+      assert.doesNotMatch(head, /connection: keep-alive/, what);
+    }
+  });
+});
+
 describe('stateless routes', () => {
   it('serves each POST with a fresh server and no session id', async () => {
     const { client, transport } = await connectClient(`${gw.url}/mcp/quick`);

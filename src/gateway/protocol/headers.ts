@@ -50,3 +50,15 @@ export function fieldCount(req: IncomingMessage, name: string): number {
 export function repeatedHeader(name: string, times: number): GatewayError {
   return new GatewayError('invalid_header', `Bad Request: the ${name} header came ${times} times; send it once`, { header: name });
 }
+
+/**
+ * `response` without a `Connection` header, so that Node decides it per request as it does for
+ * every other answer. The SDK's event-stream answers name `Connection: keep-alive`, and Node takes
+ * a `Connection` the handler set as the server's choice: a client that asked for `Connection:
+ * close` (or spoke HTTP/1.0) had its socket kept open after the answer, until the keep-alive
+ * timeout. The connection is hop-by-hop, the server's and not a route's to choose.
+ */
+export function leaveConnectionToNode(response: Response): Response {
+  if (response.headers.has('connection')) response.headers.delete('connection');
+  return response;
+}

@@ -26,7 +26,7 @@ import type { ServerContext } from '../module-contract.js';
 import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
 import { CallDeadline } from './call-deadline.js';
 import { GetStreamState } from './get-stream.js';
-import { headerValues, repeatedHeader } from './headers.js';
+import { headerValues, leaveConnectionToNode, repeatedHeader } from './headers.js';
 import { ObservedWire } from './observed-wire.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
 import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
@@ -204,7 +204,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
           const response = await transport.handleRequest(webRequest, { parsedBody: body, authInfo });
           // The session's GET stream: open until its response ends (or the client goes away).
           if (getStream && webRequest.method === 'GET' && isEventStream(response)) res.once('close', getStream.opened());
-          return response;
+          return leaveConnectionToNode(response);
         },
         { overrideGlobalObjects: false },
       );

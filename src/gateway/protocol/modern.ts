@@ -34,7 +34,7 @@ import type { Logger } from '../logger.js';
 import type { Milliseconds } from '../config/units.js';
 import type { Operation, Telemetry } from '../telemetry/telemetry.js';
 import { limitCalls } from './call-deadline.js';
-import { firstHeader, joinedHeader } from './headers.js';
+import { firstHeader, joinedHeader, leaveConnectionToNode } from './headers.js';
 import { createListeners } from './listeners.js';
 import { refusalOutcome, watchAnswer, type AnswerWatch } from './observed-wire.js';
 import { rewriteStreamedResult } from './streamed-result.js';
@@ -331,7 +331,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
         const nodeListener = getRequestListener(
           (received) => {
             webRequest = received;
-            return answer(listener ?? handler, received, request, call, operation);
+            return answer(listener ?? handler, received, request, call, operation).then(leaveConnectionToNode);
           },
           { overrideGlobalObjects: false },
         );
