@@ -26,7 +26,7 @@ param maximumInstanceCount int = 40
 @description('Memory of each instance, in MB.')
 param instanceMemoryMB int = 2048
 
-@allowed(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+@allowed(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 @description('LOG_LEVEL of the gateway (pino levels).')
 param logLevel string = 'info'
 

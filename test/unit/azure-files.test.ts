@@ -16,6 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { LOCAL_PORT, enabledRoutes, renderMcpJson } from '../../scripts/mcp-json.js';
 import { STAGE_DIR } from '../../scripts/stage-deployment.js';
 import { parseFuncignore } from '../helpers/functions-host.js';
+import { LOG_LEVELS } from '../../src/gateway/config/environment.js';
 
 // ajv-formats is CommonJS: under NodeNext its default import is the plugin function itself.
 const addFormats = ajvFormats as unknown as typeof ajvFormats.default;
@@ -262,6 +263,13 @@ describe('infra (Bicep, checked structurally)', () => {
     ]) {
       assert.ok(functionApp.includes(setting), `function-app.bicep sets ${setting}`);
     }
+  });
+
+  it('allows exactly the log levels the gateway accepts (was without silent, so azd refused LOG_LEVEL=silent)', () => {
+    const allowed = /@allowed\(\[([^\]]*)\]\)\n@description\([^\n]*\)\nparam logLevel string/.exec(main)?.[1];
+    assert.ok(allowed, 'logLevel has an @allowed list');
+    const levels = allowed.split(',').map((level) => level.trim().replace(/^'|'$/g, ''));
+    assert.deepEqual([...levels].sort(), [...LOG_LEVELS].sort());
   });
 
   it("passes NWS_USER_AGENT from the azd environment to the app, which the README's weather section asks deployers to set", () => {
