@@ -110,6 +110,13 @@ before(async () => {
     body: JSON.stringify({ jsonrpc: '2.0', id: 'refused-1', method: 'tools/list' }),
   });
   assert.equal(refused.status, 404);
+  // Refused for its MCP-Protocol-Version, which names no version.
+  const badVersion = await fetch(`${gateway.url}/mcp/weather`, {
+    method: 'POST',
+    headers: { ...MCP_POST_HEADERS, 'mcp-protocol-version': 'garbage' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 'refused-version', method: 'tools/list' }),
+  });
+  assert.equal(badVersion.status, 400);
 
   // The API-key route, with an argument that must not be exported.
   const time = await connect('time', { 'x-api-key': API_KEY });
@@ -310,6 +317,10 @@ describe('telemetry over OTLP/HTTP JSON', () => {
     assert.equal(refused.name, 'tools/list');
     assert.equal(refused.attributes['error.type'], '-32001');
     assert.equal(refused.status.code, 'error');
+    // A version the request named and the gateway does not speak is not a protocol version.
+    const badVersion = spanOfRequest('refused-version', 'request refused for its version');
+    assert.equal(badVersion.attributes['error.type'] !== undefined, true);
+    assert.equal(badVersion.attributes['mcp.protocol.version'], undefined);
   });
 
   it('serves the 2026-07-28 era alike: parent from _meta, the HTTP context linked', () => {

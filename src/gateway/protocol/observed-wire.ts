@@ -16,6 +16,7 @@ import { sessionTag } from '../logger.js';
 import type { Era, Operation, Telemetry } from '../telemetry/telemetry.js';
 import { cancelledRequestId, ForwardingTransport } from './forwarding-transport.js';
 import { firstHeader } from './headers.js';
+import { eraOfVersion } from './versions.js';
 
 /** What a request gets when its session closes before it was answered. */
 const UNANSWERED = { error: { code: -32000, message: 'the session closed before the request was answered' } } as const;
@@ -145,7 +146,17 @@ export function observeRefusal(
     if (!('method' in item) || !('id' in item) || item.id === undefined) continue;
     const { route, era } = refused;
     telemetry
-      .operation({ route, era, message: item, header, protocolVersion: header('mcp-protocol-version') })
+      .operation({ route, era, message: item, header, protocolVersion: knownVersion(header('mcp-protocol-version')) })
       .end({ error: { code, message } });
   }
+}
+
+/**
+ * A refused request's `MCP-Protocol-Version` for its span: the version, when it names one the
+ * gateway speaks. The refusal may be for that very header (an unsupported version), and a span's
+ * `mcp.protocol.version` is a version, not whatever the client wrote.
+ */
+function knownVersion(value: string | undefined): string | undefined {
+  const version = value?.trim();
+  return version !== undefined && eraOfVersion(version) !== undefined ? version : undefined;
 }
