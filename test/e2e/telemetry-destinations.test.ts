@@ -70,18 +70,26 @@ describe('telemetry to Azure Monitor', () => {
       const { client, transport } = await connectClient(`${gateway.url}/mcp/weather`);
       const sessionId = transport.sessionId!;
       await client.callTool({ name: 'get_forecast', arguments: { latitude: 41.967, longitude: -71.189 } });
+      // Outside the US: a tool error.
+      const outside = await client.callTool({ name: 'get_forecast', arguments: { latitude: 51.5074, longitude: -0.1278 } });
+      assert.equal(outside.isError, true);
       await client.close();
       assert.equal(await gateway.stop(), 0);
       assert.ok(!gateway.stderr.join('').includes(BLOCKED), `something tried to leave loopback:\n${gateway.stderr.join('')}`);
       assert.ok(gateway.stdout.some((line) => line.includes('"telemetry exporting"') && line.includes('azure-monitor')));
 
       const requests = ingestion.envelopes.filter((e) => e.data?.baseType === 'RequestData');
-      const call = requests.find((e) => e.data?.baseData?.name === 'tools/call get_forecast');
+      const call = requests.find((e) => e.data?.baseData?.name === 'tools/call get_forecast' && e.data?.baseData?.success !== false);
       assert.ok(call, `a request named after the tool call among ${requests.map((e) => e.data?.baseData?.name).join(', ')}`);
       assert.equal(call.iKey, key);
       assert.equal(call.data!.baseData!.success, true);
       assert.equal(call.data!.baseData!.properties!['gen_ai.tool.name'], 'get_forecast');
       assert.equal(call.data!.baseData!.properties!['mcp.gateway.route'], 'weather');
+      // The exporter keeps no error.type (an HTTP convention to it): the copy is what a query reads.
+      const failed = requests.filter((e) => e.data?.baseData?.name === 'tools/call get_forecast' && e.data?.baseData?.success === false);
+      assert.equal(failed.length, 1, 'the tool error is a failed request');
+      assert.equal(failed[0]!.data!.baseData!.properties!['mcp.gateway.error.type'], 'tool_error');
+      assert.equal(call.data!.baseData!.properties!['mcp.gateway.error.type'], undefined);
       const operationId = call.tags?.['ai.operation.id'];
       const dependencies = ingestion.envelopes.filter((e) => e.data?.baseType === 'RemoteDependencyData');
       const points = dependencies.find((e) => String(e.data?.baseData?.data).endsWith('/points/41.967,-71.189'));

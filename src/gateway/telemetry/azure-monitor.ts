@@ -7,11 +7,13 @@
  *
  * With `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` the exporter sends with a managed identity
  * (Entra ingestion: the infra disables local auth and grants the identity *Monitoring Metrics
- * Publisher*). Loaded only when `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, and
+ * Publisher*). The spans get copies of two attributes the exporter would drop (app-insights-spans.ts).
+ * Loaded only when `APPLICATIONINSIGHTS_CONNECTION_STRING` is set, and
  * `@azure/identity` only when an identity is asked for.
  */
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { withAppInsightsAttributes } from './app-insights-spans.js';
 import type { AzureMonitorSettings } from './telemetry-settings.js';
 
 export interface AzureMonitorExporters {
@@ -33,7 +35,7 @@ export async function createAzureMonitorExporters(settings: AzureMonitorSettings
     options.credential = clientId ? new ManagedIdentityCredential(clientId) : new ManagedIdentityCredential();
   }
   return {
-    traces: settings.traces ? new AzureMonitorTraceExporter(options) : undefined,
+    traces: settings.traces ? withAppInsightsAttributes(new AzureMonitorTraceExporter(options)) : undefined,
     metrics: settings.metrics ? new AzureMonitorMetricExporter(options) : undefined,
   };
 }

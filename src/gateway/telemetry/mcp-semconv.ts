@@ -127,7 +127,10 @@ export function outcomeAttributes(outcome: Outcome, errorType: string | undefine
   return 'error' in outcome ? { 'error.type': errorType, 'rpc.response.status_code': errorType } : { 'error.type': errorType };
 }
 
-/** The message a failed span's status carries: the JSON-RPC error's message, or the tool's error text. */
+/**
+ * The message a failed span's status carries: the JSON-RPC error's message, or `tool error` for an
+ * `isError` result (its text is the tool's result, which goes into telemetry only by opt-in).
+ */
 export function errorMessageOf(outcome: Outcome): string | undefined {
   if ('error' in outcome) return typeof outcome.error.message === 'string' ? cut(outcome.error.message, 256) : undefined;
   return 'tool error';
