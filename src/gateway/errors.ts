@@ -49,7 +49,12 @@ export const GATEWAY_ERRORS = {
     summary:
       'The body is empty (Content-Length: 0, chunked with no chunks, or inflating to nothing), is not valid JSON, or does not decompress as its Content-Encoding says.',
   },
-  invalid_request: { status: 400, rpc: JSONRPC.INVALID_REQUEST, summary: 'The body is JSON but not a valid JSON-RPC message or batch.' },
+  invalid_request: {
+    status: 400,
+    rpc: JSONRPC.INVALID_REQUEST,
+    summary:
+      'The body is JSON but not a valid JSON-RPC message or batch, or it is an initialize sent with an Mcp-Session-Id (initialize opens a new session).',
+  },
   invalid_params: {
     status: 400,
     rpc: JSONRPC.INVALID_PARAMS,

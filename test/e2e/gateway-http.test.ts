@@ -449,6 +449,28 @@ describe('initialize', () => {
     assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
     await client.close();
   });
+
+  it("answers initialize sent with a session id (live, or any) with 400 invalid_request saying to drop the header (was the SDK's bare 'Server already initialized'), and the session carries on", async () => {
+    const { client, transport } = await connectClient(`${gw.url}/mcp/echo`);
+    const sessions = gw.gateway.routes.get('echo')!.sessions;
+    const before = sessions.size;
+    for (const id of [transport.sessionId!, 'no-such-session']) {
+      const r = await post('/mcp/echo', init(params, 3), { ...MCP_POST_HEADERS, 'mcp-session-id': id });
+      assert.equal(r.status, 400, id);
+      assert.deepEqual(r.json(), {
+        jsonrpc: '2.0',
+        error: {
+          code: -32600,
+          message: 'Invalid Request: initialize opens a new session; send it without the Mcp-Session-Id header',
+          data: { code: 'invalid_request' },
+        },
+        id: 3,
+      });
+    }
+    assert.equal(sessions.size, before, 'no session was opened');
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
 });
 
 describe('nesting depth', () => {

@@ -256,7 +256,19 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     const sent = headerValues(req, 'mcp-session-id');
     if (sent !== undefined && sent.length > 1) throw repeatedHeader('Mcp-Session-Id', sent.length);
     const sessionId = sent?.[0] || undefined;
+    const messages = body === undefined ? [] : Array.isArray(body) ? body : [body];
+    const initialize = messages.find((m): m is InitializeRequest & JSONRPCMessage => isInitializeRequest(m));
     if (sessionId !== undefined) {
+      // As the SDK's transport refuses it ("Server already initialized"), with the gateway's code
+      // and what to do: whatever session the id names, initialize is what opens one.
+      if (initialize) {
+        const refusal = new GatewayError(
+          'invalid_request',
+          'Invalid Request: initialize opens a new session; send it without the Mcp-Session-Id header',
+        );
+        refusal.rpcId = initialize.id;
+        throw refusal;
+      }
       if (req.method === 'DELETE' && sessions.peek(sessionId) === undefined && !resuming.has(sessionId)) {
         return deleteUnheld(sessionId, request);
       }
@@ -264,8 +276,6 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       return serveSession(found.session, request, found.release);
     }
 
-    const messages = body === undefined ? [] : Array.isArray(body) ? body : [body];
-    const initialize = messages.find((m): m is InitializeRequest & JSONRPCMessage => isInitializeRequest(m));
     if (req.method !== 'POST' || !initialize) {
       throw new GatewayError(
         'session_required',
