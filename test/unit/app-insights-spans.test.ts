@@ -17,7 +17,10 @@ describe('the spans Application Insights is sent', () => {
     const [toolError, bridged, http, plain] = exported((tracer) => {
       tracer.startSpan('tools/call pid', { kind: SpanKind.SERVER, attributes: { 'error.type': 'tool_error' } }).end();
       tracer
-        .startSpan('tools/call pid', { kind: SpanKind.CLIENT, attributes: { 'url.full': 'http://127.0.0.1:9/mcp', 'mcp.gateway.upstream': 'url' } })
+        .startSpan('tools/call pid', {
+          kind: SpanKind.CLIENT,
+          attributes: { 'url.full': 'http://127.0.0.1:9/mcp', 'mcp.gateway.upstream': 'url' },
+        })
         .end();
       tracer
         .startSpan('GET', { kind: SpanKind.CLIENT, attributes: { 'http.request.method': 'GET', 'url.full': 'http://127.0.0.1:9/points' } })
