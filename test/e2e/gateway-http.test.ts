@@ -671,12 +671,16 @@ describe('stateless routes', () => {
     await client.close();
   });
 
-  it('answers GET and DELETE with 405', async () => {
+  it('answers GET and DELETE with 405, whatever their Accept (a GET accepting JSON only was told 406 not_acceptable)', async () => {
     for (const method of ['GET', 'DELETE']) {
-      const r = await fetch(`${gw.url}/mcp/quick`, { method, headers: { accept: 'text/event-stream' } });
-      assert.equal(r.status, 405, method);
-      assert.equal(r.headers.get('allow'), 'POST');
-      assert.equal((await r.json()).error.data.code, 'method_not_allowed');
+      for (const accept of ['text/event-stream', 'application/json', undefined]) {
+        const r = await fetch(`${gw.url}/mcp/quick`, { method, headers: accept ? { accept } : {} });
+        assert.equal(r.status, 405, `${method} ${accept}`);
+        assert.equal(r.headers.get('allow'), 'POST');
+        const { error } = await r.json();
+        assert.equal(error.data.code, 'method_not_allowed');
+        assert.equal(error.message, 'Method not allowed: the stateless route /mcp/quick takes POST only');
+      }
     }
   });
 });

@@ -27,6 +27,7 @@ import { validateJsonRpc } from './jsonrpc-body.js';
 import type { Gateway } from '../gateway.js';
 import { capForLog, sessionTag } from '../logger.js';
 import type { ProtocolEra, Route } from '../protocol/route.js';
+import { statelessPostOnly } from '../protocol/legacy.js';
 import { renderStatusPage } from './status-page.js';
 import { routesCallable, statusShown } from './status-view.js';
 
@@ -97,6 +98,8 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
     }
     exchange.authInfo = verdict.authInfo;
     exchange.principal = verdict.principal;
+    // Before the headers: a GET there is refused for its method, not for an Accept it could not use.
+    if (route.mode === 'stateless' && (req.method === 'GET' || req.method === 'DELETE')) throw statelessPostOnly(name);
     checkHeaders(req);
     const body = req.method === 'POST' ? validateJsonRpc(await readJson(req, res)) : undefined;
     if (body) describeRpc(exchange, body);

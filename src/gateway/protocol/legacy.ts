@@ -266,7 +266,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
           'invalid_request',
           'Invalid Request: initialize opens a new session; send it without the Mcp-Session-Id header',
         );
-        refusal.rpcId = initialize.id;
+        if ('id' in initialize) refusal.rpcId = initialize.id as RequestId;
         throw refusal;
       }
       if (req.method === 'DELETE' && sessions.peek(sessionId) === undefined && !resuming.has(sessionId)) {
@@ -456,14 +456,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
 
   async function handleStateless(request: LegacyRequest): Promise<void> {
     const { req, res } = request;
-    if (req.method !== 'POST') {
-      throw new GatewayError(
-        'method_not_allowed',
-        `Method not allowed: the stateless route /mcp/${name} takes POST only`,
-        {},
-        { Allow: 'POST' },
-      );
-    }
+    if (req.method !== 'POST') throw statelessPostOnly(name);
     const { server, transport, tracker } = await open(undefined, request.owner, request.principal);
     res.once('close', () => {
       void server.close().catch(() => undefined);
@@ -577,4 +570,14 @@ function internalPost(route: string, message: JSONRPCMessage, headers: Record<st
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
     body: JSON.stringify(message),
   });
+}
+
+/** The refusal of a GET or DELETE on a `sessions: stateless` route, which has no session and no stream to offer. */
+export function statelessPostOnly(route: string): GatewayError {
+  return new GatewayError(
+    'method_not_allowed',
+    `Method not allowed: the stateless route /mcp/${route} takes POST only`,
+    {},
+    { Allow: 'POST' },
+  );
 }
