@@ -35,6 +35,7 @@ before(async () => {
     `servers:\n` +
       `  time:\n    module: ${shippedModule('time')}\n    listTtl: 1h\n` +
       `  echo:\n    module: ${fixtureModule('echo')}\n` +
+      `  quick:\n    module: ${fixtureModule('echo')}\n    sessions: stateless\n` +
       `  limited:\n    module: ${fixtureModule('echo')}\n    tools:\n      allow: [echo, slow]\n      deny: [slow]\n` +
       `  keyed:\n    module: ${fixtureModule('echo')}\n    listTtl: 30s\n    auth:\n      kind: apiKey\n      keys: ["${KEY}"]\n` +
       `  chatty:\n    module: ${fixtureModule('chatty')}\n    listTtl: 1h\n` +
@@ -193,6 +194,32 @@ describe('two protocol eras on one route', () => {
       });
       assert.equal(response.status, 405, method);
       assert.equal(response.headers.get('allow'), 'POST');
+    }
+  });
+
+  it("answers JSON-RPC responses sent in the modern era's version with 400 invalid_request, on stateful and stateless routes alike (a stateless one gave the SDK's 'Unsupported protocol version: 2026-07-28')", async () => {
+    const bodies = [
+      { jsonrpc: '2.0', id: 5, result: {} },
+      [
+        { jsonrpc: '2.0', id: 6, error: { code: -1, message: 'no' } },
+        { jsonrpc: '2.0', id: 7, result: {} },
+      ],
+    ];
+    for (const route of ['echo', 'quick']) {
+      for (const body of bodies) {
+        const response = await fetch(`${gw.url}/mcp/${route}`, {
+          method: 'POST',
+          headers: { ...MCP_POST_HEADERS, 'mcp-protocol-version': MODERN },
+          body: JSON.stringify(body),
+        });
+        assert.equal(response.status, 400, `${route} ${JSON.stringify(body)}`);
+        const { error } = await response.json();
+        assert.equal(error.data.code, 'invalid_request');
+        assert.equal(
+          error.message,
+          `Invalid Request: a ${MODERN} client sends no JSON-RPC responses (a server asks it with input_required results); a 2025 session's responses carry its Mcp-Session-Id`,
+        );
+      }
     }
   });
 

@@ -283,6 +283,14 @@ export function createRoute(options: RouteOptions): Route {
       if (req.method !== 'POST') {
         throw new GatewayError('method_not_allowed', `Method not allowed: ${version} requests are POST only`, {}, { Allow: 'POST' });
       }
+      // Responses alone (a notification in this version is the modern era's, served there): the
+      // era has no session to answer on, its server-to-client questions being input_required results.
+      if (body !== undefined && (Array.isArray(body) ? body : [body]).every((message) => !('method' in message))) {
+        throw new GatewayError(
+          'invalid_request',
+          `Invalid Request: a ${version} client sends no JSON-RPC responses (a server asks it with input_required results); a 2025 session's responses carry its Mcp-Session-Id`,
+        );
+      }
     }
     return legacy.serve(request);
   }
