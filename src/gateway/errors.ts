@@ -53,7 +53,7 @@ export const GATEWAY_ERRORS = {
     status: 400,
     rpc: JSONRPC.INVALID_REQUEST,
     summary:
-      'The body is JSON but not a valid JSON-RPC message or batch, or it is an initialize sent with an Mcp-Session-Id (initialize opens a new session).',
+      'The body is JSON but not a valid JSON-RPC message or batch, or it is an initialize sent with an Mcp-Session-Id (initialize opens a new session), or JSON-RPC responses sent alone in the 2026-07-28 version (that era sends none).',
   },
   invalid_params: {
     status: 400,
