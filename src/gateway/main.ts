@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   const [
     { createApp },
     { defaultConfigPath, loadConfig, PROJECT_ROOT },
-    { functionsAuthWarnings },
+    { functionsAuthWarnings, hostAuthorizationLevel },
     { createGateway, GATEWAY_VERSION },
     { createHttpServer },
     { sessionKeyringFromEnv },
@@ -87,13 +87,16 @@ async function main(): Promise<void> {
     );
   }
   const gateway = await createGateway({ config, logger, keyring, telemetry });
+  let functionKey = false;
   if (env.FUNCTIONS_CUSTOMHANDLER_PORT) {
     // Under the Functions host (func start, Azure): its key check and the routes' auth must agree.
     const hostJson = await readFile(path.join(PROJECT_ROOT, 'host.json'), 'utf8').then(JSON.parse, () => undefined);
     for (const warning of functionsAuthWarnings(config, hostJson, env)) logger.warn(warning);
+    // In Azure (func start checks no keys), at the function level, every request needs a key.
+    functionKey = env.WEBSITE_HOSTNAME !== undefined && hostAuthorizationLevel(hostJson, env)?.level === 'function';
   }
   const allowedHosts = [...config.allowedHosts, ...(env.WEBSITE_HOSTNAME ? [env.WEBSITE_HOSTNAME] : [])].map((h) => h.toLowerCase());
-  const app = createApp(gateway, { allowedHosts, allowedOrigins: config.allowedOrigins });
+  const app = createApp(gateway, { allowedHosts, allowedOrigins: config.allowedOrigins, functionKey });
 
   const { port, host } = settings;
   const server = createHttpServer(app, { requestTimeout: config.requestTimeout, logger }).listen(port, host);

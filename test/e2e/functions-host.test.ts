@@ -191,6 +191,41 @@ describe('gateway under the emulated Functions host', { timeout: BUILD_TIMEOUT +
     }
   });
 
+  it("has the status page's ways to connect send the function key in Azure (WEBSITE_HOSTNAME set, level function), and not under func start, which checks none", async () => {
+    /** The status page's `.vscode/mcp.json` entry and Inspector command for /mcp/time, read through `through`. */
+    const snippets = async (through: FunctionsHost) => {
+      const page = await (await fetch(new URL('/', through.url), { headers: { 'x-functions-key': KEY } })).text();
+      const pre = (id: string) =>
+        (new RegExp(`<pre id="${id}" data-copy>([^<]*)</pre>`).exec(page)?.[1] ?? '')
+          .replaceAll('&quot;', '"')
+          .replaceAll('&lt;', '<')
+          .replaceAll('&gt;', '>')
+          .replaceAll('&#39;', "'")
+          .replaceAll('&amp;', '&');
+      return { mcpJson: JSON.parse(pre('mcp-json-time')), inspector: pre('inspector-time') };
+    };
+    const local = await snippets(host);
+    assert.equal(local.mcpJson.servers.time.headers, undefined);
+    assert.doesNotMatch(local.inspector, /x-functions-key/);
+
+    const azure = await startFunctionsHost({
+      appRoot: ROOT,
+      functionKeys: [KEY],
+      env: { ...appSettings(), WEBSITE_HOSTNAME: '127.0.0.1' },
+    });
+    try {
+      const { mcpJson, inspector } = await snippets(azure);
+      assert.deepEqual(mcpJson.servers.time.headers, { 'x-functions-key': '${input:functions-key}' });
+      assert.deepEqual(
+        mcpJson.inputs.map((i: { id: string; password?: boolean }) => [i.id, i.password]),
+        [['functions-key', true]],
+      );
+      assert.match(inspector, / --header "x-functions-key: <function key>"$/);
+    } finally {
+      await azure.stop();
+    }
+  });
+
   describe('a command route (server-everything from npm, over stdio)', () => {
     /** An argument server-everything ignores (it reads only the first), by which the test finds its processes. */
     const marker = `functions-host-${randomUUID()}`;

@@ -39,6 +39,8 @@ export interface AppOptions {
    * X-Forwarded-Host, or `publicUrl`), answered with CORS; `['*']`: any. main.ts passes gateway.yaml's.
    */
   allowedOrigins?: readonly string[];
+  /** The Functions host in front asks every request for a function key: the status page's ways to connect send one. */
+  functionKey?: boolean;
 }
 
 /** What the edge learns about one request: for the steps after it and for its log line. */
@@ -68,7 +70,10 @@ interface Exchange {
  * const server = http.createServer(createApp(await createGateway({ config, logger }), { allowedHosts: ['gw.example.com'] }));
  * server.listen(7071, '127.0.0.1');
  */
-export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins = [] }: AppOptions = {}): RequestListener {
+export function createApp(
+  gateway: Gateway,
+  { allowedHosts = [], allowedOrigins = [], functionKey = false }: AppOptions = {},
+): RequestListener {
   const checkHost = hostCheck(allowedHosts);
   const checkOrigin = originCheck({ allowedOrigins, publicUrl: gateway.config.publicUrl });
   // A preflight carries no credentials, so it is answered before auth: it allows the route's API-key header too.
@@ -198,7 +203,15 @@ export function createApp(gateway: Gateway, { allowedHosts = [], allowedOrigins 
         // So no credentials are checked (an OAuth token may wait on its issuer): the page shows every
         // protected route's details withheld, as a browser sends none anyway.
         allowMethods(req, 'GET, HEAD');
-        return sendHtml(res, renderStatusPage(statusShown(await gateway.status(publicBase(req), { waitForTools: false }), () => false)));
+        return sendHtml(
+          res,
+          renderStatusPage(
+            statusShown(await gateway.status(publicBase(req), { waitForTools: false }), () => false),
+            {
+              functionKey,
+            },
+          ),
+        );
       case '/status.json': {
         allowMethods(req, 'GET, HEAD');
         const [status, credentials] = await Promise.all([

@@ -79,7 +79,17 @@ function describeRouteUpstream(upstream: ShownRouteStatus['upstream']): string |
   return parts.join(' · ');
 }
 
-export function renderStatusPage(status: ShownStatus): string {
+/** What the page knows of the gateway's place beyond its status. */
+export interface StatusPageOptions {
+  /**
+   * The Functions host in front asks every request for a function key (in Azure, with
+   * `defaultAuthorizationLevel: function`): the ways to connect send one, as the generated
+   * `.vscode/mcp.json`'s remote entries do (but on OAuth routes, whose clients sign in instead).
+   */
+  readonly functionKey?: boolean;
+}
+
+export function renderStatusPage(status: ShownStatus, options: StatusPageOptions = {}): string {
   const refresh = status.routes.some((route) => route.details === 'full' && route.toolsPending)
     ? '<meta http-equiv="refresh" content="1">\n'
     : '';
@@ -93,14 +103,14 @@ ${refresh}<meta name="viewport" content="width=device-width, initial-scale=1">
 <h1>MCP gateway <small>v${escape(status.version)}</small></h1>
 <p>Up ${escape(formatUptime(status.uptimeSeconds))} · ${plural(status.routes.length, 'route')} · ${telemetry} · <a href="/status.json">status.json</a></p>
 <p><small>The numbers are this instance's, over the last ${status.routes[0]?.traffic.windowMinutes ?? 5} minutes; latencies are estimates within about 12%.</small></p>
-${status.routes.map(renderRoute).join('\n')}
+${status.routes.map((route) => renderRoute(route, options)).join('\n')}
 ${renderUpstreams(status.cache)}
 </main>
 <script>${SCRIPT}</script>
 </body></html>`;
 }
 
-function renderRoute(route: ShownRouteStatus): string {
+function renderRoute(route: ShownRouteStatus, options: StatusPageOptions): string {
   const facts = ROUTE_FACTS.flatMap(({ label, html }) => {
     const value = html(route);
     return value === undefined ? [] : [`<dt>${escape(label)}</dt><dd>${value}</dd>`];
@@ -112,7 +122,7 @@ function renderRoute(route: ShownRouteStatus): string {
 <dl>${facts}</dl>
 ${renderTools(route)}
 ${renderOtherRequests(traffic)}
-${renderConnect(route)}
+${renderConnect(route, options)}
 </section>`;
 }
 
@@ -174,23 +184,36 @@ function operationRow(label: string, seen: RouteTraffic['operations'][number] | 
 }
 
 /** A VS Code install link, the `.vscode/mcp.json` entry, and an MCP Inspector command for the route. */
-function renderConnect(route: ShownRouteStatus): string {
+function renderConnect(route: ShownRouteStatus, options: StatusPageOptions): string {
   const header = route.auth.kind === 'apiKey' ? route.auth.header : undefined;
+  const functionKey = options.functionKey === true && route.auth.kind !== 'oauth';
   const input = `${route.name}-api-key`;
+  const headers: Record<string, string> = {
+    ...(functionKey ? { 'x-functions-key': '${input:functions-key}' } : {}),
+    ...(header ? { [header]: `\${input:${input}}` } : {}),
+  };
+  const inputs = [
+    ...(functionKey
+      ? [
+          {
+            type: 'promptString',
+            id: 'functions-key',
+            description: 'Function key (portal: Function App > App keys > default)',
+            password: true,
+          },
+        ]
+      : []),
+    ...(header ? [{ type: 'promptString', id: input, description: `API key for ${route.name}`, password: true }] : []),
+  ];
   const server: Record<string, unknown> = { type: 'http', url: route.url };
-  if (header) server.headers = { [header]: `\${input:${input}}` };
-  const mcpJson = JSON.stringify(
-    {
-      servers: { [route.name]: server },
-      ...(header ? { inputs: [{ type: 'promptString', id: input, description: `API key for ${route.name}`, password: true }] } : {}),
-    },
-    null,
-    2,
-  );
+  if (Object.keys(headers).length > 0) server.headers = headers;
+  const mcpJson = JSON.stringify({ servers: { [route.name]: server }, ...(inputs.length > 0 ? { inputs } : {}) }, null, 2);
   const install = `vscode:mcp/install?${encodeURIComponent(JSON.stringify({ name: route.name, type: 'http', url: route.url }))}`;
-  const inspector = `npx @modelcontextprotocol/inspector --cli ${route.url} --transport http --method tools/list${header ? ` --header "${header}: <key>"` : ''}`;
+  const sent = [...(functionKey ? ['x-functions-key: <function key>'] : []), ...(header ? [`${header}: <key>`] : [])];
+  const inspector = `npx @modelcontextprotocol/inspector --cli ${route.url} --transport http --method tools/list${sent.map((h) => ` --header "${h}"`).join('')}`;
+  const keys = [functionKey ? 'the function key' : '', header ? 'the API key' : ''].filter(Boolean).join(' and ');
   return `<details id="connect-${escape(route.name)}"><summary>Connect</summary>
-<p><a href="${escape(install)}">Install in VS Code</a>${header ? ' (then add the key header below)' : ''} · or add to <code>.vscode/mcp.json</code>:</p>
+<p><a href="${escape(install)}">Install in VS Code</a>${keys ? ` (then add the header${sent.length > 1 ? 's' : ''} of ${keys} below)` : ''} · or add to <code>.vscode/mcp.json</code>:</p>
 <pre id="mcp-json-${escape(route.name)}" data-copy>${escape(mcpJson)}</pre>
 <p>MCP Inspector (<code>npx @modelcontextprotocol/inspector</code> without <code>--cli</code> opens its UI):</p>
 <pre id="inspector-${escape(route.name)}" data-copy>${escape(inspector)}</pre>
