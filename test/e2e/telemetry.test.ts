@@ -257,6 +257,8 @@ describe('telemetry over OTLP/HTTP JSON', () => {
     assert.equal(forwarded.attributes['gen_ai.tool.name'], 'meta');
     assert.equal(forwarded.attributes['mcp.gateway.route'], 'probe');
     assert.equal(forwarded.attributes['mcp.gateway.upstream'], 'command');
+    // The version the gateway's client negotiated with the child, not the downstream one.
+    assert.match(String(forwarded.attributes['mcp.protocol.version']), /^\d{4}-\d{2}-\d{2}$/);
     assert.equal(
       bridgedMeta.traceparent,
       traceparent(bridgedHeader.traceId, forwarded.spanId),

@@ -126,6 +126,8 @@ export interface BridgedContext {
   readonly kind: 'command' | 'url' | 'module';
   /** The remote's URL (never its headers), for `url.full` and `server.address`. */
   readonly url?: URL;
+  /** The protocol revision the gateway's client negotiated with the upstream, as `mcp.protocol.version`. */
+  readonly protocolVersion?: string | undefined;
 }
 
 /** A forwarded request's span: its trace context goes upstream in `params._meta` (SEP-414). */
@@ -327,7 +329,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
 
   function bridged(message: RequestMessage, context: BridgedContext): BridgedCall | undefined {
     if (!pipeline) return undefined;
-    const described = describeRequest(message, { route: context.route, era: 'legacy', protocolVersion: undefined });
+    const described = describeRequest(message, { route: context.route, era: 'legacy', protocolVersion: context.protocolVersion });
     const attributes: Attributes = { ...described.attributes, 'mcp.gateway.upstream': context.kind };
     // The downstream era says nothing of the upstream request, nor does HTTP for a stdio child.
     delete attributes['mcp.gateway.era'];

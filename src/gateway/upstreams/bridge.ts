@@ -73,7 +73,7 @@ export interface BridgeOptions {
   /** A forwarded request got no answer (not a JSON-RPC error: a failure to reach the upstream, a timeout, an exit). */
   readonly onFailure?: (method: string, error: unknown) => void;
   /** Starts the CLIENT span of a forwarded request (telemetry on); its trace context goes upstream. */
-  readonly trace?: (message: { method: string; params?: unknown }) => BridgedCall | undefined;
+  readonly trace?: (message: { method: string; params?: unknown }, protocolVersion: string | undefined) => BridgedCall | undefined;
   /** How the route names its server in errors: `the server process of route "x"`. */
   readonly describeUpstream: string;
   /**
@@ -351,7 +351,7 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
     };
     // Refused at once while the upstream is left alone; else the answer, or its absence, is told.
     const told = options.backoff?.pass() ?? ignore;
-    const traced = options.trace?.(request);
+    const traced = options.trace?.(request, connection.protocolVersion);
     // The gateway's span is the upstream request's parent now (SEP-414).
     if (traced) Object.assign(passedMeta, traced.meta);
     const forwarded = {

@@ -62,8 +62,13 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
     clientInfo: env.clientInfo,
     ...(env.telemetry
       ? {
-          trace: (message: { method: string; params?: unknown }) =>
-            env.telemetry!.bridged(message, { route: name, kind: connector.kind, ...(entry.url ? { url: new URL(entry.url) } : {}) }),
+          trace: (message: { method: string; params?: unknown }, protocolVersion: string | undefined) =>
+            env.telemetry!.bridged(message, {
+              route: name,
+              kind: connector.kind,
+              protocolVersion,
+              ...(entry.url ? { url: new URL(entry.url) } : {}),
+            }),
         }
       : {}),
     listeners: env.listeners,

@@ -189,6 +189,11 @@ export class UpstreamConnection {
     return !this.ended;
   }
 
+  /** The protocol revision the client negotiated with the upstream on this connection. */
+  get protocolVersion(): string | undefined {
+    return this.client.getNegotiatedProtocolVersion();
+  }
+
   /** Whether the upstream speaks 2026-07-28 on this connection. */
   get modern(): boolean {
     return (this.client.getNegotiatedProtocolVersion() ?? '') >= FIRST_MODERN_VERSION;
