@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { z } from 'zod';
@@ -63,6 +64,25 @@ describe("a url route whose remote server issues a session id too long to seal i
     } finally {
       await Promise.all([gw.close(), other.close()]);
       await remote.close();
+    }
+  });
+});
+
+describe('a url route whose remote server cannot be reached', () => {
+  test("says why, not only Node's 'fetch failed': the network error's code (ECONNREFUSED)", async () => {
+    // A port that was just free: nothing listens on it.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const gw = await startInProcessGateway(`servers:\n  dead:\n    url: http://127.0.0.1:${port}/mcp\n`);
+    try {
+      await assert.rejects(
+        connect(`${gw.url}/mcp/dead`),
+        /the remote server of route \\"dead\\" is unavailable: fetch failed \(ECONNREFUSED\)/,
+      );
+    } finally {
+      await gw.close();
     }
   });
 });

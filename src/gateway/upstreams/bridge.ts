@@ -591,6 +591,20 @@ const MAX_MESSAGE_LENGTH = 300;
  */
 export function messageOf(error: unknown): string {
   if (error instanceof Error && error.name === 'ZodError') return 'its answer is not a JSON-RPC message';
-  const line = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+  let line = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+  // Node's fetch says only `fetch failed`; why (ECONNREFUSED, ENOTFOUND, a certificate's
+  // CERT_HAS_EXPIRED) is the code of an error in its cause chain.
+  const code = networkCode(error);
+  if (code !== undefined && !line.includes(code)) line = `${line} (${code})`;
   return line.length > MAX_MESSAGE_LENGTH ? `${line.slice(0, MAX_MESSAGE_LENGTH)}…` : line;
+}
+
+/** The first system or TLS error code (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`) among an error's causes. */
+function networkCode(error: unknown): string | undefined {
+  for (let cause: unknown = error instanceof Error ? error.cause : undefined, depth = 0; cause instanceof Error && depth < 8; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code)) return code;
+    cause = cause.cause;
+  }
+  return undefined;
 }
