@@ -14,6 +14,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { authOf, defaultConfigPath, loadConfig } from '../src/gateway/config/config.js';
+import { FUNCTIONS_KEY_INPUT } from '../src/gateway/config/functions-auth-check.js';
 
 /** The port `func start` listens on (local.settings.json `Host.LocalHttpPort`) and `npm start`'s default. */
 export const LOCAL_PORT = 7071;
@@ -66,12 +67,7 @@ export function renderMcpJson(routes: ReadonlyArray<string | McpJsonRoute>): str
         id: 'functionapp-domain',
         description: 'Host name of the function app (azd output AZURE_FUNCTION_APP_HOSTNAME)',
       },
-      {
-        type: 'promptString',
-        id: 'functions-key',
-        description: 'Function key (portal: Function App > App keys > default)',
-        password: true,
-      },
+      FUNCTIONS_KEY_INPUT,
       ...keyInputs,
     ],
     servers,

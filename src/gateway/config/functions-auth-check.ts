@@ -14,6 +14,14 @@ import { authOf, type GatewayConfig } from './config.js';
 /** The app setting that overrides host.json's level (`infra/` sets it from `hostAuthorizationLevel`). */
 export const AUTH_LEVEL_SETTING = 'AzureFunctionsJobHost__customHandler__http__defaultAuthorizationLevel';
 
+/** The `.vscode/mcp.json` input a client asks the function key with (the generated file's remote entries, the status page in Azure). */
+export const FUNCTIONS_KEY_INPUT = Object.freeze({
+  type: 'promptString',
+  id: 'functions-key',
+  description: 'Function key (portal: Function App > App keys > default)',
+  password: true,
+});
+
 /** The level and where it was stated. */
 export interface HostAuthorizationLevel {
   level: string;

@@ -18,6 +18,7 @@ import type { ShownCacheStatus, ShownRouteStatus, ShownStatus } from './status-v
 import type { BackoffState } from '../backoff-schedule.js';
 import type { ListenStreamsStatus } from '../upstreams/listen-reopening.js';
 import { CANCELLED } from '../telemetry/telemetry.js';
+import { FUNCTIONS_KEY_INPUT } from '../config/functions-auth-check.js';
 
 const escape = (text: unknown): string =>
   String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -193,16 +194,7 @@ function renderConnect(route: ShownRouteStatus, options: StatusPageOptions): str
     ...(header ? { [header]: `\${input:${input}}` } : {}),
   };
   const inputs = [
-    ...(functionKey
-      ? [
-          {
-            type: 'promptString',
-            id: 'functions-key',
-            description: 'Function key (portal: Function App > App keys > default)',
-            password: true,
-          },
-        ]
-      : []),
+    ...(functionKey ? [FUNCTIONS_KEY_INPUT] : []),
     ...(header ? [{ type: 'promptString', id: input, description: `API key for ${route.name}`, password: true }] : []),
   ];
   const server: Record<string, unknown> = { type: 'http', url: route.url };
