@@ -7,13 +7,14 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import sonicBoom from 'sonic-boom';
 
 export type { Logger };
 
 export interface LoggerOptions {
   /** pino level: trace, debug, info, warn, error, fatal, silent. Default `info`. */
   level?: string;
-  /** Where lines go; default stdout, written asynchronously. */
+  /** Where lines go; default stdout, written asynchronously ({@link stdoutLog}). */
   destination?: DestinationStream;
 }
 
@@ -25,12 +26,74 @@ export function createLogger({ level = 'info', destination }: LoggerOptions = {}
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    // Written asynchronously: lines logged while a write is under way go out together in the next
-    // one, instead of one blocking write per request (6% of throughput in `npm run bench`). No line
-    // waits for company when the gateway is quiet, and pino writes what is left at exit.
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    destination ?? stdoutLog(),
   );
 }
+
+/** Lines not yet written past this are dropped: a reader that stops reading cannot fill memory. */
+const MAX_UNWRITTEN = 8 * 1024 * 1024;
+/** At exit, the last lines wait this long at most for a reader that is not reading. */
+const EXIT_WRITE_WAIT_MS = 1_000;
+
+/**
+ * The log's stdout: written asynchronously, as pino's own destination is (lines logged while a
+ * write is under way go out together in the next one, instead of one blocking write per request:
+ * 6% of throughput in `npm run bench`), and written out at exit. Unlike pino's, it never stops the
+ * gateway: when the reader has gone (`npm start | head`, a log shipper that died) the lines are
+ * dropped, said once on stderr, and the process serves, drains and exits as before. A reader that
+ * stays but stops reading holds at most {@link MAX_UNWRITTEN} of lines; the rest are dropped until it
+ * reads again. (A write it has already taken and not read still keeps the process at exit, as it
+ * would any process writing to a pipe.) sonic-boom 5, not pino 10's 4.x: 4.x's write at exit
+ * retried a closed pipe for ever, so a drain whose log reader had gone never exited.
+ */
+export function stdoutLog(fd = 1): DestinationStream {
+  let open = true;
+  let dropping = false;
+  let exitDeadline = Infinity;
+  const fail = (error: NodeJS.ErrnoException) => {
+    if (!open) return;
+    open = false;
+    say(`stdout ${error.code === 'EPIPE' ? 'is closed' : 'failed'} (${error.code ?? error.message}); log lines are dropped from now on`);
+  };
+  const boom = new sonicBoom.SonicBoom({
+    fd,
+    sync: false,
+    maxLength: MAX_UNWRITTEN,
+    // A pipe that is full (EAGAIN) is waited on while serving; at exit, only for a moment.
+    retryEAGAIN: () => Date.now() < exitDeadline,
+  });
+  boom.on('error', fail);
+  boom.on('drop', () => {
+    if (!dropping) say(`stdout is not being read (${MAX_UNWRITTEN / 1024 / 1024} MiB unwritten); log lines are dropped until it is`);
+    dropping = true;
+  });
+  boom.on('write', () => (dropping = false));
+  atExit.add(() => {
+    if (!open) return;
+    exitDeadline = Date.now() + EXIT_WRITE_WAIT_MS;
+    try {
+      boom.flushSync();
+    } catch (error) {
+      fail(error as NodeJS.ErrnoException);
+    }
+  });
+  return { write: (line: string) => open && boom.write(line) };
+}
+
+/** A line about the log itself, on stderr: the log cannot carry it. */
+function say(line: string): void {
+  try {
+    process.stderr.write(`log: ${line}\n`);
+  } catch {
+    // stderr is gone too: there is nowhere left to say it.
+  }
+}
+
+/** What each stdout log writes out at exit: one listener for them all. */
+const atExit = new Set<() => void>();
+process.on('exit', () => {
+  for (const flush of atExit) flush();
+});
 
 /**
  * Paths are logged up to this many characters. A request target may be up to 16 KB (Node's

@@ -173,6 +173,42 @@ describe('SIGTERM', () => {
     }
   });
 
+  it('exits 0 when whoever read its log went away mid-drain (`npm start | head`), saying on stderr that lines are dropped', async () => {
+    const gateway = await startGatewayProcess(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
+    try {
+      const { client } = await connectClient(`${gateway.url}/mcp/echo`);
+      // The reader goes as `head` does: right after the line it waited for, while the gateway
+      // still has lines to write. Writing them fails (EPIPE), at exit too.
+      gateway.child.stdout!.on('data', (chunk: Buffer | string) => {
+        if (String(chunk).includes('"gateway draining"')) gateway.child.stdout!.destroy();
+      });
+      gateway.child.kill('SIGTERM');
+      // The drain does not wait for this client: it has nothing in flight.
+      assert.equal(await gateway.exited, 0);
+      assert.match(gateway.stderr.join(''), /log: stdout is closed \(EPIPE\); log lines are dropped from now on/);
+      await client.close().catch(() => undefined);
+    } finally {
+      await gateway.stop('SIGKILL');
+    }
+  });
+
+  it('keeps serving when its stdout is closed, and exits 0 at SIGTERM', async () => {
+    const gateway = await startGatewayProcess(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
+    try {
+      gateway.child.stdout!.destroy();
+      const { client } = await connectClient(`${gateway.url}/mcp/echo`);
+      for (let i = 0; i < 3; i++)
+        assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: `call ${i}` } })), `call ${i}`);
+      await until(() => gateway.stderr.join('').includes('log lines are dropped'), 'stderr says the log is gone');
+      gateway.child.kill('SIGTERM');
+      assert.equal(await gateway.exited, 0);
+      assert.equal(gateway.stderr.join('').match(/log lines are dropped/g)?.length, 1, 'said once');
+      await client.close().catch(() => undefined);
+    } finally {
+      await gateway.stop('SIGKILL');
+    }
+  });
+
   it('still takes a cancellation for a call in flight while draining', async () => {
     const gateway = await startGatewayProcess(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\nshutdownGrace: 1s\n`);
     try {
