@@ -70,7 +70,8 @@ export const GATEWAY_ERRORS = {
   body_too_large: {
     status: 413,
     rpc: JSONRPC.SERVER_ERROR,
-    summary: 'The body is over maxBodySize; it was not read (in an express app, one an earlier parser read is refused all the same).',
+    summary:
+      'The body is over maxBodySize: refused as soon as its Content-Length says so or its bytes pass it, and the connection closed, the rest unread (a compressed body: once it inflates past it). In an express app, one an earlier parser read is refused all the same.',
   },
   method_not_allowed: {
     status: 405,

@@ -107,6 +107,40 @@ describe('bad input', () => {
     assert.match(r.json().error.message, /65536 bytes/);
   });
 
+  it('refuses a body over maxBodySize as it comes, without waiting for the rest, and closes the connection', async () => {
+    const port = Number(new URL(gw.url).port);
+    const head = (framing: string) =>
+      `POST /mcp/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n${framing}\r\n\r\n`;
+    const chunk = 'x'.repeat(16 * 1024);
+    for (const [how, bytes] of [
+      // 10 MB declared, 1 KB sent, then nothing: the client waits for an answer before sending more.
+      ['declared', head('Content-Length: 10000000') + 'x'.repeat(1024)],
+      // No length: 80 KiB of chunks, past the 64 KiB limit, then nothing.
+      ['chunked', head('Transfer-Encoding: chunked') + `${chunk.length.toString(16)}\r\n${chunk}\r\n`.repeat(5)],
+    ] as const) {
+      // Was read to its end first (body-parser drains a refused body): the answer waited for the
+      // rest, or for requestTimeout's 408 when the rest never came.
+      const { response, closed } = await rawExchange(port, bytes);
+      assert.ok(closed, `${how}: the gateway closes the connection`);
+      assert.match(response, /^HTTP\/1\.1 413 Payload Too Large\r\n/, how);
+      assert.match(response, /\r\nConnection: close\r\n/i, how);
+      const body = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { error: { message: string; data: { code: string } } };
+      assert.deepEqual(
+        [body.error.data.code, body.error.message],
+        ['body_too_large', 'Payload Too Large: the body exceeds the limit of 65536 bytes'],
+        how,
+      );
+    }
+    // A body over the limit that a fetch sends whole gets the same answer, and disturbs nobody.
+    const big = JSON.stringify({ ...initializeBody(), padding: 'x'.repeat(5 * 1024 * 1024) });
+    const r = await fetch(`${gw.url}/mcp/echo`, { method: 'POST', headers: MCP_POST_HEADERS, body: big });
+    assert.equal(r.status, 413);
+    assert.equal(((await r.json()) as { error: { data: { code: string } } }).error.data.code, 'body_too_large');
+    const { client } = await connectClient(`${gw.url}/mcp/echo`);
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
+    await client.close();
+  });
+
   it('reads a gzip, deflate or br body, holds the inflated size to maxBodySize, and answers one that does not inflate with 400 -32700', async () => {
     const send = (body: Buffer | string, encoding: string) =>
       fetch(`${gw.url}/mcp/echo`, {

@@ -329,6 +329,21 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
       // Read already, by a middleware of an app the gateway is mounted in (express-router.ts):
       // body-parser would pass over it and leave whatever that middleware left.
       if (req.readableEnded) return resolve(bodyReadBefore(req, limit));
+      // Too large, on the wire: refused at once, and the connection closed after the answer. On a
+      // refusal, body-parser reads the body to its end before it says so: a slow upload, or one
+      // that stalls, would wait for it (or for requestTimeout's 408) to learn it was never wanted.
+      // A compressed body is held to the limit once inflated, by body-parser, as before.
+      if ((req.headers['content-encoding'] ?? 'identity').toLowerCase() === 'identity') {
+        if (length !== undefined && Number(length) > limit) return reject(bodyTooLarge(limit, { Connection: 'close' }));
+        let received = 0;
+        const count = (chunk: Buffer) => {
+          received += chunk.length;
+          if (received <= limit) return;
+          req.off('data', count);
+          reject(bodyTooLarge(limit, { Connection: 'close' }));
+        };
+        req.on('data', count);
+      }
       parse(req, res, (error?: unknown) => {
         if (!error) return resolve((req as { body?: unknown }).body);
         if (isDecompressionError(req, error)) {
@@ -341,6 +356,11 @@ function jsonBodyReader(limit: number): (req: IncomingMessage, res: ServerRespon
         reject(error);
       });
     });
+}
+
+/** The refusal of a body over `limit`; `Connection: close` when the rest of it is not read. */
+function bodyTooLarge(limit: number, headers: Record<string, string> = {}): GatewayError {
+  return new GatewayError('body_too_large', `Payload Too Large: the body exceeds the limit of ${limit} bytes`, { limit }, headers);
 }
 
 /**
@@ -507,10 +527,8 @@ function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   const type = (error as { type?: string } | null)?.type;
   switch (type) {
-    case 'entity.too.large': {
-      const limit = (error as { limit?: number }).limit;
-      return new GatewayError('body_too_large', `Payload Too Large: the body exceeds the limit of ${limit} bytes`, { limit });
-    }
+    case 'entity.too.large':
+      return bodyTooLarge((error as { limit: number }).limit);
     case EMPTY_BODY:
       return emptyBody();
     case 'entity.parse.failed':
