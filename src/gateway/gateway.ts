@@ -10,6 +10,7 @@ import { createIssuerKeyCache } from './auth/oauth.js';
 import { createPrincipalNamer } from './auth/principal.js';
 import { resourceMetadataUrl } from './auth/protected-resource.js';
 import { createRouteAuthenticator, type AuthSummary, type RouteAuthenticator } from './auth/require-auth.js';
+import { AuthRefusals, type AuthRefusalCounts } from './auth/refusals.js';
 import { sharedTokenRoutes } from './auth/shared-tokens.js';
 import { authOf, PROJECT_ROOT, type GatewayConfig } from './config/config.js';
 import type { Logger } from './logger.js';
@@ -104,6 +105,8 @@ export interface RouteStatus {
   upstream: RouteUpstreamStatus | { kind: 'module' };
   /** What a caller needs; for OAuth routes also where the route's metadata is. Never a key or a token. */
   auth: AuthSummary & { resourceMetadata?: string };
+  /** MCP requests refused for their credentials since start, by reason; null on a route without `auth`. */
+  authRefusals: AuthRefusalCounts | null;
   /** The last minutes of requests, from the in-process window (whether or not telemetry is exported). */
   traffic: RouteTraffic;
 }
@@ -136,6 +139,8 @@ export interface Gateway {
   readonly routes: ReadonlyMap<string, Route>;
   /** What each route requires of its callers, by route name. */
   readonly authenticators: ReadonlyMap<string, RouteAuthenticator>;
+  /** MCP requests each route refused for their credentials (counted by the HTTP app). */
+  readonly authRefusals: AuthRefusals;
   readonly cache: UpstreamCache;
   readonly shuttingDown: boolean;
   /**
@@ -210,7 +215,9 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       'route takes tokens issued for another route',
     );
   }
+  const authRefusals = new AuthRefusals();
   telemetry.observe({
+    authRefusals: () => authRefusals.counted(),
     *sessions() {
       for (const route of routes.values())
         if (route.mode === 'stateful') yield { route: route.name, era: 'legacy', active: route.sessions.size };
@@ -242,6 +249,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     logger,
     routes,
     authenticators,
+    authRefusals,
     cache,
     get shuttingDown() {
       return shuttingDown;
@@ -284,6 +292,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
                 : null,
             upstream: route.upstream() ?? { kind: 'module' },
             auth: summary.kind === 'oauth' ? { ...summary, resourceMetadata: resourceMetadataUrl(base, route.name) } : summary,
+            authRefusals: summary.kind === 'none' ? null : authRefusals.of(route.name),
             traffic: routeTraffic(telemetry.routeTraffic(route.name)),
           };
         }),

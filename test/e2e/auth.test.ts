@@ -621,6 +621,9 @@ describe('an issuer that cannot be reached', () => {
       clock.offset += 10_000;
       assert.equal((await post(`${local.url}/mcp/weather`, initializeBody(), bearer(accessToken))).status, 200);
       assert.ok(!JSON.stringify(local.logs).includes(accessToken));
+      // Both 503s are counted as such.
+      const status = (await (await fetch(`${local.url}/status.json`)).json()) as { routes: Array<{ authRefusals: unknown }> };
+      assert.deepEqual(status.routes[0]!.authRefusals, { missing: 0, invalid: 0, insufficient_scope: 0, unavailable: 2 });
     } finally {
       await local.close();
       await down.close();
@@ -893,6 +896,44 @@ describe('status', () => {
     for (const key of Object.values(KEYS)) {
       assert.ok(!JSON.stringify(status).includes(key));
       assert.ok(!page.includes(key));
+    }
+  });
+});
+
+describe('refusals', () => {
+  it('are counted by route and reason on /status.json and the status page, MCP requests only', async () => {
+    const own = await startInProcessGateway(yamlFor(idp.issuer), { env: KEYS });
+    try {
+      const url = (route: string) => `${own.url}/mcp/${route}`;
+      const statuses = [
+        (await post(url('keyed-a'), initializeBody())).status,
+        (await post(url('keyed-a'), initializeBody(), { 'x-api-key': '' })).status,
+        (await post(url('keyed-a'), initializeBody(), { 'x-api-key': 'wrong' })).status,
+        (await post(url('keyed-a'), initializeBody(), { 'x-api-key': KEYS.KEY_A })).status,
+        (await post(url('tools'), initializeBody(), bearer(await token({ scp: 'weather.read' })))).status,
+        (await post(url('tools'), initializeBody(), bearer('not.a.token'))).status,
+        (await post(url('open'), initializeBody())).status,
+      ];
+      assert.deepEqual(statuses, [401, 401, 401, 200, 403, 401, 200]);
+      // A status request with credentials the route refuses is no MCP request: not counted.
+      await (await fetch(`${own.url}/status.json`, { headers: { 'x-api-key': 'wrong' } })).body?.cancel();
+      const status = (await (await fetch(`${own.url}/status.json`)).json()) as { routes: Array<{ name: string; authRefusals: unknown }> };
+      const refusals = Object.fromEntries(status.routes.map((r) => [r.name, r.authRefusals]));
+      const none = { missing: 0, invalid: 0, insufficient_scope: 0, unavailable: 0 };
+      assert.deepEqual(refusals, {
+        open: null,
+        'keyed-a': { ...none, missing: 2, invalid: 1 },
+        'keyed-b': none,
+        defaulted: none,
+        weather: none,
+        tools: { ...none, invalid: 1, insufficient_scope: 1 },
+        quick: none,
+      });
+      const page = await (await fetch(`${own.url}/`)).text();
+      assert.match(page, /3: 2 without credentials \(401\), 1 with invalid credentials \(401\)/);
+      assert.match(page, /2: 1 with invalid credentials \(401\), 1 without a required scope \(403\)/);
+    } finally {
+      await own.close();
     }
   });
 });

@@ -121,6 +121,11 @@ before(async () => {
   // The API-key route, with an argument that must not be exported.
   const time = await connect('time', { 'x-api-key': API_KEY });
   await time.client.callTool({ name: 'get_current_time', arguments: { timezone: SECRET_ZONE } });
+  // Refused for their credentials: two without a key, one with a wrong one (no span; counted).
+  for (const headers of [{}, {}, { 'x-api-key': 'not-the-key' }] as Array<Record<string, string>>) {
+    const refused = await fetch(`${gateway.url}/mcp/time`, { method: 'POST', headers: { ...MCP_POST_HEADERS, ...headers }, body: '{}' });
+    assert.equal(refused.status, 401);
+  }
 
   // 2026-07-28: parent from _meta, the HTTP traceparent linked.
   const modern = await fetch(`${gateway.url}/mcp/weather`, {
@@ -390,6 +395,14 @@ describe('telemetry over OTLP/HTTP JSON', () => {
         name,
       );
     }
+    // Auth refusals, by route and reason: the status page's counts.
+    assert.deepEqual(
+      [...collector.lastMetric('mcp.gateway.auth.refusals')!.points].sort((a, b) => a.value! - b.value!),
+      [
+        { attributes: { 'mcp.gateway.route': 'time', 'mcp.gateway.auth.reason': 'invalid' }, value: 1 },
+        { attributes: { 'mcp.gateway.route': 'time', 'mcp.gateway.auth.reason': 'missing' }, value: 2 },
+      ],
+    );
     const upstream = collector.lastMetric('http.client.request.duration')!;
     assert.ok(
       upstream.points.some((p) => p.attributes['http.response.status_code'] === 200 && p.attributes['mcp.gateway.cache'] === 'miss'),

@@ -100,7 +100,7 @@ export interface AuthGuardOptions {
 /** A guard's verdict on one request: the caller as tools see it, or the error to answer with. */
 export type AuthVerdict =
   | { ok: true; authInfo: AuthInfo | undefined; principal: string | undefined; sessionOwner: string | undefined }
-  | { ok: false; error: GatewayError; failure: { reason: string; detail: string } };
+  | { ok: false; error: GatewayError; failure: { reason: AuthRejection['reason']; detail: string } };
 
 const OPEN: AuthVerdict = Object.freeze({ ok: true, authInfo: undefined, principal: undefined, sessionOwner: undefined });
 

@@ -97,6 +97,7 @@ export function createApp(
     const verdict = await authenticate(name, req);
     if (!verdict.ok) {
       exchange.authFailure = verdict.failure;
+      gateway.authRefusals.count(name, verdict.failure.reason);
       if (verdict.failure.reason === 'unavailable')
         gateway.logger.warn({ route: name, detail: verdict.failure.detail }, 'authorization server unavailable');
       throw verdict.error;

@@ -19,6 +19,7 @@ import type { BackoffState } from '../backoff-schedule.js';
 import type { ListenStreamsStatus } from '../upstreams/listen-reopening.js';
 import { CANCELLED } from '../telemetry/telemetry.js';
 import { FUNCTIONS_KEY_INPUT } from '../config/functions-auth-check.js';
+import { AUTH_REFUSAL_REASONS, type AuthRefusalCounts, type AuthRefusalReason } from '../auth/refusals.js';
 
 const escape = (text: unknown): string =>
   String(text ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -34,6 +35,7 @@ interface RouteFact {
 export const ROUTE_FACTS: readonly RouteFact[] = [
   { label: 'URL', html: (route) => `<code>${escape(route.url)}</code>` },
   { label: 'Authentication', html: (route) => escape(describeAuth(route.auth)) },
+  { label: 'Refused since start', html: (route) => (route.authRefusals ? escape(describeRefusals(route.authRefusals)) : undefined) },
   {
     label: 'Sessions',
     html: (route) =>
@@ -264,6 +266,23 @@ function chart(perMinute: UpstreamTraffic['perMinute'], label: string): string {
     .join('');
   return `<svg class="chart" role="img" aria-label="${escape(label)}" width="${perMinute.length * (width + 2)}" height="${height}" viewBox="0 0 ${perMinute.length * (width + 2)} ${height}">${bars}</svg>`;
 }
+
+/** A route's refusals for credentials, in words: `3 refused: 2 without credentials, 1 invalid`. */
+function describeRefusals(refusals: AuthRefusalCounts): string {
+  const total = AUTH_REFUSAL_REASONS.reduce((sum, reason) => sum + refusals[reason], 0);
+  if (total === 0) return 'none';
+  const parts = AUTH_REFUSAL_REASONS.filter((reason) => refusals[reason] > 0).map(
+    (reason) => `${refusals[reason]} ${REFUSAL_WORDS[reason]}`,
+  );
+  return `${total}: ${parts.join(', ')}`;
+}
+
+const REFUSAL_WORDS: Readonly<Record<AuthRefusalReason, string>> = {
+  missing: 'without credentials (401)',
+  invalid: 'with invalid credentials (401)',
+  insufficient_scope: 'without a required scope (403)',
+  unavailable: 'while the issuer could not be reached (503)',
+};
 
 /** What a caller needs, in words; the same facts as `auth` in status.json. */
 function describeAuth(auth: ShownRouteStatus['auth']): string {

@@ -191,6 +191,17 @@ function observeGauges(meter: ReturnType<MeterProvider['getMeter']>, sources: Ga
       for (const { route, era, active } of sources.sessions())
         result.observe(active, { 'mcp.gateway.route': route, 'mcp.gateway.era': era });
     });
+  // Refused before the body is read, so without a span: counted here, as on the status page.
+  meter
+    .createObservableCounter('mcp.gateway.auth.refusals', {
+      unit: '{request}',
+      description:
+        'MCP requests a route with auth refused for their credentials, by reason: missing, invalid (401), insufficient_scope (403), unavailable (503: the issuer could not be reached).',
+    })
+    .addCallback((result) => {
+      for (const { route, reason, count } of sources.authRefusals())
+        result.observe(count, { 'mcp.gateway.route': route, 'mcp.gateway.auth.reason': reason });
+    });
   // Each ctx.fetch counts once, by what the cache did: these partition the requests.
   meter
     .createObservableCounter('mcp.gateway.cache.requests', {

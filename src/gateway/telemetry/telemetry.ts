@@ -73,6 +73,8 @@ export interface UpstreamCall {
 
 /** What the gauges read when metrics are exported. */
 export interface GaugeSources {
+  /** MCP requests refused for their credentials, by route and reason (auth/refusals.ts). */
+  authRefusals(): Iterable<{ readonly route: string; readonly reason: string; readonly count: number }>;
   sessions(): Iterable<{ readonly route: string; readonly era: Era; readonly active: number }>;
   /** The upstream cache's counters and size (cache/upstream-cache.ts `CacheStats`). */
   cache(): Readonly<
