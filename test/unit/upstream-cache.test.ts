@@ -530,6 +530,22 @@ describe('createUpstreamCache', () => {
       assert.deepEqual([cache.stats().staleServed, cache.stats().upstreamErrors], [1, 1]);
     });
 
+    it("rejects a request fetch refuses to send (a GET with a body) with fetch's error, never a stale copy or an upstream error", async () => {
+      const fresh = await get('/s');
+      clock.advance(61_000);
+      // The same URL, expired, with a copy that staleIfError would serve for a failing upstream.
+      await assert.rejects(get('/s', { body: 'a body' }), (error: Error) => error instanceof TypeError && /body/i.test(error.message));
+      assert.deepEqual([upstream.count('/s'), cache.stats().staleServed, cache.stats().upstreamErrors], [1, 0, 0]);
+      assert.deepEqual(
+        cache.upstreams().map((host) => host.consecutiveFailures),
+        [0],
+      );
+      // The upstream is asked as before: the copy was not used up, nor the host held back.
+      const next = await get('/s');
+      assert.deepEqual([next.status, next.cache, nOf(next.body)], [200, 'miss', 2]);
+      assert.notEqual(next.body, fresh.body);
+    });
+
     it('rejects as fetch does when the upstream cannot be reached and there is no copy', async () => {
       upstream.on('/reset', { reset: true });
       await assert.rejects(get('/reset'), TypeError);

@@ -103,6 +103,15 @@ export function createUpstreamBackoff(settings: BackoffSettings): UpstreamBackof
   return { admit, settle, hosts: list };
 }
 
+/**
+ * Whether fetch refused to send a request at all (a GET with a body, a URL with a user name or
+ * password): the module's mistake, not the host's. fetch reports network errors as a TypeError
+ * with the cause; one without a cause never left.
+ */
+export function refusedToSend(error: unknown): boolean {
+  return error instanceof TypeError && (error as TypeError & { cause?: unknown }).cause === undefined;
+}
+
 function verdictOf(settlement: Settlement): Verdict {
   if ('response' in settlement) {
     const { status, headers } = settlement.response;
@@ -116,10 +125,8 @@ function verdictOf(settlement: Settlement): Verdict {
   // Only a caller aborts a fetch (fetch's own timeouts are TypeErrors with a cause): a call its
   // caller cancelled says nothing of the host, so one caller cancelling cannot back it off for all.
   if (name === 'AbortError') return { kind: 'neutral' };
-  // fetch reports network errors as a TypeError with the cause; one without a cause is a request
-  // it refused to send (a GET with a body), which is the module's mistake, not the host's.
-  const cause = error instanceof TypeError ? (error as TypeError & { cause?: unknown }).cause : undefined;
-  if (cause === undefined) return { kind: 'neutral' };
+  if (refusedToSend(error)) return { kind: 'neutral' };
+  const cause = (error as TypeError & { cause?: unknown }).cause;
   const code = typeof cause === 'object' && cause !== null && 'code' in cause ? cause.code : undefined;
   // Only the code: an error's message may carry the URL, and with it a query holding a secret.
   return { kind: 'failure', error: typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? code : 'network error' };

@@ -20,7 +20,7 @@ import {
 import { CACHE_STATUS_HEADER, type CacheStatus, type FetchLike } from '../module-contract.js';
 import type { Bytes, Milliseconds } from '../config/units.js';
 import { StoredResponse, storedHeaders } from './stored-response.js';
-import { createUpstreamBackoff, type Admission, type Ticket, type UpstreamStatus } from './upstream-backoff.js';
+import { createUpstreamBackoff, refusedToSend, type Admission, type Ticket, type UpstreamStatus } from './upstream-backoff.js';
 import type { Telemetry, UpstreamCall } from '../telemetry/telemetry.js';
 
 export type { Bytes, Milliseconds, UpstreamStatus };
@@ -381,6 +381,8 @@ export function createUpstreamCache(options: UpstreamCacheOptions = {}): Upstrea
       body = await readBounded(response, Math.max(settings.maxEntryBytes, MIN_SHARED_BODY));
     } catch (error) {
       if (ticket) backoff.settle(ticket, { error });
+      // Never sent: the module hears its own mistake, not an upstream error hidden by a stale copy.
+      if (refusedToSend(error)) return { kind: 'failed', error };
       return failure({ kind: 'failed', error });
     }
     if (ticket) backoff.settle(ticket, { response });
