@@ -115,7 +115,7 @@ export const GATEWAY_ERRORS = {
     status: 502,
     rpc: JSONRPC.SERVER_ERROR,
     summary:
-      "A command or url route's server could not be reached: the process did not start or answer initialize, or the URL failed; the message says how. Retried on the next request, with backoff.",
+      "A command or url route's server could not be reached: the process did not start, did not answer initialize or answered it with an error (the message quotes it), or the URL failed; the message says how. Retried on the next request, with backoff.",
   },
   upstream_exited: {
     status: 502,

@@ -272,6 +272,7 @@ describe('command routes whose server starts oddly', () => {
       'servers:',
       rawRoute('banner', marker, '    env: { RAW_BANNER: "raw-server 1.0 ready" }\n'),
       rawRoute('quits', marker, '    env: { RAW_EXIT_AFTER_INITIALIZE: "1" }\n'),
+      rawRoute('refuses', marker, '    env: { RAW_REFUSE_INITIALIZE: "the licence key is missing" }\n'),
       '',
     ].join('\n'),
   );
@@ -285,6 +286,16 @@ describe('command routes whose server starts oddly', () => {
     assert.ok(
       gw().logs.some((line) => line.msg === 'server wrote a line on stdout that is not JSON-RPC' && line.stdout === 'raw-server 1.0 ready'),
     );
+  });
+
+  test('names a child that answers initialize with an error by that error, not as one that did not start', async () => {
+    const refused = await connect(`${gw().url}/mcp/refuses`, 'legacy').catch((error: unknown) => String(error));
+    assert.equal(typeof refused, 'string', 'the connect fails');
+    assert.match(String(refused), /upstream_unavailable/);
+    assert.match(String(refused), /answered its first request with an error \(-32603: the licence key is missing\)/);
+    assert.doesNotMatch(String(refused), /did not start/);
+    const logged = gw().logs.find((line) => line.msg === 'server process failed to start' && line.route === 'refuses');
+    assert.equal(logged?.why, 'answered its first request with an error (-32603: the licence key is missing)');
   });
 
   test('answers 502 upstream_unavailable, in both eras, while a child that exits after initialize is backed off', async () => {

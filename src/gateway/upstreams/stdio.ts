@@ -2,7 +2,7 @@
  * A `command:` route's connector: each connection is a new child process (child-process.ts),
  * ready once it has answered `server/discover` or `initialize`.
  */
-import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 import type { ListenStreams } from './listen-reopening.js';
@@ -76,7 +76,10 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
               ? `did not answer its first request within ${options.startTimeout / 1000} s (startTimeout)`
               : brokePipe
                 ? 'closed its stdin before it was initialized'
-                : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
+                : error instanceof ProtocolError
+                  ? // It runs, and said no: its own words, not a failure to start.
+                    `answered its first request with an error (${error.code}: ${error.message.split('\n')[0]})`
+                  : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
         log.warn({ command: options.command.command, why }, 'server process failed to start');
         const message = `${options.command.command} ${why}`;
         if (exit || transport.stoppedFor) throw new UpstreamOpenError(message, why, { cause: error });
