@@ -155,8 +155,12 @@ export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 export class GatewayError extends Error {
   readonly status: number;
   readonly rpcCode: number;
-  /** The id of the request this error answers, when it could be read; JSON-RPC 2.0 §5 says null otherwise. */
-  rpcId: string | number | null = null;
+  /**
+   * The id of the request this error answers: undefined until known (the HTTP app sets it from a
+   * single request's body), null when it could not be read (JSON-RPC 2.0 §5) or must not be used
+   * (a duplicate id: the call already running has it).
+   */
+  rpcId: string | number | null | undefined = undefined;
   constructor(
     readonly code: GatewayErrorCode,
     message: string,
@@ -170,7 +174,7 @@ export class GatewayError extends Error {
   }
 
   /** The JSON-RPC error response body: `data.code` carries the stable gateway code. */
-  toJsonRpcBody(id: string | number | null = this.rpcId) {
+  toJsonRpcBody(id: string | number | null = this.rpcId ?? null) {
     return toJsonRpcBody(this.rpcCode, this.message, { code: this.code, ...this.data }, id);
   }
 }

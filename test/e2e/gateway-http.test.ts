@@ -99,6 +99,23 @@ describe('bad input', () => {
     }
   });
 
+  it("answers a refusal of one request by that request's id, and of a batch or an unread body by null", async () => {
+    // Not `echo`: the log test below looks for the first line of an echo call.
+    const call = { jsonrpc: '2.0', id: 'call-42', method: 'tools/call', params: { name: 'whoami', arguments: {} } };
+    const v = { 'mcp-protocol-version': '2025-06-18' };
+    for (const [how, path, body, headers, status, code, id] of [
+      ['no session id', '/mcp/echo', call, {}, 400, 'session_required', 'call-42'],
+      ['an unknown session id', '/mcp/echo', call, { 'mcp-session-id': 'nope', ...v }, 404, 'session_not_found', 'call-42'],
+      ['an unknown version', '/mcp/echo', call, { 'mcp-protocol-version': 'garbage' }, 400, 'unsupported_protocol_version', 'call-42'],
+      ['a batch', '/mcp/echo', [call, { ...call, id: 'call-43' }], {}, 400, 'session_required', null],
+      // Refused before the body is read: nothing names the request.
+      ['an unknown route', '/mcp/nowhere', call, {}, 404, 'route_not_found', null],
+    ] as const) {
+      const r = await post(path, body, { ...MCP_POST_HEADERS, ...headers });
+      assert.deepEqual([r.status, r.json().error.data.code, r.json().id], [status, code, id], how);
+    }
+  });
+
   it('answers a body over maxBodySize with 413 without parsing it', async () => {
     const big = JSON.stringify({ ...initializeBody(), padding: 'x'.repeat(70 * 1024) });
     const r = await post('/mcp/echo', big);

@@ -296,6 +296,14 @@ describe('command routes whose server starts oddly', () => {
     assert.doesNotMatch(String(refused), /did not start/);
     const logged = gw().logs.find((line) => line.msg === 'server process failed to start' && line.route === 'refuses');
     assert.equal(logged?.why, 'answered its first request with an error (-32603: the licence key is missing)');
+    // The refusal answers the initialize by its id (was null).
+    const raw = await fetch(`${gw().url}/mcp/refuses`, {
+      method: 'POST',
+      headers: MCP_POST_HEADERS,
+      body: JSON.stringify({ ...initializeBody(), id: 'init-7' }),
+    });
+    const body = (await raw.json()) as { id: unknown; error: { data: { code: string } } };
+    assert.deepEqual([raw.status, body.id, body.error.data.code], [502, 'init-7', 'upstream_unavailable']);
   });
 
   test('answers 502 upstream_unavailable, in both eras, while a child that exits after initialize is backed off', async () => {

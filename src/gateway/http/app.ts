@@ -14,7 +14,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import jsonParser from 'body-parser/json';
 import typeis from 'type-is';
 import type { AuthInfo, JSONRPCMessage } from '@modelcontextprotocol/server';
-import { authGuard } from '../auth/require-auth.js';
+import { authGuard, type AuthVerdict } from '../auth/require-auth.js';
 import { clientAddress } from './client-address.js';
 import { requestIdsOf } from '../protocol/request-tracker.js';
 import { fieldCount, firstHeader, repeatedHeader } from '../protocol/headers.js';
@@ -109,6 +109,24 @@ export function createApp(
     checkHeaders(req);
     const body = req.method === 'POST' ? validateJsonRpc(await readJson(req, res)) : undefined;
     if (body) describeRpc(exchange, body);
+    try {
+      await serveBody(req, res, exchange, route, verdict, body);
+    } catch (error) {
+      // A refusal of one request answers it by its id (JSON-RPC 2.0 §5), unless it says otherwise.
+      if (error instanceof GatewayError && error.rpcId === undefined && body && !Array.isArray(body) && 'id' in body && 'method' in body)
+        error.rpcId = body.id as string | number;
+      throw error;
+    }
+  }
+
+  async function serveBody(
+    req: IncomingMessage,
+    res: ServerResponse,
+    exchange: Exchange,
+    route: Route,
+    verdict: Extract<AuthVerdict, { ok: true }>,
+    body: JSONRPCMessage | JSONRPCMessage[] | undefined,
+  ): Promise<void> {
     // While draining, what in-flight calls may still need gets through: a DELETE, and a session's
     // notifications and responses (a cancellation, a client's answer to a server's request).
     if (

@@ -48,13 +48,13 @@ const ERROR_MEMBERS = new Set(['jsonrpc', 'id', 'error']);
  */
 export function validateJsonRpc(body: unknown): JSONRPCMessage | JSONRPCMessage[] {
   if (!Array.isArray(body)) return parseMessage(body, '');
-  if (body.length === 0) throw new GatewayError('invalid_request', 'Invalid Request: empty batch');
-  if (body.length > MAX_BATCH) throw new GatewayError('invalid_request', `Invalid Request: batch must not exceed ${MAX_BATCH} messages`);
+  if (body.length === 0) throw refusal('invalid_request', 'Invalid Request: empty batch', null);
+  if (body.length > MAX_BATCH) throw refusal('invalid_request', `Invalid Request: batch must not exceed ${MAX_BATCH} messages`, null);
   const messages = body.map((message, index) => parseMessage(message, ` (batch item ${index})`));
   const repeated = repeatedRequestId(messages);
   if (repeated !== undefined) {
     // Answers are matched to requests by id: two requests with one id cannot both be answered.
-    throw new GatewayError('invalid_request', `Invalid Request: the batch repeats the request id ${quote(repeated)}`);
+    throw refusal('invalid_request', `Invalid Request: the batch repeats the request id ${quote(repeated)}`, null);
   }
   return messages;
 }

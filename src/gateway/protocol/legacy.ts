@@ -522,11 +522,14 @@ function digest(id: string): string {
 }
 
 function duplicateId(id: RequestId): GatewayError {
-  return new GatewayError(
+  const refusal = new GatewayError(
     'invalid_request',
     `Invalid Request: a request with id ${quoteForMessage(id)} is already in flight on this session; use a new id`,
     { id },
   );
+  // Not by its id: a client would take it for the answer of the call still running.
+  refusal.rpcId = null;
+  return refusal;
 }
 
 function sessionsFull(refusal: Refusal): GatewayError {
