@@ -392,3 +392,70 @@ describe('duplicate request ids', () => {
     }
   });
 });
+
+describe('cancellation', () => {
+  it("ends the event stream of a call its client cancelled and still waits on, freeing its session; a batch's ends once the rest is answered", async () => {
+    const gateway = await startGatewayProcess(ECHO('  maxPerRoute: 10\n  maxPerPrincipal: 1\n'));
+    const url = `${gateway.url}/mcp/echo`;
+    try {
+      const id = await openSession(url, {});
+      const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+      const post = (message: unknown) => fetch(url, { method: 'POST', headers, body: JSON.stringify(message) });
+      const slow = (rpcId: number, ms: number, text: string) => ({
+        jsonrpc: '2.0',
+        id: rpcId,
+        method: 'tools/call',
+        params: { name: 'slow', arguments: { ms, text } },
+      });
+      const cancel = (rpcId: number) => post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: rpcId } });
+      /** The whole body of a response, or `still open` if it has not ended in 15 s. */
+      const whole = (response: Response) =>
+        Promise.race([response.text(), new Promise<string>((resolve) => setTimeout(resolve, 15_000, 'still open').unref())]);
+
+      // The client keeps waiting on the stream after cancelling, as the SDK's does.
+      const first = await post(slow(1, 5000, 'never'));
+      await until(async () => (await status(gateway.url)).inFlight === 1, 'the call in flight');
+      assert.equal((await cancel(1)).status, 202);
+      // Was open until the client went away: the session busy for good, the drain waiting for it.
+      const body = await whole(first);
+      assert.notEqual(body, 'still open');
+      assert.doesNotMatch(body, /"result"/);
+      await until(async () => (await status(gateway.url)).inFlight === 0, 'nothing in flight');
+      // The session is idle again: the caller's one place goes to a new session (was sessions_full).
+      const another = await fetch(url, { method: 'POST', headers: MCP_POST_HEADERS, body: JSON.stringify(initializeBody()) });
+      assert.equal(another.status, 200, await another.clone().text());
+      await another.body?.cancel();
+
+      // A batch: the cancelled call's stream still carries the other call's answer, then ends.
+      const batch = await post([slow(2, 5000, 'never'), slow(3, 300, 'three')]);
+      await until(async () => (await status(gateway.url)).inFlight === 1, 'the batch in flight');
+      assert.equal((await cancel(2)).status, 202);
+      const answers = await whole(batch);
+      assert.match(answers, /"text":"three"/);
+      assert.doesNotMatch(answers, /"text":"never"/);
+      assert.notEqual(answers, 'still open');
+
+      // The SDK's client (its own caller each): the calls it cancels are not left in flight, so the
+      // drain finds nothing to wait for (it waited the whole shutdownGrace).
+      const clients = await Promise.all([clientFrom(url, from('198.51.100.1')), clientFrom(url, from('198.51.100.2'))]);
+      await Promise.all(
+        clients.map(async ({ client }) => {
+          const controller = new AbortController();
+          const call = client.callTool({ name: 'slow', arguments: { ms: 5000, text: 'never' } }, { signal: controller.signal });
+          await until(async () => (await status(gateway.url)).inFlight >= 1, 'a call in flight');
+          controller.abort();
+          await assert.rejects(call);
+        }),
+      );
+      await until(async () => (await status(gateway.url)).inFlight === 0, 'no cancelled call in flight');
+      gateway.child.kill('SIGTERM');
+      assert.equal(await gateway.exited, 0);
+      const draining = gateway.stdout
+        .map((line) => JSON.parse(line) as { msg: string; inFlight?: number })
+        .find((l) => l.msg === 'gateway draining');
+      assert.equal(draining?.inFlight, 0);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});

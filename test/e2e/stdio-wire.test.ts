@@ -277,6 +277,23 @@ describe('command routes whose server starts oddly', () => {
     ].join('\n'),
   );
 
+  test('leaves no call in flight once its client cancels it (the stream it waited on stayed open)', async () => {
+    const client = await connect(`${gw().url}/mcp/banner`, 'legacy');
+    const inFlight = async () =>
+      ((await (await fetch(`${gw().url}/status.json`)).json()) as { routes: Array<{ name: string; inFlight: number }> }).routes.find(
+        (route) => route.name === 'banner',
+      )!.inFlight;
+    const controller = new AbortController();
+    const call = client.callTool({ name: 'sleep', arguments: { ms: 60_000 } }, { signal: controller.signal });
+    await until(async () => (await inFlight()) === 1, 'the call in flight');
+    controller.abort();
+    await assert.rejects(call);
+    await until(async () => (await inFlight()) === 0, 'no call in flight');
+    // The session goes on.
+    assert.equal(typeof (await pidOf(client)), 'number');
+    await client.close();
+  });
+
   test('serves a child that prints a banner on stdout before it is initialized, and logs the banner', async () => {
     for (const era of ERAS) {
       const client = await connect(`${gw().url}/mcp/banner`, era);

@@ -172,7 +172,9 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
         sessions.end(id, 'deleted');
       },
     });
-    const tracker = new RequestTracker(new ObservedWire(transport, { telemetry, route: name, internal: (id) => id === RESUME_ID }));
+    const tracker = new RequestTracker(new ObservedWire(transport, { telemetry, route: name, internal: (id) => id === RESUME_ID }), {
+      endStream: (id) => transport.closeSSEStream(id),
+    });
     const filtered = filterTools(tracker, entry.tools);
     const limit = options.callTimeout;
     const wire = limit === undefined ? filtered : new CallDeadline(filtered, { route: name, callTimeout: limit, logger: log });

@@ -11,6 +11,12 @@
  * its call running, and a new request with the id would be handed that call's answer (the
  * transport sends an answer to whichever stream holds its id now). A request the transport
  * refused before the server saw it is freed when its exchange ends: no answer will come.
+ *
+ * A cancelled request gets no answer, and the SDK's transport ends a POST's event stream only once
+ * every request it carries is answered: the stream of a cancelled call would stay open for as long
+ * as the client kept its connection, its session busy (never evicted, never expired), and a drain
+ * waiting for it. So once every request of an exchange is answered or cancelled, and one was
+ * cancelled, its stream is ended ({@link RequestTrackerOptions.endStream}).
  */
 import type { JSONRPCMessage, MessageExtraInfo, RequestId, TransportSendOptions } from '@modelcontextprotocol/server';
 import { cancelledRequestId, ForwardingTransport } from './forwarding-transport.js';
@@ -22,8 +28,24 @@ export function requestIdsOf(messages: readonly JSONRPCMessage[]): RequestId[] {
   return ids;
 }
 
+export interface RequestTrackerOptions {
+  /** Ends the event stream that carries the request `id` (the SDK transport's `closeSSEStream`). */
+  readonly endStream?: (id: RequestId) => void;
+}
+
 export class RequestTracker extends ForwardingTransport {
   private readonly pending = new Set<RequestId>();
+  /** The ids that came in one exchange (POST), by each of them, while any is unanswered. */
+  private readonly exchanges = new Map<RequestId, readonly RequestId[]>();
+  /** Those of {@link exchanges} the client cancelled: they get no answer. */
+  private readonly cancelled = new Set<RequestId>();
+
+  constructor(
+    inner: ConstructorParameters<typeof ForwardingTransport>[0],
+    private readonly options: RequestTrackerOptions = {},
+  ) {
+    super(inner);
+  }
   /** Those of {@link pending} the server has received: only its answer (or a cancellation) frees them. */
   private readonly delivered = new Set<RequestId>();
   /** Ids the gateway answered itself (at shutdown): the server's own late answer is dropped. */
@@ -35,13 +57,20 @@ export class RequestTracker extends ForwardingTransport {
    */
   begin(ids: readonly RequestId[]): RequestId | undefined {
     for (const id of ids) if (this.pending.has(id)) return id;
-    for (const id of ids) this.pending.add(id);
+    for (const id of ids) {
+      this.pending.add(id);
+      this.exchanges.set(id, ids);
+    }
     return undefined;
   }
 
   /** Their HTTP exchange is over: forgets those of `ids` the server never received (the transport refused them). */
   end(ids: readonly RequestId[]): void {
-    for (const id of ids) if (!this.delivered.has(id)) this.pending.delete(id);
+    for (const id of ids) {
+      if (!this.delivered.has(id)) this.pending.delete(id);
+      if (this.exchanges.get(id) === ids) this.exchanges.delete(id);
+      this.cancelled.delete(id);
+    }
   }
 
   /** Answers every request still unanswered with `error(id)`, on the stream that waits for it. */
@@ -58,8 +87,12 @@ export class RequestTracker extends ForwardingTransport {
   override send(message: JSONRPCMessage, options?: TransportSendOptions) {
     if (('result' in message || 'error' in message) && message.id !== undefined) {
       // A request has one answer: the server's, late, after the gateway's own goes nowhere.
-      if (this.answered.delete(message.id)) return Promise.resolve();
-      this.free(message.id);
+      const { id } = message;
+      if (this.answered.delete(id)) return Promise.resolve();
+      this.free(id);
+      const sent = super.send(message, options);
+      // After the answer is on its stream: the stream may be waiting only for cancelled requests now.
+      return sent.then(() => this.settled(id));
     }
     return super.send(message, options);
   }
@@ -71,11 +104,28 @@ export class RequestTracker extends ForwardingTransport {
         super.receive(message, extra);
         // Once the server has it, the cancelled request gets no answer (MCP: the receiver does not respond).
         const cancelled = cancelledRequestId(message);
-        if (cancelled !== undefined) this.free(cancelled);
+        if (cancelled !== undefined && this.pending.has(cancelled)) {
+          this.free(cancelled);
+          this.cancelled.add(cancelled);
+          this.settled(cancelled);
+        }
         return;
       }
     }
     super.receive(message, extra);
+  }
+
+  /** Ends the stream of `id`'s exchange once all its requests are answered or cancelled, and one was cancelled. */
+  private settled(id: RequestId): void {
+    const exchange = this.exchanges.get(id);
+    if (exchange === undefined || exchange.some((other) => this.pending.has(other))) return;
+    const cancelled = exchange.find((other) => this.cancelled.has(other));
+    if (cancelled === undefined) return;
+    for (const other of exchange) {
+      this.exchanges.delete(other);
+      this.cancelled.delete(other);
+    }
+    this.options.endStream?.(cancelled);
   }
 
   private free(id: RequestId): void {
