@@ -58,6 +58,11 @@ export interface Refusal {
   readonly kind: 'refused';
   /** When to ask again, in whole seconds, at least 1 (a `Retry-After` value). */
   readonly retryAfterSeconds: number;
+  /**
+   * One attempt (the probe) is trying the upstream now: the next may go as soon as it settles, so
+   * `retryAfterSeconds` is 1, a hint to look again, not the end of an interval.
+   */
+  readonly probing: boolean;
   readonly consecutiveFailures: number;
   readonly lastError?: string;
 }
@@ -132,7 +137,13 @@ export function createBackoffSchedule(settings: BackoffSettings): BackoffSchedul
     const t = now();
     if (t < until || probing(t)) {
       const retryAfterSeconds = Math.max(1, Math.ceil((until - t) / 1000));
-      return { kind: 'refused', retryAfterSeconds, consecutiveFailures: failures, ...(lastError ? { lastError } : {}) };
+      return {
+        kind: 'refused',
+        retryAfterSeconds,
+        probing: t >= until,
+        consecutiveFailures: failures,
+        ...(lastError ? { lastError } : {}),
+      };
     }
     probe = { startedAt: t };
     return { kind: 'go', ticket: { probe } };

@@ -4,6 +4,7 @@ import {
   createBackoffSchedule,
   type Admission,
   type BackoffSchedule,
+  type Refusal,
   type Ticket,
   type Verdict,
 } from '../../src/gateway/backoff-schedule.js';
@@ -48,7 +49,13 @@ describe('createBackoffSchedule', () => {
       schedule.settle(failure(), go());
       assert.equal(brief(), 'go');
       schedule.settle(failure(), go());
-      assert.deepEqual(schedule.admit(), { kind: 'refused', retryAfterSeconds: 1, consecutiveFailures: 2, lastError: '503' });
+      assert.deepEqual(schedule.admit(), {
+        kind: 'refused',
+        retryAfterSeconds: 1,
+        probing: false,
+        consecutiveFailures: 2,
+        lastError: '503',
+      });
     });
 
     it('counts failures in a row only: a success in between starts the count again', () => {
@@ -70,6 +77,7 @@ describe('createBackoffSchedule', () => {
       assert.deepEqual(schedule.admit(), {
         kind: 'refused',
         retryAfterSeconds: 1,
+        probing: false,
         consecutiveFailures: 2,
         lastError: 'exited with code 1',
       });
@@ -101,12 +109,18 @@ describe('createBackoffSchedule', () => {
   describe('probes', () => {
     it('refuses every attempt until the interval has passed, then lets one go as the probe', () => {
       trip();
-      clock.advance(999);
+      clock.advance(998);
       assert.equal(brief(), 1);
+      clock.advance(1);
+      assert.equal((schedule.admit() as Refusal).probing, false, 'no probe yet: the interval is running');
       clock.advance(1);
       const probe = go();
       assert.equal(brief(), 1, 'the others wait for the probe');
       assert.equal(brief(), 1);
+      // Said as such: the next may go once the probe settles, not at the end of an interval.
+      assert.equal((schedule.admit() as Refusal).probing, true);
+      clock.advance(20_000);
+      assert.deepEqual([brief(), (schedule.admit() as Refusal).probing], [1, true], 'a probe that takes long is still the probe');
       assert.equal(schedule.state().state, 'probing');
       schedule.settle(SUCCESS, probe);
       assert.equal(brief(), 'go');

@@ -818,15 +818,16 @@ function passThrough(response: Response): Response {
  * body is an RFC 9457 problem naming only the origin.
  */
 function backoffResponse(origin: string, refused: Extract<Admission, { kind: 'refused' }>): Response {
-  const { retryAfterSeconds, consecutiveFailures, lastError } = refused;
+  const { retryAfterSeconds, consecutiveFailures, lastError, probing } = refused;
   const last = lastError ? ` (last: ${lastError})` : '';
+  const when = probing
+    ? `backing off: one request is trying it now; retry in ${retryAfterSeconds} s.`
+    : `backing off and will try it again in ${retryAfterSeconds} s.`;
   const body = JSON.stringify({
     type: 'about:blank',
     title: 'Service Unavailable',
     status: 503,
-    detail:
-      `${origin} failed ${consecutiveFailures} times in a row${last}; the gateway is backing off and will try it ` +
-      `again in ${retryAfterSeconds} s.`,
+    detail: `${origin} failed ${consecutiveFailures} times in a row${last}; the gateway is ${when}`,
   });
   return new Response(body, {
     status: 503,

@@ -53,7 +53,14 @@
  *   is one outage, not several.
  */
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
-import { createBackoffSchedule, type BackoffSchedule, type BackoffState, type Ticket, type Verdict } from '../backoff-schedule.js';
+import {
+  createBackoffSchedule,
+  type BackoffSchedule,
+  type BackoffState,
+  type Refusal,
+  type Ticket,
+  type Verdict,
+} from '../backoff-schedule.js';
 import { GatewayError, shuttingDown } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { UpstreamOpenError, type UpstreamConnection } from './connection.js';
@@ -220,7 +227,7 @@ export class ConnectionPool {
     let ticket: Ticket | undefined;
     if (this.options.admitRequests) {
       const admission = this.backoff.admit();
-      if (admission.kind === 'refused') throw this.unavailable(admission.retryAfterSeconds);
+      if (admission.kind === 'refused') throw this.unavailable(admission);
       ticket = admission.ticket;
     }
     let told = false;
@@ -263,7 +270,7 @@ export class ConnectionPool {
   private async open(slot: Slot): Promise<UpstreamConnection> {
     if (this.closed) throw shuttingDown();
     const admission = this.backoff.admit();
-    if (admission.kind === 'refused') throw this.unavailable(admission.retryAfterSeconds);
+    if (admission.kind === 'refused') throw this.unavailable(admission);
     const { ticket } = admission;
     try {
       this.makeRoom(slot);
@@ -307,12 +314,17 @@ export class ConnectionPool {
   }
 
   /** The fast answer while the upstream is left alone: a child that is not started, a remote that is not asked. */
-  private unavailable(retryAfterSeconds: number): Error {
+  private unavailable({ retryAfterSeconds, probing }: Refusal): Error {
+    const { describeUpstream, admitRequests } = this.options;
+    // While the probe tries it, the next attempt may go as soon as the probe settles: no interval to name.
+    const when = probing
+      ? `one ${admitRequests ? 'request' : 'new server process'} is trying it now; retry in ${retryAfterSeconds} s`
+      : `the gateway will ${admitRequests ? 'try' : 'start'} it again in ${retryAfterSeconds} s`;
     return upstreamError(
       'upstream_unavailable',
-      this.options.admitRequests
-        ? `${this.options.describeUpstream} is unavailable (backing off after repeated failures); the gateway will try it again in ${retryAfterSeconds} s`
-        : `${this.options.describeUpstream} keeps stopping before it answers; the gateway will start it again in ${retryAfterSeconds} s`,
+      admitRequests
+        ? `${describeUpstream} is unavailable (backing off after repeated failures); ${when}`
+        : `${describeUpstream} keeps stopping before it answers; ${when}`,
     );
   }
 
