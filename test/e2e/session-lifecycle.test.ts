@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { pathToFileURL } from 'node:url';
@@ -163,6 +164,53 @@ describe('keep-alive', () => {
     while ((received.match(/: keepalive\n\n/g) ?? []).length < 3) received += (await reader.read()).value ?? '';
     controller.abort();
     await gw.close();
+  });
+});
+
+describe('a GET stream its client does not read', () => {
+  it('is cut once it holds 16 MiB unread, with a warning, and the client may open it again; the session and everyone else go on', async () => {
+    const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
+    const url = `${gw.url}/mcp/echo`;
+    const id = await openRawSession(url);
+    const headers = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+    // A client that opens its stream and never reads it (a suspended laptop): the bytes pile up.
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    socket.write(
+      `GET /mcp/echo HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nmcp-session-id: ${id}\r\nmcp-protocol-version: 2025-06-18\r\n\r\n`,
+    );
+    socket.pause();
+    const other = await connectClient(url);
+    try {
+      await until(() => gw.gateway.routes.get('echo')!.sessions.peek(id)!.active > 0, 'the stream to open');
+      const megabyte = 'z'.repeat(1024 * 1024);
+      const notify = (n: number) =>
+        fetch(url, {
+          method: 'POST',
+          headers: { ...MCP_POST_HEADERS, ...headers },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: n,
+            method: 'tools/call',
+            params: { name: 'notify', arguments: { message: megabyte } },
+          }),
+        }).then((r) => r.text());
+      // Each megabyte goes to the GET stream; the kernel's buffers take some of it first.
+      for (let n = 1; n <= 64 && !gw.logs.some((l) => String(l.msg).includes('GET stream is not read')); n++) await notify(n);
+      const warning = gw.logs.find((l) => String(l.msg).includes('GET stream is not read'));
+      assert.ok(warning, 'a warning once the stream is cut');
+      assert.ok((warning.unreadBytes as number) > 16 * 1024 * 1024);
+      assert.match(String(warning.session), /^[0-9a-f]{12}$/);
+      // The stream is gone: the client may open a new one (a second one while it was open got 409).
+      await until(() => gw.gateway.routes.get('echo')!.sessions.peek(id)!.active === 0, 'the stream to close');
+      const again = await fetch(url, { headers: { accept: 'text/event-stream', ...headers } });
+      assert.equal(again.status, 200);
+      await again.body?.cancel();
+      assert.equal(textOf(await other.client.callTool({ name: 'echo', arguments: { text: 'undisturbed' } })), 'undisturbed');
+    } finally {
+      socket.destroy();
+      await other.client.close();
+      await gw.close();
+    }
   });
 });
 
