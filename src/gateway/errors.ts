@@ -121,7 +121,7 @@ export const GATEWAY_ERRORS = {
     status: 502,
     rpc: JSONRPC.SERVER_ERROR,
     summary:
-      "A command route's server process exited, closed its stdout, or was stopped for writing a message over maxMessageSize or for not reading its stdin, or a url route's remote server sent a message over maxMessageSize (its answer was cut there) or its connection dropped, before answering; the call's own JSON-RPC error. On a command route the session's next request gets a new process; on a url route it reaches the remote as before.",
+      "A command route's server process exited, closed its stdout, or was stopped for writing a message over maxMessageSize, for not reading its stdin, or as hung (no answer to a ping after a call timed out), or a url route's remote server sent a message over maxMessageSize (its answer was cut there) or its connection dropped, before answering; the call's own JSON-RPC error. On a command route the session's next request gets a new process; on a url route it reaches the remote as before.",
   },
   upstream_timeout: {
     status: 504,

@@ -431,3 +431,57 @@ describe("a command route's maxMessageSize", () => {
     await client.close();
   });
 });
+
+describe('a command route whose child hangs', () => {
+  // A call that times out has the child asked a ping, answered within startTimeout or not.
+  const { gw, marker } = rawGateway((marker) =>
+    ['servers:', rawRoute('shared', marker, '    isolation: shared\n    callTimeout: 5s\n    startTimeout: 2s\n'), ''].join('\n'),
+  );
+  const upstream = () => gw().gateway.routes.get('shared')!.upstream()!;
+
+  test('a child still serving that lets one call time out goes on serving', async () => {
+    const client = await connect(`${gw().url}/mcp/shared`);
+    const pid = await pidOf(client);
+    const { code } = await failure(client.callTool({ name: 'sleep', arguments: { ms: 8000 } }));
+    assert.equal(code, 'upstream_timeout');
+    // Past the ping's wait: the child answered it, and is still the route's.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal(await pidOf(client), pid);
+    assert.equal(upstream().restarts, 0);
+    assert.ok(!gw().logs.some((line) => line.msg === 'server answered no ping after a call timed out; stopping it as hung'));
+    await client.close();
+  });
+
+  test('a shared child that stops reading is stopped once a call times out and it answers no ping; everyone gets a new one', async () => {
+    const a = await connect(`${gw().url}/mcp/shared`);
+    const b = await connect(`${gw().url}/mcp/shared`, 'auto');
+    const hung = await pidOf(a);
+    assert.equal(await pidOf(b), hung, 'one child for the route');
+    await a.callTool({ name: 'stop-reading', arguments: {} });
+    // Each gets the timeout: the child has read neither call.
+    const timedOut = await Promise.all([
+      failure(a.callTool({ name: 'pid', arguments: {} })),
+      failure(b.callTool({ name: 'pid', arguments: {} })),
+    ]);
+    for (const { code } of timedOut) assert.equal(code, 'upstream_timeout');
+    // A call sent while the ping waits (2 s) fails as the child is stopped, not after its own callTimeout (5 s).
+    const waiting = failure(b.callTool({ name: 'pid', arguments: {} }));
+    await until(() => !processesWith(marker).includes(hung), 'the hung child to be stopped');
+    const { code, message } = await waiting;
+    assert.equal(code, 'upstream_exited');
+    assert.match(
+      message,
+      /server process of route "shared" was stopped as hung \(it answered no ping within 2 s \(startTimeout\) after a call timed out\) before answering; the next request starts it again/,
+    );
+    const fresh = await pidOf(a);
+    assert.notEqual(fresh, hung);
+    assert.equal(await pidOf(b), fresh, 'both sessions reach the new child');
+    assert.equal(upstream().restarts, 1);
+    assert.ok(
+      gw().logs.some(
+        (line) => line.msg === 'server answered no ping after a call timed out; stopping it as hung' && line.pingTimeoutMs === 2000,
+      ),
+    );
+    await Promise.all([a.close(), b.close()]);
+  });
+});

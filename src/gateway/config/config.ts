@@ -85,7 +85,8 @@ const serverKeys = z
      */
     maxMessageSize: size.refine((bytes) => bytes > 0, 'maxMessageSize must be more than 0').optional(),
     /**
-     * `command:` a new child must answer its first request within this. `module:` the module must
+     * `command:` a new child must answer its first request within this, and a running one the ping
+     * it is sent after a call timed out (else it is stopped as hung). `module:` the module must
      * finish importing within this (else the start fails), and each createServer call must return
      * its server within it (else that request fails).
      */

@@ -414,6 +414,8 @@ export function createBridgeServer(options: BridgeOptions): McpServer {
       }
       traced?.end(undefined, failureType(error));
       options.onFailure?.(request.method, error);
+      // Unanswered for callTimeout: is the upstream still serving at all? (A child is asked.)
+      if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) connection.requestTimedOut();
       if (mayRetry && options.renew && sessionForgotten(error)) {
         await options.renew(connection);
         options.onRenewed?.();

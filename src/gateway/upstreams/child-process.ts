@@ -108,7 +108,8 @@ export class ChildProcessTransport implements Transport {
   exit: ChildExit | undefined;
   /**
    * Why the gateway stopped a child that was still running, when it did so on its own: it closed
-   * its stdout, wrote a message over maxMessageSize, or stopped reading its stdin.
+   * its stdout, wrote a message over maxMessageSize, stopped reading its stdin, or answered no
+   * ping after a call timed out (hung).
    */
   stoppedFor: string | undefined;
 
@@ -220,6 +221,14 @@ export class ChildProcessTransport implements Transport {
     this.stopFor('stopped reading its stdin', 'server stopped reading its stdin; stopping it', { waitingBytes });
     // What waits for it is dropped now, not held until it exits.
     this.child?.stdin?.destroy();
+  }
+
+  /**
+   * Stops a child that is still running and answers nothing: `why` for its calls' errors (after
+   * `was`), `fields` for the log line.
+   */
+  stopHung(why: string, fields: Record<string, unknown>): void {
+    this.stopFor(why, 'server answered no ping after a call timed out; stopping it as hung', fields);
   }
 
   /** Stops a child that is still running but can serve no more: its calls fail now, saying why. */

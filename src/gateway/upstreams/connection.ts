@@ -15,7 +15,15 @@
  * own connection it is, or else the one peer with a call in flight. Anything else would hand one
  * client another client's question.
  */
-import { Client, ProtocolError, ProtocolErrorCode, SdkError, type McpSubscription, type Transport } from '@modelcontextprotocol/client';
+import {
+  Client,
+  ProtocolError,
+  ProtocolErrorCode,
+  SdkError,
+  SdkErrorCode,
+  type McpSubscription,
+  type Transport,
+} from '@modelcontextprotocol/client';
 import type {
   ClientCapabilities,
   Implementation,
@@ -95,6 +103,12 @@ export interface ConnectOptions {
    * its transport closes: a url route ends there an upstream session it no longer uses.
    */
   readonly onClose?: () => void;
+  /**
+   * A `command:` route's child, asked a `ping` when a request forwarded to it went unanswered for
+   * `callTimeout` ({@link UpstreamConnection.requestTimedOut}): `stop` once it has not answered
+   * that within `timeout` (it is hung). None for a remote: every request reaches it anew.
+   */
+  readonly liveness?: { readonly timeout: number; readonly stop: () => void };
 }
 
 /**
@@ -160,6 +174,8 @@ export class UpstreamConnection {
   private readonly logBudget: LogBudget;
   /** Its warnings of answers to no request: a server that writes them in a loop floods the log as surely. */
   private readonly strayAnswerBudget: LogBudget;
+  /** A liveness ping is out ({@link requestTimedOut}): one at a time. */
+  private pinging = false;
 
   private constructor(
     readonly client: Client,
@@ -172,6 +188,7 @@ export class UpstreamConnection {
     private readonly listenStreams: ListenStreams,
     private onClose: (() => void) | undefined,
     private readonly pid: (() => number | undefined) | undefined,
+    private readonly liveness: ConnectOptions['liveness'],
   ) {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
     const budget = (message: string) =>
@@ -215,6 +232,7 @@ export class UpstreamConnection {
       options.listenStreams ?? new ListenStreams(),
       options.onClose,
       options.pid,
+      options.liveness,
     );
     connection.wire(options.capabilities, options.ownedBySession);
     client.onclose = () => connection.end();
@@ -260,6 +278,30 @@ export class UpstreamConnection {
       instructions: this.client.getInstructions(),
       protocolVersion: this.client.getNegotiatedProtocolVersion(),
     };
+  }
+
+  /**
+   * A request forwarded on this connection went unanswered for `callTimeout`. A tool may take
+   * that long, but a child that has stopped serving (deadlocked, no longer reading its stdin, a
+   * loop that never yields) would leave every later call of its holders (on a `shared` route, of
+   * everyone) to time out too, and nothing else would replace it while requests keep it in use.
+   * So it is asked a `ping`, which a server answers beside any tool it runs (an error answer
+   * counts: it is reading), and stopped when it answers nothing within the liveness timeout:
+   * its calls fail then, and the next request starts a new child.
+   */
+  requestTimedOut(): void {
+    const liveness = this.liveness;
+    if (!liveness || this.ended || this.pinging) return;
+    this.pinging = true;
+    this.client
+      .ping({ timeout: liveness.timeout })
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (!this.ended && error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout) liveness.stop();
+        },
+      )
+      .finally(() => (this.pinging = false));
   }
 
   /** How the upstream went away (or that it is still there). */

@@ -27,6 +27,8 @@
  *   Opening a connection is not one (its handshake, `initialize` or `server/discover`): a child
  *   that answers that and crashes on every call is a failing server, and its restarts must be
  *   held back.
+ *   A child the connection stopped as hung (no answer to a ping after a call timed out,
+ *   connection.ts) went away unasked too.
  * - Neither: a request cancelled or timed out, a connection the pool stopped itself, and on a
  *   `command:` route a request that failed as its child went away (the loss counts once, where
  *   the connection closed).

@@ -52,6 +52,15 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           logger: log,
           pid: () => transport.pid,
           describeEnd: () => describeEnd(transport),
+          // A child that answers not even a ping once a call timed out is hung: as long as a new one has to answer.
+          liveness: {
+            timeout: options.startTimeout,
+            stop: () =>
+              transport.stopHung(
+                `was stopped as hung (it answered no ping within ${options.startTimeout / 1000} s (startTimeout) after a call timed out)`,
+                { pingTimeoutMs: options.startTimeout },
+              ),
+          },
         });
       } catch (error) {
         // How it failed, not how it was stopped after (the client closes it on a failed connect).
