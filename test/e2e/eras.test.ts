@@ -4,7 +4,8 @@
  * real gateway with the SDK v2 client in each of its modes and raw requests for the edges.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { connect as connectSocket } from 'node:net';
+import { after, before, describe, it, mock } from 'node:test';
 import {
   CLIENT_CAPABILITIES_META_KEY,
   CLIENT_INFO_META_KEY,
@@ -280,6 +281,75 @@ describe('listen streams of one caller', () => {
     streams.push(await client.listen({ toolsListChanged: true }));
     await Promise.all(streams.map((stream) => stream.close()));
     await client.close();
+  });
+});
+
+describe('a listen stream its client does not read', () => {
+  it('is cut once it holds 16 MiB unread, with a warning; the caller listens again and everyone else goes on', async () => {
+    // The Node bridge logs a stream that errors to the console, and writes the error into it.
+    const consoleErrors = mock.method(console, 'error');
+    const uri = `probe://${'z'.repeat(1024 * 1024)}`;
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'subscriptions/listen',
+      params: {
+        notifications: { resourceSubscriptions: [uri] },
+        _meta: {
+          [PROTOCOL_VERSION_META_KEY]: MODERN,
+          [CLIENT_CAPABILITIES_META_KEY]: {},
+          [CLIENT_INFO_META_KEY]: { name: 'suspended', version: '1.0.0' },
+        },
+      },
+    });
+    // A client that listens and never reads its stream (a suspended laptop): the bytes pile up.
+    const socket = connectSocket(Number(new URL(gw.url).port), '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.write(
+      `POST /mcp/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+        `Accept: application/json, text/event-stream\r\nMcp-Protocol-Version: ${MODERN}\r\n` +
+        `Mcp-Method: subscriptions/listen\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    socket.pause();
+    const other = await connect('echo', { pin: MODERN });
+    const heard: string[] = [];
+    other.client.setNotificationHandler('notifications/resources/updated', (n) => void heard.push(n.params.uri));
+    const stream = await other.client.listen({ resourceSubscriptions: ['probe://small'] });
+    try {
+      const warned = () => gw.logs.find((l) => String(l.msg).includes('listen stream is not read'));
+      // Each call sends 20 updates of a megabyte to the stream; the kernel's buffers take some first.
+      for (let n = 0; n < 5 && !warned(); n++) {
+        const answer = await modernPost('echo', 'tools/call', { name: 'announce_resource_updated', arguments: { uri, times: 20 } });
+        assert.equal(answer.status, 200);
+        await answer.text();
+        if (!warned()) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const warning = warned();
+      assert.ok(warning, 'a warning once the stream is cut');
+      assert.ok((warning.unreadBytes as number) > 16 * 1024 * 1024);
+      assert.equal(warning.route, 'echo');
+      // The connection is cut: the client would listen again, as after any drop.
+      socket.resume();
+      await closed;
+      // The other listener hears its own updates, and the route answers calls.
+      assert.equal(
+        textOf(await other.client.callTool({ name: 'announce_resource_updated', arguments: { uri: 'probe://small' } })),
+        'announced',
+      );
+      await until(() => heard.includes('probe://small'), 'the other listener to hear its update');
+      assert.equal(textOf(await other.client.callTool({ name: 'echo', arguments: { text: 'undisturbed' } })), 'undisturbed');
+      assert.deepEqual(
+        consoleErrors.mock.calls.map((c) => String(c.arguments[0])),
+        [],
+        'nothing on the console: the warning is the log line',
+      );
+    } finally {
+      consoleErrors.mock.restore();
+      socket.destroy();
+      await stream.close();
+      await other.client.close();
+    }
   });
 });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { connect } from 'node:net';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { pathToFileURL } from 'node:url';
 import {
@@ -171,6 +171,8 @@ describe('a GET stream its client does not read', () => {
   it('is cut once it holds 16 MiB unread, with a warning, and the client may open it again; the session and everyone else go on', async () => {
     const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
     const url = `${gw.url}/mcp/echo`;
+    // The Node bridge logs a stream that errors to the console, and writes the error into it.
+    const consoleErrors = mock.method(console, 'error');
     const id = await openRawSession(url);
     const headers = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
     // A client that opens its stream and never reads it (a suspended laptop): the bytes pile up.
@@ -206,7 +208,13 @@ describe('a GET stream its client does not read', () => {
       assert.equal(again.status, 200);
       await again.body?.cancel();
       assert.equal(textOf(await other.client.callTool({ name: 'echo', arguments: { text: 'undisturbed' } })), 'undisturbed');
+      assert.deepEqual(
+        consoleErrors.mock.calls.map((c) => String(c.arguments[0])),
+        [],
+        'nothing on the console: the warning is the log line',
+      );
     } finally {
+      consoleErrors.mock.restore();
       socket.destroy();
       await other.client.close();
       await gw.close();

@@ -33,7 +33,7 @@ import { createSessionStore, type Refusal, type Session, type SessionStore } fro
 import { SESSION_ID_MAX_LENGTH, type SessionClaims, type SessionTokens } from '../sessions/session-token.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { filterTools } from './tool-filter.js';
-import { unreadBound } from './unread-bound.js';
+import { MAX_UNREAD_STREAM, unreadBound } from './unread-bound.js';
 
 /** A live session of a stateful route. */
 export interface RouteSession extends Session {
@@ -208,12 +208,13 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
           if (webRequest.method === 'GET' && isEventStream(response) && response.body) {
             // The session's GET stream: open until its response ends (or the client goes away).
             if (getStream) res.once('close', getStream.opened());
-            const body = unreadBound(response.body, MAX_UNREAD_GET_STREAM, (unread) =>
+            const body = unreadBound(response.body, MAX_UNREAD_STREAM, (unread) => {
               log.warn(
-                { session: sessionTag(transport.sessionId), unreadBytes: unread, limit: MAX_UNREAD_GET_STREAM },
+                { session: sessionTag(transport.sessionId), unreadBytes: unread, limit: MAX_UNREAD_STREAM },
                 "a session's GET stream is not read by its client: the stream is cut (the client opens it again), and what waited on it dropped",
-              ),
-            );
+              );
+              res.destroy();
+            });
             return leaveConnectionToNode(new Response(body, { status: response.status, headers: response.headers }));
           }
           return leaveConnectionToNode(response);
@@ -513,8 +514,6 @@ function isEventStream(response: Response): boolean {
 
 /** The id of the initialize the gateway sends a resumed session's server itself (not a client's request). */
 const RESUME_ID = 'gateway-resume';
-/** What a session's GET stream may hold unread by its client before it is cut (unread-bound.ts). */
-export const MAX_UNREAD_GET_STREAM = 16 * 1024 * 1024;
 
 /** How many DELETEd ids a route remembers (about 100 bytes each). */
 const MAX_REMEMBERED_DELETIONS = 100_000;

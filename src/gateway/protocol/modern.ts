@@ -39,6 +39,7 @@ import { createListeners } from './listeners.js';
 import { refusalOutcome, watchAnswer, type AnswerWatch } from './observed-wire.js';
 import { rewriteStreamedResult } from './streamed-result.js';
 import { isToolVisible, type ToolLists } from './tool-filter.js';
+import { MAX_UNREAD_STREAM, unreadBound } from './unread-bound.js';
 import { eraOfVersion } from './versions.js';
 
 /** Results that carry SEP-2549 caching hints. */
@@ -292,6 +293,19 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
     return JSON.stringify(message);
   }
 
+  /** A listen stream, cut once its client leaves {@link MAX_UNREAD_STREAM} unread (unread-bound.ts). */
+  function boundUnread(response: Response, res: ServerResponse): Response {
+    if (!isEventStream(response)) return response;
+    const body = unreadBound(response.body!, MAX_UNREAD_STREAM, (unread) => {
+      log.warn(
+        { unreadBytes: unread, limit: MAX_UNREAD_STREAM },
+        'a subscriptions/listen stream is not read by its client: the stream is cut (the client listens again), and what waited on it dropped',
+      );
+      res.destroy();
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  }
+
   return {
     async serve(request) {
       const { req, res, body } = request;
@@ -331,7 +345,8 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
         const nodeListener = getRequestListener(
           (received) => {
             webRequest = received;
-            return answer(listener ?? handler, received, request, call, operation).then(leaveConnectionToNode);
+            const answered = answer(listener ?? handler, received, request, call, operation);
+            return (listener ? answered.then((response) => boundUnread(response, res)) : answered).then(leaveConnectionToNode);
           },
           { overrideGlobalObjects: false },
         );
