@@ -15,7 +15,7 @@ import {
   textOf,
   type InProcessGateway,
 } from '../helpers/gateway.js';
-import { rawExchange } from '../helpers/raw-http.js';
+import { rawExchange, rawExchangeAfter } from '../helpers/raw-http.js';
 
 const yaml = `
 servers:
@@ -156,6 +156,56 @@ describe('bad input', () => {
     const { client } = await connectClient(`${gw.url}/mcp/echo`);
     assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'still here' } })), 'still here');
     await client.close();
+  });
+
+  it('closes the connection after refusing a request whose body is still coming (an unknown route, a missing key); keeps it after one that came whole', async () => {
+    const key = 'a-key-for-the-unread-body-test-0123';
+    const keyed = await startInProcessGateway(
+      `servers:\n  echo:\n    module: ${fixtureModule('echo')}\n` +
+        `  keyed:\n    module: ${fixtureModule('echo')}\n    auth:\n      kind: apiKey\n      keys: ["${key}"]\n`,
+    );
+    try {
+      const port = Number(new URL(keyed.url).port);
+      const head = (path: string, framing: string, accept = 'application/json, text/event-stream') =>
+        `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: ${accept}\r\n${framing}\r\n\r\n`;
+      for (const [how, path, status, accept] of [
+        ['an unknown route', '/mcp/nowhere', 404, undefined],
+        ['a missing key', '/mcp/keyed', 401, undefined],
+        ['a wrong Accept', '/mcp/echo', 406, 'text/html'],
+      ] as const) {
+        // 10 MB declared, 1 KB sent, then nothing. Was answered, then the connection held open while
+        // Node waited for the rest, up to requestTimeout (5 min): anyone could hold connections that way.
+        const { response, closed } = await rawExchange(port, head(path, 'Content-Length: 10000000', accept) + 'x'.repeat(1024));
+        assert.ok(closed, `${how}: the gateway closes the connection`);
+        assert.match(response, new RegExp(`^HTTP/1\\.1 ${status} `), how);
+        assert.match(response, /\r\nConnection: close\r\n/i, how);
+        // Chunked, with no end in sight: the same.
+        const chunked = await rawExchange(port, head(path, 'Transfer-Encoding: chunked', accept) + '400\r\n' + 'x'.repeat(1024) + '\r\n');
+        assert.ok(chunked.closed, `${how}, chunked: the gateway closes the connection`);
+        assert.match(chunked.response, new RegExp(`^HTTP/1\\.1 ${status} `), `${how}, chunked`);
+      }
+      // A refused request whose body came whole leaves the connection to the client's next request.
+      const body = JSON.stringify(initializeBody());
+      const { first, rest, closed } = await rawExchangeAfter(
+        port,
+        head('/mcp/keyed', `Content-Length: ${Buffer.byteLength(body)}`) + body,
+        head('/mcp/keyed', `Content-Length: ${Buffer.byteLength(body)}\r\nx-api-key: ${key}\r\nConnection: close`) + body,
+      );
+      assert.match(first, /^HTTP\/1\.1 401 /);
+      assert.doesNotMatch(first, /\r\nConnection: close\r\n/i);
+      assert.match(rest, /^HTTP\/1\.1 200 /, 'the second request on the same connection is served');
+      assert.ok(closed);
+      // A GET, which has no body, keeps its connection after a refusal too.
+      const get = await rawExchangeAfter(
+        port,
+        'GET /mcp/nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n',
+        'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+      );
+      assert.match(get.first, /^HTTP\/1\.1 404 /);
+      assert.match(get.rest, /^HTTP\/1\.1 200 /, 'the next request on the same connection is served');
+    } finally {
+      await keyed.close();
+    }
   });
 
   it('reads a gzip, deflate or br body, holds the inflated size to maxBodySize, and answers one that does not inflate with 400 -32700', async () => {

@@ -536,9 +536,25 @@ function errorResponder(gateway: Gateway): (res: ServerResponse, exchange: Excha
       res.end();
       return;
     }
-    // A body left unread (too large, or refused before reading) is drained by Node once this ends.
-    sendJson(res, gatewayError.status, gatewayError.toJsonRpcBody(), gatewayError.headers);
+    // A body still coming (refused before it was read: an unknown route, a missing key) would be
+    // read by Node to its end once this answer ends, up to requestTimeout: the connection closes
+    // after the answer instead. One that came whole is drained at once, and the connection kept.
+    const headers = bodyArrived(res.req) ? gatewayError.headers : { ...gatewayError.headers, Connection: 'close' };
+    sendJson(res, gatewayError.status, gatewayError.toJsonRpcBody(), headers);
   };
+}
+
+/**
+ * Whether all of a request's body is here: parsed to its end, none declared, or (Node marks the end
+ * only after the handler's first turn) as many bytes waiting unread as its Content-Length says.
+ */
+function bodyArrived(req: IncomingMessage): boolean {
+  if (req.complete) return true;
+  const length = req.headers['content-length'];
+  // Chunked: its end is not known until it is read.
+  if (req.headers['transfer-encoding'] !== undefined) return false;
+  // Neither framing: no body at all (a GET).
+  return length === undefined || req.readableLength >= Number(length);
 }
 
 /** Maps body-parser failures and anything unexpected onto the error registry. */
