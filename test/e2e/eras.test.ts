@@ -353,6 +353,56 @@ describe('a listen stream its client does not read', () => {
   });
 });
 
+describe("a 2026-07-28 call's event stream its client does not read", () => {
+  it('is cut once it holds 16 MiB unread, with a warning; everyone else goes on', async () => {
+    const consoleErrors = mock.method(console, 'error');
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: {
+        name: 'chatter',
+        // 40 MiB of log messages before the answer.
+        arguments: { times: 40, size: 1024 * 1024 },
+        _meta: {
+          [PROTOCOL_VERSION_META_KEY]: MODERN,
+          [CLIENT_CAPABILITIES_META_KEY]: {},
+          [CLIENT_INFO_META_KEY]: { name: 'suspended', version: '1.0.0' },
+        },
+      },
+    });
+    const socket = connectSocket(Number(new URL(gw.url).port), '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.write(
+      `POST /mcp/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+        `Accept: application/json, text/event-stream\r\nMcp-Protocol-Version: ${MODERN}\r\n` +
+        `Mcp-Method: tools/call\r\nMcp-Name: chatter\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    socket.pause();
+    const other = await connect('echo', { pin: MODERN });
+    try {
+      const warned = () => gw.logs.find((l) => String(l.msg).includes("call's event stream is not read"));
+      await until(() => warned() !== undefined, 'the warning');
+      const warning = warned()!;
+      assert.ok((warning.unreadBytes as number) > 16 * 1024 * 1024);
+      assert.equal(warning.route, 'echo');
+      socket.resume();
+      await closed;
+      assert.equal(textOf(await other.client.callTool({ name: 'echo', arguments: { text: 'undisturbed' } })), 'undisturbed');
+      assert.deepEqual(
+        consoleErrors.mock.calls.map((c) => String(c.arguments[0])),
+        [],
+        'nothing on the console: the warning is the log line',
+      );
+    } finally {
+      consoleErrors.mock.restore();
+      socket.destroy();
+      await other.client.close();
+    }
+  });
+});
+
 describe('input_required request state on the modern era', () => {
   const tool = 'test_input_required_result_request_state';
   const confirmed = { confirm: { action: 'accept', content: { ok: true } } };

@@ -222,6 +222,66 @@ describe('a GET stream its client does not read', () => {
   });
 });
 
+describe("a call's event stream its client does not read", () => {
+  it('is cut once it holds 16 MiB unread, with a warning; the call ends, its id is free again, and the session and everyone else go on', async () => {
+    const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
+    const url = `${gw.url}/mcp/echo`;
+    const consoleErrors = mock.method(console, 'error');
+    const id = await openRawSession(url);
+    const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
+    const call = (requestId: number, name: string, args: Record<string, unknown>) =>
+      JSON.stringify({ jsonrpc: '2.0', id: requestId, method: 'tools/call', params: { name, arguments: args } });
+    // A call that sends 40 MiB of log messages before it answers, from a client that never reads.
+    const body = call(1, 'chatter', { times: 40, size: 1024 * 1024 });
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.write(
+      `POST /mcp/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
+        `mcp-session-id: ${id}\r\nmcp-protocol-version: 2025-06-18\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    socket.pause();
+    const other = await connectClient(url);
+    try {
+      const warned = () => gw.logs.find((l) => String(l.msg).includes("call's event stream is not read"));
+      await until(() => warned() !== undefined, 'the warning');
+      const warning = warned()!;
+      assert.ok((warning.unreadBytes as number) > 16 * 1024 * 1024);
+      assert.match(String(warning.session), /^[0-9a-f]{12}$/);
+      assert.equal(warning.route, 'echo');
+      // The connection is cut, as if the client had gone away.
+      socket.resume();
+      await closed;
+      // The session answers its next call, and the cut call's id is free again once it has ended.
+      const next = async (requestId: number) => {
+        const response = await fetch(url, { method: 'POST', headers, body: call(requestId, 'echo', { text: `after ${requestId}` }) });
+        return { status: response.status, text: await response.text() };
+      };
+      const second = await next(2);
+      assert.equal(second.status, 200);
+      assert.match(second.text, /after 2/);
+      let reused = await next(1);
+      for (let n = 0; n < 50 && reused.status !== 200; n++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        reused = await next(1);
+      }
+      assert.equal(reused.status, 200, reused.text);
+      assert.match(reused.text, /after 1/);
+      assert.equal(textOf(await other.client.callTool({ name: 'echo', arguments: { text: 'undisturbed' } })), 'undisturbed');
+      assert.deepEqual(
+        consoleErrors.mock.calls.map((c) => String(c.arguments[0])),
+        [],
+        'nothing on the console: the warning is the log line',
+      );
+    } finally {
+      consoleErrors.mock.restore();
+      socket.destroy();
+      await other.client.close();
+      await gw.close();
+    }
+  });
+});
+
 /** A session opened with raw requests: no GET stream, so it is idle between requests. */
 const openIdleSession = (url: string) => openRawSession(url);
 

@@ -205,13 +205,17 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       const listener = getRequestListener(
         async (webRequest) => {
           const response = await transport.handleRequest(webRequest, { parsedBody: body, authInfo });
-          if (webRequest.method === 'GET' && isEventStream(response) && response.body) {
+          if (isEventStream(response) && response.body) {
+            const get = webRequest.method === 'GET';
             // The session's GET stream: open until its response ends (or the client goes away).
-            if (getStream) res.once('close', getStream.opened());
+            if (get && getStream) res.once('close', getStream.opened());
+            // A POST's stream carries what its calls send before they answer (progress, log messages).
             const body = unreadBound(response.body, MAX_UNREAD_STREAM, (unread) => {
               log.warn(
                 { session: sessionTag(transport.sessionId), unreadBytes: unread, limit: MAX_UNREAD_STREAM },
-                "a session's GET stream is not read by its client: the stream is cut (the client opens it again), and what waited on it dropped",
+                get
+                  ? "a session's GET stream is not read by its client: the stream is cut (the client opens it again), and what waited on it dropped"
+                  : "a call's event stream is not read by its client: the stream is cut, and what waited on it dropped; the call goes on, as when its client goes away",
               );
               res.destroy();
             });

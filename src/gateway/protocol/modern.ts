@@ -293,13 +293,18 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
     return JSON.stringify(message);
   }
 
-  /** A listen stream, cut once its client leaves {@link MAX_UNREAD_STREAM} unread (unread-bound.ts). */
-  function boundUnread(response: Response, res: ServerResponse): Response {
+  /**
+   * An event stream (a listen's, or a call's that carries what it sends before it answers: progress,
+   * log messages), cut once its client leaves {@link MAX_UNREAD_STREAM} unread (unread-bound.ts).
+   */
+  function boundUnread(response: Response, res: ServerResponse, listen: boolean): Response {
     if (!isEventStream(response)) return response;
     const body = unreadBound(response.body!, MAX_UNREAD_STREAM, (unread) => {
       log.warn(
         { unreadBytes: unread, limit: MAX_UNREAD_STREAM },
-        'a subscriptions/listen stream is not read by its client: the stream is cut (the client listens again), and what waited on it dropped',
+        listen
+          ? 'a subscriptions/listen stream is not read by its client: the stream is cut (the client listens again), and what waited on it dropped'
+          : "a call's event stream is not read by its client: the stream is cut, as when its client goes away, and what waited on it dropped",
       );
       res.destroy();
     });
@@ -346,7 +351,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
           (received) => {
             webRequest = received;
             const answered = answer(listener ?? handler, received, request, call, operation);
-            return (listener ? answered.then((response) => boundUnread(response, res)) : answered).then(leaveConnectionToNode);
+            return answered.then((response) => leaveConnectionToNode(boundUnread(response, res, listener !== undefined)));
           },
           { overrideGlobalObjects: false },
         );

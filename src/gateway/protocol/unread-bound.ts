@@ -4,7 +4,8 @@
  * from the stream only as the socket drains: a 2025 session's GET stream or a 2026-07-28
  * `subscriptions/listen` stream whose client stopped reading (a suspended laptop, a hung tab) would
  * hold every notification sent to it (list changes reach every stream of a route) for as long as
- * its connection stays up.
+ * its connection stays up, and a call's own stream everything its server sends before it answers
+ * (progress, log messages) for as long as the call runs.
  */
 
 /** What a long-lived event stream may hold unread by its client before it is cut. */
