@@ -19,7 +19,7 @@ import {
   StreamableHTTPClientTransport,
 } from '@modelcontextprotocol/client';
 import { startFakeNws, type FakeNws } from '../helpers/fake-nws.js';
-import { MCP_POST_HEADERS, shippedModule, startGatewayProcess, textOf, type GatewayProcess } from '../helpers/gateway.js';
+import { initializeBody, MCP_POST_HEADERS, shippedModule, startGatewayProcess, textOf, type GatewayProcess } from '../helpers/gateway.js';
 import { fixturePath } from '../helpers/project.js';
 import { startOtlpCollector, type CollectedSpan, type OtlpCollector } from '../helpers/otlp-collector.js';
 
@@ -44,6 +44,8 @@ const modernMeta = { traceId: hex(16), spanId: hex(8) };
 const modernHeader = { traceId: hex(16), spanId: hex(8) };
 let hourlyRequests: FakeNws['requests'] = [];
 const bridgedHeader = { traceId: hex(16), spanId: hex(8) };
+/** The trace of an initialize on the `broken` route, whose child exits before it answers. */
+const brokenHeader = { traceId: hex(16), spanId: hex(8) };
 /** The `_meta` the stdio server behind the `probe` route got with its call. */
 let bridgedMeta: Record<string, unknown> = {};
 
@@ -54,7 +56,8 @@ before(async () => {
     `servers:\n` +
     `  weather:\n    module: ${shippedModule('weather')}\n    options:\n      baseUrl: ${nws.url}\n      userAgent: "telemetry-test (test@example.com)"\n      retryDelayMs: 1\n` +
     `  time:\n    module: ${shippedModule('time')}\n    auth:\n      kind: apiKey\n      keys: ["\${TIME_KEY}"]\n` +
-    `  probe:\n    command: node\n    args: [${JSON.stringify(fixturePath('stdio', 'probe-server.mjs'))}]\n`;
+    `  probe:\n    command: node\n    args: [${JSON.stringify(fixturePath('stdio', 'probe-server.mjs'))}]\n` +
+    `  broken:\n    command: node\n    args: ["-e", "process.exit(3)"]\n`;
   gateway = await startGatewayProcess(yaml, {
     TIME_KEY: API_KEY,
     OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
@@ -160,6 +163,14 @@ before(async () => {
   const probe = await connect('probe', { traceparent: traceparent(bridgedHeader.traceId, bridgedHeader.spanId) });
   bridgedMeta = (JSON.parse(textOf(await probe.client.callTool({ name: 'meta', arguments: {} }))) as { meta: Record<string, unknown> })
     .meta;
+
+  // A command route whose child exits before it answers: the initialize is refused (502).
+  const broken = await fetch(`${gateway.url}/mcp/broken`, {
+    method: 'POST',
+    headers: { ...MCP_POST_HEADERS, traceparent: traceparent(brokenHeader.traceId, brokenHeader.spanId) },
+    body: JSON.stringify({ ...initializeBody(), id: 'broken-initialize' }),
+  });
+  assert.equal(broken.status, 502);
 
   for (const { client } of [weather, metaClient, time, probe]) await client.close();
   assert.equal(await gateway.stop(), 0);
@@ -271,6 +282,46 @@ describe('telemetry over OTLP/HTTP JSON', () => {
     );
   });
 
+  it("makes a command route's handshake with its child a CLIENT span, in the trace of the request that started the child", () => {
+    const initialize = only(
+      servers('initialize').filter((s) => s.traceId === bridgedHeader.traceId),
+      'SERVER span of the initialize that started the child',
+    );
+    const handshake = only(childrenOf(initialize), 'CLIENT span of the handshake');
+    assert.equal(handshake.kind, 'client');
+    // A 2025 session's own child is spoken to in 2025: the initialize handshake.
+    assert.equal(handshake.name, 'initialize');
+    assert.equal(handshake.attributes['mcp.method.name'], 'initialize');
+    assert.equal(handshake.attributes['mcp.gateway.route'], 'probe');
+    assert.equal(handshake.attributes['mcp.gateway.upstream'], 'command');
+    assert.equal(handshake.attributes['network.transport'], 'pipe');
+    assert.match(String(handshake.attributes['mcp.protocol.version']), /^2025-\d{2}-\d{2}$/);
+    assert.equal(handshake.attributes['error.type'], undefined);
+    assert.equal(handshake.status.code, 'unset');
+    // Within its parent's time: it began after the initialize came, and ended before it was answered.
+    assert.ok(handshake.startTimeUnixNano >= initialize.startTimeUnixNano, 'starts within the initialize');
+    assert.ok(handshake.endTimeUnixNano <= initialize.endTimeUnixNano, 'ends within the initialize');
+    assert.ok(handshake.endTimeUnixNano > handshake.startTimeUnixNano, 'takes the time the child took');
+  });
+
+  it('records a handshake that failed (the child exited first) as a failed CLIENT span under the one refused initialize', () => {
+    const initialize = only(
+      servers('initialize').filter((s) => s.traceId === brokenHeader.traceId),
+      'SERVER span of the refused initialize (not one more for its refusal)',
+    );
+    assert.equal(initialize.parentSpanId, brokenHeader.spanId);
+    assert.equal(initialize.attributes['jsonrpc.request.id'], 'broken-initialize');
+    assert.equal(initialize.attributes['error.type'], '-32000', 'upstream_unavailable, as the client got it');
+    assert.equal(initialize.status.code, 'error');
+    const handshake = only(childrenOf(initialize), 'CLIENT span of the handshake');
+    assert.equal(handshake.kind, 'client');
+    assert.equal(handshake.name, 'initialize');
+    assert.equal(handshake.attributes['mcp.gateway.route'], 'broken');
+    assert.equal(handshake.status.code, 'error');
+    assert.ok(handshake.attributes['error.type'], `error.type names the failure: ${String(handshake.attributes['error.type'])}`);
+    assert.equal(handshake.attributes['mcp.protocol.version'], undefined, 'no version was negotiated');
+  });
+
   it('gives coalesced callers their own CLIENT spans and sends one request, with the first caller context', () => {
     const calls = servers('tools/call get_hourly_forecast');
     assert.equal(calls.length, 2);
@@ -372,6 +423,7 @@ describe('telemetry over OTLP/HTTP JSON', () => {
     assert.deepEqual(
       sessions.points.map((p) => p.attributes).sort((a, b) => String(a['mcp.gateway.route']).localeCompare(String(b['mcp.gateway.route']))),
       [
+        { 'mcp.gateway.route': 'broken', 'mcp.gateway.era': 'legacy' },
         { 'mcp.gateway.route': 'probe', 'mcp.gateway.era': 'legacy' },
         { 'mcp.gateway.route': 'time', 'mcp.gateway.era': 'legacy' },
         { 'mcp.gateway.route': 'weather', 'mcp.gateway.era': 'legacy' },
@@ -390,11 +442,17 @@ describe('telemetry over OTLP/HTTP JSON', () => {
         name,
       );
       assert.deepEqual(
-        points.filter((p) => p.attributes['mcp.gateway.route'] !== undefined),
+        points.filter((p) => p.attributes['mcp.gateway.route'] === 'probe'),
         [{ attributes: { 'mcp.gateway.route': 'probe', 'mcp.gateway.upstream': 'command' }, value: 0 }],
         name,
       );
     }
+    // The route whose child exited before it answered: one failure, not yet backing off.
+    const failures = collector.lastMetric('mcp.gateway.upstream.consecutive_failures')!.points;
+    assert.deepEqual(
+      failures.find((p) => p.attributes['mcp.gateway.route'] === 'broken'),
+      { attributes: { 'mcp.gateway.route': 'broken', 'mcp.gateway.upstream': 'command' }, value: 1 },
+    );
     // Auth refusals, by route and reason: the status page's counts.
     assert.deepEqual(
       [...collector.lastMetric('mcp.gateway.auth.refusals')!.points].sort((a, b) => a.value! - b.value!),

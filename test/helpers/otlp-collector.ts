@@ -31,6 +31,9 @@ export interface CollectedSpan {
   readonly kind: 'internal' | 'server' | 'client' | 'producer' | 'consumer' | 'unspecified';
   readonly attributes: AttributeMap;
   readonly status: { readonly code: 'unset' | 'ok' | 'error'; readonly message?: string };
+  /** Nanoseconds since the epoch (as a double: to about a quarter of a microsecond). */
+  readonly startTimeUnixNano: number;
+  readonly endTimeUnixNano: number;
   readonly links: ReadonlyArray<{ readonly traceId: string; readonly spanId: string }>;
   readonly resource: AttributeMap;
   readonly scope: string;
@@ -158,6 +161,8 @@ function normalizeSpans(request: Json): CollectedSpan[] {
             code: STATUS[Number(status.code ?? 0)] ?? 'unset',
             ...(typeof status.message === 'string' && status.message ? { message: status.message } : {}),
           },
+          startTimeUnixNano: Number(span.startTimeUnixNano ?? 0),
+          endTimeUnixNano: Number(span.endTimeUnixNano ?? 0),
           links: list(span.links).map((link) => ({ traceId: String(link.traceId), spanId: String(link.spanId) })),
           resource,
           scope,

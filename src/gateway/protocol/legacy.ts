@@ -26,8 +26,8 @@ import type { ServerContext } from '../module-contract.js';
 import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
 import { CallDeadline } from './call-deadline.js';
 import { GetStreamState } from './get-stream.js';
-import { headerValues, leaveConnectionToNode, repeatedHeader } from './headers.js';
-import { ObservedWire } from './observed-wire.js';
+import { firstHeader, headerValues, leaveConnectionToNode, repeatedHeader } from './headers.js';
+import { endWithRefusal, ObservedWire, refusalOutcome, type ExpectedOperations } from './observed-wire.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
 import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
 import { SESSION_ID_MAX_LENGTH, type SessionClaims, type SessionTokens } from '../sessions/session-token.js';
@@ -48,6 +48,8 @@ export interface RouteSession extends Session {
   readonly upstreamState: string | undefined;
   /** Whether its client has its GET stream open (told to its upstream, which asks the client there between calls). */
   readonly getStream: GetStreamState;
+  /** Where telemetry sees its requests and answers. */
+  readonly observed: ObservedWire;
 }
 
 /** What the 2025 era needs from the HTTP layer for one request. */
@@ -72,6 +74,11 @@ export interface LegacyRequest {
   onSession?: (sessionId: string) => void;
   /** Told when the gateway stopped before the request was answered (and answered it with an error). */
   onShutdown?: () => void;
+}
+
+/** A request as the era serves it: with its requests' operations, started as it came. */
+interface ServedRequest extends LegacyRequest {
+  readonly operations: ExpectedOperations | undefined;
 }
 
 export interface LegacyEraOptions {
@@ -150,6 +157,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     transport: WebStandardStreamableHTTPServerTransport;
     tracker: RequestTracker;
     getStream: GetStreamState;
+    observed: ObservedWire;
     seal?: string;
     unsealed?: () => void;
   }> {
@@ -173,22 +181,20 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
         sessions.end(id, 'deleted');
       },
     });
-    const tracker = new RequestTracker(new ObservedWire(transport, { telemetry, route: name, internal: (id) => id === RESUME_ID }), {
-      endStream: (id) => transport.closeSSEStream(id),
-    });
+    const observed = new ObservedWire(transport, { telemetry, route: name, internal: (id) => id === RESUME_ID });
+    const tracker = new RequestTracker(observed, { endStream: (id) => transport.closeSSEStream(id) });
     const filtered = filterTools(tracker, entry.tools);
     const limit = options.callTimeout;
     const wire = limit === undefined ? filtered : new CallDeadline(filtered, { route: name, callTimeout: limit, logger: log });
     // The server chains its own close handler after this one.
     if (sessionId !== undefined) wire.onclose = () => sessions.end(sessionId(), 'closed');
     await server.connect(wire);
-    return { server, transport, tracker, getStream, ...(seal === undefined ? {} : { seal }), ...(unsealed ? { unsealed } : {}) };
+    return { server, transport, tracker, getStream, observed, ...(seal === undefined ? {} : { seal }), ...(unsealed ? { unsealed } : {}) };
   }
 
   async function serve(
-    transport: WebStandardStreamableHTTPServerTransport,
-    tracker: RequestTracker,
-    { req, res, body, authInfo, onShutdown }: LegacyRequest,
+    { transport, tracker, observed }: Pick<RouteSession, 'transport' | 'tracker' | 'observed'>,
+    { req, res, body, authInfo, onShutdown, operations }: ServedRequest,
     getStream?: GetStreamState,
   ): Promise<void> {
     const ids = body === undefined ? [] : requestIdsOf(Array.isArray(body) ? body : [body]);
@@ -200,11 +206,21 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       call = { tracker, onShutdown };
       calls.add(call);
     }
+    if (operations) observed.expect(operations);
     try {
       // The same bridge the SDK's Node transport uses: Node request in, web Response streamed out.
       const listener = getRequestListener(
         async (webRequest) => {
           const response = await transport.handleRequest(webRequest, { parsedBody: body, authInfo });
+          // The server has every request it was handed by now: one still unclaimed, the transport refused.
+          if (operations && !isEventStream(response) && [...operations.values()].some((entry) => !entry.claimed)) {
+            const refusal = await refusalOutcome(response.clone());
+            for (const entry of operations.values()) {
+              if (entry.claimed) continue;
+              entry.claimed = true;
+              entry.operation.end(refusal);
+            }
+          }
           if (isEventStream(response) && response.body) {
             const get = webRequest.method === 'GET';
             // The session's GET stream: open until its response ends (or the client goes away).
@@ -229,6 +245,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       // the client can send its next request.
       await listener(req, res);
     } finally {
+      if (operations) observed.forget(operations);
       if (call) {
         tracker.end(ids);
         calls.delete(call);
@@ -257,16 +274,16 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
   }
 
   /** Serves a request on a session, busy (`release` from its `sessions.use`) until the request ends. */
-  async function serveSession(session: RouteSession, request: LegacyRequest, release = sessions.use(session)): Promise<void> {
+  async function serveSession(session: RouteSession, request: ServedRequest, release = sessions.use(session)): Promise<void> {
     request.res.once('close', release);
     try {
-      await serve(session.transport, session.tracker, request, session.getStream);
+      await serve(session, request, session.getStream);
     } finally {
       release();
     }
   }
 
-  async function handleStateful(request: LegacyRequest): Promise<void> {
+  async function handleStateful(request: ServedRequest): Promise<void> {
     const { req, body, principal, owner } = request;
     // One id, or none: an empty header is no id (a request other than initialize then needs one),
     // and a repeated one (`id, id` as Node joins it) is refused, not read as an id that is not ours.
@@ -471,14 +488,61 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
     return session;
   }
 
-  async function handleStateless(request: LegacyRequest): Promise<void> {
+  async function handleStateless(request: ServedRequest): Promise<void> {
     const { req, res } = request;
     if (req.method !== 'POST') throw statelessPostOnly(name);
-    const { server, transport, tracker } = await open(undefined, request.owner, request.principal);
+    const opened = await open(undefined, request.owner, request.principal);
     res.once('close', () => {
-      void server.close().catch(() => undefined);
+      void opened.server.close().catch(() => undefined);
     });
-    await serve(transport, tracker, request);
+    await serve(opened, request);
+  }
+
+  /**
+   * Serves `request` with an operation for each of its requests, started now: finding, resuming or
+   * opening its session (a command route's child started) counts in the request's time, and the
+   * upstream requests made meanwhile (the child's handshake) are children of its span. A request
+   * refused on the way gets the refusal its client gets.
+   */
+  async function serveObserved(request: LegacyRequest): Promise<void> {
+    const operations = startOperations(request);
+    const served: ServedRequest = { ...request, operations };
+    const handle = () => (mode === 'stateless' ? handleStateless(served) : handleStateful(served));
+    if (!operations) return handle();
+    const [first] = operations.values();
+    try {
+      await first!.operation.run(handle);
+    } catch (error) {
+      endWithRefusal(operations, error);
+      throw error;
+    } finally {
+      // Answered without reaching a server or being refused (none is known): counted all the same.
+      for (const entry of operations.values()) if (!entry.claimed) entry.operation.end(NOT_SERVED);
+    }
+  }
+
+  function startOperations({ req, res, body }: LegacyRequest): ExpectedOperations | undefined {
+    if (body === undefined) return undefined;
+    let operations: ExpectedOperations | undefined;
+    const header = (name: string) => firstHeader(req, name);
+    const sentVersion = header('mcp-protocol-version')?.trim();
+    for (const message of Array.isArray(body) ? body : [body]) {
+      if (!('method' in message) || !('id' in message) || message.id === undefined) continue;
+      // A second request with the id of one before it in the batch: refused with the batch.
+      if (operations?.has(message.id)) continue;
+      const operation = telemetry.operation({
+        route: name,
+        era: 'legacy',
+        message,
+        header,
+        // An initialize's is the one its answer negotiated; a request without the header speaks its session's (told later).
+        protocolVersion: message.method === 'initialize' || sentVersion === '' ? undefined : sentVersion,
+        // Gone before its answer was written.
+        clientGone: () => res.destroyed && !res.writableFinished,
+      });
+      (operations ??= new Map()).set(message.id, { operation, claimed: false });
+    }
+    return operations;
   }
 
   async function drainLegacy(deadline: AbortSignal): Promise<{ inFlight: number; answered: number }> {
@@ -502,7 +566,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
   }
 
   return {
-    serve: (request) => (mode === 'stateless' ? handleStateless(request) : handleStateful(request)),
+    serve: serveObserved,
     sessions,
     get inFlight() {
       return calls.size;
@@ -516,6 +580,9 @@ function isEventStream(response: Response): boolean {
   return response.status === 200 && (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
 }
 
+/** What a request's operation ends with when it was neither served nor refused (it cannot be, but is then counted). */
+const NOT_SERVED = { error: { code: -32603, message: 'the request was not served' } } as const;
+
 /** The id of the initialize the gateway sends a resumed session's server itself (not a client's request). */
 const RESUME_ID = 'gateway-resume';
 
@@ -526,12 +593,12 @@ const MAX_REMEMBERED_DELETIONS = 100_000;
 /** A session of `opened` (a server and its transport), idle until its first request. */
 function routeSession(
   id: string,
-  opened: Pick<RouteSession, 'server' | 'transport' | 'tracker' | 'getStream'>,
+  opened: Pick<RouteSession, 'server' | 'transport' | 'tracker' | 'getStream' | 'observed'>,
   owner: string,
   held: Pick<RouteSession, 'expiresAt' | 'principal' | 'upstreamState'>,
 ): RouteSession {
-  const { server, transport, tracker, getStream } = opened;
-  return { id, server, transport, tracker, getStream, owner, active: 0, ...held };
+  const { server, transport, tracker, getStream, observed } = opened;
+  return { id, server, transport, tracker, getStream, observed, owner, active: 0, ...held };
 }
 
 function digest(id: string): string {

@@ -5,7 +5,8 @@
  *
  * - 2025 era: {@link ObservedWire}, a transport wrapper right on the SDK's transport (inside the
  *   request tracker, so that the answers the gateway itself sends at shutdown are seen too). Each
- *   request's server handler runs in the request's trace context.
+ *   request's operation was started as its POST arrived ({@link ExpectedOperations}) and is
+ *   claimed here; each request's server handler runs in the request's trace context.
  * - 2026-07-28: the SDK's per-request entry builds its own transport, so {@link watchAnswer}
  *   takes the one answer of the request from the transport the server is connected to.
  */
@@ -13,7 +14,7 @@ import type { IncomingMessage } from 'node:http';
 import type { JSONRPCMessage, McpServer, MessageExtraInfo, RequestId, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import { GatewayError } from '../errors.js';
 import { sessionTag } from '../logger.js';
-import type { Era, Operation, Telemetry } from '../telemetry/telemetry.js';
+import type { Era, Operation, Outcome, Telemetry } from '../telemetry/telemetry.js';
 import { cancelledRequestId, ForwardingTransport } from './forwarding-transport.js';
 import { firstHeader } from './headers.js';
 import { eraOfVersion } from './versions.js';
@@ -28,8 +29,17 @@ export interface ObservedWireOptions {
   readonly internal?: (id: RequestId) => boolean;
 }
 
+/**
+ * The operations of a 2025 POST's requests, started as it arrived (legacy.ts), before its session
+ * was found, resumed or opened: what that takes (a command route's child started and initialized)
+ * is part of the request's time and trace. Each is claimed by the session's wire when its request
+ * reaches the server; one the transport refused is ended by the era with that refusal.
+ */
+export type ExpectedOperations = Map<RequestId, { readonly operation: Operation; claimed: boolean }>;
+
 export class ObservedWire extends ForwardingTransport {
   private readonly pending = new Map<RequestId, Operation>();
+  private readonly expected: ExpectedOperations = new Map();
   private negotiated: string | undefined;
 
   constructor(
@@ -59,19 +69,31 @@ export class ObservedWire extends ForwardingTransport {
     }
     const request = extra?.request;
     const headers = request?.headers;
-    const operation = this.options.telemetry.operation({
-      route: this.options.route,
-      era: 'legacy',
-      message,
-      header: (name) => headers?.get(name) ?? undefined,
-      // An initialize's version is the one its answer negotiated (telemetry reads it there): the
-      // one it asks for is any string a client likes.
-      protocolVersion: message.method === 'initialize' ? undefined : (headers?.get('mcp-protocol-version') ?? this.negotiated),
-      session: sessionTag(this.inner.sessionId),
-      // The Node bridge aborts the request's signal when its connection closes before the answer
-      // (read only then: the bridge makes the signal on first use, and remembers an abort until then).
-      clientGone: () => request?.signal.aborted === true,
-    });
+    // An initialize's version is the one its answer negotiated (telemetry reads it there): the
+    // one it asks for is any string a client likes.
+    const protocolVersion = message.method === 'initialize' ? undefined : (headers?.get('mcp-protocol-version') ?? this.negotiated);
+    const session = sessionTag(this.inner.sessionId);
+    const expected = this.expected.get(message.id);
+    let operation: Operation;
+    if (expected) {
+      this.expected.delete(message.id);
+      expected.claimed = true;
+      expected.operation.identify({ session, protocolVersion });
+      operation = expected.operation;
+    } else {
+      // A request handed to the transport by no POST the era served (none is, today): observed from here.
+      operation = this.options.telemetry.operation({
+        route: this.options.route,
+        era: 'legacy',
+        message,
+        header: (name) => headers?.get(name) ?? undefined,
+        protocolVersion,
+        session,
+        // The Node bridge aborts the request's signal when its connection closes before the answer
+        // (read only then: the bridge makes the signal on first use, and remembers an abort until then).
+        clientGone: () => request?.signal.aborted === true,
+      });
+    }
     this.pending.set(message.id, operation);
     operation.run(() => super.receive(message, extra));
   }
@@ -85,6 +107,16 @@ export class ObservedWire extends ForwardingTransport {
       }
     }
     return super.send(message, options);
+  }
+
+  /** `operations`, whose requests are about to be handed to the transport: each is claimed as its request arrives. */
+  expect(operations: ExpectedOperations): void {
+    for (const [id, entry] of operations) if (!entry.claimed) this.expected.set(id, entry);
+  }
+
+  /** Those of `operations` not claimed (the transport refused their request) are no longer expected. */
+  forget(operations: ExpectedOperations): void {
+    for (const [id, entry] of operations) if (this.expected.get(id) === entry) this.expected.delete(id);
   }
 
   override setProtocolVersion(version: string): void {
@@ -139,16 +171,36 @@ export function observeRefusal(
   refused: { readonly route: string; readonly era: Era; readonly body: JSONRPCMessage | JSONRPCMessage[]; readonly req: IncomingMessage },
   error: unknown,
 ): void {
-  const { code, message } = (error instanceof GatewayError ? error : new GatewayError('internal_error', 'Internal error')).toJsonRpcBody()
-    .error;
+  // Its requests' operations were started as it came, and ended with it (legacy.ts).
+  if (typeof error === 'object' && error !== null && observedRefusals.has(error)) return;
+  const outcome = refusalOutcomeOf(error);
   const header = (name: string) => firstHeader(refused.req, name);
   for (const item of Array.isArray(refused.body) ? refused.body : [refused.body]) {
     if (!('method' in item) || !('id' in item) || item.id === undefined) continue;
     const { route, era } = refused;
-    telemetry
-      .operation({ route, era, message: item, header, protocolVersion: knownVersion(header('mcp-protocol-version')) })
-      .end({ error: { code, message } });
+    telemetry.operation({ route, era, message: item, header, protocolVersion: knownVersion(header('mcp-protocol-version')) }).end(outcome);
   }
+}
+
+/** Refusals whose requests' operations have been ended with them: {@link observeRefusal} leaves them be. */
+const observedRefusals = new WeakSet<object>();
+
+/** Ends each of `operations` not claimed by a wire with `error`, the refusal its client gets. */
+export function endWithRefusal(operations: ExpectedOperations, error: unknown): void {
+  const outcome = refusalOutcomeOf(error);
+  for (const entry of operations.values()) {
+    if (entry.claimed) continue;
+    entry.claimed = true;
+    entry.operation.end(outcome);
+  }
+  if (typeof error === 'object' && error !== null) observedRefusals.add(error);
+}
+
+/** What the client of a request refused with `error` gets, as its JSON-RPC error. */
+function refusalOutcomeOf(error: unknown): Outcome {
+  const { code, message } = (error instanceof GatewayError ? error : new GatewayError('internal_error', 'Internal error')).toJsonRpcBody()
+    .error;
+  return { error: { code, message } };
 }
 
 /**

@@ -140,9 +140,9 @@ export async function createOtelPipeline(settings: EnabledSettings, options: Ote
       };
     },
 
-    startClientSpan(name, attributes) {
+    startClientSpan(name, attributes, startTime) {
       const parent = contextManager.active();
-      const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+      const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes, ...(startTime === undefined ? {} : { startTime }) }, parent);
       const headers: Record<string, string> = {};
       propagator.inject(trace.setSpan(parent, span), headers, { set: (carrier, key, value) => (carrier[key] = value) });
       return {

@@ -59,6 +59,13 @@ export interface Operation {
    * counted as cancelled, as when the client went away; a later answer is not counted again.
    */
   cancel(): void;
+  /**
+   * What was not known when the request came: the session that serves it and the version it
+   * speaks (a 2025 request without an `MCP-Protocol-Version` header speaks its session's), for an
+   * operation started as the request arrived, before its session was found or opened. A version
+   * or session given at the start is kept.
+   */
+  identify(late: { readonly session?: string | undefined; readonly protocolVersion?: string | undefined }): void;
 }
 
 /** One `ctx.fetch` through the upstream cache. */
@@ -130,6 +137,11 @@ export interface BridgedContext {
   readonly url?: URL;
   /** The protocol revision the gateway's client negotiated with the upstream, as `mcp.protocol.version`. */
   readonly protocolVersion?: string | undefined;
+  /**
+   * When the request was sent (milliseconds since the epoch), for a span made once it is done (the
+   * handshake, named for what it came to); else now.
+   */
+  readonly startTime?: number;
 }
 
 /** A forwarded request's span: its trace context goes upstream in `params._meta` (SEP-414). */
@@ -159,7 +171,7 @@ export interface ParentCarriers {
 export interface ExportPipeline {
   readonly exporters: readonly string[];
   startServerSpan(name: string, attributes: Attributes, parents: ParentCarriers): ServerSpan;
-  startClientSpan(name: string, attributes: Attributes): ClientSpan;
+  startClientSpan(name: string, attributes: Attributes, startTime?: number): ClientSpan;
   /** {@link Telemetry.carryContext}. */
   carryContext(): void;
   /** A point of `mcp.server.operation.duration`. */
@@ -226,6 +238,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       span = pipeline.startServerSpan(full.spanName, attributes, { meta: metaTraceContext(start.message), header: start.header });
     }
     let ended = false;
+    let late: { session?: string | undefined; protocolVersion?: string | undefined } = {};
     const finish = (outcome: Outcome, cancelledByClient: boolean): void => {
       if (ended) return;
       ended = true;
@@ -244,7 +257,8 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       const boundedTarget = target === undefined ? undefined : names(`${start.route}\u0000${target}`, target, admit);
       const method = metricMethod(described.method);
       const negotiated = described.method === 'initialize' ? negotiatedVersion(outcome) : undefined;
-      const version = start.protocolVersion ?? negotiated;
+      const lateVersion = start.protocolVersion === undefined ? (late.protocolVersion ?? negotiated) : undefined;
+      const version = start.protocolVersion ?? lateVersion;
       traffic.record(
         start.route,
         boundedTarget === undefined ? method : `${method} ${boundedTarget}`,
@@ -253,7 +267,8 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       );
       if (!pipeline) return;
       const result: Attributes = cancelled ? { 'error.type': CANCELLED } : outcomeAttributes(outcome, errorType);
-      if (negotiated !== undefined && start.protocolVersion === undefined) result['mcp.protocol.version'] = negotiated;
+      if (lateVersion !== undefined) result['mcp.protocol.version'] = lateVersion;
+      if (late.session !== undefined && !start.session) result['mcp.gateway.session'] = late.session;
       span?.end(
         captureContent ? { ...result, ...contentAttributes(start.message, outcome) } : result,
         errorType === undefined || cancelled ? undefined : { message: errorMessageOf(outcome) },
@@ -276,6 +291,9 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       run: span ? (fn) => span.run(fn) : (fn) => fn(),
       end: (outcome) => finish(outcome, false),
       cancel: () => finish(CANCELLED_OUTCOME, true),
+      identify(more) {
+        late = { ...late, ...more };
+      },
     };
   }
 
@@ -343,7 +361,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       attributes['network.transport'] = 'pipe';
       delete attributes['network.protocol.name'];
     }
-    const span = pipeline.startClientSpan(described.spanName, attributes);
+    const span = pipeline.startClientSpan(described.spanName, attributes, context.startTime);
     return {
       meta: span.headers,
       end(outcome, error) {

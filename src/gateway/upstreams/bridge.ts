@@ -32,12 +32,18 @@ import { GatewayError, JSONRPC, type GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { MAX_TIMER_MS } from '../config/units.js';
 import { signalClock, type CallClock } from '../call-clock.js';
-import { RELAY_ANSWER_TIMEOUT_MS, type DownstreamPeer, type UpstreamConnection, type UpstreamDescription } from './connection.js';
+import {
+  RELAY_ANSWER_TIMEOUT_MS,
+  type DownstreamPeer,
+  type UpstreamConnection,
+  type UpstreamDescription,
+  type UpstreamTrace,
+} from './connection.js';
 import type { SessionStream } from './upstream.js';
 import type { RequestOutcome } from './pool.js';
-import { CANCELLED, type BridgedCall } from '../telemetry/telemetry.js';
+import { CANCELLED } from '../telemetry/telemetry.js';
 import type { ToolIndex } from './tool-index.js';
-import { cutTooLarge, endedUnanswered, upstreamsOwnError } from './unanswered-streams.js';
+import { cutTooLarge, endedUnanswered, failureType, upstreamsOwnError } from './unanswered-streams.js';
 
 export interface BridgeOptions {
   readonly description: UpstreamDescription;
@@ -73,7 +79,7 @@ export interface BridgeOptions {
   /** A forwarded request got no answer (not a JSON-RPC error: a failure to reach the upstream, a timeout, an exit). */
   readonly onFailure?: (method: string, error: unknown) => void;
   /** Starts the CLIENT span of a forwarded request (telemetry on); its trace context goes upstream. */
-  readonly trace?: (message: { method: string; params?: unknown }, protocolVersion: string | undefined) => BridgedCall | undefined;
+  readonly trace?: UpstreamTrace;
   /** How the route names its server in errors: `the server process of route "x"`. */
   readonly describeUpstream: string;
   /**
@@ -539,14 +545,6 @@ function withoutModernFields(result: unknown): unknown {
   const kept: Record<string, unknown> = { ...(result as Record<string, unknown>) };
   for (const field of MODERN_RESULT_FIELDS) delete kept[field];
   return kept;
-}
-
-/** `error.type` of a forwarded request that got no answer. */
-function failureType(error: unknown): string {
-  if (endedUnanswered(error)) return 'stream_ended';
-  if (cutTooLarge(error)) return 'message_too_large';
-  if (error instanceof SdkError) return error.code === SdkErrorCode.RequestTimeout ? 'timeout' : String(error.code);
-  return error instanceof Error ? error.name : 'error';
 }
 
 /**

@@ -10,7 +10,7 @@ import type { BackoffSettings } from '../backoff-schedule.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createBridgeServer, messageOf, type BridgeOptions } from './bridge.js';
-import { refusedProtocolVersion, UpstreamConnection, type UpstreamDescription } from './connection.js';
+import { refusedProtocolVersion, UpstreamConnection, type UpstreamDescription, type UpstreamTrace } from './connection.js';
 import type { LoadedServer } from './modules.js';
 import { ListenStreams } from './listen-reopening.js';
 import { ConnectionPool, type ConnectionInit } from './pool.js';
@@ -28,6 +28,18 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
   const { entry, name } = loaded;
   const backoff = backoffSettings(env);
   const listenStreams = new ListenStreams();
+  const kind = entry.command !== undefined ? 'command' : 'url';
+  // The CLIENT span of each request to the upstream, the connection's own handshake included.
+  const trace: UpstreamTrace | undefined = env.telemetry
+    ? (message, protocolVersion, startTime) =>
+        env.telemetry!.bridged(message, {
+          route: name,
+          kind,
+          protocolVersion,
+          ...(entry.url ? { url: new URL(entry.url) } : {}),
+          ...(startTime === undefined ? {} : { startTime }),
+        })
+    : undefined;
   const connector =
     entry.command !== undefined
       ? stdioConnector({
@@ -39,6 +51,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
           backoff,
           listenStreams,
           logger: env.logger,
+          ...(trace ? { trace } : {}),
         })
       : remoteConnector({
           route: name,
@@ -49,6 +62,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
           backoff,
           listenStreams,
           logger: env.logger,
+          ...(trace ? { trace } : {}),
         });
   return bridgedUpstream({
     route: name,
@@ -60,17 +74,7 @@ export function createBridgedUpstream(loaded: LoadedServer, env: UpstreamEnviron
     ...(env.now ? { now: env.now } : {}),
     callTimeout: entry.callTimeout,
     clientInfo: env.clientInfo,
-    ...(env.telemetry
-      ? {
-          trace: (message: { method: string; params?: unknown }, protocolVersion: string | undefined) =>
-            env.telemetry!.bridged(message, {
-              route: name,
-              kind: connector.kind,
-              protocolVersion,
-              ...(entry.url ? { url: new URL(entry.url) } : {}),
-            }),
-        }
-      : {}),
+    ...(trace ? { trace } : {}),
     listeners: env.listeners,
     listenStreams,
     logger: env.logger,

@@ -37,6 +37,8 @@ import { FIRST_MODERN_VERSION } from '../protocol/versions.js';
 import { ListenReopening, ListenStreams } from './listen-reopening.js';
 import { createLogBudget, type LogBudget } from './log-budget.js';
 import { ResourceSubscriptions } from './resource-subscriptions.js';
+import type { BridgedCall } from '../telemetry/telemetry.js';
+import { failureType, upstreamsOwnError } from './unanswered-streams.js';
 
 /** What a downstream server exposes to the connection feeding it. */
 export interface DownstreamPeer {
@@ -109,7 +111,19 @@ export interface ConnectOptions {
    * that within `timeout` (it is hung). None for a remote: every request reaches it anew.
    */
   readonly liveness?: { readonly timeout: number; readonly stop: () => void };
+  /** Makes the CLIENT span of the handshake, once it is done (telemetry on; not for a resumed connection, which sends none). */
+  readonly trace?: UpstreamTrace;
 }
+
+/**
+ * Starts the CLIENT span of a request to an upstream (telemetry on): `startTime` when the span is
+ * made once the request is done, its name known only then.
+ */
+export type UpstreamTrace = (
+  message: { readonly method: string; readonly params?: unknown },
+  protocolVersion: string | undefined,
+  startTime?: number,
+) => BridgedCall | undefined;
 
 /**
  * How long a server-to-client request waits for a way to its client: the session's bridge to be
@@ -249,10 +263,20 @@ export class UpstreamConnection {
         }
       } else options.logger.debug({ err: error }, 'upstream connection error');
     };
-    await client.connect(options.transport, {
-      timeout: options.timeout,
-      ...(options.resumed ? { prior: { kind: 'legacy' as const } } : {}),
-    });
+    const traced =
+      options.trace && !options.resumed ? { trace: options.trace, began: performance.timeOrigin + performance.now() } : undefined;
+    try {
+      await client.connect(options.transport, {
+        timeout: options.timeout,
+        ...(options.resumed ? { prior: { kind: 'legacy' as const } } : {}),
+      });
+    } catch (error) {
+      if (traced)
+        traceHandshake(traced.trace, traced.began, options.negotiation === 'legacy' ? 'initialize' : 'server/discover', undefined, error);
+      throw error;
+    }
+    if (traced)
+      traceHandshake(traced.trace, traced.began, connection.modern ? 'server/discover' : 'initialize', connection.protocolVersion);
     answerAfterNotifications(options.transport);
     if (connection.modern) await connection.listenForListChanges(options.timeout);
     return connection;
@@ -513,4 +537,17 @@ function answerAfterNotifications(transport: Transport): void {
     if ('method' in message) deliver(message, extra);
     else queueMicrotask(() => deliver(message, extra));
   };
+}
+
+/**
+ * The CLIENT span of a connection's handshake, made once it is done: named for the request that
+ * opened the connection, `server/discover` for a 2026-07-28 upstream (or a probe that failed),
+ * else `initialize` (after a probe the upstream did not know, too).
+ */
+function traceHandshake(trace: UpstreamTrace, began: number, method: string, protocolVersion: string | undefined, error?: unknown): void {
+  const span = trace({ method }, protocolVersion, began);
+  if (!span) return;
+  if (error === undefined) span.end({ result: {} });
+  else if (upstreamsOwnError(error)) span.end({ error: { code: error.code, message: error.message } });
+  else span.end(undefined, failureType(error));
 }

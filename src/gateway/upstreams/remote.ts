@@ -23,7 +23,7 @@ import { SSEClientTransport, SdkError, StreamableHTTPClientTransport, type Fetch
 import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 import type { ListenStreams } from './listen-reopening.js';
-import { refusedProtocolVersion, UpstreamConnection } from './connection.js';
+import { refusedProtocolVersion, UpstreamConnection, type UpstreamTrace } from './connection.js';
 import type { Connector } from './bridged.js';
 import { withMessageLimit, type Overflow } from './message-limit.js';
 import { secretsOf, upstreamFetch, withRedactedErrors } from './upstream-fetch.js';
@@ -43,6 +43,8 @@ export interface RemoteConnectorOptions {
   /** The route's counts of its listen streams upstream (ConnectOptions.listenStreams). */
   readonly listenStreams: ListenStreams;
   readonly logger: Logger;
+  /** The CLIENT span of the connection's handshake (ConnectOptions.trace); telemetry on. */
+  readonly trace?: UpstreamTrace;
 }
 
 interface Sealed {
@@ -130,6 +132,7 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       backoff: options.backoff,
       listenStreams: options.listenStreams,
       logger: log,
+      ...(options.trace ? { trace: options.trace } : {}),
       describeEnd: () => 'closed the connection',
       ...(transport instanceof StreamableHTTPClientTransport ? { onClose: () => endUnreachable(transport) } : {}),
     });

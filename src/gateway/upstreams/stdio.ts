@@ -7,7 +7,7 @@ import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 import type { ListenStreams } from './listen-reopening.js';
 import { ChildProcessTransport, type ChildCommand, type ChildExit } from './child-process.js';
-import { refusedProtocolVersion, UpstreamConnection, UpstreamOpenError } from './connection.js';
+import { refusedProtocolVersion, UpstreamConnection, UpstreamOpenError, type UpstreamTrace } from './connection.js';
 import type { Connector } from './bridged.js';
 
 export interface StdioConnectorOptions {
@@ -24,6 +24,8 @@ export interface StdioConnectorOptions {
   /** The route's counts of its listen streams upstream (ConnectOptions.listenStreams). */
   readonly listenStreams: ListenStreams;
   readonly logger: Logger;
+  /** The CLIENT span of the connection's handshake (ConnectOptions.trace); telemetry on. */
+  readonly trace?: UpstreamTrace;
 }
 
 export function stdioConnector(options: StdioConnectorOptions): Connector {
@@ -50,6 +52,7 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           backoff: options.backoff,
           listenStreams: options.listenStreams,
           logger: log,
+          ...(options.trace ? { trace: options.trace } : {}),
           pid: () => transport.pid,
           describeEnd: () => describeEnd(transport),
           // A child that answers not even a ping once a call timed out is hung: as long as a new one has to answer.

@@ -32,6 +32,8 @@ import {
   isJSONRPCRequest,
   isJSONRPCResultResponse,
   ProtocolError,
+  SdkError,
+  SdkErrorCode,
   SSEClientTransport,
   StreamableHTTPClientTransport,
   type FetchLike,
@@ -65,6 +67,14 @@ export function cutTooLarge(error: unknown): error is Error {
 /** A JSON-RPC error the upstream sent, which is its answer: not one of the two above. */
 export function upstreamsOwnError(error: unknown): error is ProtocolError {
   return error instanceof ProtocolError && error.data !== STREAM_ENDED && error.data !== TOO_LARGE;
+}
+
+/** `error.type` of a request to the upstream that got no answer (a forwarded one, the handshake). */
+export function failureType(error: unknown): string {
+  if (endedUnanswered(error)) return 'stream_ended';
+  if (cutTooLarge(error)) return 'message_too_large';
+  if (error instanceof SdkError) return error.code === SdkErrorCode.RequestTimeout ? 'timeout' : String(error.code);
+  return error instanceof Error ? error.name : 'error';
 }
 
 type SendOptions = Parameters<StreamableHTTPClientTransport['send']>[1];
