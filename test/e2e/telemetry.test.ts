@@ -44,6 +44,10 @@ const modernMeta = { traceId: hex(16), spanId: hex(8) };
 const modernHeader = { traceId: hex(16), spanId: hex(8) };
 let hourlyRequests: FakeNws['requests'] = [];
 const bridgedHeader = { traceId: hex(16), spanId: hex(8) };
+/** The trace of a call on the `probe` session, resumed by a second gateway (a new child started for it). */
+const resumedHeader = { traceId: hex(16), spanId: hex(8) };
+/** Both gateways: the second resumes the first one's sessions. */
+const SESSION_SECRET = randomBytes(32).toString('base64');
 /** The trace of an initialize on the `broken` route, whose child exits before it answers. */
 const brokenHeader = { traceId: hex(16), spanId: hex(8) };
 /** The `_meta` the stdio server behind the `probe` route got with its call. */
@@ -58,13 +62,15 @@ before(async () => {
     `  time:\n    module: ${shippedModule('time')}\n    auth:\n      kind: apiKey\n      keys: ["\${TIME_KEY}"]\n` +
     `  probe:\n    command: node\n    args: [${JSON.stringify(fixturePath('stdio', 'probe-server.mjs'))}]\n` +
     `  broken:\n    command: node\n    args: ["-e", "process.exit(3)"]\n`;
-  gateway = await startGatewayProcess(yaml, {
+  const env = {
+    GATEWAY_SESSION_SECRET: SESSION_SECRET,
     TIME_KEY: API_KEY,
     OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_SERVICE_NAME: 'gateway-under-test',
     OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=telemetry-test',
-  });
+  };
+  gateway = await startGatewayProcess(yaml, env);
 
   // 2025 era, parent from the HTTP traceparent: a forecast (cache misses), the same again (hits),
   // a point outside the US (a tool error), an unknown tool (a JSON-RPC error).
@@ -172,7 +178,26 @@ before(async () => {
   });
   assert.equal(broken.status, 502);
 
+  const probeSession = { id: probe.transport.sessionId!, version: probe.client.getNegotiatedProtocolVersion()! };
   for (const { client } of [weather, metaClient, time, probe]) await client.close();
+  assert.equal(await gateway.stop(), 0);
+
+  // Scaled out: another instance gets the probe session's next call, and resumes it with a new child
+  // (its traces only: the metrics checked are the first instance's).
+  gateway = await startGatewayProcess(yaml, { ...env, OTEL_METRICS_EXPORTER: 'none' });
+  const resumed = await fetch(`${gateway.url}/mcp/probe`, {
+    method: 'POST',
+    headers: {
+      ...MCP_POST_HEADERS,
+      'mcp-session-id': probeSession.id,
+      'mcp-protocol-version': probeSession.version,
+      traceparent: traceparent(resumedHeader.traceId, resumedHeader.spanId),
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 'resumed-call', method: 'tools/call', params: { name: 'meta', arguments: {} } }),
+  });
+  const resumedAnswer = await resumed.text();
+  assert.equal(resumed.status, 200, resumedAnswer);
+  assert.match(resumedAnswer, /"result"/);
   assert.equal(await gateway.stop(), 0);
 });
 
@@ -302,6 +327,29 @@ describe('telemetry over OTLP/HTTP JSON', () => {
     assert.ok(handshake.startTimeUnixNano >= initialize.startTimeUnixNano, 'starts within the initialize');
     assert.ok(handshake.endTimeUnixNano <= initialize.endTimeUnixNano, 'ends within the initialize');
     assert.ok(handshake.endTimeUnixNano > handshake.startTimeUnixNano, 'takes the time the child took');
+  });
+
+  it('makes the handshake of a session resumed on another instance a CLIENT span of the call that resumed it', () => {
+    const call = only(
+      servers('tools/call meta').filter((s) => s.traceId === resumedHeader.traceId),
+      'SERVER span of the call on the resumed session',
+    );
+    assert.equal(call.attributes['jsonrpc.request.id'], 'resumed-call');
+    assert.match(String(call.attributes['mcp.gateway.session']), /^[0-9a-f]{12}$/, 'the session, told once it was resumed');
+    assert.match(String(call.attributes['mcp.protocol.version']), /^2025-\d{2}-\d{2}$/);
+    // The resume's own initialize is the gateway's, not the client's: no SERVER span of its own.
+    assert.deepEqual(
+      collector.spans.filter((s) => s.traceId === resumedHeader.traceId && s.kind === 'server').map((s) => s.name),
+      ['tools/call meta'],
+    );
+    const children = childrenOf(call);
+    assert.deepEqual(children.map((s) => [s.kind, s.name]).sort(), [
+      ['client', 'initialize'],
+      ['client', 'tools/call meta'],
+    ]);
+    const handshake = children.find((s) => s.name === 'initialize')!;
+    const forwarded = children.find((s) => s.name === 'tools/call meta')!;
+    assert.ok(handshake.endTimeUnixNano <= forwarded.startTimeUnixNano, 'the child answered its handshake before the call went to it');
   });
 
   it('records a handshake that failed (the child exited first) as a failed CLIENT span under the one refused initialize', () => {
