@@ -48,6 +48,8 @@ const bridgedHeader = { traceId: hex(16), spanId: hex(8) };
 const resumedHeader = { traceId: hex(16), spanId: hex(8) };
 /** Both gateways: the second resumes the first one's sessions. */
 const SESSION_SECRET = randomBytes(32).toString('base64');
+/** The trace of a 2026-07-28 call on the `modernchild` route, whose child speaks only that era. */
+const modernChildHeader = { traceId: hex(16), spanId: hex(8) };
 /** The trace of an initialize on the `broken` route, whose child exits before it answers. */
 const brokenHeader = { traceId: hex(16), spanId: hex(8) };
 /** The `_meta` the stdio server behind the `probe` route got with its call. */
@@ -61,7 +63,8 @@ before(async () => {
     `  weather:\n    module: ${shippedModule('weather')}\n    options:\n      baseUrl: ${nws.url}\n      userAgent: "telemetry-test (test@example.com)"\n      retryDelayMs: 1\n` +
     `  time:\n    module: ${shippedModule('time')}\n    auth:\n      kind: apiKey\n      keys: ["\${TIME_KEY}"]\n` +
     `  probe:\n    command: node\n    args: [${JSON.stringify(fixturePath('stdio', 'probe-server.mjs'))}]\n` +
-    `  broken:\n    command: node\n    args: ["-e", "process.exit(3)"]\n`;
+    `  broken:\n    command: node\n    args: ["-e", "process.exit(3)"]\n` +
+    `  modernchild:\n    command: node\n    args: [${JSON.stringify(fixturePath('stdio', 'modern-only-server.mjs'))}]\n`;
   const env = {
     GATEWAY_SESSION_SECRET: SESSION_SECRET,
     TIME_KEY: API_KEY,
@@ -169,6 +172,35 @@ before(async () => {
   const probe = await connect('probe', { traceparent: traceparent(bridgedHeader.traceId, bridgedHeader.spanId) });
   bridgedMeta = (JSON.parse(textOf(await probe.client.callTool({ name: 'meta', arguments: {} }))) as { meta: Record<string, unknown> })
     .meta;
+
+  // 2026-07-28 to a command route whose child speaks only that era: the child's handshake is server/discover.
+  const modernChild = await fetch(`${gateway.url}/mcp/modernchild`, {
+    method: 'POST',
+    headers: {
+      ...MCP_POST_HEADERS,
+      'mcp-protocol-version': MODERN,
+      'mcp-method': 'tools/call',
+      'mcp-name': 'era',
+      traceparent: traceparent(modernChildHeader.traceId, modernChildHeader.spanId),
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 'modern-child-1',
+      method: 'tools/call',
+      params: {
+        name: 'era',
+        arguments: {},
+        _meta: {
+          [PROTOCOL_VERSION_META_KEY]: MODERN,
+          [CLIENT_CAPABILITIES_META_KEY]: {},
+          [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
+        },
+      },
+    }),
+  });
+  const modernChildAnswer = await modernChild.text();
+  assert.equal(modernChild.status, 200, modernChildAnswer);
+  assert.match(modernChildAnswer, /"resultType":"complete"/);
 
   // A command route whose child exits before it answers: the initialize is refused (502).
   const broken = await fetch(`${gateway.url}/mcp/broken`, {
@@ -352,6 +384,23 @@ describe('telemetry over OTLP/HTTP JSON', () => {
     assert.ok(handshake.endTimeUnixNano <= forwarded.startTimeUnixNano, 'the child answered its handshake before the call went to it');
   });
 
+  it('names the handshake with a 2026-07-28 child server/discover, with the version it negotiated', () => {
+    const call = only(
+      servers('tools/call era').filter((s) => s.traceId === modernChildHeader.traceId),
+      'SERVER span of the 2026-07-28 call',
+    );
+    const children = childrenOf(call);
+    assert.deepEqual(children.map((s) => [s.kind, s.name]).sort(), [
+      ['client', 'server/discover'],
+      ['client', 'tools/call era'],
+    ]);
+    const handshake = children.find((s) => s.name === 'server/discover')!;
+    assert.equal(handshake.attributes['mcp.method.name'], 'server/discover');
+    assert.equal(handshake.attributes['mcp.gateway.route'], 'modernchild');
+    assert.equal(handshake.attributes['mcp.protocol.version'], MODERN);
+    assert.equal(handshake.status.code, 'unset');
+  });
+
   it('records a handshake that failed (the child exited first) as a failed CLIENT span under the one refused initialize', () => {
     const initialize = only(
       servers('initialize').filter((s) => s.traceId === brokenHeader.traceId),
@@ -472,6 +521,7 @@ describe('telemetry over OTLP/HTTP JSON', () => {
       sessions.points.map((p) => p.attributes).sort((a, b) => String(a['mcp.gateway.route']).localeCompare(String(b['mcp.gateway.route']))),
       [
         { 'mcp.gateway.route': 'broken', 'mcp.gateway.era': 'legacy' },
+        { 'mcp.gateway.route': 'modernchild', 'mcp.gateway.era': 'legacy' },
         { 'mcp.gateway.route': 'probe', 'mcp.gateway.era': 'legacy' },
         { 'mcp.gateway.route': 'time', 'mcp.gateway.era': 'legacy' },
         { 'mcp.gateway.route': 'weather', 'mcp.gateway.era': 'legacy' },
