@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { getRequestListener } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import {
   WebStandardStreamableHTTPServerTransport,
   isInitializeRequest,
@@ -33,7 +34,7 @@ import { createSessionStore, type Refusal, type Session, type SessionStore } fro
 import { SESSION_ID_MAX_LENGTH, type SessionClaims, type SessionTokens } from '../sessions/session-token.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import { filterTools } from './tool-filter.js';
-import { MAX_UNREAD_STREAM, unreadBound } from './unread-bound.js';
+import { MAX_UNREAD_STREAM, sendBounded } from './unread-bound.js';
 
 /** A live session of a stateful route. */
 export interface RouteSession extends Session {
@@ -226,16 +227,15 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
             // The session's GET stream: open until its response ends (or the client goes away).
             if (get && getStream) res.once('close', getStream.opened());
             // A POST's stream carries what its calls send before they answer (progress, log messages).
-            const body = unreadBound(response.body, MAX_UNREAD_STREAM, (unread) => {
+            await sendBounded(response, res, MAX_UNREAD_STREAM, (unread) => {
               log.warn(
                 { session: sessionTag(transport.sessionId), unreadBytes: unread, limit: MAX_UNREAD_STREAM },
                 get
                   ? "a session's GET stream is not read by its client: the stream is cut (the client opens it again), and what waited on it dropped"
                   : "a call's event stream is not read by its client: the stream is cut, and what waited on it dropped; the call goes on, as when its client goes away",
               );
-              res.destroy();
             });
-            return leaveConnectionToNode(new Response(body, { status: response.status, headers: response.headers }));
+            return RESPONSE_ALREADY_SENT;
           }
           return leaveConnectionToNode(response);
         },

@@ -39,7 +39,7 @@ import { createListeners } from './listeners.js';
 import { refusalOutcome, watchAnswer, type AnswerWatch } from './observed-wire.js';
 import { rewriteStreamedResult } from './streamed-result.js';
 import { isToolVisible, type ToolLists } from './tool-filter.js';
-import { MAX_UNREAD_STREAM, unreadBound } from './unread-bound.js';
+import { MAX_UNREAD_STREAM, sendBounded } from './unread-bound.js';
 import { eraOfVersion } from './versions.js';
 
 /** Results that carry SEP-2549 caching hints. */
@@ -294,21 +294,21 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
   }
 
   /**
-   * An event stream (a listen's, or a call's that carries what it sends before it answers: progress,
-   * log messages), cut once its client leaves {@link MAX_UNREAD_STREAM} unread (unread-bound.ts).
+   * Sends an event stream (a listen's, or a call's that carries what it sends before it answers:
+   * progress, log messages) itself, cut once its client leaves {@link MAX_UNREAD_STREAM} unread
+   * (unread-bound.ts); anything else goes back to the Node bridge.
    */
-  function boundUnread(response: Response, res: ServerResponse, listen: boolean): Response {
-    if (!isEventStream(response)) return response;
-    const body = unreadBound(response.body!, MAX_UNREAD_STREAM, (unread) => {
+  async function sendAnswer(response: Response, res: ServerResponse, listen: boolean): Promise<Response> {
+    if (!isEventStream(response)) return leaveConnectionToNode(response);
+    await sendBounded(response, res, MAX_UNREAD_STREAM, (unread) => {
       log.warn(
         { unreadBytes: unread, limit: MAX_UNREAD_STREAM },
         listen
           ? 'a subscriptions/listen stream is not read by its client: the stream is cut (the client listens again), and what waited on it dropped'
           : "a call's event stream is not read by its client: the stream is cut, as when its client goes away, and what waited on it dropped",
       );
-      res.destroy();
     });
-    return new Response(body, { status: response.status, headers: response.headers });
+    return RESPONSE_ALREADY_SENT;
   }
 
   return {
@@ -351,7 +351,7 @@ export function createModernEra(options: ModernEraOptions): ModernEra {
           (received) => {
             webRequest = received;
             const answered = answer(listener ?? handler, received, request, call, operation);
-            return answered.then((response) => leaveConnectionToNode(boundUnread(response, res, listener !== undefined)));
+            return answered.then((response) => sendAnswer(response, res, listener !== undefined));
           },
           { overrideGlobalObjects: false },
         );
