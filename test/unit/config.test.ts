@@ -433,7 +433,7 @@ describe('parseConfig', () => {
       '12:16 sessions.maxPerRoute: Too small: expected number to be >0',
       '13:16 sessions.idleTimeout: invalid duration "5 minutes": use e.g. 500ms, 90s, 30m, 24h, 7d',
       '15:13 cache.maxBytes: invalid size "lots": use e.g. 512KiB, 4MiB, 50MB',
-      '17:13 cache.rules.0.path: Invalid string: must start with "/"',
+      '17:13 cache.rules.0.path: path is a pathname glob starting with "/", with only * (one segment) and ** (any) as wildcards: no ***, ?, # or spaces',
       '19:1 colour: unknown key "colour": top-level keys are servers, sessions, cache, allowedHosts, allowedOrigins, maxBodySize, requestTimeout, shutdownGrace, auth, publicUrl',
     ]);
   });
@@ -443,9 +443,63 @@ describe('parseConfig', () => {
     assert.match(problem!, /^\d+:\d+ : /);
   });
 
-  it('reports duplicate keys', () => {
-    const [problem] = problemsOf('servers:\n  a:\n    module: x\n  a:\n    module: y\n');
-    assert.match(problem!, /^4:3 : Map keys must be unique/);
+  it('reports a key written twice by its path, with every other problem (YAML would keep one of them)', () => {
+    assert.deepEqual(problemsOf('servers:\n  a:\n    module: x\n  a:\n    module: y\n'), [
+      '4:3 servers.a: "a" is written twice in this map (first at line 2): keep one',
+    ]);
+    assert.deepEqual(problemsOf('servers:\n  a:\n    module: x\n    module: y\n    enabled: nope\n'), [
+      '4:5 servers.a.module: "module" is written twice in this map (first at line 3): keep one',
+      '5:14 servers.a.enabled: Invalid input: expected boolean, received string',
+    ]);
+  });
+
+  it('refuses values that would stop the gateway at start or refuse every request: 0 for a lifetime, a size or the body limit', () => {
+    const problems = problemsOf(
+      'servers:\n  t:\n    module: x\nsessions:\n  idleTimeout: 0\n  maxAge: 0s\ncache:\n  maxBytes: 0\nmaxBodySize: 0\n',
+    );
+    assert.deepEqual(problems, [
+      '5:16 sessions.idleTimeout: idleTimeout must be more than 0',
+      '6:11 sessions.maxAge: maxAge must be more than 0',
+      '8:13 cache.maxBytes: maxBytes must be more than 0 (to turn the cache off, set enabled: false)',
+      '9:14 maxBodySize: maxBodySize must be more than 0',
+    ]);
+  });
+
+  it('refuses a cache rule path the cache cannot compile, as the cache would at start', () => {
+    for (const bad of ['/points/***', '/points?x', '/a b', 'points/**']) {
+      const [problem] = problemsOf(`servers:\n  t:\n    module: x\ncache:\n  rules:\n    - path: "${bad}"\n      maxAge: 1h\n`);
+      assert.match(problem!, /^6:\d+ cache\.rules\.0\.path: path is a pathname glob starting with "\/"/, bad);
+    }
+  });
+
+  it('takes allowedHosts as host names alone, and refuses a scheme, a port, a path or a wildcard (they would never match)', () => {
+    const config = parseConfig(
+      'servers:\n  t:\n    module: x\nallowedHosts: [gw.example.com, GW2.Example.com, 10.0.0.4, "[::1]"]\n',
+      'g.yaml',
+    );
+    assert.deepEqual(config.allowedHosts, ['gw.example.com', 'GW2.Example.com', '10.0.0.4', '[::1]']);
+    const problems = problemsOf(
+      'servers:\n  t:\n    module: x\nallowedHosts:\n  - "*"\n  - https://gw.example.com\n  - gw.example.com:8080\n  - gw.example.com/mcp\n  - "*.example.com"\n  - " gw.example.com"\n',
+    );
+    assert.equal(problems.length, 6, problems.join('\n'));
+    for (const [i, problem] of problems.entries()) {
+      assert.match(
+        problem,
+        new RegExp(
+          `^${i + 5}:5 allowedHosts\\.${i}: ".*" is not a host name: write the name alone, without scheme, port, path or wildcard`,
+        ),
+      );
+    }
+  });
+
+  it("refuses a url route's header whose name or value fetch would refuse, at start rather than at the first request", () => {
+    const problems = problemsOf(
+      'servers:\n  r:\n    url: https://mcp.example.com/mcp\n    headers:\n      "Bad Header": x\n      X-Ok: "line\\nbreak"\n      X-Fine: "a\\tb"\n',
+    );
+    assert.deepEqual(problems, [
+      '5:7 servers.r.headers.Bad Header: invalid name "Bad Header": a header name is letters, digits and !#$%&\'*+-.^_`|~ only (no spaces or colons)',
+      '6:13 servers.r.headers.X-Ok: a header value must not hold line breaks or control characters',
+    ]);
   });
 
   it('requires at least one server, and servers to be a map', () => {

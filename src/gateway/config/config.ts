@@ -40,6 +40,9 @@ const KIND_ONLY: Record<string, readonly UpstreamKind[]> = {
   isolation: ['command', 'url'],
 };
 
+/** An HTTP header name (RFC 9110 §5.1: a token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 const serverKeys = z
   .object({
     /** A path relative to gateway.yaml (`./servers/weather`) or an npm package name. */
@@ -68,7 +71,12 @@ const serverKeys = z
     /** `command:` working folder, relative to gateway.yaml; default gateway.yaml's folder. */
     cwd: z.string().min(1).optional(),
     /** `url:` request headers (credentials for the remote server). */
-    headers: z.record(z.string(), z.string()).optional(),
+    headers: z
+      .record(
+        z.string().regex(HEADER_NAME, "a header name is letters, digits and !#$%&'*+-.^_`|~ only (no spaces or colons)"),
+        z.string().refine(isHeaderValue, 'a header value must not hold line breaks or control characters'),
+      )
+      .optional(),
     /**
      * Who shares an upstream (a child, a remote session): `session` (default), one per 2025
      * session, and per caller for 2026-07-28 requests; `principal`, one per caller; `shared`,
@@ -169,7 +177,9 @@ export function isHttpUrl(value: string): boolean {
 const sessionsSchema = z
   .object({
     /** A session unused this long is closed. */
-    idleTimeout: timerDuration('idleTimeout').default(30 * 60_000),
+    idleTimeout: timerDuration('idleTimeout')
+      .refine((ms) => ms > 0, 'idleTimeout must be more than 0')
+      .default(30 * 60_000),
     /** At most this many sessions per route; the least recently used idle one is closed beyond it. */
     maxPerRoute: z.number().int().positive().default(5000),
     /**
@@ -178,7 +188,7 @@ const sessionsSchema = z
      */
     maxPerPrincipal: z.number().int().positive().optional(),
     /** Absolute lifetime of a session id, however active. */
-    maxAge: duration.default(24 * 3_600_000),
+    maxAge: duration.refine((ms) => ms > 0, 'maxAge must be more than 0').default(24 * 3_600_000),
     /** SSE comment frames this often keep idle streams open through proxies (Azure cuts at ~4 min). */
     keepAlive: duration
       .refine(
@@ -201,7 +211,12 @@ const sessionsSchema = z
 const cacheRuleSchema = z
   .object({
     /** Glob on the URL path: `*` within one segment, `**` across segments. */
-    path: z.string().startsWith('/'),
+    path: z
+      .string()
+      .refine(
+        (path) => path.startsWith('/') && !/\*{3}|[?#\s]/.test(path),
+        'path is a pathname glob starting with "/", with only * (one segment) and ** (any) as wildcards: no ***, ?, # or spaces',
+      ),
     /** Freshness never exceeds this, whatever the upstream says. */
     maxAge: duration,
   })
@@ -225,7 +240,9 @@ const cacheSchema = z
   .object({
     enabled: z.boolean().default(true),
     maxEntries: z.number().int().positive().default(1000),
-    maxBytes: size.default(50 * 1_048_576),
+    maxBytes: size
+      .refine((bytes) => bytes > 0, 'maxBytes must be more than 0 (to turn the cache off, set enabled: false)')
+      .default(50 * 1_048_576),
     maxEntryBytes: size.default(5 * 1_048_576),
     /** First match wins; omitted = the NWS defaults (points 24 h, forecasts 30 min, alerts 60 s). */
     rules: z.array(cacheRuleSchema).optional(),
@@ -245,7 +262,18 @@ export const configSchema = z
     sessions: sessionsSchema.default(() => sessionsSchema.parse({})),
     cache: cacheSchema.default(() => cacheSchema.parse({})),
     /** Host names accepted besides localhost and WEBSITE_HOSTNAME (DNS rebinding protection). */
-    allowedHosts: z.array(z.string().min(1)).default([]),
+    allowedHosts: z
+      .array(
+        z.string().superRefine((value, ctx) => {
+          if (!isHostName(value)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `${JSON.stringify(value)} is not a host name: write the name alone, without scheme, port, path or wildcard (e.g. gw.example.com; the port is never compared)`,
+            });
+          }
+        }),
+      )
+      .default([]),
     /**
      * Browser origins (`https://app.example.com`) accepted on /mcp/<name> besides loopback and the
      * gateway's own, with CORS; the single value `*` accepts any (public routes without auth only).
@@ -269,7 +297,7 @@ export const configSchema = z
       })
       .default([]),
     /** Request bodies over this are refused with 413 before they are parsed. */
-    maxBodySize: size.default(4 * 1_048_576),
+    maxBodySize: size.refine((bytes) => bytes > 0, 'maxBodySize must be more than 0').default(4 * 1_048_576),
     /** A request whose headers and body have not all arrived this long after it began gets 408. */
     requestTimeout: duration.refine((ms) => ms >= 1000, 'requestTimeout must be at least 1s').default(30_000),
     /** After SIGTERM, calls in flight may finish for this long before they are answered with an error. */
@@ -288,6 +316,25 @@ export const configSchema = z
       .optional(),
   })
   .strict();
+
+/** An HTTP header value fetch sends: no control character but tab (RFC 9110 §5.5). */
+function isHeaderValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return false;
+  }
+  return true;
+}
+
+/** A host name as a Host header names it without its port: `gw.example.com`, `10.0.0.4`, `[::1]`. */
+function isHostName(value: string): boolean {
+  if (value.trim() !== value || value === '' || value.includes('*')) return false;
+  try {
+    return new URL(`http://${value}`).hostname === value.toLowerCase();
+  } catch {
+    return false;
+  }
+}
 
 function isOrigin(value: string): boolean {
   try {
@@ -392,13 +439,17 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number | undefined) => lineCounter.linePos(offset ?? 0);
 
-  const problems: ConfigProblem[] = doc.errors.map((error) => ({
-    ...at(error.pos[0]),
-    keyPath: '',
-    message: error.message.split('\n')[0]!,
-  }));
+  const problems: ConfigProblem[] = doc.errors
+    .filter((error) => error.code !== 'DUPLICATE_KEY')
+    .map((error) => ({
+      ...at(error.pos[0]),
+      keyPath: '',
+      message: error.message.split('\n')[0]!,
+    }));
   // A syntax error makes positions after it meaningless: report it alone.
   if (problems.length > 0) throw new ConfigError(file, problems);
+  // A key written twice is no syntax error: reported by its path, with every other problem.
+  problems.push(...duplicateKeys(doc, at));
 
   const expanded = expandEnvironment(doc, env, at);
   problems.push(...expanded.problems);
@@ -426,6 +477,35 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
 }
 
 type Locate = (offset: number | undefined) => { line: number; col: number };
+
+/**
+ * Each key written again in the same map, at the second one: YAML keeps one of them (the gateway
+ * would silently read only one route, or one value), so neither is taken as meant.
+ */
+function duplicateKeys(doc: Document, at: Locate): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  visit(doc, {
+    Map(_key, map, nodePath) {
+      const keyPath = keyPathOf(nodePath);
+      const first = new Map<string, number | undefined>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const name = String(pair.key.value);
+        const offset = pair.key.range?.[0];
+        if (!first.has(name)) {
+          first.set(name, offset);
+          continue;
+        }
+        problems.push({
+          ...at(offset),
+          keyPath: keyPath === '' ? name : `${keyPath}.${name}`,
+          message: `"${name}" is written twice in this map (first at line ${at(first.get(name)).line}): keep one`,
+        });
+      }
+    },
+  });
+  return problems;
+}
 
 /**
  * Replaces `${VAR}` and `${VAR:-default}` in every string scalar (expand.ts has the rules), then
