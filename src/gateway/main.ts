@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   const server = createHttpServer(app, { requestTimeout: config.requestTimeout, logger }).listen(port, host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port, settings.portFrom ?? 'PORT')));
   });
 
   let inFlight = 0;
@@ -159,6 +159,24 @@ async function main(): Promise<void> {
   onStop = (signal) => void stop(signal);
 }
 
+/** A port or address the gateway cannot listen on: what to do about it, not a stack. */
+class ListenError extends Error {
+  override readonly name = 'ListenError';
+}
+
+function listenError(error: NodeJS.ErrnoException, host: string, port: number, portFrom: string): Error {
+  const where = `${host} port ${port}`;
+  if (error.code === 'EADDRINUSE')
+    return new ListenError(`${where} is in use by another process: stop it, or set ${portFrom} to a free port`, { cause: error });
+  if (error.code === 'EADDRNOTAVAIL')
+    return new ListenError(`${host} is not an address of this machine: set HOST to one of its addresses (or leave it unset: 127.0.0.1)`, {
+      cause: error,
+    });
+  if (error.code === 'EACCES')
+    return new ListenError(`${where} needs privileges this process does not have: set ${portFrom} to 1024 or above`, { cause: error });
+  return error;
+}
+
 main().catch(async (error: unknown) => {
   // Humans read this at start-up: the plain message (for configuration, the list of problems).
   process.stderr.write(`gateway failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -167,6 +185,6 @@ main().catch(async (error: unknown) => {
     ([{ ConfigError }, { TelemetrySettingsError }]) => error instanceof ConfigError || error instanceof TelemetrySettingsError,
     () => false,
   );
-  if (!expected) logger.fatal({ err: error }, 'gateway failed to start');
+  if (!expected && !(error instanceof ListenError)) logger.fatal({ err: error }, 'gateway failed to start');
   process.exit(1);
 });

@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
@@ -240,6 +242,31 @@ describe('gateway process', () => {
     );
   });
 
+  it('says what to do when its port is taken or its HOST is no address of the machine, in one line and without a stack', async () => {
+    const yaml = `servers:\n  time:\n    module: ${shippedModule('time')}\n`;
+    const taken = createNetServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const inUse = await runGatewayToExit(yaml, { PORT: String(port) });
+      assert.equal(inUse.code, 1);
+      assert.equal(
+        inUse.stderr,
+        `gateway failed to start: 127.0.0.1 port ${port} is in use by another process: stop it, or set PORT to a free port\n`,
+      );
+      assert.doesNotMatch(inUse.stdout, /"level":"fatal"|\bat \w+ \(/, 'no fatal line with a stack: the reason is the whole story');
+    } finally {
+      taken.close();
+    }
+    // TEST-NET-1 (RFC 5737): no machine's own address.
+    const elsewhere = await runGatewayToExit(yaml, { HOST: '192.0.2.1' });
+    assert.equal(elsewhere.code, 1);
+    assert.equal(
+      elsewhere.stderr,
+      'gateway failed to start: 192.0.2.1 is not an address of this machine: set HOST to one of its addresses (or leave it unset: 127.0.0.1)\n',
+    );
+  });
+
   it('refuses a missing ${VAR} with its position, and expands ${VAR:-default}', async () => {
     const yaml = `servers:\n  time:\n    module: ${shippedModule('time')}\n    options:\n      localTimezone: "\${ZONE}"\n`;
     const { stderr } = await runGatewayToExit(yaml);
@@ -253,6 +280,41 @@ describe('gateway process', () => {
   });
 });
 
+describe('a module from a package', () => {
+  it('imports one installed beside gateway.yaml as import() would, an ESM-only package (exports with the import condition alone) too', async () => {
+    const dir = tempDir('esm-only-package');
+    const packageDir = path.join(dir, 'node_modules', 'esm-only-echo');
+    mkdirSync(packageDir, { recursive: true });
+    writeFileSync(
+      path.join(packageDir, 'package.json'),
+      JSON.stringify({ name: 'esm-only-echo', version: '1.0.0', type: 'module', exports: { '.': { import: './index.js' } } }),
+    );
+    // The echo fixture, as its package's one module.
+    const echo = pathToFileURL(path.join(PROJECT_ROOT, 'dist', 'test', 'fixtures', 'servers', 'echo', 'index.js')).href;
+    writeFileSync(path.join(packageDir, 'index.js'), `export * from ${JSON.stringify(echo)};\n`);
+    const file = path.join(dir, 'gateway.yaml');
+    writeFileSync(file, 'servers:\n  echo:\n    module: esm-only-echo\n');
+    const gateway = await startGatewayProcess(undefined, { GATEWAY_CONFIG: file });
+    try {
+      const { client } = await connectClient(`${gateway.url}/mcp/echo`);
+      assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'from a package' } })), 'from a package');
+      await client.close();
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('says which package it could not find', async () => {
+    const dir = tempDir('missing-package');
+    const file = path.join(dir, 'gateway.yaml');
+    writeFileSync(file, 'servers:\n  gone:\n    module: no-such-mcp-package\n');
+    const { code, stderr } = await runGatewayToExit(undefined, { GATEWAY_CONFIG: file });
+    assert.equal(code, 1);
+    assert.match(stderr, /servers\.gone\.module: route "gone" \(module no-such-mcp-package\)/);
+    assert.match(stderr, /no-such-mcp-package/);
+  });
+});
+
 describe('npm run check', () => {
   it('prints each route with its tools without serving', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/gateway/check.js')], {
@@ -260,6 +322,26 @@ describe('npm run check', () => {
     });
     assert.match(stdout, /\/mcp\/weather \(stateful\)\n {4}get_alerts - /);
     assert.match(stdout, /\/mcp\/time \(stateful\)\n {4}get_current_time - /);
+  });
+
+  it('warns of a tools.allow or tools.deny name that no tool of the server has', async () => {
+    const file = path.join(tempDir('check-filter'), 'gateway.yaml');
+    writeFileSync(
+      file,
+      `servers:\n  time:\n    module: ${shippedModule('time')}\n    tools:\n      allow: [get_curent_time, convert_time]\n      deny: [convert_tim]\n`,
+    );
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(PROJECT_ROOT, 'dist/src/gateway/check.js'), file], {
+      cwd: PROJECT_ROOT,
+    });
+    const warning = stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => String(line.msg).startsWith('tools.allow or tools.deny names a tool the server does not have'));
+    assert.ok(warning, stdout);
+    assert.deepEqual([warning.route, warning.names], ['time', ['get_curent_time', 'convert_tim']]);
+    // What the filter lets through is listed as before.
+    assert.match(stdout, /\/mcp\/time \(stateful\)\n {4}convert_time - /);
   });
 
   it('exits 1 with the problems of a bad file', async () => {

@@ -450,6 +450,7 @@ describe('routes whose server speaks only 2026-07-28', () => {
 
 describe('command routes that cannot start', () => {
   let gw: InProcessGateway;
+  const marker = `cannot-start-${randomUUID()}`;
   before(async () => {
     gw = await startInProcessGateway(
       [
@@ -470,11 +471,48 @@ describe('command routes that cannot start', () => {
         '  closes:',
         '    command: sh',
         '    args: ["-c", "exec 0<&-; sleep 0.3; exit 1"]',
+        // Not an MCP server: a banner on stdout, then nothing; it ignores its stdin closing and SIGTERM.
+        '  banner:',
+        `    command: ${process.execPath}`,
+        `    args: ["-e", "process.stdout.write('listening on port 3000\\\\n'); process.on('SIGTERM', () => {}); process.stdin.resume(); setInterval(() => {}, 1000)", "${marker}"]`,
+        '    startTimeout: 500ms',
+        // Says why on stderr, and exits.
+        '  complains:',
+        `    command: ${process.execPath}`,
+        `    args: ["-e", "console.error('fatal: API_TOKEN is not set'); process.exit(3)"]`,
         '',
       ].join('\n'),
     );
   });
-  after(() => gw.close());
+  after(async () => {
+    await gw.close();
+    await until(() => processesWith(marker).length === 0, 'the children to exit');
+  });
+
+  test('answers as soon as startTimeout is over, and says that the command wrote what is not JSON-RPC; stops the child after', async () => {
+    const answer = await initialize(`${gw.url}/mcp/banner`);
+    assert.deepEqual([answer.status, answer.code], [502, 'upstream_unavailable']);
+    assert.match(
+      answer.message!,
+      /did not answer its first request within 0\.5 s \(startTimeout\); it wrote 1 line on its stdout that is not JSON-RPC \(see the log\): is the command an MCP stdio server, and does it log to stderr\?$/,
+    );
+    // Answered while the child, which ignores its stdin closing and SIGTERM, is still being stopped:
+    // before, the answer waited for that too (twice the stop's grace).
+    assert.equal(processesWith(marker).length, 1, 'the child is still being stopped when the client is answered');
+    await until(() => processesWith(marker).length === 0, 'the child to be stopped (SIGKILL after the grace)');
+  });
+
+  test("logs a child's last stderr line with why it failed, and tells the client the exit in the gateway's words alone", async () => {
+    const answer = await initialize(`${gw.url}/mcp/complains`);
+    assert.deepEqual([answer.status, answer.code], [502, 'upstream_unavailable']);
+    // No error code of the SDK's or Node's (EPIPE) after the gateway's own words.
+    assert.match(answer.message!, /is unavailable: \S*node exited with code 3$/);
+    const failedLine = () => gw.logs.find((line) => line.msg === 'server process failed to start' && line.route === 'complains');
+    await until(() => failedLine() !== undefined, 'the log line');
+    const failed = failedLine()!;
+    assert.equal(failed.why, 'exited with code 3');
+    assert.equal(failed.lastStderr, 'fatal: API_TOKEN is not set');
+  });
 
   test('holds back a server that keeps exiting before it answers, and says for how long', async () => {
     const messages: string[] = [];

@@ -100,12 +100,48 @@ describe('a url route whose remote server refuses its first connection', () => {
     try {
       await assert.rejects(
         connect(`${gw.url}/mcp/r`),
-        /the remote server of route \\"r\\" is unavailable: Error POSTing to endpoint: slow down/,
+        /the remote server of route \\"r\\" is unavailable: answered HTTP 429 \(slow down\)/,
       );
       const client = await connect(`${gw.url}/mcp/r`);
       assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'after' } })), 'after');
       assert.ok(!gw.logs.some((line) => line.msg === 'the remote server refused Streamable HTTP; using HTTP+SSE'));
       await client.close();
+    } finally {
+      await gw.close();
+      await remote.close();
+    }
+  });
+
+  test('says which HTTP status it answered, and what to check for a 401 or a 403, to the client and in the log', async () => {
+    const remote = await startRemote();
+    const answers: Array<[number, string]> = [
+      [401, ''],
+      [403, 'not for you'],
+      [500, 'boom'],
+    ];
+    remote.intercept = (_req, res) => {
+      const next = answers.shift();
+      if (!next) return false;
+      res.writeHead(next[0], { 'content-type': 'text/plain' }).end(next[1]);
+      return true;
+    };
+    // No backoff between the three: each connection asks the remote again.
+    const gw = await startInProcessGateway(`servers:\n  r:\n    url: ${remote.url}\ncache:\n  backoff: { afterFailures: 10 }\n`);
+    try {
+      for (const expected of [
+        /is unavailable: answered HTTP 401: check the credentials in the route's headers\W*"/,
+        /is unavailable: answered HTTP 403: check the credentials in the route's headers \(not for you\)/,
+        /is unavailable: answered HTTP 500 \(boom\)/,
+      ]) {
+        await assert.rejects(connect(`${gw.url}/mcp/r`), expected);
+      }
+      const warned = gw.logs.filter((line) => line.msg === 'remote server could not be connected to').map((line) => line.why);
+      assert.deepEqual(warned, [
+        "answered HTTP 401: check the credentials in the route's headers",
+        "answered HTTP 403: check the credentials in the route's headers (not for you)",
+        'answered HTTP 500 (boom)',
+      ]);
+      assert.ok(gw.logs.filter((line) => line.msg === 'remote server could not be connected to').every((line) => line.route === 'r'));
     } finally {
       await gw.close();
       await remote.close();

@@ -104,7 +104,8 @@ export async function startGatewayProcess(yaml?: string, env: NodeJS.ProcessEnv 
 
 /** Runs the gateway process to completion (for configurations that must fail to start). */
 export async function runGatewayToExit(
-  yaml: string,
+  /** The gateway.yaml text, or undefined for the file `env.GATEWAY_CONFIG` names. */
+  yaml: string | undefined,
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | null; stderr: string; stdout: string }> {
   const child = launchGateway(yaml, { PORT: '0', ...env });

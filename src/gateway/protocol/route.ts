@@ -307,6 +307,16 @@ export function createRoute(options: RouteOptions): Route {
   function forgetTools(): void {
     toolList = undefined;
   }
+  /** Names of `tools.allow` and `tools.deny` already warned of. */
+  const toldUnmatched = new Set<string>();
+  function warnUnmatchedFilter(tools: readonly ToolSummary[]): void {
+    const unmatched = unmatchedFilterNames(entry.tools, tools, toldUnmatched);
+    if (unmatched.length === 0) return;
+    log.warn(
+      { names: unmatched, tools: tools.length },
+      'tools.allow or tools.deny names a tool the server does not have (a typo hides a tool, or leaves one listed)',
+    );
+  }
   /** An upstream's notices for the route's listeners, which also make the status page list its tools anew. */
   function forgettingTools(notifier: ServerNotifier): ServerNotifier {
     return {
@@ -341,7 +351,10 @@ export function createRoute(options: RouteOptions): Route {
       if (toolList?.failedAt !== undefined && clock() - toolList.failedAt >= TOOLS_RETRY_MS) forgetTools();
       if (!toolList) {
         const made: ToolListing = {
-          listing: listTools(upstream, context).then((tools) => tools.filter((t) => isToolVisible(t.name, entry.tools ?? {}))),
+          listing: listTools(upstream, context).then((tools) => {
+            warnUnmatchedFilter(tools);
+            return tools.filter((t) => isToolVisible(t.name, entry.tools ?? {}));
+          }),
         };
         made.listing.catch(() => (made.failedAt = clock()));
         toolList = made;
@@ -349,6 +362,22 @@ export function createRoute(options: RouteOptions): Route {
       return toolList.listing;
     },
   };
+}
+
+/**
+ * Names in a route's `tools.allow` or `tools.deny` that none of its server's tools has: a typo
+ * there hides a tool (allow) or leaves one listed (deny) without a word. Told once per name, when
+ * the tools are listed (the status page, `npm run check`); a server may add tools later.
+ */
+function unmatchedFilterNames(filter: LoadedServer['entry']['tools'], tools: readonly ToolSummary[], told: Set<string>): string[] {
+  const names = new Set(tools.map((tool) => tool.name));
+  const unmatched: string[] = [];
+  for (const name of [...(filter?.allow ?? []), ...(filter?.deny ?? [])]) {
+    if (names.has(name) || told.has(name)) continue;
+    told.add(name);
+    unmatched.push(name);
+  }
+  return unmatched;
 }
 
 /** Lists a route's tools the way a client would: a real Client over an in-memory link. */

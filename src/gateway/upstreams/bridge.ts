@@ -34,6 +34,7 @@ import { MAX_TIMER_MS } from '../config/units.js';
 import { signalClock, type CallClock } from '../call-clock.js';
 import {
   RELAY_ANSWER_TIMEOUT_MS,
+  UpstreamStartFailure,
   type DownstreamPeer,
   type UpstreamConnection,
   type UpstreamDescription,
@@ -594,8 +595,13 @@ export function messageOf(error: unknown): string {
   let line = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
   // Node's fetch says only `fetch failed`; why (ECONNREFUSED, ENOTFOUND, a certificate's
   // CERT_HAS_EXPIRED) is the code of an error in its cause chain.
-  const code = networkCode(error);
+  // A failure to start in the gateway's own words says why already.
+  const code = error instanceof UpstreamStartFailure ? undefined : networkCode(error);
   if (code !== undefined && !line.includes(code)) line = `${line} (${code})`;
+  // Node's fetch refusing a URL it will not ask (a port browsers block, such as 6000) gives no code, only a reason.
+  else if (code === undefined && line === 'fetch failed' && error instanceof Error && error.cause instanceof Error) {
+    line = `${line} (${error.cause.message.split('\n')[0]})`;
+  }
   return line.length > MAX_MESSAGE_LENGTH ? `${line.slice(0, MAX_MESSAGE_LENGTH)}…` : line;
 }
 

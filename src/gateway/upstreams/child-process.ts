@@ -123,6 +123,10 @@ export class ChildProcessTransport implements Transport {
   /** What of its stderr, and of its stdout that is not JSON-RPC, may reach the log: each its own budget. */
   private readonly stderrBudget: LogBudget;
   private readonly stdoutBudget: LogBudget;
+  /** The lines it wrote on stdout that are not JSON-RPC (a banner, debug output): told when it never answers. */
+  notJsonRpcLines = 0;
+  /** Its last stderr line (cut to {@link LAST_STDERR_CHARS}): logged with why it failed to start. */
+  lastStderr: string | undefined;
 
   constructor(
     private readonly spec: ChildCommand,
@@ -190,6 +194,7 @@ export class ChildProcessTransport implements Transport {
         }, OUTPUT_CLOSED_GRACE).unref();
       });
       lines(child.stderr!, (line) => {
+        if (line.trim() !== '') this.lastStderr = capForLog(line, LAST_STDERR_CHARS);
         if (this.stderrBudget.take()) this.log.info({ pid: child.pid, stderr: line }, 'server stderr');
       });
     });
@@ -316,6 +321,7 @@ export class ChildProcessTransport implements Transport {
     } catch {
       // Servers that print banners or debug output on stdout still work; the line is logged, within
       // the budget.
+      this.notJsonRpcLines++;
       const logged = this.stdoutBudget.take();
       if (logged) {
         this.log.warn({ pid: this.pid, stdout: capForLog(line, LOGGED_LINE_CHARS) }, 'server wrote a line on stdout that is not JSON-RPC');
@@ -333,6 +339,9 @@ export class ChildProcessTransport implements Transport {
 }
 
 const INVALID_ANSWER = 'the server process answered this request with a message that is not valid JSON-RPC';
+/** The longest last stderr line kept for the log line of a failed start. */
+const LAST_STDERR_CHARS = 500;
+
 const INVALID_ANSWER_LOGGED = `${INVALID_ANSWER} (it is in the gateway's log: server wrote a line on stdout that is not JSON-RPC)`;
 const INVALID_ANSWER_DROPPED = `${INVALID_ANSWER} (not in the gateway's log: the server wrote more stdout lines that are not JSON-RPC than its log budget lets through, and this one was dropped)`;
 

@@ -159,10 +159,18 @@ const CAPABILITY_OF: Record<(typeof SERVER_TO_CLIENT)[number], keyof ClientCapab
 };
 
 /**
+ * A connection that could not be opened, in the gateway's own words: its message says why, and is
+ * quoted as it is (no error code of its causes added: `exited with code 3`, not `… (EPIPE)`).
+ */
+export class UpstreamStartFailure extends Error {
+  override readonly name: string = 'UpstreamStartFailure';
+}
+
+/**
  * A connection that could not be opened, with how in a few words safe for the status page
  * (`exited with code 1`): the message may name the command or the URL, the reason never does.
  */
-export class UpstreamOpenError extends Error {
+export class UpstreamOpenError extends UpstreamStartFailure {
   override readonly name = 'UpstreamOpenError';
 
   constructor(

@@ -7,7 +7,6 @@
  * build output first (`dist/servers/weather/index.js`).
  */
 import { existsSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, PROJECT_ROOT, type ConfigProblem, type GatewayConfig, type ServerEntry } from '../config/config.js';
@@ -33,18 +32,29 @@ const RUNNING_FROM_BUILD = fileURLToPath(import.meta.url).startsWith(path.join(P
 const RUNNING_FROM_TYPESCRIPT = import.meta.url.endsWith('.ts');
 
 /**
- * Turns a `module:` value into something `import()` takes: a file URL for paths, the name itself
- * for packages. Returns the places it looked when a path does not exist.
+ * Turns a `module:` value into something `import()` takes: a file URL. A package is resolved as
+ * `import()` would resolve it from a module in gateway.yaml's folder (Node's ESM rules, its
+ * `exports` with the `import` condition: an ESM-only package too), by `import-meta-resolve`, since
+ * Node's own `import.meta.resolve` takes no parent without a flag; a package gateway.yaml's folder
+ * does not have is looked up from the gateway's (its own dependencies). Returns the places it
+ * looked when a path does not exist.
  */
-export function resolveModule(spec: string, configDir: string): { ok: true; specifier: string } | { ok: false; message: string } {
+export async function resolveModule(
+  spec: string,
+  configDir: string,
+): Promise<{ ok: true; specifier: string } | { ok: false; message: string }> {
   const isPath = spec.startsWith('.') || path.isAbsolute(spec);
   if (!isPath) {
-    try {
-      return { ok: true, specifier: pathToFileURL(createRequire(path.join(configDir, 'gateway.yaml')).resolve(spec)).href };
-    } catch {
-      // ESM-only packages have no `require` condition; let import() resolve it from here.
-      return { ok: true, specifier: spec };
+    // Loaded on first use: the shipped servers are paths.
+    const { resolve } = await import('import-meta-resolve');
+    for (const parent of [pathToFileURL(path.join(configDir, 'gateway.yaml')).href, import.meta.url]) {
+      try {
+        return { ok: true, specifier: resolve(spec, parent) };
+      } catch {
+        // Not there: the next place, then import() says why.
+      }
     }
+    return { ok: true, specifier: spec };
   }
   const target = path.resolve(configDir, spec);
   const candidates: string[] = [];
@@ -79,7 +89,7 @@ export async function loadServers(
       };
       if (entry.module === undefined) return { name, entry, module: undefined, options: {} };
       const where = `route "${name}" (module ${entry.module})`;
-      const resolved = resolveModule(entry.module, config.dir);
+      const resolved = await resolveModule(entry.module, config.dir);
       if (!resolved.ok) return void problem(['servers', name, 'module'], `${where}: ${resolved.message}`);
 
       let mod: Partial<ServerModule>;

@@ -23,8 +23,9 @@ import { SSEClientTransport, SdkError, StreamableHTTPClientTransport, type Fetch
 import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 import type { ListenStreams } from './listen-reopening.js';
-import { refusedProtocolVersion, UpstreamConnection, type UpstreamTrace } from './connection.js';
+import { refusedProtocolVersion, UpstreamConnection, UpstreamStartFailure, type UpstreamTrace } from './connection.js';
 import type { Connector } from './bridged.js';
+import type { ConnectionInit } from './pool.js';
 import { withMessageLimit, type Overflow } from './message-limit.js';
 import { secretsOf, upstreamFetch, withRedactedErrors } from './upstream-fetch.js';
 import { AnsweringSSEClientTransport, AnsweringStreamableHTTPClientTransport } from './unanswered-streams.js';
@@ -138,53 +139,66 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
     });
   }
 
+  /** A connection to the remote: in Streamable HTTP, else (once that was refused) in HTTP+SSE. */
+  async function openConnection(init: ConnectionInit): Promise<UpstreamConnection> {
+    const sealed = parseSealed(init.resume);
+    /** Why Streamable HTTP was refused just now, if it was: told with the HTTP+SSE failure. */
+    let refused: unknown;
+    if (!sseOnly) {
+      const transport: AnsweringStreamableHTTPClientTransport = new AnsweringStreamableHTTPClientTransport(options.url, {
+        requestInit,
+        // Called only once the transport sends, so `transport` is there by then.
+        fetch: fetchFor(() => transport),
+        ...(sealed ? { sessionId: sealed.s } : {}),
+      });
+      if (sealed?.v) transport.setProtocolVersion(sealed.v);
+      if (sealed) sealedIn.add(transport);
+      try {
+        const connection = await connect(init, transport, sealed !== undefined);
+        transports.set(connection, transport);
+        return connection;
+      } catch (error) {
+        await transport.close().catch(() => undefined);
+        // A 2026-07-28-only server refusing the 2025 version speaks Streamable HTTP all the same.
+        if (!refusedStreamableHttp(error) || refusedProtocolVersion(error)) throw error;
+        refused = error;
+      }
+    }
+    const transport: AnsweringSSEClientTransport = new AnsweringSSEClientTransport(options.url, {
+      requestInit,
+      fetch: fetchFor(() => transport),
+    });
+    let connection: UpstreamConnection;
+    try {
+      connection = await connect(init, transport, false);
+    } catch (error) {
+      await transport.close().catch(() => undefined);
+      // Remembered only once HTTP+SSE worked: a server that answers neither (a wrong path, a
+      // proxy's 404 during a deploy) is asked in Streamable HTTP again next time.
+      sseOnly = false;
+      if (refused === undefined) throw error;
+      throw bothRefused(refused, error);
+    }
+    if (!sseOnly) {
+      log.info({ status: (refused as SdkError).data }, 'the remote server refused Streamable HTTP; using HTTP+SSE');
+      sseOnly = true;
+    }
+    return connection;
+  }
+
   return {
     kind: 'url',
     describe,
     async open(init) {
-      const sealed = parseSealed(init.resume);
-      /** Why Streamable HTTP was refused just now, if it was: told with the HTTP+SSE failure. */
-      let refused: unknown;
-      if (!sseOnly) {
-        const transport: AnsweringStreamableHTTPClientTransport = new AnsweringStreamableHTTPClientTransport(options.url, {
-          requestInit,
-          // Called only once the transport sends, so `transport` is there by then.
-          fetch: fetchFor(() => transport),
-          ...(sealed ? { sessionId: sealed.s } : {}),
-        });
-        if (sealed?.v) transport.setProtocolVersion(sealed.v);
-        if (sealed) sealedIn.add(transport);
-        try {
-          const connection = await connect(init, transport, sealed !== undefined);
-          transports.set(connection, transport);
-          return connection;
-        } catch (error) {
-          await transport.close().catch(() => undefined);
-          // A 2026-07-28-only server refusing the 2025 version speaks Streamable HTTP all the same.
-          if (!refusedStreamableHttp(error) || refusedProtocolVersion(error)) throw error;
-          refused = error;
-        }
-      }
-      const transport: AnsweringSSEClientTransport = new AnsweringSSEClientTransport(options.url, {
-        requestInit,
-        fetch: fetchFor(() => transport),
-      });
-      let connection: UpstreamConnection;
       try {
-        connection = await connect(init, transport, false);
+        return await openConnection(init);
       } catch (error) {
-        await transport.close().catch(() => undefined);
-        // Remembered only once HTTP+SSE worked: a server that answers neither (a wrong path, a
-        // proxy's 404 during a deploy) is asked in Streamable HTTP again next time.
-        sseOnly = false;
-        if (refused === undefined) throw error;
-        throw bothRefused(refused, error);
+        // It answered, refusing the era it was offered: the route asks again in the other (bridged.ts).
+        if (refusedProtocolVersion(error)) throw error;
+        const why = remoteFailure(error);
+        log.warn({ why }, 'remote server could not be connected to');
+        throw new UpstreamStartFailure(why, { cause: error });
       }
-      if (!sseOnly) {
-        log.info({ status: (refused as SdkError).data }, 'the remote server refused Streamable HTTP; using HTTP+SSE');
-        sseOnly = true;
-      }
-      return connection;
     },
     seal(connection) {
       const transport = transports.get(connection);
@@ -203,6 +217,19 @@ export function remoteConnector(options: RemoteConnectorOptions): Connector {
       if (sealed) endRemoteSession(sealed, 'its session was deleted');
     },
   };
+}
+
+/**
+ * Why a connection to the remote failed, for its clients and the log: the HTTP status it answered
+ * (with what to check for the usual ones), else the network's reason (`fetch failed (ECONNREFUSED)`).
+ */
+function remoteFailure(error: unknown): string {
+  const status = error instanceof SdkError ? (error.data as { status?: unknown } | undefined)?.status : undefined;
+  if (typeof status !== 'number') return messageOf(error);
+  // (A 404 or 405 is told as a refusal of both transports: the server may speak only HTTP+SSE.)
+  const hint = status === 401 || status === 403 ? ": check the credentials in the route's headers" : '';
+  const said = messageOf(error).replace(/^Error POSTing to endpoint(?: \(HTTP \d+\))?:\s*/, '');
+  return `answered HTTP ${status}${hint}${said === '' ? '' : ` (${said})`}`;
 }
 
 function parseSealed(text: string | undefined): Sealed | undefined {

@@ -7,7 +7,7 @@ import type { BackoffSettings } from '../backoff-schedule.js';
 import type { Logger } from '../logger.js';
 import type { ListenStreams } from './listen-reopening.js';
 import { ChildProcessTransport, type ChildCommand, type ChildExit } from './child-process.js';
-import { refusedProtocolVersion, UpstreamConnection, UpstreamOpenError, type UpstreamTrace } from './connection.js';
+import { refusedProtocolVersion, UpstreamConnection, UpstreamOpenError, UpstreamStartFailure, type UpstreamTrace } from './connection.js';
 import type { Connector } from './bridged.js';
 
 export interface StdioConnectorOptions {
@@ -68,13 +68,17 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
       } catch (error) {
         // How it failed, not how it was stopped after (the client closes it on a failed connect).
         const seen = transport.exit?.asked ? undefined : transport.exit;
-        await transport.close();
+        const timedOut = error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout;
+        // A child that did not answer in time is stopped in the background: its caller has waited
+        // startTimeout already, not that and the stop's grace too (nothing below needs its exit).
+        const closed = transport.close();
+        if (timedOut) void closed.catch(() => undefined);
+        else await closed;
         // A child gone before its exit was seen (the first write to it failed: EPIPE) says why by
         // its own exit code once it is reaped; one that ends with 0 or by the gateway's signal,
         // only once told to stop, does not, unless its stdin had already broken: then it ended on
         // its own, and 0 is its own exit too (a server that quits after answering initialize).
         const late = transport.exit;
-        const timedOut = error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout;
         const brokePipe = isBrokenPipe(error);
         const exit = seen ?? (!timedOut && late && late.signal === null && (late.code !== 0 || brokePipe) ? late : undefined);
         // It started and answered, refusing the era it was offered: the route asks again in the
@@ -85,20 +89,29 @@ export function stdioConnector(options: StdioConnectorOptions): Connector {
           : exit
             ? describeExit(exit)
             : timedOut
-              ? `did not answer its first request within ${options.startTimeout / 1000} s (startTimeout)`
+              ? `did not answer its first request within ${options.startTimeout / 1000} s (startTimeout)${notJsonRpc(transport.notJsonRpcLines)}`
               : brokePipe
                 ? 'closed its stdin before it was initialized'
                 : error instanceof ProtocolError
                   ? // It runs, and said no: its own words, not a failure to start.
                     `answered its first request with an error (${error.code}: ${error.message.split('\n')[0]})`
                   : `did not start (${(error instanceof Error ? error.message : String(error)).split('\n')[0]})`;
-        log.warn({ command: options.command.command, why }, 'server process failed to start');
+        log.warn(
+          { command: options.command.command, why, ...(transport.lastStderr === undefined ? {} : { lastStderr: transport.lastStderr }) },
+          'server process failed to start',
+        );
         const message = `${options.command.command} ${why}`;
         if (exit || transport.stoppedFor) throw new UpstreamOpenError(message, why, { cause: error });
-        throw new Error(message, { cause: error });
+        throw new UpstreamStartFailure(message, { cause: error });
       }
     },
   };
+}
+
+/** What a child that never answered wrote instead, when it wrote lines that are not JSON-RPC on its stdout. */
+function notJsonRpc(lines: number): string {
+  if (lines === 0) return '';
+  return `; it wrote ${lines} line${lines === 1 ? '' : 's'} on its stdout that ${lines === 1 ? 'is' : 'are'} not JSON-RPC (see the log): is the command an MCP stdio server, and does it log to stderr?`;
 }
 
 /** A write to a child whose stdin is closed: Node's EPIPE, as it comes or as the cause of the SDK's error. */
