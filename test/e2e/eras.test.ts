@@ -4,8 +4,8 @@
  * real gateway with the SDK v2 client in each of its modes and raw requests for the edges.
  */
 import assert from 'node:assert/strict';
-import { connect as connectSocket } from 'node:net';
-import { after, before, describe, it, mock } from 'node:test';
+import { rawPost, unreadingClient } from '../helpers/raw-http.js';
+import { after, before, describe, it } from 'node:test';
 import {
   CLIENT_CAPABILITIES_META_KEY,
   CLIENT_INFO_META_KEY,
@@ -24,6 +24,7 @@ import {
   textOf,
   type InProcessGateway,
 } from '../helpers/gateway.js';
+import { watchConsoleErrors } from '../helpers/console.js';
 import { until } from '../helpers/until.js';
 
 const MODERN = '2026-07-28';
@@ -55,6 +56,24 @@ async function connect(route: string, mode: 'auto' | 'legacy' | { pin: string },
   return { client, transport };
 }
 
+/** A raw 2026-07-28 request's body (id 1): `params` with the envelope in `_meta`. */
+function modernBody(method: string, params: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method,
+    params: {
+      ...params,
+      _meta: {
+        [PROTOCOL_VERSION_META_KEY]: MODERN,
+        [CLIENT_CAPABILITIES_META_KEY]: {},
+        [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
+        ...(params._meta as object),
+      },
+    },
+  });
+}
+
 /** A raw 2026-07-28 request: the envelope in `_meta` and the SEP-2243 headers. */
 function modernPost(route: string, method: string, params: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
   const named = params.name ?? params.uri;
@@ -62,20 +81,7 @@ function modernPost(route: string, method: string, params: Record<string, unknow
   return fetch(`${gw.url}/mcp/${route}`, {
     method: 'POST',
     headers: { ...MCP_POST_HEADERS, 'mcp-protocol-version': MODERN, 'mcp-method': method, ...name, ...headers },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method,
-      params: {
-        ...params,
-        _meta: {
-          [PROTOCOL_VERSION_META_KEY]: MODERN,
-          [CLIENT_CAPABILITIES_META_KEY]: {},
-          [CLIENT_INFO_META_KEY]: { name: 'raw', version: '1.0.0' },
-          ...(params._meta as object),
-        },
-      },
-    }),
+    body: modernBody(method, params),
   });
 }
 
@@ -286,32 +292,14 @@ describe('listen streams of one caller', () => {
 
 describe('a listen stream its client does not read', () => {
   it('is cut once it holds 16 MiB unread, with a warning; the caller listens again and everyone else goes on', async () => {
-    // The Node bridge logs a stream that errors to the console, and writes the error into it.
-    const consoleErrors = mock.method(console, 'error');
+    const consoleErrors = watchConsoleErrors();
     const uri = `probe://${'z'.repeat(1024 * 1024)}`;
-    const body = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'subscriptions/listen',
-      params: {
-        notifications: { resourceSubscriptions: [uri] },
-        _meta: {
-          [PROTOCOL_VERSION_META_KEY]: MODERN,
-          [CLIENT_CAPABILITIES_META_KEY]: {},
-          [CLIENT_INFO_META_KEY]: { name: 'suspended', version: '1.0.0' },
-        },
-      },
-    });
+    const body = modernBody('subscriptions/listen', { notifications: { resourceSubscriptions: [uri] } });
     // A client that listens and never reads its stream (a suspended laptop): the bytes pile up.
-    const socket = connectSocket(Number(new URL(gw.url).port), '127.0.0.1');
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.on('error', () => undefined);
-    socket.write(
-      `POST /mcp/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
-        `Accept: application/json, text/event-stream\r\nMcp-Protocol-Version: ${MODERN}\r\n` +
-        `Mcp-Method: subscriptions/listen\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    const { socket, closed } = unreadingClient(
+      Number(new URL(gw.url).port),
+      rawPost('/mcp/echo', body, { 'Mcp-Protocol-Version': MODERN, 'Mcp-Method': 'subscriptions/listen' }),
     );
-    socket.pause();
     const other = await connect('echo', { pin: MODERN });
     const heard: string[] = [];
     other.client.setNotificationHandler('notifications/resources/updated', (n) => void heard.push(n.params.uri));
@@ -339,13 +327,9 @@ describe('a listen stream its client does not read', () => {
       );
       await until(() => heard.includes('probe://small'), 'the other listener to hear its update');
       assert.equal(textOf(await other.client.callTool({ name: 'echo', arguments: { text: 'undisturbed' } })), 'undisturbed');
-      assert.deepEqual(
-        consoleErrors.mock.calls.map((c) => String(c.arguments[0])),
-        [],
-        'nothing on the console: the warning is the log line',
-      );
+      consoleErrors.check();
     } finally {
-      consoleErrors.mock.restore();
+      consoleErrors.restore();
       socket.destroy();
       await stream.close();
       await other.client.close();
@@ -355,31 +339,13 @@ describe('a listen stream its client does not read', () => {
 
 describe("a 2026-07-28 call's event stream its client does not read", () => {
   it('is cut once it holds 16 MiB unread, with a warning; everyone else goes on', async () => {
-    const consoleErrors = mock.method(console, 'error');
-    const body = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: {
-        name: 'chatter',
-        // 40 MiB of log messages before the answer.
-        arguments: { times: 40, size: 1024 * 1024 },
-        _meta: {
-          [PROTOCOL_VERSION_META_KEY]: MODERN,
-          [CLIENT_CAPABILITIES_META_KEY]: {},
-          [CLIENT_INFO_META_KEY]: { name: 'suspended', version: '1.0.0' },
-        },
-      },
-    });
-    const socket = connectSocket(Number(new URL(gw.url).port), '127.0.0.1');
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.on('error', () => undefined);
-    socket.write(
-      `POST /mcp/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
-        `Accept: application/json, text/event-stream\r\nMcp-Protocol-Version: ${MODERN}\r\n` +
-        `Mcp-Method: tools/call\r\nMcp-Name: chatter\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    const consoleErrors = watchConsoleErrors();
+    // 40 MiB of log messages before the answer.
+    const body = modernBody('tools/call', { name: 'chatter', arguments: { times: 40, size: 1024 * 1024 } });
+    const { socket, closed } = unreadingClient(
+      Number(new URL(gw.url).port),
+      rawPost('/mcp/echo', body, { 'Mcp-Protocol-Version': MODERN, 'Mcp-Method': 'tools/call', 'Mcp-Name': 'chatter' }),
     );
-    socket.pause();
     const other = await connect('echo', { pin: MODERN });
     try {
       const warned = () => gw.logs.find((l) => String(l.msg).includes("call's event stream is not read"));
@@ -390,13 +356,9 @@ describe("a 2026-07-28 call's event stream its client does not read", () => {
       socket.resume();
       await closed;
       assert.equal(textOf(await other.client.callTool({ name: 'echo', arguments: { text: 'undisturbed' } })), 'undisturbed');
-      assert.deepEqual(
-        consoleErrors.mock.calls.map((c) => String(c.arguments[0])),
-        [],
-        'nothing on the console: the warning is the log line',
-      );
+      consoleErrors.check();
     } finally {
-      consoleErrors.mock.restore();
+      consoleErrors.restore();
       socket.destroy();
       await other.client.close();
     }

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { connect } from 'node:net';
-import { describe, it, mock } from 'node:test';
+import { describe, it } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { pathToFileURL } from 'node:url';
 import {
@@ -20,6 +19,8 @@ import {
 } from '../helpers/gateway.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 import { startV1Remote } from '../helpers/v1-remote.js';
+import { rawPost, unreadingClient } from '../helpers/raw-http.js';
+import { watchConsoleErrors } from '../helpers/console.js';
 import { until } from '../helpers/until.js';
 
 /** The same module instance the gateway imports, so its counters are the gateway's. */
@@ -171,16 +172,14 @@ describe('a GET stream its client does not read', () => {
   it('is cut once it holds 16 MiB unread, with a warning, and the client may open it again; the session and everyone else go on', async () => {
     const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
     const url = `${gw.url}/mcp/echo`;
-    // The Node bridge logs a stream that errors to the console, and writes the error into it.
-    const consoleErrors = mock.method(console, 'error');
+    const consoleErrors = watchConsoleErrors();
     const id = await openRawSession(url);
     const headers = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
     // A client that opens its stream and never reads it (a suspended laptop): the bytes pile up.
-    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
-    socket.write(
+    const { socket } = unreadingClient(
+      Number(new URL(gw.url).port),
       `GET /mcp/echo HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\nmcp-session-id: ${id}\r\nmcp-protocol-version: 2025-06-18\r\n\r\n`,
     );
-    socket.pause();
     const other = await connectClient(url);
     try {
       await until(() => gw.gateway.routes.get('echo')!.sessions.peek(id)!.active > 0, 'the stream to open');
@@ -208,13 +207,9 @@ describe('a GET stream its client does not read', () => {
       assert.equal(again.status, 200);
       await again.body?.cancel();
       assert.equal(textOf(await other.client.callTool({ name: 'echo', arguments: { text: 'undisturbed' } })), 'undisturbed');
-      assert.deepEqual(
-        consoleErrors.mock.calls.map((c) => String(c.arguments[0])),
-        [],
-        'nothing on the console: the warning is the log line',
-      );
+      consoleErrors.check();
     } finally {
-      consoleErrors.mock.restore();
+      consoleErrors.restore();
       socket.destroy();
       await other.client.close();
       await gw.close();
@@ -226,21 +221,17 @@ describe("a call's event stream its client does not read", () => {
   it('is cut once it holds 16 MiB unread, with a warning; the call ends, its id is free again, and the session and everyone else go on', async () => {
     const gw = await startInProcessGateway(`servers:\n  echo:\n    module: ${fixtureModule('echo')}\n`);
     const url = `${gw.url}/mcp/echo`;
-    const consoleErrors = mock.method(console, 'error');
+    const consoleErrors = watchConsoleErrors();
     const id = await openRawSession(url);
     const headers = { ...MCP_POST_HEADERS, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' };
     const call = (requestId: number, name: string, args: Record<string, unknown>) =>
       JSON.stringify({ jsonrpc: '2.0', id: requestId, method: 'tools/call', params: { name, arguments: args } });
     // A call that sends 40 MiB of log messages before it answers, from a client that never reads.
     const body = call(1, 'chatter', { times: 40, size: 1024 * 1024 });
-    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    socket.on('error', () => undefined);
-    socket.write(
-      `POST /mcp/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
-        `mcp-session-id: ${id}\r\nmcp-protocol-version: 2025-06-18\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    const { socket, closed } = unreadingClient(
+      Number(new URL(gw.url).port),
+      rawPost('/mcp/echo', body, { 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' }),
     );
-    socket.pause();
     const other = await connectClient(url);
     try {
       const warned = () => gw.logs.find((l) => String(l.msg).includes("call's event stream is not read"));
@@ -268,13 +259,9 @@ describe("a call's event stream its client does not read", () => {
       assert.equal(reused.status, 200, reused.text);
       assert.match(reused.text, /after 1/);
       assert.equal(textOf(await other.client.callTool({ name: 'echo', arguments: { text: 'undisturbed' } })), 'undisturbed');
-      assert.deepEqual(
-        consoleErrors.mock.calls.map((c) => String(c.arguments[0])),
-        [],
-        'nothing on the console: the warning is the log line',
-      );
+      consoleErrors.check();
     } finally {
-      consoleErrors.mock.restore();
+      consoleErrors.restore();
       socket.destroy();
       await other.client.close();
       await gw.close();

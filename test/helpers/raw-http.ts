@@ -3,7 +3,7 @@
  * request that ends mid-header, a header field repeated that Node's own client would not repeat
  * (Host).
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 /**
  * Sends `bytes` on a raw connection to 127.0.0.1:`port`; resolves with what came back when the
@@ -54,4 +54,29 @@ export function rawExchangeAfter(port: number, first: string, second: string): P
       done(false);
     }, 15_000).unref();
   });
+}
+
+/**
+ * A client that sends `request` on a raw connection to 127.0.0.1:`port` and then reads nothing (a
+ * suspended laptop, a hung tab): what the gateway writes piles up. `closed` resolves when the
+ * gateway cuts the connection; call `socket.resume()` to let it see the cut.
+ */
+export function unreadingClient(port: number, request: string): { readonly socket: Socket; readonly closed: Promise<void> } {
+  const socket = connect(port, '127.0.0.1');
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.on('error', () => undefined);
+  socket.write(request);
+  socket.pause();
+  return { socket, closed };
+}
+
+/** A POST of `body` to `path` in HTTP/1.1, with `headers` beside the MCP ones (JSON in, JSON or an event stream out). */
+export function rawPost(path: string, body: string, headers: Readonly<Record<string, string>> = {}): string {
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return (
+    `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
+    `${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+  );
 }
