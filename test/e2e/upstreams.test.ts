@@ -24,6 +24,7 @@ import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 import { startV1Remote, startV1SseRemote } from '../helpers/v1-remote.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { watchConsoleErrors } from '../helpers/console.js';
 import { until } from '../helpers/until.js';
 
 const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
@@ -540,6 +541,53 @@ describe('command routes that cannot start', () => {
       assert.equal((await upstreamStatus(gw, route)).backoff.lastError, lastError);
     });
   }
+});
+
+describe('a client that goes away while its session is being opened', () => {
+  test('ends its request once the answer is ready, quietly, and the route goes on', async () => {
+    // A child that takes its time to start: the client gives up before it is initialized.
+    const gw = await startInProcessGateway(
+      [
+        'servers:',
+        '  slow:',
+        `    command: ${process.execPath}`,
+        `    args: ["-e", "setTimeout(() => import(require('node:url').pathToFileURL(process.argv[1]).href), 800)", ${JSON.stringify(fixturePath('stdio', 'probe-server.mjs'))}]`,
+        '',
+      ].join('\n'),
+    );
+    const consoleErrors = watchConsoleErrors();
+    try {
+      const route = gw.gateway.routes.get('slow')!;
+      const controller = new AbortController();
+      const sent = fetch(`${gw.url}/mcp/slow`, {
+        method: 'POST',
+        headers: MCP_POST_HEADERS,
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'impatient', version: '1' } },
+        }),
+        signal: controller.signal,
+      });
+      setTimeout(() => controller.abort(), 200);
+      await assert.rejects(sent);
+      // The child answers: the session is there, and its initialize is handed to a client long gone.
+      await until(() => route.sessions.size === 1, 'the session to open');
+      // Nothing of it stays in flight (a drain would wait all shutdownGrace for it), and nothing
+      // reaches the console.
+      await until(() => route.inFlight === 0, 'the request to end');
+      consoleErrors.check();
+      // The route goes on: the next client is served.
+      const client = new Client({ name: 'patient', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp/slow`)));
+      assert.match(textOf(await client.callTool({ name: 'pid', arguments: {} })), /"pid":\d+/);
+      await client.close();
+    } finally {
+      consoleErrors.restore();
+      await gw.close();
+    }
+  });
 });
 
 describe('a command route whose server keeps exiting before it answers', () => {

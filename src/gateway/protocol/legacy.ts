@@ -28,7 +28,7 @@ import type { OpenRequest, Upstream } from '../upstreams/upstream.js';
 import { CallDeadline } from './call-deadline.js';
 import { GetStreamState } from './get-stream.js';
 import { firstHeader, headerValues, leaveConnectionToNode, repeatedHeader } from './headers.js';
-import { endWithRefusal, ObservedWire, refusalOutcome, type ExpectedOperations } from './observed-wire.js';
+import { anyUnclaimed, endUnclaimed, endWithRefusal, ObservedWire, refusalOutcome, type ExpectedOperations } from './observed-wire.js';
 import { RequestTracker, requestIdsOf } from './request-tracker.js';
 import { createSessionStore, type Refusal, type Session, type SessionStore } from '../sessions/session-store.js';
 import { SESSION_ID_MAX_LENGTH, type SessionClaims, type SessionTokens } from '../sessions/session-token.js';
@@ -182,7 +182,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
         sessions.end(id, 'deleted');
       },
     });
-    const observed = new ObservedWire(transport, { telemetry, route: name, internal: (id) => id === RESUME_ID });
+    const observed = new ObservedWire(transport);
     const tracker = new RequestTracker(observed, { endStream: (id) => transport.closeSSEStream(id) });
     const filtered = filterTools(tracker, entry.tools);
     const limit = options.callTimeout;
@@ -214,14 +214,8 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
         async (webRequest) => {
           const response = await transport.handleRequest(webRequest, { parsedBody: body, authInfo });
           // The server has every request it was handed by now: one still unclaimed, the transport refused.
-          if (operations && !isEventStream(response) && [...operations.values()].some((entry) => !entry.claimed)) {
-            const refusal = await refusalOutcome(response.clone());
-            for (const entry of operations.values()) {
-              if (entry.claimed) continue;
-              entry.claimed = true;
-              entry.operation.end(refusal);
-            }
-          }
+          if (operations && !isEventStream(response) && anyUnclaimed(operations))
+            endUnclaimed(operations, await refusalOutcome(response.clone()));
           if (isEventStream(response) && response.body) {
             const get = webRequest.method === 'GET';
             // The session's GET stream: open until its response ends (or the client goes away).
@@ -517,7 +511,7 @@ export function createLegacyEra(options: LegacyEraOptions): LegacyEra {
       throw error;
     } finally {
       // Answered without reaching a server or being refused (none is known): counted all the same.
-      for (const entry of operations.values()) if (!entry.claimed) entry.operation.end(NOT_SERVED);
+      endUnclaimed(operations, NOT_SERVED);
     }
   }
 

@@ -22,13 +22,6 @@ import { eraOfVersion } from './versions.js';
 /** What a request gets when its session closes before it was answered. */
 const UNANSWERED = { error: { code: -32000, message: 'the session closed before the request was answered' } } as const;
 
-export interface ObservedWireOptions {
-  readonly telemetry: Telemetry;
-  readonly route: string;
-  /** Requests the gateway makes itself (a resume's initialize): not a client's, not observed. */
-  readonly internal?: (id: RequestId) => boolean;
-}
-
 /**
  * The operations of a 2025 POST's requests, started as it arrived (legacy.ts), before its session
  * was found, resumed or opened: what that takes (a command route's child started and initialized)
@@ -42,10 +35,7 @@ export class ObservedWire extends ForwardingTransport {
   private readonly expected: ExpectedOperations = new Map();
   private negotiated: string | undefined;
 
-  constructor(
-    inner: Transport,
-    private readonly options: ObservedWireOptions,
-  ) {
+  constructor(inner: Transport) {
     super(inner);
     const forwardClose = inner.onclose;
     inner.onclose = () => {
@@ -63,38 +53,22 @@ export class ObservedWire extends ForwardingTransport {
       this.pending.get(cancelled)?.cancel();
       this.pending.delete(cancelled);
     }
-    if (!('method' in message) || !('id' in message) || message.id === undefined || this.options.internal?.(message.id)) {
+    const request = 'method' in message && 'id' in message && message.id !== undefined ? message : undefined;
+    const expected = request && this.expected.get(request.id);
+    // A notification, or a request no client's POST brought (a resume's own initialize): not observed.
+    if (!request || !expected) {
       super.receive(message, extra);
       return;
     }
-    const request = extra?.request;
-    const headers = request?.headers;
+    this.expected.delete(request.id);
+    expected.claimed = true;
+    const { operation } = expected;
     // An initialize's version is the one its answer negotiated (telemetry reads it there): the
     // one it asks for is any string a client likes.
-    const protocolVersion = message.method === 'initialize' ? undefined : (headers?.get('mcp-protocol-version') ?? this.negotiated);
-    const session = sessionTag(this.inner.sessionId);
-    const expected = this.expected.get(message.id);
-    let operation: Operation;
-    if (expected) {
-      this.expected.delete(message.id);
-      expected.claimed = true;
-      expected.operation.identify({ session, protocolVersion });
-      operation = expected.operation;
-    } else {
-      // A request handed to the transport by no POST the era served (none is, today): observed from here.
-      operation = this.options.telemetry.operation({
-        route: this.options.route,
-        era: 'legacy',
-        message,
-        header: (name) => headers?.get(name) ?? undefined,
-        protocolVersion,
-        session,
-        // The Node bridge aborts the request's signal when its connection closes before the answer
-        // (read only then: the bridge makes the signal on first use, and remembers an abort until then).
-        clientGone: () => request?.signal.aborted === true,
-      });
-    }
-    this.pending.set(message.id, operation);
+    const protocolVersion =
+      request.method === 'initialize' ? undefined : (extra?.request?.headers.get('mcp-protocol-version') ?? this.negotiated);
+    operation.identify({ session: sessionTag(this.inner.sessionId), protocolVersion });
+    this.pending.set(request.id, operation);
     operation.run(() => super.receive(message, extra));
   }
 
@@ -185,14 +159,24 @@ export function observeRefusal(
 /** Refusals whose requests' operations have been ended with them: {@link observeRefusal} leaves them be. */
 const observedRefusals = new WeakSet<object>();
 
-/** Ends each of `operations` not claimed by a wire with `error`, the refusal its client gets. */
-export function endWithRefusal(operations: ExpectedOperations, error: unknown): void {
-  const outcome = refusalOutcomeOf(error);
+/** Whether any of `operations` is still unclaimed: its request reached no server. */
+export function anyUnclaimed(operations: ExpectedOperations): boolean {
+  for (const entry of operations.values()) if (!entry.claimed) return true;
+  return false;
+}
+
+/** Ends each of `operations` not claimed by a wire with `outcome`. */
+export function endUnclaimed(operations: ExpectedOperations, outcome: Outcome): void {
   for (const entry of operations.values()) {
     if (entry.claimed) continue;
     entry.claimed = true;
     entry.operation.end(outcome);
   }
+}
+
+/** Ends each of `operations` not claimed by a wire with `error`, the refusal its client gets. */
+export function endWithRefusal(operations: ExpectedOperations, error: unknown): void {
+  endUnclaimed(operations, refusalOutcomeOf(error));
   if (typeof error === 'object' && error !== null) observedRefusals.add(error);
 }
 

@@ -28,6 +28,11 @@ export const MAX_UNREAD_STREAM = 16 * 1024 * 1024;
  * (headers.ts `leaveConnectionToNode`).
  */
 export async function sendBounded(response: Response, res: ServerResponse, limit: number, cut: (unread: number) => void): Promise<void> {
+  // Gone while the answer was made (a session opened, a child started): nothing to write to.
+  if (res.destroyed) {
+    await response.body!.cancel().catch(() => undefined);
+    return;
+  }
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     if (name !== 'connection') headers[name] = value;

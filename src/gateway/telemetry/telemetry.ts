@@ -238,7 +238,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       span = pipeline.startServerSpan(full.spanName, attributes, { meta: metaTraceContext(start.message), header: start.header });
     }
     let ended = false;
-    let late: { session?: string | undefined; protocolVersion?: string | undefined } = {};
+    let late: { readonly session?: string | undefined; readonly protocolVersion?: string | undefined } = {};
     const finish = (outcome: Outcome, cancelledByClient: boolean): void => {
       if (ended) return;
       ended = true;
@@ -292,7 +292,7 @@ export function createTelemetry(options: TelemetryOptions = {}): Telemetry {
       end: (outcome) => finish(outcome, false),
       cancel: () => finish(CANCELLED_OUTCOME, true),
       identify(more) {
-        late = { ...late, ...more };
+        late = more;
       },
     };
   }
