@@ -19,7 +19,14 @@ import type { BackoffState } from '../../src/gateway/backoff-schedule.js';
 import { TOOLS_RETRY_MS } from '../../src/gateway/protocol/route.js';
 import { childEnvironment } from '../../src/gateway/upstreams/child-process.js';
 import { fakeClock } from '../helpers/fake-upstream.js';
-import { fixtureModule, MCP_POST_HEADERS, startInProcessGateway, textOf, type InProcessGateway } from '../helpers/gateway.js';
+import {
+  fixtureModule,
+  initializeBody,
+  MCP_POST_HEADERS,
+  startInProcessGateway,
+  textOf,
+  type InProcessGateway,
+} from '../helpers/gateway.js';
 import { processesWith } from '../helpers/processes.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/project.js';
 import { startV1Remote, startV1SseRemote } from '../helpers/v1-remote.js';
@@ -562,12 +569,7 @@ describe('a client that goes away while its session is being opened', () => {
       const sent = fetch(`${gw.url}/mcp/slow`, {
         method: 'POST',
         headers: MCP_POST_HEADERS,
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'initialize',
-          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'impatient', version: '1' } },
-        }),
+        body: JSON.stringify(initializeBody()),
         signal: controller.signal,
       });
       setTimeout(() => controller.abort(), 200);
